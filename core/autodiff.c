@@ -1,0 +1,187 @@
+/* Reverse-mode autodiff: clg_backward appends gradient ops to the graph. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* Adds contribution c to the gradient of node id, summing contributions
+ * of a tensor used more than once. */
+static void accumulate(clg_graph *g, int32_t *grads, int32_t id, clg_tensor c)
+{
+    if (c.id < 0) return;
+    if (grads[id] < 0) grads[id] = c.id;
+    else grads[id] = clg_op_binary(g, CLG_OP_ADD, (clg_tensor){grads[id]}, c).id;
+}
+
+/* Sums a gradient computed at the broadcast output shape back to the
+ * shape of source src. */
+static clg_tensor unbroadcast(clg_graph *g, clg_tensor c, int32_t src)
+{
+    if (c.id < 0) return c;
+    const clg_node *s = &g->nodes[src], *n = &g->nodes[c.id];
+    bool same = s->ndim == n->ndim;
+    for (int d = 0; same && d < s->ndim; d++) same = s->shape[d] == n->shape[d];
+    if (same) return c;
+    int64_t shape[CLG_MAX_DIMS];
+    for (int d = 0; d < s->ndim; d++) shape[d] = s->shape[d];
+    return clg_op_shaped(g, CLG_OP_REDUCE_TO, c, s->ndim, shape);
+}
+
+static clg_status differentiate(clg_graph *g, int32_t *grads, int32_t i)
+{
+    const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
+    clg_tensor gy = {grads[i]}, y = {i};
+    clg_tensor a = {n.src[0]}, b = {n.src[1]};
+    bool ga = n.src[0] >= 0 && g->nodes[n.src[0]].requires_grad;
+    bool gb = n.src[1] >= 0 && g->nodes[n.src[1]].requires_grad;
+    clg_tensor ca = {-1}, cb = {-1};
+
+    switch (n.op) {
+    case CLG_OP_ADD:
+        if (ga) ca = gy;
+        if (gb) cb = gy;
+        break;
+    case CLG_OP_SUB:
+        if (ga) ca = gy;
+        if (gb) cb = clg_neg(g, gy);
+        break;
+    case CLG_OP_MUL:
+        if (ga) ca = clg_mul(g, gy, b);
+        if (gb) cb = clg_mul(g, gy, a);
+        break;
+    case CLG_OP_DIV: {
+        /* y = a / b: dy/da = 1/b, dy/db = -a/b^2 = -(1/b) * y */
+        clg_tensor gyb = clg_div(g, gy, b);
+        if (ga) ca = gyb;
+        if (gb) cb = clg_neg(g, clg_mul(g, gyb, y));
+        break;
+    }
+    case CLG_OP_NEG: ca = clg_neg(g, gy); break;
+    case CLG_OP_SCALE: ca = clg_scale(g, gy, n.f[0]); break;
+    case CLG_OP_SQUARE: ca = clg_scale(g, clg_mul(g, gy, a), 2.0f); break;
+    case CLG_OP_EXP: ca = clg_mul(g, gy, y); break;
+    case CLG_OP_LOG: ca = clg_div(g, gy, a); break;
+    case CLG_OP_SQRT: ca = clg_scale(g, clg_div(g, gy, y), 0.5f); break;
+    case CLG_OP_RELU: ca = clg_op_grad2(g, CLG_OP_RELU_GRAD, a, gy); break;
+    case CLG_OP_SIGMOID: ca = clg_op_grad2(g, CLG_OP_SIGMOID_GRAD, y, gy); break;
+    case CLG_OP_TANH: ca = clg_op_grad2(g, CLG_OP_TANH_GRAD, y, gy); break;
+    case CLG_OP_SUM:
+    case CLG_OP_MEAN: {
+        const clg_node *x = &g->nodes[a.id];
+        int64_t shape[CLG_MAX_DIMS];
+        int ndim = x->ndim;
+        for (int d = 0; d < ndim; d++) shape[d] = x->shape[d];
+        clg_tensor s = n.op == CLG_OP_MEAN ? clg_scale(g, gy, (float)(1.0 / (double)x->numel)) : gy;
+        ca = clg_op_shaped(g, CLG_OP_EXPAND, s, ndim, shape);
+        break;
+    }
+    case CLG_OP_MSE: {
+        clg_tensor d = clg_op_grad3(g, CLG_OP_MSE_GRAD, a, b, gy);
+        if (ga) ca = d;
+        if (gb) cb = clg_neg(g, d);
+        break;
+    }
+    case CLG_OP_EXPAND: {
+        const clg_node *x = &g->nodes[a.id];
+        int64_t shape[CLG_MAX_DIMS];
+        for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+        ca = clg_op_shaped(g, CLG_OP_REDUCE_TO, gy, x->ndim, shape);
+        break;
+    }
+    case CLG_OP_REDUCE_TO: {
+        const clg_node *x = &g->nodes[a.id];
+        int64_t shape[CLG_MAX_DIMS];
+        for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+        ca = clg_op_shaped(g, CLG_OP_EXPAND, gy, x->ndim, shape);
+        break;
+    }
+    default: {
+        char desc[256];
+        clg_node_describe(g->nodes, &n, desc, sizeof desc);
+        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d: %s)",
+                  clg_op_name(n.op), (int)i, desc);
+        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
+        return CLG_ERR_UNSUPPORTED;
+    }
+    }
+    if (ga) accumulate(g, grads, a.id, unbroadcast(g, ca, a.id));
+    if (gb) accumulate(g, grads, b.id, unbroadcast(g, cb, b.id));
+    return g->status;
+}
+
+clg_status clg_backward(clg_graph *g, clg_tensor loss)
+{
+    clg_status s = clg_graph_check(g, "clg_backward");
+    if (s != CLG_OK) return s;
+    if (g->status != CLG_OK)
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_backward: recording the graph failed earlier (%s)",
+                         clg_status_string(g->status));
+    if (g->has_backward)
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_backward: the graph already has a backward pass");
+    if (loss.id < 0 || loss.id >= g->n)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_backward: loss tensor id %d is not in this graph",
+                         (int)loss.id);
+    const clg_node *ln = &g->nodes[loss.id];
+    if (ln->numel != 1) {
+        char sh[96];
+        clg_shape_string(ln->ndim, ln->shape, sh, sizeof sh);
+        return clg_error(g->ctx, CLG_ERR_SHAPE,
+                         "clg_backward: the loss must have one element; tensor %d (%s) has shape %s",
+                         (int)loss.id, clg_op_name(ln->op), sh);
+    }
+    if (!ln->requires_grad)
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_backward: the loss does not depend on any parameter");
+
+    int32_t n0 = loss.id + 1;
+    int32_t *grads = malloc((size_t)n0 * sizeof *grads);
+    if (!grads) return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "clg_backward: out of host memory");
+    for (int32_t i = 0; i < n0; i++) grads[i] = -1;
+
+    g->phase = CLG_RUN_BACKWARD;
+    int64_t one = 1;
+    grads[loss.id] = clg_constant(g, 1, &one, 1.0f).id;
+    for (int32_t i = loss.id; i >= 0 && g->status == CLG_OK; i--)
+        if (grads[i] >= 0 && g->nodes[i].requires_grad && clg_op_nsrc(g->nodes[i].op) > 0)
+            differentiate(g, grads, i);
+    g->phase = CLG_RUN_FORWARD;
+
+    if (g->status == CLG_OK)
+        for (int32_t i = 0; i < n0; i++)
+            if (g->nodes[i].op == CLG_OP_PARAM) g->nodes[i].grad = grads[i];
+    free(grads);
+    g->has_backward = g->status == CLG_OK;
+    return g->status;
+}
+
+clg_tensor clg_grad(clg_graph *g, clg_tensor param)
+{
+    if (clg_graph_check(g, "clg_grad") != CLG_OK) return (clg_tensor){-1};
+    if (param.id < 0 || param.id >= g->n || g->nodes[param.id].op != CLG_OP_PARAM) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_grad: tensor %d is not a parameter", (int)param.id);
+        return (clg_tensor){-1};
+    }
+    if (!g->has_backward) {
+        clg_error(g->ctx, CLG_ERR_STATE, "clg_grad: call clg_backward first");
+        return (clg_tensor){-1};
+    }
+    if (g->nodes[param.id].grad < 0)
+        clg_error(g->ctx, CLG_ERR_STATE, "clg_grad: the loss does not depend on parameter %d", (int)param.id);
+    return (clg_tensor){g->nodes[param.id].grad};
+}
+
+clg_status clg_sgd(clg_graph *g, float lr)
+{
+    clg_status s = clg_graph_check(g, "clg_sgd");
+    if (s != CLG_OK) return s;
+    if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: call clg_backward first");
+    if (g->has_update) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: the graph already has an update");
+    int32_t n0 = g->n, count = 0;
+    for (int32_t i = 0; i < n0 && g->status == CLG_OK; i++)
+        if (g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0) {
+            clg_op_update(g, CLG_OP_SGD, (clg_tensor){i}, (clg_tensor){g->nodes[i].grad}, lr);
+            count++;
+        }
+    if (g->status != CLG_OK) return g->status;
+    if (!count) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: no parameter has a gradient");
+    g->has_update = true;
+    return CLG_OK;
+}

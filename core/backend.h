@@ -1,0 +1,87 @@
+/*
+ * The backend interface: the small vtable the core calls through. A new
+ * device kind is a new file that fills one of these; nothing here knows
+ * about OpenCL.
+ */
+#ifndef CLG_BACKEND_H
+#define CLG_BACKEND_H
+
+#include "clgrad.h"
+#include "ops.h"
+
+#include <stdbool.h>
+
+typedef struct clg_buffer clg_buffer; /* defined by each backend */
+typedef struct clg_backend clg_backend;
+
+#define CLG_MAX_SRC 3
+
+/* One recorded op (or leaf). Sizes are fixed when it is recorded. */
+typedef struct clg_node {
+    clg_op op;
+    uint8_t phase;         /* CLG_RUN_FORWARD, _BACKWARD or _UPDATE */
+    bool requires_grad;    /* a parameter, or depends on one */
+    bool owns_buf;         /* false: buf belongs to another node (in-place ops) */
+    int ndim;
+    int64_t shape[CLG_MAX_DIMS];
+    int64_t numel;
+    int32_t src[CLG_MAX_SRC]; /* input node ids, -1 when unused */
+    int32_t grad;             /* parameters: id of the gradient node, or -1 */
+    float f[4];               /* op constants (scale factor, lr, fill value) */
+    clg_buffer *buf;
+} clg_node;
+
+typedef struct clg_backend_vtable {
+    const char *kind; /* "reference", "opencl" */
+    void (*destroy)(clg_backend *be);
+    clg_status (*buffer_alloc)(clg_backend *be, size_t bytes, clg_buffer **out);
+    void (*buffer_free)(clg_backend *be, clg_buffer *buf);
+    clg_status (*buffer_write)(clg_backend *be, clg_buffer *buf, size_t offset, const void *src,
+                               size_t bytes);
+    clg_status (*buffer_read)(clg_backend *be, clg_buffer *buf, size_t offset, void *dst,
+                              size_t bytes);
+    clg_status (*buffer_fill)(clg_backend *be, clg_buffer *buf, float value, size_t count);
+    /* Enqueue (or do) one op. nodes is the graph's node array, so that
+     * node->src[i] indexes it. Must not allocate. */
+    clg_status (*run_node)(clg_backend *be, const clg_node *nodes, const clg_node *node);
+    clg_status (*synchronize)(clg_backend *be);
+} clg_backend_vtable;
+
+struct clg_backend {
+    const clg_backend_vtable *vt;
+    clg_context *ctx;      /* where errors are reported */
+    char device[320];      /* human-readable device description */
+};
+
+/* Reporting: sets the context's status and message, returns status. */
+clg_status clg_error(clg_context *ctx, clg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Like clg_error, but keeps the current message after the new text:
+ * "<new text>: <previous message>". */
+clg_status clg_error_wrap(clg_context *ctx, clg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* "add [3,4] [1] -> [3,4]": the op and its shapes, for error messages. */
+void clg_node_describe(const clg_node *nodes, const clg_node *node, char *buf, size_t size);
+void clg_shape_string(int ndim, const int64_t *shape, char *buf, size_t size);
+
+/* Broadcasting helpers shared by backends: the output shape padded to
+ * CLG_MAX_DIMS on the left, and an input's strides against it (0 where the
+ * input has extent 1). */
+void clg_padded_shape(const clg_node *n, int64_t out[CLG_MAX_DIMS]);
+void clg_broadcast_strides(const clg_node *in, const clg_node *out, int64_t strides[CLG_MAX_DIMS]);
+
+/* Backends known to the core. */
+clg_status clg_reference_backend_create(clg_context *ctx, clg_backend **out);
+/* spec "" means the default choice; returns CLG_ERR_NOT_FOUND with a
+ * message listing the devices when nothing matches. */
+clg_status clg_opencl_backend_create(clg_context *ctx, const char *spec, clg_backend **out);
+
+#endif

@@ -1,0 +1,190 @@
+/* Contexts: one device (backend), its graphs, and the last error. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *clg_status_string(clg_status s)
+{
+    switch (s) {
+    case CLG_OK: return "CLG_OK";
+    case CLG_ERR_INVALID_ARGUMENT: return "CLG_ERR_INVALID_ARGUMENT";
+    case CLG_ERR_SHAPE: return "CLG_ERR_SHAPE";
+    case CLG_ERR_STATE: return "CLG_ERR_STATE";
+    case CLG_ERR_NOT_FOUND: return "CLG_ERR_NOT_FOUND";
+    case CLG_ERR_OUT_OF_MEMORY: return "CLG_ERR_OUT_OF_MEMORY";
+    case CLG_ERR_DEVICE: return "CLG_ERR_DEVICE";
+    case CLG_ERR_BUILD: return "CLG_ERR_BUILD";
+    case CLG_ERR_UNSUPPORTED: return "CLG_ERR_UNSUPPORTED";
+    }
+    return "CLG_ERR_UNKNOWN";
+}
+
+#define CLG_STR2(x) #x
+#define CLG_STR(x) CLG_STR2(x)
+const char *clg_version(void)
+{
+    return CLG_STR(CLG_VERSION_MAJOR) "." CLG_STR(CLG_VERSION_MINOR) "." CLG_STR(CLG_VERSION_PATCH);
+}
+
+clg_status clg_error(clg_context *ctx, clg_status s, const char *fmt, ...)
+{
+    if (!ctx) return s;
+    ctx->status = s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+clg_status clg_error_wrap(clg_context *ctx, clg_status s, const char *fmt, ...)
+{
+    if (!ctx) return s;
+    char prefix[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    size_t pl = strlen(prefix), ml = strlen(ctx->msg);
+    if (pl + 2 + ml >= sizeof ctx->msg) ml = sizeof ctx->msg - pl - 3;
+    memmove(ctx->msg + pl + 2, ctx->msg, ml);
+    ctx->msg[pl + 2 + ml] = '\0';
+    memcpy(ctx->msg, prefix, pl);
+    ctx->msg[pl] = ':';
+    ctx->msg[pl + 1] = ' ';
+    ctx->status = s;
+    return s;
+}
+
+static void clg_clear_error(clg_context *ctx)
+{
+    ctx->status = CLG_OK;
+    ctx->msg[0] = '\0';
+}
+
+clg_status clg_context_create(clg_context **out, const char *device_spec)
+{
+    if (!out) return CLG_ERR_INVALID_ARGUMENT;
+    clg_context *ctx = calloc(1, sizeof *ctx);
+    *out = ctx;
+    if (!ctx) return CLG_ERR_OUT_OF_MEMORY;
+
+    const char *spec = device_spec;
+    if (!spec || !*spec) spec = getenv("CLGRAD_DEVICE");
+    if (!spec) spec = "";
+
+    clg_status s;
+    if (strcmp(spec, "reference") == 0) {
+        s = clg_reference_backend_create(ctx, &ctx->be);
+    } else {
+        s = clg_opencl_backend_create(ctx, spec, &ctx->be);
+        /* The default falls back to the reference backend when there is no
+         * OpenCL device at all; a spec the user named never does. */
+        if (s == CLG_ERR_NOT_FOUND && !*spec) s = clg_reference_backend_create(ctx, &ctx->be);
+    }
+    if (s == CLG_OK) clg_clear_error(ctx);
+    else if (ctx->status == CLG_OK) clg_error(ctx, s, "could not open device '%s'", spec);
+    return s;
+}
+
+void clg_context_destroy(clg_context *ctx)
+{
+    if (!ctx) return;
+    clg_graph *g = ctx->graphs;
+    while (g) {
+        clg_graph *next = g->next;
+        clg_graph_free_nodes(g);
+        free(g);
+        g = next;
+    }
+    if (ctx->be) ctx->be->vt->destroy(ctx->be);
+    free(ctx);
+}
+
+const char *clg_context_errmsg(const clg_context *ctx)
+{
+    if (!ctx) return "no context (NULL)";
+    return ctx->msg[0] ? ctx->msg : clg_status_string(ctx->status);
+}
+
+clg_status clg_context_status(const clg_context *ctx)
+{
+    return ctx ? ctx->status : CLG_ERR_INVALID_ARGUMENT;
+}
+
+const char *clg_context_backend(const clg_context *ctx)
+{
+    return ctx && ctx->be ? ctx->be->vt->kind : "none";
+}
+
+const char *clg_context_device(const clg_context *ctx)
+{
+    return ctx && ctx->be ? ctx->be->device : "none";
+}
+
+/* ---- descriptions shared by error messages ---- */
+
+static const char *const op_names[] = {
+#define CLG_OP_NAME(e, name, nsrc) name,
+    CLG_OP_LIST(CLG_OP_NAME)
+#undef CLG_OP_NAME
+};
+static const int op_nsrc[] = {
+#define CLG_OP_NSRC(e, name, nsrc) nsrc,
+    CLG_OP_LIST(CLG_OP_NSRC)
+#undef CLG_OP_NSRC
+};
+
+const char *clg_op_name(clg_op op)
+{
+    return (unsigned)op < CLG_OP_COUNT ? op_names[op] : "?";
+}
+
+int clg_op_nsrc(clg_op op)
+{
+    return (unsigned)op < CLG_OP_COUNT ? op_nsrc[op] : 0;
+}
+
+void clg_shape_string(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t k = 0;
+    if (size == 0) return;
+    k += (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, i ? ",%lld" : "%lld", (long long)shape[i]);
+    if (k < size) snprintf(buf + k, size - k, "]");
+}
+
+void clg_node_describe(const clg_node *nodes, const clg_node *node, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "%s", clg_op_name(node->op));
+    char sh[96];
+    for (int i = 0; i < clg_op_nsrc(node->op) && k < size; i++) {
+        const clg_node *s = &nodes[node->src[i]];
+        clg_shape_string(s->ndim, s->shape, sh, sizeof sh);
+        k += (size_t)snprintf(buf + k, size - k, " %s", sh);
+    }
+    clg_shape_string(node->ndim, node->shape, sh, sizeof sh);
+    if (k < size) snprintf(buf + k, size - k, " -> %s", sh);
+}
+
+void clg_padded_shape(const clg_node *n, int64_t out[CLG_MAX_DIMS])
+{
+    int pad = CLG_MAX_DIMS - n->ndim;
+    for (int d = 0; d < CLG_MAX_DIMS; d++) out[d] = d < pad ? 1 : n->shape[d - pad];
+}
+
+void clg_broadcast_strides(const clg_node *in, const clg_node *out, int64_t strides[CLG_MAX_DIMS])
+{
+    int64_t ins[CLG_MAX_DIMS], outs[CLG_MAX_DIMS];
+    clg_padded_shape(in, ins);
+    clg_padded_shape(out, outs);
+    int64_t stride = 1;
+    for (int d = CLG_MAX_DIMS - 1; d >= 0; d--) {
+        strides[d] = (ins[d] == 1 && outs[d] != 1) ? 0 : stride;
+        stride *= ins[d];
+    }
+}

@@ -1,0 +1,273 @@
+/* Graphs: recording nodes, leaves, tensor data, and running. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
+{
+    if (!out) return ctx ? clg_error(ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_create: out is NULL")
+                         : CLG_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!ctx) return CLG_ERR_INVALID_ARGUMENT;
+    if (!ctx->be)
+        return clg_error(ctx, CLG_ERR_STATE, "clg_graph_create: the context has no device (%s)",
+                         clg_status_string(ctx->status));
+    clg_graph *g = calloc(1, sizeof *g);
+    if (!g) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
+    g->magic = CLG_GRAPH_LIVE;
+    g->phase = CLG_RUN_FORWARD;
+    g->ctx = ctx;
+    g->next = ctx->graphs;
+    ctx->graphs = g;
+    *out = g;
+    return CLG_OK;
+}
+
+void clg_graph_free_nodes(clg_graph *g)
+{
+    clg_backend *be = g->ctx->be;
+    for (int32_t i = 0; i < g->n; i++)
+        if (g->nodes[i].owns_buf && g->nodes[i].buf) be->vt->buffer_free(be, g->nodes[i].buf);
+    free(g->nodes);
+    g->nodes = NULL;
+    g->n = g->cap = 0;
+}
+
+void clg_graph_destroy(clg_graph *g)
+{
+    if (clg_graph_check(g, "clg_graph_destroy") != CLG_OK) return;
+    clg_graph_free_nodes(g);
+    g->magic = CLG_GRAPH_DEAD; /* the header stays until the context goes */
+}
+
+clg_status clg_graph_check(const clg_graph *g, const char *func)
+{
+    if (!g) return CLG_ERR_INVALID_ARGUMENT;
+    if (g->magic == CLG_GRAPH_LIVE) return CLG_OK;
+    if (g->magic == CLG_GRAPH_DEAD)
+        return clg_error(g->ctx, CLG_ERR_STATE, "%s: graph used after clg_graph_destroy", func);
+    return CLG_ERR_INVALID_ARGUMENT;
+}
+
+clg_status clg_graph_status(const clg_graph *g)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_status");
+    return s != CLG_OK ? s : g->status;
+}
+
+clg_tensor clg_graph_fail(clg_graph *g, clg_status s)
+{
+    if (g->status == CLG_OK) g->status = s;
+    return (clg_tensor){-1};
+}
+
+bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op)
+{
+    if (t.id >= 0 && t.id < g->n) return true;
+    if (t.id < 0 && g->status != CLG_OK) return false; /* keep the first error's message */
+    clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph (%d tensors)",
+              op, (int)t.id, (int)g->n);
+    clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    return false;
+}
+
+int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
+{
+    if (g->n == g->cap) {
+        int32_t cap = g->cap ? g->cap * 2 : 64;
+        clg_node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) {
+            clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory recording node %d",
+                      clg_op_name(proto->op), (int)g->n);
+            clg_graph_fail(g, CLG_ERR_OUT_OF_MEMORY);
+            return -1;
+        }
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    clg_node *n = &g->nodes[g->n];
+    *n = *proto;
+    n->grad = -1;
+    n->numel = 1;
+    for (int d = 0; d < n->ndim; d++) n->numel *= n->shape[d];
+    if (alloc) {
+        clg_backend *be = g->ctx->be;
+        clg_status s = be->vt->buffer_alloc(be, (size_t)n->numel * sizeof(float), &n->buf);
+        if (s != CLG_OK) {
+            char d[256];
+            clg_node_describe(g->nodes, n, d, sizeof d);
+            clg_error_wrap(g->ctx, s, "%s: could not allocate %lld bytes", d,
+                           (long long)(n->numel * (int64_t)sizeof(float)));
+            clg_graph_fail(g, s);
+            return -1;
+        }
+        n->owns_buf = true;
+    }
+    return g->n++;
+}
+
+static bool shape_ok(clg_graph *g, const char *op, int ndim, const int64_t *shape)
+{
+    if (ndim < 1 || ndim > CLG_MAX_DIMS || !shape) {
+        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: ndim must be 1..%d with a shape array (got %d%s)", op,
+                  CLG_MAX_DIMS, ndim, shape ? "" : ", shape NULL");
+        clg_graph_fail(g, CLG_ERR_SHAPE);
+        return false;
+    }
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 1 || shape[d] > ((int64_t)1 << 40)) {
+            clg_error(g->ctx, CLG_ERR_SHAPE, "%s: dimension %d is %lld (must be 1..2^40)", op, d,
+                      (long long)shape[d]);
+            clg_graph_fail(g, CLG_ERR_SHAPE);
+            return false;
+        }
+    return true;
+}
+
+static clg_tensor leaf(clg_graph *g, clg_op op, int ndim, const int64_t *shape, const char *name)
+{
+    if (clg_graph_check(g, name) != CLG_OK) return (clg_tensor){-1};
+    if (!shape_ok(g, name, ndim, shape)) return (clg_tensor){-1};
+    clg_node proto = {.op = op, .phase = CLG_RUN_FORWARD, .ndim = ndim, .src = {-1, -1, -1}};
+    memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
+    proto.requires_grad = op == CLG_OP_PARAM;
+    return (clg_tensor){clg_graph_add_node(g, &proto, true)};
+}
+
+clg_tensor clg_input(clg_graph *g, int ndim, const int64_t *shape)
+{
+    return leaf(g, CLG_OP_INPUT, ndim, shape, "clg_input");
+}
+
+clg_tensor clg_param(clg_graph *g, int ndim, const int64_t *shape)
+{
+    if (g && g->magic == CLG_GRAPH_LIVE && g->has_backward) {
+        clg_error(g->ctx, CLG_ERR_STATE, "clg_param: parameters must be recorded before clg_backward");
+        return clg_graph_fail(g, CLG_ERR_STATE);
+    }
+    return leaf(g, CLG_OP_PARAM, ndim, shape, "clg_param");
+}
+
+clg_tensor clg_constant(clg_graph *g, int ndim, const int64_t *shape, float value)
+{
+    clg_tensor t = leaf(g, CLG_OP_CONST, ndim, shape, "clg_constant");
+    if (t.id >= 0) {
+        g->nodes[t.id].f[0] = value;
+        if (clg_tensor_fill(g, t, value) != CLG_OK) return clg_graph_fail(g, g->ctx->status);
+    }
+    return t;
+}
+
+clg_tensor clg_scalar(clg_graph *g, float value)
+{
+    const int64_t one = 1;
+    return clg_constant(g, 1, &one, value);
+}
+
+/* ---- tensor data ---- */
+
+static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void *ptr,
+                           const char *func)
+{
+    if (clg_graph_check(g, func) != CLG_OK) return NULL;
+    if (t.id < 0 || t.id >= g->n) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph", func,
+                  (int)t.id);
+        return NULL;
+    }
+    clg_node *n = &g->nodes[t.id];
+    if (!ptr) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: data pointer is NULL", func);
+        return NULL;
+    }
+    if ((int64_t)count != n->numel) {
+        char sh[96];
+        clg_shape_string(n->ndim, n->shape, sh, sizeof sh);
+        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: %zu values given for tensor %d of shape %s (%lld elements)",
+                  func, count, (int)t.id, sh, (long long)n->numel);
+        return NULL;
+    }
+    return n;
+}
+
+clg_status clg_tensor_set(clg_graph *g, clg_tensor t, const float *data, size_t count)
+{
+    clg_node *n = data_node(g, t, count, data, "clg_tensor_set");
+    if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    clg_backend *be = g->ctx->be;
+    return be->vt->buffer_write(be, n->buf, 0, data, count * sizeof(float));
+}
+
+clg_status clg_tensor_get(clg_graph *g, clg_tensor t, float *data, size_t count)
+{
+    clg_node *n = data_node(g, t, count, data, "clg_tensor_get");
+    if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    clg_backend *be = g->ctx->be;
+    return be->vt->buffer_read(be, n->buf, 0, data, count * sizeof(float));
+}
+
+clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value)
+{
+    if (clg_graph_check(g, "clg_tensor_fill") != CLG_OK) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if (t.id < 0 || t.id >= g->n)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor id %d is not in this graph",
+                         (int)t.id);
+    clg_node *n = &g->nodes[t.id];
+    clg_backend *be = g->ctx->be;
+    return be->vt->buffer_fill(be, n->buf, value, (size_t)n->numel);
+}
+
+static const clg_node *shape_node(const clg_graph *g, clg_tensor t)
+{
+    if (!g || g->magic != CLG_GRAPH_LIVE || t.id < 0 || t.id >= g->n) return NULL;
+    return &g->nodes[t.id];
+}
+
+int clg_tensor_ndim(const clg_graph *g, clg_tensor t)
+{
+    const clg_node *n = shape_node(g, t);
+    return n ? n->ndim : 0;
+}
+
+int64_t clg_tensor_dim(const clg_graph *g, clg_tensor t, int axis)
+{
+    const clg_node *n = shape_node(g, t);
+    if (!n) return 0;
+    if (axis < 0) axis += n->ndim;
+    return axis >= 0 && axis < n->ndim ? n->shape[axis] : 0;
+}
+
+int64_t clg_tensor_numel(const clg_graph *g, clg_tensor t)
+{
+    const clg_node *n = shape_node(g, t);
+    return n ? n->numel : 0;
+}
+
+/* ---- running ---- */
+
+clg_status clg_graph_run(clg_graph *g, int phases)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_run");
+    if (s != CLG_OK) return s;
+    if (g->status != CLG_OK)
+        return clg_error(g->ctx, CLG_ERR_STATE,
+                         "clg_graph_run: the graph cannot run, recording it failed earlier (%s)",
+                         clg_status_string(g->status));
+    if (phases & ~CLG_RUN_ALL || !phases)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_run: phases 0x%x is not a set of CLG_RUN_* flags",
+                         (unsigned)phases);
+    clg_backend *be = g->ctx->be;
+    for (int32_t i = 0; i < g->n; i++) {
+        const clg_node *n = &g->nodes[i];
+        if (clg_op_nsrc(n->op) == 0 || !(n->phase & phases)) continue;
+        s = be->vt->run_node(be, g->nodes, n);
+        if (s != CLG_OK) {
+            char desc[256];
+            clg_node_describe(g->nodes, n, desc, sizeof desc);
+            return clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)i, desc);
+        }
+    }
+    return be->vt->synchronize(be);
+}

@@ -1,0 +1,149 @@
+/* Op constructors: shape checks and recording. Nothing runs here. */
+#include "internal.h"
+
+#include <string.h>
+
+static clg_tensor shape_error(clg_graph *g, const char *op, const clg_node *a, const clg_node *b,
+                              const char *why)
+{
+    char sa[96], sb[96] = "";
+    clg_shape_string(a->ndim, a->shape, sa, sizeof sa);
+    if (b) clg_shape_string(b->ndim, b->shape, sb, sizeof sb);
+    clg_error(g->ctx, CLG_ERR_SHAPE, "%s: shapes %s%s%s %s", op, sa, b ? " and " : "", sb, why);
+    return clg_graph_fail(g, CLG_ERR_SHAPE);
+}
+
+static bool begin(clg_graph *g, const char *op)
+{
+    return clg_graph_check(g, op) == CLG_OK;
+}
+
+static uint8_t phase_of(const clg_graph *g, const int32_t *src, int nsrc)
+{
+    uint8_t p = g->phase;
+    for (int i = 0; i < nsrc; i++)
+        if (g->nodes[src[i]].phase > p) p = g->nodes[src[i]].phase;
+    return p;
+}
+
+static clg_tensor record(clg_graph *g, clg_node *proto, int nsrc)
+{
+    proto->phase = phase_of(g, proto->src, nsrc);
+    for (int i = 0; i < nsrc; i++) proto->requires_grad |= g->nodes[proto->src[i]].requires_grad;
+    for (int i = nsrc; i < CLG_MAX_SRC; i++) proto->src[i] = -1;
+    return (clg_tensor){clg_graph_add_node(g, proto, true)};
+}
+
+clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
+{
+    const char *name = clg_op_name(op);
+    if (!begin(g, name)) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return (clg_tensor){-1};
+    const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
+    clg_node proto = {.op = op, .src = {a.id, b.id}};
+
+    /* NumPy broadcasting: align on the right; extents equal or one of them 1. */
+    proto.ndim = na->ndim > nb->ndim ? na->ndim : nb->ndim;
+    for (int d = 0; d < proto.ndim; d++) {
+        int ia = na->ndim - proto.ndim + d, ib = nb->ndim - proto.ndim + d;
+        int64_t ea = ia >= 0 ? na->shape[ia] : 1, eb = ib >= 0 ? nb->shape[ib] : 1;
+        if (ea != eb && ea != 1 && eb != 1)
+            return shape_error(g, name, na, nb, "cannot be broadcast together");
+        proto.shape[d] = ea == 1 ? eb : ea;
+    }
+    if (op == CLG_OP_MSE) {
+        if (na->ndim != nb->ndim || memcmp(na->shape, nb->shape, (size_t)na->ndim * sizeof(int64_t)))
+            return shape_error(g, name, na, nb, "differ (pred and target must have the same shape)");
+        proto.ndim = 1;
+        proto.shape[0] = 1;
+    }
+    return record(g, &proto, 2);
+}
+
+clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c)
+{
+    const char *name = clg_op_name(op);
+    if (!begin(g, name)) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, x, name)) return (clg_tensor){-1};
+    const clg_node *nx = &g->nodes[x.id];
+    clg_node proto = {.op = op, .src = {x.id}, .f = {c}};
+    if (op == CLG_OP_SUM || op == CLG_OP_MEAN) {
+        proto.ndim = 1;
+        proto.shape[0] = 1;
+    } else {
+        proto.ndim = nx->ndim;
+        memcpy(proto.shape, nx->shape, sizeof proto.shape);
+    }
+    return record(g, &proto, 1);
+}
+
+/* EXPAND (x broadcast up to shape) and REDUCE_TO (x summed down to shape). */
+clg_tensor clg_op_shaped(clg_graph *g, clg_op op, clg_tensor x, int ndim, const int64_t *shape)
+{
+    const char *name = clg_op_name(op);
+    if (!begin(g, name)) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, x, name)) return (clg_tensor){-1};
+    const clg_node *nx = &g->nodes[x.id];
+    clg_node proto = {.op = op, .src = {x.id}, .ndim = ndim};
+    memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
+    const clg_node *big = op == CLG_OP_EXPAND ? &proto : nx, *small = op == CLG_OP_EXPAND ? nx : &proto;
+    bool ok = small->ndim <= big->ndim;
+    for (int d = 0; ok && d < small->ndim; d++) {
+        int64_t es = small->shape[small->ndim - 1 - d], eb = big->shape[big->ndim - 1 - d];
+        ok = es == eb || es == 1;
+    }
+    if (!ok) return shape_error(g, name, nx, &proto, "are not broadcast-compatible");
+    return record(g, &proto, 1);
+}
+
+/* Gradient ops with two or three same-shaped sources (except MSE_GRAD's
+ * one-element dloss): the output takes the first source's shape. */
+static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, clg_tensor c)
+{
+    const char *name = clg_op_name(op);
+    int nsrc = clg_op_nsrc(op);
+    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return (clg_tensor){-1};
+    if (nsrc > 2 && !clg_tensor_ok(g, c, name)) return (clg_tensor){-1};
+    const clg_node *na = &g->nodes[a.id];
+    clg_node proto = {.op = op, .src = {a.id, b.id, c.id}, .ndim = na->ndim};
+    memcpy(proto.shape, na->shape, sizeof proto.shape);
+    return record(g, &proto, nsrc);
+}
+
+clg_tensor clg_op_grad2(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
+{
+    return grad_op(g, op, a, b, (clg_tensor){-1});
+}
+
+clg_tensor clg_op_grad3(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, clg_tensor c)
+{
+    return grad_op(g, op, a, b, c);
+}
+
+clg_tensor clg_op_update(clg_graph *g, clg_op op, clg_tensor w, clg_tensor grad, float lr)
+{
+    const clg_node *nw = &g->nodes[w.id];
+    clg_node proto = {.op = op, .src = {w.id, grad.id, -1}, .ndim = nw->ndim, .f = {lr}};
+    memcpy(proto.shape, nw->shape, sizeof proto.shape);
+    proto.buf = nw->buf; /* in place: the update writes the parameter */
+    proto.phase = CLG_RUN_UPDATE;
+    return (clg_tensor){clg_graph_add_node(g, &proto, false)};
+}
+
+clg_tensor clg_add(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_ADD, a, b); }
+clg_tensor clg_sub(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_SUB, a, b); }
+clg_tensor clg_mul(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_MUL, a, b); }
+clg_tensor clg_div(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_DIV, a, b); }
+clg_tensor clg_mse_loss(clg_graph *g, clg_tensor p, clg_tensor t) { return clg_op_binary(g, CLG_OP_MSE, p, t); }
+
+clg_tensor clg_neg(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_NEG, x, 0.f); }
+clg_tensor clg_scale(clg_graph *g, clg_tensor x, float c) { return clg_op_unary(g, CLG_OP_SCALE, x, c); }
+clg_tensor clg_square(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_SQUARE, x, 0.f); }
+clg_tensor clg_exp(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_EXP, x, 0.f); }
+clg_tensor clg_log(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_LOG, x, 0.f); }
+clg_tensor clg_sqrt(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_SQRT, x, 0.f); }
+clg_tensor clg_relu(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_RELU, x, 0.f); }
+clg_tensor clg_sigmoid(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_SIGMOID, x, 0.f); }
+clg_tensor clg_tanh(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_TANH, x, 0.f); }
+clg_tensor clg_sum(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_SUM, x, 0.f); }
+clg_tensor clg_mean(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_MEAN, x, 0.f); }

@@ -1,0 +1,43 @@
+/* Host-side OpenCL helpers shared by the files of the OpenCL backend. */
+#ifndef CLG_CL_COMMON_H
+#define CLG_CL_COMMON_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#define CL_USE_DEPRECATED_OPENCL_1_2_APIS
+#include <CL/cl.h>
+
+#include "../core/backend.h"
+
+/* "CL_OUT_OF_RESOURCES" for -5; "unknown OpenCL error -1234" otherwise. */
+const char *clg_cl_error_name(cl_int err);
+
+/* One OpenCL device found on the machine. */
+typedef struct clg_cl_device {
+    cl_platform_id platform;
+    cl_device_id device;
+    int platform_index, device_index;
+    cl_device_type type;
+    char platform_name[128];
+    char device_name[128];
+    char vendor[128];
+} clg_cl_device;
+
+/* Every device on every platform; returns how many (at most max). */
+int clg_cl_enumerate(clg_cl_device *out, int max);
+/* Finds the device a spec names ("" = default). CLG_ERR_NOT_FOUND with a
+ * message listing the devices when none matches. */
+clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out);
+const char *clg_cl_type_name(cl_device_type t);
+
+/* Builds a program from sources for one device; on failure the context's
+ * message carries the compiler log. */
+clg_status clg_cl_build_program(clg_context *ctx, cl_context clctx, cl_device_id dev,
+                                const char *const *sources, int count, const char *options,
+                                cl_program *out);
+
+/* The embedded cl/ sources, in compile order (generated at build time). */
+extern const char *const clg_cl_sources[];
+extern const char *const clg_cl_source_names[];
+extern const int clg_cl_source_count;
+
+#endif

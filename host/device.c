@@ -1,0 +1,145 @@
+/* OpenCL platform and device discovery, and device specs. */
+#include "cl_common.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLG_MAX_CL_DEVICES 64
+
+const char *clg_cl_type_name(cl_device_type t)
+{
+    if (t & CL_DEVICE_TYPE_GPU) return "gpu";
+    if (t & CL_DEVICE_TYPE_CPU) return "cpu";
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
+    return "other";
+}
+
+int clg_cl_enumerate(clg_cl_device *out, int max)
+{
+    cl_uint np = 0;
+    if (clGetPlatformIDs(0, NULL, &np) != CL_SUCCESS || np == 0) return 0;
+    cl_platform_id plats[16];
+    if (np > 16) np = 16;
+    if (clGetPlatformIDs(np, plats, NULL) != CL_SUCCESS) return 0;
+    int count = 0;
+    for (cl_uint p = 0; p < np; p++) {
+        cl_uint nd = 0;
+        /* A platform with no usable device (a broken driver) is skipped,
+         * never fatal: the others still count. */
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS || nd == 0) continue;
+        cl_device_id devs[CLG_MAX_CL_DEVICES];
+        if (nd > CLG_MAX_CL_DEVICES) nd = CLG_MAX_CL_DEVICES;
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL) != CL_SUCCESS) continue;
+        char pname[128] = "";
+        clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof pname - 1, pname, NULL);
+        for (cl_uint d = 0; d < nd && count < max; d++) {
+            clg_cl_device *o = &out[count++];
+            memset(o, 0, sizeof *o);
+            o->platform = plats[p];
+            o->device = devs[d];
+            o->platform_index = (int)p;
+            o->device_index = (int)d;
+            snprintf(o->platform_name, sizeof o->platform_name, "%s", pname);
+            clGetDeviceInfo(devs[d], CL_DEVICE_NAME, sizeof o->device_name - 1, o->device_name, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_VENDOR, sizeof o->vendor - 1, o->vendor, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof o->type, &o->type, NULL);
+        }
+    }
+    return count;
+}
+
+static bool contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
+        if (i == n) return true;
+    }
+    return false;
+}
+
+static int find(const clg_cl_device *devs, int n, const char *spec)
+{
+    if (!*spec) {
+        for (int i = 0; i < n; i++)
+            if (devs[i].type & CL_DEVICE_TYPE_GPU) return i;
+        return n > 0 ? 0 : -1;
+    }
+    static const struct { const char *name; cl_device_type type; } types[] = {
+        {"cpu", CL_DEVICE_TYPE_CPU}, {"gpu", CL_DEVICE_TYPE_GPU}, {"accelerator", CL_DEVICE_TYPE_ACCELERATOR}};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+        if (strcmp(spec, types[t].name) == 0) {
+            for (int i = 0; i < n; i++)
+                if (devs[i].type & types[t].type) return i;
+            return -1;
+        }
+    int p, d, used = 0;
+    if (sscanf(spec, "%d:%d%n", &p, &d, &used) == 2 && spec[used] == '\0') {
+        for (int i = 0; i < n; i++)
+            if (devs[i].platform_index == p && devs[i].device_index == d) return i;
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (contains_nocase(devs[i].platform_name, spec) || contains_nocase(devs[i].device_name, spec) ||
+            contains_nocase(devs[i].vendor, spec))
+            return i;
+    return -1;
+}
+
+size_t clg_device_list(char *buf, size_t size)
+{
+    clg_cl_device devs[CLG_MAX_CL_DEVICES];
+    int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
+    size_t len = 0;
+    char line[512];
+    int k = snprintf(line, sizeof line, "reference    plain C on the host\n");
+    for (int i = -1; i < n; i++) {
+        if (i >= 0)
+            k = snprintf(line, sizeof line, "%d:%d          %s / %s (%s)\n", devs[i].platform_index,
+                         devs[i].device_index, devs[i].platform_name, devs[i].device_name,
+                         clg_cl_type_name(devs[i].type));
+        if (buf && len < size) snprintf(buf + len, size - len, "%s", line);
+        len += (size_t)k;
+    }
+    if (buf && size) buf[len < size ? len : size - 1] = '\0';
+    return len;
+}
+
+int clg_opencl_device_count(void)
+{
+    clg_cl_device devs[CLG_MAX_CL_DEVICES];
+    return clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
+}
+
+clg_status clg_opencl_device_spec(int i, char *buf, size_t size)
+{
+    clg_cl_device devs[CLG_MAX_CL_DEVICES];
+    int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
+    if (!buf || i < 0 || i >= n) return CLG_ERR_INVALID_ARGUMENT;
+    snprintf(buf, size, "%d:%d", devs[i].platform_index, devs[i].device_index);
+    return CLG_OK;
+}
+
+clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out)
+{
+    clg_cl_device devs[CLG_MAX_CL_DEVICES];
+    int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
+    int i = find(devs, n, spec);
+    if (i >= 0) {
+        *out = devs[i];
+        return CLG_OK;
+    }
+    char list[4096];
+    clg_device_list(list, sizeof list);
+    size_t l = strlen(list);
+    while (l && list[l - 1] == '\n') list[--l] = '\0';
+    if (!*spec)
+        return clg_error(ctx, CLG_ERR_NOT_FOUND, "no OpenCL device found; devices:\n%s", list);
+    return clg_error(ctx, CLG_ERR_NOT_FOUND,
+                     "unknown device spec '%s' (use reference, cpu, gpu, accelerator, P:D or part of a "
+                     "platform or device name); devices:\n%s",
+                     spec, list);
+}
