@@ -1,0 +1,28 @@
+#include <clgrad.h>
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+    clg_context *ctx;
+    if (clg_context_create(&ctx, argc > 1 ? argv[1] : NULL) != CLG_OK) {
+        fprintf(stderr, "%s\n", clg_context_errmsg(ctx));
+        clg_context_destroy(ctx);
+        return 1;
+    }
+    clg_graph *g;
+    const int64_t one = 1;
+    clg_graph_create(ctx, &g);
+    clg_tensor w = clg_param(g, 1, &one);
+    clg_tensor loss = clg_square(g, clg_sub(g, w, clg_scalar(g, 2.0f)));
+    float v = 5.0f, grad = 0;
+    if (clg_backward(g, loss) || clg_sgd(g, 0.1f) || clg_tensor_set(g, w, &v, 1) ||
+        clg_graph_run(g, CLG_RUN_ALL) || clg_tensor_get(g, clg_grad(g, w), &grad, 1) ||
+        clg_tensor_get(g, w, &v, 1)) {
+        fprintf(stderr, "%s\n", clg_context_errmsg(ctx));
+        clg_context_destroy(ctx);
+        return 1;
+    }
+    printf("clgrad %s on %s: Gradient: %.1f Updated Weight: %.1f\n", clg_version(), clg_context_device(ctx), grad, v);
+    clg_context_destroy(ctx);
+    return 0;
+}

@@ -1,0 +1,202 @@
+/* Bad input: each gives its status and a message naming the problem;
+ * nothing crashes, nothing leaks (the suite also runs under ASan), and
+ * what was there before is still there. Runs on the reference backend and
+ * on every OpenCL device. */
+#include "util.h"
+
+#include <string.h>
+
+#define ASSERT_MSG_HAS(ctx, text)                                                                   \
+    do {                                                                                           \
+        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
+            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
+    } while (0)
+
+static void each_device(void (*fn)(const char *spec))
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    fn("reference");
+    for (int i = 0; i < n; i++) fn(specs[i]);
+}
+
+static void shape_mismatch(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t s35[2] = {3, 5}, s4[1] = {4};
+    clg_tensor a = clg_input(g, 2, s35), b = clg_input(g, 1, s4);
+    float va[15];
+    for (int i = 0; i < 15; i++) va[i] = (float)i + 0.5f;
+    CHECK_OK(ctx, clg_tensor_set(g, a, va, 15));
+    clg_tensor c = clg_add(g, a, b);
+    assert_true(c.id < 0);
+    assert_int_equal(clg_graph_status(g), CLG_ERR_SHAPE);
+    assert_int_equal(clg_context_status(ctx), CLG_ERR_SHAPE);
+    ASSERT_MSG_HAS(ctx, "add");
+    ASSERT_MSG_HAS(ctx, "[3,5]");
+    ASSERT_MSG_HAS(ctx, "[4]");
+    /* the failure propagates without replacing the first message */
+    clg_tensor d = clg_relu(g, c);
+    assert_true(d.id < 0);
+    ASSERT_MSG_HAS(ctx, "[3,5]");
+    assert_int_equal(clg_graph_run(g, CLG_RUN_ALL), CLG_ERR_STATE);
+    /* nothing lost: the data set before is still readable */
+    float back[15];
+    CHECK_OK(ctx, clg_tensor_get(g, a, back, 15));
+    assert_memory_equal(back, va, sizeof va);
+    clg_context_destroy(ctx);
+}
+
+static void mse_shapes(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t s6[1] = {6}, s23[2] = {2, 3};
+    clg_tensor t = clg_mse_loss(g, clg_input(g, 1, s6), clg_input(g, 2, s23));
+    assert_true(t.id < 0);
+    assert_int_equal(clg_graph_status(g), CLG_ERR_SHAPE);
+    ASSERT_MSG_HAS(ctx, "mse_loss");
+    ASSERT_MSG_HAS(ctx, "[6]");
+    ASSERT_MSG_HAS(ctx, "[2,3]");
+    clg_context_destroy(ctx);
+}
+
+static void bad_leaves_and_counts(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t zero[1] = {0}, five[5] = {1, 1, 1, 1, 1};
+    assert_true(clg_input(g, 1, zero).id < 0);
+    ASSERT_MSG_HAS(ctx, "dimension 0 is 0");
+    assert_true(clg_param(g, 5, five).id < 0);
+    ASSERT_MSG_HAS(ctx, "ndim");
+    clg_context_destroy(ctx);
+
+    ctx = open_ctx(spec);
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t s3[1] = {3};
+    clg_tensor x = clg_input(g, 1, s3);
+    float v[4] = {1, 2, 3, 4};
+    assert_int_equal(clg_tensor_set(g, x, v, 4), CLG_ERR_SHAPE);
+    ASSERT_MSG_HAS(ctx, "4 values");
+    ASSERT_MSG_HAS(ctx, "[3]");
+    assert_int_equal(clg_tensor_set(g, x, NULL, 3), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_tensor_get(g, (clg_tensor){99}, v, 3), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "99");
+    assert_true(clg_add(g, x, (clg_tensor){42}).id < 0);
+    ASSERT_MSG_HAS(ctx, "tensor id 42");
+    clg_context_destroy(ctx);
+}
+
+static void backward_errors(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t s3[1] = {3};
+    clg_tensor w = clg_param(g, 1, s3);
+    clg_tensor y = clg_square(g, w);
+    assert_int_equal(clg_backward(g, y), CLG_ERR_SHAPE);
+    ASSERT_MSG_HAS(ctx, "one element");
+    ASSERT_MSG_HAS(ctx, "[3]");
+    clg_tensor c = clg_sum(g, clg_input(g, 1, s3));
+    assert_int_equal(clg_backward(g, c), CLG_ERR_STATE);
+    ASSERT_MSG_HAS(ctx, "does not depend on any parameter");
+    assert_true(clg_grad(g, w).id < 0);
+    ASSERT_MSG_HAS(ctx, "clg_backward first");
+    assert_int_equal(clg_sgd(g, 0.1f), CLG_ERR_STATE);
+    /* a proper backward still works after the refused ones */
+    CHECK_OK(ctx, clg_backward(g, clg_sum(g, y)));
+    assert_int_equal(clg_backward(g, clg_sum(g, y)), CLG_ERR_STATE);
+    ASSERT_MSG_HAS(ctx, "already");
+    clg_context_destroy(ctx);
+}
+
+static void destroyed_graph(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t s3[1] = {3};
+    clg_tensor x = clg_input(g, 1, s3);
+    clg_graph_destroy(g);
+    assert_int_equal(clg_graph_run(g, CLG_RUN_ALL), CLG_ERR_STATE);
+    ASSERT_MSG_HAS(ctx, "after clg_graph_destroy");
+    assert_true(clg_relu(g, x).id < 0);
+    float v[3];
+    assert_int_equal(clg_tensor_get(g, x, v, 3), CLG_ERR_STATE);
+    assert_int_equal(clg_backward(g, x), CLG_ERR_STATE);
+    assert_int_equal(clg_graph_status(g), CLG_ERR_STATE);
+    clg_graph_destroy(g); /* twice: harmless */
+    /* the context is still good for a new graph */
+    clg_graph *g2;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g2));
+    clg_tensor y = clg_input(g2, 1, s3);
+    CHECK_OK(ctx, clg_tensor_fill(g2, y, 2.0f));
+    CHECK_OK(ctx, clg_tensor_get(g2, y, v, 3));
+    assert_true(v[0] == 2.0f && v[2] == 2.0f);
+    clg_context_destroy(ctx);
+}
+
+static void test_shape_mismatch(void **s) { each_device(shape_mismatch); }
+static void test_mse_shapes(void **s) { each_device(mse_shapes); }
+static void test_bad_leaves_and_counts(void **s) { each_device(bad_leaves_and_counts); }
+static void test_backward_errors(void **s) { each_device(backward_errors); }
+static void test_destroyed_graph(void **s) { each_device(destroyed_graph); }
+
+static void test_null_handles(void **s)
+{
+    clg_graph *g = (clg_graph *)1;
+    assert_int_equal(clg_graph_create(NULL, &g), CLG_ERR_INVALID_ARGUMENT);
+    assert_null(g);
+    assert_int_equal(clg_context_create(NULL, "reference"), CLG_ERR_INVALID_ARGUMENT);
+    const int64_t s3[1] = {3};
+    assert_true(clg_input(NULL, 1, s3).id < 0);
+    assert_true(clg_add(NULL, (clg_tensor){0}, (clg_tensor){1}).id < 0);
+    assert_int_equal(clg_graph_run(NULL, CLG_RUN_ALL), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_backward(NULL, (clg_tensor){0}), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_tensor_set(NULL, (clg_tensor){0}, NULL, 0), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_sgd(NULL, 0.1f), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_graph_status(NULL), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(clg_context_errmsg(NULL));
+    clg_graph_destroy(NULL);
+    clg_context_destroy(NULL);
+
+    clg_context *ctx = open_ctx("reference");
+    assert_int_equal(clg_graph_create(ctx, NULL), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "out is NULL");
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    assert_int_equal(clg_graph_run(g, 0), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_graph_run(g, 64), CLG_ERR_INVALID_ARGUMENT);
+    clg_context_destroy(ctx);
+}
+
+static void test_unknown_device(void **s)
+{
+    clg_context *ctx = NULL;
+    assert_int_equal(clg_context_create(&ctx, "no-such-device-xyz"), CLG_ERR_NOT_FOUND);
+    assert_non_null(ctx);
+    ASSERT_MSG_HAS(ctx, "no-such-device-xyz");
+    ASSERT_MSG_HAS(ctx, "reference"); /* the message lists the devices there are */
+    clg_graph *g;
+    assert_int_equal(clg_graph_create(ctx, &g), CLG_ERR_STATE);
+    clg_context_destroy(ctx);
+    assert_int_equal(clg_context_create(&ctx, "97:3"), CLG_ERR_NOT_FOUND);
+    ASSERT_MSG_HAS(ctx, "97:3");
+    clg_context_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shape_mismatch),  cmocka_unit_test(test_mse_shapes),
+        cmocka_unit_test(test_bad_leaves_and_counts), cmocka_unit_test(test_backward_errors),
+        cmocka_unit_test(test_destroyed_graph), cmocka_unit_test(test_null_handles),
+        cmocka_unit_test(test_unknown_device),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,156 @@
+/* The OpenCL runtime: device specs, the device list, build failures with
+ * the compiler's log, OpenCL errors by name. */
+#define _POSIX_C_SOURCE 200112L
+#include "util.h"
+#include "cl_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void expect_backend(const char *spec, const char *backend)
+{
+    clg_context *ctx = open_ctx(spec);
+    assert_string_equal(clg_context_backend(ctx), backend);
+    clg_context_destroy(ctx);
+}
+
+static void test_specs(void **s)
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    expect_backend("reference", "reference");
+    for (int i = 0; i < n; i++) {
+        clg_context *ctx = open_ctx(specs[i]);
+        assert_string_equal(clg_context_backend(ctx), "opencl");
+        assert_non_null(strstr(clg_context_device(ctx), specs[i]));
+        clg_context_destroy(ctx);
+    }
+    if (n == 0) return;
+    clg_cl_device devs[16];
+    int m = clg_cl_enumerate(devs, 16);
+    assert_int_equal(m, n);
+    /* by type, and by a name substring in any case */
+    clg_context *ctx = open_ctx(clg_cl_type_name(devs[0].type));
+    assert_string_equal(clg_context_backend(ctx), "opencl");
+    clg_context_destroy(ctx);
+    char upper[128];
+    size_t k = 0;
+    for (; devs[0].platform_name[k] && k < 6; k++)
+        upper[k] = (char)(devs[0].platform_name[k] >= 'a' && devs[0].platform_name[k] <= 'z'
+                              ? devs[0].platform_name[k] - 32
+                              : devs[0].platform_name[k]);
+    upper[k] = '\0';
+    ctx = open_ctx(upper);
+    assert_string_equal(clg_context_backend(ctx), "opencl");
+    clg_context_destroy(ctx);
+    /* a type that is absent is an error, not a fallback */
+    static const char *const types[] = {"gpu", "accelerator", "cpu"};
+    for (int t = 0; t < 3; t++) {
+        bool present = false;
+        for (int i = 0; i < m; i++) present |= strcmp(clg_cl_type_name(devs[i].type), types[t]) == 0;
+        clg_status st = clg_context_create(&ctx, types[t]);
+        assert_int_equal(st, present ? CLG_OK : CLG_ERR_NOT_FOUND);
+        clg_context_destroy(ctx);
+    }
+}
+
+static void test_default_and_env(void **s)
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    setenv("CLGRAD_DEVICE", "reference", 1);
+    expect_backend(NULL, "reference");
+    expect_backend("", "reference");
+    unsetenv("CLGRAD_DEVICE");
+    if (n == 0) {
+        expect_backend(NULL, "reference");
+        return;
+    }
+    /* default: the first GPU, else the first device */
+    clg_cl_device devs[16];
+    int m = clg_cl_enumerate(devs, 16), want = 0;
+    for (int i = m - 1; i >= 0; i--)
+        if (devs[i].type & CL_DEVICE_TYPE_GPU) want = i;
+    clg_context *ctx = open_ctx(NULL);
+    char tag[32];
+    snprintf(tag, sizeof tag, "%d:%d)", devs[want].platform_index, devs[want].device_index);
+    assert_non_null(strstr(clg_context_device(ctx), tag));
+    clg_context_destroy(ctx);
+}
+
+static void test_device_list(void **s)
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    size_t need = clg_device_list(NULL, 0);
+    char *buf = malloc(need + 1);
+    assert_non_null(buf);
+    assert_int_equal(clg_device_list(buf, need + 1), need);
+    assert_int_equal(strlen(buf), need);
+    assert_true(strncmp(buf, "reference", 9) == 0);
+    for (int i = 0; i < n; i++) assert_non_null(strstr(buf, specs[i]));
+    char tiny[8];
+    clg_device_list(tiny, sizeof tiny);
+    assert_int_equal(strlen(tiny), 7);
+    free(buf);
+}
+
+static void test_build_failure_has_log(void **s)
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    for (int i = 0; i < n; i++) {
+        clg_context *ctx = open_ctx(specs[i]);
+        clg_cl_device dev;
+        CHECK_OK(ctx, clg_cl_select(ctx, specs[i], &dev));
+        cl_int err;
+        cl_context clctx = clCreateContext(NULL, 1, &dev.device, NULL, NULL, &err);
+        assert_int_equal(err, CL_SUCCESS);
+        const char *bad[] = {"__kernel void k(__global float *x) { x[0] = undefined_thing_42; }\n"};
+        cl_program prog;
+        assert_int_equal(clg_cl_build_program(ctx, clctx, dev.device, bad, 1, "", &prog), CLG_ERR_BUILD);
+        assert_null(prog);
+        const char *msg = clg_context_errmsg(ctx);
+        assert_non_null(strstr(msg, "CL_BUILD_PROGRAM_FAILURE"));
+        assert_non_null(strstr(msg, "undefined_thing_42")); /* from the compiler's log */
+        clReleaseContext(clctx);
+        clg_context_destroy(ctx);
+    }
+}
+
+static void test_errors_by_name(void **s)
+{
+    assert_string_equal(clg_cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");
+    assert_string_equal(clg_cl_error_name(-5), "CL_OUT_OF_RESOURCES");
+    assert_string_equal(clg_cl_error_name(CL_INVALID_KERNEL_ARGS), "CL_INVALID_KERNEL_ARGS");
+    assert_string_equal(clg_cl_error_name(-1001), "CL_PLATFORM_NOT_FOUND_KHR");
+    assert_string_equal(clg_cl_error_name(-9999), "unknown OpenCL error");
+    /* a device error reaches the user by name: a buffer larger than any
+     * device allows */
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    for (int i = 0; i < n; i++) {
+        clg_context *ctx = open_ctx(specs[i]);
+        clg_graph *g;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const int64_t huge[2] = {(int64_t)1 << 20, (int64_t)1 << 20};
+        assert_true(clg_input(g, 2, huge).id < 0);
+        const char *msg = clg_context_errmsg(ctx);
+        if (!strstr(msg, "CL_INVALID_BUFFER_SIZE") && !strstr(msg, "CL_MEM_OBJECT_ALLOCATION_FAILURE") &&
+            !strstr(msg, "CL_OUT_OF_HOST_MEMORY"))
+            fail_msg("message does not name the OpenCL error: %s", msg);
+        assert_non_null(strstr(msg, "input"));
+        clg_context_destroy(ctx);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_specs),         cmocka_unit_test(test_default_and_env),
+        cmocka_unit_test(test_device_list),   cmocka_unit_test(test_build_failure_has_log),
+        cmocka_unit_test(test_errors_by_name),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
