@@ -5,16 +5,16 @@
 
 /* Adds contribution c to the gradient of node id, summing contributions
  * of a tensor used more than once. */
-static void accumulate(clg_graph *g, int32_t *grads, int32_t id, clg_tensor c)
+void clg_grad_accumulate(clg_graph *g, int32_t *grads, int32_t id, clg_tensor c)
 {
-    if (c.id < 0) return;
+    if (c.id < 0 || !g->nodes[id].requires_grad) return;
     if (grads[id] < 0) grads[id] = c.id;
     else grads[id] = clg_op_binary(g, CLG_OP_ADD, (clg_tensor){grads[id]}, c).id;
 }
 
 /* Sums a gradient computed at the broadcast output shape back to the
  * shape of source src. */
-static clg_tensor unbroadcast(clg_graph *g, clg_tensor c, int32_t src)
+clg_tensor clg_grad_unbroadcast(clg_graph *g, clg_tensor c, int32_t src)
 {
     if (c.id < 0) return c;
     const clg_node *s = &g->nodes[src], *n = &g->nodes[c.id];
@@ -26,7 +26,7 @@ static clg_tensor unbroadcast(clg_graph *g, clg_tensor c, int32_t src)
     return clg_op_shaped(g, CLG_OP_REDUCE_TO, c, s->ndim, shape);
 }
 
-static clg_status differentiate(clg_graph *g, int32_t *grads, int32_t i)
+clg_status clg_backward_basic(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
     clg_tensor gy = {grads[i]}, y = {i};
@@ -103,9 +103,25 @@ static clg_status differentiate(clg_graph *g, int32_t *grads, int32_t i)
         return CLG_ERR_UNSUPPORTED;
     }
     }
-    if (ga) accumulate(g, grads, a.id, unbroadcast(g, ca, a.id));
-    if (gb) accumulate(g, grads, b.id, unbroadcast(g, cb, b.id));
+    if (ga) clg_grad_accumulate(g, grads, a.id, clg_grad_unbroadcast(g, ca, a.id));
+    if (gb) clg_grad_accumulate(g, grads, b.id, clg_grad_unbroadcast(g, cb, b.id));
     return g->status;
+}
+
+clg_status clg_backward_leaf(clg_graph *g, int32_t *grads, int32_t i)
+{
+    return CLG_OK;
+}
+
+static const clg_backward_fn family_backward[CLG_FAM_COUNT] = {
+#define CLG_FAM_BACKWARD(e, lower) [CLG_FAM_##e] = clg_backward_##lower,
+    CLG_FAMILY_LIST(CLG_FAM_BACKWARD)
+#undef CLG_FAM_BACKWARD
+};
+
+static clg_status differentiate(clg_graph *g, int32_t *grads, int32_t i)
+{
+    return family_backward[clg_op_family(g->nodes[i].op)](g, grads, i);
 }
 
 clg_status clg_backward(clg_graph *g, clg_tensor loss)
@@ -140,7 +156,7 @@ clg_status clg_backward(clg_graph *g, clg_tensor loss)
     int64_t one = 1;
     grads[loss.id] = clg_constant(g, 1, &one, 1.0f).id;
     for (int32_t i = loss.id; i >= 0 && g->status == CLG_OK; i--)
-        if (grads[i] >= 0 && g->nodes[i].requires_grad && clg_op_nsrc(g->nodes[i].op) > 0)
+        if (grads[i] >= 0 && g->nodes[i].requires_grad && clg_op_family(g->nodes[i].op) != CLG_FAM_LEAF)
             differentiate(g, grads, i);
     g->phase = CLG_RUN_FORWARD;
 

@@ -14,11 +14,15 @@
 typedef struct clg_buffer clg_buffer; /* defined by each backend */
 typedef struct clg_backend clg_backend;
 
-#define CLG_MAX_SRC 3
+#define CLG_MAX_SRC 4
+#define CLG_MAX_AUX 2
 
 /* One recorded op (or leaf). Sizes are fixed when it is recorded. */
+typedef enum clg_dtype { CLG_F32 = 0, CLG_I32 = 1 } clg_dtype;
+
 typedef struct clg_node {
     clg_op op;
+    clg_dtype dtype;
     uint8_t phase;         /* CLG_RUN_FORWARD, _BACKWARD or _UPDATE */
     bool requires_grad;    /* a parameter, or depends on one */
     bool owns_buf;         /* false: buf belongs to another node (in-place ops) */
@@ -27,19 +31,29 @@ typedef struct clg_node {
     int64_t numel;
     int32_t src[CLG_MAX_SRC]; /* input node ids, -1 when unused */
     int32_t grad;             /* parameters: id of the gradient node, or -1 */
-    float f[4];               /* op constants (scale factor, lr, fill value) */
+    float f[4];               /* op constants (scale factor, lr, momentum, eps) */
+    int64_t i[8];             /* op integers (axes, strides, paddings, flags) */
     clg_buffer *buf;
+    /* Per-node state kept between forward and backward or across steps
+     * (saved statistics, argmax indices, running averages), allocated by
+     * the core when the op is recorded: aux_count[k] 4-byte elements. */
+    clg_buffer *aux[CLG_MAX_AUX];
+    int64_t aux_count[CLG_MAX_AUX];
+    uint64_t counter; /* set by the core before each run: RNG offsets */
+    bool training;    /* set by clg_graph_set_training: batch norm, dropout */
 } clg_node;
 
 typedef struct clg_backend_vtable {
     const char *kind; /* "reference", "opencl" */
     void (*destroy)(clg_backend *be);
-    clg_status (*buffer_alloc)(clg_backend *be, size_t bytes, clg_buffer **out);
+    /* Buffers hold count 4-byte elements (f32 or i32); offsets and
+     * counts are in elements. */
+    clg_status (*buffer_alloc)(clg_backend *be, size_t count, clg_buffer **out);
     void (*buffer_free)(clg_backend *be, clg_buffer *buf);
-    clg_status (*buffer_write)(clg_backend *be, clg_buffer *buf, size_t offset, const void *src,
-                               size_t bytes);
-    clg_status (*buffer_read)(clg_backend *be, clg_buffer *buf, size_t offset, void *dst,
-                              size_t bytes);
+    clg_status (*buffer_write)(clg_backend *be, clg_buffer *buf, size_t offset, const void *src, size_t count,
+                               clg_dtype dtype);
+    clg_status (*buffer_read)(clg_backend *be, clg_buffer *buf, size_t offset, void *dst, size_t count,
+                              clg_dtype dtype);
     clg_status (*buffer_fill)(clg_backend *be, clg_buffer *buf, float value, size_t count);
     /* Enqueue (or do) one op. nodes is the graph's node array, so that
      * node->src[i] indexes it. Must not allocate. */

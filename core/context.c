@@ -90,6 +90,14 @@ clg_status clg_context_create(clg_context **out, const char *device_spec)
     return s;
 }
 
+clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(clg_context *, clg_backend **))
+{
+    clg_context *ctx = calloc(1, sizeof *ctx);
+    *out = ctx;
+    if (!ctx) return CLG_ERR_OUT_OF_MEMORY;
+    return create(ctx, &ctx->be);
+}
+
 void clg_context_destroy(clg_context *ctx)
 {
     if (!ctx) return;
@@ -128,12 +136,12 @@ const char *clg_context_device(const clg_context *ctx)
 /* ---- descriptions shared by error messages ---- */
 
 static const char *const op_names[] = {
-#define CLG_OP_NAME(e, name, nsrc) name,
+#define CLG_OP_NAME(e, name, nsrc, fam) name,
     CLG_OP_LIST(CLG_OP_NAME)
 #undef CLG_OP_NAME
 };
 static const int op_nsrc[] = {
-#define CLG_OP_NSRC(e, name, nsrc) nsrc,
+#define CLG_OP_NSRC(e, name, nsrc, fam) nsrc,
     CLG_OP_LIST(CLG_OP_NSRC)
 #undef CLG_OP_NSRC
 };
@@ -141,6 +149,17 @@ static const int op_nsrc[] = {
 const char *clg_op_name(clg_op op)
 {
     return (unsigned)op < CLG_OP_COUNT ? op_names[op] : "?";
+}
+
+static const clg_family op_family[] = {
+#define CLG_OP_FAM(e, name, nsrc, fam) CLG_FAM_##fam,
+    CLG_OP_LIST(CLG_OP_FAM)
+#undef CLG_OP_FAM
+};
+
+clg_family clg_op_family(clg_op op)
+{
+    return (unsigned)op < CLG_OP_COUNT ? op_family[op] : CLG_FAM_LEAF;
 }
 
 int clg_op_nsrc(clg_op op)
@@ -163,6 +182,7 @@ void clg_node_describe(const clg_node *nodes, const clg_node *node, char *buf, s
     size_t k = (size_t)snprintf(buf, size, "%s", clg_op_name(node->op));
     char sh[96];
     for (int i = 0; i < clg_op_nsrc(node->op) && k < size; i++) {
+        if (node->src[i] < 0) continue;
         const clg_node *s = &nodes[node->src[i]];
         clg_shape_string(s->ndim, s->shape, sh, sizeof sh);
         k += (size_t)snprintf(buf + k, size - k, " %s", sh);

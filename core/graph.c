@@ -18,6 +18,7 @@ clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
     if (!g) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
     g->magic = CLG_GRAPH_LIVE;
     g->phase = CLG_RUN_FORWARD;
+    g->training = true;
     g->ctx = ctx;
     g->next = ctx->graphs;
     ctx->graphs = g;
@@ -28,8 +29,12 @@ clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
 void clg_graph_free_nodes(clg_graph *g)
 {
     clg_backend *be = g->ctx->be;
-    for (int32_t i = 0; i < g->n; i++)
-        if (g->nodes[i].owns_buf && g->nodes[i].buf) be->vt->buffer_free(be, g->nodes[i].buf);
+    for (int32_t i = 0; i < g->n; i++) {
+        clg_node *n = &g->nodes[i];
+        if (n->owns_buf && n->buf) be->vt->buffer_free(be, n->buf);
+        for (int k = 0; k < CLG_MAX_AUX; k++)
+            if (n->aux[k]) be->vt->buffer_free(be, n->aux[k]);
+    }
     free(g->nodes);
     g->nodes = NULL;
     g->n = g->cap = 0;
@@ -63,14 +68,41 @@ clg_tensor clg_graph_fail(clg_graph *g, clg_status s)
     return (clg_tensor){-1};
 }
 
-bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op)
+bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype dtype)
 {
-    if (t.id >= 0 && t.id < g->n) return true;
+    if (t.id >= 0 && t.id < g->n) {
+        if (g->nodes[t.id].dtype == dtype) return true;
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s, the op needs %s", op, (int)t.id,
+                  g->nodes[t.id].dtype == CLG_I32 ? "int32 labels" : "float32", dtype == CLG_I32 ? "int32 labels" : "float32");
+        clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+        return false;
+    }
     if (t.id < 0 && g->status != CLG_OK) return false; /* keep the first error's message */
     clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph (%d tensors)",
               op, (int)t.id, (int)g->n);
     clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
     return false;
+}
+
+bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op)
+{
+    return clg_tensor_ok_dtype(g, t, op, CLG_F32);
+}
+
+clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count)
+{
+    clg_node *n = &g->nodes[id];
+    clg_backend *be = g->ctx->be;
+    clg_status s = be->vt->buffer_alloc(be, (size_t)count, &n->aux[slot]);
+    if (s != CLG_OK) {
+        char d[256];
+        clg_node_describe(g->nodes, n, d, sizeof d);
+        clg_error_wrap(g->ctx, s, "%s: could not allocate %lld elements of state", d, (long long)count);
+        clg_graph_fail(g, s);
+        return s;
+    }
+    n->aux_count[slot] = count;
+    return CLG_OK;
 }
 
 int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
@@ -90,16 +122,17 @@ int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
     clg_node *n = &g->nodes[g->n];
     *n = *proto;
     n->grad = -1;
+    n->training = true;
     n->numel = 1;
     for (int d = 0; d < n->ndim; d++) n->numel *= n->shape[d];
     if (alloc) {
         clg_backend *be = g->ctx->be;
-        clg_status s = be->vt->buffer_alloc(be, (size_t)n->numel * sizeof(float), &n->buf);
+        clg_status s = be->vt->buffer_alloc(be, (size_t)n->numel, &n->buf);
         if (s != CLG_OK) {
             char d[256];
             clg_node_describe(g->nodes, n, d, sizeof d);
             clg_error_wrap(g->ctx, s, "%s: could not allocate %lld bytes", d,
-                           (long long)(n->numel * (int64_t)sizeof(float)));
+                           (long long)(n->numel * 4));
             clg_graph_fail(g, s);
             return -1;
         }
@@ -126,14 +159,25 @@ static bool shape_ok(clg_graph *g, const char *op, int ndim, const int64_t *shap
     return true;
 }
 
-static clg_tensor leaf(clg_graph *g, clg_op op, int ndim, const int64_t *shape, const char *name)
+static clg_tensor leaf_dtype(clg_graph *g, clg_op op, int ndim, const int64_t *shape, const char *name,
+                             clg_dtype dtype)
 {
     if (clg_graph_check(g, name) != CLG_OK) return (clg_tensor){-1};
     if (!shape_ok(g, name, ndim, shape)) return (clg_tensor){-1};
-    clg_node proto = {.op = op, .phase = CLG_RUN_FORWARD, .ndim = ndim, .src = {-1, -1, -1}};
+    clg_node proto = {.op = op, .dtype = dtype, .phase = CLG_RUN_FORWARD, .ndim = ndim, .src = {-1, -1, -1, -1}};
     memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
     proto.requires_grad = op == CLG_OP_PARAM;
     return (clg_tensor){clg_graph_add_node(g, &proto, true)};
+}
+
+static clg_tensor leaf(clg_graph *g, clg_op op, int ndim, const int64_t *shape, const char *name)
+{
+    return leaf_dtype(g, op, ndim, shape, name, CLG_F32);
+}
+
+clg_tensor clg_labels(clg_graph *g, int ndim, const int64_t *shape)
+{
+    return leaf_dtype(g, CLG_OP_INPUT, ndim, shape, "clg_labels", CLG_I32);
 }
 
 clg_tensor clg_input(clg_graph *g, int ndim, const int64_t *shape)
@@ -168,8 +212,8 @@ clg_tensor clg_scalar(clg_graph *g, float value)
 
 /* ---- tensor data ---- */
 
-static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void *ptr,
-                           const char *func)
+static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void *ptr, const char *func,
+                           clg_dtype dtype)
 {
     if (clg_graph_check(g, func) != CLG_OK) return NULL;
     if (t.id < 0 || t.id >= g->n) {
@@ -178,6 +222,11 @@ static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void 
         return NULL;
     }
     clg_node *n = &g->nodes[t.id];
+    if (n->dtype != dtype) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s", func, (int)t.id,
+                  n->dtype == CLG_I32 ? "int32 labels (use clg_tensor_set_i32/get_i32)" : "float32 values");
+        return NULL;
+    }
     if (!ptr) {
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: data pointer is NULL", func);
         return NULL;
@@ -192,20 +241,34 @@ static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void 
     return n;
 }
 
-clg_status clg_tensor_set(clg_graph *g, clg_tensor t, const float *data, size_t count)
+static clg_status transfer(clg_graph *g, clg_tensor t, void *data, size_t count, bool write, clg_dtype dtype,
+                           const char *func)
 {
-    clg_node *n = data_node(g, t, count, data, "clg_tensor_set");
+    clg_node *n = data_node(g, t, count, data, func, dtype);
     if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
     clg_backend *be = g->ctx->be;
-    return be->vt->buffer_write(be, n->buf, 0, data, count * sizeof(float));
+    return write ? be->vt->buffer_write(be, n->buf, 0, data, count, dtype)
+                 : be->vt->buffer_read(be, n->buf, 0, data, count, dtype);
+}
+
+clg_status clg_tensor_set(clg_graph *g, clg_tensor t, const float *data, size_t count)
+{
+    return transfer(g, t, (void *)data, count, true, CLG_F32, "clg_tensor_set");
 }
 
 clg_status clg_tensor_get(clg_graph *g, clg_tensor t, float *data, size_t count)
 {
-    clg_node *n = data_node(g, t, count, data, "clg_tensor_get");
-    if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
-    clg_backend *be = g->ctx->be;
-    return be->vt->buffer_read(be, n->buf, 0, data, count * sizeof(float));
+    return transfer(g, t, data, count, false, CLG_F32, "clg_tensor_get");
+}
+
+clg_status clg_tensor_set_i32(clg_graph *g, clg_tensor t, const int32_t *data, size_t count)
+{
+    return transfer(g, t, (void *)data, count, true, CLG_I32, "clg_tensor_set_i32");
+}
+
+clg_status clg_tensor_get_i32(clg_graph *g, clg_tensor t, int32_t *data, size_t count)
+{
+    return transfer(g, t, data, count, false, CLG_I32, "clg_tensor_get_i32");
 }
 
 clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value)
@@ -215,6 +278,8 @@ clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor id %d is not in this graph",
                          (int)t.id);
     clg_node *n = &g->nodes[t.id];
+    if (n->dtype != CLG_F32)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor %d holds int32 labels", (int)t.id);
     clg_backend *be = g->ctx->be;
     return be->vt->buffer_fill(be, n->buf, value, (size_t)n->numel);
 }
@@ -260,8 +325,9 @@ clg_status clg_graph_run(clg_graph *g, int phases)
                          (unsigned)phases);
     clg_backend *be = g->ctx->be;
     for (int32_t i = 0; i < g->n; i++) {
-        const clg_node *n = &g->nodes[i];
-        if (clg_op_nsrc(n->op) == 0 || !(n->phase & phases)) continue;
+        clg_node *n = &g->nodes[i];
+        if (clg_op_family(n->op) == CLG_FAM_LEAF || !(n->phase & phases)) continue;
+        n->counter = g->runs;
         s = be->vt->run_node(be, g->nodes, n);
         if (s != CLG_OK) {
             char desc[256];
@@ -269,5 +335,15 @@ clg_status clg_graph_run(clg_graph *g, int phases)
             return clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)i, desc);
         }
     }
+    if (phases & CLG_RUN_FORWARD) g->runs++;
     return be->vt->synchronize(be);
+}
+
+clg_status clg_graph_set_training(clg_graph *g, int training)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_set_training");
+    if (s != CLG_OK) return s;
+    for (int32_t i = 0; i < g->n; i++) g->nodes[i].training = training != 0;
+    g->training = training != 0;
+    return CLG_OK;
 }

@@ -26,7 +26,12 @@ struct clg_graph {
     bool has_backward;
     bool has_update;
     uint8_t phase; /* phase given to ops recorded now */
+    bool training; /* given to ops recorded now; see clg_graph_set_training */
+    uint64_t runs; /* forward runs so far: the RNG counter of dropout */
 };
+
+/* A context on a backend the caller makes (the tests' double reference). */
+clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(clg_context *, clg_backend **));
 
 /* Checks that g is a live graph; sets an error on its context if not. */
 clg_status clg_graph_check(const clg_graph *g, const char *func);
@@ -35,8 +40,29 @@ clg_status clg_graph_check(const clg_graph *g, const char *func);
 int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc);
 /* Records err as the graph's first error and returns an invalid tensor. */
 clg_tensor clg_graph_fail(clg_graph *g, clg_status s);
-/* Validates a tensor handle for an op; records the error on g. */
+/* Validates a tensor handle for an op (float32, or the given dtype);
+ * records the error on g. */
 bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op);
+bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype dtype);
+/* Allocates aux buffer `slot` of node id (count 4-byte elements). */
+clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count);
+/* Records an op node from proto: sets its phase and requires_grad from
+ * its nsrc sources (ids < 0 are skipped), allocates its output. */
+clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc);
+/* Shape error "op: shapes A and B <why>"; returns an invalid tensor. */
+clg_tensor clg_shape_error(clg_graph *g, const char *op, const clg_node *a, const clg_node *b, const char *why);
+
+/* Autodiff helpers for the families' backward rules (core/autodiff.c). */
+/* Adds contribution c to the gradient of node id (sums repeated uses). */
+void clg_grad_accumulate(clg_graph *g, int32_t *grads, int32_t id, clg_tensor c);
+/* Sums a gradient at a broadcast output's shape back to node src's shape. */
+clg_tensor clg_grad_unbroadcast(clg_graph *g, clg_tensor c, int32_t src);
+/* A family's backward rule: appends the gradient ops of node i, whose
+ * upstream gradient is grads[i], and accumulates into grads[src]. */
+typedef clg_status (*clg_backward_fn)(clg_graph *g, int32_t *grads, int32_t i);
+#define CLG_FAM_DECL_BACKWARD(e, lower) clg_status clg_backward_##lower(clg_graph *g, int32_t *grads, int32_t i);
+CLG_FAMILY_LIST(CLG_FAM_DECL_BACKWARD)
+#undef CLG_FAM_DECL_BACKWARD
 
 void clg_graph_free_nodes(clg_graph *g);
 

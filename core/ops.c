@@ -3,8 +3,7 @@
 
 #include <string.h>
 
-static clg_tensor shape_error(clg_graph *g, const char *op, const clg_node *a, const clg_node *b,
-                              const char *why)
+clg_tensor clg_shape_error(clg_graph *g, const char *op, const clg_node *a, const clg_node *b, const char *why)
 {
     char sa[96], sb[96] = "";
     clg_shape_string(a->ndim, a->shape, sa, sizeof sa);
@@ -18,20 +17,19 @@ static bool begin(clg_graph *g, const char *op)
     return clg_graph_check(g, op) == CLG_OK;
 }
 
-static uint8_t phase_of(const clg_graph *g, const int32_t *src, int nsrc)
+clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc)
 {
-    uint8_t p = g->phase;
-    for (int i = 0; i < nsrc; i++)
-        if (g->nodes[src[i]].phase > p) p = g->nodes[src[i]].phase;
-    return p;
-}
-
-static clg_tensor record(clg_graph *g, clg_node *proto, int nsrc)
-{
-    proto->phase = phase_of(g, proto->src, nsrc);
-    for (int i = 0; i < nsrc; i++) proto->requires_grad |= g->nodes[proto->src[i]].requires_grad;
+    proto->phase = g->phase;
+    for (int i = 0; i < nsrc; i++) {
+        if (proto->src[i] < 0) continue;
+        const clg_node *s = &g->nodes[proto->src[i]];
+        if (s->phase > proto->phase) proto->phase = s->phase;
+        proto->requires_grad |= s->requires_grad;
+    }
     for (int i = nsrc; i < CLG_MAX_SRC; i++) proto->src[i] = -1;
-    return (clg_tensor){clg_graph_add_node(g, proto, true)};
+    clg_tensor t = {clg_graph_add_node(g, proto, true)};
+    if (t.id >= 0) g->nodes[t.id].training = g->training;
+    return t;
 }
 
 clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
@@ -48,16 +46,16 @@ clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
         int ia = na->ndim - proto.ndim + d, ib = nb->ndim - proto.ndim + d;
         int64_t ea = ia >= 0 ? na->shape[ia] : 1, eb = ib >= 0 ? nb->shape[ib] : 1;
         if (ea != eb && ea != 1 && eb != 1)
-            return shape_error(g, name, na, nb, "cannot be broadcast together");
+            return clg_shape_error(g, name, na, nb, "cannot be broadcast together");
         proto.shape[d] = ea == 1 ? eb : ea;
     }
     if (op == CLG_OP_MSE) {
         if (na->ndim != nb->ndim || memcmp(na->shape, nb->shape, (size_t)na->ndim * sizeof(int64_t)))
-            return shape_error(g, name, na, nb, "differ (pred and target must have the same shape)");
+            return clg_shape_error(g, name, na, nb, "differ (pred and target must have the same shape)");
         proto.ndim = 1;
         proto.shape[0] = 1;
     }
-    return record(g, &proto, 2);
+    return clg_record(g, &proto, 2);
 }
 
 clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c)
@@ -74,7 +72,7 @@ clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c)
         proto.ndim = nx->ndim;
         memcpy(proto.shape, nx->shape, sizeof proto.shape);
     }
-    return record(g, &proto, 1);
+    return clg_record(g, &proto, 1);
 }
 
 /* EXPAND (x broadcast up to shape) and REDUCE_TO (x summed down to shape). */
@@ -92,8 +90,8 @@ clg_tensor clg_op_shaped(clg_graph *g, clg_op op, clg_tensor x, int ndim, const 
         int64_t es = small->shape[small->ndim - 1 - d], eb = big->shape[big->ndim - 1 - d];
         ok = es == eb || es == 1;
     }
-    if (!ok) return shape_error(g, name, nx, &proto, "are not broadcast-compatible");
-    return record(g, &proto, 1);
+    if (!ok) return clg_shape_error(g, name, nx, &proto, "are not broadcast-compatible");
+    return clg_record(g, &proto, 1);
 }
 
 /* Gradient ops with two or three same-shaped sources (except MSE_GRAD's
@@ -107,7 +105,7 @@ static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, c
     const clg_node *na = &g->nodes[a.id];
     clg_node proto = {.op = op, .src = {a.id, b.id, c.id}, .ndim = na->ndim};
     memcpy(proto.shape, na->shape, sizeof proto.shape);
-    return record(g, &proto, nsrc);
+    return clg_record(g, &proto, nsrc);
 }
 
 clg_tensor clg_op_grad2(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
@@ -123,7 +121,7 @@ clg_tensor clg_op_grad3(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, clg
 clg_tensor clg_op_update(clg_graph *g, clg_op op, clg_tensor w, clg_tensor grad, float lr)
 {
     const clg_node *nw = &g->nodes[w.id];
-    clg_node proto = {.op = op, .src = {w.id, grad.id, -1}, .ndim = nw->ndim, .f = {lr}};
+    clg_node proto = {.op = op, .src = {w.id, grad.id, -1, -1}, .ndim = nw->ndim, .f = {lr}};
     memcpy(proto.shape, nw->shape, sizeof proto.shape);
     proto.buf = nw->buf; /* in place: the update writes the parameter */
     proto.phase = CLG_RUN_UPDATE;

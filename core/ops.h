@@ -1,40 +1,119 @@
-/* The op set shared by the core, the autodiff and every backend. */
+/*
+ * The op set shared by the core, the autodiff and every backend.
+ *
+ * Ops are grouped in families; each family lives in its own files:
+ *   core/<family>.c      constructors (public API) and backward rules
+ *   core/ref_<family>.c  the reference implementation
+ *   host/cl_<family>.c   the OpenCL dispatch
+ *   cl/<family>.cl       the OpenCL kernels
+ * A family's functions are found through the tables in core/family.c,
+ * core/reference.c and host/backend.c, one line per family.
+ */
 #ifndef CLG_OPS_H
 #define CLG_OPS_H
 
-/* X(enum suffix, printable name, number of sources) */
-#define CLG_OP_LIST(X)                                                                            \
-    X(INPUT, "input", 0)                                                                           \
-    X(PARAM, "param", 0)                                                                           \
-    X(CONST, "constant", 0)                                                                        \
-    X(ADD, "add", 2)                                                                               \
-    X(SUB, "sub", 2)                                                                               \
-    X(MUL, "mul", 2)                                                                               \
-    X(DIV, "div", 2)                                                                               \
-    X(NEG, "neg", 1)                                                                               \
-    X(SCALE, "scale", 1)                                                                           \
-    X(SQUARE, "square", 1)                                                                         \
-    X(EXP, "exp", 1)                                                                               \
-    X(LOG, "log", 1)                                                                               \
-    X(SQRT, "sqrt", 1)                                                                             \
-    X(RELU, "relu", 1)                                                                             \
-    X(SIGMOID, "sigmoid", 1)                                                                       \
-    X(TANH, "tanh", 1)                                                                             \
-    X(SUM, "sum", 1)                                                                               \
-    X(MEAN, "mean", 1)                                                                             \
-    X(MSE, "mse_loss", 2)                                                                          \
-    /* gradient ops, appended by clg_backward */                                                   \
-    X(RELU_GRAD, "relu_backward", 2)       /* (x, dy) */                                           \
-    X(SIGMOID_GRAD, "sigmoid_backward", 2) /* (y, dy) */                                           \
-    X(TANH_GRAD, "tanh_backward", 2)       /* (y, dy) */                                           \
-    X(MSE_GRAD, "mse_loss_backward", 3)    /* (pred, target, dloss) */                             \
-    X(EXPAND, "expand", 1)                 /* broadcast src to this shape */                       \
-    X(REDUCE_TO, "reduce_to", 1)           /* sum src down to this (broadcastable) shape */        \
-    /* updates */                                                                                  \
-    X(SGD, "sgd_update", 2) /* (w, grad), in place on w */
+#define CLG_FAMILY_LIST(X)                                                                        \
+    X(LEAF, leaf)                                                                                  \
+    X(BASIC, basic)     /* elementwise, sum/mean, mse, expand, reduce_to, sgd */                   \
+    X(MATMUL, matmul)   /* matmul (2-D, batched), through CLBlast on OpenCL */                     \
+    X(CONV, conv)       /* conv2d, max/avg pool */                                                 \
+    X(SHAPE, shape)     /* reshape, permute, slice, concat */                                      \
+    X(AXIS, axis)       /* sum/mean/max along an axis */                                           \
+    X(ACT, act)         /* leaky relu, gelu, silu, softplus */                                     \
+    X(SOFTMAX, softmax) /* softmax, log-softmax, softmax cross-entropy, bce with logits */         \
+    X(NORM, norm)       /* batch norm */                                                           \
+    X(RANDOM, random)   /* philox, dropout, initialisers */                                        \
+    X(OPTIM, optim)     /* optimizer updates (beyond plain sgd) */
+
+typedef enum clg_family {
+#define CLG_FAM_ENUM(e, lower) CLG_FAM_##e,
+    CLG_FAMILY_LIST(CLG_FAM_ENUM)
+#undef CLG_FAM_ENUM
+        CLG_FAM_COUNT
+} clg_family;
+
+/* X(enum suffix, printable name, number of sources, family) */
+#define CLG_OP_LIST(X)                                                                             \
+    X(INPUT, "input", 0, LEAF)                                                                     \
+    X(PARAM, "param", 0, LEAF)                                                                     \
+    X(CONST, "constant", 0, LEAF)                                                                  \
+    X(ADD, "add", 2, BASIC)                                                                        \
+    X(SUB, "sub", 2, BASIC)                                                                        \
+    X(MUL, "mul", 2, BASIC)                                                                        \
+    X(DIV, "div", 2, BASIC)                                                                        \
+    X(NEG, "neg", 1, BASIC)                                                                        \
+    X(SCALE, "scale", 1, BASIC)                                                                    \
+    X(SQUARE, "square", 1, BASIC)                                                                  \
+    X(EXP, "exp", 1, BASIC)                                                                        \
+    X(LOG, "log", 1, BASIC)                                                                        \
+    X(SQRT, "sqrt", 1, BASIC)                                                                      \
+    X(RELU, "relu", 1, BASIC)                                                                      \
+    X(SIGMOID, "sigmoid", 1, BASIC)                                                                \
+    X(TANH, "tanh", 1, BASIC)                                                                      \
+    X(SUM, "sum", 1, BASIC)                                                                        \
+    X(MEAN, "mean", 1, BASIC)                                                                      \
+    X(MSE, "mse_loss", 2, BASIC)                                                                   \
+    X(RELU_GRAD, "relu_backward", 2, BASIC)       /* (x, dy) */                                    \
+    X(SIGMOID_GRAD, "sigmoid_backward", 2, BASIC) /* (y, dy) */                                    \
+    X(TANH_GRAD, "tanh_backward", 2, BASIC)       /* (y, dy) */                                    \
+    X(MSE_GRAD, "mse_loss_backward", 3, BASIC)    /* (pred, target, dloss) */                      \
+    X(EXPAND, "expand", 1, BASIC)                 /* broadcast src up to this shape */             \
+    X(REDUCE_TO, "reduce_to", 1, BASIC)           /* sum src down to this shape */                 \
+    X(SGD, "sgd_update", 2, BASIC)                /* (w, grad), in place on w */                   \
+    /* matmul: i[0] = transpose a, i[1] = transpose b */                                           \
+    X(MATMUL, "matmul", 2, MATMUL)                                                                 \
+    /* conv: i[] = stride h, w, pad h, w, dilation h, w */                                         \
+    X(CONV2D, "conv2d", 3, CONV)                      /* (x, w, bias or -1) */                     \
+    X(CONV2D_GRAD_INPUT, "conv2d_backward_input", 2, CONV)   /* (dy, conv node) */                 \
+    X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight", 2, CONV) /* (dy, conv node) */                 \
+    X(CONV2D_GRAD_BIAS, "conv2d_backward_bias", 1, CONV)     /* (dy) */                            \
+    X(MAXPOOL2D, "max_pool2d", 1, CONV)                                                            \
+    X(MAXPOOL2D_GRAD, "max_pool2d_backward", 2, CONV) /* (dy, pool node) */                        \
+    X(AVGPOOL2D, "avg_pool2d", 1, CONV)                                                            \
+    X(AVGPOOL2D_GRAD, "avg_pool2d_backward", 2, CONV) /* (dy, pool node) */                        \
+    /* shape */                                                                                    \
+    X(RESHAPE, "reshape", 1, SHAPE)                                                                \
+    X(PERMUTE, "permute", 1, SHAPE)                                                                \
+    X(SLICE, "slice", 1, SHAPE)                                                                    \
+    X(SLICE_GRAD, "slice_backward", 1, SHAPE)                                                      \
+    X(CONCAT, "concat", 2, SHAPE)                                                                  \
+    /* reductions along an axis: i[0] = axis, i[1] = keepdim */                                    \
+    X(SUM_AXIS, "sum_axis", 1, AXIS)                                                               \
+    X(MEAN_AXIS, "mean_axis", 1, AXIS)                                                             \
+    X(MAX_AXIS, "max_axis", 1, AXIS)                                                               \
+    X(MAX_AXIS_GRAD, "max_axis_backward", 2, AXIS) /* (dy, max node) */                            \
+    /* activations */                                                                              \
+    X(LEAKY_RELU, "leaky_relu", 1, ACT)                                                            \
+    X(LEAKY_RELU_GRAD, "leaky_relu_backward", 2, ACT) /* (x, dy) */                                \
+    X(GELU, "gelu", 1, ACT)                                                                        \
+    X(GELU_GRAD, "gelu_backward", 2, ACT)                                                          \
+    X(SILU, "silu", 1, ACT)                                                                        \
+    X(SILU_GRAD, "silu_backward", 2, ACT)                                                          \
+    X(SOFTPLUS, "softplus", 1, ACT)                                                                \
+    X(SOFTPLUS_GRAD, "softplus_backward", 2, ACT)                                                  \
+    /* softmax and losses: i[0] = axis */                                                          \
+    X(SOFTMAX, "softmax", 1, SOFTMAX)                                                              \
+    X(SOFTMAX_GRAD, "softmax_backward", 2, SOFTMAX)         /* (y, dy) */                          \
+    X(LOG_SOFTMAX, "log_softmax", 1, SOFTMAX)                                                      \
+    X(LOG_SOFTMAX_GRAD, "log_softmax_backward", 2, SOFTMAX) /* (y, dy) */                          \
+    X(SOFTMAX_CE, "softmax_cross_entropy", 2, SOFTMAX)      /* (logits, labels) */                 \
+    X(SOFTMAX_CE_GRAD, "softmax_cross_entropy_backward", 2, SOFTMAX) /* (ce node, dloss) */        \
+    X(BCE_LOGITS, "bce_with_logits", 2, SOFTMAX)            /* (logits, targets) */                \
+    X(BCE_LOGITS_GRAD, "bce_with_logits_backward", 3, SOFTMAX) /* (logits, targets, dloss) */      \
+    /* batch norm: f[0] = momentum, f[1] = eps */                                                  \
+    X(BATCHNORM, "batch_norm", 3, NORM) /* (x, gamma, beta) */                                     \
+    X(BATCHNORM_GRAD_GAMMA, "batch_norm_backward_gamma", 2, NORM) /* (dy, bn node) */              \
+    X(BATCHNORM_GRAD_BETA, "batch_norm_backward_beta", 2, NORM)   /* (dy, bn node) */              \
+    X(BATCHNORM_GRAD_INPUT, "batch_norm_backward_input", 4, NORM) /* (dy, bn, dgamma, dbeta) */    \
+    /* randomness */                                                                               \
+    X(DROPOUT, "dropout", 1, RANDOM)                                                               \
+    X(DROPOUT_GRAD, "dropout_backward", 2, RANDOM) /* (dy, dropout node) */                        \
+    X(RNG_FILL, "random_fill", 0, RANDOM)          /* run once by an initialiser */                \
+    /* optimizers beyond plain sgd (issue 4) */                                                    \
+    X(OPTIM_UPDATE, "optimizer_update", 2, OPTIM)
 
 typedef enum clg_op {
-#define CLG_OP_ENUM(e, name, nsrc) CLG_OP_##e,
+#define CLG_OP_ENUM(e, name, nsrc, fam) CLG_OP_##e,
     CLG_OP_LIST(CLG_OP_ENUM)
 #undef CLG_OP_ENUM
         CLG_OP_COUNT
@@ -42,5 +121,6 @@ typedef enum clg_op {
 
 const char *clg_op_name(clg_op op);
 int clg_op_nsrc(clg_op op);
+clg_family clg_op_family(clg_op op);
 
 #endif

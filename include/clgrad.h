@@ -110,6 +110,8 @@ CLG_API clg_tensor clg_input(clg_graph *g, int ndim, const int64_t *shape);
 CLG_API clg_tensor clg_param(clg_graph *g, int ndim, const int64_t *shape);
 CLG_API clg_tensor clg_constant(clg_graph *g, int ndim, const int64_t *shape, float value);
 CLG_API clg_tensor clg_scalar(clg_graph *g, float value); /* a one-element constant */
+/* An input of int32 values (class labels); set with clg_tensor_set_i32. */
+CLG_API clg_tensor clg_labels(clg_graph *g, int ndim, const int64_t *shape);
 
 /* Elementwise binary ops with NumPy broadcasting (a one-element tensor on
  * either side is the common case); backward sums the gradient back to
@@ -137,6 +139,26 @@ CLG_API clg_tensor clg_mean(clg_graph *g, clg_tensor x);
 /* Losses. mse = mean((pred - target)^2), same shapes. */
 CLG_API clg_tensor clg_mse_loss(clg_graph *g, clg_tensor pred, clg_tensor target);
 
+/* ---- Ops for networks (one section per family) ------------------------ */
+
+/* matmul */
+
+/* conv */
+
+/* shape */
+
+/* axis */
+
+/* act */
+
+/* softmax */
+
+/* norm */
+
+/* random */
+
+/* ---- Autodiff and updates ------------------------------------------------ */
+
 /* Reverse-mode autodiff: appends to g the ops giving d loss / d t for
  * every parameter t that loss depends on. loss must have one element.
  * May be called once per graph. */
@@ -159,6 +181,10 @@ enum {
 /* Runs the chosen phases in order, with no allocation, and waits until
  * the device is done. */
 CLG_API clg_status clg_graph_run(clg_graph *g, int phases);
+/* Training mode (the default) or evaluation mode, for the ops that differ:
+ * batch norm (batch statistics vs running averages), dropout (mask vs
+ * identity). */
+CLG_API clg_status clg_graph_set_training(clg_graph *g, int training);
 
 /* ---- Tensor data ------------------------------------------------------- */
 
@@ -169,6 +195,8 @@ CLG_API int64_t clg_tensor_numel(const clg_graph *g, clg_tensor t);
 CLG_API clg_status clg_tensor_set(clg_graph *g, clg_tensor t, const float *data, size_t count);
 CLG_API clg_status clg_tensor_get(clg_graph *g, clg_tensor t, float *data, size_t count);
 CLG_API clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value);
+CLG_API clg_status clg_tensor_set_i32(clg_graph *g, clg_tensor t, const int32_t *data, size_t count);
+CLG_API clg_status clg_tensor_get_i32(clg_graph *g, clg_tensor t, int32_t *data, size_t count);
 
 #ifdef __cplusplus
 }

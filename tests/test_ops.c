@@ -28,6 +28,7 @@
  *    differences |diff| <= 2e-6 + 2e-5 |fd| (float against double; h = 1e-5,
  *    whose truncation error is about 1e-10).
  */
+#include "gradcheck.h"
 #include "util.h"
 
 #include <math.h>
@@ -359,12 +360,33 @@ static void test_reference_vs_double(void **state)
     }
 }
 
+/* A composite graph through the generic checker: broadcasting, a tensor
+ * used three times, and every kind of basic op on one path. */
+static clg_tensor composite(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    clg_tensor a = in[0], b = in[1];
+    clg_tensor t = clg_tanh(g, clg_add(g, clg_mul(g, a, b), a));
+    clg_tensor u = clg_div(g, clg_sigmoid(g, t), clg_add(g, clg_square(g, b), clg_scalar(g, 1.0f)));
+    return clg_sub(g, clg_mul(g, u, clg_exp(g, clg_scale(g, a, 0.3f))), clg_mean(g, clg_relu(g, a)));
+}
+
+static void test_composite_graph(void **state)
+{
+    const gc_input in[] = {
+        {.ndim = 2, .shape = {5, 7}, .param = true, .lo = 0.05, .hi = 2},
+        {.ndim = 1, .shape = {7}, .param = true, .lo = 0.1, .hi = 2},
+    };
+    gc_check_fd("composite", composite, NULL, in, 2, &gc_default_tol, 11);
+    gc_check_devices("composite", composite, NULL, in, 2, &gc_default_tol, 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_vs_double),
         cmocka_unit_test(test_devices_same_shape),
         cmocka_unit_test(test_devices_broadcast),
+        cmocka_unit_test(test_composite_graph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,7 @@
+/* Reference implementation of the optim family. */
+#include "ref_real.h"
+
+clg_status REF(clg_ref_optim)(clg_backend *be, const clg_node *nodes, const clg_node *n)
+{
+    return REF(clg_ref_unsupported)(be, n);
+}

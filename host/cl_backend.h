@@ -1,0 +1,56 @@
+/* The OpenCL backend's state and launch helpers, shared by host/cl_*.c. */
+#ifndef CLG_CL_BACKEND_H
+#define CLG_CL_BACKEND_H
+
+#include "cl_common.h"
+#include "kernels.h"
+
+#include <stdbool.h>
+
+/* Reductions to one element use at most this many work-groups. */
+#define CLG_MAX_PARTIALS 1024
+
+typedef struct clg_cl_backend {
+    clg_backend base;
+    clg_cl_device dev;
+    cl_context context;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel kernels[K_COUNT];
+    size_t wg;         /* local size for every kernel: a power of two */
+    size_t max_global; /* cap on work-items for grid-stride kernels */
+    cl_mem partials;   /* scratch of the two-pass reductions */
+    bool clblast_ready; /* CLBlast tuned parameters applied (see host/gemm.c) */
+} clg_cl_backend;
+
+#define CLB(be) ((clg_cl_backend *)(be))
+#define MEM(buf) ((cl_mem)(buf))
+
+/* Reports an OpenCL failure by name: "<what> failed on <device>: CL_... (-5)". */
+clg_status clg_cl_fail(clg_cl_backend *b, cl_int err, const char *what);
+clg_status clg_cl_unsupported(clg_cl_backend *b, const clg_node *n);
+
+/* Kernel arguments as (size, pointer) pairs; LOCAL_ARG reserves local memory. */
+typedef struct { size_t size; const void *ptr; } clg_karg;
+#define ARG(x) {sizeof(x), &(x)}
+#define LOCAL_ARG(bytes) {(bytes), NULL}
+
+/* Sets the arguments of kernel k and enqueues it over `items` work-items
+ * (rounded up to the local size, capped at max_global for grid-stride
+ * kernels unless uncapped). local 0 means b->wg. */
+clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items, size_t local);
+clg_status clg_cl_launch_uncapped(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items,
+                                  size_t local);
+
+/* y[0] = scale * sum of n elements of x (of (x - x2)^2 when x2 is set). */
+clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, float scale, cl_mem y);
+
+cl_long4 clg_cl_long4(const int64_t v[CLG_MAX_DIMS]);
+bool clg_same_shape(const clg_node *a, const clg_node *b);
+
+/* One function per family runs that family's ops (host/cl_<family>.c). */
+#define CLG_CL_DECL(e, lower) clg_status clg_cl_##lower(clg_cl_backend *b, const clg_node *nodes, const clg_node *n);
+CLG_FAMILY_LIST(CLG_CL_DECL)
+#undef CLG_CL_DECL
+
+#endif

@@ -1,0 +1,145 @@
+/* OpenCL dispatch of the basic family: elementwise, sum/mean, mse, expand,
+ * reduce_to, sgd. */
+#include "cl_backend.h"
+
+
+cl_long4 clg_cl_long4(const int64_t v[CLG_MAX_DIMS])
+{
+    cl_long4 r;
+    for (int d = 0; d < 4; d++) r.s[d] = v[d];
+    return r;
+}
+
+bool clg_same_shape(const clg_node *a, const clg_node *b)
+{
+    if (a->ndim != b->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
+static clg_status run_binary(clg_cl_backend *be, int k, const clg_node *A, const clg_node *B, const clg_node *Y)
+{
+    cl_mem a = MEM(A->buf), b = MEM(B->buf), y = MEM(Y->buf);
+    cl_long n = Y->numel;
+    bool fa = clg_same_shape(A, Y), fb = clg_same_shape(B, Y);
+    if ((fa || A->numel == 1) && (fb || B->numel == 1)) {
+        cl_long sa = fa ? 1 : 0, sb = fb ? 1 : 0;
+        clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(sa), ARG(sb)};
+        return clg_cl_launch(be, k, args, 6, (size_t)n, 0);
+    }
+    int64_t dims[4], sa[4], sb[4];
+    clg_padded_shape(Y, dims);
+    clg_broadcast_strides(A, Y, sa);
+    clg_broadcast_strides(B, Y, sb);
+    cl_long4 d4 = clg_cl_long4(dims), a4 = clg_cl_long4(sa), b4 = clg_cl_long4(sb);
+    clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(d4), ARG(a4), ARG(b4)};
+    return clg_cl_launch(be, k + 1, args, 7, (size_t)n, 0);
+}
+
+static clg_status run_unary(clg_cl_backend *b, int k, const clg_node *X, const clg_node *Y, float c)
+{
+    cl_mem x = MEM(X->buf), y = MEM(Y->buf);
+    cl_long n = Y->numel;
+    clg_karg args[] = {ARG(x), ARG(y), ARG(n), ARG(c)};
+    return clg_cl_launch(b, k, args, 4, (size_t)n, 0);
+}
+
+/* y[0] = scale * sum over n elements of x (or of (x - x2)^2 when x2 is set). */
+clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, float scale, cl_mem y)
+{
+    size_t groups = ((size_t)n + b->wg - 1) / b->wg;
+    if (groups > CLG_MAX_PARTIALS) groups = CLG_MAX_PARTIALS;
+    if (groups > b->max_global / b->wg) groups = b->max_global / b->wg;
+    size_t items = groups * b->wg;
+    clg_status s;
+    if (x2) {
+        clg_karg args[] = {ARG(x), ARG(x2), ARG(n), ARG(b->partials), LOCAL_ARG(b->wg * sizeof(float))};
+        s = clg_cl_launch(b, K_sqdiff_partial, args, 5, items, 0);
+    } else {
+        clg_karg args[] = {ARG(x), ARG(n), ARG(b->partials), LOCAL_ARG(b->wg * sizeof(float))};
+        s = clg_cl_launch(b, K_sum_partial, args, 4, items, 0);
+    }
+    if (s != CLG_OK) return s;
+    cl_int m = (cl_int)groups;
+    clg_karg args[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), LOCAL_ARG(b->wg * sizeof(float))};
+    return clg_cl_launch(b, K_sum_final, args, 5, b->wg, 0);
+}
+
+static clg_status run_reduce_to(clg_cl_backend *b, const clg_node *X, const clg_node *Y)
+{
+    if (Y->numel == 1) return clg_cl_reduce_all(b, MEM(X->buf), NULL, X->numel, 1.0f, MEM(Y->buf));
+    int64_t sd[4], od[4], st[4], rd[4];
+    clg_padded_shape(X, sd);
+    clg_padded_shape(Y, od);
+    int64_t stride = 1;
+    cl_long k = 1;
+    for (int d = 3; d >= 0; d--) {
+        st[d] = stride;
+        stride *= sd[d];
+        rd[d] = od[d] == 1 ? sd[d] : 1;
+        k *= rd[d];
+    }
+    cl_mem x = MEM(X->buf), y = MEM(Y->buf);
+    cl_long m = Y->numel;
+    cl_long4 o4 = clg_cl_long4(od), s4 = clg_cl_long4(st), r4 = clg_cl_long4(rd);
+    clg_karg args[] = {ARG(x), ARG(y), ARG(m), ARG(o4), ARG(s4), ARG(r4), ARG(k)};
+    return clg_cl_launch(b, K_reduce_to, args, 7, (size_t)m, 0);
+}
+
+clg_status clg_cl_basic(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    const clg_node *s0 = n->src[0] >= 0 ? &nodes[n->src[0]] : NULL;
+    const clg_node *s1 = n->src[1] >= 0 ? &nodes[n->src[1]] : NULL;
+    switch (n->op) {
+    case CLG_OP_ADD: return run_binary(b, K_add, s0, s1, n);
+    case CLG_OP_SUB: return run_binary(b, K_sub, s0, s1, n);
+    case CLG_OP_MUL: return run_binary(b, K_mul, s0, s1, n);
+    case CLG_OP_DIV: return run_binary(b, K_div, s0, s1, n);
+    case CLG_OP_RELU_GRAD: return run_binary(b, K_relu_backward, s0, s1, n);
+    case CLG_OP_SIGMOID_GRAD: return run_binary(b, K_sigmoid_backward, s0, s1, n);
+    case CLG_OP_TANH_GRAD: return run_binary(b, K_tanh_backward, s0, s1, n);
+    case CLG_OP_NEG: return run_unary(b, K_neg, s0, n, 0.0f);
+    case CLG_OP_SCALE: return run_unary(b, K_scale, s0, n, n->f[0]);
+    case CLG_OP_SQUARE: return run_unary(b, K_square, s0, n, 0.0f);
+    case CLG_OP_EXP: return run_unary(b, K_exp_f, s0, n, 0.0f);
+    case CLG_OP_LOG: return run_unary(b, K_log_f, s0, n, 0.0f);
+    case CLG_OP_SQRT: return run_unary(b, K_sqrt_f, s0, n, 0.0f);
+    case CLG_OP_RELU: return run_unary(b, K_relu, s0, n, 0.0f);
+    case CLG_OP_SIGMOID: return run_unary(b, K_sigmoid, s0, n, 0.0f);
+    case CLG_OP_TANH: return run_unary(b, K_tanh_f, s0, n, 0.0f);
+    case CLG_OP_SUM: return clg_cl_reduce_all(b, MEM(s0->buf), NULL, s0->numel, 1.0f, MEM(n->buf));
+    case CLG_OP_MEAN:
+        return clg_cl_reduce_all(b, MEM(s0->buf), NULL, s0->numel, (float)(1.0 / (double)s0->numel), MEM(n->buf));
+    case CLG_OP_MSE:
+        return clg_cl_reduce_all(b, MEM(s0->buf), MEM(s1->buf), s0->numel, (float)(1.0 / (double)s0->numel),
+                              MEM(n->buf));
+    case CLG_OP_MSE_GRAD: {
+        cl_mem p = MEM(s0->buf), t = MEM(s1->buf), gy = MEM(nodes[n->src[2]].buf), y = MEM(n->buf);
+        cl_long cnt = n->numel;
+        clg_karg args[] = {ARG(p), ARG(t), ARG(gy), ARG(y), ARG(cnt)};
+        return clg_cl_launch(b, K_mse_backward, args, 5, (size_t)cnt, 0);
+    }
+    case CLG_OP_EXPAND: {
+        int64_t dims[4], st[4];
+        clg_padded_shape(n, dims);
+        clg_broadcast_strides(s0, n, st);
+        cl_mem x = MEM(s0->buf), y = MEM(n->buf);
+        cl_long cnt = n->numel;
+        cl_long4 d4 = clg_cl_long4(dims), s4 = clg_cl_long4(st);
+        clg_karg args[] = {ARG(x), ARG(y), ARG(cnt), ARG(d4), ARG(s4)};
+        return clg_cl_launch(b, K_expand, args, 5, (size_t)cnt, 0);
+    }
+    case CLG_OP_REDUCE_TO: return run_reduce_to(b, s0, n);
+    case CLG_OP_SGD: {
+        cl_mem w = MEM(n->buf), gr = MEM(s1->buf);
+        cl_long cnt = n->numel;
+        float lr = n->f[0];
+        clg_karg args[] = {ARG(w), ARG(gr), ARG(cnt), ARG(lr)};
+        return clg_cl_launch(b, K_sgd_update, args, 4, (size_t)cnt, 0);
+    }
+    default:
+        return clg_cl_unsupported(b, n);
+    }
+}
+

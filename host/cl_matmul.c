@@ -1,0 +1,7 @@
+/* OpenCL dispatch of the matmul family. */
+#include "cl_backend.h"
+
+clg_status clg_cl_matmul(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    return clg_cl_unsupported(b, n);
+}
