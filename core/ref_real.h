@@ -54,4 +54,9 @@ CLG_FAMILY_LIST(CLG_REF_DECL)
 
 clg_status REF(clg_ref_unsupported)(clg_backend *be, const clg_node *n);
 
+/* Row-major C = alpha op(A) op(B) + beta C, op(A) m x k, op(B) k x n,
+ * accumulated in double (beta 0 ignores C's old contents). */
+void REF(clg_ref_gemm)(bool ta, bool tb, int64_t m, int64_t n, int64_t k, real alpha, const real *A, int64_t lda,
+                       const real *B, int64_t ldb, real beta, real *C, int64_t ldc);
+
 #endif
