@@ -41,6 +41,7 @@ typedef struct clg_node {
     int64_t aux_count[CLG_MAX_AUX];
     uint64_t counter; /* set by the core before each run: RNG offsets */
     bool training;    /* set by clg_graph_set_training: batch norm, dropout */
+    char name[64];    /* optional; names what checkpoints save */
 } clg_node;
 
 typedef struct clg_backend_vtable {

@@ -347,3 +347,27 @@ clg_status clg_graph_set_training(clg_graph *g, int training)
     g->training = training != 0;
     return CLG_OK;
 }
+
+clg_status clg_tensor_set_name(clg_graph *g, clg_tensor t, const char *name)
+{
+    clg_status s = clg_graph_check(g, "clg_tensor_set_name");
+    if (s != CLG_OK) return s;
+    if (t.id < 0 || t.id >= g->n)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_set_name: tensor id %d is not in this graph",
+                         (int)t.id);
+    if (!name || !*name || strlen(name) >= sizeof g->nodes[0].name)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_set_name: a name must have 1 to %zu characters",
+                         sizeof g->nodes[0].name - 1);
+    for (int32_t i = 0; i < g->n; i++)
+        if (i != t.id && strcmp(g->nodes[i].name, name) == 0)
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_set_name: tensor %d is already named '%s'",
+                             (int)i, name);
+    strcpy(g->nodes[t.id].name, name);
+    return CLG_OK;
+}
+
+const char *clg_tensor_name(const clg_graph *g, clg_tensor t)
+{
+    if (!g || g->magic != CLG_GRAPH_LIVE || t.id < 0 || t.id >= g->n) return NULL;
+    return g->nodes[t.id].name[0] ? g->nodes[t.id].name : NULL;
+}

@@ -157,6 +157,12 @@ CLG_API clg_tensor clg_mse_loss(clg_graph *g, clg_tensor pred, clg_tensor target
 
 /* random */
 
+/* optim */
+
+/* data */
+
+/* checkpoint */
+
 /* ---- Autodiff and updates ------------------------------------------------ */
 
 /* Reverse-mode autodiff: appends to g the ops giving d loss / d t for
@@ -195,6 +201,10 @@ CLG_API int64_t clg_tensor_numel(const clg_graph *g, clg_tensor t);
 CLG_API clg_status clg_tensor_set(clg_graph *g, clg_tensor t, const float *data, size_t count);
 CLG_API clg_status clg_tensor_get(clg_graph *g, clg_tensor t, float *data, size_t count);
 CLG_API clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value);
+/* Names (up to 63 characters, unique in the graph) are what checkpoints
+ * save and match on load. */
+CLG_API clg_status clg_tensor_set_name(clg_graph *g, clg_tensor t, const char *name);
+CLG_API const char *clg_tensor_name(const clg_graph *g, clg_tensor t); /* NULL if unnamed */
 CLG_API clg_status clg_tensor_set_i32(clg_graph *g, clg_tensor t, const int32_t *data, size_t count);
 CLG_API clg_status clg_tensor_get_i32(clg_graph *g, clg_tensor t, int32_t *data, size_t count);
 
