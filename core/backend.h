@@ -60,11 +60,15 @@ typedef struct clg_backend_vtable {
      * node->src[i] indexes it. Must not allocate. */
     clg_status (*run_node)(clg_backend *be, const clg_node *nodes, const clg_node *node);
     clg_status (*synchronize)(clg_backend *be);
+    /* Timed runs: start, then stop after synchronize gives the device time
+     * of what ran in between, in seconds. */
+    clg_status (*timer)(clg_backend *be, bool start, double *seconds);
 } clg_backend_vtable;
 
 struct clg_backend {
     const clg_backend_vtable *vt;
     clg_context *ctx;      /* where errors are reported */
+    double timer_t0;       /* host-clock timers */
     char device[320];      /* human-readable device description */
 };
 

@@ -339,6 +339,21 @@ clg_status clg_graph_run(clg_graph *g, int phases)
     return be->vt->synchronize(be);
 }
 
+clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_seconds)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_run_timed");
+    if (s != CLG_OK) return s;
+    if (!device_seconds)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_run_timed: device_seconds is NULL");
+    clg_backend *be = g->ctx->be;
+    be->vt->timer(be, true, NULL);
+    s = clg_graph_run(g, phases);
+    double t = 0;
+    clg_status st = be->vt->timer(be, false, &t);
+    *device_seconds = t;
+    return s != CLG_OK ? s : st;
+}
+
 clg_status clg_graph_set_training(clg_graph *g, int training)
 {
     clg_status s = clg_graph_check(g, "clg_graph_set_training");

@@ -4,7 +4,10 @@
  * like the devices, reductions accumulated in double. The ops themselves
  * are in core/ref_<family>.c.
  */
+#define _POSIX_C_SOURCE 199309L
 #include "ref_real.h"
+
+#include <time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +69,17 @@ static clg_status ref_fill(clg_backend *be, clg_buffer *buf, float v, size_t cou
     return CLG_OK;
 }
 
+/* The reference backend runs on the host: its device time is host time. */
+static clg_status ref_timer(clg_backend *be, bool start, double *seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    if (start) be->timer_t0 = now;
+    else *seconds = now - be->timer_t0;
+    return CLG_OK;
+}
+
 static clg_status ref_sync(clg_backend *be)
 {
     (void)be;
@@ -108,6 +122,7 @@ static const clg_backend_vtable ref_vtable = {
     .buffer_fill = ref_fill,
     .run_node = ref_run,
     .synchronize = ref_sync,
+    .timer = ref_timer,
 };
 
 clg_status REF(clg_reference_backend_create)(clg_context *ctx, clg_backend **out)

@@ -20,10 +20,18 @@ clg_status clg_cl_fail(clg_cl_backend *b, cl_int err, const char *what)
     return clg_error(be->ctx, s, "%s failed on %s: %s (%d)", what, be->device, clg_cl_error_name(err), (int)err);
 }
 
+static void release_timing(clg_cl_backend *b)
+{
+    if (b->first_ev) clReleaseEvent(b->first_ev);
+    if (b->last_ev) clReleaseEvent(b->last_ev);
+    b->first_ev = b->last_ev = NULL;
+}
+
 static void cl_destroy(clg_backend *be)
 {
     clg_cl_backend *b = CLB(be);
     if (b->queue) clFinish(b->queue);
+    release_timing(b);
     if (b->partials) clReleaseMemObject(b->partials);
     for (int i = 0; i < K_COUNT; i++)
         if (b->kernels[i]) clReleaseKernel(b->kernels[i]);
@@ -95,12 +103,56 @@ static clg_status launch_impl(clg_cl_backend *b, int k, const clg_karg *args, in
     size_t global = (items + local - 1) / local * local;
     if (capped && global > b->max_global) global = b->max_global / local * local;
     if (global == 0) global = local;
-    cl_int err = clEnqueueNDRangeKernel(b->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+    cl_int err = clEnqueueNDRangeKernel(b->queue, kern, 1, NULL, &global, &local, 0, NULL, clg_cl_event_slot(b));
+    clg_cl_event_done(b);
     if (err != CL_SUCCESS) {
         char what[96];
         snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", kernel_names[k]);
         return clg_cl_fail(b, err, what);
     }
+    return CLG_OK;
+}
+
+cl_event *clg_cl_event_slot(clg_cl_backend *b)
+{
+    b->pending = NULL;
+    return b->timing ? &b->pending : NULL;
+}
+
+void clg_cl_event_done(clg_cl_backend *b)
+{
+    if (!b->pending) return;
+    if (!b->first_ev) {
+        b->first_ev = b->pending;
+    } else {
+        if (b->last_ev) clReleaseEvent(b->last_ev);
+        b->last_ev = b->pending;
+    }
+    b->pending = NULL;
+}
+
+/* Device time from the start of the first command to the end of the last,
+ * by event profiling (the queue is created with profiling enabled). */
+static clg_status cl_timer(clg_backend *be, bool start, double *seconds)
+{
+    clg_cl_backend *b = CLB(be);
+    if (start) {
+        release_timing(b);
+        b->timing = true;
+        return CLG_OK;
+    }
+    b->timing = false;
+    *seconds = 0;
+    if (!b->first_ev) return CLG_OK;
+    cl_event last = b->last_ev ? b->last_ev : b->first_ev;
+    cl_ulong t0 = 0, t1 = 0;
+    cl_int err = clWaitForEvents(1, &last);
+    if (err == CL_SUCCESS)
+        err = clGetEventProfilingInfo(b->first_ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+    if (err == CL_SUCCESS) err = clGetEventProfilingInfo(last, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+    release_timing(b);
+    if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clGetEventProfilingInfo");
+    *seconds = t1 > t0 ? (double)(t1 - t0) * 1e-9 : 0.0;
     return CLG_OK;
 }
 
@@ -147,6 +199,7 @@ static const clg_backend_vtable cl_vtable = {
     .buffer_fill = cl_fill,
     .run_node = cl_run,
     .synchronize = cl_sync,
+    .timer = cl_timer,
 };
 
 static clg_status setup(clg_cl_backend *b)

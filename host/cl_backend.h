@@ -21,6 +21,9 @@ typedef struct clg_cl_backend {
     size_t max_global; /* cap on work-items for grid-stride kernels */
     cl_mem partials;   /* scratch of the two-pass reductions */
     bool clblast_ready; /* CLBlast tuned parameters applied (see host/gemm.c) */
+    /* clg_graph_run_timed: the first and last command of a timed run */
+    bool timing;
+    cl_event pending, first_ev, last_ev;
 } clg_cl_backend;
 
 #define CLB(be) ((clg_cl_backend *)(be))
@@ -41,6 +44,11 @@ typedef struct { size_t size; const void *ptr; } clg_karg;
 clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items, size_t local);
 clg_status clg_cl_launch_uncapped(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items,
                                   size_t local);
+
+/* Where an enqueue call should put its event: NULL unless a timed run is
+ * under way. After the enqueue, clg_cl_event_done keeps it. */
+cl_event *clg_cl_event_slot(clg_cl_backend *b);
+void clg_cl_event_done(clg_cl_backend *b);
 
 /* y[0] = scale * sum of n elements of x (of (x - x2)^2 when x2 is set). */
 clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, float scale, cl_mem y);

@@ -31,10 +31,12 @@ clg_status clg_cl_gemm(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, 
     CLBlastStatusCode st;
     if (batch == 1)
         st = CLBlastSgemm(CLBlastLayoutRowMajor, opa, opb, m, n, k, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off,
-                          ldc, &b->queue, NULL);
+                          ldc, &b->queue, clg_cl_event_slot(b));
     else
         st = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, opa, opb, m, n, k, alpha, A, a_off, lda, a_stride, B,
-                                        b_off, ldb, b_stride, beta, C, c_off, ldc, c_stride, batch, &b->queue, NULL);
+                                        b_off, ldb, b_stride, beta, C, c_off, ldc, c_stride, batch, &b->queue,
+                                        clg_cl_event_slot(b));
+    clg_cl_event_done(b); /* CLBlast's event covers only its last kernel */
     if (st == CLBlastSuccess) return CLG_OK;
     clg_status s = st == CLBlastOpenCLOutOfHostMemory || st == CLBlastTempBufferAllocFailure ? CLG_ERR_OUT_OF_MEMORY
                                                                                                : CLG_ERR_DEVICE;

@@ -187,6 +187,12 @@ enum {
 /* Runs the chosen phases in order, with no allocation, and waits until
  * the device is done. */
 CLG_API clg_status clg_graph_run(clg_graph *g, int phases);
+/* As clg_graph_run, and gives the device time of the run: from the start
+ * of its first kernel to the end of its last, by OpenCL event profiling
+ * (CLBlast reports only its last kernel, so a run that starts with a
+ * GEMM is undercounted: time those with a host clock), host time on the
+ * reference backend. */
+CLG_API clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_seconds);
 /* Training mode (the default) or evaluation mode, for the ops that differ:
  * batch norm (batch statistics vs running averages), dropout (mask vs
  * identity). */

@@ -110,6 +110,29 @@ static void linreg(const char *spec)
     clg_context_destroy(ctx);
 }
 
+/* Timed runs give the run's device time: positive, and below the host
+ * time around it. */
+static void timed(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t n = 1 << 20;
+    clg_tensor x = clg_input(g, 1, &n);
+    clg_tensor y = clg_sum(g, clg_tanh(g, clg_mul(g, x, x)));
+    CHECK_OK(ctx, clg_graph_status(g));
+    CHECK_OK(ctx, clg_tensor_fill(g, x, 0.5f));
+    double t = -1;
+    CHECK_OK(ctx, clg_graph_run_timed(g, CLG_RUN_FORWARD, &t));
+    float v;
+    CHECK_OK(ctx, clg_tensor_get(g, y, &v, 1));
+    if (!(t > 0 && t < 10)) fail_msg("%s: timed run gave %g s", spec, t);
+    if (fabsf(v - (float)n * tanhf(0.25f)) > 1e-4f * (float)n) fail_msg("%s: timed run computed %g", spec, (double)v);
+    assert_int_equal(clg_graph_run_timed(g, CLG_RUN_FORWARD, NULL), CLG_ERR_INVALID_ARGUMENT);
+    clg_context_destroy(ctx);
+}
+
+static void test_timed(void **s) { each_device(timed); }
 static void test_textbook(void **s) { each_device(textbook); }
 static void test_used_twice(void **s) { each_device(used_twice); }
 static void test_linreg(void **s) { each_device(linreg); }
@@ -120,6 +143,7 @@ int main(void)
         cmocka_unit_test(test_textbook),
         cmocka_unit_test(test_used_twice),
         cmocka_unit_test(test_linreg),
+        cmocka_unit_test(test_timed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
