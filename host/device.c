@@ -16,6 +16,15 @@ const char *clg_cl_type_name(cl_device_type t)
     return "other";
 }
 
+/* Strings longer than the destination are cut, not lost (a driver's
+ * version string can be long). */
+static void device_string(cl_device_id dev, cl_device_info param, char *out, size_t size)
+{
+    char tmp[1024] = "";
+    if (clGetDeviceInfo(dev, param, sizeof tmp - 1, tmp, NULL) != CL_SUCCESS) tmp[0] = '\0';
+    snprintf(out, size, "%s", tmp);
+}
+
 int clg_cl_enumerate(clg_cl_device *out, int max)
 {
     cl_uint np = 0;
@@ -32,8 +41,8 @@ int clg_cl_enumerate(clg_cl_device *out, int max)
         cl_device_id devs[CLG_MAX_CL_DEVICES];
         if (nd > CLG_MAX_CL_DEVICES) nd = CLG_MAX_CL_DEVICES;
         if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL) != CL_SUCCESS) continue;
-        char pname[128] = "";
-        clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof pname - 1, pname, NULL);
+        char pname[1024] = "";
+        if (clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof pname - 1, pname, NULL) != CL_SUCCESS) pname[0] = '\0';
         for (cl_uint d = 0; d < nd && count < max; d++) {
             clg_cl_device *o = &out[count++];
             memset(o, 0, sizeof *o);
@@ -42,8 +51,8 @@ int clg_cl_enumerate(clg_cl_device *out, int max)
             o->platform_index = (int)p;
             o->device_index = (int)d;
             snprintf(o->platform_name, sizeof o->platform_name, "%s", pname);
-            clGetDeviceInfo(devs[d], CL_DEVICE_NAME, sizeof o->device_name - 1, o->device_name, NULL);
-            clGetDeviceInfo(devs[d], CL_DEVICE_VENDOR, sizeof o->vendor - 1, o->vendor, NULL);
+            device_string(devs[d], CL_DEVICE_NAME, o->device_name, sizeof o->device_name);
+            device_string(devs[d], CL_DEVICE_VENDOR, o->vendor, sizeof o->vendor);
             clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof o->type, &o->type, NULL);
         }
     }
@@ -142,4 +151,28 @@ clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out)
                      "unknown device spec '%s' (use reference, cpu, gpu, accelerator, P:D or part of a "
                      "platform or device name); devices:\n%s",
                      spec, list);
+}
+
+clg_status clg_opencl_device_facts(int i, clg_device_facts *out)
+{
+    clg_cl_device devs[CLG_MAX_CL_DEVICES];
+    int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
+    if (!out || i < 0 || i >= n) return CLG_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    const clg_cl_device *d = &devs[i];
+    snprintf(out->spec, sizeof out->spec, "%d:%d", d->platform_index, d->device_index);
+    snprintf(out->type, sizeof out->type, "%s", clg_cl_type_name(d->type));
+    snprintf(out->platform, sizeof out->platform, "%s", d->platform_name);
+    snprintf(out->vendor, sizeof out->vendor, "%s", d->vendor);
+    snprintf(out->name, sizeof out->name, "%s", d->device_name);
+    device_string(d->device, CL_DRIVER_VERSION, out->driver_version, sizeof out->driver_version);
+    device_string(d->device, CL_DEVICE_VERSION, out->opencl_version, sizeof out->opencl_version);
+    cl_uint u = 0;
+    if (clGetDeviceInfo(d->device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL) == CL_SUCCESS) out->compute_units = u;
+    if (clGetDeviceInfo(d->device, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL) == CL_SUCCESS) out->clock_mhz = u;
+    cl_ulong v = 0;
+    if (clGetDeviceInfo(d->device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof v, &v, NULL) == CL_SUCCESS) out->global_mem_bytes = v;
+    if (clGetDeviceInfo(d->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof v, &v, NULL) == CL_SUCCESS) out->local_mem_bytes = v;
+    if (clGetDeviceInfo(d->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof v, &v, NULL) == CL_SUCCESS) out->max_alloc_bytes = v;
+    return CLG_OK;
 }

@@ -97,6 +97,23 @@ CLG_API size_t clg_device_list(char *buf, size_t size);
 CLG_API int clg_opencl_device_count(void);
 CLG_API clg_status clg_opencl_device_spec(int i, char *buf, size_t size);
 
+/* What a device says of itself, for listings and benchmark reports. */
+typedef struct clg_device_facts {
+    char spec[16];            /* "P:D" */
+    char type[16];            /* "gpu", "cpu", "accelerator", "other" */
+    char platform[128];
+    char vendor[128];
+    char name[128];
+    char driver_version[64];
+    char opencl_version[64];
+    unsigned compute_units;
+    unsigned clock_mhz;
+    uint64_t global_mem_bytes;
+    uint64_t local_mem_bytes;
+    uint64_t max_alloc_bytes;
+} clg_device_facts;
+CLG_API clg_status clg_opencl_device_facts(int i, clg_device_facts *out);
+
 /* ---- Graphs ------------------------------------------------------------- */
 
 CLG_API clg_status clg_graph_create(clg_context *ctx, clg_graph **out);

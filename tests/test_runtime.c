@@ -96,6 +96,23 @@ static void test_device_list(void **s)
     free(buf);
 }
 
+static void test_device_facts(void **s)
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    clg_device_facts f;
+    for (int i = 0; i < n; i++) {
+        CHECK_OK(NULL, clg_opencl_device_facts(i, &f));
+        assert_string_equal(f.spec, specs[i]);
+        assert_true(f.name[0] && f.platform[0] && f.opencl_version[0]);
+        assert_true(f.compute_units >= 1 && f.global_mem_bytes > 0 && f.local_mem_bytes > 0);
+        assert_true(strcmp(f.type, "gpu") == 0 || strcmp(f.type, "cpu") == 0 || strcmp(f.type, "accelerator") == 0 ||
+                    strcmp(f.type, "other") == 0);
+    }
+    assert_int_equal(clg_opencl_device_facts(n, &f), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_opencl_device_facts(0, NULL), CLG_ERR_INVALID_ARGUMENT);
+}
+
 static void test_build_failure_has_log(void **s)
 {
     char specs[16][32];
@@ -150,6 +167,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_specs),         cmocka_unit_test(test_default_and_env),
         cmocka_unit_test(test_device_list),   cmocka_unit_test(test_build_failure_has_log),
+        cmocka_unit_test(test_device_facts),
         cmocka_unit_test(test_errors_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
