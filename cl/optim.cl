@@ -1,7 +1,177 @@
-/* Parameter updates: one pass over each parameter tensor, in place. */
+/*
+ * Parameter updates: one pass over each parameter tensor, in place, reading
+ * its gradient and optimizer state and writing the new parameter and state.
+ * The equations are those of PyTorch's torch.optim documentation; the step
+ * dependent factors (scheduled lr, bias corrections) come as arguments.
+ *
+ * Every fused update starts from g = c G[i], c the clip coefficient
+ * (optim_clip_coef's output) when OPTIM_CLIP is set, else 1. In accumulate
+ * mode G is the accumulator, zeroed once read (OPTIM_ZERO_GRAD). State
+ * buffers a flag leaves unused may alias W and are never touched.
+ */
+
+/* Flags: the same values as OPTIM_F_* in core/optim.h. */
+#define OPTIM_CLIP 1
+#define OPTIM_ZERO_GRAD 2
+#define OPTIM_MOMENTUM 4
+#define OPTIM_NESTEROV 8
+#define OPTIM_FIRST 16
+#define OPTIM_AMSGRAD 32
+#define OPTIM_DECOUPLED 64
+#define OPTIM_CENTERED 128
+
+inline float optim_clip_scale(__global const float *clip, int flags)
+{
+    return (flags & OPTIM_CLIP) ? clip[0] : 1.0f;
+}
+
+/* Reads g = c G[i], zeroing an accumulator. */
+inline float optim_take_grad(__global float *G, long i, float c, int flags)
+{
+    const float g = c * G[i];
+    if (flags & OPTIM_ZERO_GRAD) G[i] = 0.0f;
+    return g;
+}
 
 /* Plain gradient descent: w <- w - lr * grad */
 __kernel void sgd_update(__global float *W, __global const float *G, long n, float lr)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) W[i] -= lr * G[i];
+}
+
+/*
+ * SGD:  g += wd w
+ *       momentum: b = g on the first step, else b = mu b + damp1 g  (damp1 = 1 - dampening)
+ *                 g = nesterov ? g + mu b : b
+ *       w -= lr g
+ */
+__kernel void optim_sgd(__global float *W, __global float *G, __global float *B, __global const float *clip, long n,
+                        float lr, float wd, float mu, float damp1, int flags)
+{
+    const float c = optim_clip_scale(clip, flags);
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const float w = W[i];
+        float g = optim_take_grad(G, i, c, flags) + wd * w;
+        if (flags & OPTIM_MOMENTUM) {
+            const float b = (flags & OPTIM_FIRST) ? g : mu * B[i] + damp1 * g;
+            B[i] = b;
+            g = (flags & OPTIM_NESTEROV) ? g + mu * b : b;
+        }
+        W[i] = w - lr * g;
+    }
+}
+
+/*
+ * Adam / AdamW (OPTIM_DECOUPLED):
+ *   Adam:  g += wd w            AdamW: w *= decay   (decay = 1 - lr wd)
+ *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+ *   amsgrad: vmax = max(vmax, v), v' = vmax; else v' = v
+ *   w -= step_size m / (sqrt(v') / bc2_sqrt + eps)
+ * with step_size = lr / (1 - b1^t) and bc2_sqrt = sqrt(1 - b2^t).
+ */
+__kernel void optim_adam(__global float *W, __global float *G, __global float *M, __global float *V,
+                         __global float *VMAX, __global const float *clip, long n, float wd_or_decay, float b1,
+                         float b2, float eps, float step_size, float bc2_sqrt, int flags)
+{
+    const float c = optim_clip_scale(clip, flags);
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        float w = W[i];
+        float g = optim_take_grad(G, i, c, flags);
+        if (flags & OPTIM_DECOUPLED) w *= wd_or_decay;
+        else g += wd_or_decay * w;
+        const float m = b1 * M[i] + (1.0f - b1) * g;
+        const float v = b2 * V[i] + (1.0f - b2) * g * g;
+        M[i] = m;
+        V[i] = v;
+        float vv = v;
+        if (flags & OPTIM_AMSGRAD) {
+            vv = fmax(VMAX[i], v);
+            VMAX[i] = vv;
+        }
+        W[i] = w - step_size * m / (sqrt(vv) / bc2_sqrt + eps);
+    }
+}
+
+/*
+ * RMSProp:  g += wd w;  v = alpha v + (1 - alpha) g^2;  v' = v
+ *           centered: ga = alpha ga + (1 - alpha) g, v' = v - ga^2
+ *           momentum: b = mu b + g / (sqrt(v') + eps), w -= lr b
+ *           else      w -= lr g / (sqrt(v') + eps)
+ */
+__kernel void optim_rmsprop(__global float *W, __global float *G, __global float *V, __global float *B,
+                            __global float *GA, __global const float *clip, long n, float lr, float wd, float alpha,
+                            float eps, float mu, int flags)
+{
+    const float c = optim_clip_scale(clip, flags);
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const float w = W[i];
+        const float g = optim_take_grad(G, i, c, flags) + wd * w;
+        const float v = alpha * V[i] + (1.0f - alpha) * g * g;
+        V[i] = v;
+        float vc = v;
+        if (flags & OPTIM_CENTERED) {
+            const float ga = alpha * GA[i] + (1.0f - alpha) * g;
+            GA[i] = ga;
+            vc = v - ga * ga;
+        }
+        const float step = g / (sqrt(vc) + eps);
+        if (flags & OPTIM_MOMENTUM) {
+            const float b = mu * B[i] + step;
+            B[i] = b;
+            W[i] = w - lr * b;
+        } else {
+            W[i] = w - lr * step;
+        }
+    }
+}
+
+/*
+ * Adagrad:  g += wd w;  s += g^2;  w -= clr g / (sqrt(s) + eps)
+ * with clr = lr / (1 + (t - 1) lr_decay).
+ */
+__kernel void optim_adagrad(__global float *W, __global float *G, __global float *S, __global const float *clip,
+                            long n, float clr, float wd, float eps, int flags)
+{
+    const float c = optim_clip_scale(clip, flags);
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const float w = W[i];
+        const float g = optim_take_grad(G, i, c, flags) + wd * w;
+        const float s = S[i] + g * g;
+        S[i] = s;
+        W[i] = w - clr * g / (sqrt(s) + eps);
+    }
+}
+
+/* Gradient accumulation over micro-batches: acc += grad */
+__kernel void optim_accumulate(__global float *A, __global const float *G, long n)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) A[i] += G[i];
+}
+
+/*
+ * The global gradient norm, in two passes per gradient like reduce.cl:
+ *   partial[g] = sum of x[i]^2 over the group's slice;
+ *   y = prev + sum(partial)   (prev: the total over the gradients before).
+ */
+__kernel void optim_sqnorm_partial(__global const float *X, long n, __global float *partial, __local float *tmp)
+{
+    float acc = 0.0f;
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) acc += X[i] * X[i];
+    acc = group_sum(acc, tmp);
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
+}
+
+__kernel void optim_sqnorm_final(__global const float *partial, int m, __global const float *prev, int has_prev,
+                                 __global float *Y, __local float *tmp)
+{
+    float acc = 0.0f;
+    for (int i = get_local_id(0); i < m; i += get_local_size(0)) acc += partial[i];
+    acc = group_sum(acc, tmp);
+    if (get_local_id(0) == 0) Y[0] = has_prev ? prev[0] + acc : acc;
+}
+
+/* clip_grad_norm_'s coefficient: c = min(1, max_norm / (sqrt(total) + 1e-6)) */
+__kernel void optim_clip_coef(__global const float *S, float max_norm, __global float *Y)
+{
+    if (get_global_id(0) == 0) Y[0] = fmin(1.0f, max_norm / (sqrt(S[0]) + 1e-6f));
 }

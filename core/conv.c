@@ -1,8 +1,238 @@
-/* The conv family: constructors and backward rules. */
+/*
+ * The conv family: conv2d, max and average pooling. Constructors (shape
+ * and parameter checks, recording) and backward rules.
+ *
+ * State the OpenCL backend needs, allocated here at record time (the core
+ * does not know the backend; the reference ignores the conv buffers):
+ *   conv2d          aux[0] col [C*KH*KW, N*OH*OW] (im2col of x, kept for
+ *                   the weight gradient); aux[1] [OC, N*OH*OW] scratch: the
+ *                   GEMM's output in forward, the permuted dy in backward
+ *                   (each gradient node rewrites it before use);
+ *   conv2d_backward_input  aux[0] dcol [C*KH*KW, N*OH*OW];
+ *   max_pool2d      aux[0] argmax per output element (h * W + w), int32.
+ */
+#include "conv_geom.h"
 #include "internal.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static clg_tensor invalid(void) { return (clg_tensor){-1}; }
+
+/* "op: <what> AxB <rule> (x [..], w [..])" */
+static clg_tensor bad_param(clg_graph *g, const char *op, const clg_node *x, const clg_node *w, const char *what,
+                            int a, int b, const char *rule)
+{
+    char sx[96], sw[96] = "";
+    clg_shape_string(x->ndim, x->shape, sx, sizeof sx);
+    if (w) clg_shape_string(w->ndim, w->shape, sw, sizeof sw);
+    clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %s %dx%d %s (x %s%s%s)", op, what, a, b, rule, sx,
+              w ? ", w " : "", sw);
+    return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+}
+
+/* The window (kh x kw, dilated) against the padded input: the output
+ * extent, or an error when the window does not fit. */
+static bool out_size(clg_graph *g, const char *op, const clg_node *x, const clg_node *w, int64_t kh, int64_t kw,
+                     int sh, int sw, int ph, int pw, int dh, int dw, int64_t *oh, int64_t *ow)
+{
+    int64_t hp = x->shape[2] + 2 * (int64_t)ph, wp = x->shape[3] + 2 * (int64_t)pw;
+    /* (k - 1) d + 1 <= padded, written so that (k - 1) d cannot overflow;
+     * the kernels' int arithmetic stays within the padded extent */
+    bool fits = kh - 1 <= (hp - 1) / dh && kw - 1 <= (wp - 1) / dw;
+    if (!fits || hp > INT32_MAX || wp > INT32_MAX) {
+        char sx[96], sw_[96] = "";
+        clg_shape_string(x->ndim, x->shape, sx, sizeof sx);
+        if (w) clg_shape_string(w->ndim, w->shape, sw_, sizeof sw_);
+        if (fits)
+            clg_error(g->ctx, CLG_ERR_SHAPE, "%s: the padded input %lldx%lld is above 2^31 - 1 (x %s, padding %dx%d)",
+                      op, (long long)hp, (long long)wp, sx, ph, pw);
+        else
+            clg_error(g->ctx, CLG_ERR_SHAPE,
+                      "%s: window %lldx%lld (dilation %dx%d) is larger than the padded input %lldx%lld "
+                      "(x %s%s%s, padding %dx%d)",
+                      op, (long long)kh, (long long)kw, dh, dw, (long long)hp, (long long)wp, sx, w ? ", w " : "",
+                      sw_, ph, pw);
+        clg_graph_fail(g, CLG_ERR_SHAPE);
+        return false;
+    }
+    *oh = (hp - (kh - 1) * dh - 1) / sh + 1;
+    *ow = (wp - (kw - 1) * dw - 1) / sw + 1;
+    return true;
+}
+
+/* The kernels index dimensions, an x plane (argmax) and a weight row
+ * (C*KH*KW) with 32-bit ints. */
+static bool dims_fit_int(clg_graph *g, const char *op, const clg_node *x, const clg_node *w)
+{
+    /* products in double: exact near 2^31, and they cannot overflow */
+    bool ok = (double)x->shape[2] * (double)x->shape[3] <= INT32_MAX &&
+              (!w || (double)w->shape[1] * (double)w->shape[2] * (double)w->shape[3] <= INT32_MAX);
+    for (int d = 0; d < 4; d++) ok = ok && x->shape[d] <= INT32_MAX && (!w || w->shape[d] <= INT32_MAX);
+    if (!ok) clg_shape_error(g, op, x, w, "are too large (an image plane, a weight row or a dimension above 2^31 - 1)");
+    return ok;
+}
+
+static bool alloc_aux(clg_graph *g, int32_t id, int slot, int64_t rows, int64_t cols)
+{
+    if (rows > INT64_MAX / cols) {
+        char d[256];
+        clg_node_describe(g->nodes, &g->nodes[id], d, sizeof d);
+        clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: %lld x %lld elements of state overflow", d, (long long)rows,
+                  (long long)cols);
+        clg_graph_fail(g, CLG_ERR_OUT_OF_MEMORY);
+        return false;
+    }
+    return clg_node_alloc_aux(g, id, slot, rows * cols) == CLG_OK;
+}
+
+static bool conv_shapes_ok(clg_graph *g, const char *op, const clg_node *nx, const clg_node *nw, const clg_node *nb)
+{
+    if (nx->ndim != 4 || nw->ndim != 4) {
+        clg_shape_error(g, op, nx, nw, "must both be 4-D (x [N,C,H,W], w [OC,C,KH,KW])");
+        return false;
+    }
+    if (nx->shape[1] != nw->shape[1]) {
+        char why[128];
+        snprintf(why, sizeof why, "have different channel counts (x has %lld, w has %lld)", (long long)nx->shape[1],
+                 (long long)nw->shape[1]);
+        clg_shape_error(g, op, nx, nw, why);
+        return false;
+    }
+    if (nb && (nb->ndim != 1 || nb->shape[0] != nw->shape[0])) {
+        char sb[96], sw[96];
+        clg_shape_string(nb->ndim, nb->shape, sb, sizeof sb);
+        clg_shape_string(nw->ndim, nw->shape, sw, sizeof sw);
+        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: bias %s must have shape [%lld] (one per output channel of w %s)", op,
+                  sb, (long long)nw->shape[0], sw);
+        clg_graph_fail(g, CLG_ERR_SHAPE);
+        return false;
+    }
+    return dims_fit_int(g, op, nx, nw);
+}
+
+clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
+                      int pad_h, int pad_w, int dilation_h, int dilation_w)
+{
+    const char *op = clg_op_name(CLG_OP_CONV2D);
+    if (clg_graph_check(g, op) != CLG_OK) return invalid();
+    if (!clg_tensor_ok(g, x, op) || !clg_tensor_ok(g, w, op)) return invalid();
+    /* id < 0 means no bias, unless it is the failed result of an earlier op */
+    if (bias.id < 0 && g->status != CLG_OK) return invalid();
+    if (bias.id >= 0 && !clg_tensor_ok(g, bias, op)) return invalid();
+    const clg_node *nx = &g->nodes[x.id], *nw = &g->nodes[w.id], *nb = bias.id >= 0 ? &g->nodes[bias.id] : NULL;
+    if (!conv_shapes_ok(g, op, nx, nw, nb)) return invalid();
+    if (stride_h < 1 || stride_w < 1) return bad_param(g, op, nx, nw, "stride", stride_h, stride_w, "must be at least 1");
+    if (dilation_h < 1 || dilation_w < 1)
+        return bad_param(g, op, nx, nw, "dilation", dilation_h, dilation_w, "must be at least 1");
+    if (pad_h < 0 || pad_w < 0) return bad_param(g, op, nx, nw, "padding", pad_h, pad_w, "must not be negative");
+    int64_t oh, ow;
+    if (!out_size(g, op, nx, nw, nw->shape[2], nw->shape[3], stride_h, stride_w, pad_h, pad_w, dilation_h,
+                  dilation_w, &oh, &ow))
+        return invalid();
+    if ((double)nx->shape[0] * (double)oh * (double)ow > INT32_MAX) {
+        clg_shape_error(g, op, nx, nw, "give more than 2^31 - 1 output positions N*OH*OW (the kernels' int index)");
+        return invalid();
+    }
+
+    clg_node proto = {.op = CLG_OP_CONV2D,
+                      .src = {x.id, w.id, bias.id >= 0 ? bias.id : -1},
+                      .ndim = 4,
+                      .shape = {nx->shape[0], nw->shape[0], oh, ow},
+                      .i = {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w}};
+    clg_tensor y = clg_record(g, &proto, 3);
+    if (y.id < 0) return y;
+    clg_conv_geom geo = clg_conv_geom_of(g->nodes, &g->nodes[y.id]);
+    int64_t np = clg_conv_col_cols(&geo);
+    if (!alloc_aux(g, y.id, 0, clg_conv_col_rows(&geo), np) || !alloc_aux(g, y.id, 1, geo.oc, np)) return invalid();
+    return y;
+}
+
+static clg_tensor pool2d(clg_graph *g, clg_op opc, clg_tensor x, int kh, int kw, int sh, int sw, int ph, int pw)
+{
+    const char *op = clg_op_name(opc);
+    if (clg_graph_check(g, op) != CLG_OK) return invalid();
+    if (!clg_tensor_ok(g, x, op)) return invalid();
+    const clg_node *nx = &g->nodes[x.id];
+    if (nx->ndim != 4) return clg_shape_error(g, op, nx, NULL, "must be 4-D (x [N,C,H,W])");
+    if (!dims_fit_int(g, op, nx, NULL)) return invalid();
+    if (kh < 1 || kw < 1) return bad_param(g, op, nx, NULL, "kernel", kh, kw, "must be at least 1");
+    if (sh < 1 || sw < 1) return bad_param(g, op, nx, NULL, "stride", sh, sw, "must be at least 1");
+    if (ph < 0 || pw < 0) return bad_param(g, op, nx, NULL, "padding", ph, pw, "must not be negative");
+    /* as in PyTorch: every window then holds at least one cell of x */
+    if (ph > kh / 2 || pw > kw / 2) {
+        char rule[96];
+        snprintf(rule, sizeof rule, "must be at most half the kernel %dx%d", kh, kw);
+        return bad_param(g, op, nx, NULL, "padding", ph, pw, rule);
+    }
+    int64_t oh, ow;
+    if (!out_size(g, op, nx, NULL, kh, kw, sh, sw, ph, pw, 1, 1, &oh, &ow)) return invalid();
+
+    clg_node proto = {.op = opc,
+                      .src = {x.id},
+                      .ndim = 4,
+                      .shape = {nx->shape[0], nx->shape[1], oh, ow},
+                      .i = {kh, kw, sh, sw, ph, pw}};
+    clg_tensor y = clg_record(g, &proto, 1);
+    if (y.id >= 0 && opc == CLG_OP_MAXPOOL2D && !alloc_aux(g, y.id, 0, g->nodes[y.id].numel, 1)) return invalid();
+    return y;
+}
+
+clg_tensor clg_max_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w)
+{
+    return pool2d(g, CLG_OP_MAXPOOL2D, x, kh, kw, stride_h, stride_w, pad_h, pad_w);
+}
+
+clg_tensor clg_avg_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w)
+{
+    return pool2d(g, CLG_OP_AVGPOOL2D, x, kh, kw, stride_h, stride_w, pad_h, pad_w);
+}
+
+/* ---- backward ---- */
+
+/* A gradient op of forward node fwd: shape of node `like`, sources dy and
+ * (except for the bias) the forward node, whose sizes it reads. */
+static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, int32_t like)
+{
+    const clg_node *f = &g->nodes[fwd], *l = &g->nodes[like];
+    clg_node proto = {.op = op, .src = {dy.id, fwd}, .ndim = l->ndim};
+    memcpy(proto.shape, l->shape, sizeof proto.shape);
+    memcpy(proto.i, f->i, sizeof proto.i);
+    clg_tensor t = clg_record(g, &proto, clg_op_nsrc(op));
+    if (t.id >= 0 && op == CLG_OP_CONV2D_GRAD_INPUT) {
+        clg_conv_geom geo = clg_conv_geom_of(g->nodes, &g->nodes[fwd]);
+        if (!alloc_aux(g, t.id, 0, clg_conv_col_rows(&geo), clg_conv_col_cols(&geo))) return invalid();
+    }
+    return t;
+}
 
 clg_status clg_backward_conv(clg_graph *g, int32_t *grads, int32_t i)
 {
-    return clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward yet",
-                     clg_op_name(g->nodes[i].op));
+    const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
+    clg_tensor gy = {grads[i]};
+    static const clg_op conv_grads[3] = {CLG_OP_CONV2D_GRAD_INPUT, CLG_OP_CONV2D_GRAD_WEIGHT,
+                                         CLG_OP_CONV2D_GRAD_BIAS};
+    switch (n.op) {
+    case CLG_OP_CONV2D:
+        for (int s = 0; s < 3; s++)
+            if (n.src[s] >= 0 && g->nodes[n.src[s]].requires_grad)
+                clg_grad_accumulate(g, grads, n.src[s], grad_op(g, conv_grads[s], gy, i, n.src[s]));
+        break;
+    case CLG_OP_MAXPOOL2D:
+    case CLG_OP_AVGPOOL2D: {
+        clg_op op = n.op == CLG_OP_MAXPOOL2D ? CLG_OP_MAXPOOL2D_GRAD : CLG_OP_AVGPOOL2D_GRAD;
+        clg_grad_accumulate(g, grads, n.src[0], grad_op(g, op, gy, i, n.src[0]));
+        break;
+    }
+    default: {
+        char desc[256];
+        clg_node_describe(g->nodes, &n, desc, sizeof desc);
+        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d: %s)",
+                  clg_op_name(n.op), (int)i, desc);
+        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
+        return CLG_ERR_UNSUPPORTED;
+    }
+    }
+    return g->status;
 }

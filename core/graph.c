@@ -37,6 +37,8 @@ void clg_graph_free_nodes(clg_graph *g)
     }
     free(g->nodes);
     g->nodes = NULL;
+    free(g->optim);
+    g->optim = NULL;
     g->n = g->cap = 0;
 }
 
@@ -263,6 +265,8 @@ clg_status clg_tensor_get(clg_graph *g, clg_tensor t, float *data, size_t count)
 
 clg_status clg_tensor_set_i32(clg_graph *g, clg_tensor t, const int32_t *data, size_t count)
 {
+    clg_status s = clg_softmax_check_labels(g, t.id, data, count);
+    if (s != CLG_OK) return s;
     return transfer(g, t, (void *)data, count, true, CLG_I32, "clg_tensor_set_i32");
 }
 
@@ -324,6 +328,7 @@ clg_status clg_graph_run(clg_graph *g, int phases)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_run: phases 0x%x is not a set of CLG_RUN_* flags",
                          (unsigned)phases);
     clg_backend *be = g->ctx->be;
+    if (phases & CLG_RUN_UPDATE) clg_optim_begin_update(g);
     for (int32_t i = 0; i < g->n; i++) {
         clg_node *n = &g->nodes[i];
         if (clg_op_family(n->op) == CLG_FAM_LEAF || !(n->phase & phases)) continue;

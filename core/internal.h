@@ -28,6 +28,7 @@ struct clg_graph {
     uint8_t phase; /* phase given to ops recorded now */
     bool training; /* given to ops recorded now; see clg_graph_set_training */
     uint64_t runs; /* forward runs so far: the RNG counter of dropout */
+    struct clg_optim *optim; /* clg_optimizer's step count and config (core/optim.h), or NULL */
 };
 
 /* A context on a backend the caller makes (the tests' double reference). */
@@ -65,6 +66,14 @@ CLG_FAMILY_LIST(CLG_FAM_DECL_BACKWARD)
 #undef CLG_FAM_DECL_BACKWARD
 
 void clg_graph_free_nodes(clg_graph *g);
+
+/* Before each run of the update phase: the next step's learning rate and
+ * bias corrections into the optimizer's nodes (core/optim.c). */
+void clg_optim_begin_update(clg_graph *g);
+
+/* Labels written to tensor id (count values) must lie in [0, C) for every
+ * softmax_cross_entropy using that tensor (core/softmax.c). */
+clg_status clg_softmax_check_labels(clg_graph *g, int32_t id, const int32_t *data, size_t count);
 
 /* Ops used by autodiff to build gradient graphs (same checks as public). */
 clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c);

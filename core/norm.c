@@ -1,8 +1,153 @@
-/* The norm family: constructors and backward rules. */
+/* The norm family: batch norm's constructor, its running statistics, and
+ * its backward rule. */
 #include "internal.h"
 
+#include <math.h>
+#include <string.h>
+
+/* aux slots of a batch_norm node, 2 * C floats each */
+enum {
+    BN_SAVED = 0,  /* mean, inverse std of the last forward run: what the backward needs */
+    BN_RUNNING = 1 /* running mean, running variance */
+};
+
+static clg_tensor invalid_param(clg_graph *g, const clg_node *x, const char *why, double v)
+{
+    char sh[96];
+    clg_shape_string(x->ndim, x->shape, sh, sizeof sh);
+    clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "batch_norm: input %s: %s (got %g)", sh, why, v);
+    return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+}
+
+static bool is_channel_vector(const clg_node *v, int64_t C)
+{
+    return v->ndim == 1 && v->shape[0] == C;
+}
+
+/* Running mean 0 and variance 1 before the first training step, as PyTorch. */
+static clg_status init_running(clg_graph *g, int32_t id, int64_t C)
+{
+    clg_backend *be = g->ctx->be;
+    clg_buffer *run = g->nodes[id].aux[BN_RUNNING];
+    clg_status s = be->vt->buffer_fill(be, run, 1.0f, (size_t)(2 * C));
+    if (s == CLG_OK) s = be->vt->buffer_fill(be, run, 0.0f, (size_t)C);
+    if (s != CLG_OK) clg_graph_fail(g, s);
+    return s;
+}
+
+clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float momentum, float eps)
+{
+    const char *op = "batch_norm";
+    if (clg_graph_check(g, op) != CLG_OK) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, x, op) || !clg_tensor_ok(g, gamma, op) || !clg_tensor_ok(g, beta, op))
+        return (clg_tensor){-1};
+    const clg_node *nx = &g->nodes[x.id], *ng = &g->nodes[gamma.id], *nb = &g->nodes[beta.id];
+    if (nx->ndim < 2)
+        return clg_shape_error(g, op, nx, NULL, "cannot be normalised: x must be [N,C], [N,C,L] or [N,C,H,W]");
+    const int64_t C = nx->shape[1];
+    if (!is_channel_vector(ng, C))
+        return clg_shape_error(g, op, nx, ng, "do not fit: gamma must have shape [C], C = x's dimension 1");
+    if (!is_channel_vector(nb, C))
+        return clg_shape_error(g, op, nx, nb, "do not fit: beta must have shape [C], C = x's dimension 1");
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return invalid_param(g, nx, "momentum must be in [0, 1]", momentum);
+    if (!(eps > 0.0f) || !isfinite(eps)) return invalid_param(g, nx, "eps must be positive and finite", eps);
+
+    clg_node proto = {.op = CLG_OP_BATCHNORM, .src = {x.id, gamma.id, beta.id}, .ndim = nx->ndim,
+                      .f = {momentum, eps}};
+    memcpy(proto.shape, nx->shape, sizeof proto.shape);
+    clg_tensor y = clg_record(g, &proto, 3);
+    if (y.id < 0) return y;
+    if (clg_node_alloc_aux(g, y.id, BN_SAVED, 2 * C) != CLG_OK ||
+        clg_node_alloc_aux(g, y.id, BN_RUNNING, 2 * C) != CLG_OK || init_running(g, y.id, C) != CLG_OK)
+        return (clg_tensor){-1};
+    return y;
+}
+
+/* The batch_norm node behind handle bn, with C channels; NULL after
+ * setting the error. */
+static const clg_node *running_node(clg_graph *g, clg_tensor bn, size_t C, const char *func)
+{
+    if (clg_graph_check(g, func) != CLG_OK) return NULL;
+    if (bn.id < 0 || bn.id >= g->n || g->nodes[bn.id].op != CLG_OP_BATCHNORM) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d is not the output of clg_batch_norm", func,
+                  (int)bn.id);
+        return NULL;
+    }
+    const clg_node *n = &g->nodes[bn.id];
+    if ((int64_t)C != n->shape[1]) {
+        char sh[96];
+        clg_shape_string(n->ndim, n->shape, sh, sizeof sh);
+        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: %zu channels given for batch_norm output %s (%lld channels)", func, C,
+                  sh, (long long)n->shape[1]);
+        return NULL;
+    }
+    return n;
+}
+
+clg_status clg_batch_norm_running(clg_graph *g, clg_tensor bn, float *mean, float *var, size_t C)
+{
+    const clg_node *n = running_node(g, bn, C, "clg_batch_norm_running");
+    if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    clg_backend *be = g->ctx->be;
+    clg_status s = CLG_OK;
+    if (mean) s = be->vt->buffer_read(be, n->aux[BN_RUNNING], 0, mean, C, CLG_F32);
+    if (s == CLG_OK && var) s = be->vt->buffer_read(be, n->aux[BN_RUNNING], C, var, C, CLG_F32);
+    return s;
+}
+
+clg_status clg_batch_norm_set_running(clg_graph *g, clg_tensor bn, const float *mean, const float *var, size_t C)
+{
+    const clg_node *n = running_node(g, bn, C, "clg_batch_norm_set_running");
+    if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    for (size_t c = 0; var && c < C; c++)
+        if (!(var[c] >= 0.0f) || !isfinite(var[c]))
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_batch_norm_set_running: variance %g of channel %zu is not a finite value >= 0",
+                             (double)var[c], c);
+    clg_backend *be = g->ctx->be;
+    clg_status s = CLG_OK;
+    if (mean) s = be->vt->buffer_write(be, n->aux[BN_RUNNING], 0, mean, C, CLG_F32);
+    if (s == CLG_OK && var) s = be->vt->buffer_write(be, n->aux[BN_RUNNING], C, var, C, CLG_F32);
+    return s;
+}
+
+/* A gradient op of batch norm node bn, shaped like node like. */
+static clg_tensor bn_grad(clg_graph *g, clg_op op, clg_tensor dy, int32_t bn, int32_t dgamma, int32_t dbeta,
+                          int32_t like)
+{
+    const clg_node *l = &g->nodes[like];
+    clg_node proto = {.op = op, .src = {dy.id, bn, dgamma, dbeta}, .ndim = l->ndim};
+    memcpy(proto.shape, l->shape, sizeof proto.shape);
+    return clg_record(g, &proto, clg_op_nsrc(op));
+}
+
+/*
+ * With x^ = (x - mean) invstd and M values per channel:
+ *   dgamma = sum dy x^,  dbeta = sum dy (per channel),
+ *   dx = gamma invstd / M (M dy - dbeta - x^ dgamma)   in training mode,
+ *   dx = gamma invstd dy                                in evaluation mode,
+ * the input gradient needing both sums, so they are recorded whenever x
+ * needs a gradient.
+ */
 clg_status clg_backward_norm(clg_graph *g, int32_t *grads, int32_t i)
 {
-    return clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward yet",
-                     clg_op_name(g->nodes[i].op));
+    const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
+    if (n.op != CLG_OP_BATCHNORM) {
+        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d)",
+                  clg_op_name(n.op), (int)i);
+        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
+        return CLG_ERR_UNSUPPORTED;
+    }
+    const int32_t x = n.src[0], gamma = n.src[1], beta = n.src[2];
+    const bool gx = g->nodes[x].requires_grad, gg = g->nodes[gamma].requires_grad, gb = g->nodes[beta].requires_grad;
+    const clg_tensor dy = {grads[i]};
+    clg_tensor dgamma = {-1}, dbeta = {-1};
+    if (gx || gg) dgamma = bn_grad(g, CLG_OP_BATCHNORM_GRAD_GAMMA, dy, i, -1, -1, gamma);
+    if (gx || gb) dbeta = bn_grad(g, CLG_OP_BATCHNORM_GRAD_BETA, dy, i, -1, -1, beta);
+    if (g->status != CLG_OK) return g->status;
+    if (gg) clg_grad_accumulate(g, grads, gamma, dgamma);
+    if (gb) clg_grad_accumulate(g, grads, beta, dbeta);
+    if (gx) clg_grad_accumulate(g, grads, x, bn_grad(g, CLG_OP_BATCHNORM_GRAD_INPUT, dy, i, dgamma.id, dbeta.id, x));
+    return g->status;
 }

@@ -60,24 +60,29 @@ typedef enum clg_family {
     X(EXPAND, "expand", 1, BASIC)                 /* broadcast src up to this shape */             \
     X(REDUCE_TO, "reduce_to", 1, BASIC)           /* sum src down to this shape */                 \
     X(SGD, "sgd_update", 2, BASIC)                /* (w, grad), in place on w */                   \
-    /* matmul: i[0] = transpose a, i[1] = transpose b */                                           \
+    /* matmul: i[0] = transpose a, i[1] = transpose b; the constructor adds the GEMM it runs:      \
+     * i[2] = batch, i[3..5] = m, n, k, i[6..7] = batch strides of a and b (0: shared) */          \
     X(MATMUL, "matmul", 2, MATMUL)                                                                 \
+    /* sum over the batch of op(a_p) op(b_p), 3-D by 3-D to 2-D: the gradient of a 2-D operand     \
+     * shared across a batch (a weight); same i[] */                                               \
+    X(MATMUL_BATCH_SUM, "matmul_batch_sum", 2, MATMUL)                                             \
     /* conv: i[] = stride h, w, pad h, w, dilation h, w */                                         \
     X(CONV2D, "conv2d", 3, CONV)                      /* (x, w, bias or -1) */                     \
     X(CONV2D_GRAD_INPUT, "conv2d_backward_input", 2, CONV)   /* (dy, conv node) */                 \
     X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight", 2, CONV) /* (dy, conv node) */                 \
     X(CONV2D_GRAD_BIAS, "conv2d_backward_bias", 1, CONV)     /* (dy) */                            \
+    /* pooling: i[] = kernel h, w, stride h, w, pad h, w; max keeps argmax in aux[0] */            \
     X(MAXPOOL2D, "max_pool2d", 1, CONV)                                                            \
     X(MAXPOOL2D_GRAD, "max_pool2d_backward", 2, CONV) /* (dy, pool node) */                        \
     X(AVGPOOL2D, "avg_pool2d", 1, CONV)                                                            \
     X(AVGPOOL2D_GRAD, "avg_pool2d_backward", 2, CONV) /* (dy, pool node) */                        \
-    /* shape */                                                                                    \
+    /* shape: reshape is a view (shares its source's buffer, runs nothing) */                      \
     X(RESHAPE, "reshape", 1, SHAPE)                                                                \
-    X(PERMUTE, "permute", 1, SHAPE)                                                                \
-    X(SLICE, "slice", 1, SHAPE)                                                                    \
-    X(SLICE_GRAD, "slice_backward", 1, SHAPE)                                                      \
-    X(CONCAT, "concat", 2, SHAPE)                                                                  \
-    /* reductions along an axis: i[0] = axis, i[1] = keepdim */                                    \
+    X(PERMUTE, "permute", 1, SHAPE)           /* i[0..ndim) = perm */                              \
+    X(SLICE, "slice", 1, SHAPE)               /* i[0] = axis, i[1] = start */                      \
+    X(SLICE_GRAD, "slice_backward", 1, SHAPE) /* (dy) into zeros; i[] as slice */                  \
+    X(CONCAT, "concat", 2, SHAPE)             /* i[0] = axis */                                    \
+    /* reductions along an axis: i[0] = axis, i[1] = keepdim; max keeps argmax in aux[0] */        \
     X(SUM_AXIS, "sum_axis", 1, AXIS)                                                               \
     X(MEAN_AXIS, "mean_axis", 1, AXIS)                                                             \
     X(MAX_AXIS, "max_axis", 1, AXIS)                                                               \
@@ -109,8 +114,11 @@ typedef enum clg_family {
     X(DROPOUT, "dropout", 1, RANDOM)                                                               \
     X(DROPOUT_GRAD, "dropout_backward", 2, RANDOM) /* (dy, dropout node) */                        \
     X(RNG_FILL, "random_fill", 0, RANDOM)          /* run once by an initialiser */                \
-    /* optimizers beyond plain sgd (issue 4) */                                                    \
-    X(OPTIM_UPDATE, "optimizer_update", 2, OPTIM)
+    /* optimizers beyond plain sgd; layouts in core/optim.h */                                     \
+    X(OPTIM_UPDATE, "optimizer_update", 4, OPTIM) /* (grad, state...), in place on a parameter */  \
+    X(OPTIM_ACCUM, "grad_accumulate", 2, OPTIM)   /* (accumulator, grad), in place */              \
+    X(OPTIM_SQNORM, "grad_sqnorm", 2, OPTIM)      /* (grad, running total or -1) -> [1] */         \
+    X(OPTIM_CLIP, "clip_coefficient", 1, OPTIM)   /* (total sum of squares) -> [1] */
 
 typedef enum clg_op {
 #define CLG_OP_ENUM(e, name, nsrc, fam) CLG_OP_##e,

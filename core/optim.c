@@ -1,8 +1,440 @@
-/* The optim family: constructors and backward rules. */
-#include "internal.h"
+/*
+ * The optim family: clg_optimizer records one fused update per parameter,
+ * the gradient-norm reduction of clipping and the accumulators of
+ * gradient accumulation. The step count and the learning-rate schedule
+ * stay on the host (g->optim); before each update run the step's factors
+ * go into the update nodes, whose backends pass them as kernel arguments.
+ */
+#include "optim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kind)
+{
+    clg_optimizer_config c = {
+        .kind = kind,
+        .lr = 1e-3f,
+        .beta1 = 0.9f,
+        .beta2 = 0.999f,
+        .eps = 1e-8f,
+        .alpha = 0.99f,
+        .schedule = CLG_LR_CONSTANT,
+        .step_size = 1,
+        .gamma = 0.1f,
+        .t_max = 1,
+        .warmup_start_factor = 1.0f / 3.0f,
+    };
+    if (kind == CLG_OPTIM_ADAMW) c.weight_decay = 1e-2f;
+    if (kind == CLG_OPTIM_RMSPROP || kind == CLG_OPTIM_ADAGRAD) c.lr = 1e-2f;
+    if (kind == CLG_OPTIM_ADAGRAD) c.eps = 1e-10f;
+    return c;
+}
+
+/* ---- the learning-rate schedule ---- */
+
+static const double PI = 3.14159265358979323846;
+
+/* The lr of the update after s earlier ones (see clg_lr_schedule). */
+static double scheduled_lr(const clg_optimizer_config *c, int64_t s)
+{
+    const double lr = c->lr;
+    if (s < c->warmup_steps) {
+        const double f = c->warmup_start_factor;
+        return lr * (f + (1.0 - f) * (double)s / (double)c->warmup_steps);
+    }
+    s -= c->warmup_steps;
+    switch (c->schedule) {
+    case CLG_LR_STEP: return lr * pow(c->gamma, (double)(s / c->step_size));
+    case CLG_LR_EXPONENTIAL: return lr * pow(c->gamma, (double)s);
+    case CLG_LR_COSINE: return c->eta_min + (lr - c->eta_min) * (1.0 + cos(PI * (double)s / (double)c->t_max)) / 2.0;
+    default: return lr;
+    }
+}
+
+/* The eight float arguments of update t (t from 1), as optim_arg reads
+ * them back; computed in double and rounded once, as PyTorch does with
+ * its Python-float factors. */
+static void step_args(const clg_optimizer_config *c, int64_t t, float a[OPTIM_NARGS])
+{
+    const double lr = scheduled_lr(c, t - 1);
+    for (int k = 0; k < OPTIM_NARGS; k++) a[k] = 0.0f;
+    a[0] = (float)lr;
+    a[1] = c->weight_decay;
+    switch (c->kind) {
+    case CLG_OPTIM_SGD:
+        a[2] = c->momentum;
+        a[3] = (float)(1.0 - (double)c->dampening);
+        break;
+    case CLG_OPTIM_ADAM:
+    case CLG_OPTIM_ADAMW:
+        if (c->kind == CLG_OPTIM_ADAMW) a[1] = (float)(1.0 - lr * c->weight_decay);
+        a[2] = c->beta1;
+        a[3] = c->beta2;
+        a[4] = c->eps;
+        a[5] = (float)(lr / (1.0 - pow(c->beta1, (double)t)));
+        a[6] = (float)sqrt(1.0 - pow(c->beta2, (double)t));
+        break;
+    case CLG_OPTIM_RMSPROP:
+        a[2] = c->alpha;
+        a[3] = c->eps;
+        a[4] = c->momentum;
+        break;
+    case CLG_OPTIM_ADAGRAD:
+        a[0] = (float)(lr / (1.0 + (double)(t - 1) * c->lr_decay));
+        a[2] = c->eps;
+        break;
+    }
+}
+
+void clg_optim_begin_update(clg_graph *g)
+{
+    struct clg_optim *o = g->optim;
+    if (!o) return;
+    o->step++;
+    float a[OPTIM_NARGS];
+    step_args(&o->cfg, o->step, a);
+    for (int32_t i = o->update_begin; i < o->update_end; i++) {
+        clg_node *n = &g->nodes[i];
+        for (int k = 0; k < OPTIM_NARGS; k++) optim_set_arg(n, k, a[k]);
+        if (o->step == 1) n->i[1] |= OPTIM_F_FIRST;
+        else n->i[1] &= ~(int64_t)OPTIM_F_FIRST;
+    }
+}
+
+/* ---- checking the config ---- */
+
+static clg_status bad_value(clg_graph *g, const char *field, double v, const char *want)
+{
+    return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: %s = %g is invalid (%s)", field, v, want);
+}
+
+#define CHECK_RANGE(cond, field, want)                                                             \
+    do {                                                                                           \
+        if (!(cond)) return bad_value(g, #field, (double)c->field, want);                          \
+    } while (0)
+
+static clg_status check_schedule(clg_graph *g, const clg_optimizer_config *c)
+{
+    switch (c->schedule) {
+    case CLG_LR_CONSTANT: break;
+    case CLG_LR_STEP:
+        CHECK_RANGE(c->step_size >= 1, step_size, "must be >= 1");
+        CHECK_RANGE(c->gamma > 0 && isfinite(c->gamma), gamma, "must be finite and > 0");
+        break;
+    case CLG_LR_EXPONENTIAL: CHECK_RANGE(c->gamma > 0 && isfinite(c->gamma), gamma, "must be finite and > 0"); break;
+    case CLG_LR_COSINE:
+        CHECK_RANGE(c->t_max >= 1, t_max, "must be >= 1");
+        CHECK_RANGE(isfinite(c->eta_min) && c->eta_min >= 0, eta_min, "must be finite and >= 0");
+        break;
+    default:
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: unknown schedule %d", (int)c->schedule);
+    }
+    CHECK_RANGE(c->warmup_steps >= 0, warmup_steps, "must be >= 0");
+    if (c->warmup_steps > 0)
+        CHECK_RANGE(c->warmup_start_factor > 0 && c->warmup_start_factor <= 1, warmup_start_factor,
+                    "must be in (0, 1]");
+    return CLG_OK;
+}
+
+static clg_status check_config(clg_graph *g, const clg_optimizer_config *c)
+{
+    const char *nonneg = "must be finite and >= 0";
+    CHECK_RANGE(isfinite(c->lr) && c->lr >= 0, lr, nonneg);
+    CHECK_RANGE(isfinite(c->weight_decay) && c->weight_decay >= 0, weight_decay, nonneg);
+    CHECK_RANGE(isfinite(c->max_grad_norm) && c->max_grad_norm >= 0, max_grad_norm, "must be finite and >= 0; 0 is off");
+    switch (c->kind) {
+    case CLG_OPTIM_SGD:
+        CHECK_RANGE(isfinite(c->momentum) && c->momentum >= 0, momentum, nonneg);
+        CHECK_RANGE(isfinite(c->dampening), dampening, "must be finite");
+        if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_optimizer: nesterov needs momentum > 0 and dampening 0 (momentum %g, dampening %g)",
+                             (double)c->momentum, (double)c->dampening);
+        break;
+    case CLG_OPTIM_ADAM:
+    case CLG_OPTIM_ADAMW:
+        CHECK_RANGE(c->beta1 >= 0 && c->beta1 < 1, beta1, "must be in [0, 1)");
+        CHECK_RANGE(c->beta2 >= 0 && c->beta2 < 1, beta2, "must be in [0, 1)");
+        CHECK_RANGE(isfinite(c->eps) && c->eps >= 0, eps, nonneg);
+        break;
+    case CLG_OPTIM_RMSPROP:
+        CHECK_RANGE(c->alpha >= 0 && c->alpha <= 1, alpha, "must be in [0, 1]");
+        CHECK_RANGE(isfinite(c->eps) && c->eps >= 0, eps, nonneg);
+        CHECK_RANGE(isfinite(c->momentum) && c->momentum >= 0, momentum, nonneg);
+        break;
+    case CLG_OPTIM_ADAGRAD:
+        CHECK_RANGE(isfinite(c->lr_decay) && c->lr_decay >= 0, lr_decay, nonneg);
+        CHECK_RANGE(isfinite(c->initial_accumulator_value) && c->initial_accumulator_value >= 0,
+                    initial_accumulator_value, nonneg);
+        CHECK_RANGE(isfinite(c->eps) && c->eps >= 0, eps, nonneg);
+        break;
+    default:
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: unknown optimizer kind %d", (int)c->kind);
+    }
+    return check_schedule(g, c);
+}
+
+/* ---- recording ---- */
+
+#define MAX_STATES 3
+
+/* PyTorch's name of state slot k of the config's optimizer, NULL when
+ * the slot is unused. */
+static const char *state_name(const clg_optimizer_config *c, int k)
+{
+    switch (c->kind) {
+    case CLG_OPTIM_SGD: return k == 0 && c->momentum > 0 ? "momentum_buffer" : NULL;
+    case CLG_OPTIM_ADAM:
+    case CLG_OPTIM_ADAMW: return k == 0 ? "exp_avg" : k == 1 ? "exp_avg_sq" : c->amsgrad ? "max_exp_avg_sq" : NULL;
+    case CLG_OPTIM_RMSPROP:
+        if (k == 0) return "square_avg";
+        if (k == 1) return c->momentum > 0 ? "momentum_buffer" : NULL;
+        return c->centered ? "grad_avg" : NULL;
+    case CLG_OPTIM_ADAGRAD: return k == 0 ? "sum" : NULL;
+    }
+    return NULL;
+}
+
+static int64_t static_flags(const clg_optimizer_config *c)
+{
+    int64_t f = 0;
+    bool sgd = c->kind == CLG_OPTIM_SGD, adam = c->kind == CLG_OPTIM_ADAM || c->kind == CLG_OPTIM_ADAMW;
+    if (c->max_grad_norm > 0) f |= OPTIM_F_CLIP;
+    if (c->accumulate) f |= OPTIM_F_ZERO_GRAD;
+    if ((sgd || c->kind == CLG_OPTIM_RMSPROP) && c->momentum > 0) f |= OPTIM_F_MOMENTUM;
+    if (sgd && c->nesterov) f |= OPTIM_F_NESTEROV;
+    if (adam && c->amsgrad) f |= OPTIM_F_AMSGRAD;
+    if (c->kind == CLG_OPTIM_ADAMW) f |= OPTIM_F_DECOUPLED;
+    if (c->kind == CLG_OPTIM_RMSPROP && c->centered) f |= OPTIM_F_CENTERED;
+    return f;
+}
+
+/* One parameter being given an optimizer. */
+typedef struct param_rec {
+    int32_t w;     /* the parameter */
+    int32_t gsrc;  /* what its update reads: the gradient or the accumulator */
+    int32_t state[MAX_STATES];
+} param_rec;
+
+static bool name_taken(const clg_graph *g, const char *name)
+{
+    for (int32_t i = 0; i < g->n; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return true;
+    return false;
+}
+
+/* The names "<param>.<suffix>" of the state must fit and be free; checked
+ * before anything is recorded, so that a failure leaves the graph as it
+ * was. */
+static clg_status check_names(clg_graph *g, const clg_optimizer_config *c, const param_rec *p, int np)
+{
+    for (int j = 0; j < np; j++) {
+        const char *pn = g->nodes[p[j].w].name;
+        if (!pn[0]) continue;
+        for (int k = 0; k <= MAX_STATES; k++) {
+            const char *s = k < MAX_STATES ? state_name(c, k) : c->accumulate ? "grad_accum" : NULL;
+            if (!s) continue;
+            char name[2 * sizeof g->nodes[0].name];
+            snprintf(name, sizeof name, "%s.%s", pn, s);
+            if (strlen(name) >= sizeof g->nodes[0].name)
+                return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                                 "clg_optimizer: state name '%s' of parameter %d is longer than %zu characters", name,
+                                 (int)p[j].w, sizeof g->nodes[0].name - 1);
+            if (name_taken(g, name))
+                return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                                 "clg_optimizer: the state of parameter %d would be named '%s', a name already taken",
+                                 (int)p[j].w, name);
+        }
+    }
+    return CLG_OK;
+}
+
+/* A zero-filled (or value-filled) leaf shaped like parameter w, named
+ * "<w's name>.<suffix>" when w is named. */
+static int32_t state_leaf(clg_graph *g, int32_t w, const char *suffix, float value)
+{
+    clg_node proto = {.op = CLG_OP_INPUT, .dtype = CLG_F32, .phase = CLG_RUN_FORWARD, .ndim = g->nodes[w].ndim,
+                      .src = {-1, -1, -1, -1}};
+    memcpy(proto.shape, g->nodes[w].shape, sizeof proto.shape);
+    int32_t id = clg_graph_add_node(g, &proto, true);
+    if (id < 0) return -1;
+    clg_backend *be = g->ctx->be;
+    clg_status s = be->vt->buffer_fill(be, g->nodes[id].buf, value, (size_t)g->nodes[id].numel);
+    if (s == CLG_OK && g->nodes[w].name[0]) {
+        char name[2 * sizeof g->nodes[0].name]; /* fits: check_names */
+        snprintf(name, sizeof name, "%s.%s", g->nodes[w].name, suffix);
+        s = clg_tensor_set_name(g, (clg_tensor){id}, name);
+    }
+    if (s != CLG_OK) {
+        clg_error_wrap(g->ctx, s, "clg_optimizer: state '%s' of parameter %d", suffix, (int)w);
+        clg_graph_fail(g, s);
+        return -1;
+    }
+    return id;
+}
+
+/* An in-place node (update or accumulation) writing the buffer of dst. */
+static int32_t in_place(clg_graph *g, clg_op op, uint8_t phase, int32_t dst, const int32_t src[CLG_MAX_SRC])
+{
+    const clg_node *d = &g->nodes[dst];
+    clg_node proto = {.op = op, .dtype = CLG_F32, .phase = phase, .ndim = d->ndim, .buf = d->buf};
+    memcpy(proto.shape, d->shape, sizeof proto.shape);
+    memcpy(proto.src, src, sizeof proto.src);
+    return clg_graph_add_node(g, &proto, false);
+}
+
+static int32_t scalar_op(clg_graph *g, clg_op op, int32_t a, int32_t b, float f0)
+{
+    clg_node proto = {.op = op, .dtype = CLG_F32, .phase = CLG_RUN_UPDATE, .ndim = 1, .shape = {1},
+                      .src = {a, b, -1, -1}, .f = {f0}};
+    return clg_graph_add_node(g, &proto, true);
+}
+
+/* State leaves and accumulators of every parameter (accumulation runs in
+ * the backward phase, after every gradient op). */
+static clg_status record_state(clg_graph *g, const clg_optimizer_config *c, param_rec *p, int np)
+{
+    for (int j = 0; j < np && g->status == CLG_OK; j++) {
+        for (int k = 0; k < MAX_STATES; k++) {
+            const char *s = state_name(c, k);
+            float init = c->kind == CLG_OPTIM_ADAGRAD ? c->initial_accumulator_value : 0.0f;
+            p[j].state[k] = s ? state_leaf(g, p[j].w, s, init) : -1;
+        }
+        if (c->accumulate) {
+            int32_t acc = state_leaf(g, p[j].w, "grad_accum", 0.0f);
+            if (acc < 0) break;
+            in_place(g, CLG_OP_OPTIM_ACCUM, CLG_RUN_BACKWARD, acc, (int32_t[]){acc, p[j].gsrc, -1, -1});
+            p[j].gsrc = acc;
+        }
+    }
+    return g->status;
+}
+
+/* The clip coefficient's node: sum of squares over every gradient, one
+ * running total per parameter, then min(1, max / (sqrt + 1e-6)). */
+static int32_t record_clip(clg_graph *g, const clg_optimizer_config *c, const param_rec *p, int np)
+{
+    int32_t total = -1;
+    for (int j = 0; j < np && g->status == CLG_OK; j++) total = scalar_op(g, CLG_OP_OPTIM_SQNORM, p[j].gsrc, total, 0);
+    return g->status == CLG_OK ? scalar_op(g, CLG_OP_OPTIM_CLIP, total, -1, c->max_grad_norm) : -1;
+}
+
+static clg_status record(clg_graph *g, struct clg_optim *o, param_rec *p, int np)
+{
+    const clg_optimizer_config *c = &o->cfg;
+    if (check_names(g, c, p, np) != CLG_OK) return g->ctx->status;
+    if (record_state(g, c, p, np) != CLG_OK) return g->status;
+    int32_t clip = c->max_grad_norm > 0 ? record_clip(g, c, p, np) : -1;
+    if (g->status != CLG_OK) return g->status;
+    o->update_begin = g->n;
+    for (int j = 0; j < np && g->status == CLG_OK; j++) {
+        int32_t src[CLG_MAX_SRC] = {p[j].gsrc, p[j].state[0], p[j].state[1], p[j].state[2]};
+        int32_t u = in_place(g, CLG_OP_OPTIM_UPDATE, CLG_RUN_UPDATE, p[j].w, src);
+        if (u < 0) break;
+        clg_node *n = &g->nodes[u];
+        n->i[0] = c->kind;
+        n->i[1] = static_flags(c);
+        n->i[2] = clip;
+        n->i[3] = p[j].w;
+    }
+    o->update_end = g->n;
+    return g->status;
+}
+
+clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg)
+{
+    clg_status s = clg_graph_check(g, "clg_optimizer");
+    if (s != CLG_OK) return s;
+    if (!cfg) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: cfg is NULL");
+    if (g->status != CLG_OK)
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: recording the graph failed earlier (%s)",
+                         clg_status_string(g->status));
+    if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: call clg_backward first");
+    if (g->has_update)
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: the graph already has an update (clg_sgd or clg_optimizer)");
+    if ((s = check_config(g, cfg)) != CLG_OK) return s;
+
+    int np = 0;
+    for (int32_t i = 0; i < g->n; i++) np += g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0;
+    if (!np) return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: no parameter has a gradient");
+    param_rec *p = malloc((size_t)np * sizeof *p);
+    struct clg_optim *o = calloc(1, sizeof *o);
+    if (!p || !o) {
+        free(p);
+        free(o);
+        return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "clg_optimizer: out of host memory");
+    }
+    for (int32_t i = 0, j = 0; i < g->n; i++)
+        if (g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0) p[j++] = (param_rec){i, g->nodes[i].grad, {-1, -1, -1}};
+    o->cfg = *cfg;
+    s = record(g, o, p, np);
+    free(p);
+    if (s != CLG_OK) {
+        free(o);
+        return s;
+    }
+    g->optim = o;
+    g->has_update = true;
+    return CLG_OK;
+}
+
+/* ---- step count, learning rate, accumulators ---- */
+
+static struct clg_optim *optim_of(const clg_graph *g, const char *func)
+{
+    if (clg_graph_check(g, func) != CLG_OK) return NULL;
+    if (!g->optim) clg_error(g->ctx, CLG_ERR_STATE, "%s: the graph has no optimizer (see clg_optimizer)", func);
+    return g->optim;
+}
+
+clg_status clg_optimizer_get_step(const clg_graph *g, int64_t *step)
+{
+    struct clg_optim *o = optim_of(g, "clg_optimizer_get_step");
+    if (!o) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if (!step) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer_get_step: step is NULL");
+    *step = o->step;
+    return CLG_OK;
+}
+
+clg_status clg_optimizer_set_step(clg_graph *g, int64_t step)
+{
+    struct clg_optim *o = optim_of(g, "clg_optimizer_set_step");
+    if (!o) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if (step < 0)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer_set_step: step %lld is negative",
+                         (long long)step);
+    o->step = step;
+    return CLG_OK;
+}
+
+clg_status clg_optimizer_get_lr(const clg_graph *g, float *lr)
+{
+    struct clg_optim *o = optim_of(g, "clg_optimizer_get_lr");
+    if (!o) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if (!lr) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer_get_lr: lr is NULL");
+    *lr = (float)scheduled_lr(&o->cfg, o->step);
+    return CLG_OK;
+}
+
+clg_status clg_zero_grads(clg_graph *g)
+{
+    clg_status s = clg_graph_check(g, "clg_zero_grads");
+    if (s != CLG_OK) return s;
+    if (!g->optim || !g->optim->cfg.accumulate) return CLG_OK;
+    clg_backend *be = g->ctx->be;
+    for (int32_t i = g->optim->update_begin; i < g->optim->update_end && s == CLG_OK; i++) {
+        const clg_node *acc = &g->nodes[g->nodes[i].src[0]];
+        s = be->vt->buffer_fill(be, acc->buf, 0.0f, (size_t)acc->numel);
+    }
+    return s == CLG_OK ? CLG_OK : clg_error_wrap(g->ctx, s, "clg_zero_grads");
+}
 
 clg_status clg_backward_optim(clg_graph *g, int32_t *grads, int32_t i)
 {
-    return clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward yet",
-                     clg_op_name(g->nodes[i].op));
+    clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' (an optimizer step) has no backward",
+              clg_op_name(g->nodes[i].op));
+    clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
+    return CLG_ERR_UNSUPPORTED;
 }

@@ -1,7 +1,134 @@
-/* Reference implementation of the optim family. */
+/* Reference implementation of the optim family: the equations of
+ * cl/optim.cl, element by element (layouts in core/optim.h). */
+#include "optim.h"
 #include "ref_real.h"
+
+/* What every update reads first: the clip coefficient, the gradient
+ * source (zeroed when it is an accumulator) and the state slots. */
+typedef struct update_io {
+    real *w, *g;
+    real *s[3];
+    real clip;
+    int64_t flags;
+} update_io;
+
+static update_io update_io_of(const clg_node *nodes, const clg_node *n)
+{
+    update_io io = {.w = ref_data(n), .g = ref_data(&nodes[n->src[0]]), .clip = 1, .flags = n->i[1]};
+    for (int k = 0; k < 3; k++) io.s[k] = n->src[1 + k] >= 0 ? ref_data(&nodes[n->src[1 + k]]) : NULL;
+    if (io.flags & OPTIM_F_CLIP) io.clip = ref_data(&nodes[n->i[2]])[0];
+    return io;
+}
+
+static real take_grad(const update_io *io, int64_t i)
+{
+    real g = io->clip * io->g[i];
+    if (io->flags & OPTIM_F_ZERO_GRAD) io->g[i] = 0;
+    return g;
+}
+
+static void sgd(const update_io *io, const clg_node *n)
+{
+    const real lr = optim_arg(n, 0), wd = optim_arg(n, 1), mu = optim_arg(n, 2), damp1 = optim_arg(n, 3);
+    for (int64_t i = 0; i < n->numel; i++) {
+        real g = take_grad(io, i) + wd * io->w[i];
+        if (io->flags & OPTIM_F_MOMENTUM) {
+            real b = (io->flags & OPTIM_F_FIRST) ? g : mu * io->s[0][i] + damp1 * g;
+            io->s[0][i] = b;
+            g = (io->flags & OPTIM_F_NESTEROV) ? g + mu * b : b;
+        }
+        io->w[i] -= lr * g;
+    }
+}
+
+static void adam(const update_io *io, const clg_node *n)
+{
+    const real wd = optim_arg(n, 1), b1 = optim_arg(n, 2), b2 = optim_arg(n, 3), eps = optim_arg(n, 4);
+    const real step_size = optim_arg(n, 5), bc2_sqrt = optim_arg(n, 6);
+    real *m = io->s[0], *v = io->s[1], *vmax = io->s[2];
+    for (int64_t i = 0; i < n->numel; i++) {
+        real w = io->w[i], g = take_grad(io, i);
+        if (io->flags & OPTIM_F_DECOUPLED) w *= wd;
+        else g += wd * w;
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        real vv = v[i];
+        if (io->flags & OPTIM_F_AMSGRAD) vv = vmax[i] = fmax(vmax[i], vv);
+        io->w[i] = w - step_size * m[i] / (sqrt(vv) / bc2_sqrt + eps);
+    }
+}
+
+static void rmsprop(const update_io *io, const clg_node *n)
+{
+    const real lr = optim_arg(n, 0), wd = optim_arg(n, 1), alpha = optim_arg(n, 2), eps = optim_arg(n, 3);
+    const real mu = optim_arg(n, 4);
+    real *v = io->s[0], *b = io->s[1], *ga = io->s[2];
+    for (int64_t i = 0; i < n->numel; i++) {
+        const real g = take_grad(io, i) + wd * io->w[i];
+        v[i] = alpha * v[i] + (1 - alpha) * g * g;
+        real vc = v[i];
+        if (io->flags & OPTIM_F_CENTERED) {
+            ga[i] = alpha * ga[i] + (1 - alpha) * g;
+            vc -= ga[i] * ga[i];
+        }
+        const real step = g / (sqrt(vc) + eps);
+        if (io->flags & OPTIM_F_MOMENTUM) {
+            b[i] = mu * b[i] + step;
+            io->w[i] -= lr * b[i];
+        } else {
+            io->w[i] -= lr * step;
+        }
+    }
+}
+
+static void adagrad(const update_io *io, const clg_node *n)
+{
+    const real clr = optim_arg(n, 0), wd = optim_arg(n, 1), eps = optim_arg(n, 2);
+    real *s = io->s[0];
+    for (int64_t i = 0; i < n->numel; i++) {
+        const real g = take_grad(io, i) + wd * io->w[i];
+        s[i] += g * g;
+        io->w[i] -= clr * g / (sqrt(s[i]) + eps);
+    }
+}
+
+static clg_status update(clg_backend *be, const clg_node *nodes, const clg_node *n)
+{
+    const update_io io = update_io_of(nodes, n);
+    switch ((clg_optimizer_kind)n->i[0]) {
+    case CLG_OPTIM_SGD: sgd(&io, n); break;
+    case CLG_OPTIM_ADAM:
+    case CLG_OPTIM_ADAMW: adam(&io, n); break;
+    case CLG_OPTIM_RMSPROP: rmsprop(&io, n); break;
+    case CLG_OPTIM_ADAGRAD: adagrad(&io, n); break;
+    default: return REF(clg_ref_unsupported)(be, n);
+    }
+    return CLG_OK;
+}
 
 clg_status REF(clg_ref_optim)(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
-    return REF(clg_ref_unsupported)(be, n);
+    const clg_node *s0 = n->src[0] >= 0 ? &nodes[n->src[0]] : NULL;
+    real *y = ref_data(n);
+    switch (n->op) {
+    case CLG_OP_OPTIM_UPDATE: return update(be, nodes, n);
+    case CLG_OP_OPTIM_ACCUM: {
+        const real *g = ref_data(&nodes[n->src[1]]);
+        for (int64_t i = 0; i < n->numel; i++) y[i] += g[i];
+        return CLG_OK;
+    }
+    case CLG_OP_OPTIM_SQNORM: {
+        const real *g = ref_data(s0);
+        double acc = n->src[1] >= 0 ? (double)ref_data(&nodes[n->src[1]])[0] : 0.0;
+        for (int64_t i = 0; i < s0->numel; i++) acc += (double)g[i] * (double)g[i];
+        y[0] = (real)acc;
+        return CLG_OK;
+    }
+    case CLG_OP_OPTIM_CLIP: {
+        const real c = (real)n->f[0] / (sqrt(ref_data(s0)[0]) + (real)1e-6);
+        y[0] = c < 1 ? c : 1;
+        return CLG_OK;
+    }
+    default: return REF(clg_ref_unsupported)(be, n);
+    }
 }

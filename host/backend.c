@@ -242,13 +242,11 @@ static clg_status setup(clg_cl_backend *b)
     while (p2 * 2 <= wg) p2 *= 2;
     b->wg = p2;
 
-    cl_uint cus = 1;
-    clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL);
-    /* Enough work-items to fill every compute unit many times over; beyond
-     * that the grid-stride loops take the rest. */
-    b->max_global = (size_t)cus * 2048;
-    if (b->max_global < 64 * b->wg) b->max_global = 64 * b->wg;
-    b->max_global = b->max_global / b->wg * b->wg;
+    /* One work-item per element: PoCL runs grid-stride loops (a few
+     * work-items walking the whole array) about 20 times slower, and GPUs
+     * lose nothing. The cap only keeps global sizes sane for huge tensors,
+     * where the kernels' loops take the rest. */
+    b->max_global = (size_t)1 << 30;
 
     b->partials = clCreateBuffer(b->context, CL_MEM_READ_WRITE, CLG_MAX_PARTIALS * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateBuffer(partials)");

@@ -1,7 +1,37 @@
-/* OpenCL dispatch of the act family. */
+/* OpenCL dispatch of the act family: one elementwise kernel per op. */
 #include "cl_backend.h"
+
+static clg_status run_forward(clg_cl_backend *b, int k, const clg_node *X, const clg_node *Y)
+{
+    cl_mem x = MEM(X->buf), y = MEM(Y->buf);
+    cl_long n = Y->numel;
+    float slope = Y->f[0];
+    clg_karg args[] = {ARG(x), ARG(y), ARG(n), ARG(slope)};
+    return clg_cl_launch(b, k, args, 4, (size_t)n, 0);
+}
+
+static clg_status run_backward(clg_cl_backend *b, int k, const clg_node *X, const clg_node *DY, const clg_node *DX)
+{
+    cl_mem x = MEM(X->buf), dy = MEM(DY->buf), dx = MEM(DX->buf);
+    cl_long n = DX->numel;
+    float slope = DX->f[0];
+    clg_karg args[] = {ARG(x), ARG(dy), ARG(dx), ARG(n), ARG(slope)};
+    return clg_cl_launch(b, k, args, 5, (size_t)n, 0);
+}
 
 clg_status clg_cl_act(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
-    return clg_cl_unsupported(b, n);
+    const clg_node *x = &nodes[n->src[0]];
+    const clg_node *dy = n->src[1] >= 0 ? &nodes[n->src[1]] : NULL;
+    switch (n->op) {
+    case CLG_OP_LEAKY_RELU: return run_forward(b, K_leaky_relu, x, n);
+    case CLG_OP_GELU: return run_forward(b, K_gelu, x, n);
+    case CLG_OP_SILU: return run_forward(b, K_silu, x, n);
+    case CLG_OP_SOFTPLUS: return run_forward(b, K_softplus, x, n);
+    case CLG_OP_LEAKY_RELU_GRAD: return run_backward(b, K_leaky_relu_backward, x, dy, n);
+    case CLG_OP_GELU_GRAD: return run_backward(b, K_gelu_backward, x, dy, n);
+    case CLG_OP_SILU_GRAD: return run_backward(b, K_silu_backward, x, dy, n);
+    case CLG_OP_SOFTPLUS_GRAD: return run_backward(b, K_softplus_backward, x, dy, n);
+    default: return clg_cl_unsupported(b, n);
+    }
 }

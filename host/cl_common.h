@@ -20,6 +20,9 @@ typedef struct clg_cl_device {
     char platform_name[128];
     char device_name[128];
     char vendor[128];
+    /* matched by name specs too: "pocl" appears only in these */
+    char platform_vendor[128];
+    char platform_version[128];
 } clg_cl_device;
 
 /* Every device on every platform; returns how many (at most max). */

@@ -1,7 +1,143 @@
-/* OpenCL dispatch of the conv family. */
+/*
+ * OpenCL dispatch of the conv family (kernels in cl/conv.cl).
+ *
+ * conv2d is im2col + GEMM laid out so that every GEMM is one large call,
+ * with the batch folded into the GEMM's n (K = C*KH*KW, NP = N*OH*OW):
+ *   forward   col [K, NP] = im2col(x);  Y' [OC, NP] = W . col;  y = swap(Y') + b
+ *   weight    dY' = swap(dy);  dW [OC, K] = dY' . col^T        (sums over the batch inside the GEMM)
+ *   input     dY' = swap(dy);  dcol [K, NP] = W^T . dY';  dx = col2im(dcol)
+ * The buffers are the nodes' aux (core/conv.c); Y' and dY' share the conv
+ * node's aux[1]: each op rewrites it before reading, and the queue is
+ * in order.
+ */
+#include "../core/conv_geom.h"
 #include "cl_backend.h"
+#include "gemm.h"
+
+/* The layout conv_unpack reads in cl/conv.cl. */
+static cl_int16 geom16(const clg_conv_geom *g)
+{
+    const int64_t v[15] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->oh, g->ow,
+                           g->sh, g->sw, g->ph, g->pw, g->dh, g->dw};
+    cl_int16 r = {{0}};
+    for (int i = 0; i < 15; i++) r.s[i] = (cl_int)v[i];
+    return r;
+}
+
+/* dst [I, J, P] from src [J, I, P], plus bias[j] when bias is set. */
+static clg_status swap01(clg_cl_backend *b, cl_mem src, cl_mem dst, cl_mem bias, int64_t I, int64_t J, int64_t P)
+{
+    cl_int has_bias = bias != NULL, ci = (cl_int)I, cj = (cl_int)J;
+    cl_long cp = P;
+    if (!bias) bias = src; /* never read */
+    clg_karg args[] = {ARG(src), ARG(dst), ARG(bias), ARG(has_bias), ARG(ci), ARG(cj), ARG(cp)};
+    return clg_cl_launch(b, K_conv_swap01, args, 7, (size_t)(I * J * P), 0);
+}
+
+/* im2col's channels per work-item: enough that the work-items number no
+ * more than the launch runs at once (max_global), as each one splits its
+ * index with integer divisions; at least one. */
+static cl_int channels_per_item(const clg_cl_backend *b, const clg_conv_geom *g)
+{
+    int64_t blocks = (int64_t)b->max_global / clg_conv_col_cols(g);
+    if (blocks < 1) blocks = 1;
+    if (blocks > g->c) blocks = g->c;
+    return (cl_int)((g->c + blocks - 1) / blocks);
+}
+
+static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    clg_conv_geom g = clg_conv_geom_of(nodes, n);
+    size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
+    cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), col = MEM(n->aux[0]), yp = MEM(n->aux[1]);
+    cl_mem bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : NULL;
+    cl_int16 g16 = geom16(&g);
+    cl_int cper = channels_per_item(b, &g);
+    clg_karg args[] = {ARG(x), ARG(col), ARG(g16), ARG(cper)};
+    clg_status s = clg_cl_launch(b, K_conv_im2col, args, 4, (size_t)((g.c + cper - 1) / cper) * np, 0);
+    if (s == CLG_OK)
+        s = clg_cl_gemm(b, false, false, (size_t)g.oc, np, k, 1.0f, w, 0, k, 0, col, 0, np, 0, 0.0f, yp, 0, np, 0, 1);
+    if (s == CLG_OK) s = swap01(b, yp, MEM(n->buf), bias, g.n, g.oc, g.oh * g.ow);
+    return s;
+}
+
+/* dY' [OC, NP] from dy [N, OC, OH*OW], into the conv node's scratch. */
+static clg_status permute_dy(clg_cl_backend *b, const clg_node *dy, const clg_node *conv, const clg_conv_geom *g)
+{
+    return swap01(b, MEM(dy->buf), MEM(conv->aux[1]), NULL, g->oc, g->n, g->oh * g->ow);
+}
+
+static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    const clg_node *conv = &nodes[n->src[1]];
+    clg_conv_geom g = clg_conv_geom_of(nodes, conv);
+    size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
+    clg_status s = permute_dy(b, &nodes[n->src[0]], conv, &g);
+    if (s != CLG_OK) return s;
+    return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(conv->aux[1]), 0, np, 0, MEM(conv->aux[0]), 0,
+                       np, 0, 0.0f, MEM(n->buf), 0, k, 0, 1);
+}
+
+static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    const clg_node *conv = &nodes[n->src[1]];
+    clg_conv_geom g = clg_conv_geom_of(nodes, conv);
+    size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
+    cl_mem w = MEM(nodes[conv->src[1]].buf), dcol = MEM(n->aux[0]), dx = MEM(n->buf);
+    clg_status s = permute_dy(b, &nodes[n->src[0]], conv, &g);
+    if (s == CLG_OK)
+        s = clg_cl_gemm(b, true, false, k, np, (size_t)g.oc, 1.0f, w, 0, k, 0, MEM(conv->aux[1]), 0, np, 0, 0.0f,
+                        dcol, 0, np, 0, 1);
+    if (s != CLG_OK) return s;
+    cl_int16 g16 = geom16(&g);
+    clg_karg args[] = {ARG(dcol), ARG(dx), ARG(g16)};
+    return clg_cl_launch(b, K_conv_col2im, args, 3, (size_t)n->numel, 0);
+}
+
+static clg_status conv_grad_bias(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    const clg_node *dyn = &nodes[n->src[0]];
+    cl_mem dy = MEM(dyn->buf), db = MEM(n->buf);
+    cl_int N = (cl_int)dyn->shape[0], OC = (cl_int)dyn->shape[1];
+    cl_long P = dyn->shape[2] * dyn->shape[3];
+    clg_karg args[] = {ARG(dy), ARG(db), ARG(N), ARG(OC), ARG(P), LOCAL_ARG(b->wg * sizeof(float))};
+    return clg_cl_launch_uncapped(b, K_conv_bias_grad, args, 6, (size_t)OC * b->wg, b->wg);
+}
+
+/* A pooling kernel over `items` elements: (in, out, [argmax,] geometry). */
+static clg_status pool(clg_cl_backend *b, int kernel, cl_mem in, cl_mem out, cl_mem arg, const clg_conv_geom *g,
+                       int64_t items)
+{
+    cl_int16 g16 = geom16(g);
+    clg_karg with_arg[] = {ARG(in), ARG(out), ARG(arg), ARG(g16)}, plain[] = {ARG(in), ARG(out), ARG(g16)};
+    return arg ? clg_cl_launch(b, kernel, with_arg, 4, (size_t)items, 0)
+               : clg_cl_launch(b, kernel, plain, 3, (size_t)items, 0);
+}
 
 clg_status clg_cl_conv(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
-    return clg_cl_unsupported(b, n);
+    cl_mem s0 = MEM(nodes[n->src[0]].buf), y = MEM(n->buf);
+    switch (n->op) {
+    case CLG_OP_CONV2D: return conv_forward(b, nodes, n);
+    case CLG_OP_CONV2D_GRAD_WEIGHT: return conv_grad_weight(b, nodes, n);
+    case CLG_OP_CONV2D_GRAD_INPUT: return conv_grad_input(b, nodes, n);
+    case CLG_OP_CONV2D_GRAD_BIAS: return conv_grad_bias(b, nodes, n);
+    case CLG_OP_MAXPOOL2D: {
+        clg_conv_geom g = clg_conv_geom_of(nodes, n);
+        return pool(b, K_pool_max_forward, s0, y, MEM(n->aux[0]), &g, n->numel);
+    }
+    case CLG_OP_AVGPOOL2D: {
+        clg_conv_geom g = clg_conv_geom_of(nodes, n);
+        return pool(b, K_pool_avg_forward, s0, y, NULL, &g, n->numel);
+    }
+    case CLG_OP_MAXPOOL2D_GRAD:
+    case CLG_OP_AVGPOOL2D_GRAD: {
+        const clg_node *fwd = &nodes[n->src[1]];
+        clg_conv_geom g = clg_conv_geom_of(nodes, fwd);
+        bool max = n->op == CLG_OP_MAXPOOL2D_GRAD;
+        return pool(b, max ? K_pool_max_backward : K_pool_avg_backward, s0, y, max ? MEM(fwd->aux[0]) : NULL, &g,
+                    n->numel);
+    }
+    default: return clg_cl_unsupported(b, n);
+    }
 }

@@ -1,7 +1,84 @@
-/* OpenCL dispatch of the optim family. */
+/* OpenCL dispatch of the optim family (layouts in core/optim.h). */
+#include "../core/optim.h"
 #include "cl_backend.h"
+
+/* Source k of an update, or the parameter itself for an unused slot (the
+ * kernel's flags keep it untouched). */
+static cl_mem src_or(const clg_node *nodes, int32_t id, cl_mem fallback)
+{
+    return id >= 0 ? MEM(nodes[id].buf) : fallback;
+}
+
+static clg_status run_update(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    cl_mem w = MEM(n->buf), gr = MEM(nodes[n->src[0]].buf);
+    cl_mem s0 = src_or(nodes, n->src[1], w), s1 = src_or(nodes, n->src[2], w), s2 = src_or(nodes, n->src[3], w);
+    cl_mem clip = src_or(nodes, (int32_t)n->i[2], w);
+    cl_long cnt = n->numel;
+    cl_int flags = (cl_int)n->i[1];
+    float a[OPTIM_NARGS];
+    for (int k = 0; k < OPTIM_NARGS; k++) a[k] = optim_arg(n, k);
+    switch ((clg_optimizer_kind)n->i[0]) {
+    case CLG_OPTIM_SGD: {
+        clg_karg args[] = {ARG(w), ARG(gr), ARG(s0), ARG(clip), ARG(cnt), ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(a[3]),
+                           ARG(flags)};
+        return clg_cl_launch(b, K_optim_sgd, args, 10, (size_t)cnt, 0);
+    }
+    case CLG_OPTIM_ADAM:
+    case CLG_OPTIM_ADAMW: {
+        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),  ARG(cnt),
+                           ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(a[5]), ARG(a[6]), ARG(flags)};
+        return clg_cl_launch(b, K_optim_adam, args, 14, (size_t)cnt, 0);
+    }
+    case CLG_OPTIM_RMSPROP: {
+        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),
+                           ARG(cnt),  ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(flags)};
+        return clg_cl_launch(b, K_optim_rmsprop, args, 13, (size_t)cnt, 0);
+    }
+    case CLG_OPTIM_ADAGRAD: {
+        clg_karg args[] = {ARG(w), ARG(gr), ARG(s0), ARG(clip), ARG(cnt), ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(flags)};
+        return clg_cl_launch(b, K_optim_adagrad, args, 9, (size_t)cnt, 0);
+    }
+    default: return clg_cl_unsupported(b, n);
+    }
+}
+
+/* y = (prev) + sum of x^2 over n elements: the reduce.cl scheme, into
+ * the shared partials. */
+static clg_status run_sqnorm(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    const clg_node *x = &nodes[n->src[0]];
+    cl_mem xm = MEM(x->buf), y = MEM(n->buf), prev = src_or(nodes, n->src[1], y);
+    cl_long cnt = x->numel;
+    cl_int has_prev = n->src[1] >= 0;
+    size_t groups = ((size_t)cnt + b->wg - 1) / b->wg;
+    if (groups > CLG_MAX_PARTIALS) groups = CLG_MAX_PARTIALS;
+    if (groups > b->max_global / b->wg) groups = b->max_global / b->wg;
+    clg_karg pass1[] = {ARG(xm), ARG(cnt), ARG(b->partials), LOCAL_ARG(b->wg * sizeof(float))};
+    clg_status s = clg_cl_launch(b, K_optim_sqnorm_partial, pass1, 4, groups * b->wg, 0);
+    if (s != CLG_OK) return s;
+    cl_int m = (cl_int)groups;
+    clg_karg pass2[] = {ARG(b->partials), ARG(m), ARG(prev), ARG(has_prev), ARG(y), LOCAL_ARG(b->wg * sizeof(float))};
+    return clg_cl_launch(b, K_optim_sqnorm_final, pass2, 6, b->wg, 0);
+}
 
 clg_status clg_cl_optim(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
-    return clg_cl_unsupported(b, n);
+    switch (n->op) {
+    case CLG_OP_OPTIM_UPDATE: return run_update(b, nodes, n);
+    case CLG_OP_OPTIM_ACCUM: {
+        cl_mem acc = MEM(n->buf), gr = MEM(nodes[n->src[1]].buf);
+        cl_long cnt = n->numel;
+        clg_karg args[] = {ARG(acc), ARG(gr), ARG(cnt)};
+        return clg_cl_launch(b, K_optim_accumulate, args, 3, (size_t)cnt, 0);
+    }
+    case CLG_OP_OPTIM_SQNORM: return run_sqnorm(b, nodes, n);
+    case CLG_OP_OPTIM_CLIP: {
+        cl_mem total = MEM(nodes[n->src[0]].buf), y = MEM(n->buf);
+        float max_norm = n->f[0];
+        clg_karg args[] = {ARG(total), ARG(max_norm), ARG(y)};
+        return clg_cl_launch(b, K_optim_clip_coef, args, 3, 1, 0);
+    }
+    default: return clg_cl_unsupported(b, n);
+    }
 }

@@ -41,8 +41,12 @@ int clg_cl_enumerate(clg_cl_device *out, int max)
         cl_device_id devs[CLG_MAX_CL_DEVICES];
         if (nd > CLG_MAX_CL_DEVICES) nd = CLG_MAX_CL_DEVICES;
         if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL) != CL_SUCCESS) continue;
-        char pname[1024] = "";
+        char pname[1024] = "", pvendor[1024] = "", pversion[1024] = "";
         if (clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof pname - 1, pname, NULL) != CL_SUCCESS) pname[0] = '\0';
+        if (clGetPlatformInfo(plats[p], CL_PLATFORM_VENDOR, sizeof pvendor - 1, pvendor, NULL) != CL_SUCCESS)
+            pvendor[0] = '\0';
+        if (clGetPlatformInfo(plats[p], CL_PLATFORM_VERSION, sizeof pversion - 1, pversion, NULL) != CL_SUCCESS)
+            pversion[0] = '\0';
         for (cl_uint d = 0; d < nd && count < max; d++) {
             clg_cl_device *o = &out[count++];
             memset(o, 0, sizeof *o);
@@ -51,6 +55,8 @@ int clg_cl_enumerate(clg_cl_device *out, int max)
             o->platform_index = (int)p;
             o->device_index = (int)d;
             snprintf(o->platform_name, sizeof o->platform_name, "%s", pname);
+            snprintf(o->platform_vendor, sizeof o->platform_vendor, "%s", pvendor);
+            snprintf(o->platform_version, sizeof o->platform_version, "%s", pversion);
             device_string(devs[d], CL_DEVICE_NAME, o->device_name, sizeof o->device_name);
             device_string(devs[d], CL_DEVICE_VENDOR, o->vendor, sizeof o->vendor);
             clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof o->type, &o->type, NULL);
@@ -93,7 +99,8 @@ static int find(const clg_cl_device *devs, int n, const char *spec)
     }
     for (int i = 0; i < n; i++)
         if (contains_nocase(devs[i].platform_name, spec) || contains_nocase(devs[i].device_name, spec) ||
-            contains_nocase(devs[i].vendor, spec))
+            contains_nocase(devs[i].vendor, spec) || contains_nocase(devs[i].platform_vendor, spec) ||
+            contains_nocase(devs[i].platform_version, spec))
             return i;
     return -1;
 }

@@ -16,13 +16,25 @@
     X(sgd_update)                                                                                \
     /* matmul */                                                                                   \
     /* conv */                                                                                     \
+    X(conv_im2col) X(conv_col2im) X(conv_swap01) X(conv_bias_grad)                               \
+    X(pool_max_forward) X(pool_max_backward) X(pool_avg_forward) X(pool_avg_backward)            \
     /* shape */                                                                                    \
+    X(shape_permute) X(shape_slice) X(shape_slice_backward) X(shape_concat)                      \
     /* axis */                                                                                     \
+    X(axis_sum) X(axis_max) X(axis_max_backward)                                                 \
     /* act */                                                                                      \
+    X(leaky_relu) X(leaky_relu_backward) X(gelu) X(gelu_backward) X(silu) X(silu_backward)       \
+    X(softplus) X(softplus_backward)                                                             \
     /* softmax */                                                                                  \
+    X(softmax_fwd_rows) X(softmax_fwd_group) X(softmax_bwd_rows) X(softmax_bwd_group)            \
+    X(softmax_ce_forward) X(softmax_ce_backward) X(bce_logits_partial) X(bce_logits_backward)    \
     /* norm */                                                                                     \
+    X(bn_forward) X(bn_backward_reduce) X(bn_backward_input)                                     \
     /* random */                                                                                   \
-    /* optim */
+    X(rng_fill) X(dropout_forward) X(dropout_backward)                                           \
+    /* optim */                                                                                    \
+    X(optim_sgd) X(optim_adam) X(optim_rmsprop) X(optim_adagrad) X(optim_accumulate)             \
+    X(optim_sqnorm_partial) X(optim_sqnorm_final) X(optim_clip_coef)
 
 enum {
 #define CLG_K_ENUM(k) K_##k,

@@ -160,25 +160,428 @@ CLG_API clg_tensor clg_mse_loss(clg_graph *g, clg_tensor pred, clg_tensor target
 
 /* matmul */
 
+/* C = op(a) op(b), op transposing the last two dimensions when its flag
+ * is set. a and b are 2-D matrices or 3-D batches of them:
+ *   [m,k]   x [k,n]   -> [m,n]
+ *   [B,m,k] x [B,k,n] -> [B,m,n]   (equal batch)
+ *   [B,m,k] x [k,n]   -> [B,m,n]   (b shared by the batch: a weight)
+ *   [m,k]   x [B,k,n] -> [B,m,n]   (a shared)
+ * (shapes before transposing). CLG_ERR_SHAPE names both shapes and the
+ * transposes when they do not fit. */
+CLG_API clg_tensor clg_matmul(clg_graph *g, clg_tensor a, clg_tensor b, int transpose_a, int transpose_b);
+/* y = x w^T + bias: x [..., in] (2-D or 3-D), w [out, in], bias [out] or
+ * a tensor with id < 0 for none. */
+CLG_API clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias);
+
 /* conv */
+
+/*
+ * 2-D convolution (cross-correlation, as in PyTorch), NCHW float tensors:
+ * x [N,C,H,W], w [OC,C,KH,KW], bias [OC] or a tensor with id < 0 for none;
+ * groups = 1. y [N,OC,OH,OW] with
+ *   OH = (H + 2 pad_h - dilation_h (KH - 1) - 1) / stride_h + 1
+ * (rounded down; OW likewise). Strides and dilations must be >= 1,
+ * paddings >= 0, and the dilated kernel must fit the padded input.
+ * Memory: besides y, the op keeps (C*KH*KW + OC) * N*OH*OW floats (the
+ * im2col matrix and a scratch; every backend allocates them), and the
+ * gradient of x C*KH*KW * N*OH*OW more.
+ */
+CLG_API clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
+                              int pad_h, int pad_w, int dilation_h, int dilation_w);
+/*
+ * Pooling over kh x kw windows of x [N,C,H,W], giving [N,C,OH,OW] with
+ * OH = (H + 2 pad_h - kh) / stride_h + 1 (rounded down, no ceil mode).
+ * Paddings may be at most half the window (as in PyTorch), so every window
+ * holds at least one cell of x. Max pooling: padding cells never win; the
+ * gradient goes to the first maximum of each window in row-major order.
+ * Average pooling counts the padding cells (PyTorch's default
+ * count_include_pad=True): every window divides by kh * kw.
+ */
+CLG_API clg_tensor clg_max_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                                  int pad_w);
+CLG_API clg_tensor clg_avg_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                                  int pad_w);
 
 /* shape */
 
+/* A view of x with another shape and the same elements in the same
+ * (row-major) order: it shares x's data and runs nothing. One extent may
+ * be -1, inferred from the element count. Int32 labels may be reshaped. */
+CLG_API clg_tensor clg_reshape(clg_graph *g, clg_tensor x, int ndim, const int64_t *shape);
+/* Output axis d is x's axis perm[d] (perm holds ndim entries, a
+ * permutation of 0..ndim-1). A copy. */
+CLG_API clg_tensor clg_permute(clg_graph *g, clg_tensor x, const int *perm);
+/* Swaps two axes (a permute); negative axes count from the end. */
+CLG_API clg_tensor clg_transpose(clg_graph *g, clg_tensor x, int axis0, int axis1);
+/* Elements start..start+length-1 along axis (negative counts from the
+ * end); the other axes whole. A copy. */
+CLG_API clg_tensor clg_slice(clg_graph *g, clg_tensor x, int axis, int64_t start, int64_t length);
+/* a then b along axis; every other extent must match. */
+CLG_API clg_tensor clg_concat(clg_graph *g, clg_tensor a, clg_tensor b, int axis);
+
 /* axis */
+
+/* Sum, mean or max along one axis (negative counts from the end). keepdim
+ * nonzero keeps the axis with extent 1; otherwise it is dropped (a 1-D x
+ * gives shape [1]). max: the gradient goes to the first maximum along the
+ * axis when several are equal; a NaN propagates (the first NaN is taken). */
+CLG_API clg_tensor clg_sum_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
+CLG_API clg_tensor clg_mean_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
+CLG_API clg_tensor clg_max_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
 
 /* act */
 
+/* Elementwise activations; each has its backward. */
+/* y = x for x > 0, negative_slope * x otherwise (finite slope) */
+CLG_API clg_tensor clg_leaky_relu(clg_graph *g, clg_tensor x, float negative_slope);
+/* GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+CLG_API clg_tensor clg_gelu(clg_graph *g, clg_tensor x);
+/* x * sigmoid(x) */
+CLG_API clg_tensor clg_silu(clg_graph *g, clg_tensor x);
+/* log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|): finite for any finite x */
+CLG_API clg_tensor clg_softplus(clg_graph *g, clg_tensor x);
+
 /* softmax */
+
+/* Softmax and log-softmax along one axis (negative counts from the end),
+ * with the row maximum subtracted first: finite for any finite input. */
+CLG_API clg_tensor clg_softmax(clg_graph *g, clg_tensor x, int axis);
+CLG_API clg_tensor clg_log_softmax(clg_graph *g, clg_tensor x, int axis);
+/*
+ * Mean over the batch of -log softmax(logits_i)[labels_i]: logits [N, C],
+ * labels int32 [N] (clg_labels) in [0, C). One-element result. Labels are
+ * checked by clg_tensor_set_i32 when written after this op is recorded; a
+ * label out of range that escapes that check (written before) makes the
+ * loss and its row of the gradient NaN. Differentiable in the logits.
+ */
+CLG_API clg_tensor clg_softmax_cross_entropy(clg_graph *g, clg_tensor logits, clg_tensor labels);
+/*
+ * Binary cross-entropy on logits, mean over all elements:
+ *   mean(max(z, 0) - z t + log1p(e^-|z|)), logits z and targets t of the
+ * same shape (t usually in [0, 1]). Differentiable in both: d/dz =
+ * (sigmoid(z) - t) / n, d/dt = -z / n.
+ */
+CLG_API clg_tensor clg_bce_with_logits(clg_graph *g, clg_tensor logits, clg_tensor targets);
 
 /* norm */
 
+/* Batch normalisation of x [N,C] (per feature over the batch) or [N,C,...]
+ * ([N,C,H,W]: per channel over N, H, W), M values per channel:
+ *   y = gamma (x - mean) / sqrt(var + eps) + beta,
+ * gamma and beta of shape [C] (parameters the caller makes; usually 1 and
+ * 0). Training mode (the default) uses the batch's mean and biased
+ * variance and updates running averages as PyTorch does:
+ *   running = (1 - momentum) running + momentum batch,
+ * the variance's from the unbiased batch variance (var M / (M - 1)); they
+ * start at mean 0, variance 1. Evaluation mode normalises with the
+ * running averages. Training needs M > 1: running otherwise fails with
+ * CLG_ERR_SHAPE. PyTorch's defaults are momentum 0.1, eps 1e-5. */
+CLG_API clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float momentum,
+                                  float eps);
+/* The running mean and variance of a batch_norm output (C values each;
+ * either pointer may be NULL), for checkpoints and tests. */
+CLG_API clg_status clg_batch_norm_running(clg_graph *g, clg_tensor bn, float *mean, float *var, size_t C);
+CLG_API clg_status clg_batch_norm_set_running(clg_graph *g, clg_tensor bn, const float *mean, const float *var,
+                                              size_t C);
+
 /* random */
+
+/* Randomness comes from Philox-4x32-10, a counter-based generator: the
+ * same (seed, counter) gives the same 32-bit words on every device.
+ * Element i takes word i % 4 of philox(ctr = {i / 4 as 64 bits, counter
+ * as 64 bits}, key = seed). Uniform floats are (word >> 8) 2^-24, exact,
+ * hence bit-identical everywhere too; normals use Box-Muller, whose log,
+ * cos and sin differ by a few ulp between devices. */
+
+/* Dropout. Training mode: y = x * mask / (1 - p), mask[i] = 1 with
+ * probability 1 - p, drawn from (seed, counter = the graph's forward-run
+ * count), so each run draws a new mask; the backward multiplies by the
+ * same mask. Evaluation mode: y = x. p in [0, 1). Give each dropout its
+ * own seed: two of the same shape and seed drop the same elements. */
+CLG_API clg_tensor clg_dropout(clg_graph *g, clg_tensor x, float p, uint64_t seed);
+
+/* Initialisers: fill t (float32, e.g. a parameter) now, on its device,
+ * from stream (seed, counter 0). uniform: [lo, hi]; normal: mean, std.
+ * The fans follow PyTorch for weights [out, in] and [out, in, kh, kw]
+ * (fan_in = in kh kw, fan_out = out kh kw; at least 2 dimensions):
+ *   xavier_uniform U(-a, a), a = sqrt(6 / (fan_in + fan_out));
+ *   xavier_normal  N(0, 2 / (fan_in + fan_out));
+ *   kaiming_uniform U(-a, a), a = sqrt(6 / fan_in) (He, for ReLU);
+ *   kaiming_normal N(0, 2 / fan_in). */
+CLG_API clg_status clg_init_uniform(clg_graph *g, clg_tensor t, float lo, float hi, uint64_t seed);
+CLG_API clg_status clg_init_normal(clg_graph *g, clg_tensor t, float mean, float std, uint64_t seed);
+CLG_API clg_status clg_init_xavier_uniform(clg_graph *g, clg_tensor t, uint64_t seed);
+CLG_API clg_status clg_init_xavier_normal(clg_graph *g, clg_tensor t, uint64_t seed);
+CLG_API clg_status clg_init_kaiming_uniform(clg_graph *g, clg_tensor t, uint64_t seed);
+CLG_API clg_status clg_init_kaiming_normal(clg_graph *g, clg_tensor t, uint64_t seed);
+/* Fills an int32 tensor (clg_labels) with the raw words of stream
+ * (seed, counter), now. */
+CLG_API clg_status clg_random_bits(clg_graph *g, clg_tensor t, uint64_t seed, uint64_t counter);
+
 
 /* optim */
 
+/*
+ * Optimizers with the update equations of PyTorch's torch.optim
+ * documentation, one fused kernel per parameter tensor. With g_t the
+ * gradient (after clipping), lr_t the scheduled learning rate and t the
+ * update count from 1:
+ *   SGD      g += wd w; with momentum mu: b = g at t = 1, else
+ *            b = mu b + (1 - dampening) g; g = nesterov ? g + mu b : b;
+ *            w -= lr_t g
+ *   Adam     g += wd w; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+ *            amsgrad: vmax = max(vmax, v), v' = vmax, else v' = v;
+ *            w -= lr_t (m / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + eps)
+ *   AdamW    w -= lr_t wd w first (decoupled), then Adam without wd
+ *   RMSProp  g += wd w; v = alpha v + (1 - alpha) g^2; v' = v, centered:
+ *            ga = alpha ga + (1 - alpha) g, v' = v - ga^2; with momentum
+ *            mu > 0: b = mu b + g / (sqrt(v') + eps), w -= lr_t b; else
+ *            w -= lr_t g / (sqrt(v') + eps)
+ *   Adagrad  lr' = lr_t / (1 + (t - 1) lr_decay); g += wd w; s += g^2;
+ *            w -= lr' g / (sqrt(s) + eps)
+ * State tensors start at 0 (Adagrad's sum at initial_accumulator_value).
+ */
+typedef enum clg_optimizer_kind {
+    CLG_OPTIM_SGD,
+    CLG_OPTIM_ADAM,
+    CLG_OPTIM_ADAMW,
+    CLG_OPTIM_RMSPROP,
+    CLG_OPTIM_ADAGRAD
+} clg_optimizer_kind;
+
+/* Learning rate of the update after s earlier updates (s from 0), from
+ * the config's lr; the first warmup_steps updates ramp linearly from
+ * lr * warmup_start_factor (PyTorch's LinearLR), then the schedule runs
+ * with s counted from the end of the warm-up (SequentialLR):
+ *   constant     lr
+ *   step         lr * gamma^floor(s / step_size)          (StepLR)
+ *   exponential  lr * gamma^s                             (ExponentialLR)
+ *   cosine       eta_min + (lr - eta_min) (1 + cos(pi s / t_max)) / 2
+ *                (CosineAnnealingLR's closed form: past t_max it rises again)
+ * warm-up: lr * (f + (1 - f) s / warmup_steps) for s < warmup_steps. */
+typedef enum clg_lr_schedule {
+    CLG_LR_CONSTANT,
+    CLG_LR_STEP,
+    CLG_LR_EXPONENTIAL,
+    CLG_LR_COSINE
+} clg_lr_schedule;
+
+/* Start from clg_optimizer_defaults(kind): zero is not a usable value for
+ * every field. Defaults are PyTorch's, listed per field. */
+typedef struct clg_optimizer_config {
+    clg_optimizer_kind kind;
+    float lr;           /* SGD, Adam, AdamW 1e-3; RMSProp, Adagrad 1e-2 */
+    float weight_decay; /* 0 (AdamW 1e-2): L2 added to the gradient, decoupled in AdamW */
+    float momentum;     /* SGD, RMSProp: 0 */
+    float dampening;    /* SGD: 0 */
+    int nesterov;       /* SGD: 0; needs momentum > 0 and dampening 0 */
+    float beta1, beta2; /* Adam, AdamW: 0.9, 0.999 */
+    float eps;          /* Adam, AdamW, RMSProp 1e-8; Adagrad 1e-10 */
+    int amsgrad;        /* Adam, AdamW: 0 */
+    float alpha;        /* RMSProp: 0.99 */
+    int centered;       /* RMSProp: 0 */
+    float lr_decay;     /* Adagrad: 0 */
+    float initial_accumulator_value; /* Adagrad: 0 */
+
+    clg_lr_schedule schedule; /* CLG_LR_CONSTANT */
+    int64_t step_size;        /* step: 1 */
+    float gamma;              /* step 0.1; exponential: set it */
+    int64_t t_max;            /* cosine: 1; set it */
+    float eta_min;            /* cosine: 0 */
+    int64_t warmup_steps;     /* 0: no warm-up */
+    float warmup_start_factor; /* 1/3, in (0, 1] */
+
+    /* > 0: before the update, scale every gradient by
+     * min(1, max_grad_norm / (norm + 1e-6)), norm the L2 norm of all the
+     * gradients together (torch.nn.utils.clip_grad_norm_), on the device. */
+    float max_grad_norm; /* 0 */
+    /* Nonzero: gradient accumulation. Each backward run adds the gradients
+     * into a per-parameter accumulator; the update uses the sums and zeroes
+     * them. Run FORWARD | BACKWARD once per micro-batch, then UPDATE once
+     * (for a mean over the whole batch, scale each micro-batch's loss by
+     * 1 / micro-batches). */
+    int accumulate; /* 0 */
+} clg_optimizer_config;
+
+CLG_API clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kind);
+
+/*
+ * Appends, after clg_backward and in phase CLG_RUN_UPDATE, one fused
+ * update per parameter with a gradient (and the clipping reduction when
+ * max_grad_norm > 0). Once per graph, instead of clg_sgd. The optimizer's
+ * state tensors are leaves of the graph named "<param name>.<state>" for
+ * named parameters (PyTorch's state names: momentum_buffer, exp_avg,
+ * exp_avg_sq, max_exp_avg_sq, square_avg, grad_avg, sum; the accumulator
+ * is grad_accum), so checkpoints save them: name parameters first.
+ * Each run of CLG_RUN_UPDATE is one step: the step count lives on the host
+ * and the learning rate and bias corrections go to the kernels as
+ * arguments; nothing is read back from the device.
+ */
+CLG_API clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg);
+/* Updates done so far; set it when restoring a checkpoint (with the
+ * state tensors) so that schedules and bias corrections continue. */
+CLG_API clg_status clg_optimizer_get_step(const clg_graph *g, int64_t *step);
+CLG_API clg_status clg_optimizer_set_step(clg_graph *g, int64_t step);
+/* The learning rate the next update will use (before Adagrad's lr_decay). */
+CLG_API clg_status clg_optimizer_get_lr(const clg_graph *g, float *lr);
+/* Zeroes the gradient accumulators (accumulate mode), e.g. to drop a
+ * partial accumulation; updates zero them already. Without accumulation
+ * each backward run overwrites the gradients and this does nothing. */
+CLG_API clg_status clg_zero_grads(clg_graph *g);
+
 /* data */
 
+/*
+ * Host arrays and data files (IDX, NumPy .npy, safetensors) and a
+ * mini-batch loader. These calls need no context: each returns a status
+ * and writes what went wrong into the caller's buffer err (errlen bytes,
+ * NUL-terminated when errlen > 0; err may be NULL). A reader never
+ * allocates more than its input holds, and a failed call changes nothing.
+ */
+typedef enum clg_elem {
+    CLG_ELEM_U8, CLG_ELEM_I8, CLG_ELEM_U16, CLG_ELEM_I16, CLG_ELEM_U32, CLG_ELEM_I32,
+    CLG_ELEM_U64, CLG_ELEM_I64, CLG_ELEM_F16, CLG_ELEM_BF16, CLG_ELEM_F32, CLG_ELEM_F64,
+    CLG_ELEM_BOOL
+} clg_elem;
+CLG_API size_t clg_elem_size(clg_elem e);      /* bytes; 0 for a value not in the enum */
+CLG_API const char *clg_elem_name(clg_elem e); /* "u8", "f32", ...; "?" if unknown */
+
+#define CLG_ARRAY_MAX_DIMS 8
+/* A dense array in host memory: C order, native byte order. Readers return
+ * one that owns its data (clg_array_free); to write buffers of your own,
+ * fill one on the stack. */
+typedef struct clg_array {
+    clg_elem type;
+    int ndim; /* 0 (a scalar) to CLG_ARRAY_MAX_DIMS */
+    int64_t shape[CLG_ARRAY_MAX_DIMS];
+    int64_t numel; /* product of shape[0..ndim) */
+    void *data;
+} clg_array;
+/* A zero-filled array. */
+CLG_API clg_status clg_array_create(clg_elem type, int ndim, const int64_t *shape, clg_array **out, char *err,
+                                    size_t errlen);
+CLG_API void clg_array_free(clg_array *a);
+/* A copy as another element type (to u8, i32, i64, f32 or f64). Integers and
+ * f16/bf16 convert to floats as C casts do; a value the target cannot hold
+ * exactly as an integer (out of range, or a float with a fraction) is an
+ * error naming its index. */
+CLG_API clg_status clg_array_convert(const clg_array *a, clg_elem to, clg_array **out, char *err, size_t errlen);
+
+/* IDX files (the MNIST family), plain or gzip-compressed, told apart by their
+ * first bytes. Element types u8, i8, i16, i32, f32, f64; 1 to
+ * CLG_ARRAY_MAX_DIMS dimensions; the data must fill the file exactly. */
+CLG_API clg_status clg_idx_read(const char *path, clg_array **out, char *err, size_t errlen);
+CLG_API clg_status clg_idx_read_mem(const void *buf, size_t len, clg_array **out, char *err, size_t errlen);
+
+/* NumPy .npy files, format 1.0 and 2.0, C order, any byte order on read;
+ * every type but bf16. Write: little-endian, format 1.0 (2.0 when the header
+ * needs it), atomically as clg_safetensors_write. */
+CLG_API clg_status clg_npy_read(const char *path, clg_array **out, char *err, size_t errlen);
+CLG_API clg_status clg_npy_read_mem(const void *buf, size_t len, clg_array **out, char *err, size_t errlen);
+CLG_API clg_status clg_npy_write(const char *path, const clg_array *a, char *err, size_t errlen);
+
+/* A string map, for checkpoint and safetensors metadata: unique non-empty
+ * UTF-8 keys, kept sorted; setting a key again replaces its value. The
+ * typed setters store decimal text (f64 with 17 digits: exact round trip);
+ * the typed getters return CLG_ERR_NOT_FOUND for a missing key and
+ * CLG_ERR_INVALID_ARGUMENT for text that is not such a number. */
+typedef struct clg_meta clg_meta;
+CLG_API clg_status clg_meta_create(clg_meta **out);
+CLG_API void clg_meta_free(clg_meta *m);
+CLG_API clg_status clg_meta_set(clg_meta *m, const char *key, const char *value);
+CLG_API clg_status clg_meta_set_i64(clg_meta *m, const char *key, int64_t value);
+CLG_API clg_status clg_meta_set_u64(clg_meta *m, const char *key, uint64_t value);
+CLG_API clg_status clg_meta_set_f64(clg_meta *m, const char *key, double value);
+CLG_API const char *clg_meta_get(const clg_meta *m, const char *key); /* NULL if absent */
+CLG_API clg_status clg_meta_get_i64(const clg_meta *m, const char *key, int64_t *value);
+CLG_API clg_status clg_meta_get_u64(const clg_meta *m, const char *key, uint64_t *value);
+CLG_API clg_status clg_meta_get_f64(const clg_meta *m, const char *key, double *value);
+CLG_API int clg_meta_count(const clg_meta *m);
+CLG_API const char *clg_meta_key(const clg_meta *m, int i); /* in key order; NULL out of range */
+CLG_API const char *clg_meta_value(const clg_meta *m, int i);
+
+/* safetensors files (what PyTorch's safetensors library reads and writes).
+ * Read checks everything: header length, a strict JSON parse, dtypes (BOOL,
+ * U8, I8, U16, I16, U32, I32, U64, I64, F16, BF16, F32, F64), shapes, and
+ * data offsets that cover the data exactly without overlap. Tensors are
+ * listed in name order. */
+typedef struct clg_safetensors clg_safetensors;
+CLG_API clg_status clg_safetensors_read(const char *path, clg_safetensors **out, char *err, size_t errlen);
+CLG_API clg_status clg_safetensors_read_mem(const void *buf, size_t len, clg_safetensors **out, char *err,
+                                            size_t errlen);
+CLG_API void clg_safetensors_free(clg_safetensors *st);
+CLG_API int clg_safetensors_count(const clg_safetensors *st);
+CLG_API const char *clg_safetensors_name(const clg_safetensors *st, int i);
+CLG_API const clg_array *clg_safetensors_get(const clg_safetensors *st, int i);
+CLG_API const clg_array *clg_safetensors_find(const clg_safetensors *st, const char *name); /* NULL if absent */
+CLG_API const clg_meta *clg_safetensors_meta(const clg_safetensors *st); /* "__metadata__" */
+/* Writes n tensors (unique names) and meta (may be NULL, keys sorted).
+ * Tensors go in the order Python's safetensors uses, by dtype (U64 I64 F64
+ * F32 U32 I32 BF16 F16 U16 I16 I8 U8 BOOL), then by name, so that each is
+ * aligned to its element size (the format allows no gaps); the header is
+ * padded with spaces to a multiple of 8 bytes. Atomic: the file is
+ * written beside path, synced, then renamed over it; on any failure the
+ * previous file at path is intact and no temporary file is left. */
+CLG_API clg_status clg_safetensors_write(const char *path, int n, const char *const *names,
+                                         const clg_array *const *arrays, const clg_meta *meta, char *err,
+                                         size_t errlen);
+
+/* Mini-batches from an in-memory data set: images f32 [N, ...] and labels
+ * i32 [N] (or none), both borrowed: they must outlive the loader.
+ *
+ * Order: with shuffle, epoch e visits the samples in the order of a
+ * Fisher-Yates shuffle (i from N-1 down to 1 swaps i with j = r mod (i+1),
+ * r drawn again while r >= 2^64 - 2^64 mod (i+1)) driven by splitmix64
+ * started at state mix64(seed ^ mix64(e)) (mix64: splitmix64's finaliser):
+ * the same on every machine, and a function of (seed, e) alone, so a run
+ * resumes exactly from clg_loader_seek. Without shuffle: 0..N-1.
+ *
+ * Normalisation, per element of a sample (per pixel): x' = (x - mean) / std,
+ * with mean and std (population) computed over the given images (in
+ * double), or given. An element whose std is 0 is only centred. */
+typedef struct clg_loader clg_loader;
+enum { CLG_NORMALIZE_NONE = 0, CLG_NORMALIZE_COMPUTE = 1, CLG_NORMALIZE_GIVEN = 2 };
+typedef struct clg_loader_options {
+    int64_t batch_size;
+    uint64_t seed;
+    int shuffle;             /* nonzero: a new order every epoch */
+    int drop_last;           /* nonzero: drop the last batch when it is partial */
+    int normalize;           /* CLG_NORMALIZE_* */
+    const float *mean, *std; /* CLG_NORMALIZE_GIVEN: one per sample element */
+} clg_loader_options;
+CLG_API clg_status clg_loader_create(const clg_array *images, const clg_array *labels, const clg_loader_options *opt,
+                                     clg_loader **out, char *err, size_t errlen);
+CLG_API void clg_loader_destroy(clg_loader *l);
+CLG_API int64_t clg_loader_sample_numel(const clg_loader *l); /* floats per sample */
+CLG_API int64_t clg_loader_batches(const clg_loader *l);      /* per epoch */
+/* Copies the next batch: *count samples (batch_size, fewer for a kept
+ * partial last batch) into x (batch_size * sample_numel floats) and their
+ * labels into y (may be NULL). After an epoch's last batch one call gives
+ * *count = 0; the call after it starts the next epoch. */
+CLG_API clg_status clg_loader_next(clg_loader *l, float *x, int32_t *y, int64_t *count);
+/* Where the next call starts, to save with a checkpoint, and back there. */
+CLG_API clg_status clg_loader_position(const clg_loader *l, int64_t *epoch, int64_t *batch);
+CLG_API clg_status clg_loader_seek(clg_loader *l, int64_t epoch, int64_t batch);
+/* The normalisation in use (sample_numel floats each; mean 0, std 1 when
+ * none): a test set is normalised with the training set's. */
+CLG_API clg_status clg_loader_stats(const clg_loader *l, float *mean, float *std);
+
 /* checkpoint */
+
+/* Saves every named tensor of g (clg_tensor_set_name) as safetensors:
+ * float32 tensors as F32, int32 ones as I32, with nmeta metadata strings
+ * (unique keys). Written atomically as clg_safetensors_write. Files are
+ * those of PyTorch's safetensors (safetensors.torch.load_file reads them). */
+CLG_API clg_status clg_checkpoint_save(clg_graph *g, const char *path, const char *const *meta_keys,
+                                       const char *const *meta_values, int nmeta);
+CLG_API clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, const clg_meta *meta);
+/* Loads a checkpoint into g's named tensors. The file must hold exactly the
+ * graph's named tensors, each with the same shape and dtype; it is read
+ * and checked whole before any tensor is written, so a bad file changes
+ * nothing. When meta is not NULL, *meta receives the file's metadata (free
+ * with clg_meta_free); optimizers store their step count and generator
+ * state there (clg_meta_set_u64 / clg_meta_get_u64). */
+CLG_API clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta);
 
 /* ---- Autodiff and updates ------------------------------------------------ */
 

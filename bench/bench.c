@@ -1,0 +1,219 @@
+/*
+ * clgrad-bench: every device side by side.
+ *   clgrad-bench --list
+ *   clgrad-bench [--device SPEC]... [--suite quick|full|GROUP] [--repeat N] [--size S]
+ *                [--json FILE] [--csv FILE] [--svg FILE] [--compare FILE]
+ * Groups: startup, ceilings, ops, gemm, optim, train. Results are checked
+ * against the reference backend before they are timed; a wrong answer is
+ * reported as FAILED, never timed. See bench/SCHEMA.md for the JSON.
+ */
+#include "bench.h"
+#include "progress.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: clgrad-bench --list\n"
+               "       clgrad-bench --check-json FILE\n"
+               "       clgrad-bench [--device SPEC]... [--suite quick|full|GROUP] [--repeat N] [--size S]\n"
+               "                    [--json FILE] [--csv FILE] [--svg FILE] [--compare FILE]\n"
+               "groups: startup ceilings ops gemm optim train\n");
+}
+
+static void list_devices(void)
+{
+    printf("%-10s %-12s %-22s %-40s %-34s %-12s %4s %6s %9s %8s\n", "spec", "type", "vendor", "name", "driver / OpenCL",
+           "", "CUs", "MHz", "global", "local");
+    printf("%-10s %-12s %-22s %-40s\n", "reference", "host", "-", "plain C on the host (the tests' oracle)");
+    int n = clg_opencl_device_count();
+    for (int i = 0; i < n; i++) {
+        clg_device_facts f;
+        if (clg_opencl_device_facts(i, &f) != CLG_OK) continue;
+        char ver[140];
+        snprintf(ver, sizeof ver, "%s / %.24s", f.driver_version, f.opencl_version);
+        printf("%-10s %-12s %-22.22s %-40.40s %-47.47s %4u %6u %6.1f GB %5.0f KB\n", f.spec, f.type, f.vendor, f.name,
+               ver, f.compute_units, f.clock_mhz, (double)f.global_mem_bytes / 1e9, (double)f.local_mem_bytes / 1024.0);
+        printf("%-10s platform: %s\n", "", f.platform);
+    }
+}
+
+typedef void (*group_fn)(device_run *, const bench_opts *);
+static const struct {
+    const char *name;
+    group_fn fn;
+    bool in_quick;
+} groups[] = {
+    {"startup", group_startup, true}, {"ceilings", group_ceilings, true}, {"ops", group_ops, true},
+    {"gemm", group_gemm, true},       {"optim", group_optim, true},       {"train", group_train, true},
+};
+#define NGROUPS (sizeof groups / sizeof groups[0])
+
+static int setup_device(device_run *d, const char *spec)
+{
+    memset(d, 0, sizeof *d);
+    clg_context *ctx = NULL;
+    if (clg_context_create(&ctx, spec) != CLG_OK) {
+        fprintf(stderr, "clgrad-bench: %s\n", clg_context_errmsg(ctx));
+        clg_context_destroy(ctx);
+        return -1;
+    }
+    snprintf(d->description, sizeof d->description, "%s", clg_context_device(ctx));
+    d->is_reference = strcmp(clg_context_backend(ctx), "reference") == 0;
+    clg_context_destroy(ctx);
+    if (d->is_reference) {
+        snprintf(d->spec, sizeof d->spec, "reference");
+        snprintf(d->label, sizeof d->label, "reference");
+        snprintf(d->facts.type, sizeof d->facts.type, "host");
+        return 0;
+    }
+    /* resolve the spec to P:D to find the device's facts */
+    for (int i = 0; i < clg_opencl_device_count(); i++) {
+        clg_device_facts f;
+        if (clg_opencl_device_facts(i, &f) != CLG_OK) continue;
+        char tag[32];
+        snprintf(tag, sizeof tag, "%s)", f.spec);
+        if (strstr(d->description, tag)) {
+            d->facts = f;
+            snprintf(d->spec, sizeof d->spec, "%s", f.spec);
+            snprintf(d->label, sizeof d->label, "%.40s (%s)", f.name, f.spec);
+            return 0;
+        }
+    }
+    fprintf(stderr, "clgrad-bench: could not find the facts of %s\n", d->description);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *specs[BENCH_MAX_DEVICES], *json = NULL, *csv = NULL, *svg = NULL, *compare = NULL;
+    int nspecs = 0;
+    bench_opts o = {.repeat = 0, .size_scale = 1.0, .quick = true, .only_group = NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has = i + 1 < argc;
+        if (!strcmp(a, "--list")) {
+            list_devices();
+            return 0;
+        } else if (!strcmp(a, "--check-json") && has) {
+            char err[512];
+            if (bench_check_json(argv[++i], err, sizeof err) != 0) {
+                fprintf(stderr, "clgrad-bench: %s\n", err);
+                return 1;
+            }
+            printf("%s: conforms to clgrad-bench/1\n", argv[i]);
+            return 0;
+        } else if (!strcmp(a, "--device") && has) {
+            if (nspecs == BENCH_MAX_DEVICES) {
+                fprintf(stderr, "clgrad-bench: at most %d devices\n", BENCH_MAX_DEVICES);
+                return 2;
+            }
+            specs[nspecs++] = argv[++i];
+        } else if (!strcmp(a, "--suite") && has) {
+            const char *s = argv[++i];
+            if (!strcmp(s, "quick")) o.quick = true;
+            else if (!strcmp(s, "full")) o.quick = false;
+            else {
+                bool known = false;
+                for (size_t k = 0; k < NGROUPS; k++) known |= !strcmp(s, groups[k].name);
+                if (!known) {
+                    fprintf(stderr, "clgrad-bench: unknown suite '%s' (quick, full, or a group: startup ceilings ops gemm optim train)\n", s);
+                    return 2;
+                }
+                o.only_group = s;
+                o.quick = false;
+            }
+        } else if (!strcmp(a, "--repeat") && has) {
+            o.repeat = atoi(argv[++i]);
+            if (o.repeat < 1) {
+                fprintf(stderr, "clgrad-bench: --repeat must be at least 1\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--size") && has) {
+            o.size_scale = atof(argv[++i]);
+            if (!(o.size_scale > 0)) {
+                fprintf(stderr, "clgrad-bench: --size must be a positive factor\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--json") && has) json = argv[++i];
+        else if (!strcmp(a, "--csv") && has) csv = argv[++i];
+        else if (!strcmp(a, "--svg") && has) svg = argv[++i];
+        else if (!strcmp(a, "--compare") && has) compare = argv[++i];
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "clgrad-bench: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!o.repeat) o.repeat = o.quick ? 5 : 20;
+
+    device_run *runs = calloc(BENCH_MAX_DEVICES + 1, sizeof *runs);
+    if (!runs) {
+        fprintf(stderr, "clgrad-bench: out of memory\n");
+        return 1;
+    }
+    int nruns = 0;
+    if (nspecs == 0) {
+        if (setup_device(&runs[nruns], "reference") == 0) nruns++;
+        for (int i = 0; i < clg_opencl_device_count() && nruns < BENCH_MAX_DEVICES; i++) {
+            char spec[32];
+            clg_opencl_device_spec(i, spec, sizeof spec);
+            if (setup_device(&runs[nruns], spec) == 0) nruns++;
+        }
+    } else {
+        for (int i = 0; i < nspecs; i++) {
+            if (setup_device(&runs[nruns], specs[i]) != 0) {
+                free(runs);
+                return 1;
+            }
+            nruns++;
+        }
+    }
+
+    device_run cmp;
+    char err[256];
+    if (compare && read_compare_json(compare, &cmp, err, sizeof err) != 0) {
+        fprintf(stderr, "clgrad-bench: %s\n", err);
+        free(runs);
+        return 1;
+    }
+
+    progress p;
+    progress_init(&p, stderr);
+    for (int d = 0; d < nruns; d++)
+        for (size_t k = 0; k < NGROUPS; k++) {
+            if (o.only_group && strcmp(o.only_group, groups[k].name) != 0) continue;
+            if (o.quick && !groups[k].in_quick) continue;
+            if (p.tty) {
+                fprintf(stderr, "\r%-79s", "");
+                fprintf(stderr, "\rbenchmarking %s: %s ...", runs[d].label, groups[k].name);
+                fflush(stderr);
+            }
+            groups[k].fn(&runs[d], &o);
+        }
+    progress_clear(&p);
+
+    print_table(runs, nruns, stdout, compare ? cmp.label : NULL, compare ? &cmp : NULL);
+    int rc = 0;
+    if (json && write_json(json, runs, nruns, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "clgrad-bench: %s\n", err);
+        rc = 1;
+    }
+    if (csv && write_csv(csv, runs, nruns, err, sizeof err) != 0) {
+        fprintf(stderr, "clgrad-bench: %s\n", err);
+        rc = 1;
+    }
+    if (svg && write_svg(svg, runs, nruns, err, sizeof err) != 0) {
+        fprintf(stderr, "clgrad-bench: %s\n", err);
+        rc = 1;
+    }
+    for (int d = 0; d < nruns; d++)
+        for (int i = 0; i < runs[d].nresults; i++)
+            if (runs[d].results[i].check == CHECK_FAILED) rc = 1;
+    free(runs);
+    return rc;
+}

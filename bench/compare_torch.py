@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""PyTorch on the same workloads as clgrad-bench, written in clgrad-bench's
+JSON schema (bench/SCHEMA.md), for `clgrad-bench --compare FILE`.
+
+    python3 bench/compare_torch.py [--device cuda|cpu] [--suite quick|full|GROUP]
+                                   [--repeat N] --json FILE
+
+fp32 throughout, TF32 off. Result names and sizes match clgrad-bench's, so
+the table lines up. Runs with a CUDA GPU or on the CPU (Debian's
+python3-torch).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import time
+
+import torch
+
+
+def now():
+    return time.perf_counter()
+
+
+class Timer:
+    def __init__(self, device):
+        self.cuda = device.type == "cuda"
+
+    def run(self, fn, warmup, repeat):
+        for _ in range(warmup):
+            fn()
+        if self.cuda:
+            torch.cuda.synchronize()
+        times = []
+        for _ in range(repeat):
+            if self.cuda:
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                fn()
+                b.record()
+                b.synchronize()
+                times.append(a.elapsed_time(b) * 1e-3)
+            else:
+                t0 = now()
+                fn()
+                times.append(now() - t0)
+        return statistics.median(times), min(times), max(times)
+
+
+def result(group, name, size, t, work, unit, ceiling):
+    med, lo, hi = t
+    rate = work / med if med > 0 else 0.0
+    return {"group": group, "name": name, "size": size, "median_s": med, "min_s": lo, "max_s": hi,
+            "unit": unit, "rate": rate, "ratio_to_ceiling": rate / ceiling if ceiling else 0.0,
+            "check": "ok", "note": ""}
+
+
+def ceilings(dev, gpu, quick, timer, repeat, out):
+    n = 1 << 26 if gpu else (1 << 22 if quick else 1 << 24)
+    x = torch.rand(n, device=dev) + 0.1
+    y = torch.empty_like(x)
+    t = timer.run(lambda: torch.mul(x, 1.0, out=y), 3, repeat)
+    r = result("ceilings", "copy bandwidth", f"{n} floats", t, 8.0 * n * 1e-9, "GB/s", 0)
+    r["ratio_to_ceiling"] = 1.0
+    out.append(r)
+    copy = r["rate"]
+    sizes = [1024, 2048, 4096, 8192][: 3 if quick else 4] if gpu else ([256, 512] if quick else [256, 512, 1024])
+    best = 0.0
+    rows = []
+    for s in sizes:
+        r = gemm_case(dev, timer, repeat, "ceilings", s, s, s, False, False, 0)
+        best = max(best, r["rate"])
+        rows.append(r)
+    for r in rows:
+        r["ratio_to_ceiling"] = r["rate"] / best if best else 0.0
+    out.extend(rows)
+    return copy, best
+
+
+def gemm_case(dev, timer, repeat, group, m, n, k, ta, tb, ceiling):
+    a = torch.rand((k, m) if ta else (m, k), device=dev) - 0.5
+    b = torch.rand((n, k) if tb else (k, n), device=dev) - 0.5
+    opa = a.t() if ta else a
+    opb = b.t() if tb else b
+    c = torch.empty((m, n), device=dev)
+    t = timer.run(lambda: torch.matmul(opa, opb, out=c), 2, repeat)
+    name = "gemm " + ("T" if ta else "N") + ("T" if tb else "N")
+    return result(group, name, f"{m}x{n}x{k}", t, 2.0 * m * n * k * 1e-9, "GFLOP/s", ceiling)
+
+
+def ops(dev, gpu, quick, timer, repeat, copy, out):
+    large = 1 << 24 if gpu else (1 << 20 if quick else 1 << 22)
+    for n in (1 << 12, large):
+        rows = n // 1024
+        cases = [
+            ("add", [(n,), (n,)], lambda a, b: a + b, 12, 16),
+            ("mul", [(n,), (n,)], lambda a, b: a * b, 12, 24),
+            ("relu", [(n,)], torch.relu, 8, 12),
+            ("sigmoid", [(n,)], torch.sigmoid, 8, 12),
+            ("exp", [(n,)], torch.exp, 8, 12),
+            ("sum", [(n,)], torch.sum, None, None),
+            ("add row bias", [(rows, 1024), (1, 1024)], lambda a, b: a + b, 8, 8),
+        ]
+        for name, shapes, fn, bf, bb in cases:
+            xs = [(torch.rand(s, device=dev) * 1.9 + 0.1).requires_grad_(True) for s in shapes]
+            y = fn(*xs)
+            ny = y.numel()
+            bytes_f = 4.0 * n if bf is None else bf * ny
+            bytes_b = 4.0 * n if bb is None else bb * ny
+            with torch.no_grad():
+                t = timer.run(lambda: fn(*xs), 2, repeat)
+            out.append(result("ops", f"{name} forward", str(n), t, bytes_f * 1e-9, "GB/s", copy))
+            loss = y.sum()
+            t = timer.run(lambda: loss.backward(retain_graph=True), 2, repeat)
+            out.append(result("ops", f"{name} backward", str(n), t, bytes_b * 1e-9, "GB/s", copy))
+
+
+def gemm(dev, gpu, quick, timer, repeat, best, out):
+    out.append(gemm_case(dev, timer, repeat, "gemm", 256, 256, 784, False, True, best))
+    out.append(gemm_case(dev, timer, repeat, "gemm", 256, 784, 256, False, False, best))
+    out.append(gemm_case(dev, timer, repeat, "gemm", 256, 784, 256, True, False, best))
+    if gpu or not quick:
+        s = 4096 if gpu else 1024
+        for ta, tb in ((False, False), (True, False), (False, True)):
+            out.append(gemm_case(dev, timer, repeat, "gemm", s, s, s, ta, tb, best))
+
+
+def optim(dev, gpu, quick, timer, repeat, copy, out):
+    cases = [
+        ("sgd update", lambda p: torch.optim.SGD(p, lr=1e-3), 12),
+        ("sgd momentum update", lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9), 20),
+        ("adam update", lambda p: torch.optim.Adam(p, lr=1e-3, **fused(gpu)), 28),
+        ("adamw update", lambda p: torch.optim.AdamW(p, lr=1e-3, **fused(gpu)), 28),
+        ("adam amsgrad update", lambda p: torch.optim.Adam(p, lr=1e-3, amsgrad=True, **fused(gpu)), 36),
+        ("rmsprop update", lambda p: torch.optim.RMSprop(p, lr=1e-2), 20),
+        ("adagrad update", lambda p: torch.optim.Adagrad(p, lr=1e-2), 20),
+    ]
+    sizes = [1000000] + ([] if quick else [100000000 if gpu else 10000000])
+    for n in sizes:
+        for name, make, bpp in cases:
+            w = torch.nn.Parameter(torch.rand(n, device=dev) - 0.5)
+            w.grad = torch.rand(n, device=dev) - 0.5
+            opt = make([w])
+            t = timer.run(opt.step, 2, repeat)
+            out.append(result("optim", name, f"{n:.0e} params", t, n * bpp * 1e-9, "GB/s", copy))
+
+
+def fused(gpu):
+    # The fused (single-kernel) implementation where PyTorch has one.
+    if gpu and "fused" in torch.optim.Adam.__init__.__code__.co_varnames:
+        return {"fused": True}
+    return {}
+
+
+def model(kind, width=32):
+    nn = torch.nn
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                             nn.Linear(128, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(2 * width * 49, 10))
+
+
+def train(dev, gpu, timer, repeat, out):
+    for kind in ("mlp", "cnn"):
+        for batch in (64, 256):
+            net = model(kind).to(dev)
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3, **fused(gpu))
+            x = torch.rand(batch, 1, 28, 28, device=dev)
+            y = torch.randint(0, 10, (batch,), device=dev)
+            lossf = torch.nn.CrossEntropyLoss()
+
+            def step():
+                opt.zero_grad(set_to_none=True)
+                lossf(net(x), y).backward()
+                opt.step()
+
+            t = Timer(torch.device("cpu")).run(lambda: (step(), sync(dev)), 2, repeat)
+            out.append(result("train", f"{kind} step", f"batch {batch}", t, float(batch), "samples/s", 0))
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--suite", default="quick")
+    ap.add_argument("--repeat", type=int, default=0)
+    ap.add_argument("--json", required=True)
+    a = ap.parse_args()
+    groups = ["ceilings", "ops", "gemm", "optim", "train"]
+    if a.suite not in ("quick", "full") and a.suite not in groups + ["startup"]:
+        sys.exit(f"compare_torch.py: unknown suite '{a.suite}'")
+    quick = a.suite == "quick"
+    repeat = a.repeat or (5 if quick else 20)
+    dev = torch.device(a.device)
+    gpu = dev.type == "cuda"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    timer = Timer(dev)
+    want = groups if a.suite in ("quick", "full") else [a.suite]
+    out = []
+    copy = best = 0.0
+    if "ceilings" in want or want != groups:
+        row = []
+        copy, best = ceilings(dev, gpu, quick, timer, repeat, row)
+        if "ceilings" in want:
+            out += row
+    if "ops" in want:
+        ops(dev, gpu, quick, timer, repeat, copy, out)
+    if "gemm" in want:
+        gemm(dev, gpu, quick, timer, repeat, best, out)
+    if "optim" in want:
+        optim(dev, gpu, quick, timer, repeat, copy, out)
+    if "train" in want:
+        train(dev, gpu, timer, repeat, out)
+    name = torch.cuda.get_device_name(dev) if gpu else (platform.processor() or platform.machine())
+    props = torch.cuda.get_device_properties(dev) if gpu else None
+    doc = {
+        "schema": "clgrad-bench/1",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tool": f"compare_torch.py (PyTorch {torch.__version__})",
+        "machine": {"hostname": socket.gethostname(), "os": platform.system(), "release": platform.release(),
+                    "arch": platform.machine(), "cpus": os.cpu_count() or 0},
+        "suite": a.suite,
+        "repeat": repeat,
+        "devices": [{
+            "spec": f"torch:{dev.type}", "label": f"PyTorch {torch.__version__} {dev.type}",
+            "description": f"PyTorch {torch.__version__} on {name}, fp32, TF32 off, {torch.get_num_threads()} threads",
+            "type": "gpu" if gpu else "cpu", "vendor": "NVIDIA" if gpu else "", "name": name,
+            "driver_version": torch.version.cuda or "", "opencl_version": "",
+            "compute_units": props.multi_processor_count if props else (os.cpu_count() or 0),
+            "clock_mhz": 0, "global_mem_bytes": props.total_memory if props else 0, "local_mem_bytes": 0,
+            "ceilings": {"copy_gbs": copy, "gemm_gflops": best},
+            "results": out,
+        }],
+    }
+    with open(a.json, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

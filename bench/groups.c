@@ -1,0 +1,277 @@
+/*
+ * The benchmark groups. Every workload is checked before it is timed:
+ * its output against the reference backend's for the same inputs (or
+ * against an invariant where the reference would be too slow), within
+ * 1e-4 relative + 1e-5 of the largest value: a sanity bound that catches
+ * wrong answers, not a precision test (the test suite does those).
+ */
+#include "bench.h"
+#include "progress.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef clg_tensor (*build_fn)(clg_graph *g, const clg_tensor *in);
+
+typedef struct workload {
+    const char *name;
+    int nin;
+    int ndim;
+    int64_t shape[2][4]; /* of each input */
+    build_fn build;
+    double bytes_per_elem_fwd, bytes_per_elem_bwd; /* per output element */
+    bool backward;
+} workload;
+
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void fill(float *v, int64_t n, uint64_t seed)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)(mix(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 11) / 9007199254740992.0;
+        v[i] = (float)(0.1 + 1.9 * u); /* positive, away from zero: log and sqrt are defined */
+    }
+}
+
+static int64_t numel(int nd, const int64_t *s)
+{
+    int64_t k = 1;
+    for (int i = 0; i < nd; i++) k *= s[i];
+    return k;
+}
+
+static bool close_enough(const float *got, const float *want, int64_t n, char *why, size_t whylen)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(want[i]) > m) m = fabs(want[i]);
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= 1e-4 * fabs((double)want[i]) + 1e-5 * m)) {
+            snprintf(why, whylen, "element %lld: %.7g, reference %.7g", (long long)i, (double)got[i], (double)want[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Builds L = sum(f(inputs)) so that backward has a scalar; returns the
+ * output of f in *y. */
+typedef struct built {
+    clg_context *ctx;
+    clg_graph *g;
+    clg_tensor in[2], y;
+    int64_t ny;
+} built;
+
+static bool build_workload(const char *spec, const workload *w, bool backward, float *const *data, built *b,
+                           char *why, size_t whylen)
+{
+    memset(b, 0, sizeof *b);
+    if (clg_context_create(&b->ctx, spec) != CLG_OK || clg_graph_create(b->ctx, &b->g) != CLG_OK) goto fail;
+    for (int i = 0; i < w->nin; i++)
+        b->in[i] = backward ? clg_param(b->g, w->ndim, w->shape[i]) : clg_input(b->g, w->ndim, w->shape[i]);
+    b->y = w->build(b->g, b->in);
+    if (backward && clg_backward(b->g, clg_sum(b->g, b->y)) != CLG_OK) goto fail;
+    if (clg_graph_status(b->g) != CLG_OK) goto fail;
+    b->ny = clg_tensor_numel(b->g, b->y);
+    for (int i = 0; i < w->nin; i++)
+        if (clg_tensor_set(b->g, b->in[i], data[i], (size_t)numel(w->ndim, w->shape[i])) != CLG_OK) goto fail;
+    return true;
+fail:
+    snprintf(why, whylen, "%s", clg_context_errmsg(b->ctx));
+    clg_context_destroy(b->ctx);
+    b->ctx = NULL;
+    return false;
+}
+
+/* Output (forward) or the first input's gradient (backward) after one run. */
+static float *run_once(built *b, const workload *w, bool backward, int64_t *count)
+{
+    clg_tensor t = backward ? clg_grad(b->g, b->in[0]) : b->y;
+    *count = clg_tensor_numel(b->g, t);
+    float *out = malloc(sizeof(float) * (size_t)*count);
+    if (!out) return NULL;
+    if (clg_graph_run(b->g, backward ? CLG_RUN_FORWARD | CLG_RUN_BACKWARD : CLG_RUN_FORWARD) != CLG_OK ||
+        clg_tensor_get(b->g, t, out, (size_t)*count) != CLG_OK) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void measure(device_run *d, const bench_opts *o, const workload *w, bool backward, const char *size_label)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s %s", w->name, backward ? "backward" : "forward");
+    result *r = bench_new_result(d, "ops", name, size_label);
+    if (!r) return;
+    float *data[2] = {NULL, NULL};
+    for (int i = 0; i < w->nin; i++) {
+        int64_t n = numel(w->ndim, w->shape[i]);
+        data[i] = malloc(sizeof(float) * (size_t)n);
+        if (!data[i]) {
+            result_fail(r, "out of host memory");
+            goto done;
+        }
+        fill(data[i], n, 1000 + (uint64_t)i);
+    }
+    built dev, ref;
+    char why[160];
+    if (!build_workload(d->spec, w, backward, data, &dev, why, sizeof why)) {
+        result_fail(r, "%s", why);
+        goto done;
+    }
+    int64_t n1 = 0, n2 = 0;
+    float *got = run_once(&dev, w, backward, &n1);
+    if (!got) {
+        result_fail(r, "%s", clg_context_errmsg(dev.ctx));
+    } else if (!d->is_reference) {
+        if (!build_workload("reference", w, backward, data, &ref, why, sizeof why)) {
+            result_fail(r, "reference: %s", why);
+        } else {
+            float *want = run_once(&ref, w, backward, &n2);
+            if (!want || n1 != n2) result_fail(r, "reference run failed");
+            else if (!close_enough(got, want, n1, why, sizeof why)) result_fail(r, "wrong result: %s", why);
+            free(want);
+            clg_context_destroy(ref.ctx);
+        }
+    }
+    free(got);
+    if (r->check == CHECK_OK) {
+        /* time the phase itself: the backward alone after a forward */
+        int phases = backward ? CLG_RUN_BACKWARD : CLG_RUN_FORWARD;
+        if (backward && clg_graph_run(dev.g, CLG_RUN_FORWARD) != CLG_OK) result_fail(r, "%s", clg_context_errmsg(dev.ctx));
+        else if (!bench_time_graph(dev.g, phases, 2, o->repeat, false, r)) result_fail(r, "%s", clg_context_errmsg(dev.ctx));
+        else result_set_rate(r, (double)dev.ny * (backward ? w->bytes_per_elem_bwd : w->bytes_per_elem_fwd) * 1e-9,
+                             "GB/s", d->copy_gbs);
+    }
+    clg_context_destroy(dev.ctx);
+done:
+    for (int i = 0; i < w->nin; i++) free(data[i]);
+}
+
+static clg_tensor b_add(clg_graph *g, const clg_tensor *in) { return clg_add(g, in[0], in[1]); }
+static clg_tensor b_mul(clg_graph *g, const clg_tensor *in) { return clg_mul(g, in[0], in[1]); }
+static clg_tensor b_relu(clg_graph *g, const clg_tensor *in) { return clg_relu(g, in[0]); }
+static clg_tensor b_sigmoid(clg_graph *g, const clg_tensor *in) { return clg_sigmoid(g, in[0]); }
+static clg_tensor b_exp(clg_graph *g, const clg_tensor *in) { return clg_exp(g, in[0]); }
+static clg_tensor b_copy(clg_graph *g, const clg_tensor *in) { return clg_scale(g, in[0], 1.0f); }
+static clg_tensor b_sum(clg_graph *g, const clg_tensor *in) { return clg_sum(g, in[0]); }
+static clg_tensor b_row_bias(clg_graph *g, const clg_tensor *in) { return clg_add(g, in[0], in[1]); }
+
+void group_ceilings(device_run *d, const bench_opts *o)
+{
+    /* Copy bandwidth: y = 1 * x, counting bytes read plus written. */
+    const bool gpu = !d->is_reference && strcmp(d->facts.type, "gpu") == 0;
+    int64_t n = (int64_t)((gpu ? (1 << 26) : (1 << 24)) * o->size_scale);
+    if (o->quick && !gpu) n = 1 << 22;
+    if (d->is_reference) n = 1 << 22;
+    char size[48];
+    snprintf(size, sizeof size, "%lld floats", (long long)n);
+    result *r = bench_new_result(d, "ceilings", "copy bandwidth", size);
+    if (!r) return;
+    float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+    clg_context *ctx = NULL;
+    clg_graph *g;
+    if (!x || !y) {
+        result_fail(r, "out of host memory");
+        goto done;
+    }
+    fill(x, n, 7);
+    if (clg_context_create(&ctx, d->spec) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) {
+        result_fail(r, "%s", clg_context_errmsg(ctx));
+        goto done;
+    }
+    clg_tensor tx = clg_input(g, 1, &n);
+    clg_tensor ty = b_copy(g, &tx);
+    if (clg_tensor_set(g, tx, x, (size_t)n) != CLG_OK || clg_graph_run(g, CLG_RUN_FORWARD) != CLG_OK ||
+        clg_tensor_get(g, ty, y, (size_t)n) != CLG_OK) {
+        result_fail(r, "%s", clg_context_errmsg(ctx));
+        goto done;
+    }
+    if (memcmp(x, y, sizeof(float) * (size_t)n) != 0) { /* invariant: an exact copy */
+        result_fail(r, "the copy differs from its input");
+        goto done;
+    }
+    if (!bench_time_graph(g, CLG_RUN_FORWARD, 3, o->repeat, false, r)) {
+        result_fail(r, "%s", clg_context_errmsg(ctx));
+        goto done;
+    }
+    result_set_rate(r, 8.0 * (double)n * 1e-9, "GB/s", 0);
+    d->copy_gbs = r->rate;
+    r->ratio = 1.0;
+done:
+    clg_context_destroy(ctx);
+    free(x);
+    free(y);
+    ceilings_gemm(d, o);
+}
+
+void group_ops(device_run *d, const bench_opts *o)
+{
+    const bool gpu = !d->is_reference && strcmp(d->facts.type, "gpu") == 0;
+    int64_t large = gpu ? (1 << 24) : (o->quick ? (1 << 20) : (1 << 22)), small = 1 << 12;
+    large = (int64_t)(large * o->size_scale);
+    const int64_t sizes[2] = {small, large};
+    for (int s = 0; s < 2; s++) {
+        int64_t n = sizes[s], rows = n / 1024;
+        char label[48];
+        snprintf(label, sizeof label, "%lld", (long long)n);
+        workload ws[] = {
+            /* bytes per output element: inputs read + output written; the
+             * backward reads dy and what the rule needs, writes dx (and db) */
+            {"add", 2, 1, {{n}, {n}}, b_add, 12, 16, true},
+            {"mul", 2, 1, {{n}, {n}}, b_mul, 12, 24, true},
+            {"relu", 1, 1, {{n}}, b_relu, 8, 12, true},
+            {"sigmoid", 1, 1, {{n}}, b_sigmoid, 8, 12, true},
+            {"exp", 1, 1, {{n}}, b_exp, 8, 12, true},
+            {"sum", 1, 1, {{n}}, b_sum, 0, 0, true},
+            {"add row bias", 2, 2, {{rows, 1024}, {1, 1024}}, b_row_bias, 8, 8, true},
+        };
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) {
+            if (!strcmp(ws[k].name, "sum")) {
+                /* a reduction reads every element once: bytes per input */
+                ws[k].bytes_per_elem_fwd = 4.0 * (double)n;
+                ws[k].bytes_per_elem_bwd = 4.0 * (double)n;
+            }
+            measure(d, o, &ws[k], false, label);
+            if (ws[k].backward) measure(d, o, &ws[k], true, label);
+        }
+    }
+}
+
+void group_startup(device_run *d, const bench_opts *o)
+{
+    /* Context creation builds the kernels: the first in a process pays the
+     * compiler (or its cache), later ones what the driver keeps. */
+    for (int pass = 0; pass < 2; pass++) {
+        result *r = bench_new_result(d, "startup", pass == 0 ? "context + kernel build, first" : "context + kernel build, again", "-");
+        if (!r) return;
+        int reps = pass == 0 ? 1 : (o->repeat < 5 ? o->repeat : 5);
+        double best = 1e30, worst = 0, total = 0;
+        for (int i = 0; i < reps; i++) {
+            double t0 = now_seconds();
+            clg_context *ctx = NULL;
+            clg_status s = clg_context_create(&ctx, d->spec);
+            double t = now_seconds() - t0;
+            if (s != CLG_OK) result_fail(r, "%s", clg_context_errmsg(ctx));
+            clg_context_destroy(ctx);
+            if (t < best) best = t;
+            if (t > worst) worst = t;
+            total += t;
+        }
+        r->min = best;
+        r->max = worst;
+        r->median = total / reps;
+        snprintf(r->unit, sizeof r->unit, "ms");
+        r->rate = r->median * 1e3;
+    }
+}

@@ -1,0 +1,70 @@
+/* Timing and result bookkeeping shared by the benchmark groups. */
+#include "bench.h"
+#include "progress.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+bool bench_time_graph(clg_graph *g, int phases, int warmup, int repeat, bool host_clock, result *r)
+{
+    double *t = malloc(sizeof(double) * (size_t)(repeat > 0 ? repeat : 1));
+    if (!t) {
+        result_fail(r, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < warmup; i++)
+        if (clg_graph_run(g, phases) != CLG_OK) goto fail;
+    for (int i = 0; i < repeat; i++) {
+        if (host_clock) {
+            double t0 = now_seconds();
+            if (clg_graph_run(g, phases) != CLG_OK) goto fail;
+            t[i] = now_seconds() - t0;
+        } else if (clg_graph_run_timed(g, phases, &t[i]) != CLG_OK) {
+            goto fail;
+        }
+    }
+    qsort(t, (size_t)repeat, sizeof *t, cmp_double);
+    r->min = t[0];
+    r->max = t[repeat - 1];
+    r->median = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
+    free(t);
+    return true;
+fail:
+    free(t);
+    return false;
+}
+
+void result_set_rate(result *r, double work, const char *unit, double ceiling)
+{
+    r->work = work;
+    snprintf(r->unit, sizeof r->unit, "%s", unit);
+    r->rate = r->median > 0 ? work / r->median : 0;
+    r->ratio = ceiling > 0 ? r->rate / ceiling : 0;
+}
+
+void result_fail(result *r, const char *fmt, ...)
+{
+    r->check = CHECK_FAILED;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->note, sizeof r->note, fmt, ap);
+    va_end(ap);
+}
+
+result *bench_new_result(device_run *d, const char *group, const char *name, const char *size)
+{
+    if (d->nresults >= BENCH_MAX_RESULTS) return NULL;
+    result *r = &d->results[d->nresults++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->group, sizeof r->group, "%s", group);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->size, sizeof r->size, "%s", size);
+    return r;
+}

@@ -1,0 +1,140 @@
+#include "models.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct builder {
+    model *m;
+    clg_graph *g;
+    uint64_t seed;
+    int layer;
+} builder;
+
+static clg_tensor failed(builder *b, clg_status s)
+{
+    if (b->m->err == CLG_OK) b->m->err = s;
+    return (clg_tensor){-1};
+}
+
+/* PyTorch's default for Linear and Conv2d: weight and bias uniform in
+ * +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)). */
+static clg_tensor param(builder *b, const char *name, int ndim, const int64_t *shape, double bound)
+{
+    clg_tensor t = clg_param(b->g, ndim, shape);
+    if (t.id < 0) return t;
+    b->m->nparams += clg_tensor_numel(b->g, t);
+    clg_status s = clg_tensor_set_name(b->g, t, name);
+    if (s == CLG_OK)
+        s = clg_init_uniform(b->g, t, (float)-bound, (float)bound, b->seed + (uint64_t)(++b->layer) * 7919);
+    return s == CLG_OK ? t : failed(b, s);
+}
+
+static clg_tensor filled(builder *b, const char *name, int64_t n, float v)
+{
+    clg_tensor t = clg_param(b->g, 1, &n);
+    if (t.id < 0) return t;
+    b->m->nparams += n;
+    clg_status s = clg_tensor_set_name(b->g, t, name);
+    if (s == CLG_OK) s = clg_tensor_fill(b->g, t, v);
+    return s == CLG_OK ? t : failed(b, s);
+}
+
+static clg_tensor linear(builder *b, const char *name, clg_tensor x, int64_t in, int64_t out)
+{
+    char n[64];
+    const int64_t ws[2] = {out, in};
+    double bound = 1.0 / sqrt((double)in);
+    snprintf(n, sizeof n, "%s.weight", name);
+    clg_tensor w = param(b, n, 2, ws, bound);
+    snprintf(n, sizeof n, "%s.bias", name);
+    clg_tensor bias = param(b, n, 1, &out, bound);
+    return clg_linear(b->g, x, w, bias);
+}
+
+/* conv 3x3 (padding 1, no bias: batch norm follows) + batch norm + ReLU + max-pool 2x2 */
+static clg_tensor block(builder *b, int index, clg_tensor x, int64_t cin, int64_t cout)
+{
+    char n[64];
+    const int64_t ws[4] = {cout, cin, 3, 3};
+    snprintf(n, sizeof n, "conv%d.weight", index);
+    clg_tensor w = param(b, n, 4, ws, 1.0 / sqrt((double)(cin * 9)));
+    clg_tensor y = clg_conv2d(b->g, x, w, (clg_tensor){-1}, 1, 1, 1, 1, 1, 1);
+    snprintf(n, sizeof n, "bn%d.weight", index);
+    clg_tensor gamma = filled(b, n, cout, 1.0f);
+    snprintf(n, sizeof n, "bn%d.bias", index);
+    clg_tensor beta = filled(b, n, cout, 0.0f);
+    y = clg_batch_norm(b->g, y, gamma, beta, 0.1f, 1e-5f);
+    model *m = b->m;
+    if (m->nbn < MODEL_MAX_BN && y.id >= 0) {
+        m->bn[m->nbn] = y;
+        snprintf(n, sizeof n, "bn%d.running_mean", index);
+        m->bn_mean[m->nbn] = clg_input(b->g, 1, &cout);
+        clg_status s = clg_tensor_set_name(b->g, m->bn_mean[m->nbn], n);
+        snprintf(n, sizeof n, "bn%d.running_var", index);
+        m->bn_var[m->nbn] = clg_input(b->g, 1, &cout);
+        if (s == CLG_OK) s = clg_tensor_set_name(b->g, m->bn_var[m->nbn], n);
+        if (s != CLG_OK) return failed(b, s);
+        m->nbn++;
+    }
+    return clg_max_pool2d(b->g, clg_relu(b->g, y), 2, 2, 2, 2, 0, 0);
+}
+
+clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->batch = batch;
+    clg_status s = clg_graph_create(ctx, &m->g);
+    if (s != CLG_OK) return s;
+    builder b = {m, m->g, seed, 0};
+    const int64_t B = batch;
+    if (!strcmp(kind, "mlp")) {
+        const int64_t xs[2] = {B, 784};
+        m->x = clg_input(m->g, 2, xs);
+        clg_tensor h = clg_relu(m->g, linear(&b, "fc1", m->x, 784, 256));
+        h = clg_relu(m->g, linear(&b, "fc2", h, 256, 128));
+        m->logits = linear(&b, "fc3", h, 128, 10);
+    } else if (!strcmp(kind, "cnn")) {
+        const int64_t xs[4] = {B, 1, 28, 28};
+        m->x = clg_input(m->g, 4, xs);
+        clg_tensor h = block(&b, 1, m->x, 1, width);
+        h = block(&b, 2, h, width, 2 * width);
+        const int64_t flat[2] = {B, 2 * width * 7 * 7};
+        h = clg_reshape(m->g, h, 2, flat);
+        m->logits = linear(&b, "fc", h, 2 * width * 7 * 7, 10);
+    } else {
+        return CLG_ERR_INVALID_ARGUMENT;
+    }
+    m->labels = clg_labels(m->g, 1, &B);
+    m->loss = clg_softmax_cross_entropy(m->g, m->logits, m->labels);
+    if (m->err != CLG_OK) return m->err;
+    s = clg_graph_status(m->g);
+    if (s == CLG_OK) s = clg_backward(m->g, m->loss);
+    if (s == CLG_OK) s = model_running_to_tensors(m);
+    return s;
+}
+
+static clg_status running_copy(model *m, bool to_tensors)
+{
+    for (int i = 0; i < m->nbn; i++) {
+        int64_t c = clg_tensor_numel(m->g, m->bn_mean[i]);
+        float mean[1024], var[1024];
+        if (c > 1024) return CLG_ERR_UNSUPPORTED;
+        clg_status s;
+        if (to_tensors) {
+            s = clg_batch_norm_running(m->g, m->bn[i], mean, var, (size_t)c);
+            if (s == CLG_OK) s = clg_tensor_set(m->g, m->bn_mean[i], mean, (size_t)c);
+            if (s == CLG_OK) s = clg_tensor_set(m->g, m->bn_var[i], var, (size_t)c);
+        } else {
+            s = clg_tensor_get(m->g, m->bn_mean[i], mean, (size_t)c);
+            if (s == CLG_OK) s = clg_tensor_get(m->g, m->bn_var[i], var, (size_t)c);
+            if (s == CLG_OK) s = clg_batch_norm_set_running(m->g, m->bn[i], mean, var, (size_t)c);
+        }
+        if (s != CLG_OK) return s;
+    }
+    return CLG_OK;
+}
+
+clg_status model_running_to_tensors(model *m) { return running_copy(m, true); }
+clg_status model_running_from_tensors(model *m) { return running_copy(m, false); }

@@ -1,0 +1,462 @@
+/*
+ * clgrad-train: Fashion-MNIST end to end on any device.
+ *
+ *   clgrad-train [--model mlp|cnn] [--optimizer sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad]
+ *                [--lr F] [--schedule constant|step|exponential|cosine] [--warmup STEPS]
+ *                [--epochs N] [--batch N] [--width N] [--device SPEC] [--seed S] [--data DIR]
+ *                [--limit N] [--save FILE] [--resume FILE] [--json FILE] [--stop-after N]
+ *
+ * Reads the gzip'd IDX files of Debian's dataset-fashion-mnist package
+ * (/usr/share/datasets/fashion-mnist) or --data DIR. Per epoch: training
+ * loss, test accuracy, time; at the end a summary. --save writes a
+ * checkpoint (safetensors: parameters, optimizer state, batch norm
+ * statistics, and in its metadata the step, the loader's position and the
+ * options) after every epoch; --resume continues one exactly.
+ */
+#include "models.h"
+#include "progress.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+typedef struct options {
+    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json;
+    double lr;
+    int epochs, batch, width, warmup, stop_after;
+    long limit;
+    uint64_t seed;
+} options;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: clgrad-train [--model mlp|cnn] [--optimizer sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad]\n"
+               "                    [--lr F] [--schedule constant|step|exponential|cosine] [--warmup STEPS]\n"
+               "                    [--epochs N] [--batch N] [--width N] [--device SPEC] [--seed S] [--data DIR]\n"
+               "                    [--limit N] [--save FILE] [--resume FILE] [--json FILE] [--stop-after N]\n"
+               "--limit N: the first N training images (and N/6, at least 1000, test images)\n"
+               "--stop-after N: stop after N epochs as an interruption would (for testing --resume)\n");
+}
+
+static int die(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "clgrad-train: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return 1;
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+    *o = (options){.model = "mlp", .optimizer = "adam", .schedule = "constant", .data = DEFAULT_DATA, .lr = -1,
+                   .epochs = 10, .batch = 64, .width = 32, .seed = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!v) {
+            fprintf(stderr, "clgrad-train: %s '%s'\n", strncmp(a, "--", 2) ? "unknown argument" : "missing value for", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--optimizer")) o->optimizer = v;
+        else if (!strcmp(a, "--schedule")) o->schedule = v;
+        else if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--save")) o->save = v;
+        else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--json")) o->json = v;
+        else if (!strcmp(a, "--lr")) {
+            char *end;
+            o->lr = strtod(v, &end);
+            if (*end || !(o->lr > 0)) {
+                fprintf(stderr, "clgrad-train: --lr must be a positive number, not '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--epochs") && parse_int(v, 1, 100000, &n)) o->epochs = (int)n;
+        else if (!strcmp(a, "--batch") && parse_int(v, 1, 65536, &n)) o->batch = (int)n;
+        else if (!strcmp(a, "--width") && parse_int(v, 1, 1024, &n)) o->width = (int)n;
+        else if (!strcmp(a, "--warmup") && parse_int(v, 0, 100000000, &n)) o->warmup = (int)n;
+        else if (!strcmp(a, "--limit") && parse_int(v, 1, 100000000, &n)) o->limit = n;
+        else if (!strcmp(a, "--stop-after") && parse_int(v, 1, 100000, &n)) o->stop_after = (int)n;
+        else if (!strcmp(a, "--seed") && parse_int(v, 0, 2147483647, &n)) o->seed = (uint64_t)n;
+        else {
+            bool known = !strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--width") ||
+                         !strcmp(a, "--warmup") || !strcmp(a, "--limit") || !strcmp(a, "--seed") ||
+                         !strcmp(a, "--stop-after");
+            if (known) fprintf(stderr, "clgrad-train: bad value '%s' for %s\n", v, a);
+            else fprintf(stderr, "clgrad-train: unknown option '%s'\n", a);
+            return 2;
+        }
+    }
+    if (strcmp(o->model, "mlp") && strcmp(o->model, "cnn")) {
+        fprintf(stderr, "clgrad-train: unknown model '%s' (mlp, cnn)\n", o->model);
+        return 2;
+    }
+    return 0;
+}
+
+static int optimizer_config(const options *o, int64_t steps_per_epoch, clg_optimizer_config *cfg)
+{
+    static const struct {
+        const char *name;
+        clg_optimizer_kind kind;
+        float momentum;
+        int nesterov;
+        float lr;
+    } table[] = {
+        {"sgd", CLG_OPTIM_SGD, 0, 0, 0.05f},      {"momentum", CLG_OPTIM_SGD, 0.9f, 0, 0.01f},
+        {"nesterov", CLG_OPTIM_SGD, 0.9f, 1, 0.01f}, {"adam", CLG_OPTIM_ADAM, 0, 0, 1e-3f},
+        {"adamw", CLG_OPTIM_ADAMW, 0, 0, 1e-3f},  {"rmsprop", CLG_OPTIM_RMSPROP, 0, 0, 1e-3f},
+        {"adagrad", CLG_OPTIM_ADAGRAD, 0, 0, 1e-2f},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(o->optimizer, table[i].name)) {
+            *cfg = clg_optimizer_defaults(table[i].kind);
+            cfg->momentum = table[i].momentum;
+            cfg->nesterov = table[i].nesterov;
+            cfg->lr = o->lr > 0 ? (float)o->lr : table[i].lr;
+            int64_t total = steps_per_epoch * o->epochs;
+            if (!strcmp(o->schedule, "constant")) cfg->schedule = CLG_LR_CONSTANT;
+            else if (!strcmp(o->schedule, "step")) {
+                cfg->schedule = CLG_LR_STEP; /* a tenth every third of the run */
+                cfg->step_size = total / 3 > 0 ? total / 3 : 1;
+                cfg->gamma = 0.1f;
+            } else if (!strcmp(o->schedule, "exponential")) {
+                cfg->schedule = CLG_LR_EXPONENTIAL; /* a hundredth by the end */
+                cfg->gamma = (float)pow(0.01, 1.0 / (double)(total > 0 ? total : 1));
+            } else if (!strcmp(o->schedule, "cosine")) {
+                cfg->schedule = CLG_LR_COSINE;
+                cfg->t_max = total - o->warmup > 0 ? total - o->warmup : 1;
+            } else {
+                fprintf(stderr, "clgrad-train: unknown schedule '%s' (constant, step, exponential, cosine)\n",
+                        o->schedule);
+                return 2;
+            }
+            cfg->warmup_steps = o->warmup;
+            return 0;
+        }
+    fprintf(stderr, "clgrad-train: unknown optimizer '%s' (sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad)\n",
+            o->optimizer);
+    return 2;
+}
+
+/* One split of the data set: images as f32 [N, 784], labels i32 [N]. */
+typedef struct split {
+    clg_array *images, *labels;
+} split;
+
+static void split_free(split *s)
+{
+    clg_array_free(s->images);
+    clg_array_free(s->labels);
+}
+
+static int load_split(const char *dir, const char *prefix, long limit, split *out)
+{
+    char path[1024], err[512];
+    clg_array *raw = NULL, *lab = NULL;
+    memset(out, 0, sizeof *out);
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    if (clg_idx_read(path, &raw, err, sizeof err) != CLG_OK) return die("%s", err, NULL);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    if (clg_idx_read(path, &lab, err, sizeof err) != CLG_OK) {
+        clg_array_free(raw);
+        return die("%s", err, NULL);
+    }
+    if (raw->ndim != 3 || raw->shape[1] != 28 || raw->shape[2] != 28 || lab->ndim != 1 ||
+        lab->shape[0] != raw->shape[0]) {
+        clg_array_free(raw);
+        clg_array_free(lab);
+        return die("%s: not 28x28 images with one label each", dir, NULL);
+    }
+    /* a prefix of the split: the same memory, fewer rows */
+    int64_t n = raw->shape[0];
+    if (limit > 0 && limit < n) n = limit;
+    clg_array head_images = *raw, head_labels = *lab;
+    head_images.ndim = 2;
+    head_images.shape[0] = n;
+    head_images.shape[1] = 784;
+    head_images.numel = n * 784;
+    head_labels.shape[0] = n;
+    head_labels.numel = n;
+    int rc = 0;
+    if (clg_array_convert(&head_images, CLG_ELEM_F32, &out->images, err, sizeof err) != CLG_OK ||
+        clg_array_convert(&head_labels, CLG_ELEM_I32, &out->labels, err, sizeof err) != CLG_OK) {
+        rc = die("%s", err, NULL);
+        split_free(out);
+    }
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        int32_t l = ((int32_t *)out->labels->data)[i];
+        if (l < 0 || l > 9) {
+            rc = die("%s: a label is outside 0..9", dir, NULL);
+            split_free(out);
+        }
+    }
+    clg_array_free(raw);
+    clg_array_free(lab);
+    return rc;
+}
+
+typedef struct epoch_stats {
+    double train_loss, test_accuracy, seconds, samples_per_s;
+    double loss_first, loss_last; /* mean over the epoch's first and last tenth */
+} epoch_stats;
+
+static int check(clg_context *ctx, clg_status s)
+{
+    if (s == CLG_OK) return 0;
+    fprintf(stderr, "clgrad-train: %s\n", clg_context_errmsg(ctx));
+    return 1;
+}
+
+/* Test accuracy with the graph in evaluation mode; the last partial batch
+ * is padded with copies of its first sample, which are not counted. */
+static int evaluate(clg_context *ctx, model *m, const split *test, const float *mean, const float *std,
+                    double *accuracy)
+{
+    char err[512];
+    clg_loader_options lo = {.batch_size = m->batch, .normalize = CLG_NORMALIZE_GIVEN, .mean = mean, .std = std};
+    clg_loader *l;
+    if (clg_loader_create(test->images, test->labels, &lo, &l, err, sizeof err) != CLG_OK)
+        return die("%s", err, NULL);
+    size_t B = (size_t)m->batch;
+    float *x = malloc(B * 784 * sizeof(float)), *logits = malloc(B * 10 * sizeof(float));
+    int32_t *y = malloc(B * sizeof(int32_t));
+    int rc = !x || !logits || !y ? die("out of memory", NULL, NULL) : 0;
+    int64_t right = 0, total = 0, count;
+    rc = rc ? rc : check(ctx, clg_graph_set_training(m->g, 0));
+    while (rc == 0 && clg_loader_next(l, x, y, &count) == CLG_OK && count > 0) {
+        for (int64_t i = count; i < m->batch; i++) {
+            memcpy(x + i * 784, x, 784 * sizeof(float));
+            y[i] = y[0];
+        }
+        rc = check(ctx, clg_tensor_set(m->g, m->x, x, B * 784));
+        rc = rc ? rc : check(ctx, clg_tensor_set_i32(m->g, m->labels, y, B));
+        rc = rc ? rc : check(ctx, clg_graph_run(m->g, CLG_RUN_FORWARD));
+        rc = rc ? rc : check(ctx, clg_tensor_get(m->g, m->logits, logits, B * 10));
+        for (int64_t i = 0; rc == 0 && i < count; i++) {
+            int best = 0;
+            for (int c = 1; c < 10; c++)
+                if (logits[i * 10 + c] > logits[i * 10 + best]) best = c;
+            right += best == y[i];
+            total++;
+        }
+    }
+    if (rc == 0) rc = check(ctx, clg_graph_set_training(m->g, 1));
+    *accuracy = total ? (double)right / (double)total : 0;
+    free(x);
+    free(logits);
+    free(y);
+    clg_loader_destroy(l);
+    return rc;
+}
+
+static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loader *l)
+{
+    int64_t step, epoch, batch;
+    clg_meta *meta = NULL;
+    int rc = check(ctx, model_running_to_tensors(m));
+    if (rc == 0) rc = check(ctx, clg_optimizer_get_step(m->g, &step));
+    if (rc == 0 && clg_loader_position(l, &epoch, &batch) != CLG_OK) rc = die("cannot read the loader position", NULL, NULL);
+    if (rc == 0 && clg_meta_create(&meta) != CLG_OK) rc = die("out of memory", NULL, NULL);
+    if (rc == 0 && (clg_meta_set(meta, "format", "clgrad-train/1") || clg_meta_set(meta, "model", o->model) ||
+                    clg_meta_set(meta, "optimizer", o->optimizer) || clg_meta_set(meta, "schedule", o->schedule) ||
+                    clg_meta_set_i64(meta, "batch", o->batch) || clg_meta_set_i64(meta, "width", o->width) ||
+                    clg_meta_set_i64(meta, "epochs", o->epochs) || clg_meta_set_i64(meta, "warmup", o->warmup) ||
+                    clg_meta_set_i64(meta, "limit", o->limit) || clg_meta_set_f64(meta, "lr", o->lr) ||
+                    clg_meta_set_u64(meta, "seed", o->seed) || clg_meta_set_i64(meta, "step", step) ||
+                    clg_meta_set_i64(meta, "loader_epoch", epoch) || clg_meta_set_i64(meta, "loader_batch", batch)))
+        rc = die("out of memory", NULL, NULL);
+    if (rc == 0) rc = check(ctx, clg_checkpoint_save_meta(m->g, o->save, meta));
+    clg_meta_free(meta);
+    return rc;
+}
+
+/* The options that shape the run must match the checkpoint's. */
+static int resume_checkpoint(clg_context *ctx, model *m, const options *o, clg_loader *l, int *first_epoch)
+{
+    clg_meta *meta = NULL;
+    if (check(ctx, clg_checkpoint_load(m->g, o->resume, &meta))) return 1;
+    int rc = 0;
+    const char *keys[] = {"model", "optimizer", "schedule"};
+    const char *mine[] = {o->model, o->optimizer, o->schedule};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        const char *v = clg_meta_get(meta, keys[i]);
+        if (!v || strcmp(v, mine[i])) rc = die("--resume: the checkpoint was made with another %s", keys[i], NULL);
+    }
+    int64_t batch = 0, width = 0, step = 0, le = 0, lb = 0, limit = -1;
+    if (rc == 0 && (clg_meta_get_i64(meta, "batch", &batch) || clg_meta_get_i64(meta, "width", &width) ||
+                    clg_meta_get_i64(meta, "step", &step) || clg_meta_get_i64(meta, "loader_epoch", &le) ||
+                    clg_meta_get_i64(meta, "loader_batch", &lb) || clg_meta_get_i64(meta, "limit", &limit)))
+        rc = die("--resume: %s lacks clgrad-train's metadata", o->resume, NULL);
+    if (rc == 0 && (batch != o->batch || width != o->width || limit != o->limit))
+        rc = die("--resume: --batch, --width and --limit must be those of the checkpoint", NULL, NULL);
+    if (rc == 0) rc = check(ctx, clg_optimizer_set_step(m->g, step));
+    if (rc == 0) rc = check(ctx, model_running_from_tensors(m));
+    if (rc == 0 && clg_loader_seek(l, le, lb) != CLG_OK) rc = die("--resume: bad loader position", NULL, NULL);
+    *first_epoch = (int)le;
+    clg_meta_free(meta);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse(argc, argv, &o);
+    if (rc) {
+        if (rc == 2) usage(stderr);
+        return rc;
+    }
+    split train, test;
+    if (load_split(o.data, "train", o.limit, &train)) return 1;
+    if (load_split(o.data, "t10k", o.limit > 0 ? (o.limit / 6 > 1000 ? o.limit / 6 : 1000) : 0, &test)) {
+        split_free(&train);
+        return 1;
+    }
+    char err[512];
+    clg_loader_options lo = {.batch_size = o.batch, .seed = o.seed, .shuffle = 1, .drop_last = 1,
+                             .normalize = CLG_NORMALIZE_COMPUTE};
+    clg_loader *loader = NULL;
+    clg_context *ctx = NULL;
+    model m = {0};
+    float *mean = malloc(784 * sizeof(float)), *std = malloc(784 * sizeof(float));
+    float *x = malloc((size_t)o.batch * 784 * sizeof(float));
+    int32_t *y = malloc((size_t)o.batch * sizeof(int32_t));
+    FILE *json = NULL;
+    if (!mean || !std || !x || !y) {
+        rc = die("out of memory", NULL, NULL);
+        goto done;
+    }
+    if (clg_loader_create(train.images, train.labels, &lo, &loader, err, sizeof err) != CLG_OK ||
+        clg_loader_stats(loader, mean, std) != CLG_OK) {
+        rc = die("%s", err, NULL);
+        goto done;
+    }
+    int64_t steps_per_epoch = clg_loader_batches(loader);
+    if (steps_per_epoch < 1) {
+        rc = die("--batch is larger than the training set", NULL, NULL);
+        goto done;
+    }
+    clg_optimizer_config cfg;
+    if ((rc = optimizer_config(&o, steps_per_epoch, &cfg))) goto done;
+    if (clg_context_create(&ctx, o.device) != CLG_OK) {
+        rc = die("%s", clg_context_errmsg(ctx), NULL);
+        goto done;
+    }
+    if (model_build(ctx, o.model, o.batch, o.width, o.seed, &m) != CLG_OK ||
+        clg_optimizer(m.g, &cfg) != CLG_OK) {
+        rc = die("%s", clg_context_errmsg(ctx), NULL);
+        goto done;
+    }
+    int first_epoch = 0;
+    if (o.resume && (rc = resume_checkpoint(ctx, &m, &o, loader, &first_epoch))) goto done;
+    if (o.json && !(json = fopen(o.json, "w"))) {
+        rc = die("cannot write %s", o.json, NULL);
+        goto done;
+    }
+
+    printf("clgrad-train: %s (%lld parameters), %s, lr %g, %s schedule, batch %d, on %s\n", o.model,
+           (long long)m.nparams, o.optimizer, (double)cfg.lr, o.schedule, o.batch, clg_context_device(ctx));
+    printf("data: %lld training and %lld test images from %s\n", (long long)train.images->shape[0],
+           (long long)test.images->shape[0], o.data);
+    fflush(stdout);
+    progress p;
+    progress_init(&p, stderr);
+    double t_start = now_seconds(), train_seconds = 0, final_acc = 0;
+    long long samples = 0;
+    if (json) fprintf(json, "{\n  \"epochs\": [");
+    for (int e = first_epoch; e < o.epochs; e++) {
+        double t0 = now_seconds(), loss_sum = 0, first_sum = 0, last_sum = 0;
+        int64_t count, done_steps = 0, remaining = steps_per_epoch, tenth = steps_per_epoch / 10 > 0 ? steps_per_epoch / 10 : 1;
+        int64_t already = 0, le, lb;
+        if (clg_loader_position(loader, &le, &lb) == CLG_OK && le == e) already = lb;
+        remaining -= already;
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d/%d", e + 1, o.epochs);
+        while ((rc = check(ctx, clg_loader_next(loader, x, y, &count) == CLG_OK ? CLG_OK : CLG_ERR_INVALID_ARGUMENT)) == 0 &&
+               count > 0) {
+            float loss;
+            rc = check(ctx, clg_tensor_set(m.g, m.x, x, (size_t)o.batch * 784));
+            rc = rc ? rc : check(ctx, clg_tensor_set_i32(m.g, m.labels, y, (size_t)o.batch));
+            rc = rc ? rc : check(ctx, clg_graph_run(m.g, CLG_RUN_ALL));
+            rc = rc ? rc : check(ctx, clg_tensor_get(m.g, m.loss, &loss, 1));
+            if (rc) goto done;
+            if (!isfinite(loss)) {
+                rc = die("the training loss is %s: lower --lr", isnan(loss) ? "NaN" : "infinite", NULL);
+                goto done;
+            }
+            loss_sum += loss;
+            if (done_steps < tenth) first_sum += loss;
+            if (done_steps >= remaining - tenth) last_sum += loss;
+            done_steps++;
+            samples += count;
+            double el = now_seconds() - t0;
+            progress_update(&p, label, (long)done_steps, (long)steps_per_epoch,
+                            el > 0 ? (double)(done_steps * o.batch) / el : 0, loss_sum / (double)done_steps);
+        }
+        if (rc) goto done;
+        double t_train = now_seconds() - t0;
+        train_seconds += t_train;
+        progress_clear(&p);
+        double acc;
+        if ((rc = evaluate(ctx, &m, &test, mean, std, &acc))) goto done;
+        final_acc = acc;
+        int64_t nt = done_steps < tenth ? done_steps : tenth;
+        epoch_stats st = {done_steps ? loss_sum / (double)done_steps : 0, acc, now_seconds() - t0,
+                          t_train > 0 ? (double)(done_steps * o.batch) / t_train : 0,
+                          nt ? first_sum / (double)nt : 0, nt ? last_sum / (double)nt : 0};
+        printf("epoch %2d/%d  train loss %.4f  test accuracy %.4f  %.1f s  (%.0f samples/s)\n", e + 1, o.epochs,
+               st.train_loss, st.test_accuracy, st.seconds, st.samples_per_s);
+        fflush(stdout);
+        if (json)
+            fprintf(json, "%s\n    {\"epoch\": %d, \"train_loss\": %.6g, \"loss_first_tenth\": %.6g, "
+                          "\"loss_last_tenth\": %.6g, \"test_accuracy\": %.6g, \"seconds\": %.4g, \"samples_per_s\": %.6g}",
+                    e > first_epoch ? "," : "", e + 1, st.train_loss, st.loss_first, st.loss_last, st.test_accuracy,
+                    st.seconds, st.samples_per_s);
+        if (o.save && (rc = save_checkpoint(ctx, &m, &o, loader))) goto done;
+        if (o.stop_after && e + 1 >= o.stop_after) break;
+    }
+    double total = now_seconds() - t_start;
+    printf("summary: device %s; model %s; optimizer %s; epochs %d; final test accuracy %.4f; %.0f samples/s; "
+           "%.1f s\n",
+           clg_context_device(ctx), o.model, o.optimizer, o.epochs, final_acc,
+           train_seconds > 0 ? (double)samples / train_seconds : 0, total);
+    if (json) {
+        fprintf(json, "\n  ],\n  \"summary\": {\"device\": \"");
+        for (const char *s = clg_context_device(ctx); *s; s++) {
+            if (*s == '"' || *s == '\\') fputc('\\', json);
+            fputc(*s, json);
+        }
+        fprintf(json, "\", \"model\": \"%s\", \"optimizer\": \"%s\", \"epochs\": %d, \"final_test_accuracy\": %.6g, "
+                      "\"samples_per_s\": %.6g, \"seconds\": %.4g}\n}\n",
+                o.model, o.optimizer, o.epochs, final_acc, train_seconds > 0 ? (double)samples / train_seconds : 0,
+                total);
+    }
+done:
+    if (json && fclose(json) != 0 && rc == 0) rc = die("error writing %s", o.json, NULL);
+    clg_loader_destroy(loader);
+    clg_context_destroy(ctx);
+    split_free(&train);
+    split_free(&test);
+    free(mean);
+    free(std);
+    free(x);
+    free(y);
+    return rc;
+}

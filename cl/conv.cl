@@ -1,0 +1,218 @@
+/*
+ * Convolution and pooling, NCHW, forward and backward side by side.
+ *
+ * conv2d runs as im2col + one GEMM (CLBlast, host/cl_conv.c):
+ *   col [K = C*KH*KW, NP = N*OH*OW],  Y' [OC, NP] = W [OC, K] . col,  y = permute(Y') + b
+ * and its backward as two GEMMs over the permuted dy:
+ *   dY' [OC, NP] = permute(dy),  dW = dY' . col^T,  dcol = W^T . dY',  dx = col2im(dcol)
+ * col2im gathers (each x element sums its own col entries), so no atomics.
+ *
+ * The sizes travel as one int16 (host/cl_conv.c, geom16); pooling reads
+ * as a convolution with OC = C and dilation 1.
+ */
+
+typedef struct {
+    int n, c, h, w, oc, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+} conv_geom;
+
+inline conv_geom conv_unpack(int16 v)
+{
+    conv_geom g = {v.s0, v.s1, v.s2, v.s3, v.s4, v.s5, v.s6, v.s7, v.s8, v.s9, v.sa, v.sb, v.sc, v.sd, v.se};
+    return g;
+}
+
+/*
+ * im2col: col[k][j], k = (c KH + p) KW + q, j = (n OH + i) OW + l:
+ *   col[k][j] = x[n, c, i sh - ph + p dh, l sw - pw + q dw]   (0 outside x)
+ * One work-item per (block of cper channels, j) writes the KH*KW rows of
+ * each of its channels: neighbouring work-items write neighbouring j,
+ * and the integer divisions that split j are paid once per cper*KH*KW
+ * writes (the host picks cper to leave just enough work-items).
+ */
+__kernel void conv_im2col(__global const float *X, __global float *COL, int16 geom, int cper)
+{
+    const conv_geom g = conv_unpack(geom);
+    const int np = g.n * g.oh * g.ow; /* fits: checked when the op is recorded */
+    const long total = (long)((g.c + cper - 1) / cper) * np;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const int blk = (int)(idx / np), j = (int)(idx - (long)blk * np);
+        const int l = j % g.ow, t = j / g.ow, i = t % g.oh, n = t / g.oh;
+        const int h0 = i * g.sh - g.ph, v0 = l * g.sw - g.pw, c1 = min(g.c, (blk + 1) * cper);
+        for (int c = blk * cper; c < c1; c++) {
+            __global const float *x = X + ((long)n * g.c + c) * g.h * g.w;
+            __global float *out = COL + (long)c * g.kh * g.kw * np + j;
+            for (int p = 0; p < g.kh; p++) {
+                const int h = h0 + p * g.dh;
+                const bool row_in = h >= 0 && h < g.h;
+                for (int q = 0; q < g.kw; q++, out += np) {
+                    const int v = v0 + q * g.dw;
+                    *out = row_in && v >= 0 && v < g.w ? x[h * g.w + v] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* The first and last output index (along one axis) whose window holds
+ * input index `in`: a window at o covers o stride - pad + t dil for taps
+ * t in [0, k), so o stride lies in [in + pad - (k - 1) dil, in + pad]. */
+inline int2 conv_windows(int in, int k, int stride, int pad, int dil, int extent)
+{
+    const int lo = in + pad - (k - 1) * dil, hi = in + pad;
+    return (int2)(lo > 0 ? (lo - 1) / stride + 1 : 0, min(hi / stride, extent - 1));
+}
+
+/*
+ * col2im, the adjoint of im2col: each x element sums the col entries that
+ * were copied from it,
+ *   dx[n,c,h,v] = sum over windows (i, l) holding (h, v) at a whole tap
+ *                 p = (h + ph - i sh) / dh, q = (v + pw - l sw) / dw
+ *                 of dcol[(c KH + p) KW + q][(n OH + i) OW + l]
+ * Looping over the windows, not the taps, divides only with dilation.
+ */
+__kernel void conv_col2im(__global const float *DCOL, __global float *DX, int16 geom)
+{
+    const conv_geom g = conv_unpack(geom);
+    const int np = g.n * g.oh * g.ow;
+    const long total = (long)g.n * g.c * g.h * g.w;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const long nc = idx / ((long)g.h * g.w);
+        const int hv = (int)(idx - nc * g.h * g.w), h = hv / g.w, v = hv - h * g.w;
+        const int c = (int)(nc % g.c), n = (int)(nc / g.c);
+        const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, g.dh, g.oh), rl = conv_windows(v, g.kw, g.sw, g.pw, g.dw, g.ow);
+        __global const float *d = DCOL + (long)c * g.kh * g.kw * np + n * g.oh * g.ow;
+        float acc = 0.0f;
+        for (int i = ri.x; i <= ri.y; i++) {
+            const int tp = h + g.ph - i * g.sh;
+            if (g.dh > 1 && tp % g.dh) continue;
+            const int p = g.dh > 1 ? tp / g.dh : tp;
+            for (int l = rl.x; l <= rl.y; l++) {
+                const int tq = v + g.pw - l * g.sw;
+                if (g.dw > 1 && tq % g.dw) continue;
+                const int q = g.dw > 1 ? tq / g.dw : tq;
+                acc += d[(long)(p * g.kw + q) * np + i * g.ow + l];
+            }
+        }
+        DX[idx] = acc;
+    }
+}
+
+/*
+ * Swaps the two outer axes: dst [I, J, P] from src [J, I, P],
+ *   dst[a, b, s] = src[b, a, s] + bias[b]   (bias only when has_bias)
+ * Forward: y [N, OC, P] from Y' [OC, N, P] plus the bias; backward:
+ * dY' [OC, N, P] from dy [N, OC, P].
+ */
+__kernel void conv_swap01(__global const float *SRC, __global float *DST, __global const float *BIAS, int has_bias,
+                          int I, int J, long P)
+{
+    const long total = (long)I * J * P;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const long s = idx % P, ab = idx / P;
+        const int b = (int)(ab % J), a = (int)(ab / J);
+        const float v = SRC[((long)b * I + a) * P + s];
+        DST[idx] = has_bias ? v + BIAS[b] : v;
+    }
+}
+
+/* db[o] = sum_{n,s} dy[n, o, s] over dy [N, OC, P]: work-group o sums channel o. */
+__kernel void conv_bias_grad(__global const float *DY, __global float *DB, int N, int OC, long P,
+                             __local float *tmp)
+{
+    const int o = get_group_id(0);
+    float acc = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *dy = DY + ((long)n * OC + o) * P;
+        for (long s = get_local_id(0); s < P; s += get_local_size(0)) acc += dy[s];
+    }
+    acc = group_sum(acc, tmp);
+    if (get_local_id(0) == 0) DB[o] = acc;
+}
+
+/*
+ * Max pooling over the window's cells inside x (padding never wins), in
+ * row-major order: the first maximum wins, a NaN over numbers, the first
+ * NaN over later ones.
+ *   y[n,c,i,l] = x[n,c,h*,v*],  arg[n,c,i,l] = h* W + v*
+ */
+__kernel void pool_max_forward(__global const float *X, __global float *Y, __global int *ARG, int16 geom)
+{
+    const conv_geom g = conv_unpack(geom);
+    const long total = (long)g.n * g.c * g.oh * g.ow;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const int l = (int)(idx % g.ow), i = (int)((idx / g.ow) % g.oh);
+        const long nc = idx / ((long)g.ow * g.oh);
+        __global const float *x = X + nc * g.h * g.w;
+        const int h0 = i * g.sh - g.ph, v0 = l * g.sw - g.pw;
+        const int hs = max(h0, 0), he = min(h0 + g.kh, g.h), vs = max(v0, 0), ve = min(v0 + g.kw, g.w);
+        float best = x[hs * g.w + vs];
+        int at = hs * g.w + vs;
+        for (int h = hs; h < he; h++)
+            for (int v = vs; v < ve; v++) {
+                const float val = x[h * g.w + v];
+                if (val > best || (isnan(val) && !isnan(best))) {
+                    best = val;
+                    at = h * g.w + v;
+                }
+            }
+        Y[idx] = best;
+        ARG[idx] = at;
+    }
+}
+
+/*
+ * dx[n,c,h,v] = sum of dy[n,c,i,l] over the windows (i, l) that hold
+ * (h, v) (conv_windows) and whose argmax it is.
+ */
+__kernel void pool_max_backward(__global const float *DY, __global float *DX, __global const int *ARG, int16 geom)
+{
+    const conv_geom g = conv_unpack(geom);
+    const long total = (long)g.n * g.c * g.h * g.w;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const int v = (int)(idx % g.w), h = (int)((idx / g.w) % g.h);
+        const long nc = idx / ((long)g.w * g.h);
+        const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, 1, g.oh), rl = conv_windows(v, g.kw, g.sw, g.pw, 1, g.ow);
+        const long base = nc * g.oh * g.ow;
+        const int me = h * g.w + v;
+        float acc = 0.0f;
+        for (int i = ri.x; i <= ri.y; i++)
+            for (int l = rl.x; l <= rl.y; l++)
+                if (ARG[base + (long)i * g.ow + l] == me) acc += DY[base + (long)i * g.ow + l];
+        DX[idx] = acc;
+    }
+}
+
+/* Average pooling, padding cells counted: y[n,c,i,l] = (sum of the window's cells inside x) / (kh kw) */
+__kernel void pool_avg_forward(__global const float *X, __global float *Y, int16 geom)
+{
+    const conv_geom g = conv_unpack(geom);
+    const long total = (long)g.n * g.c * g.oh * g.ow;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const int l = (int)(idx % g.ow), i = (int)((idx / g.ow) % g.oh);
+        const long nc = idx / ((long)g.ow * g.oh);
+        __global const float *x = X + nc * g.h * g.w;
+        const int h0 = i * g.sh - g.ph, v0 = l * g.sw - g.pw;
+        const int hs = max(h0, 0), he = min(h0 + g.kh, g.h), vs = max(v0, 0), ve = min(v0 + g.kw, g.w);
+        float acc = 0.0f;
+        for (int h = hs; h < he; h++)
+            for (int v = vs; v < ve; v++) acc += x[h * g.w + v];
+        Y[idx] = acc / ((float)g.kh * g.kw);
+    }
+}
+
+/* dx[n,c,h,v] = (sum of dy over the windows that hold (h, v)) / (kh kw) */
+__kernel void pool_avg_backward(__global const float *DY, __global float *DX, int16 geom)
+{
+    const conv_geom g = conv_unpack(geom);
+    const long total = (long)g.n * g.c * g.h * g.w;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const int v = (int)(idx % g.w), h = (int)((idx / g.w) % g.h);
+        const long nc = idx / ((long)g.w * g.h);
+        const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, 1, g.oh), rl = conv_windows(v, g.kw, g.sw, g.pw, 1, g.ow);
+        const long base = nc * g.oh * g.ow;
+        float acc = 0.0f;
+        for (int i = ri.x; i <= ri.y; i++)
+            for (int l = rl.x; l <= rl.y; l++) acc += DY[base + (long)i * g.ow + l];
+        DX[idx] = acc / ((float)g.kh * g.kw);
+    }
+}

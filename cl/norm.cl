@@ -1,0 +1,97 @@
+/*
+ * Batch norm. x is seen as [N, C, inner] (inner = H*W, or 1 for [N, C]);
+ * channel c owns M = N * inner values. The per-channel reductions run one
+ * work-group per channel, summing in local memory (group_sum).
+ */
+
+/* offset of value m of channel c */
+inline long bn_index(long m, long c, long C, long inner)
+{
+    const long n = m / inner;
+    return (n * C + c) * inner + (m - n * inner);
+}
+
+/*
+ * training: mean = sum x / M, var = sum (x - mean)^2 / M (two passes),
+ *           running mean <- (1 - mom) running mean + mom mean,
+ *           running var  <- (1 - mom) running var + mom var M / (M - 1);
+ * eval:     mean, var = the running averages;
+ * invstd = 1 / sqrt(var + eps), y = gamma invstd (x - mean) + beta,
+ * saved = (mean[C], invstd[C]) for the backward.
+ */
+__kernel void bn_forward(__global const float *X, __global const float *G, __global const float *B,
+                         __global float *Y, __global float *saved, __global float *running, long C, long inner,
+                         long M, int training, float mom, float eps, __local float *tmp)
+{
+    const long c = get_group_id(0);
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    /* the barriers of group_sum stay outside any branch (PoCL mishandles
+     * them under a condition, even a uniform one); eval mode sums nothing */
+    float acc = 0.0f;
+    for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
+    const float bmean = group_sum(acc, tmp) / (float)M;
+    acc = 0.0f;
+    for (long m = lid; training && m < M; m += ls) {
+        const float d = X[bn_index(m, c, C, inner)] - bmean;
+        acc += d * d;
+    }
+    const float bvar = group_sum(acc, tmp) / (float)M;
+    float mean, invstd;
+    if (training) {
+        mean = bmean;
+        invstd = 1.0f / sqrt(bvar + eps);
+        if (lid == 0) {
+            running[c] = (1.0f - mom) * running[c] + mom * bmean;
+            running[C + c] = (1.0f - mom) * running[C + c] + mom * (bvar * ((float)M / (float)(M - 1)));
+        }
+    } else {
+        mean = running[c];
+        invstd = 1.0f / sqrt(running[C + c] + eps);
+    }
+    if (lid == 0) {
+        saved[c] = mean;
+        saved[C + c] = invstd;
+    }
+    const float k = G[c] * invstd, b = B[c];
+    for (long m = lid; m < M; m += ls) {
+        const long i = bn_index(m, c, C, inner);
+        Y[i] = k * (X[i] - mean) + b;
+    }
+}
+
+/* out[c] = sum dy x^ (dgamma, with_xhat) or sum dy (dbeta); x^ = (x - mean) invstd */
+__kernel void bn_backward_reduce(__global const float *DY, __global const float *X, __global const float *saved,
+                                 __global float *out, long C, long inner, long M, int with_xhat,
+                                 __local float *tmp)
+{
+    const long c = get_group_id(0);
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    const float mean = saved[c], invstd = saved[C + c];
+    float acc = 0.0f;
+    for (long m = lid; m < M; m += ls) {
+        const long i = bn_index(m, c, C, inner);
+        acc += with_xhat ? DY[i] * ((X[i] - mean) * invstd) : DY[i];
+    }
+    acc = group_sum(acc, tmp);
+    if (lid == 0) out[c] = acc;
+}
+
+/*
+ * training: dx = gamma invstd / M (M dy - dbeta - x^ dgamma)
+ * eval:     dx = gamma invstd dy
+ */
+__kernel void bn_backward_input(__global const float *DY, __global const float *X, __global const float *G,
+                                __global const float *saved, __global const float *DG, __global const float *DB,
+                                __global float *DX, long n, long C, long inner, long M, int training)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const long c = (i / inner) % C;
+        const float invstd = saved[C + c], k = G[c] * invstd;
+        if (training) {
+            const float xhat = (X[i] - saved[c]) * invstd;
+            DX[i] = k / (float)M * ((float)M * DY[i] - DB[c] - xhat * DG[c]);
+        } else {
+            DX[i] = k * DY[i];
+        }
+    }
+}

@@ -1,0 +1,209 @@
+/* Checkpoints: a graph's named tensors as a safetensors file. */
+#include "data.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ERRLEN 1024
+
+/* The named tensors of g, as host arrays read from the device. */
+typedef struct named_set {
+    int n;
+    int32_t *ids;
+    const char **names;
+    clg_array *arrays;
+    const clg_array **ptrs;
+} named_set;
+
+static void named_free(named_set *s)
+{
+    for (int i = 0; i < s->n && s->arrays; i++) free(s->arrays[i].data);
+    free(s->ids);
+    free(s->names);
+    free(s->arrays);
+    free(s->ptrs);
+}
+
+static clg_elem node_elem(const clg_node *n)
+{
+    return n->dtype == CLG_I32 ? CLG_ELEM_I32 : CLG_ELEM_F32;
+}
+
+static clg_status collect_named(clg_graph *g, named_set *s, const char *func)
+{
+    memset(s, 0, sizeof *s);
+    int count = 0;
+    for (int32_t i = 0; i < g->n; i++) count += g->nodes[i].name[0] != '\0';
+    s->ids = calloc((size_t)count + 1, sizeof *s->ids);
+    s->names = calloc((size_t)count + 1, sizeof *s->names);
+    s->arrays = calloc((size_t)count + 1, sizeof *s->arrays);
+    s->ptrs = calloc((size_t)count + 1, sizeof *s->ptrs);
+    if (!s->ids || !s->names || !s->arrays || !s->ptrs)
+        return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+    for (int32_t i = 0; i < g->n; i++) {
+        const clg_node *n = &g->nodes[i];
+        if (!n->name[0]) continue;
+        clg_array *a = &s->arrays[s->n];
+        a->type = node_elem(n);
+        a->ndim = n->ndim;
+        memcpy(a->shape, n->shape, (size_t)n->ndim * sizeof *n->shape);
+        a->numel = n->numel;
+        s->ids[s->n] = i;
+        s->names[s->n] = n->name;
+        s->ptrs[s->n] = a;
+        s->n++;
+    }
+    return CLG_OK;
+}
+
+static clg_status download(clg_graph *g, named_set *s, const char *func)
+{
+    clg_backend *be = g->ctx->be;
+    for (int i = 0; i < s->n; i++) {
+        clg_array *a = &s->arrays[i];
+        const clg_node *n = &g->nodes[s->ids[i]];
+        a->data = malloc((size_t)a->numel * 4);
+        if (!a->data)
+            return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory for tensor '%s'", func, n->name);
+        clg_status st = be->vt->buffer_read(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
+        if (st != CLG_OK) return clg_error_wrap(g->ctx, st, "%s: reading tensor '%s'", func, n->name);
+    }
+    return CLG_OK;
+}
+
+clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, const clg_meta *meta)
+{
+    const char *func = "clg_checkpoint_save";
+    clg_status s = clg_graph_check(g, func);
+    if (s != CLG_OK) return s;
+    if (!path || !*path) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: path is empty", func);
+    named_set set;
+    s = collect_named(g, &set, func);
+    if (s == CLG_OK) s = download(g, &set, func);
+    if (s == CLG_OK) {
+        char err[ERRLEN];
+        s = clg_safetensors_write(path, set.n, set.names, set.ptrs, meta, err, sizeof err);
+        if (s != CLG_OK) clg_error(g->ctx, s, "%s: %s", func, err + (strncmp(err, "clg_safetensors_write: ", 23) ? 0 : 23));
+    }
+    named_free(&set);
+    return s;
+}
+
+clg_status clg_checkpoint_save(clg_graph *g, const char *path, const char *const *meta_keys,
+                               const char *const *meta_values, int nmeta)
+{
+    const char *func = "clg_checkpoint_save";
+    clg_status s = clg_graph_check(g, func);
+    if (s != CLG_OK) return s;
+    if (nmeta < 0 || (nmeta > 0 && (!meta_keys || !meta_values)))
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %d metadata entries with keys %s and values %s", func,
+                         nmeta, meta_keys ? "given" : "NULL", meta_values ? "given" : "NULL");
+    clg_meta *meta;
+    if (clg_meta_create(&meta) != CLG_OK) return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+    for (int i = 0; i < nmeta && s == CLG_OK; i++) {
+        const char *k = meta_keys[i], *v = meta_values[i];
+        if (k && clg_meta_get(meta, k))
+            s = clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: metadata key '%s' is given twice", func, k);
+        else if ((s = clg_meta_set(meta, k, v)) != CLG_OK)
+            clg_error(g->ctx, s, "%s: metadata %d: %s", func, i,
+                      s == CLG_ERR_OUT_OF_MEMORY ? "out of host memory"
+                                                 : "key and value must be UTF-8 strings, the key non-empty");
+    }
+    if (s == CLG_OK) s = clg_checkpoint_save_meta(g, path, meta);
+    clg_meta_free(meta);
+    return s;
+}
+
+/* ---- loading ---- */
+
+static clg_status match(clg_graph *g, const clg_node *n, const clg_array *a, const char *path)
+{
+    const char *func = "clg_checkpoint_load";
+    char gs[128], fs[128];
+    clg_shape_string(n->ndim, n->shape, gs, sizeof gs);
+    if (!a) return clg_error(g->ctx, CLG_ERR_NOT_FOUND, "%s: %s: graph tensor '%s' %s is not in the file", func, path,
+                             n->name, gs);
+    clg_array_shape_string(a->ndim, a->shape, fs, sizeof fs);
+    if (a->type != node_elem(n))
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %s: tensor '%s' is %s in the file, the graph holds %s",
+                         func, path, n->name, clg_safetensors_dtype_name(a->type),
+                         clg_safetensors_dtype_name(node_elem(n)));
+    bool same = a->ndim == n->ndim;
+    for (int d = 0; same && d < n->ndim; d++) same = a->shape[d] == n->shape[d];
+    if (!same)
+        return clg_error(g->ctx, CLG_ERR_SHAPE, "%s: %s: tensor '%s' has shape %s in the file, %s in the graph", func,
+                         path, n->name, fs, gs);
+    return CLG_OK;
+}
+
+static bool graph_has_name(const clg_graph *g, const char *name)
+{
+    for (int32_t i = 0; i < g->n; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return true;
+    return false;
+}
+
+/* Every named tensor matches, nothing else is in the file, and the label
+ * tensors hold valid labels: checked before anything is written. */
+static clg_status validate(clg_graph *g, const clg_safetensors *st, const char *path)
+{
+    int named = 0;
+    for (int32_t i = 0; i < g->n; i++) {
+        const clg_node *n = &g->nodes[i];
+        if (!n->name[0]) continue;
+        named++;
+        const clg_array *a = clg_safetensors_find(st, n->name);
+        clg_status s = match(g, n, a, path);
+        if (s != CLG_OK) return s;
+        if (n->dtype == CLG_I32 &&
+            (s = clg_softmax_check_labels(g, i, a->data, (size_t)a->numel)) != CLG_OK)
+            return clg_error_wrap(g->ctx, s, "clg_checkpoint_load: %s: tensor '%s'", path, n->name);
+    }
+    if (named != clg_safetensors_count(st))
+        for (int k = 0; k < clg_safetensors_count(st); k++)
+            if (!graph_has_name(g, clg_safetensors_name(st, k)))
+                return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                                 "clg_checkpoint_load: %s: the file has tensor '%s', which no tensor of the graph is named",
+                                 path, clg_safetensors_name(st, k));
+    return CLG_OK;
+}
+
+clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta)
+{
+    const char *func = "clg_checkpoint_load";
+    clg_status s = clg_graph_check(g, func);
+    if (s != CLG_OK) return s;
+    if (meta) *meta = NULL;
+    if (!path || !*path) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: path is empty", func);
+    char err[ERRLEN];
+    clg_safetensors *st;
+    s = clg_safetensors_read(path, &st, err, sizeof err);
+    if (s != CLG_OK)
+        return clg_error(g->ctx, s, "%s: %s", func, err + (strncmp(err, "clg_safetensors_read: ", 22) ? 0 : 22));
+    clg_meta *copy = NULL;
+    s = validate(g, st, path);
+    if (s == CLG_OK && meta) {
+        /* Copied first: after the upload nothing may fail. */
+        const clg_meta *m = clg_safetensors_meta(st);
+        s = clg_meta_create(&copy);
+        for (int i = 0; i < clg_meta_count(m) && s == CLG_OK; i++)
+            s = clg_meta_set(copy, clg_meta_key(m, i), clg_meta_value(m, i));
+        if (s != CLG_OK) clg_error(g->ctx, s, "%s: out of host memory for the metadata", func);
+    }
+    clg_backend *be = g->ctx->be;
+    for (int32_t i = 0; i < g->n && s == CLG_OK; i++) {
+        const clg_node *n = &g->nodes[i];
+        if (!n->name[0]) continue;
+        const clg_array *a = clg_safetensors_find(st, n->name);
+        s = be->vt->buffer_write(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
+        if (s != CLG_OK) clg_error_wrap(g->ctx, s, "%s: %s: writing tensor '%s'", func, path, n->name);
+    }
+    clg_safetensors_free(st);
+    if (s != CLG_OK) {
+        clg_meta_free(copy);
+        return s;
+    }
+    if (meta) *meta = copy;
+    return CLG_OK;
+}

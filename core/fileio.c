@@ -1,0 +1,204 @@
+/* Files: bounded whole-file reads and atomic writes (POSIX). */
+#define _POSIX_C_SOURCE 200809L
+#include "data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The status of a failed system call. There is no I/O status in clg_status:
+ * a missing file is NOT_FOUND, anything else the caller's bad argument. */
+static clg_status errno_status(int e)
+{
+    if (e == ENOENT || e == ENOTDIR) return CLG_ERR_NOT_FOUND;
+    if (e == ENOMEM) return CLG_ERR_OUT_OF_MEMORY;
+    return CLG_ERR_INVALID_ARGUMENT;
+}
+
+clg_status clg_file_read_all(const char *path, size_t max, unsigned char **out, size_t *len, const char *func,
+                             char *err, size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    if (!path) return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: path is NULL", func);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return clg_data_fail(err, errlen, errno_status(errno), "%s: %s: %s", func, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return clg_data_fail(err, errlen, errno_status(e), "%s: %s: %s", func, path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s: %s", func, path,
+                             S_ISDIR(st.st_mode) ? "is a folder" : "is not a regular file");
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s: %lld bytes, more than the %zu this reader accepts",
+                             func, path, (long long)st.st_size, max);
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        close(fd);
+        return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: %s: out of host memory for %zu bytes", func,
+                             path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s: %s after %zu of %zu bytes", func,
+                                 path, r < 0 ? strerror(e) : "file shrank while reading", got, size);
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    *out = buf;
+    *len = size;
+    return CLG_OK;
+}
+
+/* ---- writing ---- */
+
+static bool write_piece(FILE *f, const clg_piece *p)
+{
+    if (p->elsize <= 1 || clg_host_is_little_endian()) return fwrite(p->data, 1, p->len, f) == p->len;
+    unsigned char tmp[4096];
+    size_t step = sizeof tmp / p->elsize * p->elsize;
+    for (size_t off = 0; off < p->len; off += step) {
+        size_t n = p->len - off < step ? p->len - off : step;
+        memcpy(tmp, (const unsigned char *)p->data + off, n);
+        clg_swap_elements(tmp, n / p->elsize, p->elsize);
+        if (fwrite(tmp, 1, n, f) != n) return false;
+    }
+    return true;
+}
+
+clg_status clg_pieces_to_mem(const clg_piece *pieces, int npieces, unsigned char **out, size_t *len, char *err,
+                             size_t errlen)
+{
+    size_t total = 0;
+    for (int i = 0; i < npieces; i++) total += pieces[i].len;
+    unsigned char *buf = malloc(total ? total : 1);
+    if (!buf) return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "out of host memory for %zu bytes", total);
+    size_t at = 0;
+    for (int i = 0; i < npieces; i++) {
+        if (pieces[i].len) memcpy(buf + at, pieces[i].data, pieces[i].len);
+        if (pieces[i].elsize > 1 && !clg_host_is_little_endian())
+            clg_swap_elements(buf + at, pieces[i].len / pieces[i].elsize, pieces[i].elsize);
+        at += pieces[i].len;
+    }
+    *out = buf;
+    *len = total;
+    return CLG_OK;
+}
+
+/* Splits path into its folder ("." when none) and file name. */
+static bool split_path(const char *path, char **dir, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 1;
+    if (slash && dlen == 0) dlen = 1; /* "/file": the root */
+    *dir = malloc(dlen + 1);
+    if (!*dir) return false;
+    memcpy(*dir, slash ? path : ".", dlen);
+    (*dir)[dlen] = '\0';
+    return true;
+}
+
+/* Creates "<dir>/.<base>.<pid>-<n>.tmp" exclusively. O_EXCL rather than
+ * mkstemp so that the file gets the usual permissions (0666 less umask). */
+static int create_temp(const char *dir, const char *base, char *tmp, size_t size)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmp, size, "%s/.%s.%ld-%ld.tmp", dir, base, (long)getpid(), (long)(ts.tv_nsec + attempt) % 1000000000L);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+static void sync_folder(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    /* Some file systems cannot sync a folder (EINVAL); the rename is done
+     * either way, so there is nothing to undo. */
+    fsync(fd);
+    close(fd);
+}
+
+clg_status clg_write_atomic(const char *path, const clg_piece *pieces, int npieces, const char *func, char *err,
+                            size_t errlen)
+{
+    if (!path || !*path) return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: path is empty", func);
+    char *dir;
+    const char *base;
+    if (!split_path(path, &dir, &base))
+        return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        free(dir);
+        return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s names a folder, not a file", func, path);
+    }
+    size_t tsize = strlen(dir) + strlen(base) + 64;
+    char *tmp = malloc(tsize);
+    if (!tmp) {
+        free(dir);
+        return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+    }
+    clg_status s = CLG_OK;
+    int fd = create_temp(dir, base, tmp, tsize);
+    if (fd < 0) {
+        s = clg_data_fail(err, errlen, errno_status(errno), "%s: cannot create a temporary file in %s: %s", func,
+                          dir, strerror(errno));
+        goto done;
+    }
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        s = clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: fdopen: %s", func, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto done;
+    }
+    const char *step = NULL;
+    for (int i = 0; i < npieces && !step; i++)
+        if (!write_piece(f, &pieces[i])) step = "write";
+    if (!step && fflush(f) != 0) step = "flush";
+    if (!step && fsync(fd) != 0) step = "fsync";
+    int e = errno;
+    if (fclose(f) != 0 && !step) {
+        step = "close";
+        e = errno;
+    }
+    if (!step && rename(tmp, path) != 0) {
+        step = "rename";
+        e = errno;
+    }
+    if (step) {
+        unlink(tmp);
+        s = clg_data_fail(err, errlen, errno_status(e),
+                          "%s: %s: %s failed: %s (the previous file, if any, is unchanged)", func, path, step,
+                          strerror(e));
+        goto done;
+    }
+    sync_folder(dir);
+done:
+    free(tmp);
+    free(dir);
+    return s;
+}

@@ -1,0 +1,71 @@
+/*
+ * The optim family's node layout, shared by core/optim.c (recording and
+ * the per-step arguments), core/ref_optim.c and host/cl_optim.c.
+ *
+ * OPTIM_UPDATE, in place on a parameter (the node's buf is the parameter's):
+ *   src[0]      the gradient, or the parameter's accumulator in accumulate
+ *               mode (the update zeroes it after reading it)
+ *   src[1..3]   the optimizer's state tensors of this parameter, -1 unused:
+ *                 SGD      momentum_buffer (when momentum > 0)
+ *                 Adam(W)  exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)
+ *                 RMSProp  square_avg, momentum_buffer (momentum > 0),
+ *                          grad_avg (centered)
+ *                 Adagrad  sum
+ *   i[0] kind (clg_optimizer_kind), i[1] flags (OPTIM_F_*), i[2] the clip
+ *   coefficient node or -1, i[3] the parameter's id.
+ *   Eight float arguments, rewritten before every update run from the step
+ *   count (optim_arg: f[0..3], then the float bits in i[4..7]); see
+ *   optim_step_args in core/optim.c for what each kind puts there.
+ * OPTIM_ACCUM (accumulator, grad), in place on the accumulator: acc += grad.
+ * OPTIM_SQNORM (grad, running total or -1) -> [1]: total + sum(grad^2).
+ * OPTIM_CLIP (total) -> [1]: min(1, f[0] / (sqrt(total) + 1e-6)).
+ */
+#ifndef CLG_OPTIM_H
+#define CLG_OPTIM_H
+
+#include "internal.h"
+
+#include <string.h>
+
+/* Update flags; the same values are #defined in cl/optim.cl. */
+enum {
+    OPTIM_F_CLIP = 1,       /* scale the gradient by the clip coefficient */
+    OPTIM_F_ZERO_GRAD = 2,  /* src[0] is an accumulator: zero it after reading */
+    OPTIM_F_MOMENTUM = 4,   /* SGD, RMSProp: a momentum buffer */
+    OPTIM_F_NESTEROV = 8,   /* SGD */
+    OPTIM_F_FIRST = 16,     /* SGD: the first step (buffer = gradient); set per step */
+    OPTIM_F_AMSGRAD = 32,   /* Adam(W) */
+    OPTIM_F_DECOUPLED = 64, /* AdamW: f-argument 1 is the decay factor 1 - lr wd */
+    OPTIM_F_CENTERED = 128  /* RMSProp */
+};
+
+#define OPTIM_NARGS 8
+
+static inline float optim_arg(const clg_node *n, int k)
+{
+    if (k < 4) return n->f[k];
+    uint32_t u = (uint32_t)n->i[k];
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static inline void optim_set_arg(clg_node *n, int k, float v)
+{
+    if (k < 4) {
+        n->f[k] = v;
+        return;
+    }
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    n->i[k] = (int64_t)u;
+}
+
+/* The optimizer recorded by clg_optimizer (g->optim). */
+struct clg_optim {
+    clg_optimizer_config cfg;
+    int64_t step;                 /* updates done so far */
+    int32_t update_begin, update_end; /* node range of the OPTIM_UPDATE nodes */
+};
+
+#endif

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Resume is exact: two epochs straight, and one epoch, a stop, then the
+# second resumed from the checkpoint, must leave byte-identical
+# checkpoints (parameters, optimizer state, batch norm statistics, step,
+# schedule position and loader position).
+# Usage: resume.sh CLGRAD_TRAIN DATA_DIR
+set -eu
+train=$1
+data=$2
+if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
+  echo "Fashion-MNIST is not in $data (apt-get install dataset-fashion-mnist)" >&2
+  exit 1
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for model in mlp cnn; do
+  set -- --model "$model" --width 4 --limit 1200 --batch 50 --data "$data" --optimizer adamw \
+    --schedule cosine --warmup 5 --epochs 2
+  "$train" "$@" --save "$out/straight.st" >/dev/null
+  "$train" "$@" --stop-after 1 --save "$out/first.st" >/dev/null
+  "$train" "$@" --resume "$out/first.st" --save "$out/resumed.st" >/dev/null
+  if cmp -s "$out/straight.st" "$out/resumed.st"; then
+    echo "$model: the resumed run's checkpoint is identical to the uninterrupted one's ($(wc -c <"$out/straight.st") bytes)"
+  else
+    echo "$model: the resumed run differs from the uninterrupted one" >&2
+    exit 1
+  fi
+  if cmp -s "$out/first.st" "$out/straight.st"; then
+    echo "$model: the checkpoint after one epoch equals the final one: the test proves nothing" >&2
+    exit 1
+  fi
+done
