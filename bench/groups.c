@@ -18,11 +18,12 @@ typedef clg_tensor (*build_fn)(clg_graph *g, const clg_tensor *in);
 typedef struct workload {
     const char *name;
     int nin;
-    int ndim;
-    int64_t shape[2][4]; /* of each input */
+    int ndim[3];
+    int64_t shape[3][4]; /* of each input */
     build_fn build;
-    double bytes_per_elem_fwd, bytes_per_elem_bwd; /* per output element */
-    bool backward;
+    /* work per run: bytes (GB/s) or flops (GFLOP/s, when flops is set) */
+    double work_fwd, work_bwd;
+    bool flops;
 } workload;
 
 static uint64_t mix(uint64_t z)
@@ -67,23 +68,40 @@ static bool close_enough(const float *got, const float *want, int64_t n, char *w
 typedef struct built {
     clg_context *ctx;
     clg_graph *g;
-    clg_tensor in[2], y;
+    clg_tensor in[3], y;
     int64_t ny;
 } built;
 
-static bool build_workload(const char *spec, const workload *w, bool backward, float *const *data, built *b,
-                           char *why, size_t whylen)
+/* weighted: the loss is sum(y * c) with c varying over y, for the check:
+ * sum(y) alone can have a zero gradient (batch norm's is), leaving only
+ * rounding noise to compare. Timed graphs use sum(y). */
+static bool build_workload(const char *spec, const workload *w, bool backward, bool weighted, float *const *data,
+                           built *b, char *why, size_t whylen)
 {
     memset(b, 0, sizeof *b);
     if (clg_context_create(&b->ctx, spec) != CLG_OK || clg_graph_create(b->ctx, &b->g) != CLG_OK) goto fail;
     for (int i = 0; i < w->nin; i++)
-        b->in[i] = backward ? clg_param(b->g, w->ndim, w->shape[i]) : clg_input(b->g, w->ndim, w->shape[i]);
+        b->in[i] = backward ? clg_param(b->g, w->ndim[i], w->shape[i]) : clg_input(b->g, w->ndim[i], w->shape[i]);
     b->y = w->build(b->g, b->in);
-    if (backward && clg_backward(b->g, clg_sum(b->g, b->y)) != CLG_OK) goto fail;
+    clg_tensor out = b->y;
+    if (weighted && backward && clg_graph_status(b->g) == CLG_OK) {
+        int64_t shape[4], ny = clg_tensor_numel(b->g, b->y);
+        int nd = clg_tensor_ndim(b->g, b->y);
+        for (int k = 0; k < nd; k++) shape[k] = clg_tensor_dim(b->g, b->y, k);
+        clg_tensor c = clg_input(b->g, nd, shape);
+        float *cv = malloc(sizeof(float) * (size_t)ny);
+        if (!cv) goto fail;
+        fill(cv, ny, 77);
+        clg_status st = clg_tensor_set(b->g, c, cv, (size_t)ny);
+        free(cv);
+        if (st != CLG_OK) goto fail;
+        out = clg_mul(b->g, b->y, c);
+    }
+    if (backward && clg_backward(b->g, clg_sum(b->g, out)) != CLG_OK) goto fail;
     if (clg_graph_status(b->g) != CLG_OK) goto fail;
     b->ny = clg_tensor_numel(b->g, b->y);
     for (int i = 0; i < w->nin; i++)
-        if (clg_tensor_set(b->g, b->in[i], data[i], (size_t)numel(w->ndim, w->shape[i])) != CLG_OK) goto fail;
+        if (clg_tensor_set(b->g, b->in[i], data[i], (size_t)numel(w->ndim[i], w->shape[i])) != CLG_OK) goto fail;
     return true;
 fail:
     snprintf(why, whylen, "%s", clg_context_errmsg(b->ctx));
@@ -113,9 +131,9 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
     snprintf(name, sizeof name, "%s %s", w->name, backward ? "backward" : "forward");
     result *r = bench_new_result(d, "ops", name, size_label);
     if (!r) return;
-    float *data[2] = {NULL, NULL};
+    float *data[3] = {NULL, NULL, NULL};
     for (int i = 0; i < w->nin; i++) {
-        int64_t n = numel(w->ndim, w->shape[i]);
+        int64_t n = numel(w->ndim[i], w->shape[i]);
         data[i] = malloc(sizeof(float) * (size_t)n);
         if (!data[i]) {
             result_fail(r, "out of host memory");
@@ -125,7 +143,7 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
     }
     built dev, ref;
     char why[160];
-    if (!build_workload(d->spec, w, backward, data, &dev, why, sizeof why)) {
+    if (!build_workload(d->spec, w, backward, true, data, &dev, why, sizeof why)) {
         result_fail(r, "%s", why);
         goto done;
     }
@@ -134,7 +152,7 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
     if (!got) {
         result_fail(r, "%s", clg_context_errmsg(dev.ctx));
     } else if (!d->is_reference) {
-        if (!build_workload("reference", w, backward, data, &ref, why, sizeof why)) {
+        if (!build_workload("reference", w, backward, true, data, &ref, why, sizeof why)) {
             result_fail(r, "reference: %s", why);
         } else {
             float *want = run_once(&ref, w, backward, &n2);
@@ -145,13 +163,20 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
         }
     }
     free(got);
+    if (r->check == CHECK_OK && backward) {
+        clg_context_destroy(dev.ctx);
+        if (!build_workload(d->spec, w, backward, false, data, &dev, why, sizeof why)) {
+            result_fail(r, "%s", why);
+            goto done;
+        }
+    }
     if (r->check == CHECK_OK) {
         /* time the phase itself: the backward alone after a forward */
         int phases = backward ? CLG_RUN_BACKWARD : CLG_RUN_FORWARD;
         if (backward && clg_graph_run(dev.g, CLG_RUN_FORWARD) != CLG_OK) result_fail(r, "%s", clg_context_errmsg(dev.ctx));
         else if (!bench_time_graph(dev.g, phases, 2, o->repeat, false, r)) result_fail(r, "%s", clg_context_errmsg(dev.ctx));
-        else result_set_rate(r, (double)dev.ny * (backward ? w->bytes_per_elem_bwd : w->bytes_per_elem_fwd) * 1e-9,
-                             "GB/s", d->copy_gbs);
+        else result_set_rate(r, (backward ? w->work_bwd : w->work_fwd) * 1e-9, w->flops ? "GFLOP/s" : "GB/s",
+                             w->flops ? d->gemm_gflops : d->copy_gbs);
     }
     clg_context_destroy(dev.ctx);
 done:
@@ -215,6 +240,28 @@ done:
     ceilings_gemm(d, o);
 }
 
+static clg_tensor b_ce(clg_graph *g, const clg_tensor *in)
+{
+    int64_t rows = clg_tensor_dim(g, in[0], 0), classes = clg_tensor_dim(g, in[0], 1);
+    clg_tensor labels = clg_labels(g, 1, &rows);
+    int32_t *v = malloc(sizeof(int32_t) * (size_t)rows);
+    if (!v) return (clg_tensor){-1};
+    for (int64_t i = 0; i < rows; i++) v[i] = (int32_t)((i * 7) % classes);
+    clg_status s = clg_tensor_set_i32(g, labels, v, (size_t)rows);
+    free(v);
+    return s == CLG_OK ? clg_softmax_cross_entropy(g, in[0], labels) : (clg_tensor){-1};
+}
+static clg_tensor b_conv(clg_graph *g, const clg_tensor *in)
+{
+    return clg_conv2d(g, in[0], in[1], (clg_tensor){-1}, 1, 1, 1, 1, 1, 1);
+}
+static clg_tensor b_maxpool(clg_graph *g, const clg_tensor *in) { return clg_max_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
+static clg_tensor b_avgpool(clg_graph *g, const clg_tensor *in) { return clg_avg_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
+static clg_tensor b_bn(clg_graph *g, const clg_tensor *in) { return clg_batch_norm(g, in[0], in[1], in[2], 0.1f, 1e-5f); }
+
+/* Elementwise and broadcast ops, reductions, softmax cross-entropy, conv2d,
+ * pooling and batch norm at a small and a large size. Bytes count what
+ * each kernel must read and write at least; conv counts its flops. */
 void group_ops(device_run *d, const bench_opts *o)
 {
     const bool gpu = !d->is_reference && strcmp(d->facts.type, "gpu") == 0;
@@ -223,27 +270,29 @@ void group_ops(device_run *d, const bench_opts *o)
     const int64_t sizes[2] = {small, large};
     for (int s = 0; s < 2; s++) {
         int64_t n = sizes[s], rows = n / 1024;
+        double e = (double)n;
+        /* images: batch B of C channels 28x28 with about n elements */
+        int64_t C = 16, B = n / (C * 28 * 28) > 0 ? n / (C * 28 * 28) : 1, img = B * C * 28 * 28;
+        double conv_flops = 2.0 * (double)B * 28 * 28 * (double)C * (double)C * 9;
         char label[48];
         snprintf(label, sizeof label, "%lld", (long long)n);
         workload ws[] = {
-            /* bytes per output element: inputs read + output written; the
-             * backward reads dy and what the rule needs, writes dx (and db) */
-            {"add", 2, 1, {{n}, {n}}, b_add, 12, 16, true},
-            {"mul", 2, 1, {{n}, {n}}, b_mul, 12, 24, true},
-            {"relu", 1, 1, {{n}}, b_relu, 8, 12, true},
-            {"sigmoid", 1, 1, {{n}}, b_sigmoid, 8, 12, true},
-            {"exp", 1, 1, {{n}}, b_exp, 8, 12, true},
-            {"sum", 1, 1, {{n}}, b_sum, 0, 0, true},
-            {"add row bias", 2, 2, {{rows, 1024}, {1, 1024}}, b_row_bias, 8, 8, true},
+            {"add", 2, {1, 1}, {{n}, {n}}, b_add, 12 * e, 16 * e, false},
+            {"mul", 2, {1, 1}, {{n}, {n}}, b_mul, 12 * e, 24 * e, false},
+            {"relu", 1, {1}, {{n}}, b_relu, 8 * e, 12 * e, false},
+            {"sigmoid", 1, {1}, {{n}}, b_sigmoid, 8 * e, 12 * e, false},
+            {"exp", 1, {1}, {{n}}, b_exp, 8 * e, 12 * e, false},
+            {"sum", 1, {1}, {{n}}, b_sum, 4 * e, 4 * e, false},
+            {"add row bias", 2, {2, 2}, {{rows, 1024}, {1, 1024}}, b_row_bias, 8 * e, 8 * e, false},
+            {"softmax cross-entropy", 1, {2}, {{n / 10, 10}}, b_ce, 4 * e, 8 * e, false},
+            {"conv2d 3x3", 2, {4, 4}, {{B, C, 28, 28}, {C, C, 3, 3}}, b_conv, conv_flops, 2 * conv_flops, true},
+            {"max pool 2x2", 1, {4}, {{B, C, 28, 28}}, b_maxpool, 5.0 * (double)img, 5.0 * (double)img, false},
+            {"avg pool 2x2", 1, {4}, {{B, C, 28, 28}}, b_avgpool, 5.0 * (double)img, 5.0 * (double)img, false},
+            {"batch norm", 3, {4, 1, 1}, {{B, C, 28, 28}, {C}, {C}}, b_bn, 8.0 * (double)img, 12.0 * (double)img, false},
         };
         for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) {
-            if (!strcmp(ws[k].name, "sum")) {
-                /* a reduction reads every element once: bytes per input */
-                ws[k].bytes_per_elem_fwd = 4.0 * (double)n;
-                ws[k].bytes_per_elem_bwd = 4.0 * (double)n;
-            }
             measure(d, o, &ws[k], false, label);
-            if (ws[k].backward) measure(d, o, &ws[k], true, label);
+            measure(d, o, &ws[k], true, label);
         }
     }
 }

@@ -82,7 +82,9 @@ static clg_status z_read(source *s, unsigned char *dst, size_t n, size_t *got)
              * ignore too. */
             if (s->z.avail_in >= 2 && is_gzip(s->z.next_in, s->z.avail_in)) inflateReset(&s->z);
             else s->z_end = true;
-        } else if (r == Z_BUF_ERROR && s->z.avail_in == 0 && s->pos == s->len) {
+        } else if (r == Z_BUF_ERROR && s->z.avail_out == want) {
+            /* No progress with all the input given and room to write: the
+             * stream stops short. */
             return fail(s, CLG_ERR_INVALID_ARGUMENT, "gzip data truncated (unexpected end of input)");
         } else if (r == Z_MEM_ERROR) {
             return fail(s, CLG_ERR_OUT_OF_MEMORY, "out of memory inflating");
