@@ -40,11 +40,15 @@ static void usage(FILE *f)
                "--stop-after N: stop after N epochs as an interruption would (for testing --resume)\n");
 }
 
+/* Errors are one line: a library message's line breaks (a device list,
+ * a compiler log) become "; ". */
 static int die(const char *fmt, const char *a, const char *b)
 {
-    fprintf(stderr, "clgrad-train: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\n");
+    char msg[4096];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    for (char *c = msg; *c; c++)
+        if (*c == '\n') *c = ';';
+    fprintf(stderr, "clgrad-train: %s\n", msg);
     return 1;
 }
 
@@ -100,7 +104,7 @@ static int parse(int argc, char **argv, options *o)
                          !strcmp(a, "--warmup") || !strcmp(a, "--limit") || !strcmp(a, "--seed") ||
                          !strcmp(a, "--stop-after");
             if (known) fprintf(stderr, "clgrad-train: bad value '%s' for %s\n", v, a);
-            else fprintf(stderr, "clgrad-train: unknown option '%s'\n", a);
+            else fprintf(stderr, "clgrad-train: unknown option '%s' (--help lists them)\n", a);
             return 2;
         }
     }
@@ -220,9 +224,7 @@ typedef struct epoch_stats {
 
 static int check(clg_context *ctx, clg_status s)
 {
-    if (s == CLG_OK) return 0;
-    fprintf(stderr, "clgrad-train: %s\n", clg_context_errmsg(ctx));
-    return 1;
+    return s == CLG_OK ? 0 : die("%s", clg_context_errmsg(ctx), NULL);
 }
 
 /* Test accuracy with the graph in evaluation mode; the last partial batch
@@ -319,10 +321,7 @@ int main(int argc, char **argv)
 {
     options o;
     int rc = parse(argc, argv, &o);
-    if (rc) {
-        if (rc == 2) usage(stderr);
-        return rc;
-    }
+    if (rc) return rc;
     split train, test;
     if (load_split(o.data, "train", o.limit, &train)) return 1;
     if (load_split(o.data, "t10k", o.limit > 0 ? (o.limit / 6 > 1000 ? o.limit / 6 : 1000) : 0, &test)) {
