@@ -58,12 +58,7 @@ clg_status clg_backward_act(clg_graph *g, int32_t *grads, int32_t i)
     clg_op gop = grad_op_of(n.op);
     if (gop == CLG_OP_COUNT) {
         /* The *_backward ops themselves: second derivatives are not supported. */
-        char desc[256];
-        clg_node_describe(g->nodes, &n, desc, sizeof desc);
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d: %s)",
-                  clg_op_name(n.op), (int)i, desc);
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
+        return clg_backward_unsupported(g, i);
     }
     clg_grad_accumulate(g, grads, n.src[0], act_grad(g, gop, &n, (clg_tensor){grads[i]}));
     return g->status;

@@ -94,18 +94,21 @@ clg_status clg_backward_basic(clg_graph *g, int32_t *grads, int32_t i)
         ca = clg_op_shaped(g, CLG_OP_EXPAND, gy, x->ndim, shape);
         break;
     }
-    default: {
-        char desc[256];
-        clg_node_describe(g->nodes, &n, desc, sizeof desc);
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d: %s)",
-                  clg_op_name(n.op), (int)i, desc);
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
-    }
+    default: return clg_backward_unsupported(g, i);
     }
     if (ga) clg_grad_accumulate(g, grads, a.id, clg_grad_unbroadcast(g, ca, a.id));
     if (gb) clg_grad_accumulate(g, grads, b.id, clg_grad_unbroadcast(g, cb, b.id));
     return g->status;
+}
+
+clg_status clg_backward_unsupported(clg_graph *g, int32_t i)
+{
+    char desc[256];
+    clg_node_describe(g->nodes, &g->nodes[i], desc, sizeof desc);
+    clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d: %s)",
+              clg_op_name(g->nodes[i].op), (int)i, desc);
+    clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
+    return CLG_ERR_UNSUPPORTED;
 }
 
 clg_status clg_backward_leaf(clg_graph *g, int32_t *grads, int32_t i)

@@ -25,14 +25,8 @@ static clg_tensor reduce_axis(clg_graph *g, clg_op op, clg_tensor x, int axis, i
     const char *name = clg_op_name(op);
     if (clg_graph_check(g, name) != CLG_OK || !clg_tensor_ok(g, x, name)) return (clg_tensor){-1};
     const clg_node *nx = &g->nodes[x.id];
-    int a = axis < 0 ? axis + nx->ndim : axis;
-    if (a < 0 || a >= nx->ndim) {
-        char xs[96];
-        clg_shape_string(nx->ndim, nx->shape, xs, sizeof xs);
-        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: axis %d is out of range for shape %s (valid: %d..%d)", name,
-                  axis, xs, -nx->ndim, nx->ndim - 1);
-        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
-    }
+    int a;
+    if (!clg_axis_ok(g, name, nx, axis, "axis", &a)) return (clg_tensor){-1};
     if (op == CLG_OP_MAX_AXIS && nx->shape[a] > INT32_MAX) {
         char xs[96];
         clg_shape_string(nx->ndim, nx->shape, xs, sizeof xs);
@@ -99,10 +93,7 @@ clg_status clg_backward_axis(clg_graph *g, int32_t *grads, int32_t i)
         dx = broadcast_back(g, clg_scale(g, gy, (float)(1.0 / (double)x.shape[axis])), &x, axis);
         break;
     case CLG_OP_MAX_AXIS: dx = max_grad(g, gy, i, &x); break;
-    default:
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward", clg_op_name(n.op));
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
+    default: return clg_backward_unsupported(g, i);
     }
     clg_grad_accumulate(g, grads, n.src[0], dx);
     return g->status;

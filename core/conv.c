@@ -225,14 +225,7 @@ clg_status clg_backward_conv(clg_graph *g, int32_t *grads, int32_t i)
         clg_grad_accumulate(g, grads, n.src[0], grad_op(g, op, gy, i, n.src[0]));
         break;
     }
-    default: {
-        char desc[256];
-        clg_node_describe(g->nodes, &n, desc, sizeof desc);
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d: %s)",
-                  clg_op_name(n.op), (int)i, desc);
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
-    }
+    default: return clg_backward_unsupported(g, i);
     }
     return g->status;
 }

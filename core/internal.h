@@ -58,6 +58,13 @@ clg_tensor clg_shape_error(clg_graph *g, const char *op, const clg_node *a, cons
 void clg_grad_accumulate(clg_graph *g, int32_t *grads, int32_t id, clg_tensor c);
 /* Sums a gradient at a broadcast output's shape back to node src's shape. */
 clg_tensor clg_grad_unbroadcast(clg_graph *g, clg_tensor c, int32_t src);
+/* Records "op X has no backward" for node i (second derivatives of the
+ * gradient ops, updates) and returns CLG_ERR_UNSUPPORTED. */
+clg_status clg_backward_unsupported(clg_graph *g, int32_t i);
+/* Normalises a possibly negative axis of x into *out; false, with the
+ * error recorded ("op: <what> 5 is out of range for shape [..]"), when it
+ * is out of range. */
+bool clg_axis_ok(clg_graph *g, const char *op, const clg_node *x, int axis, const char *what, int *out);
 /* A family's backward rule: appends the gradient ops of node i, whose
  * upstream gradient is grads[i], and accumulates into grads[src]. */
 typedef clg_status (*clg_backward_fn)(clg_graph *g, int32_t *grads, int32_t i);

@@ -134,10 +134,7 @@ clg_status clg_backward_norm(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
     if (n.op != CLG_OP_BATCHNORM) {
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d)",
-                  clg_op_name(n.op), (int)i);
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
+        return clg_backward_unsupported(g, i);
     }
     const int32_t x = n.src[0], gamma = n.src[1], beta = n.src[2];
     const bool gx = g->nodes[x].requires_grad, gg = g->nodes[gamma].requires_grad, gb = g->nodes[beta].requires_grad;

@@ -145,3 +145,18 @@ clg_tensor clg_sigmoid(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_
 clg_tensor clg_tanh(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_TANH, x, 0.f); }
 clg_tensor clg_sum(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_SUM, x, 0.f); }
 clg_tensor clg_mean(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_MEAN, x, 0.f); }
+
+bool clg_axis_ok(clg_graph *g, const char *op, const clg_node *x, int axis, const char *what, int *out)
+{
+    int a = axis < 0 ? axis + x->ndim : axis;
+    if (a >= 0 && a < x->ndim) {
+        *out = a;
+        return true;
+    }
+    char xs[96];
+    clg_shape_string(x->ndim, x->shape, xs, sizeof xs);
+    clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %s %d is out of range for shape %s (valid: %d..%d)", op, what,
+              axis, xs, -x->ndim, x->ndim - 1);
+    clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    return false;
+}

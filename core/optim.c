@@ -433,8 +433,5 @@ clg_status clg_zero_grads(clg_graph *g)
 
 clg_status clg_backward_optim(clg_graph *g, int32_t *grads, int32_t i)
 {
-    clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' (an optimizer step) has no backward",
-              clg_op_name(g->nodes[i].op));
-    clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-    return CLG_ERR_UNSUPPORTED;
+    return clg_backward_unsupported(g, i);
 }

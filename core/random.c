@@ -32,10 +32,7 @@ clg_status clg_backward_random(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i];
     if (n.op != CLG_OP_DROPOUT) {
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d)",
-                  clg_op_name(n.op), (int)i);
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
+        return clg_backward_unsupported(g, i);
     }
     clg_tensor dx = clg_op_grad2(g, CLG_OP_DROPOUT_GRAD, (clg_tensor){grads[i]}, (clg_tensor){i});
     clg_grad_accumulate(g, grads, n.src[0], dx);

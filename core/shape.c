@@ -115,23 +115,6 @@ clg_tensor clg_reshape(clg_graph *g, clg_tensor x, int ndim, const int64_t *shap
     return record_view(g, &proto, x.id);
 }
 
-/* Normalises a possibly negative axis of an ndim tensor; false (error
- * recorded) when out of range. */
-static bool axis_ok(clg_graph *g, const char *op, const clg_node *x, int axis, const char *what, int *out)
-{
-    int a = axis < 0 ? axis + x->ndim : axis;
-    if (a >= 0 && a < x->ndim) {
-        *out = a;
-        return true;
-    }
-    char xs[96];
-    clg_shape_string(x->ndim, x->shape, xs, sizeof xs);
-    clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %s %d is out of range for shape %s (valid: %d..%d)", op, what,
-              axis, xs, -x->ndim, x->ndim - 1);
-    clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
-    return false;
-}
-
 /* op names the caller (permute or transpose) in messages. */
 static clg_tensor permute_named(clg_graph *g, clg_tensor x, const int *perm, const char *op)
 {
@@ -176,7 +159,7 @@ clg_tensor clg_transpose(clg_graph *g, clg_tensor x, int axis0, int axis1)
     if (!begin(g, x, op)) return (clg_tensor){-1};
     const clg_node *nx = &g->nodes[x.id];
     int a0, a1;
-    if (!axis_ok(g, op, nx, axis0, "axis0", &a0) || !axis_ok(g, op, nx, axis1, "axis1", &a1)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, op, nx, axis0, "axis0", &a0) || !clg_axis_ok(g, op, nx, axis1, "axis1", &a1)) return (clg_tensor){-1};
     int perm[CLG_MAX_DIMS];
     for (int d = 0; d < nx->ndim; d++) perm[d] = d;
     perm[a0] = a1;
@@ -199,7 +182,7 @@ clg_tensor clg_slice(clg_graph *g, clg_tensor x, int axis, int64_t start, int64_
     if (!begin(g, x, op)) return (clg_tensor){-1};
     const clg_node *nx = &g->nodes[x.id];
     int a;
-    if (!axis_ok(g, op, nx, axis, "axis", &a)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, op, nx, axis, "axis", &a)) return (clg_tensor){-1};
     int64_t extent = nx->shape[a];
     if (start < 0 || length < 1 || length > extent - start) {
         char xs[96];
@@ -220,7 +203,7 @@ clg_tensor clg_concat(clg_graph *g, clg_tensor a, clg_tensor b, int axis)
     const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
     if (na->ndim != nb->ndim) return clg_shape_error(g, op, na, nb, "have different numbers of dimensions");
     int ax;
-    if (!axis_ok(g, op, na, axis, "axis", &ax)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, op, na, axis, "axis", &ax)) return (clg_tensor){-1};
     for (int d = 0; d < na->ndim; d++)
         if (d != ax && na->shape[d] != nb->shape[d]) {
             char why[160];
@@ -271,10 +254,7 @@ clg_status clg_backward_shape(clg_graph *g, int32_t *grads, int32_t i)
         if (g->nodes[n.src[1]].requires_grad) clg_grad_accumulate(g, grads, n.src[1], slice_node(g, gy, axis, la, lb));
         break;
     }
-    default:
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward", clg_op_name(n.op));
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
+    default: return clg_backward_unsupported(g, i);
     }
     return g->status;
 }

@@ -25,14 +25,8 @@ static clg_tensor along_axis(clg_graph *g, clg_op op, clg_tensor x, int axis)
     const char *name = clg_op_name(op);
     if (!begin(g, name, x)) return (clg_tensor){-1};
     const clg_node *nx = &g->nodes[x.id];
-    int a = axis < 0 ? axis + nx->ndim : axis;
-    if (a < 0 || a >= nx->ndim) {
-        char xs[96];
-        clg_shape_string(nx->ndim, nx->shape, xs, sizeof xs);
-        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: axis %d is out of range for shape %s (valid: %d..%d)", name,
-                  axis, xs, -nx->ndim, nx->ndim - 1);
-        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
-    }
+    int a;
+    if (!clg_axis_ok(g, name, nx, axis, "axis", &a)) return (clg_tensor){-1};
     clg_node proto = {.op = op, .src = {x.id}, .ndim = nx->ndim, .i = {a}};
     memcpy(proto.shape, nx->shape, sizeof proto.shape);
     return clg_record(g, &proto, 1);
@@ -157,14 +151,7 @@ clg_status clg_backward_softmax(clg_graph *g, int32_t *grads, int32_t i)
             clg_grad_accumulate(g, grads, b, grad_node(g, CLG_OP_BCE_LOGITS_GRAD, &x, src, 3, 1));
         break;
     }
-    default: {
-        char desc[256];
-        clg_node_describe(g->nodes, &n, desc, sizeof desc);
-        clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "clg_backward: op '%s' has no backward (node %d: %s)",
-                  clg_op_name(n.op), (int)i, desc);
-        clg_graph_fail(g, CLG_ERR_UNSUPPORTED);
-        return CLG_ERR_UNSUPPORTED;
-    }
+    default: return clg_backward_unsupported(g, i);
     }
     return g->status;
 }

@@ -218,15 +218,7 @@ static void ties(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void each_device(void (*fn)(const char *spec))
-{
-    char specs[16][32];
-    int n = test_opencl_devices(specs, 16);
-    fn("reference");
-    for (int i = 0; i < n; i++) fn(specs[i]);
-}
-
-static void test_max_ties(void **state) { each_device(ties); }
+static void test_max_ties(void **state) { for_each_device(ties); }
 
 /* mean and max in a small network-like chain: the gradient of a reduced
  * tensor used twice (through a keepdim broadcast) accumulates. */

@@ -12,14 +12,6 @@
             fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
     } while (0)
 
-static void each_device(void (*fn)(const char *spec))
-{
-    char specs[16][32];
-    int n = test_opencl_devices(specs, 16);
-    fn("reference");
-    for (int i = 0; i < n; i++) fn(specs[i]);
-}
-
 static void shape_mismatch(const char *spec)
 {
     clg_context *ctx = open_ctx(spec);
@@ -142,11 +134,11 @@ static void destroyed_graph(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void test_shape_mismatch(void **s) { each_device(shape_mismatch); }
-static void test_mse_shapes(void **s) { each_device(mse_shapes); }
-static void test_bad_leaves_and_counts(void **s) { each_device(bad_leaves_and_counts); }
-static void test_backward_errors(void **s) { each_device(backward_errors); }
-static void test_destroyed_graph(void **s) { each_device(destroyed_graph); }
+static void test_shape_mismatch(void **s) { for_each_device(shape_mismatch); }
+static void test_mse_shapes(void **s) { for_each_device(mse_shapes); }
+static void test_bad_leaves_and_counts(void **s) { for_each_device(bad_leaves_and_counts); }
+static void test_backward_errors(void **s) { for_each_device(backward_errors); }
+static void test_destroyed_graph(void **s) { for_each_device(destroyed_graph); }
 
 static void test_null_handles(void **s)
 {

@@ -18,14 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void each_device(void (*fn)(const char *spec))
-{
-    char specs[16][32];
-    int n = test_opencl_devices(specs, 16);
-    fn("reference");
-    for (int i = 0; i < n; i++) fn(specs[i]);
-}
-
 static clg_tensor param(clg_context *ctx, clg_graph *g, int ndim, const int64_t *shape, float bound, uint64_t seed)
 {
     clg_tensor t = clg_param(g, ndim, shape);
@@ -120,8 +112,8 @@ static void cnn(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void test_mlp(void **s) { each_device(mlp); }
-static void test_cnn(void **s) { each_device(cnn); }
+static void test_mlp(void **s) { for_each_device(mlp); }
+static void test_cnn(void **s) { for_each_device(cnn); }
 
 int main(void)
 {

@@ -205,15 +205,7 @@ static void running_two_steps(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void each_device(void (*fn)(const char *spec))
-{
-    char specs[16][32];
-    int n = test_opencl_devices(specs, 16);
-    fn("reference");
-    for (int i = 0; i < n; i++) fn(specs[i]);
-}
-
-static void test_running_stats(void **state) { each_device(running_two_steps); }
+static void test_running_stats(void **state) { for_each_device(running_two_steps); }
 
 static void bad_input(const char *spec)
 {
@@ -291,7 +283,7 @@ static void bad_input(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void test_bad_input(void **state) { each_device(bad_input); }
+static void test_bad_input(void **state) { for_each_device(bad_input); }
 
 int main(void)
 {

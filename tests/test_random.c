@@ -47,14 +47,6 @@ static const struct {
 
 static uint64_t join(uint32_t lo, uint32_t hi) { return (uint64_t)hi << 32 | lo; }
 
-static void each_device(void (*fn)(const char *spec))
-{
-    char specs[16][32];
-    int n = test_opencl_devices(specs, 16);
-    fn("reference");
-    for (int i = 0; i < n; i++) fn(specs[i]);
-}
-
 typedef struct dev {
     clg_context *ctx;
     clg_graph *g;
@@ -99,7 +91,7 @@ static void kat_fill(const char *spec)
     clg_context_destroy(d.ctx);
 }
 
-static void test_kat_devices(void **state) { each_device(kat_fill); }
+static void test_kat_devices(void **state) { for_each_device(kat_fill); }
 
 enum { NBITS = 100003 }; /* odd: the last block is partial */
 static const uint64_t BIG_SEED = 0x9e3779b97f4a7c15ull, BIG_COUNTER = 0x00000001fffffffeull;
@@ -147,7 +139,7 @@ static void bits_and_uniform(const char *spec)
     clg_context_destroy(d.ctx);
 }
 
-static void test_bits_and_uniform(void **state) { each_device(bits_and_uniform); }
+static void test_bits_and_uniform(void **state) { for_each_device(bits_and_uniform); }
 
 /* Sample mean and (biased) variance in double. */
 static void moments(const float *v, size_t n, double *mean, double *var)
@@ -335,7 +327,7 @@ static void dropout_masks(const char *spec)
     clg_context_destroy(d.ctx);
 }
 
-static void test_dropout_masks(void **state) { each_device(dropout_masks); }
+static void test_dropout_masks(void **state) { for_each_device(dropout_masks); }
 
 static void dropout_p_zero_and_errors(const char *spec)
 {
@@ -364,7 +356,7 @@ static void dropout_p_zero_and_errors(const char *spec)
     }
 }
 
-static void test_dropout_p_zero_and_errors(void **state) { each_device(dropout_p_zero_and_errors); }
+static void test_dropout_p_zero_and_errors(void **state) { for_each_device(dropout_p_zero_and_errors); }
 
 /* ---- initialisers ---- */
 
@@ -434,7 +426,7 @@ static void initialisers(const char *spec)
     }
 }
 
-static void test_initialisers(void **state) { each_device(initialisers); }
+static void test_initialisers(void **state) { for_each_device(initialisers); }
 
 static void random_errors(const char *spec)
 {
@@ -468,7 +460,7 @@ static void random_errors(const char *spec)
     clg_context_destroy(d.ctx);
 }
 
-static void test_random_errors(void **state) { each_device(random_errors); }
+static void test_random_errors(void **state) { for_each_device(random_errors); }
 
 int main(void)
 {

@@ -371,15 +371,7 @@ static void slice_grad_zeros(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void each_device(void (*fn)(const char *spec))
-{
-    char specs[16][32];
-    int n = test_opencl_devices(specs, 16);
-    fn("reference");
-    for (int i = 0; i < n; i++) fn(specs[i]);
-}
-
-static void test_slice_grad_writes_zeros(void **state) { each_device(slice_grad_zeros); }
+static void test_slice_grad_writes_zeros(void **state) { for_each_device(slice_grad_zeros); }
 
 /* ---- concat ---- */
 

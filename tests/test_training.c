@@ -6,14 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void each_device(void (*fn)(const char *spec))
-{
-    char specs[16][32];
-    int n = test_opencl_devices(specs, 16);
-    fn("reference");
-    for (int i = 0; i < n; i++) fn(specs[i]);
-}
-
 /* w = 5, loss = (w - 2)^2, one step with lr 0.1: PyTorch prints
  * "Gradient: 6.0" and "Updated Weight: 4.4". */
 static void textbook(const char *spec)
@@ -132,10 +124,10 @@ static void timed(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void test_timed(void **s) { each_device(timed); }
-static void test_textbook(void **s) { each_device(textbook); }
-static void test_used_twice(void **s) { each_device(used_twice); }
-static void test_linreg(void **s) { each_device(linreg); }
+static void test_timed(void **s) { for_each_device(timed); }
+static void test_textbook(void **s) { for_each_device(textbook); }
+static void test_used_twice(void **s) { for_each_device(used_twice); }
+static void test_linreg(void **s) { for_each_device(linreg); }
 
 int main(void)
 {

@@ -46,6 +46,14 @@ int test_opencl_devices(char specs[][32], int max)
     return n;
 }
 
+void for_each_device(void (*fn)(const char *spec))
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    fn("reference");
+    for (int i = 0; i < n; i++) fn(specs[i]);
+}
+
 uint32_t ulp_distance(float a, float b)
 {
     if (a == b) return 0;
