@@ -20,7 +20,6 @@ typedef struct clg_cl_backend {
     size_t wg;         /* local size for every kernel: a power of two */
     size_t max_global; /* cap on work-items for grid-stride kernels */
     cl_mem partials;   /* scratch of the two-pass reductions */
-    bool clblast_ready; /* CLBlast tuned parameters applied (see host/gemm.c) */
     /* clg_graph_run_timed: the first and last command of a timed run */
     bool timing;
     cl_event pending, first_ev, last_ev;
