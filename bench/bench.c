@@ -24,8 +24,8 @@ static void usage(FILE *f)
 
 static void list_devices(void)
 {
-    printf("%-10s %-12s %-22s %-40s %-34s %-12s %4s %6s %9s %8s\n", "spec", "type", "vendor", "name", "driver / OpenCL",
-           "", "CUs", "MHz", "global", "local");
+    printf("%-10s %-12s %-22s %-40s %-47s %4s %6s %9s %8s\n", "spec", "type", "vendor", "name", "driver / OpenCL", "CUs",
+           "MHz", "global", "local");
     printf("%-10s %-12s %-22s %-40s\n", "reference", "host", "-", "plain C on the host (the tests' oracle)");
     int n = clg_opencl_device_count();
     for (int i = 0; i < n; i++) {
