@@ -212,8 +212,13 @@ static clg_status setup(clg_cl_backend *b)
     b->queue = clCreateCommandQueue(b->context, b->dev.device, CL_QUEUE_PROFILING_ENABLE, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateCommandQueue");
 
-    clg_status s = clg_cl_build_program(be->ctx, b->context, b->dev.device, clg_cl_sources, clg_cl_source_count,
-                                        "-cl-std=CL1.2", &b->program);
+    static const char options[] = "-cl-std=CL1.2";
+    clg_status s = CLG_OK;
+    if (!clg_cl_cache_load(b->context, b->dev.device, clg_cl_sources, clg_cl_source_count, options, &b->program)) {
+        s = clg_cl_build_program(be->ctx, b->context, b->dev.device, clg_cl_sources, clg_cl_source_count, options,
+                                 &b->program);
+        if (s == CLG_OK) clg_cl_cache_store(b->program, b->dev.device, clg_cl_sources, clg_cl_source_count, options);
+    }
     if (s != CLG_OK) return clg_error_wrap(be->ctx, s, "building clgrad's kernels for %s", be->device);
 
     size_t dev_wg = 256;

@@ -8,6 +8,8 @@
 
 #include "../core/backend.h"
 
+#include <stdbool.h>
+
 /* "CL_OUT_OF_RESOURCES" for -5; "unknown OpenCL error -1234" otherwise. */
 const char *clg_cl_error_name(cl_int err);
 
@@ -37,6 +39,13 @@ const char *clg_cl_type_name(cl_device_type t);
 clg_status clg_cl_build_program(clg_context *ctx, cl_context clctx, cl_device_id dev,
                                 const char *const *sources, int count, const char *options,
                                 cl_program *out);
+
+/* The on-disk cache of built programs (host/program_cache.c): load gives
+ * a built program when the cache holds one for exactly these sources,
+ * options and device; store saves one. Neither can fail a build. */
+bool clg_cl_cache_load(cl_context clctx, cl_device_id dev, const char *const *sources, int count, const char *options,
+                       cl_program *out);
+void clg_cl_cache_store(cl_program prog, cl_device_id dev, const char *const *sources, int count, const char *options);
 
 /* The embedded cl/ sources, in compile order (generated at build time). */
 extern const char *const clg_cl_sources[];

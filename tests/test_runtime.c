@@ -1,12 +1,14 @@
 /* The OpenCL runtime: device specs, the device list, build failures with
  * the compiler's log, OpenCL errors by name. */
-#define _POSIX_C_SOURCE 200112L
+#define _POSIX_C_SOURCE 200809L
 #include "util.h"
 #include "cl_common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void expect_backend(const char *spec, const char *backend)
 {
@@ -96,6 +98,89 @@ static void test_device_list(void **s)
     free(buf);
 }
 
+/* Builds a tiny graph and checks one value: a context whose program came
+ * from the cache must compute like any other. */
+static void compute_check(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t n = 5;
+    clg_tensor x = clg_input(g, 1, &n), y = clg_sum(g, clg_square(g, x));
+    const float v[5] = {1, 2, 3, 4, 5};
+    float r = 0;
+    CHECK_OK(ctx, clg_tensor_set(g, x, v, 5));
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_tensor_get(g, y, &r, 1));
+    assert_true(r == 55.0f);
+    clg_context_destroy(ctx);
+}
+
+static int count_bins(const char *dir, char *first, size_t size)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s/*.bin 2>/dev/null", dir);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    char line[512];
+    while (p && fgets(line, sizeof line, p)) {
+        if (n++ == 0 && first) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(first, size, "%s", line);
+        }
+    }
+    if (p) pclose(p);
+    return n;
+}
+
+/* The program cache: a first context writes a binary per device, a later
+ * one computes from it; a damaged file is rebuilt, not trusted; "off"
+ * writes nothing. */
+static void test_program_cache(void **s)
+{
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    char dir[] = "/tmp/clgrad-cache-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CLGRAD_CACHE_DIR", dir, 1);
+    char bin[512] = "";
+    for (int i = 0; i < n; i++) compute_check(specs[i]);
+    assert_int_equal(count_bins(dir, bin, sizeof bin), n);
+    for (int i = 0; i < n; i++) compute_check(specs[i]); /* from the cache */
+    if (n > 0) {
+        FILE *f = fopen(bin, "wb");
+        assert_non_null(f);
+        fputs("not a program binary", f);
+        fclose(f);
+        for (int i = 0; i < n; i++) compute_check(specs[i]);
+        struct stat st;
+        assert_int_equal(stat(bin, &st), 0);
+        assert_true(st.st_size > 100); /* rebuilt and stored again */
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    /* by default under $XDG_CACHE_HOME/clgrad; "off" writes nothing there */
+    assert_non_null(mkdtemp(strcpy(dir, "/tmp/clgrad-cache-test-XXXXXX")));
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/clgrad", dir);
+    const char *old_xdg = getenv("XDG_CACHE_HOME");
+    char saved[512] = "";
+    if (old_xdg) snprintf(saved, sizeof saved, "%s", old_xdg);
+    setenv("XDG_CACHE_HOME", dir, 1);
+    setenv("CLGRAD_CACHE_DIR", "off", 1);
+    for (int i = 0; i < n; i++) compute_check(specs[i]);
+    assert_int_equal(count_bins(sub, NULL, 0), 0);
+    unsetenv("CLGRAD_CACHE_DIR");
+    for (int i = 0; i < n; i++) compute_check(specs[i]);
+    assert_int_equal(count_bins(sub, NULL, 0), n);
+    if (old_xdg) setenv("XDG_CACHE_HOME", saved, 1);
+    else unsetenv("XDG_CACHE_HOME");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("CLGRAD_CACHE_DIR");
+}
+
 static void test_device_facts(void **s)
 {
     char specs[16][32];
@@ -167,7 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_specs),         cmocka_unit_test(test_default_and_env),
         cmocka_unit_test(test_device_list),   cmocka_unit_test(test_build_failure_has_log),
-        cmocka_unit_test(test_device_facts),
+        cmocka_unit_test(test_device_facts),  cmocka_unit_test(test_program_cache),
         cmocka_unit_test(test_errors_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
