@@ -1,0 +1,19 @@
+#!/bin/bash
+# One device run on the lent GPU machine (see ../shared/gpu/README.md):
+# build, the test suite on every device there, then clgrad-bench's full
+# suite on the GPU and the machine's PoCL beside PyTorch on CUDA, all
+# written under $OUT for bench/RESULTS.md.
+#   here, once:    bash ../shared/gpu/fetch-debs.sh
+#   device run:    carry [".gpu"], command "bash bench/gpu_run.sh"
+set -euo pipefail
+: "${OUT:?run through the device tool, which sets OUT}"
+source .gpu/setup.sh
+cmake -S . -B /tmp/b -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build /tmp/b -j"$(nproc)" >/dev/null
+clinfo -l | tee "$OUT/clinfo.txt"
+/tmp/b/bench/clgrad-bench --list | tee "$OUT/list.txt"
+ctest --test-dir /tmp/b --output-on-failure -j4 2>&1 | tail -40 | tee "$OUT/ctest.txt"
+python3 bench/compare_torch.py --device cuda --suite full --json "$OUT/torch-cuda.json"
+/tmp/b/bench/clgrad-bench --suite full --device nvidia --device pocl --json "$OUT/clgrad.json" \
+  --svg "$OUT/clgrad.svg" --compare "$OUT/torch-cuda.json" | tee "$OUT/table.txt"
+/tmp/b/bench/clgrad-train --model cnn --device nvidia --epochs 10 --json "$OUT/train-cnn.json" | tee "$OUT/train-cnn.txt"
