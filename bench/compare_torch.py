@@ -7,7 +7,9 @@ JSON schema (bench/SCHEMA.md), for `clgrad-bench --compare FILE`.
 
 fp32 throughout, TF32 off. Result names and sizes match clgrad-bench's, so
 the table lines up. Runs with a CUDA GPU or on the CPU (Debian's
-python3-torch).
+python3-torch; it uses whatever BLAS the libblas.so.3 alternative points
+at: install libopenblas0-pthread for a fair CPU comparison, and where
+OPENBLAS_CORETYPE is set unset it for the run).
 """
 import argparse
 import datetime
@@ -92,10 +94,16 @@ def gemm_case(dev, timer, repeat, group, m, n, k, ta, tb, ceiling):
     return result(group, name, f"{m}x{n}x{k}", t, 2.0 * m * n * k * 1e-9, "GFLOP/s", ceiling)
 
 
-def ops(dev, gpu, quick, timer, repeat, copy, out):
+def ops(dev, gpu, quick, timer, repeat, copy, best, out):
     large = 1 << 24 if gpu else (1 << 20 if quick else 1 << 22)
+    F = torch.nn.functional
     for n in (1 << 12, large):
         rows = n // 1024
+        C = 16
+        B = max(n // (C * 28 * 28), 1)
+        img = B * C * 28 * 28
+        conv_flops = 2.0 * B * 28 * 28 * C * C * 9
+        labels = (torch.arange(n // 10, device=dev) * 7) % 10
         cases = [
             ("add", [(n,), (n,)], lambda a, b: a + b, 12, 16),
             ("mul", [(n,), (n,)], lambda a, b: a * b, 12, 24),
@@ -104,19 +112,35 @@ def ops(dev, gpu, quick, timer, repeat, copy, out):
             ("exp", [(n,)], torch.exp, 8, 12),
             ("sum", [(n,)], torch.sum, None, None),
             ("add row bias", [(rows, 1024), (1, 1024)], lambda a, b: a + b, 8, 8),
+            # (name, input shapes, function, forward work, backward work, flops?) from here on: totals
+            ("softmax cross-entropy", [(n // 10, 10)], lambda z: F.cross_entropy(z, labels), ("t", 4.0 * n),
+             ("t", 8.0 * n)),
+            ("conv2d 3x3", [(B, C, 28, 28), (C, C, 3, 3)], lambda x, w: F.conv2d(x, w, padding=1),
+             ("f", conv_flops), ("f", 2 * conv_flops)),
+            ("max pool 2x2", [(B, C, 28, 28)], lambda x: F.max_pool2d(x, 2), ("t", 5.0 * img), ("t", 5.0 * img)),
+            ("avg pool 2x2", [(B, C, 28, 28)], lambda x: F.avg_pool2d(x, 2), ("t", 5.0 * img), ("t", 5.0 * img)),
+            ("batch norm", [(B, C, 28, 28), (C,), (C,)],
+             lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=1e-5), ("t", 8.0 * img),
+             ("t", 12.0 * img)),
         ]
         for name, shapes, fn, bf, bb in cases:
             xs = [(torch.rand(s, device=dev) * 1.9 + 0.1).requires_grad_(True) for s in shapes]
             y = fn(*xs)
             ny = y.numel()
-            bytes_f = 4.0 * n if bf is None else bf * ny
-            bytes_b = 4.0 * n if bb is None else bb * ny
+            unit, ceiling = "GB/s", copy
+            if isinstance(bf, tuple):
+                if bf[0] == "f":
+                    unit, ceiling = "GFLOP/s", best
+                work_f, work_b = bf[1], bb[1]
+            else:
+                work_f = 4.0 * n if bf is None else bf * ny
+                work_b = 4.0 * n if bb is None else bb * ny
             with torch.no_grad():
                 t = timer.run(lambda: fn(*xs), 2, repeat)
-            out.append(result("ops", f"{name} forward", str(n), t, bytes_f * 1e-9, "GB/s", copy))
+            out.append(result("ops", f"{name} forward", str(n), t, work_f * 1e-9, unit, ceiling))
             loss = y.sum()
             t = timer.run(lambda: loss.backward(retain_graph=True), 2, repeat)
-            out.append(result("ops", f"{name} backward", str(n), t, bytes_b * 1e-9, "GB/s", copy))
+            out.append(result("ops", f"{name} backward", str(n), t, work_b * 1e-9, unit, ceiling))
 
 
 def gemm(dev, gpu, quick, timer, repeat, best, out):
@@ -204,6 +228,8 @@ def main():
     repeat = a.repeat or (5 if quick else 20)
     dev = torch.device(a.device)
     gpu = dev.type == "cuda"
+    if not gpu:
+        torch.set_num_threads(os.cpu_count() or 1)  # Debian's build defaults to one thread
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     timer = Timer(dev)
@@ -216,7 +242,7 @@ def main():
         if "ceilings" in want:
             out += row
     if "ops" in want:
-        ops(dev, gpu, quick, timer, repeat, copy, out)
+        ops(dev, gpu, quick, timer, repeat, copy, best, out)
     if "gemm" in want:
         gemm(dev, gpu, quick, timer, repeat, best, out)
     if "optim" in want:
