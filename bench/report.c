@@ -110,6 +110,19 @@ static void json_number(FILE *f, double v)
     else fprintf(f, "null");
 }
 
+/* ", \"key\": value" (sep "" for an object's first member). */
+static void key_string(FILE *f, const char *sep, const char *key, const char *v)
+{
+    fprintf(f, "%s\"%s\": ", sep, key);
+    json_string(f, v);
+}
+
+static void key_number(FILE *f, const char *sep, const char *key, double v)
+{
+    fprintf(f, "%s\"%s\": ", sep, key);
+    json_number(f, v);
+}
+
 int write_json(const char *path, device_run *runs, int nruns, const bench_opts *o, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "w");
@@ -127,66 +140,43 @@ int write_json(const char *path, device_run *runs, int nruns, const bench_opts *
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     fprintf(f, "{\n  \"schema\": \"clgrad-bench/1\",\n  \"date\": \"%s\",\n  \"tool\": \"clgrad-bench %s\",\n", date,
             clg_version());
-    fprintf(f, "  \"machine\": {\"hostname\": ");
-    json_string(f, host);
-    fprintf(f, ", \"os\": ");
-    json_string(f, u.sysname);
-    fprintf(f, ", \"release\": ");
-    json_string(f, u.release);
-    fprintf(f, ", \"arch\": ");
-    json_string(f, u.machine);
+    fprintf(f, "  \"machine\": {");
+    key_string(f, "", "hostname", host);
+    key_string(f, ", ", "os", u.sysname);
+    key_string(f, ", ", "release", u.release);
+    key_string(f, ", ", "arch", u.machine);
     fprintf(f, ", \"cpus\": %ld},\n", sysconf(_SC_NPROCESSORS_ONLN));
-    fprintf(f, "  \"suite\": ");
-    json_string(f, o->only_group ? o->only_group : o->quick ? "quick" : "full");
+    key_string(f, "  ", "suite", o->only_group ? o->only_group : o->quick ? "quick" : "full");
     fprintf(f, ",\n  \"repeat\": %d,\n  \"devices\": [\n", o->repeat);
     for (int d = 0; d < nruns; d++) {
         const device_run *r = &runs[d];
-        fprintf(f, "    {\"spec\": ");
-        json_string(f, r->spec);
-        fprintf(f, ", \"label\": ");
-        json_string(f, r->label);
-        fprintf(f, ", \"description\": ");
-        json_string(f, r->description);
-        fprintf(f, ",\n     \"type\": ");
-        json_string(f, r->facts.type);
-        fprintf(f, ", \"vendor\": ");
-        json_string(f, r->facts.vendor);
-        fprintf(f, ", \"name\": ");
-        json_string(f, r->facts.name);
-        fprintf(f, ", \"driver_version\": ");
-        json_string(f, r->facts.driver_version);
-        fprintf(f, ", \"opencl_version\": ");
-        json_string(f, r->facts.opencl_version);
+        key_string(f, "    {", "spec", r->spec);
+        key_string(f, ", ", "label", r->label);
+        key_string(f, ", ", "description", r->description);
+        key_string(f, ",\n     ", "type", r->facts.type);
+        key_string(f, ", ", "vendor", r->facts.vendor);
+        key_string(f, ", ", "name", r->facts.name);
+        key_string(f, ", ", "driver_version", r->facts.driver_version);
+        key_string(f, ", ", "opencl_version", r->facts.opencl_version);
         fprintf(f, ",\n     \"compute_units\": %u, \"clock_mhz\": %u, \"global_mem_bytes\": %llu, \"local_mem_bytes\": %llu,\n",
                 r->facts.compute_units, r->facts.clock_mhz, (unsigned long long)r->facts.global_mem_bytes,
                 (unsigned long long)r->facts.local_mem_bytes);
-        fprintf(f, "     \"ceilings\": {\"copy_gbs\": ");
-        json_number(f, r->copy_gbs);
-        fprintf(f, ", \"gemm_gflops\": ");
-        json_number(f, r->gemm_gflops);
+        key_number(f, "     \"ceilings\": {", "copy_gbs", r->copy_gbs);
+        key_number(f, ", ", "gemm_gflops", r->gemm_gflops);
         fprintf(f, "},\n     \"results\": [\n");
         for (int i = 0; i < r->nresults; i++) {
             const result *x = &r->results[i];
-            fprintf(f, "       {\"group\": ");
-            json_string(f, x->group);
-            fprintf(f, ", \"name\": ");
-            json_string(f, x->name);
-            fprintf(f, ", \"size\": ");
-            json_string(f, x->size);
-            fprintf(f, ", \"median_s\": ");
-            json_number(f, x->median);
-            fprintf(f, ", \"min_s\": ");
-            json_number(f, x->min);
-            fprintf(f, ", \"max_s\": ");
-            json_number(f, x->max);
-            fprintf(f, ", \"unit\": ");
-            json_string(f, x->unit);
-            fprintf(f, ", \"rate\": ");
-            json_number(f, x->rate);
-            fprintf(f, ", \"ratio_to_ceiling\": ");
-            json_number(f, x->ratio);
-            fprintf(f, ", \"check\": \"%s\", \"note\": ", check_name(x->check));
-            json_string(f, x->note);
+            key_string(f, "       {", "group", x->group);
+            key_string(f, ", ", "name", x->name);
+            key_string(f, ", ", "size", x->size);
+            key_number(f, ", ", "median_s", x->median);
+            key_number(f, ", ", "min_s", x->min);
+            key_number(f, ", ", "max_s", x->max);
+            key_string(f, ", ", "unit", x->unit);
+            key_number(f, ", ", "rate", x->rate);
+            key_number(f, ", ", "ratio_to_ceiling", x->ratio);
+            key_string(f, ", ", "check", check_name(x->check));
+            key_string(f, ", ", "note", x->note);
             fprintf(f, "}%s\n", i + 1 < r->nresults ? "," : "");
         }
         fprintf(f, "     ]}%s\n", d + 1 < nruns ? "," : "");

@@ -129,6 +129,15 @@ __kernel void conv_bias_grad(__global const float *DY, __global float *DB, int N
     if (get_local_id(0) == 0) DB[o] = acc;
 }
 
+/* The cells of x that pooling output idx (over [N,C,OH,OW]) covers:
+ * rows [s0, s1) and columns [s2, s3), the window clipped to x. */
+inline int4 pool_window(long idx, const conv_geom *g)
+{
+    const int l = (int)(idx % g->ow), i = (int)((idx / g->ow) % g->oh);
+    const int h0 = i * g->sh - g->ph, v0 = l * g->sw - g->pw;
+    return (int4)(max(h0, 0), min(h0 + g->kh, g->h), max(v0, 0), min(v0 + g->kw, g->w));
+}
+
 /*
  * Max pooling over the window's cells inside x (padding never wins), in
  * row-major order: the first maximum wins, a NaN over numbers, the first
@@ -140,11 +149,9 @@ __kernel void pool_max_forward(__global const float *X, __global float *Y, __glo
     const conv_geom g = conv_unpack(geom);
     const long total = (long)g.n * g.c * g.oh * g.ow;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const int l = (int)(idx % g.ow), i = (int)((idx / g.ow) % g.oh);
-        const long nc = idx / ((long)g.ow * g.oh);
-        __global const float *x = X + nc * g.h * g.w;
-        const int h0 = i * g.sh - g.ph, v0 = l * g.sw - g.pw;
-        const int hs = max(h0, 0), he = min(h0 + g.kh, g.h), vs = max(v0, 0), ve = min(v0 + g.kw, g.w);
+        const int4 win = pool_window(idx, &g);
+        const int hs = win.s0, he = win.s1, vs = win.s2, ve = win.s3;
+        __global const float *x = X + idx / ((long)g.ow * g.oh) * g.h * g.w;
         float best = x[hs * g.w + vs];
         int at = hs * g.w + vs;
         for (int h = hs; h < he; h++)
@@ -188,11 +195,9 @@ __kernel void pool_avg_forward(__global const float *X, __global float *Y, int16
     const conv_geom g = conv_unpack(geom);
     const long total = (long)g.n * g.c * g.oh * g.ow;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const int l = (int)(idx % g.ow), i = (int)((idx / g.ow) % g.oh);
-        const long nc = idx / ((long)g.ow * g.oh);
-        __global const float *x = X + nc * g.h * g.w;
-        const int h0 = i * g.sh - g.ph, v0 = l * g.sw - g.pw;
-        const int hs = max(h0, 0), he = min(h0 + g.kh, g.h), vs = max(v0, 0), ve = min(v0 + g.kw, g.w);
+        const int4 win = pool_window(idx, &g);
+        const int hs = win.s0, he = win.s1, vs = win.s2, ve = win.s3;
+        __global const float *x = X + idx / ((long)g.ow * g.oh) * g.h * g.w;
         float acc = 0.0f;
         for (int h = hs; h < he; h++)
             for (int v = vs; v < ve; v++) acc += x[h * g.w + v];
