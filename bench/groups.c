@@ -245,15 +245,15 @@ static clg_tensor b_ce(clg_graph *g, const clg_tensor *in)
     int64_t rows = clg_tensor_dim(g, in[0], 0), classes = clg_tensor_dim(g, in[0], 1);
     clg_tensor labels = clg_labels(g, 1, &rows);
     int32_t *v = malloc(sizeof(int32_t) * (size_t)rows);
-    if (!v) return (clg_tensor){-1};
+    if (!v) return CLG_NO_TENSOR;
     for (int64_t i = 0; i < rows; i++) v[i] = (int32_t)((i * 7) % classes);
     clg_status s = clg_tensor_set_i32(g, labels, v, (size_t)rows);
     free(v);
-    return s == CLG_OK ? clg_softmax_cross_entropy(g, in[0], labels) : (clg_tensor){-1};
+    return s == CLG_OK ? clg_softmax_cross_entropy(g, in[0], labels) : CLG_NO_TENSOR;
 }
 static clg_tensor b_conv(clg_graph *g, const clg_tensor *in)
 {
-    return clg_conv2d(g, in[0], in[1], (clg_tensor){-1}, 1, 1, 1, 1, 1, 1);
+    return clg_conv2d(g, in[0], in[1], CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
 }
 static clg_tensor b_maxpool(clg_graph *g, const clg_tensor *in) { return clg_max_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
 static clg_tensor b_avgpool(clg_graph *g, const clg_tensor *in) { return clg_avg_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }

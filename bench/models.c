@@ -15,7 +15,7 @@ typedef struct builder {
 static clg_tensor failed(builder *b, clg_status s)
 {
     if (b->m->err == CLG_OK) b->m->err = s;
-    return (clg_tensor){-1};
+    return CLG_NO_TENSOR;
 }
 
 /* PyTorch's default for Linear and Conv2d: weight and bias uniform in
@@ -60,7 +60,7 @@ static clg_tensor block(builder *b, int index, clg_tensor x, int64_t cin, int64_
     const int64_t ws[4] = {cout, cin, 3, 3};
     snprintf(n, sizeof n, "conv%d.weight", index);
     clg_tensor w = param(b, n, 4, ws, 1.0 / sqrt((double)(cin * 9)));
-    clg_tensor y = clg_conv2d(b->g, x, w, (clg_tensor){-1}, 1, 1, 1, 1, 1, 1);
+    clg_tensor y = clg_conv2d(b->g, x, w, CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
     snprintf(n, sizeof n, "bn%d.weight", index);
     clg_tensor gamma = filled(b, n, cout, 1.0f);
     snprintf(n, sizeof n, "bn%d.bias", index);

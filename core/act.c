@@ -8,8 +8,8 @@
 static clg_tensor act_unary(clg_graph *g, clg_op op, clg_tensor x, float slope)
 {
     const char *name = clg_op_name(op);
-    if (clg_graph_check(g, name) != CLG_OK) return (clg_tensor){-1};
-    if (!clg_tensor_ok(g, x, name)) return (clg_tensor){-1};
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, name)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     if (!isfinite(slope)) {
         char sh[96];
@@ -34,7 +34,7 @@ clg_tensor clg_softplus(clg_graph *g, clg_tensor x) { return act_unary(g, CLG_OP
 /* The backward op of an activation: (x, dy) -> dx, x's shape, same f[0]. */
 static clg_tensor act_grad(clg_graph *g, clg_op op, const clg_node *fwd, clg_tensor dy)
 {
-    if (!clg_tensor_ok(g, dy, clg_op_name(op))) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, dy, clg_op_name(op))) return CLG_FAILED;
     const clg_node *x = &g->nodes[fwd->src[0]];
     clg_node proto = {.op = op, .src = {fwd->src[0], dy.id}, .ndim = x->ndim, .f = {fwd->f[0]}};
     memcpy(proto.shape, x->shape, sizeof proto.shape);
@@ -60,6 +60,6 @@ clg_status clg_backward_act(clg_graph *g, int32_t *grads, int32_t i)
         /* The *_backward ops themselves: second derivatives are not supported. */
         return clg_backward_unsupported(g, i);
     }
-    clg_grad_accumulate(g, grads, n.src[0], act_grad(g, gop, &n, (clg_tensor){grads[i]}));
+    clg_grad_accumulate(g, grads, n.src[0], act_grad(g, gop, &n, clg_tref(g, grads[i])));
     return g->status;
 }

@@ -9,7 +9,7 @@ void clg_grad_accumulate(clg_graph *g, int32_t *grads, int32_t id, clg_tensor c)
 {
     if (c.id < 0 || !g->nodes[id].requires_grad) return;
     if (grads[id] < 0) grads[id] = c.id;
-    else grads[id] = clg_op_binary(g, CLG_OP_ADD, (clg_tensor){grads[id]}, c).id;
+    else grads[id] = clg_op_binary(g, CLG_OP_ADD, clg_tref(g, grads[id]), c).id;
 }
 
 /* Sums a gradient computed at the broadcast output shape back to the
@@ -29,11 +29,11 @@ clg_tensor clg_grad_unbroadcast(clg_graph *g, clg_tensor c, int32_t src)
 clg_status clg_backward_basic(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
-    clg_tensor gy = {grads[i]}, y = {i};
-    clg_tensor a = {n.src[0]}, b = {n.src[1]};
+    clg_tensor gy = clg_tref(g, grads[i]), y = clg_tref(g, i);
+    clg_tensor a = clg_tref(g, n.src[0]), b = clg_tref(g, n.src[1]);
     bool ga = n.src[0] >= 0 && g->nodes[n.src[0]].requires_grad;
     bool gb = n.src[1] >= 0 && g->nodes[n.src[1]].requires_grad;
-    clg_tensor ca = {-1}, cb = {-1};
+    clg_tensor ca = CLG_NO_TENSOR, cb = CLG_NO_TENSOR;
 
     switch (n.op) {
     case CLG_OP_ADD:
@@ -127,18 +127,12 @@ static clg_status differentiate(clg_graph *g, int32_t *grads, int32_t i)
     return family_backward[clg_op_family(g->nodes[i].op)](g, grads, i);
 }
 
-clg_status clg_backward(clg_graph *g, clg_tensor loss)
+static clg_status backward(clg_graph *g, clg_tensor loss)
 {
-    clg_status s = clg_graph_check(g, "clg_backward");
-    if (s != CLG_OK) return s;
-    if (g->status != CLG_OK)
-        return clg_error(g->ctx, CLG_ERR_STATE, "clg_backward: recording the graph failed earlier (%s)",
-                         clg_status_string(g->status));
+    clg_status s;
     if (g->has_backward)
         return clg_error(g->ctx, CLG_ERR_STATE, "clg_backward: the graph already has a backward pass");
-    if (loss.id < 0 || loss.id >= g->n)
-        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_backward: loss tensor id %d is not in this graph",
-                         (int)loss.id);
+    if ((s = clg_tensor_check(g, loss, "clg_backward (loss)")) != CLG_OK) return s;
     const clg_node *ln = &g->nodes[loss.id];
     if (ln->numel != 1) {
         char sh[96];
@@ -171,36 +165,50 @@ clg_status clg_backward(clg_graph *g, clg_tensor loss)
     return g->status;
 }
 
+clg_status clg_backward(clg_graph *g, clg_tensor loss)
+{
+    clg_status s = clg_graph_check(g, "clg_backward");
+    if (s != CLG_OK) return s;
+    clg_txn txn = clg_txn_begin(g);
+    return clg_txn_end(g, txn, backward(g, loss));
+}
+
 clg_tensor clg_grad(clg_graph *g, clg_tensor param)
 {
-    if (clg_graph_check(g, "clg_grad") != CLG_OK) return (clg_tensor){-1};
-    if (param.id < 0 || param.id >= g->n || g->nodes[param.id].op != CLG_OP_PARAM) {
+    if (clg_graph_check(g, "clg_grad") != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_in(g, param) || g->nodes[param.id].op != CLG_OP_PARAM) {
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_grad: tensor %d is not a parameter", (int)param.id);
-        return (clg_tensor){-1};
+        return CLG_FAILED;
     }
     if (!g->has_backward) {
         clg_error(g->ctx, CLG_ERR_STATE, "clg_grad: call clg_backward first");
-        return (clg_tensor){-1};
+        return CLG_FAILED;
     }
     if (g->nodes[param.id].grad < 0)
         clg_error(g->ctx, CLG_ERR_STATE, "clg_grad: the loss does not depend on parameter %d", (int)param.id);
-    return (clg_tensor){g->nodes[param.id].grad};
+    return clg_tref(g, g->nodes[param.id].grad);
 }
 
-clg_status clg_sgd(clg_graph *g, float lr)
+static clg_status sgd(clg_graph *g, float lr)
 {
-    clg_status s = clg_graph_check(g, "clg_sgd");
-    if (s != CLG_OK) return s;
     if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: call clg_backward first");
     if (g->has_update) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: the graph already has an update");
     int32_t n0 = g->n, count = 0;
     for (int32_t i = 0; i < n0 && g->status == CLG_OK; i++)
         if (g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0) {
-            clg_op_update(g, CLG_OP_SGD, (clg_tensor){i}, (clg_tensor){g->nodes[i].grad}, lr);
+            clg_op_update(g, CLG_OP_SGD, clg_tref(g, i), clg_tref(g, g->nodes[i].grad), lr);
             count++;
         }
     if (g->status != CLG_OK) return g->status;
     if (!count) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: no parameter has a gradient");
     g->has_update = true;
     return CLG_OK;
+}
+
+clg_status clg_sgd(clg_graph *g, float lr)
+{
+    clg_status s = clg_graph_check(g, "clg_sgd");
+    if (s != CLG_OK) return s;
+    clg_txn txn = clg_txn_begin(g);
+    return clg_txn_end(g, txn, sgd(g, lr));
 }

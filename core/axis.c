@@ -23,10 +23,10 @@ static void keepdim_shape(const clg_node *x, int axis, int64_t shape[CLG_MAX_DIM
 static clg_tensor reduce_axis(clg_graph *g, clg_op op, clg_tensor x, int axis, int keepdim)
 {
     const char *name = clg_op_name(op);
-    if (clg_graph_check(g, name) != CLG_OK || !clg_tensor_ok(g, x, name)) return (clg_tensor){-1};
+    if (clg_graph_check(g, name) != CLG_OK || !clg_tensor_ok(g, x, name)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     int a;
-    if (!clg_axis_ok(g, name, nx, axis, "axis", &a)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, name, nx, axis, "axis", &a)) return CLG_FAILED;
     if (op == CLG_OP_MAX_AXIS && nx->shape[a] > INT32_MAX) {
         char xs[96];
         clg_shape_string(nx->ndim, nx->shape, xs, sizeof xs);
@@ -45,7 +45,7 @@ static clg_tensor reduce_axis(clg_graph *g, clg_op op, clg_tensor x, int axis, i
     }
     clg_tensor y = clg_record(g, &proto, 1);
     if (y.id >= 0 && op == CLG_OP_MAX_AXIS && clg_node_alloc_aux(g, y.id, 0, g->nodes[y.id].numel) != CLG_OK)
-        return (clg_tensor){-1};
+        return CLG_FAILED;
     return y;
 }
 
@@ -61,7 +61,9 @@ clg_tensor clg_mean_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 
 clg_tensor clg_max_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 {
-    return reduce_axis(g, CLG_OP_MAX_AXIS, x, axis, keepdim);
+    if (clg_graph_check(g, clg_op_name(CLG_OP_MAX_AXIS)) != CLG_OK) return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g); /* the node and its arg-max state */
+    return clg_txn_end_tensor(g, txn, reduce_axis(g, CLG_OP_MAX_AXIS, x, axis, keepdim));
 }
 
 /* dy of a sum along the axis, spread back over x's shape. */
@@ -75,7 +77,7 @@ static clg_tensor broadcast_back(clg_graph *g, clg_tensor dy, const clg_node *x,
 
 static clg_tensor max_grad(clg_graph *g, clg_tensor dy, int32_t max_node, const clg_node *x)
 {
-    if (!clg_tensor_ok(g, dy, clg_op_name(CLG_OP_MAX_AXIS_GRAD))) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, dy, clg_op_name(CLG_OP_MAX_AXIS_GRAD))) return CLG_FAILED;
     clg_node proto = {.op = CLG_OP_MAX_AXIS_GRAD, .src = {dy.id, max_node}, .ndim = x->ndim};
     memcpy(proto.shape, x->shape, sizeof proto.shape);
     return clg_record(g, &proto, 2);
@@ -86,7 +88,7 @@ clg_status clg_backward_axis(clg_graph *g, int32_t *grads, int32_t i)
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
     const clg_node x = g->nodes[n.src[0]];
     int axis = (int)n.i[0];
-    clg_tensor gy = {grads[i]}, dx;
+    clg_tensor gy = clg_tref(g, grads[i]), dx;
     switch (n.op) {
     case CLG_OP_SUM_AXIS: dx = broadcast_back(g, gy, &x, axis); break;
     case CLG_OP_MEAN_AXIS:

@@ -69,6 +69,7 @@ struct clg_backend {
     const clg_backend_vtable *vt;
     clg_context *ctx;      /* where errors are reported */
     double timer_t0;       /* host-clock timers */
+    uint64_t max_buffer_bytes; /* the largest buffer the device takes (0: INT64_MAX) */
     char device[320];      /* human-readable device description */
 };
 

@@ -157,7 +157,7 @@ static clg_status validate(clg_graph *g, const clg_safetensors *st, const char *
         clg_status s = match(g, n, a, path);
         if (s != CLG_OK) return s;
         if (n->dtype == CLG_I32 &&
-            (s = clg_softmax_check_labels(g, i, a->data, (size_t)a->numel)) != CLG_OK)
+            (s = clg_softmax_check_labels(g, clg_tref(g, i), a->data, (size_t)a->numel)) != CLG_OK)
             return clg_error_wrap(g->ctx, s, "clg_checkpoint_load: %s: tensor '%s'", path, n->name);
     }
     if (named != clg_safetensors_count(st))

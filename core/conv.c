@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static clg_tensor invalid(void) { return (clg_tensor){-1}; }
+static clg_tensor invalid(void) { return CLG_FAILED; }
 
 /* "op: <what> AxB <rule> (x [..], w [..])" */
 static clg_tensor bad_param(clg_graph *g, const char *op, const clg_node *x, const clg_node *w, const char *what,
@@ -112,15 +112,15 @@ static bool conv_shapes_ok(clg_graph *g, const char *op, const clg_node *nx, con
     return dims_fit_int(g, op, nx, nw);
 }
 
-clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
-                      int pad_h, int pad_w, int dilation_h, int dilation_w)
+static clg_tensor conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
+                         int pad_h, int pad_w, int dilation_h, int dilation_w)
 {
     const char *op = clg_op_name(CLG_OP_CONV2D);
     if (clg_graph_check(g, op) != CLG_OK) return invalid();
     if (!clg_tensor_ok(g, x, op) || !clg_tensor_ok(g, w, op)) return invalid();
     /* id < 0 means no bias, unless it is the failed result of an earlier op */
-    if (bias.id < 0 && g->status != CLG_OK) return invalid();
-    if (bias.id >= 0 && !clg_tensor_ok(g, bias, op)) return invalid();
+    bool has_bias = !(bias.id < 0 && bias.graph == 0); /* CLG_NO_TENSOR: none */
+    if (has_bias && !clg_tensor_ok(g, bias, op)) return invalid();
     const clg_node *nx = &g->nodes[x.id], *nw = &g->nodes[w.id], *nb = bias.id >= 0 ? &g->nodes[bias.id] : NULL;
     if (!conv_shapes_ok(g, op, nx, nw, nb)) return invalid();
     if (stride_h < 1 || stride_w < 1) return bad_param(g, op, nx, nw, "stride", stride_h, stride_w, "must be at least 1");
@@ -149,7 +149,16 @@ clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias,
     return y;
 }
 
-static clg_tensor pool2d(clg_graph *g, clg_op opc, clg_tensor x, int kh, int kw, int sh, int sw, int ph, int pw)
+clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
+                      int pad_h, int pad_w, int dilation_h, int dilation_w)
+{
+    if (clg_graph_check(g, clg_op_name(CLG_OP_CONV2D)) != CLG_OK) return invalid();
+    clg_txn txn = clg_txn_begin(g); /* the node and its workspaces */
+    return clg_txn_end_tensor(g, txn, conv2d(g, x, w, bias, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w));
+}
+
+static clg_tensor pool2d_record(clg_graph *g, clg_op opc, clg_tensor x, int kh, int kw, int sh, int sw, int ph,
+                                int pw)
 {
     const char *op = clg_op_name(opc);
     if (clg_graph_check(g, op) != CLG_OK) return invalid();
@@ -177,6 +186,13 @@ static clg_tensor pool2d(clg_graph *g, clg_op opc, clg_tensor x, int kh, int kw,
     clg_tensor y = clg_record(g, &proto, 1);
     if (y.id >= 0 && opc == CLG_OP_MAXPOOL2D && !alloc_aux(g, y.id, 0, g->nodes[y.id].numel, 1)) return invalid();
     return y;
+}
+
+static clg_tensor pool2d(clg_graph *g, clg_op opc, clg_tensor x, int kh, int kw, int sh, int sw, int ph, int pw)
+{
+    if (clg_graph_check(g, clg_op_name(opc)) != CLG_OK) return invalid();
+    clg_txn txn = clg_txn_begin(g); /* the node and its arg-max state */
+    return clg_txn_end_tensor(g, txn, pool2d_record(g, opc, x, kh, kw, sh, sw, ph, pw));
 }
 
 clg_tensor clg_max_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w)
@@ -210,7 +226,7 @@ static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, i
 clg_status clg_backward_conv(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
-    clg_tensor gy = {grads[i]};
+    clg_tensor gy = clg_tref(g, grads[i]);
     static const clg_op conv_grads[3] = {CLG_OP_CONV2D_GRAD_INPUT, CLG_OP_CONV2D_GRAD_WEIGHT,
                                          CLG_OP_CONV2D_GRAD_BIAS};
     switch (n.op) {

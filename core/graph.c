@@ -1,9 +1,22 @@
 /* Graphs: recording nodes, leaves, tensor data, and running. */
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Graph tags only need to differ between graphs alive in one process; a
+ * counter is the one process-wide value, and it affects no result. */
+static atomic_uint_fast32_t next_tag = 1;
+
+static uint32_t new_tag(void)
+{
+    for (;;) {
+        uint32_t t = (uint32_t)atomic_fetch_add(&next_tag, 1);
+        if (t != 0 && t != CLG_TENSOR_FAILED) return t;
+    }
+}
 
 clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
 {
@@ -17,6 +30,7 @@ clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
     clg_graph *g = calloc(1, sizeof *g);
     if (!g) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
     g->magic = CLG_GRAPH_LIVE;
+    g->tag = new_tag();
     g->phase = CLG_RUN_FORWARD;
     g->training = true;
     g->ctx = ctx;
@@ -26,15 +40,22 @@ clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
     return CLG_OK;
 }
 
-void clg_graph_free_nodes(clg_graph *g)
+/* Removes nodes n.. and their buffers. */
+static void truncate_nodes(clg_graph *g, int32_t n)
 {
     clg_backend *be = g->ctx->be;
-    for (int32_t i = 0; i < g->n; i++) {
-        clg_node *n = &g->nodes[i];
-        if (n->owns_buf && n->buf) be->vt->buffer_free(be, n->buf);
+    for (int32_t i = n; i < g->n; i++) {
+        clg_node *nd = &g->nodes[i];
+        if (nd->owns_buf && nd->buf) be->vt->buffer_free(be, nd->buf);
         for (int k = 0; k < CLG_MAX_AUX; k++)
-            if (n->aux[k]) be->vt->buffer_free(be, n->aux[k]);
+            if (nd->aux[k]) be->vt->buffer_free(be, nd->aux[k]);
     }
+    if (n < g->n) g->n = n;
+}
+
+void clg_graph_free_nodes(clg_graph *g)
+{
+    truncate_nodes(g, 0);
     free(g->nodes);
     g->nodes = NULL;
     free(g->optim);
@@ -61,27 +82,92 @@ clg_status clg_graph_check(const clg_graph *g, const char *func)
 clg_status clg_graph_status(const clg_graph *g)
 {
     clg_status s = clg_graph_check(g, "clg_graph_status");
-    return s != CLG_OK ? s : g->status;
+    return s != CLG_OK ? s : g->first;
+}
+
+void clg_graph_clear_status(clg_graph *g)
+{
+    if (clg_graph_check(g, "clg_graph_clear_status") != CLG_OK) return;
+    g->first = CLG_OK;
+    if (!g->txn_depth) g->status = CLG_OK;
 }
 
 clg_tensor clg_graph_fail(clg_graph *g, clg_status s)
 {
     if (g->status == CLG_OK) g->status = s;
-    return (clg_tensor){-1};
+    if (g->first == CLG_OK) g->first = s;
+    return CLG_FAILED;
+}
+
+clg_tensor clg_tref(const clg_graph *g, int32_t id)
+{
+    return id >= 0 ? (clg_tensor){id, g->tag} : CLG_FAILED;
+}
+
+bool clg_tensor_in(const clg_graph *g, clg_tensor t)
+{
+    return g && t.graph == g->tag && t.id >= 0 && t.id < g->n;
+}
+
+clg_status clg_tensor_check(clg_graph *g, clg_tensor t, const char *func)
+{
+    if (clg_tensor_in(g, t)) return CLG_OK;
+    if (t.graph == CLG_TENSOR_FAILED && t.id < 0)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "%s: the tensor given is the failed result of an earlier refused call", func);
+    if (t.id < 0 && t.graph == 0)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: no tensor given (CLG_NO_TENSOR)", func);
+    if (t.graph != g->tag)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "%s: tensor id %d belongs to another graph (or was not made by this library)", func,
+                         (int)t.id);
+    return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph (%d tensors)", func,
+                     (int)t.id, (int)g->n);
+}
+
+clg_txn clg_txn_begin(clg_graph *g)
+{
+    clg_txn t = {g->n, g->txn_depth == 0};
+    if (t.outer) g->status = CLG_OK; /* the checks inside see this call's errors only */
+    g->txn_depth++;
+    return t;
+}
+
+clg_status clg_txn_end(clg_graph *g, clg_txn t, clg_status s)
+{
+    g->txn_depth--;
+    if (!t.outer) return s;
+    if (s == CLG_OK) s = g->status;
+    /* calls that return a status report it themselves; clg_graph_status
+     * holds what the calls that return a tensor refused */
+    if (s != CLG_OK) truncate_nodes(g, t.n);
+    g->status = CLG_OK;
+    return s;
+}
+
+clg_tensor clg_txn_end_tensor(clg_graph *g, clg_txn t, clg_tensor y)
+{
+    clg_status s = y.id >= 0 ? CLG_OK : g->status != CLG_OK ? g->status : CLG_ERR_INVALID_ARGUMENT;
+    if (s != CLG_OK && g->first == CLG_OK) g->first = s;
+    return clg_txn_end(g, t, s) == CLG_OK ? y : CLG_FAILED;
 }
 
 bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype dtype)
 {
-    if (t.id >= 0 && t.id < g->n) {
+    if (clg_tensor_in(g, t)) {
         if (g->nodes[t.id].dtype == dtype) return true;
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s, the op needs %s", op, (int)t.id,
                   g->nodes[t.id].dtype == CLG_I32 ? "int32 labels" : "float32", dtype == CLG_I32 ? "int32 labels" : "float32");
         clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
         return false;
     }
-    if (t.id < 0 && g->status != CLG_OK) return false; /* keep the first error's message */
-    clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph (%d tensors)",
-              op, (int)t.id, (int)g->n);
+    /* an op on the failed result of an earlier call fails too, keeping the
+     * message of the call that was refused while it is still reported */
+    if (t.graph == CLG_TENSOR_FAILED && t.id < 0 && g->first != CLG_OK) {
+        clg_graph_fail(g, g->first);
+        return false;
+    }
+    clg_tensor_check(g, t, op);
     clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
     return false;
 }
@@ -93,6 +179,8 @@ bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op)
 
 clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count)
 {
+    int64_t checked;
+    if (!clg_numel_fits(g, clg_op_name(g->nodes[id].op), 1, &count, &checked)) return g->status;
     clg_node *n = &g->nodes[id];
     clg_backend *be = g->ctx->be;
     clg_status s = be->vt->buffer_alloc(be, (size_t)count, &n->aux[slot]);
@@ -105,6 +193,32 @@ clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count)
     }
     n->aux_count[slot] = count;
     return CLG_OK;
+}
+
+bool clg_numel_fits(clg_graph *g, const char *what, int ndim, const int64_t *shape, int64_t *numel)
+{
+    /* the product in unsigned 128-bit-free arithmetic: stop once it passes
+     * the largest buffer, before it can wrap */
+    const clg_backend *be = g->ctx->be;
+    uint64_t max_bytes = be->max_buffer_bytes ? be->max_buffer_bytes : (uint64_t)INT64_MAX;
+    uint64_t max = max_bytes / 4, p = 1;
+    bool ok = ndim >= 0 && ndim <= CLG_MAX_DIMS;
+    for (int d = 0; ok && d < ndim; d++) {
+        ok = shape[d] >= 1 && (uint64_t)shape[d] <= max / p;
+        if (ok) p *= (uint64_t)shape[d];
+    }
+    if (ok) {
+        *numel = (int64_t)p;
+        return true;
+    }
+    char sh[160] = "";
+    if (ndim >= 0 && ndim <= CLG_MAX_DIMS) clg_shape_string(ndim, shape, sh, sizeof sh);
+    clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+              "%s: shape %s has more elements than the largest buffer of this device holds (%llu float32 "
+              "elements, %llu bytes)",
+              what, sh, (unsigned long long)max, (unsigned long long)max_bytes);
+    clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    return false;
 }
 
 int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
@@ -121,12 +235,13 @@ int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
         g->nodes = nodes;
         g->cap = cap;
     }
+    int64_t numel;
+    if (!clg_numel_fits(g, clg_op_name(proto->op), proto->ndim, proto->shape, &numel)) return -1;
     clg_node *n = &g->nodes[g->n];
     *n = *proto;
     n->grad = -1;
     n->training = true;
-    n->numel = 1;
-    for (int d = 0; d < n->ndim; d++) n->numel *= n->shape[d];
+    n->numel = numel;
     if (alloc) {
         clg_backend *be = g->ctx->be;
         clg_status s = be->vt->buffer_alloc(be, (size_t)n->numel, &n->buf);
@@ -164,12 +279,12 @@ static bool shape_ok(clg_graph *g, const char *op, int ndim, const int64_t *shap
 static clg_tensor leaf_dtype(clg_graph *g, clg_op op, int ndim, const int64_t *shape, const char *name,
                              clg_dtype dtype)
 {
-    if (clg_graph_check(g, name) != CLG_OK) return (clg_tensor){-1};
-    if (!shape_ok(g, name, ndim, shape)) return (clg_tensor){-1};
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    if (!shape_ok(g, name, ndim, shape)) return CLG_FAILED;
     clg_node proto = {.op = op, .dtype = dtype, .phase = CLG_RUN_FORWARD, .ndim = ndim, .src = {-1, -1, -1, -1}};
     memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
     proto.requires_grad = op == CLG_OP_PARAM;
-    return (clg_tensor){clg_graph_add_node(g, &proto, true)};
+    return clg_tref(g, clg_graph_add_node(g, &proto, true));
 }
 
 static clg_tensor leaf(clg_graph *g, clg_op op, int ndim, const int64_t *shape, const char *name)
@@ -198,12 +313,14 @@ clg_tensor clg_param(clg_graph *g, int ndim, const int64_t *shape)
 
 clg_tensor clg_constant(clg_graph *g, int ndim, const int64_t *shape, float value)
 {
+    if (clg_graph_check(g, "clg_constant") != CLG_OK) return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g);
     clg_tensor t = leaf(g, CLG_OP_CONST, ndim, shape, "clg_constant");
     if (t.id >= 0) {
         g->nodes[t.id].f[0] = value;
-        if (clg_tensor_fill(g, t, value) != CLG_OK) return clg_graph_fail(g, g->ctx->status);
+        if (clg_tensor_fill(g, t, value) != CLG_OK) t = clg_graph_fail(g, g->ctx->status);
     }
-    return t;
+    return clg_txn_end_tensor(g, txn, t);
 }
 
 clg_tensor clg_scalar(clg_graph *g, float value)
@@ -218,11 +335,7 @@ static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void 
                            clg_dtype dtype)
 {
     if (clg_graph_check(g, func) != CLG_OK) return NULL;
-    if (t.id < 0 || t.id >= g->n) {
-        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph", func,
-                  (int)t.id);
-        return NULL;
-    }
+    if (clg_tensor_check(g, t, func) != CLG_OK) return NULL;
     clg_node *n = &g->nodes[t.id];
     if (n->dtype != dtype) {
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s", func, (int)t.id,
@@ -265,7 +378,7 @@ clg_status clg_tensor_get(clg_graph *g, clg_tensor t, float *data, size_t count)
 
 clg_status clg_tensor_set_i32(clg_graph *g, clg_tensor t, const int32_t *data, size_t count)
 {
-    clg_status s = clg_softmax_check_labels(g, t.id, data, count);
+    clg_status s = clg_softmax_check_labels(g, t, data, count);
     if (s != CLG_OK) return s;
     return transfer(g, t, (void *)data, count, true, CLG_I32, "clg_tensor_set_i32");
 }
@@ -277,10 +390,9 @@ clg_status clg_tensor_get_i32(clg_graph *g, clg_tensor t, int32_t *data, size_t 
 
 clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value)
 {
-    if (clg_graph_check(g, "clg_tensor_fill") != CLG_OK) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
-    if (t.id < 0 || t.id >= g->n)
-        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor id %d is not in this graph",
-                         (int)t.id);
+    clg_status s = clg_graph_check(g, "clg_tensor_fill");
+    if (s != CLG_OK) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if ((s = clg_tensor_check(g, t, "clg_tensor_fill")) != CLG_OK) return s;
     clg_node *n = &g->nodes[t.id];
     if (n->dtype != CLG_F32)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor %d holds int32 labels", (int)t.id);
@@ -290,7 +402,7 @@ clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value)
 
 static const clg_node *shape_node(const clg_graph *g, clg_tensor t)
 {
-    if (!g || g->magic != CLG_GRAPH_LIVE || t.id < 0 || t.id >= g->n) return NULL;
+    if (!g || g->magic != CLG_GRAPH_LIVE || !clg_tensor_in(g, t)) return NULL;
     return &g->nodes[t.id];
 }
 
@@ -320,10 +432,6 @@ clg_status clg_graph_run(clg_graph *g, int phases)
 {
     clg_status s = clg_graph_check(g, "clg_graph_run");
     if (s != CLG_OK) return s;
-    if (g->status != CLG_OK)
-        return clg_error(g->ctx, CLG_ERR_STATE,
-                         "clg_graph_run: the graph cannot run, recording it failed earlier (%s)",
-                         clg_status_string(g->status));
     if (phases & ~CLG_RUN_ALL || !phases)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_run: phases 0x%x is not a set of CLG_RUN_* flags",
                          (unsigned)phases);
@@ -372,9 +480,7 @@ clg_status clg_tensor_set_name(clg_graph *g, clg_tensor t, const char *name)
 {
     clg_status s = clg_graph_check(g, "clg_tensor_set_name");
     if (s != CLG_OK) return s;
-    if (t.id < 0 || t.id >= g->n)
-        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_set_name: tensor id %d is not in this graph",
-                         (int)t.id);
+    if ((s = clg_tensor_check(g, t, "clg_tensor_set_name")) != CLG_OK) return s;
     if (!name || !*name || strlen(name) >= sizeof g->nodes[0].name)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_set_name: a name must have 1 to %zu characters",
                          sizeof g->nodes[0].name - 1);
@@ -388,6 +494,25 @@ clg_status clg_tensor_set_name(clg_graph *g, clg_tensor t, const char *name)
 
 const char *clg_tensor_name(const clg_graph *g, clg_tensor t)
 {
-    if (!g || g->magic != CLG_GRAPH_LIVE || t.id < 0 || t.id >= g->n) return NULL;
+    if (!g || g->magic != CLG_GRAPH_LIVE || !clg_tensor_in(g, t)) return NULL;
     return g->nodes[t.id].name[0] ? g->nodes[t.id].name : NULL;
+}
+
+int32_t clg_graph_tensor_count(const clg_graph *g)
+{
+    return g && g->magic == CLG_GRAPH_LIVE ? g->n : 0;
+}
+
+clg_tensor clg_graph_tensor(const clg_graph *g, int32_t index)
+{
+    if (!g || g->magic != CLG_GRAPH_LIVE || index < 0 || index >= g->n) return CLG_NO_TENSOR;
+    return clg_tref(g, index);
+}
+
+clg_tensor clg_tensor_find(const clg_graph *g, const char *name)
+{
+    if (!g || g->magic != CLG_GRAPH_LIVE || !name || !*name) return CLG_NO_TENSOR;
+    for (int32_t i = 0; i < g->n; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return clg_tref(g, i);
+    return CLG_NO_TENSOR;
 }

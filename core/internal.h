@@ -22,7 +22,10 @@ struct clg_graph {
     clg_graph *next;
     clg_node *nodes;
     int32_t n, cap;
-    clg_status status; /* first error while recording */
+    uint32_t tag;      /* in every tensor handle this graph gives out */
+    clg_status status; /* the error of the recording call under way (see clg_txn) */
+    clg_status first;  /* the first refused call: clg_graph_status */
+    int txn_depth;
     bool has_backward;
     bool has_update;
     uint8_t phase; /* phase given to ops recorded now */
@@ -36,11 +39,38 @@ clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(cl
 
 /* Checks that g is a live graph; sets an error on its context if not. */
 clg_status clg_graph_check(const clg_graph *g, const char *func);
+/* The element count of shape into *numel; false, with the error recorded
+ * ("what: shape [..] has more elements than ..."), when the product
+ * passes the backend's largest buffer (or wraps). */
+bool clg_numel_fits(clg_graph *g, const char *what, int ndim, const int64_t *shape, int64_t *numel);
 /* Appends a node; allocates its buffer when alloc is true. Returns its id
  * or -1 (error recorded in g). */
 int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc);
 /* Records err as the graph's first error and returns an invalid tensor. */
 clg_tensor clg_graph_fail(clg_graph *g, clg_status s);
+/* The handle of node id of g (id < 0: a failed tensor). */
+clg_tensor clg_tref(const clg_graph *g, int32_t id);
+/* A tensor marked as the result of a refused call. */
+#define CLG_FAILED ((clg_tensor){-1, CLG_TENSOR_FAILED})
+/* True when t is one of g's tensors (its tag and an id in range). */
+bool clg_tensor_in(const clg_graph *g, clg_tensor t);
+/* Sets "func: tensor ... <why it is not one of g's>" and returns
+ * CLG_ERR_INVALID_ARGUMENT; CLG_OK when t is one of g's tensors. */
+clg_status clg_tensor_check(clg_graph *g, clg_tensor t, const char *func);
+
+/* A public call that records several nodes (or a node and its state) is
+ * one transaction: when it fails, every node it recorded is removed, so a
+ * refused call changes nothing and the graph runs as before. Nested calls
+ * join the outermost one. */
+typedef struct clg_txn {
+    int32_t n;
+    bool outer;
+} clg_txn;
+clg_txn clg_txn_begin(clg_graph *g);
+/* Ends the call whose result is s; returns s. */
+clg_status clg_txn_end(clg_graph *g, clg_txn t, clg_status s);
+/* For calls that return a tensor: ends the call, returns y or CLG_FAILED. */
+clg_tensor clg_txn_end_tensor(clg_graph *g, clg_txn t, clg_tensor y);
 /* Validates a tensor handle for an op (float32, or the given dtype);
  * records the error on g. */
 bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op);
@@ -78,9 +108,9 @@ void clg_graph_free_nodes(clg_graph *g);
  * bias corrections into the optimizer's nodes (core/optim.c). */
 void clg_optim_begin_update(clg_graph *g);
 
-/* Labels written to tensor id (count values) must lie in [0, C) for every
+/* Labels written to tensor t (count values) must lie in [0, C) for every
  * softmax_cross_entropy using that tensor (core/softmax.c). */
-clg_status clg_softmax_check_labels(clg_graph *g, int32_t id, const int32_t *data, size_t count);
+clg_status clg_softmax_check_labels(clg_graph *g, clg_tensor t, const int32_t *data, size_t count);
 
 /* Ops used by autodiff to build gradient graphs (same checks as public). */
 clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c);

@@ -26,8 +26,8 @@ static int64_t op_cols(const clg_node *x, int t) { return x->shape[x->ndim - (t 
 static clg_tensor mm_record(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, int ta, int tb)
 {
     const char *name = clg_op_name(op);
-    if (clg_graph_check(g, name) != CLG_OK) return (clg_tensor){-1};
-    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return (clg_tensor){-1};
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return CLG_FAILED;
     const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
     ta = ta != 0;
     tb = tb != 0;
@@ -94,13 +94,12 @@ static clg_tensor linear_error(clg_graph *g, const clg_node *x, const clg_node *
     return clg_graph_fail(g, CLG_ERR_SHAPE);
 }
 
-clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias)
+static clg_tensor linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias)
 {
-    if (clg_graph_check(g, "linear") != CLG_OK) return (clg_tensor){-1};
-    if (!clg_tensor_ok(g, x, "linear") || !clg_tensor_ok(g, w, "linear")) return (clg_tensor){-1};
-    /* no bias, or a bias from an op that failed: only the graph's status can tell */
-    if (bias.id < 0 && g->status != CLG_OK) return (clg_tensor){-1};
-    if (bias.id >= 0 && !clg_tensor_ok(g, bias, "linear")) return (clg_tensor){-1};
+    if (clg_graph_check(g, "linear") != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, "linear") || !clg_tensor_ok(g, w, "linear")) return CLG_FAILED;
+    bool has_bias = !(bias.id < 0 && bias.graph == 0); /* CLG_NO_TENSOR: none */
+    if (has_bias && !clg_tensor_ok(g, bias, "linear")) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id], *nw = &g->nodes[w.id], *nb = bias.id >= 0 ? &g->nodes[bias.id] : NULL;
     if (nw->ndim != 2) return linear_error(g, nx, nw, nb, "w must be 2-D [out, in]");
     if (nx->ndim < 2 || nx->ndim > 3) return linear_error(g, nx, nw, nb, "x must be 2-D or 3-D [..., in]");
@@ -110,6 +109,13 @@ clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias)
         return linear_error(g, nx, nw, nb, "bias must be 1-D [out], out being w's first dimension");
     clg_tensor y = clg_matmul(g, x, w, 0, 1);
     return nb ? clg_add(g, y, bias) : y;
+}
+
+clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias)
+{
+    if (clg_graph_check(g, "linear") != CLG_OK) return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g); /* the product and the bias add */
+    return clg_txn_end_tensor(g, txn, linear(g, x, w, bias));
 }
 
 /* op(x) op(y) as a contribution to the gradient of operand `target`:
@@ -123,7 +129,7 @@ static clg_tensor grad_mm(clg_graph *g, int32_t target, clg_tensor x, clg_tensor
 clg_status clg_backward_matmul(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
-    clg_tensor gy = {grads[i]}, a = {n.src[0]}, b = {n.src[1]};
+    clg_tensor gy = clg_tref(g, grads[i]), a = clg_tref(g, n.src[0]), b = clg_tref(g, n.src[1]);
     int ta = (int)n.i[CLG_MM_TA], tb = (int)n.i[CLG_MM_TB];
     /* C = op(A) op(B) (per batch item, or summed over it) with upstream G:
      * d op(A) = G op(B)^T and d op(B) = op(A)^T G; an operand stored

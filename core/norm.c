@@ -35,12 +35,12 @@ static clg_status init_running(clg_graph *g, int32_t id, int64_t C)
     return s;
 }
 
-clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float momentum, float eps)
+static clg_tensor batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float momentum, float eps)
 {
     const char *op = "batch_norm";
-    if (clg_graph_check(g, op) != CLG_OK) return (clg_tensor){-1};
+    if (clg_graph_check(g, op) != CLG_OK) return CLG_FAILED;
     if (!clg_tensor_ok(g, x, op) || !clg_tensor_ok(g, gamma, op) || !clg_tensor_ok(g, beta, op))
-        return (clg_tensor){-1};
+        return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id], *ng = &g->nodes[gamma.id], *nb = &g->nodes[beta.id];
     if (nx->ndim < 2)
         return clg_shape_error(g, op, nx, NULL, "cannot be normalised: x must be [N,C], [N,C,L] or [N,C,H,W]");
@@ -60,8 +60,15 @@ clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tens
     if (y.id < 0) return y;
     if (clg_node_alloc_aux(g, y.id, BN_SAVED, 2 * C) != CLG_OK ||
         clg_node_alloc_aux(g, y.id, BN_RUNNING, 2 * C) != CLG_OK || init_running(g, y.id, C) != CLG_OK)
-        return (clg_tensor){-1};
+        return CLG_FAILED;
     return y;
+}
+
+clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float momentum, float eps)
+{
+    if (clg_graph_check(g, "batch_norm") != CLG_OK) return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g); /* the node and its statistics */
+    return clg_txn_end_tensor(g, txn, batch_norm(g, x, gamma, beta, momentum, eps));
 }
 
 /* The batch_norm node behind handle bn, with C channels; NULL after
@@ -69,7 +76,7 @@ clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tens
 static const clg_node *running_node(clg_graph *g, clg_tensor bn, size_t C, const char *func)
 {
     if (clg_graph_check(g, func) != CLG_OK) return NULL;
-    if (bn.id < 0 || bn.id >= g->n || g->nodes[bn.id].op != CLG_OP_BATCHNORM) {
+    if (!clg_tensor_in(g, bn) || g->nodes[bn.id].op != CLG_OP_BATCHNORM) {
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d is not the output of clg_batch_norm", func,
                   (int)bn.id);
         return NULL;
@@ -138,8 +145,8 @@ clg_status clg_backward_norm(clg_graph *g, int32_t *grads, int32_t i)
     }
     const int32_t x = n.src[0], gamma = n.src[1], beta = n.src[2];
     const bool gx = g->nodes[x].requires_grad, gg = g->nodes[gamma].requires_grad, gb = g->nodes[beta].requires_grad;
-    const clg_tensor dy = {grads[i]};
-    clg_tensor dgamma = {-1}, dbeta = {-1};
+    const clg_tensor dy = clg_tref(g, grads[i]);
+    clg_tensor dgamma = CLG_NO_TENSOR, dbeta = CLG_NO_TENSOR;
     if (gx || gg) dgamma = bn_grad(g, CLG_OP_BATCHNORM_GRAD_GAMMA, dy, i, -1, -1, gamma);
     if (gx || gb) dbeta = bn_grad(g, CLG_OP_BATCHNORM_GRAD_BETA, dy, i, -1, -1, beta);
     if (g->status != CLG_OK) return g->status;

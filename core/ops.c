@@ -27,7 +27,7 @@ clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc)
         proto->requires_grad |= s->requires_grad;
     }
     for (int i = nsrc; i < CLG_MAX_SRC; i++) proto->src[i] = -1;
-    clg_tensor t = {clg_graph_add_node(g, proto, true)};
+    clg_tensor t = clg_tref(g, clg_graph_add_node(g, proto, true));
     if (t.id >= 0) g->nodes[t.id].training = g->training;
     return t;
 }
@@ -35,8 +35,8 @@ clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc)
 clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
 {
     const char *name = clg_op_name(op);
-    if (!begin(g, name)) return (clg_tensor){-1};
-    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return (clg_tensor){-1};
+    if (!begin(g, name)) return CLG_FAILED;
+    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return CLG_FAILED;
     const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
     clg_node proto = {.op = op, .src = {a.id, b.id}};
 
@@ -61,8 +61,8 @@ clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
 clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c)
 {
     const char *name = clg_op_name(op);
-    if (!begin(g, name)) return (clg_tensor){-1};
-    if (!clg_tensor_ok(g, x, name)) return (clg_tensor){-1};
+    if (!begin(g, name)) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, name)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     clg_node proto = {.op = op, .src = {x.id}, .f = {c}};
     if (op == CLG_OP_SUM || op == CLG_OP_MEAN) {
@@ -79,8 +79,8 @@ clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c)
 clg_tensor clg_op_shaped(clg_graph *g, clg_op op, clg_tensor x, int ndim, const int64_t *shape)
 {
     const char *name = clg_op_name(op);
-    if (!begin(g, name)) return (clg_tensor){-1};
-    if (!clg_tensor_ok(g, x, name)) return (clg_tensor){-1};
+    if (!begin(g, name)) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, name)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     clg_node proto = {.op = op, .src = {x.id}, .ndim = ndim};
     memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
@@ -100,8 +100,8 @@ static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, c
 {
     const char *name = clg_op_name(op);
     int nsrc = clg_op_nsrc(op);
-    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return (clg_tensor){-1};
-    if (nsrc > 2 && !clg_tensor_ok(g, c, name)) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return CLG_FAILED;
+    if (nsrc > 2 && !clg_tensor_ok(g, c, name)) return CLG_FAILED;
     const clg_node *na = &g->nodes[a.id];
     clg_node proto = {.op = op, .src = {a.id, b.id, c.id}, .ndim = na->ndim};
     memcpy(proto.shape, na->shape, sizeof proto.shape);
@@ -110,7 +110,7 @@ static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, c
 
 clg_tensor clg_op_grad2(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
 {
-    return grad_op(g, op, a, b, (clg_tensor){-1});
+    return grad_op(g, op, a, b, CLG_FAILED);
 }
 
 clg_tensor clg_op_grad3(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, clg_tensor c)
@@ -125,7 +125,7 @@ clg_tensor clg_op_update(clg_graph *g, clg_op op, clg_tensor w, clg_tensor grad,
     memcpy(proto.shape, nw->shape, sizeof proto.shape);
     proto.buf = nw->buf; /* in place: the update writes the parameter */
     proto.phase = CLG_RUN_UPDATE;
-    return (clg_tensor){clg_graph_add_node(g, &proto, false)};
+    return clg_tref(g, clg_graph_add_node(g, &proto, false));
 }
 
 clg_tensor clg_add(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_ADD, a, b); }

@@ -265,7 +265,7 @@ static int32_t state_leaf(clg_graph *g, int32_t w, const char *suffix, float val
     if (s == CLG_OK && g->nodes[w].name[0]) {
         char name[2 * sizeof g->nodes[0].name]; /* fits: check_names */
         snprintf(name, sizeof name, "%s.%s", g->nodes[w].name, suffix);
-        s = clg_tensor_set_name(g, (clg_tensor){id}, name);
+        s = clg_tensor_set_name(g, clg_tref(g, id), name);
     }
     if (s != CLG_OK) {
         clg_error_wrap(g->ctx, s, "clg_optimizer: state '%s' of parameter %d", suffix, (int)w);
@@ -343,14 +343,10 @@ static clg_status record(clg_graph *g, struct clg_optim *o, param_rec *p, int np
     return g->status;
 }
 
-clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg)
+static clg_status optimizer(clg_graph *g, const clg_optimizer_config *cfg)
 {
-    clg_status s = clg_graph_check(g, "clg_optimizer");
-    if (s != CLG_OK) return s;
+    clg_status s;
     if (!cfg) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: cfg is NULL");
-    if (g->status != CLG_OK)
-        return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: recording the graph failed earlier (%s)",
-                         clg_status_string(g->status));
     if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: call clg_backward first");
     if (g->has_update)
         return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: the graph already has an update (clg_sgd or clg_optimizer)");
@@ -378,6 +374,14 @@ clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg)
     g->optim = o;
     g->has_update = true;
     return CLG_OK;
+}
+
+clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg)
+{
+    clg_status s = clg_graph_check(g, "clg_optimizer");
+    if (s != CLG_OK) return s;
+    clg_txn txn = clg_txn_begin(g);
+    return clg_txn_end(g, txn, optimizer(g, cfg));
 }
 
 /* ---- step count, learning rate, accumulators ---- */

@@ -6,11 +6,11 @@
 #include <math.h>
 #include <string.h>
 
-clg_tensor clg_dropout(clg_graph *g, clg_tensor x, float p, uint64_t seed)
+static clg_tensor dropout(clg_graph *g, clg_tensor x, float p, uint64_t seed)
 {
     const char *op = "dropout";
-    if (clg_graph_check(g, op) != CLG_OK) return (clg_tensor){-1};
-    if (!clg_tensor_ok(g, x, op)) return (clg_tensor){-1};
+    if (clg_graph_check(g, op) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, op)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     if (!(p >= 0.0f && p < 1.0f)) {
         char sh[96];
@@ -23,8 +23,15 @@ clg_tensor clg_dropout(clg_graph *g, clg_tensor x, float p, uint64_t seed)
                       .i = {0, (int64_t)seed}};
     memcpy(proto.shape, nx->shape, sizeof proto.shape);
     clg_tensor y = clg_record(g, &proto, 1);
-    if (y.id >= 0 && clg_node_alloc_aux(g, y.id, 0, g->nodes[y.id].numel) != CLG_OK) return (clg_tensor){-1};
+    if (y.id >= 0 && clg_node_alloc_aux(g, y.id, 0, g->nodes[y.id].numel) != CLG_OK) return CLG_FAILED;
     return y;
+}
+
+clg_tensor clg_dropout(clg_graph *g, clg_tensor x, float p, uint64_t seed)
+{
+    if (clg_graph_check(g, "dropout") != CLG_OK) return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g); /* the node and its mask */
+    return clg_txn_end_tensor(g, txn, dropout(g, x, p, seed));
 }
 
 /* dx = dy * mask, the mask the forward kept (identity in evaluation mode) */
@@ -34,7 +41,7 @@ clg_status clg_backward_random(clg_graph *g, int32_t *grads, int32_t i)
     if (n.op != CLG_OP_DROPOUT) {
         return clg_backward_unsupported(g, i);
     }
-    clg_tensor dx = clg_op_grad2(g, CLG_OP_DROPOUT_GRAD, (clg_tensor){grads[i]}, (clg_tensor){i});
+    clg_tensor dx = clg_op_grad2(g, CLG_OP_DROPOUT_GRAD, clg_tref(g, grads[i]), clg_tref(g, i));
     clg_grad_accumulate(g, grads, n.src[0], dx);
     return g->status;
 }
@@ -44,8 +51,7 @@ clg_status clg_rng_fill_now(clg_graph *g, clg_tensor t, clg_rng_dist dist, float
 {
     clg_status s = clg_graph_check(g, func);
     if (s != CLG_OK) return s;
-    if (t.id < 0 || t.id >= g->n)
-        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph", func, (int)t.id);
+    if ((s = clg_tensor_check(g, t, func)) != CLG_OK) return s;
     const clg_node *target = &g->nodes[t.id];
     const clg_dtype want = dist == CLG_RNG_BITS ? CLG_I32 : CLG_F32;
     if (target->dtype != want)
@@ -112,8 +118,7 @@ static clg_status fans(clg_graph *g, clg_tensor t, const char *func, double *fan
 {
     clg_status s = clg_graph_check(g, func);
     if (s != CLG_OK) return s;
-    if (t.id < 0 || t.id >= g->n)
-        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor id %d is not in this graph", func, (int)t.id);
+    if ((s = clg_tensor_check(g, t, func)) != CLG_OK) return s;
     const clg_node *n = &g->nodes[t.id];
     if (n->ndim < 2) {
         char sh[96];

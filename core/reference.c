@@ -18,8 +18,8 @@ static void ref_destroy(clg_backend *be) { free(be); }
 static clg_status ref_alloc(clg_backend *be, size_t count, clg_buffer **out)
 {
     *out = NULL;
-    if (count > ((size_t)1 << 40) ||
-        !(*out = malloc(sizeof(clg_buffer) + (count ? count : 1) * sizeof(real))))
+    if (count > ((size_t)1 << 36) ||
+        !(*out = calloc(1, sizeof(clg_buffer) + (count ? count : 1) * sizeof(real)))) /* zero: never stale */
         return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "reference: out of host memory (%zu elements)", count);
     (*out)->count = count;
     return CLG_OK;
@@ -131,6 +131,7 @@ clg_status REF(clg_reference_backend_create)(clg_context *ctx, clg_backend **out
     if (!be) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "reference: out of host memory");
     be->vt = &ref_vtable;
     be->ctx = ctx;
+    be->max_buffer_bytes = (uint64_t)4 << 36; /* ref_alloc's limit */
 #ifdef CLG_REF_DOUBLE
     strcpy(be->device, "reference64 (plain C on the host, in double; tests only)");
 #else

@@ -32,7 +32,7 @@ static clg_tensor record_view(clg_graph *g, clg_node *proto, int32_t src)
     proto->requires_grad = s->requires_grad;
     proto->buf = s->buf;
     proto->owns_buf = false;
-    clg_tensor t = {clg_graph_add_node(g, proto, false)};
+    clg_tensor t = clg_tref(g, clg_graph_add_node(g, proto, false));
     if (t.id >= 0) g->nodes[t.id].training = g->training;
     return t;
 }
@@ -106,19 +106,19 @@ static bool resolve_shape(clg_graph *g, const clg_node *x, int ndim, const int64
 clg_tensor clg_reshape(clg_graph *g, clg_tensor x, int ndim, const int64_t *shape)
 {
     const char *op = clg_op_name(CLG_OP_RESHAPE);
-    if (clg_graph_check(g, op) != CLG_OK) return (clg_tensor){-1};
+    if (clg_graph_check(g, op) != CLG_OK) return CLG_FAILED;
     /* a view copies nothing, so int32 labels may be reshaped too */
-    bool labels = x.id >= 0 && x.id < g->n && g->nodes[x.id].dtype == CLG_I32;
-    if (!clg_tensor_ok_dtype(g, x, op, labels ? CLG_I32 : CLG_F32)) return (clg_tensor){-1};
+    bool labels = clg_tensor_in(g, x) && g->nodes[x.id].dtype == CLG_I32;
+    if (!clg_tensor_ok_dtype(g, x, op, labels ? CLG_I32 : CLG_F32)) return CLG_FAILED;
     clg_node proto = {.op = CLG_OP_RESHAPE, .ndim = ndim};
-    if (!resolve_shape(g, &g->nodes[x.id], ndim, shape, proto.shape)) return (clg_tensor){-1};
+    if (!resolve_shape(g, &g->nodes[x.id], ndim, shape, proto.shape)) return CLG_FAILED;
     return record_view(g, &proto, x.id);
 }
 
 /* op names the caller (permute or transpose) in messages. */
 static clg_tensor permute_named(clg_graph *g, clg_tensor x, const int *perm, const char *op)
 {
-    if (!begin(g, x, op)) return (clg_tensor){-1};
+    if (!begin(g, x, op)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     char xs[96];
     clg_shape_string(nx->ndim, nx->shape, xs, sizeof xs);
@@ -156,10 +156,10 @@ clg_tensor clg_permute(clg_graph *g, clg_tensor x, const int *perm)
 clg_tensor clg_transpose(clg_graph *g, clg_tensor x, int axis0, int axis1)
 {
     const char *op = "transpose";
-    if (!begin(g, x, op)) return (clg_tensor){-1};
+    if (!begin(g, x, op)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     int a0, a1;
-    if (!clg_axis_ok(g, op, nx, axis0, "axis0", &a0) || !clg_axis_ok(g, op, nx, axis1, "axis1", &a1)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, op, nx, axis0, "axis0", &a0) || !clg_axis_ok(g, op, nx, axis1, "axis1", &a1)) return CLG_FAILED;
     int perm[CLG_MAX_DIMS];
     for (int d = 0; d < nx->ndim; d++) perm[d] = d;
     perm[a0] = a1;
@@ -179,10 +179,10 @@ static clg_tensor slice_node(clg_graph *g, clg_tensor x, int axis, int64_t start
 clg_tensor clg_slice(clg_graph *g, clg_tensor x, int axis, int64_t start, int64_t length)
 {
     const char *op = clg_op_name(CLG_OP_SLICE);
-    if (!begin(g, x, op)) return (clg_tensor){-1};
+    if (!begin(g, x, op)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     int a;
-    if (!clg_axis_ok(g, op, nx, axis, "axis", &a)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, op, nx, axis, "axis", &a)) return CLG_FAILED;
     int64_t extent = nx->shape[a];
     if (start < 0 || length < 1 || length > extent - start) {
         char xs[96];
@@ -199,11 +199,11 @@ clg_tensor clg_slice(clg_graph *g, clg_tensor x, int axis, int64_t start, int64_
 clg_tensor clg_concat(clg_graph *g, clg_tensor a, clg_tensor b, int axis)
 {
     const char *op = clg_op_name(CLG_OP_CONCAT);
-    if (!begin(g, a, op) || !clg_tensor_ok(g, b, op)) return (clg_tensor){-1};
+    if (!begin(g, a, op) || !clg_tensor_ok(g, b, op)) return CLG_FAILED;
     const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
     if (na->ndim != nb->ndim) return clg_shape_error(g, op, na, nb, "have different numbers of dimensions");
     int ax;
-    if (!clg_axis_ok(g, op, na, axis, "axis", &ax)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, op, na, axis, "axis", &ax)) return CLG_FAILED;
     for (int d = 0; d < na->ndim; d++)
         if (d != ax && na->shape[d] != nb->shape[d]) {
             char why[160];
@@ -220,7 +220,7 @@ clg_tensor clg_concat(clg_graph *g, clg_tensor a, clg_tensor b, int axis)
 /* dy of a slice, placed into zeros of the sliced tensor's shape. */
 static clg_tensor slice_grad(clg_graph *g, clg_tensor dy, const clg_node *x, int64_t axis, int64_t start)
 {
-    if (!clg_tensor_ok(g, dy, clg_op_name(CLG_OP_SLICE_GRAD))) return (clg_tensor){-1};
+    if (!clg_tensor_ok(g, dy, clg_op_name(CLG_OP_SLICE_GRAD))) return CLG_FAILED;
     clg_node proto = {.op = CLG_OP_SLICE_GRAD, .src = {dy.id}, .ndim = x->ndim, .i = {axis, start}};
     memcpy(proto.shape, x->shape, sizeof proto.shape);
     return clg_record(g, &proto, 1);
@@ -230,7 +230,7 @@ clg_status clg_backward_shape(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
     const clg_node x = g->nodes[n.src[0]];
-    clg_tensor gy = {grads[i]};
+    clg_tensor gy = clg_tref(g, grads[i]);
     switch (n.op) {
     case CLG_OP_RESHAPE: {
         clg_node proto = {.op = CLG_OP_RESHAPE, .ndim = x.ndim};

@@ -23,10 +23,10 @@ static bool begin(clg_graph *g, const char *op, clg_tensor x)
 static clg_tensor along_axis(clg_graph *g, clg_op op, clg_tensor x, int axis)
 {
     const char *name = clg_op_name(op);
-    if (!begin(g, name, x)) return (clg_tensor){-1};
+    if (!begin(g, name, x)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     int a;
-    if (!clg_axis_ok(g, name, nx, axis, "axis", &a)) return (clg_tensor){-1};
+    if (!clg_axis_ok(g, name, nx, axis, "axis", &a)) return CLG_FAILED;
     clg_node proto = {.op = op, .src = {x.id}, .ndim = nx->ndim, .i = {a}};
     memcpy(proto.shape, nx->shape, sizeof proto.shape);
     return clg_record(g, &proto, 1);
@@ -60,31 +60,38 @@ static bool labels_ok(clg_graph *g, const char *op, const clg_node *z, clg_tenso
     return true;
 }
 
-clg_tensor clg_softmax_cross_entropy(clg_graph *g, clg_tensor logits, clg_tensor labels)
+static clg_tensor softmax_ce(clg_graph *g, clg_tensor logits, clg_tensor labels)
 {
     const char *name = clg_op_name(CLG_OP_SOFTMAX_CE);
-    if (!begin(g, name, logits)) return (clg_tensor){-1};
+    if (!begin(g, name, logits)) return CLG_FAILED;
     const clg_node *z = &g->nodes[logits.id];
     if (z->ndim != 2) return clg_shape_error(g, name, z, NULL, "do not fit: logits must be 2-D [N,C]");
-    bool id_ok = labels.id >= 0 && labels.id < g->n;
+    bool id_ok = clg_tensor_in(g, labels);
     if (!id_ok) {
         clg_tensor_ok_dtype(g, labels, name, CLG_I32); /* reports the bad id */
-        return (clg_tensor){-1};
+        return CLG_FAILED;
     }
-    if (!labels_ok(g, name, z, labels)) return (clg_tensor){-1};
+    if (!labels_ok(g, name, z, labels)) return CLG_FAILED;
     int64_t rows = z->shape[0];
     clg_node proto = {.op = CLG_OP_SOFTMAX_CE, .src = {logits.id, labels.id}, .ndim = 1, .shape = {1}};
     clg_tensor t = clg_record(g, &proto, 2);
     if (t.id < 0) return t;
     if (clg_node_alloc_aux(g, t.id, 0, 2 * rows) != CLG_OK || clg_node_alloc_aux(g, t.id, 1, rows) != CLG_OK)
-        return (clg_tensor){-1};
+        return CLG_FAILED;
     return t;
+}
+
+clg_tensor clg_softmax_cross_entropy(clg_graph *g, clg_tensor logits, clg_tensor labels)
+{
+    if (clg_graph_check(g, clg_op_name(CLG_OP_SOFTMAX_CE)) != CLG_OK) return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g); /* the node and its saved rows */
+    return clg_txn_end_tensor(g, txn, softmax_ce(g, logits, labels));
 }
 
 clg_tensor clg_bce_with_logits(clg_graph *g, clg_tensor logits, clg_tensor targets)
 {
     const char *name = clg_op_name(CLG_OP_BCE_LOGITS);
-    if (!begin(g, name, logits) || !clg_tensor_ok(g, targets, name)) return (clg_tensor){-1};
+    if (!begin(g, name, logits) || !clg_tensor_ok(g, targets, name)) return CLG_FAILED;
     const clg_node *z = &g->nodes[logits.id], *t = &g->nodes[targets.id];
     if (z->ndim != t->ndim || memcmp(z->shape, t->shape, (size_t)z->ndim * sizeof(int64_t)))
         return clg_shape_error(g, name, z, t, "differ (logits and targets must have the same shape)");
@@ -92,10 +99,11 @@ clg_tensor clg_bce_with_logits(clg_graph *g, clg_tensor logits, clg_tensor targe
     return clg_record(g, &proto, 2);
 }
 
-clg_status clg_softmax_check_labels(clg_graph *g, int32_t id, const int32_t *data, size_t count)
+clg_status clg_softmax_check_labels(clg_graph *g, clg_tensor t, const int32_t *data, size_t count)
 {
     /* Bad handles, ids and counts are left to the transfer to report. */
-    if (!g || g->magic != CLG_GRAPH_LIVE || !data || id < 0 || id >= g->n) return CLG_OK;
+    if (!g || g->magic != CLG_GRAPH_LIVE || !data || !clg_tensor_in(g, t)) return CLG_OK;
+    int32_t id = t.id;
     if ((int64_t)count != g->nodes[id].numel) return CLG_OK;
     for (int32_t i = 0; i < g->n; i++) {
         const clg_node *n = &g->nodes[i];
@@ -121,7 +129,7 @@ clg_status clg_softmax_check_labels(clg_graph *g, int32_t id, const int32_t *dat
 static clg_tensor grad_node(clg_graph *g, clg_op op, const clg_node *like, const int32_t *src, int nsrc, int64_t flag)
 {
     for (int k = 0; k < nsrc; k++)
-        if (!clg_tensor_ok(g, (clg_tensor){src[k]}, clg_op_name(op))) return (clg_tensor){-1};
+        if (!clg_tensor_ok(g, clg_tref(g, src[k]), clg_op_name(op))) return CLG_FAILED;
     clg_node proto = {.op = op, .ndim = like->ndim, .i = {flag}};
     memcpy(proto.shape, like->shape, sizeof proto.shape);
     memcpy(proto.src, src, (size_t)nsrc * sizeof *src);

@@ -1,5 +1,6 @@
 /* The OpenCL backend: context, queue, kernels, buffers and node dispatch. */
 #include "cl_backend.h"
+#include "gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static void cl_destroy(clg_backend *be)
 {
     clg_cl_backend *b = CLB(be);
     if (b->queue) clFinish(b->queue);
+    clg_cl_gemm_release(b);
     release_timing(b);
     if (b->partials) clReleaseMemObject(b->partials);
     for (int i = 0; i < K_COUNT; i++)
@@ -46,6 +48,15 @@ static clg_status cl_alloc(clg_backend *be, size_t count, clg_buffer **out)
     cl_int err;
     cl_mem m = clCreateBuffer(CLB(be)->context, CL_MEM_READ_WRITE, (count ? count : 1) * 4, NULL, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateBuffer");
+    /* Every buffer starts as zeros, not as whatever the device held: a
+     * backward or update before any set must not read stale memory. The
+     * queue is in order, so nothing can see the buffer before the fill. */
+    const float zero = 0.0f;
+    err = clEnqueueFillBuffer(CLB(be)->queue, m, &zero, sizeof zero, 0, (count ? count : 1) * 4, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clReleaseMemObject(m);
+        return clg_cl_fail(CLB(be), err, "clEnqueueFillBuffer(zeros for a new buffer)");
+    }
     *out = (clg_buffer *)m;
     return CLG_OK;
 }
@@ -252,6 +263,11 @@ static clg_status setup(clg_cl_backend *b)
      * lose nothing. The cap only keeps global sizes sane for huge tensors,
      * where the kernels' loops take the rest. */
     b->max_global = (size_t)1 << 30;
+
+    cl_ulong max_alloc = 0;
+    if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL) ==
+        CL_SUCCESS)
+        be->max_buffer_bytes = max_alloc;
 
     b->partials = clCreateBuffer(b->context, CL_MEM_READ_WRITE, CLG_MAX_PARTIALS * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateBuffer(partials)");

@@ -23,6 +23,7 @@ typedef struct clg_cl_backend {
     /* clg_graph_run_timed: the first and last command of a timed run */
     bool timing;
     cl_event pending, first_ev, last_ev;
+    bool used_clblast; /* counted in gemm.c's users of CLBlast's cache */
 } clg_cl_backend;
 
 #define CLB(be) ((clg_cl_backend *)(be))

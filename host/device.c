@@ -2,6 +2,7 @@
 #include "cl_common.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,24 @@ static void device_string(cl_device_id dev, cl_device_info param, char *out, siz
     snprintf(out, size, "%s", tmp);
 }
 
+/* Drivers initialise lazily on their first enumeration, and some are not
+ * safe to initialise from two threads at once (PoCL 3.1 crashed, or listed
+ * no device, when two threads made their first contexts together). So
+ * enumeration is serialised process-wide: the one lock in the library,
+ * held only while the platforms and devices are listed. */
+static pthread_mutex_t enumerate_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int enumerate_locked(clg_cl_device *out, int max);
+
 int clg_cl_enumerate(clg_cl_device *out, int max)
+{
+    pthread_mutex_lock(&enumerate_lock);
+    int n = enumerate_locked(out, max);
+    pthread_mutex_unlock(&enumerate_lock);
+    return n;
+}
+
+static int enumerate_locked(clg_cl_device *out, int max)
 {
     cl_uint np = 0;
     if (clGetPlatformIDs(0, NULL, &np) != CL_SUCCESS || np == 0) return 0;

@@ -1,7 +1,35 @@
 #include "gemm.h"
 
 #include <clblast_c.h>
+#include <pthread.h>
 #include <stdio.h>
+
+/* CLBlast keeps the programs it builds in a process-wide cache keyed by
+ * OpenCL context, and those hold their context: about 2-3 MB a context on
+ * PoCL that never goes, so a program that opens and closes contexts grows
+ * without end. CLBlast 1.5 can only clear the whole cache, so it is
+ * cleared when the last context that used it goes; a context still using
+ * it is never disturbed. The count is process-wide, as CLBlast's cache. */
+static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+static long clblast_users;
+
+static void use_clblast(clg_cl_backend *b)
+{
+    if (b->used_clblast) return;
+    pthread_mutex_lock(&clblast_lock);
+    clblast_users++;
+    pthread_mutex_unlock(&clblast_lock);
+    b->used_clblast = true;
+}
+
+void clg_cl_gemm_release(clg_cl_backend *b)
+{
+    if (!b->used_clblast) return;
+    pthread_mutex_lock(&clblast_lock);
+    if (--clblast_users == 0) CLBlastClearCache();
+    pthread_mutex_unlock(&clblast_lock);
+    b->used_clblast = false;
+}
 
 const char *clg_clblast_status_name(int status)
 {
@@ -29,6 +57,7 @@ clg_status clg_cl_gemm(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, 
     CLBlastTranspose opa = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose opb = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode st;
+    use_clblast(b);
     if (batch == 1)
         st = CLBlastSgemm(CLBlastLayoutRowMajor, opa, opb, m, n, k, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off,
                           ldc, &b->queue, clg_cl_event_slot(b));

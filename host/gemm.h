@@ -17,4 +17,8 @@ clg_status clg_cl_gemm(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, 
 
 const char *clg_clblast_status_name(int status);
 
+/* A context that ran a GEMM is done with CLBlast (call before releasing
+ * its OpenCL context). */
+void clg_cl_gemm_release(clg_cl_backend *b);
+
 #endif

@@ -8,8 +8,11 @@
  *
  * Threading: a clg_context and everything made from it (graphs, tensors)
  * may be used by one thread at a time. Different contexts are independent
- * and may be used concurrently from different threads. There is no global
- * state.
+ * and may be created, used and destroyed concurrently from different
+ * threads. The library's only process-wide state is behind locks and
+ * changes no result: OpenCL platform listing is serialised (drivers
+ * initialise lazily, not always thread-safely), and CLBlast's program
+ * cache is cleared when the last context that used it is destroyed.
  *
  * Lifetime: a graph belongs to its context. clg_context_destroy destroys
  * every graph still alive. A graph handle passed to clg_graph_destroy
@@ -56,10 +59,25 @@ typedef struct clg_context clg_context;
 typedef struct clg_graph clg_graph;
 
 /* A tensor is a handle into its graph: a small value, valid while the
- * graph lives. An id below zero means "no tensor" (an op that failed). */
+ * graph lives. `graph` identifies the graph that made it, so a tensor
+ * passed to another graph is refused (CLG_ERR_INVALID_ARGUMENT), never
+ * taken for that graph's tensor of the same id. Make handles only with
+ * the API; copy them freely.
+ *
+ * An id below zero means no tensor: CLG_NO_TENSOR where an argument is
+ * optional (a bias), or the result of an op that was refused, which is
+ * marked so (graph == CLG_TENSOR_FAILED) and makes an op given it fail in
+ * turn: a whole graph can be built and its status checked once. */
 typedef struct clg_tensor {
     int32_t id;
+    uint32_t graph;
 } clg_tensor;
+#define CLG_TENSOR_FAILED 0xffffffffu
+#ifdef __cplusplus
+#define CLG_NO_TENSOR (clg_tensor{-1, 0})
+#else
+#define CLG_NO_TENSOR ((clg_tensor){-1, 0})
+#endif
 
 CLG_API const char *clg_status_string(clg_status s);
 CLG_API const char *clg_version(void);
@@ -118,9 +136,17 @@ CLG_API clg_status clg_opencl_device_facts(int i, clg_device_facts *out);
 
 CLG_API clg_status clg_graph_create(clg_context *ctx, clg_graph **out);
 CLG_API void clg_graph_destroy(clg_graph *g);
-/* The first error met while recording ops (CLG_OK if none). Ops on a
- * failed tensor fail too, so a whole graph can be built and checked once. */
+/* The first refused call since the graph was made or the status last
+ * cleared (CLG_OK if none). A refused call changes nothing: the graph
+ * keeps running as recorded before it, and ops given the failed tensor it
+ * returned fail too, so a whole graph can be built and checked once. */
 CLG_API clg_status clg_graph_status(const clg_graph *g);
+CLG_API void clg_graph_clear_status(clg_graph *g);
+/* The graph's tensors in recording order (leaves, ops, gradients,
+ * optimizer state), and a tensor found by its name (id < 0 if none). */
+CLG_API int32_t clg_graph_tensor_count(const clg_graph *g);
+CLG_API clg_tensor clg_graph_tensor(const clg_graph *g, int32_t index);
+CLG_API clg_tensor clg_tensor_find(const clg_graph *g, const char *name);
 
 /* Leaves of the graph. Shapes are up to CLG_MAX_DIMS dimensions. */
 CLG_API clg_tensor clg_input(clg_graph *g, int ndim, const int64_t *shape);
@@ -170,14 +196,14 @@ CLG_API clg_tensor clg_mse_loss(clg_graph *g, clg_tensor pred, clg_tensor target
  * transposes when they do not fit. */
 CLG_API clg_tensor clg_matmul(clg_graph *g, clg_tensor a, clg_tensor b, int transpose_a, int transpose_b);
 /* y = x w^T + bias: x [..., in] (2-D or 3-D), w [out, in], bias [out] or
- * a tensor with id < 0 for none. */
+ * CLG_NO_TENSOR for none (a failed tensor fails the op). */
 CLG_API clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias);
 
 /* conv */
 
 /*
  * 2-D convolution (cross-correlation, as in PyTorch), NCHW float tensors:
- * x [N,C,H,W], w [OC,C,KH,KW], bias [OC] or a tensor with id < 0 for none;
+ * x [N,C,H,W], w [OC,C,KH,KW], bias [OC] or CLG_NO_TENSOR for none;
  * groups = 1. y [N,OC,OH,OW] with
  *   OH = (H + 2 pad_h - dilation_h (KH - 1) - 1) / stride_h + 1
  * (rounded down; OW likewise). Strides and dilations must be >= 1,

@@ -72,7 +72,7 @@ static void build(gc_graph *G, const char *spec, gc_build_fn f, void *arg, const
     CHECK_OK(G->ctx, clg_graph_status(G->g));
     G->ny = clg_tensor_numel(G->g, G->y);
     float *w = NULL;
-    clg_tensor tw = {-1};
+    clg_tensor tw = CLG_NO_TENSOR;
     if (with_loss && G->any_param) {
         int64_t shape[4];
         int nd = clg_tensor_ndim(G->g, G->y);

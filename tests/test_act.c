@@ -229,7 +229,7 @@ static void test_bad_input(void **state)
     /* a failed tensor fails what uses it, keeping the first message */
     assert_true(clg_silu(g, clg_gelu(g, labels)).id < 0);
     ASSERT_MSG_HAS(ctx, "gelu");
-    assert_true(clg_softplus(g, (clg_tensor){99}).id < 0);
+    assert_true(clg_softplus(g, (clg_tensor){99, 0}).id < 0);
     clg_context_destroy(ctx);
 }
 

@@ -44,7 +44,7 @@ static clg_tensor build_bn(clg_graph *g, const clg_tensor *in, void *arg)
     clg_tensor y = clg_batch_norm(g, in[0], in[1], in[2], k->momentum, k->eps);
     if (k->eval) {
         size_t C = (size_t)clg_tensor_dim(g, in[1], 0);
-        if (clg_batch_norm_set_running(g, y, k->mean, k->var, C) != CLG_OK) return (clg_tensor){-1};
+        if (clg_batch_norm_set_running(g, y, k->mean, k->var, C) != CLG_OK) return CLG_NO_TENSOR;
         clg_graph_set_training(g, 0);
     }
     return y;

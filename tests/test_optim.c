@@ -240,11 +240,7 @@ static const int64_t param_shape[NP][3] = {{3, 5}, {17, 33, 7}, {1}};
 /* A tensor by name, or id -1. */
 static clg_tensor find_named(clg_graph *g, const char *name)
 {
-    for (int32_t id = 0; clg_tensor_numel(g, (clg_tensor){id}) > 0; id++) {
-        const char *n = clg_tensor_name(g, (clg_tensor){id});
-        if (n && strcmp(n, name) == 0) return (clg_tensor){id};
-    }
-    return (clg_tensor){-1};
+    return clg_tensor_find(g, name);
 }
 
 /* loss = sum_k sum(w_k * c_k): grad w_k = c_k. Parameters named p0..p2. */
@@ -257,7 +253,7 @@ typedef struct lin_graph {
 static void lin_build(clg_context *ctx, lin_graph *L, const clg_optimizer_config *cfg)
 {
     CHECK_OK(ctx, clg_graph_create(ctx, &L->g));
-    clg_tensor loss = {-1};
+    clg_tensor loss = CLG_NO_TENSOR;
     L->off[0] = 0;
     for (int k = 0; k < NP; k++) {
         L->w[k] = clg_param(L->g, param_ndim[k], param_shape[k]);
@@ -832,7 +828,7 @@ static void state_init(const char *spec, clg_context *ctx)
     CHECK_OK(ctx, clg_tensor_get(g, acc, v, 300));
     for (int i = 0; i < 300; i++) assert_true(v[i] == 0.0f);
     int named = 0;
-    for (int32_t id = 0; clg_tensor_numel(g, (clg_tensor){id}) > 0; id++) named += clg_tensor_name(g, (clg_tensor){id}) != NULL;
+    for (int32_t i = 0; i < clg_graph_tensor_count(g); i++) named += clg_tensor_name(g, clg_graph_tensor(g, i)) != NULL;
     assert_int_equal(named, 3); /* emb, emb.sum, emb.grad_accum */
     clg_graph_destroy(g);
     (void)spec;

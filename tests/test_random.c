@@ -448,7 +448,7 @@ static void random_errors(const char *spec)
     ASSERT_MSG_HAS(d.ctx, "int32");
     assert_int_equal(clg_random_bits(d.g, w, 1, 0), CLG_ERR_INVALID_ARGUMENT);
     ASSERT_MSG_HAS(d.ctx, "clg_random_bits");
-    assert_int_equal(clg_init_normal(d.g, (clg_tensor){99}, 0.0f, 1.0f, 1), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_init_normal(d.g, (clg_tensor){99, 0}, 0.0f, 1.0f, 1), CLG_ERR_INVALID_ARGUMENT);
     ASSERT_MSG_HAS(d.ctx, "99");
     /* none of these records anything or fails the graph */
     CHECK_OK(d.ctx, clg_graph_status(d.g));

@@ -47,7 +47,7 @@ static clg_tensor build_op(clg_graph *g, const clg_tensor *in, void *arg)
     case SLICE: return clg_slice(g, in[0], c->axis, c->start, c->length);
     case CONCAT: return clg_concat(g, in[0], in[1], c->axis);
     }
-    return (clg_tensor){-1};
+    return CLG_NO_TENSOR;
 }
 
 static gc_input param_of(int ndim, const int64_t *shape)
