@@ -10,6 +10,7 @@
 #include "bench.h"
 #include "progress.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,8 @@ static void usage(FILE *f)
                "       clgrad-bench --check-json FILE\n"
                "       clgrad-bench [--device SPEC]... [--suite quick|full|GROUP] [--repeat N] [--size S]\n"
                "                    [--json FILE] [--csv FILE] [--svg FILE] [--compare FILE]\n"
-               "groups: startup ceilings ops gemm optim train\n");
+               "groups: startup ceilings ops gemm optim train\n"
+               "--size S: multiplies the default sizes, from 1/128 to 1024\n");
 }
 
 static void list_devices(void)
@@ -131,9 +133,15 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else if (!strcmp(a, "--size") && has) {
-            o.size_scale = atof(argv[++i]);
-            if (!(o.size_scale > 0)) {
-                fprintf(stderr, "clgrad-bench: --size must be a positive factor\n");
+            /* Checked here, once: a factor no workload can use would
+             * otherwise fail every row of the table one by one. The bounds
+             * keep the smallest default size (128) at least 1 and the
+             * largest element count (2^26) well inside int64. */
+            const char *v = argv[++i];
+            char *end;
+            o.size_scale = strtod(v, &end);
+            if (end == v || *end || !isfinite(o.size_scale) || o.size_scale < 1.0 / 128 || o.size_scale > 1024) {
+                fprintf(stderr, "clgrad-bench: --size must be a factor from 1/128 to 1024, not '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--json") && has) json = argv[++i];

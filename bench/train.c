@@ -11,24 +11,18 @@
  * loss, test accuracy, time; at the end a summary. --save writes a
  * checkpoint (safetensors: parameters, optimizer state, batch norm
  * statistics, and in its metadata the step, the loader's position and the
- * options) after every epoch; --resume continues one exactly.
+ * options) after every epoch; --resume continues one exactly, with the
+ * options it recorded (bench/train_setup.c).
  */
 #include "models.h"
 #include "progress.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
-
-typedef struct options {
-    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json;
-    double lr;
-    int epochs, batch, width, warmup, stop_after;
-    long limit;
-    uint64_t seed;
-} options;
 
 static void usage(FILE *f)
 {
@@ -77,6 +71,15 @@ static int parse(int argc, char **argv, options *o)
             return 2;
         }
         i++;
+        static const struct {
+            const char *name;
+            unsigned bit;
+        } recorded[] = {{"--model", GIVEN_MODEL},   {"--optimizer", GIVEN_OPTIMIZER}, {"--schedule", GIVEN_SCHEDULE},
+                        {"--batch", GIVEN_BATCH},   {"--width", GIVEN_WIDTH},         {"--limit", GIVEN_LIMIT},
+                        {"--epochs", GIVEN_EPOCHS}, {"--warmup", GIVEN_WARMUP},       {"--lr", GIVEN_LR},
+                        {"--seed", GIVEN_SEED}};
+        for (size_t k = 0; k < sizeof recorded / sizeof recorded[0]; k++)
+            if (!strcmp(a, recorded[k].name)) o->given |= recorded[k].bit;
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--optimizer")) o->optimizer = v;
         else if (!strcmp(a, "--schedule")) o->schedule = v;
@@ -115,20 +118,29 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
+static const struct {
+    const char *name;
+    clg_optimizer_kind kind;
+    float momentum;
+    int nesterov;
+    float lr;
+} table[] = {
+    {"sgd", CLG_OPTIM_SGD, 0, 0, 0.05f},      {"momentum", CLG_OPTIM_SGD, 0.9f, 0, 0.01f},
+    {"nesterov", CLG_OPTIM_SGD, 0.9f, 1, 0.01f}, {"adam", CLG_OPTIM_ADAM, 0, 0, 1e-3f},
+    {"adamw", CLG_OPTIM_ADAMW, 0, 0, 1e-3f},  {"rmsprop", CLG_OPTIM_RMSPROP, 0, 0, 1e-3f},
+    {"adagrad", CLG_OPTIM_ADAGRAD, 0, 0, 1e-2f},
+};
+
+/* An optimizer's learning rate when --lr is not given (0 if unknown). */
+static double default_lr(const char *optimizer)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(optimizer, table[i].name)) return table[i].lr;
+    return 0;
+}
+
 static int optimizer_config(const options *o, int64_t steps_per_epoch, clg_optimizer_config *cfg)
 {
-    static const struct {
-        const char *name;
-        clg_optimizer_kind kind;
-        float momentum;
-        int nesterov;
-        float lr;
-    } table[] = {
-        {"sgd", CLG_OPTIM_SGD, 0, 0, 0.05f},      {"momentum", CLG_OPTIM_SGD, 0.9f, 0, 0.01f},
-        {"nesterov", CLG_OPTIM_SGD, 0.9f, 1, 0.01f}, {"adam", CLG_OPTIM_ADAM, 0, 0, 1e-3f},
-        {"adamw", CLG_OPTIM_ADAMW, 0, 0, 1e-3f},  {"rmsprop", CLG_OPTIM_RMSPROP, 0, 0, 1e-3f},
-        {"adagrad", CLG_OPTIM_ADAGRAD, 0, 0, 1e-2f},
-    };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(o->optimizer, table[i].name)) {
             *cfg = clg_optimizer_defaults(table[i].kind);
@@ -290,25 +302,17 @@ static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loa
     return rc;
 }
 
-/* The options that shape the run must match the checkpoint's. */
+/* The options were reconciled with the checkpoint's before the model was
+ * built (resume_options); here come its tensors and positions. */
 static int resume_checkpoint(clg_context *ctx, model *m, const options *o, clg_loader *l, int *first_epoch)
 {
     clg_meta *meta = NULL;
     if (check(ctx, clg_checkpoint_load(m->g, o->resume, &meta))) return 1;
     int rc = 0;
-    const char *keys[] = {"model", "optimizer", "schedule"};
-    const char *mine[] = {o->model, o->optimizer, o->schedule};
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        const char *v = clg_meta_get(meta, keys[i]);
-        if (!v || strcmp(v, mine[i])) rc = die("--resume: the checkpoint was made with another %s", keys[i], NULL);
-    }
-    int64_t batch = 0, width = 0, step = 0, le = 0, lb = 0, limit = -1;
-    if (rc == 0 && (clg_meta_get_i64(meta, "batch", &batch) || clg_meta_get_i64(meta, "width", &width) ||
-                    clg_meta_get_i64(meta, "step", &step) || clg_meta_get_i64(meta, "loader_epoch", &le) ||
-                    clg_meta_get_i64(meta, "loader_batch", &lb) || clg_meta_get_i64(meta, "limit", &limit)))
+    int64_t step = 0, le = 0, lb = 0;
+    if (clg_meta_get_i64(meta, "step", &step) || clg_meta_get_i64(meta, "loader_epoch", &le) ||
+        clg_meta_get_i64(meta, "loader_batch", &lb))
         rc = die("--resume: %s lacks clgrad-train's metadata", o->resume, NULL);
-    if (rc == 0 && (batch != o->batch || width != o->width || limit != o->limit))
-        rc = die("--resume: --batch, --width and --limit must be those of the checkpoint", NULL, NULL);
     if (rc == 0) rc = check(ctx, clg_optimizer_set_step(m->g, step));
     if (rc == 0) rc = check(ctx, model_running_from_tensors(m));
     if (rc == 0 && clg_loader_seek(l, le, lb) != CLG_OK) rc = die("--resume: bad loader position", NULL, NULL);
@@ -322,6 +326,10 @@ int main(int argc, char **argv)
     options o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc;
+    /* before the data is loaded: a bad path or option fails at once */
+    if (o.save && (rc = check_output_path("--save", o.save))) return rc;
+    if (o.json && (rc = check_output_path("--json", o.json))) return rc;
+    if (o.resume && (rc = resume_options(&o, default_lr))) return rc;
     split train, test;
     if (load_split(o.data, "train", o.limit, &train)) return 1;
     if (load_split(o.data, "t10k", o.limit > 0 ? (o.limit / 6 > 1000 ? o.limit / 6 : 1000) : 0, &test)) {
@@ -337,6 +345,7 @@ int main(int argc, char **argv)
     float *mean = malloc(784 * sizeof(float)), *std = malloc(784 * sizeof(float));
     float *x = malloc((size_t)o.batch * 784 * sizeof(float));
     int32_t *y = malloc((size_t)o.batch * sizeof(int32_t));
+    output_file json_out = {0};
     FILE *json = NULL;
     if (!mean || !std || !x || !y) {
         rc = die("out of memory", NULL, NULL);
@@ -365,7 +374,7 @@ int main(int argc, char **argv)
     }
     int first_epoch = 0;
     if (o.resume && (rc = resume_checkpoint(ctx, &m, &o, loader, &first_epoch))) goto done;
-    if (o.json && !(json = fopen(o.json, "w"))) {
+    if (o.json && !(json = output_begin(o.json, &json_out))) {
         rc = die("cannot write %s", o.json, NULL);
         goto done;
     }
@@ -380,6 +389,11 @@ int main(int argc, char **argv)
     double t_start = now_seconds(), train_seconds = 0, final_acc = 0;
     long long samples = 0;
     if (json) fprintf(json, "{\n  \"epochs\": [");
+    if (first_epoch >= o.epochs) {
+        /* nothing left to train: the summary reports the checkpoint's model */
+        if ((rc = evaluate(ctx, &m, &test, mean, std, &final_acc))) goto done;
+        printf("resumed: %s has finished all %d epochs; its test accuracy %.4f\n", o.resume, o.epochs, final_acc);
+    }
     for (int e = first_epoch; e < o.epochs; e++) {
         double t0 = now_seconds(), loss_sum = 0, first_sum = 0, last_sum = 0;
         int64_t count, done_steps = 0, remaining = steps_per_epoch, tenth = steps_per_epoch / 10 > 0 ? steps_per_epoch / 10 : 1;
@@ -448,7 +462,8 @@ int main(int argc, char **argv)
                 total);
     }
 done:
-    if (json && fclose(json) != 0 && rc == 0) rc = die("error writing %s", o.json, NULL);
+    if (json && rc == 0 && output_commit(&json_out) != 0) rc = die("error writing %s", o.json, NULL);
+    if (json && rc != 0) output_abandon(&json_out); /* complete or absent, never half */
     clg_loader_destroy(loader);
     clg_context_destroy(ctx);
     split_free(&train);

@@ -71,7 +71,10 @@ typedef struct clg_piece {
 } clg_piece;
 /* Writes the pieces to path atomically: a temporary file in the same folder,
  * fflush, fsync, rename over path, fsync of the folder. On failure the
- * temporary file is removed and whatever was at path stays. */
+ * temporary file is removed and whatever was at path stays. A symlink at
+ * path (or a chain) is followed: the file it names is replaced and the link
+ * stays. A path naming anything but a regular file (folder, FIFO, device,
+ * socket), directly or through links, is refused with nothing touched. */
 clg_status clg_write_atomic(const char *path, const clg_piece *pieces, int npieces, const char *func, char *err,
                             size_t errlen);
 /* The same bytes into one new buffer (free()), for tests and fuzzers. */

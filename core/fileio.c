@@ -143,22 +143,128 @@ static void sync_folder(const char *dir)
     close(fd);
 }
 
+static const char *kind_of(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "a folder";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+/* Links followed before giving up, as the kernel's own limit (ELOOP). */
+#define MAX_LINKS 40
+
+/* The file a save replaces: path, or for a symlink (chains too) the file it
+ * finally names, so that the rename puts the new content behind the link
+ * instead of replacing the link and leaving its target stale. A link to a
+ * missing file gives that file's path, as writing through the link would.
+ * Anything there that is not a regular file is refused: renaming over a
+ * device node, FIFO or socket would replace it with a plain file. */
+static clg_status save_target(const char *path, char **out, const char *func, char *err, size_t errlen)
+{
+    char *cur = strdup(path);
+    if (!cur) return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+    for (int links = 0;; links++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0) {
+            int e = errno;
+            if (e == ENOENT) break; /* a new file; a missing folder fails at the temporary file */
+            clg_status s = clg_data_fail(err, errlen, errno_status(e), "%s: %s: %s", func, cur, strerror(e));
+            free(cur);
+            return s;
+        }
+        if (S_ISREG(st.st_mode)) break;
+        if (!S_ISLNK(st.st_mode)) {
+            clg_status s;
+            if (strcmp(cur, path) == 0)
+                s = clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT,
+                                  "%s: %s is %s, not a regular file; nothing was written", func, path,
+                                  kind_of(st.st_mode));
+            else
+                s = clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT,
+                                  "%s: %s is a symlink to %s, which is %s, not a regular file; nothing was written",
+                                  func, path, cur, kind_of(st.st_mode));
+            free(cur);
+            return s;
+        }
+        if (links == MAX_LINKS) {
+            free(cur);
+            return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT,
+                                 "%s: %s: more than %d symlinks in a row (a loop?); nothing was written", func, path,
+                                 MAX_LINKS);
+        }
+        /* st_size of a link is its target's length, but procfs-like
+         * file systems report 0: size the buffer generously and check */
+        size_t cap = (size_t)st.st_size + 1 > 4096 ? (size_t)st.st_size + 1 : 4096;
+        char *target = malloc(cap);
+        ssize_t n = target ? readlink(cur, target, cap) : -1;
+        if (n < 0 || (size_t)n >= cap) {
+            int e = target ? (n < 0 ? errno : ENAMETOOLONG) : ENOMEM;
+            free(target);
+            clg_status s = clg_data_fail(err, errlen, errno_status(e), "%s: %s: reading the symlink %s: %s", func,
+                                         path, cur, strerror(e));
+            free(cur);
+            return s;
+        }
+        target[n] = '\0';
+        char *next;
+        if (target[0] == '/') {
+            next = target;
+        } else {
+            /* relative to the folder holding the link */
+            const char *slash = strrchr(cur, '/');
+            size_t dlen = slash ? (size_t)(slash - cur) + 1 : 0;
+            next = malloc(dlen + (size_t)n + 1);
+            if (next) {
+                memcpy(next, cur, dlen);
+                memcpy(next + dlen, target, (size_t)n + 1);
+            }
+            free(target);
+        }
+        free(cur);
+        if (!next) return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+        cur = next;
+    }
+    *out = cur;
+    return CLG_OK;
+}
+
 clg_status clg_write_atomic(const char *path, const clg_piece *pieces, int npieces, const char *func, char *err,
                             size_t errlen)
 {
     if (!path || !*path) return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: path is empty", func);
     char *dir;
     const char *base;
-    if (!split_path(path, &dir, &base))
+    {
+        /* "x/" and "x/." name folders whatever x is */
+        const char *slash = strrchr(path, '/');
+        const char *b = slash ? slash + 1 : path;
+        if (!*b || strcmp(b, ".") == 0 || strcmp(b, "..") == 0)
+            return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s names a folder, not a file", func,
+                                 path);
+    }
+    char *target = NULL;
+    clg_status ts = save_target(path, &target, func, err, errlen);
+    if (ts != CLG_OK) return ts;
+    bool split = split_path(target, &dir, &base);
+    if (!split) {
+        free(target);
         return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+    }
     if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        clg_status s = clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT,
+                                     "%s: %s is a symlink to %s, which names a folder, not a file", func, path, target);
         free(dir);
-        return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s names a folder, not a file", func, path);
+        free(target);
+        return s;
     }
     size_t tsize = strlen(dir) + strlen(base) + 64;
     char *tmp = malloc(tsize);
     if (!tmp) {
         free(dir);
+        free(target);
         return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
     }
     clg_status s = CLG_OK;
@@ -185,7 +291,7 @@ clg_status clg_write_atomic(const char *path, const clg_piece *pieces, int npiec
         step = "close";
         e = errno;
     }
-    if (!step && rename(tmp, path) != 0) {
+    if (!step && rename(tmp, target) != 0) {
         step = "rename";
         e = errno;
     }
@@ -200,5 +306,6 @@ clg_status clg_write_atomic(const char *path, const clg_piece *pieces, int npiec
 done:
     free(tmp);
     free(dir);
+    free(target);
     return s;
 }

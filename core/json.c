@@ -49,10 +49,13 @@ static int32_t new_value(parser *p, clg_json_type type)
 {
     clg_json *j = p->j;
     if (j->n >= p->lim->max_values) return jfail(p, CLG_ERR_INVALID_ARGUMENT, "too many values");
-    if (j->n % 256 == 0) {
-        clg_json_value *v = realloc(j->v, ((size_t)j->n + 256) * sizeof *v);
+    if (j->n == j->cap) {
+        /* doubling: a fixed step copies the array quadratically often */
+        int32_t cap = j->cap ? (j->cap > p->lim->max_values / 2 ? p->lim->max_values : 2 * j->cap) : 256;
+        clg_json_value *v = realloc(j->v, (size_t)cap * sizeof *v);
         if (!v) return jfail(p, CLG_ERR_OUT_OF_MEMORY, "out of host memory");
         j->v = v;
+        j->cap = cap;
     }
     clg_json_value *v = &j->v[j->n];
     memset(v, 0, sizeof *v);

@@ -36,7 +36,7 @@ typedef struct clg_json_value {
 
 typedef struct clg_json {
     clg_json_value *v; /* v[0] is the root */
-    int32_t n;
+    int32_t n, cap;    /* values used and allocated */
     char *arena;
     size_t arena_len, arena_cap;
 } clg_json;

@@ -5,85 +5,111 @@
  * nothing here can fail a build.
  *
  * Where: $CLGRAD_CACHE_DIR, else $XDG_CACHE_HOME/clgrad, else
- * $HOME/.cache/clgrad; CLGRAD_CACHE_DIR=off turns it off. A file is named
- * by a hash of everything the binary depends on: platform and driver
- * versions, the device, the build options and the sources.
+ * $HOME/.cache/clgrad; CLGRAD_CACHE_DIR=off turns it off. An entry holds
+ * everything the binary depends on (platform and driver versions, the
+ * device, the build options, the sources) and is named by its hash; the
+ * format and its checks are in host/cache_file.h. A damaged, cut or foreign
+ * entry is removed and rebuilt. The folder is kept within
+ * CLGRAD_CACHE_MAX_MB megabytes (default 256) by dropping the least
+ * recently used entries after each store.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cl_common.h"
 
-#include <errno.h>
+#include "cache_file.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
+/* A growing byte string; on allocation failure it is marked failed. */
+typedef struct bytes {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed;
+} bytes;
+
+static void add(bytes *b, const void *data, size_t n)
 {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
+    if (b->failed) return;
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n) cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
 }
 
-static uint64_t fnv_str(uint64_t h, const char *s)
+/* Each field with its terminating NUL, so that no two keys run together. */
+static void add_str(bytes *b, const char *s)
 {
-    return fnv(h, s, strlen(s) + 1);
+    add(b, s, strlen(s) + 1);
 }
 
-static uint64_t fnv_info(uint64_t h, cl_device_id dev, cl_device_info what)
+static void add_info(bytes *b, cl_device_id dev, cl_device_info what)
 {
     char buf[1024] = "";
     if (clGetDeviceInfo(dev, what, sizeof buf - 1, buf, NULL) != CL_SUCCESS) buf[0] = '\0';
-    return fnv_str(h, buf);
+    add_str(b, buf);
 }
 
-/* The cache file's path, or false when the cache is off or has no home. */
-static bool cache_path(cl_device_id dev, const char *const *sources, int count, const char *options, char *path,
-                       size_t size)
+/* Everything a binary depends on, verbatim: the sources themselves rather
+ * than a hash of them, so that equal keys cannot be a collision. */
+static bool cache_key(cl_device_id dev, const char *const *sources, int count, const char *options, bytes *key)
 {
-    const char *dir = getenv("CLGRAD_CACHE_DIR"), *base = NULL, *sub = "";
-    if (dir && (!strcmp(dir, "off") || !*dir)) return false;
-    if (dir) base = dir;
+    memset(key, 0, sizeof *key);
+    add_str(key, "clgrad program cache key 1");
+    cl_platform_id plat = NULL;
+    char buf[1024] = "";
+    if (clGetDeviceInfo(dev, CL_DEVICE_PLATFORM, sizeof plat, &plat, NULL) != CL_SUCCESS ||
+        clGetPlatformInfo(plat, CL_PLATFORM_VERSION, sizeof buf - 1, buf, NULL) != CL_SUCCESS)
+        buf[0] = '\0';
+    add_str(key, buf);
+    add_info(key, dev, CL_DEVICE_NAME);
+    add_info(key, dev, CL_DEVICE_VENDOR);
+    add_info(key, dev, CL_DRIVER_VERSION);
+    add_info(key, dev, CL_DEVICE_VERSION);
+    add_str(key, options ? options : "");
+    for (int i = 0; i < count; i++) add_str(key, sources[i]);
+    if (key->failed) free(key->p);
+    return !key->failed;
+}
+
+/* The cache's folder, or false when the cache is off or has no home. */
+static bool cache_dir(char *dir, size_t size)
+{
+    const char *env = getenv("CLGRAD_CACHE_DIR"), *base = NULL, *sub = "";
+    if (env && (!strcmp(env, "off") || !*env)) return false;
+    if (env) base = env;
     else if ((base = getenv("XDG_CACHE_HOME")) && *base) sub = "/clgrad";
     else if ((base = getenv("HOME")) && *base) sub = "/.cache/clgrad";
     else return false;
-
-    uint64_t h = 1469598103934665603ull;
-    cl_platform_id plat = NULL;
-    char buf[1024] = "";
-    if (clGetDeviceInfo(dev, CL_DEVICE_PLATFORM, sizeof plat, &plat, NULL) == CL_SUCCESS &&
-        clGetPlatformInfo(plat, CL_PLATFORM_VERSION, sizeof buf - 1, buf, NULL) == CL_SUCCESS)
-        h = fnv_str(h, buf);
-    h = fnv_info(h, dev, CL_DEVICE_NAME);
-    h = fnv_info(h, dev, CL_DEVICE_VENDOR);
-    h = fnv_info(h, dev, CL_DRIVER_VERSION);
-    h = fnv_info(h, dev, CL_DEVICE_VERSION);
-    h = fnv_str(h, options ? options : "");
-    for (int i = 0; i < count; i++) h = fnv_str(h, sources[i]);
-    int n = snprintf(path, size, "%s%s/%016llx.bin", base, sub, (unsigned long long)h);
+    int n = snprintf(dir, size, "%s%s", base, sub);
     return n > 0 && (size_t)n < size;
 }
 
-static unsigned char *read_file(const char *path, size_t *len)
+/* The entry's file: named by a hash of the key, which the entry holds in
+ * full, so a file under a colliding name is rejected on reading. */
+static bool cache_path(const char *dir, const bytes *key, char *path, size_t size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1L << 30) && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = buf ? (size_t)n : 0;
-    return buf;
+    uint64_t h = clg_fnv1a64(CLG_FNV_OFFSET, key->p, key->len);
+    int n = snprintf(path, size, "%s/%016llx.bin", dir, (unsigned long long)h);
+    return n > 0 && (size_t)n < size;
 }
 
 /* mkdir -p for the cache's folder. */
-static void make_dirs(char *path)
+static void make_dirs(const char *dir)
 {
+    char path[1100];
+    if (snprintf(path, sizeof path, "%s/", dir) >= (int)sizeof path) return;
     for (char *p = path + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
@@ -92,50 +118,53 @@ static void make_dirs(char *path)
         }
 }
 
-static void write_file(const char *path, const unsigned char *data, size_t len)
-{
-    char tmp[1100], dir[1100];
-    snprintf(dir, sizeof dir, "%s", path);
-    make_dirs(dir);
-    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp) return;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return;
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok = fclose(f) == 0 && ok;
-    /* the rename makes a half-written file impossible to read */
-    if (!ok || rename(tmp, path) != 0) remove(tmp);
-}
-
 bool clg_cl_cache_load(cl_context clctx, cl_device_id dev, const char *const *sources, int count, const char *options,
                        cl_program *out)
 {
-    char path[1024];
-    size_t len;
-    if (!cache_path(dev, sources, count, options, path, sizeof path)) return false;
-    unsigned char *bin = read_file(path, &len);
-    if (!bin) return false;
-    cl_int st, err;
-    const unsigned char *bins[1] = {bin};
-    cl_program prog = clCreateProgramWithBinary(clctx, 1, &dev, &len, bins, &st, &err);
-    free(bin);
-    if (err == CL_SUCCESS && st == CL_SUCCESS && clBuildProgram(prog, 1, &dev, options, NULL, NULL) == CL_SUCCESS) {
-        *out = prog;
-        return true;
+    char dir[1024], path[1100];
+    bytes key;
+    if (!cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return false;
+    bool found = false;
+    unsigned char *bin = NULL;
+    size_t len = 0;
+    clg_entry_state state = cache_path(dir, &key, path, sizeof path)
+                                ? clg_cache_entry_read(path, key.p, key.len, &bin, &len)
+                                : CLG_ENTRY_ABSENT;
+    free(key.p);
+    if (state == CLG_ENTRY_VALID) {
+        cl_int st = CL_SUCCESS, err;
+        const unsigned char *bins[1] = {bin};
+        cl_program prog = clCreateProgramWithBinary(clctx, 1, &dev, &len, bins, &st, &err);
+        if (err == CL_SUCCESS && st == CL_SUCCESS && clBuildProgram(prog, 1, &dev, options, NULL, NULL) == CL_SUCCESS) {
+            *out = prog;
+            found = true;
+            clg_cache_entry_touch(path);
+        } else {
+            if (prog) clReleaseProgram(prog);
+            state = CLG_ENTRY_DAMAGED; /* intact but refused by the driver: stale */
+        }
     }
-    if (prog) clReleaseProgram(prog);
-    remove(path); /* stale or damaged: the next build replaces it */
-    return false;
+    free(bin);
+    /* the next store replaces it */
+    if (state == CLG_ENTRY_DAMAGED) remove(path);
+    return found;
 }
 
 void clg_cl_cache_store(cl_program prog, cl_device_id dev, const char *const *sources, int count, const char *options)
 {
-    char path[1024];
+    char dir[1024], path[1100];
+    bytes key;
     size_t len = 0;
-    if (!cache_path(dev, sources, count, options, path, sizeof path)) return;
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS || len == 0) return;
-    unsigned char *bin = malloc(len);
-    unsigned char *bins[1] = {bin};
-    if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
-        write_file(path, bin, len);
-    free(bin);
+    if (!cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return;
+    if (cache_path(dir, &key, path, sizeof path) &&
+        clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS && len > 0) {
+        unsigned char *bin = malloc(len);
+        unsigned char *bins[1] = {bin};
+        if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
+            make_dirs(dir);
+            if (clg_cache_entry_write(path, key.p, key.len, bin, len)) clg_cache_evict(dir);
+        }
+        free(bin);
+    }
+    free(key.p);
 }

@@ -857,11 +857,12 @@ static void test_atomic_write(void **state)
     umask(um);
     assert_int_equal(st_.st_mode & 0777, 0666 & ~um); /* not mkstemp's 0600 */
 
-    /* 1. The destination is a folder: rename fails, the folder stays. */
+    /* 1. The destination is a folder: refused before any temporary file,
+     * the folder stays (tests/test_fileio.c has the other kinds). */
     path_in(sub, sizeof sub, dir, "adir");
     assert_int_equal(mkdir(sub, 0755), 0);
-    EXPECT_FAIL(clg_npy_write(sub, &a, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "rename failed");
-    ASSERT_HAS(err, "unchanged");
+    EXPECT_FAIL(clg_npy_write(sub, &a, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "is a folder");
+    ASSERT_HAS(err, "nothing was written");
     assert_int_equal(stat(sub, &st_), 0);
     assert_true(S_ISDIR(st_.st_mode));
     assert_int_equal(other_entries(dir, NULL), 2); /* w.npy, adir: no temporary file */
