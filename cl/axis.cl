@@ -17,7 +17,8 @@
 __kernel void axis_sum(__global const float *X, __global float *Y, long m, long len, long inner, float scale)
 {
     for (long j = get_global_id(0); j < m; j += get_global_size(0)) {
-        __global const float *p = X + (j / inner) * len * inner + j % inner;
+        const long o = j / inner;
+        __global const float *p = X + o * len * inner + (j - o * inner);
         float acc = 0.0f;
         for (long a = 0; a < len; a++) acc += p[a * inner];
         Y[j] = acc * scale;
@@ -29,7 +30,8 @@ __kernel void axis_sum(__global const float *X, __global float *Y, long m, long 
 __kernel void axis_max(__global const float *X, __global float *Y, __global int *IDX, long m, long len, long inner)
 {
     for (long j = get_global_id(0); j < m; j += get_global_size(0)) {
-        __global const float *p = X + (j / inner) * len * inner + j % inner;
+        const long o = j / inner;
+        __global const float *p = X + o * len * inner + (j - o * inner);
         float best = p[0];
         int at = 0;
         for (long a = 1; a < len && !isnan(best); a++) {
@@ -50,7 +52,7 @@ __kernel void axis_max_backward(__global const float *DY, __global const int *ID
                                 long len, long inner)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
-        const long r = i % inner, a = (i / inner) % len, j = (i / (inner * len)) * inner + r;
+        const long q = i / inner, r = i - q * inner, o = q / len, a = q - o * len, j = o * inner + r;
         DX[i] = IDX[j] == a ? DY[j] : 0.0f;
     }
 }

@@ -1,17 +1,30 @@
 /* Shared helpers; this file is compiled first, ahead of every other .cl. */
 
+/*
+ * Index splitting, in every file: where a kernel needs both q = a / b and
+ * a % b, it writes the remainder as a - q * b. Given the pair, LLVM's
+ * DivRemPairs pass rewrites the % so itself on targets without a joint
+ * divide-remainder instruction, and adds a `freeze` of a; Oclgrind 21.10's
+ * uninitialised-value check stops at any freeze ("Unsupported
+ * instruction"), leaving the kernel's output unwritten. Written out, the
+ * pass has nothing to do: the same code on GPUs, and on CPUs it turns
+ * the pair back into one division.
+ */
+
 /* Offset of a broadcast source for linear output index i. dims are the
  * output's extents padded to 4-D (s0 outermost); st the source's strides
  * against them, 0 along broadcast axes. */
 inline long bcast_offset(long i, long4 dims, long4 st)
 {
-    long off = (i % dims.s3) * st.s3;
-    i /= dims.s3;
-    off += (i % dims.s2) * st.s2;
-    i /= dims.s2;
-    off += (i % dims.s1) * st.s1;
-    i /= dims.s1;
-    return off + i * st.s0;
+    long q = i / dims.s3;
+    long off = (i - q * dims.s3) * st.s3;
+    i = q;
+    q = i / dims.s2;
+    off += (i - q * dims.s2) * st.s2;
+    i = q;
+    q = i / dims.s1;
+    off += (i - q * dims.s1) * st.s1;
+    return off + q * st.s0;
 }
 
 /* Tree reduction of one value per work-item across the work-group; the

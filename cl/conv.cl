@@ -36,7 +36,7 @@ __kernel void conv_im2col(__global const float *X, __global float *COL, int16 ge
     const long total = (long)((g.c + cper - 1) / cper) * np;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
         const int blk = (int)(idx / np), j = (int)(idx - (long)blk * np);
-        const int l = j % g.ow, t = j / g.ow, i = t % g.oh, n = t / g.oh;
+        const int t = j / g.ow, l = j - t * g.ow, n = t / g.oh, i = t - n * g.oh;
         const int h0 = i * g.sh - g.ph, v0 = l * g.sw - g.pw, c1 = min(g.c, (blk + 1) * cper);
         for (int c = blk * cper; c < c1; c++) {
             __global const float *x = X + ((long)n * g.c + c) * g.h * g.w;
@@ -78,18 +78,16 @@ __kernel void conv_col2im(__global const float *DCOL, __global float *DX, int16 
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
         const long nc = idx / ((long)g.h * g.w);
         const int hv = (int)(idx - nc * g.h * g.w), h = hv / g.w, v = hv - h * g.w;
-        const int c = (int)(nc % g.c), n = (int)(nc / g.c);
+        const int n = (int)(nc / g.c), c = (int)(nc - (long)n * g.c);
         const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, g.dh, g.oh), rl = conv_windows(v, g.kw, g.sw, g.pw, g.dw, g.ow);
         __global const float *d = DCOL + (long)c * g.kh * g.kw * np + n * g.oh * g.ow;
         float acc = 0.0f;
         for (int i = ri.x; i <= ri.y; i++) {
-            const int tp = h + g.ph - i * g.sh;
-            if (g.dh > 1 && tp % g.dh) continue;
-            const int p = g.dh > 1 ? tp / g.dh : tp;
+            const int tp = h + g.ph - i * g.sh, p = g.dh > 1 ? tp / g.dh : tp;
+            if (p * g.dh != tp) continue; /* not a whole tap */
             for (int l = rl.x; l <= rl.y; l++) {
-                const int tq = v + g.pw - l * g.sw;
-                if (g.dw > 1 && tq % g.dw) continue;
-                const int q = g.dw > 1 ? tq / g.dw : tq;
+                const int tq = v + g.pw - l * g.sw, q = g.dw > 1 ? tq / g.dw : tq;
+                if (q * g.dw != tq) continue;
                 acc += d[(long)(p * g.kw + q) * np + i * g.ow + l];
             }
         }
@@ -108,8 +106,8 @@ __kernel void conv_swap01(__global const float *SRC, __global float *DST, __glob
 {
     const long total = (long)I * J * P;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const long s = idx % P, ab = idx / P;
-        const int b = (int)(ab % J), a = (int)(ab / J);
+        const long ab = idx / P, s = idx - ab * P;
+        const int a = (int)(ab / J), b = (int)(ab - (long)a * J);
         const float v = SRC[((long)b * I + a) * P + s];
         DST[idx] = has_bias ? v + BIAS[b] : v;
     }
@@ -133,7 +131,8 @@ __kernel void conv_bias_grad(__global const float *DY, __global float *DB, int N
  * rows [s0, s1) and columns [s2, s3), the window clipped to x. */
 inline int4 pool_window(long idx, const conv_geom *g)
 {
-    const int l = (int)(idx % g->ow), i = (int)((idx / g->ow) % g->oh);
+    const long t = idx / g->ow;
+    const int l = (int)(idx - t * g->ow), i = (int)(t - t / g->oh * g->oh);
     const int h0 = i * g->sh - g->ph, v0 = l * g->sw - g->pw;
     return (int4)(max(h0, 0), min(h0 + g->kh, g->h), max(v0, 0), min(v0 + g->kw, g->w));
 }
@@ -176,8 +175,8 @@ __kernel void pool_max_backward(__global const float *DY, __global float *DX, __
     const conv_geom g = conv_unpack(geom);
     const long total = (long)g.n * g.c * g.h * g.w;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const int v = (int)(idx % g.w), h = (int)((idx / g.w) % g.h);
-        const long nc = idx / ((long)g.w * g.h);
+        const long t = idx / g.w, nc = t / g.h;
+        const int v = (int)(idx - t * g.w), h = (int)(t - nc * g.h);
         const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, 1, g.oh), rl = conv_windows(v, g.kw, g.sw, g.pw, 1, g.ow);
         const long base = nc * g.oh * g.ow;
         const int me = h * g.w + v;
@@ -211,8 +210,8 @@ __kernel void pool_avg_backward(__global const float *DY, __global float *DX, in
     const conv_geom g = conv_unpack(geom);
     const long total = (long)g.n * g.c * g.h * g.w;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const int v = (int)(idx % g.w), h = (int)((idx / g.w) % g.h);
-        const long nc = idx / ((long)g.w * g.h);
+        const long t = idx / g.w, nc = t / g.h;
+        const int v = (int)(idx - t * g.w), h = (int)(t - nc * g.h);
         const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, 1, g.oh), rl = conv_windows(v, g.kw, g.sw, g.pw, 1, g.ow);
         const long base = nc * g.oh * g.ow;
         float acc = 0.0f;

@@ -21,7 +21,10 @@ __kernel void shape_permute(__global const float *X, __global float *Y, long n, 
  */
 __kernel void shape_slice(__global const float *X, __global float *Y, long n, long row, long xrow, long begin)
 {
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) Y[i] = X[(i / row) * xrow + begin + i % row];
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const long o = i / row;
+        Y[i] = X[o * xrow + begin + (i - o * row)];
+    }
 }
 
 /*
@@ -33,8 +36,8 @@ __kernel void shape_slice_backward(__global const float *DY, __global float *DX,
                                    long begin)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
-        const long k = i % xrow - begin;
-        DX[i] = k >= 0 && k < row ? DY[(i / xrow) * row + k] : 0.0f;
+        const long o = i / xrow, k = i - o * xrow - begin;
+        DX[i] = k >= 0 && k < row ? DY[o * row + k] : 0.0f;
     }
 }
 
@@ -47,7 +50,7 @@ __kernel void shape_concat(__global const float *A, __global const float *B, __g
                            long rb)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
-        const long o = i / (ra + rb), k = i % (ra + rb);
+        const long o = i / (ra + rb), k = i - o * (ra + rb);
         Y[i] = k < ra ? A[o * ra + k] : B[o * rb + k - ra];
     }
 }

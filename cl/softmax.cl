@@ -37,7 +37,8 @@ inline float sm_group_max(float v, __local float *tmp)
 
 inline long sm_row_base(long r, long C, long inner)
 {
-    return (r / inner) * C * inner + r % inner;
+    const long o = r / inner;
+    return o * C * inner + (r - o * inner);
 }
 
 /*
@@ -165,7 +166,7 @@ __kernel void softmax_ce_backward(__global const float *Z, __global const int *l
 {
     const float k = G[0] / (float)rows;
     for (long i = get_global_id(0); i < rows * C; i += get_global_size(0)) {
-        const long r = i / C, j = i % C;
+        const long r = i / C, j = i - r * C;
         const int l = labels[r];
         const float p = exp((Z[i] - stats[2 * r]) - stats[2 * r + 1]);
         DZ[i] = l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;

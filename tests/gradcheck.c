@@ -20,6 +20,8 @@ const gc_tol gc_default_tol = {
 
 #define GC_MAX_IN 8
 
+void (*gc_device_hook)(clg_context *ctx);
+
 typedef struct {
     clg_context *ctx;
     clg_graph *g;
@@ -60,6 +62,7 @@ static void build(gc_graph *G, const char *spec, gc_build_fn f, void *arg, const
     assert_true(nin <= GC_MAX_IN);
     memset(G, 0, sizeof *G);
     G->ctx = open_any(spec);
+    if (gc_device_hook && strncmp(spec, "reference", 9) != 0) gc_device_hook(G->ctx);
     CHECK_OK(G->ctx, clg_graph_create(G->ctx, &G->g));
     for (int i = 0; i < nin; i++) {
         if (in[i].label_max > 0) G->in[i] = clg_labels(G->g, in[i].ndim, in[i].shape);

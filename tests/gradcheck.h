@@ -48,6 +48,10 @@ void gc_check_devices(const char *name, gc_build_fn f, void *arg, const gc_input
 void gc_check_fd(const char *name, gc_build_fn f, void *arg, const gc_input *in, int nin, const gc_tol *tol,
                  uint64_t seed);
 
+/* When set, called with each OpenCL device's context as gc_check_devices
+ * opens it, before any graph: for tests that change a backend setting. */
+extern void (*gc_device_hook)(clg_context *ctx);
+
 /* Evaluates f on one device spec ("reference", "reference64", "P:D") and
  * returns the output (caller frees) and its element count; for tests that
  * compare outputs themselves. */
