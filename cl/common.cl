@@ -42,3 +42,12 @@ inline float group_sum(float v, __local float *tmp)
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+/* y[i] = v: new buffers (v = 0) and clg_tensor_fill. Here, in every build
+ * (see CLGRAD_CL_FILES), since every buffer needs it; a kernel rather than
+ * clEnqueueFillBuffer so that every store is a kernel's: Oclgrind 21.10's
+ * uninitialised-value check misjudges buffers the host filled. */
+__kernel void fill(__global float *Y, long n, float v)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) Y[i] = v;
+}

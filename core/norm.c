@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* aux slots of a batch_norm node, 2 * C floats each */
@@ -113,9 +114,16 @@ clg_status clg_batch_norm_set_running(clg_graph *g, clg_tensor bn, const float *
                              "clg_batch_norm_set_running: variance %g of channel %zu is not a finite value >= 0",
                              (double)var[c], c);
     clg_backend *be = g->ctx->be;
-    clg_status s = CLG_OK;
-    if (mean) s = be->vt->buffer_write(be, n->aux[BN_RUNNING], 0, mean, C, CLG_F32);
-    if (s == CLG_OK && var) s = be->vt->buffer_write(be, n->aux[BN_RUNNING], C, var, C, CLG_F32);
+    if (!mean || !var) /* one half */
+        return mean || var ? be->vt->buffer_write(be, n->aux[BN_RUNNING], mean ? 0 : C, mean ? mean : var, C, CLG_F32)
+                           : CLG_OK;
+    /* both in one write: all or nothing */
+    float *both = malloc(2 * C * sizeof *both);
+    if (!both) return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "clg_batch_norm_set_running: out of host memory");
+    memcpy(both, mean, C * sizeof *both);
+    memcpy(both + C, var, C * sizeof *both);
+    clg_status s = be->vt->buffer_write(be, n->aux[BN_RUNNING], 0, both, 2 * C, CLG_F32);
+    free(both);
     return s;
 }
 

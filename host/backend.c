@@ -43,6 +43,13 @@ static void cl_destroy(clg_backend *be)
     free(b);
 }
 
+static clg_status fill(clg_cl_backend *b, cl_mem m, float v, size_t count)
+{
+    cl_long n = (cl_long)count;
+    clg_karg args[] = {ARG(m), ARG(n), ARG(v)};
+    return clg_cl_launch(b, K_fill, args, 3, count, 0);
+}
+
 static clg_status cl_alloc(clg_backend *be, size_t count, clg_buffer **out)
 {
     cl_int err;
@@ -51,11 +58,10 @@ static clg_status cl_alloc(clg_backend *be, size_t count, clg_buffer **out)
     /* Every buffer starts as zeros, not as whatever the device held: a
      * backward or update before any set must not read stale memory. The
      * queue is in order, so nothing can see the buffer before the fill. */
-    const float zero = 0.0f;
-    err = clEnqueueFillBuffer(CLB(be)->queue, m, &zero, sizeof zero, 0, (count ? count : 1) * 4, 0, NULL, NULL);
-    if (err != CL_SUCCESS) {
+    clg_status s = fill(CLB(be), m, 0.0f, count ? count : 1);
+    if (s != CLG_OK) {
         clReleaseMemObject(m);
-        return clg_cl_fail(CLB(be), err, "clEnqueueFillBuffer(zeros for a new buffer)");
+        return clg_error_wrap(be->ctx, s, "zeroing a new buffer of %zu elements", count);
     }
     *out = (clg_buffer *)m;
     return CLG_OK;
@@ -82,9 +88,7 @@ static clg_status cl_read(clg_backend *be, clg_buffer *buf, size_t off, void *ds
 
 static clg_status cl_fill(clg_backend *be, clg_buffer *buf, float v, size_t count)
 {
-    cl_int err = clEnqueueFillBuffer(CLB(be)->queue, MEM(buf), &v, sizeof v, 0, count * sizeof v, 0, NULL, NULL);
-    if (err == CL_SUCCESS) err = clFinish(CLB(be)->queue);
-    return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(CLB(be), err, "clEnqueueFillBuffer");
+    return count ? fill(CLB(be), MEM(buf), v, count) : CLG_OK;
 }
 
 static clg_status cl_sync(clg_backend *be)

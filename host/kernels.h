@@ -13,7 +13,7 @@
     X(relu_backward) X(relu_backward_bc) X(sigmoid_backward) X(sigmoid_backward_bc)             \
     X(tanh_backward) X(tanh_backward_bc) X(expand)                                               \
     X(sum_partial) X(sqdiff_partial) X(sum_final) X(reduce_to) X(mse_backward)                  \
-    X(sgd_update)                                                                                \
+    X(sgd_update) X(fill)                                                                        \
     /* matmul */                                                                                   \
     /* conv */                                                                                     \
     X(conv_im2col) X(conv_col2im) X(conv_swap01) X(conv_bias_grad)                               \
