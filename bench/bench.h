@@ -18,6 +18,7 @@ typedef struct result {
     char name[64];
     char size[48];
     double median, min, max; /* seconds */
+    double enqueue;          /* host clock: median seconds until the run was enqueued (0: not measured) */
     double work;             /* bytes or flops or samples per run, per unit below */
     char unit[12];           /* "GB/s", "GFLOP/s", "samples/s", "params/s", "ms" */
     double rate;             /* work / median in unit */

@@ -188,6 +188,19 @@ void group_train(device_run *d, const bench_opts *o)
                 if (!bench_time_graph(m.g, CLG_RUN_ALL, 2, o->repeat, true, r)) result_fail(r, "%s", clg_context_errmsg(ctx));
                 else result_set_rate(r, (double)batch, "samples/s", 0);
             }
+            /* the host's share: time until clg_graph_run returned */
+            snprintf(name, sizeof name, "%s step enqueue", kinds[k]);
+            result *e = bench_new_result(d, "train", name, size);
+            if (e && r->check == CHECK_OK && r->enqueue > 0) {
+                e->median = e->min = e->max = r->enqueue;
+                snprintf(e->unit, sizeof e->unit, "ms");
+                e->rate = r->enqueue * 1e3;
+                snprintf(e->note, sizeof e->note, "%.0f%% of the step (%.3f of %.3f ms)", 100.0 * r->enqueue / r->median,
+                         r->enqueue * 1e3, r->median * 1e3);
+            } else if (e) {
+                e->check = CHECK_SKIPPED;
+                snprintf(e->note, sizeof e->note, "the step was not timed");
+            }
             clg_context_destroy(ctx);
             free(x);
             free(y);

@@ -12,32 +12,48 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static double median_of(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 bool bench_time_graph(clg_graph *g, int phases, int warmup, int repeat, bool host_clock, result *r)
 {
-    double *t = malloc(sizeof(double) * (size_t)(repeat > 0 ? repeat : 1));
-    if (!t) {
+    size_t n = (size_t)(repeat > 0 ? repeat : 1);
+    double *t = malloc(sizeof(double) * n), *enq = malloc(sizeof(double) * n);
+    if (!t || !enq) {
+        free(t);
+        free(enq);
         result_fail(r, "out of memory");
         return false;
     }
     for (int i = 0; i < warmup; i++)
-        if (clg_graph_run(g, phases) != CLG_OK) goto fail;
+        if (clg_graph_run(g, phases) != CLG_OK || clg_graph_wait(g) != CLG_OK) goto fail;
     for (int i = 0; i < repeat; i++) {
         if (host_clock) {
+            /* the run returns once enqueued: that part is the host's
+             * dispatch, the rest waiting for the device */
             double t0 = now_seconds();
             if (clg_graph_run(g, phases) != CLG_OK) goto fail;
+            double t1 = now_seconds();
+            if (clg_graph_wait(g) != CLG_OK) goto fail;
             t[i] = now_seconds() - t0;
+            enq[i] = t1 - t0;
         } else if (clg_graph_run_timed(g, phases, &t[i]) != CLG_OK) {
             goto fail;
         }
     }
-    qsort(t, (size_t)repeat, sizeof *t, cmp_double);
+    r->enqueue = host_clock ? median_of(enq, repeat) : 0;
+    r->median = median_of(t, repeat);
     r->min = t[0];
     r->max = t[repeat - 1];
-    r->median = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
     free(t);
+    free(enq);
     return true;
 fail:
     free(t);
+    free(enq);
     return false;
 }
 

@@ -172,6 +172,7 @@ int write_json(const char *path, device_run *runs, int nruns, const bench_opts *
             key_number(f, ", ", "median_s", x->median);
             key_number(f, ", ", "min_s", x->min);
             key_number(f, ", ", "max_s", x->max);
+            if (x->enqueue > 0) key_number(f, ", ", "enqueue_s", x->enqueue);
             key_string(f, ", ", "unit", x->unit);
             key_number(f, ", ", "rate", x->rate);
             key_number(f, ", ", "ratio_to_ceiling", x->ratio);

@@ -60,6 +60,8 @@ typedef struct clg_backend_vtable {
      * node->src[i] indexes it. Must not allocate. */
     clg_status (*run_node)(clg_backend *be, const clg_node *nodes, const clg_node *node);
     clg_status (*synchronize)(clg_backend *be);
+    /* Starts what was enqueued without waiting (NULL: nothing to do). */
+    clg_status (*flush)(clg_backend *be);
     /* Timed runs: start, then stop after synchronize gives the device time
      * of what ran in between, in seconds. */
     clg_status (*timer)(clg_backend *be, bool start, double *seconds);

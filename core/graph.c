@@ -449,7 +449,17 @@ clg_status clg_graph_run(clg_graph *g, int phases)
         }
     }
     if (phases & CLG_RUN_FORWARD) g->runs++;
-    return be->vt->synchronize(be);
+    /* started, not awaited: reads and clg_graph_wait synchronise */
+    return be->vt->flush ? be->vt->flush(be) : CLG_OK;
+}
+
+clg_status clg_graph_wait(clg_graph *g)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_wait");
+    if (s != CLG_OK) return s;
+    clg_backend *be = g->ctx->be;
+    s = be->vt->synchronize(be);
+    return s == CLG_OK ? CLG_OK : clg_error_wrap(g->ctx, s, "clg_graph_wait");
 }
 
 clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_seconds)
@@ -461,6 +471,7 @@ clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_seconds)
     clg_backend *be = g->ctx->be;
     be->vt->timer(be, true, NULL);
     s = clg_graph_run(g, phases);
+    if (s == CLG_OK) s = be->vt->synchronize(be);
     double t = 0;
     clg_status st = be->vt->timer(be, false, &t);
     *device_seconds = t;

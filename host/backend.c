@@ -91,6 +91,12 @@ static clg_status cl_fill(clg_backend *be, clg_buffer *buf, float v, size_t coun
     return count ? fill(CLB(be), MEM(buf), v, count) : CLG_OK;
 }
 
+static clg_status cl_flush(clg_backend *be)
+{
+    cl_int err = clFlush(CLB(be)->queue);
+    return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(CLB(be), err, "clFlush");
+}
+
 static clg_status cl_sync(clg_backend *be)
 {
     cl_int err = clFinish(CLB(be)->queue);
@@ -214,6 +220,7 @@ static const clg_backend_vtable cl_vtable = {
     .buffer_fill = cl_fill,
     .run_node = cl_run,
     .synchronize = cl_sync,
+    .flush = cl_flush,
     .timer = cl_timer,
 };
 

@@ -630,9 +630,19 @@ enum {
     CLG_RUN_UPDATE = 4,
     CLG_RUN_ALL = 7
 };
-/* Runs the chosen phases in order, with no allocation, and waits until
- * the device is done. */
+/* Runs the chosen phases in order, with no allocation. It enqueues the
+ * work and returns without waiting for the device, so the host can prepare
+ * the next batch meanwhile. Everything on a context runs in the order it
+ * was asked for: clg_tensor_set waits for the runs before it to finish
+ * with its tensor's old contents (an upload never races a step in
+ * flight), clg_tensor_get returns the values after every earlier run, and
+ * a run asked for while another is in flight simply follows it.
+ * Destroying a graph (or its context) while a run is in flight is safe.
+ * An error the device meets while running is returned by the next call
+ * that waits for it (clg_graph_wait, a read). */
 CLG_API clg_status clg_graph_run(clg_graph *g, int phases);
+/* Waits until every run enqueued on g's context has finished. */
+CLG_API clg_status clg_graph_wait(clg_graph *g);
 /* As clg_graph_run, and gives the device time of the run: from the start
  * of its first kernel to the end of its last, by OpenCL event profiling
  * (CLBlast reports only its last kernel, so a run that starts with a

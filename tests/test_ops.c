@@ -120,7 +120,7 @@ static void eval(const char *spec, const opcase *c, const shapes_t *s, const flo
     clg_context *ctx = open_ctx(spec);
     clg_graph *g;
     CHECK_OK(ctx, clg_graph_create(ctx, &g));
-    clg_tensor ta = clg_param(g, s->na, s->a), tb = {-1};
+    clg_tensor ta = clg_param(g, s->na, s->a), tb = CLG_NO_TENSOR;
     if (c->arity == 2) tb = clg_param(g, s->nb, s->b);
     clg_tensor ty = c->arity == 2 ? c->bin(g, ta, tb) : c->un(g, ta);
     clg_tensor tw = clg_input(g, s->ny, s->y);

@@ -256,13 +256,70 @@ static void test_errors_by_name(void **s)
     }
 }
 
+/* Runs return once enqueued. A chain of runs asked for back to back, with
+ * uploads between them, gives what the same runs give one at a time; a
+ * graph (and its context) destroyed with runs in flight is no crash. */
+static void async_on(const char *spec)
+{
+    enum { N = 1 << 16, STEPS = 6 };
+    float *x = malloc(N * sizeof *x), *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    assert_non_null(x);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (int pass = 0; pass < 2; pass++) {
+        clg_context *ctx = open_ctx(spec);
+        clg_graph *g;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const int64_t n = N;
+        clg_tensor tx = clg_input(g, 1, &n), w = clg_param(g, 1, &n);
+        clg_tensor loss = clg_sum(g, clg_square(g, clg_sub(g, w, tx)));
+        CHECK_OK(ctx, clg_backward(g, loss));
+        CHECK_OK(ctx, clg_sgd(g, 0.1f));
+        for (int step = 0; step < STEPS; step++) {
+            for (int i = 0; i < N; i++) x[i] = (float)((i * 7 + step * 13) % 101) * 0.01f;
+            CHECK_OK(ctx, clg_tensor_set(g, tx, x, N)); /* after the step before: in order */
+            CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_ALL));
+            if (pass == 1) CHECK_OK(ctx, clg_graph_wait(g));
+        }
+        CHECK_OK(ctx, clg_tensor_get(g, w, pass ? b : a, N));
+        if (pass == 0) {
+            /* runs in flight when the graph and the context go */
+            for (int i = 0; i < 4; i++) CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_ALL));
+            clg_graph_destroy(g);
+            assert_int_equal(clg_graph_run(g, CLG_RUN_ALL), CLG_ERR_STATE);
+            clg_graph *h;
+            CHECK_OK(ctx, clg_graph_create(ctx, &h));
+            tx = clg_input(h, 1, &n);
+            clg_tensor y = clg_scale(h, tx, 2.0f);
+            CHECK_OK(ctx, clg_tensor_set(h, tx, x, N));
+            for (int i = 0; i < 3; i++) CHECK_OK(ctx, clg_graph_run(h, CLG_RUN_FORWARD));
+            CHECK_OK(ctx, clg_graph_wait(h));
+            float y0;
+            CHECK_OK(ctx, clg_tensor_get(h, y, b, N));
+            y0 = b[N - 1];
+            assert_true(y0 == 2.0f * x[N - 1]);
+            CHECK_OK(ctx, clg_graph_run(h, CLG_RUN_FORWARD));
+        }
+        clg_context_destroy(ctx);
+    }
+    assert_memory_equal(a, b, N * sizeof *a);
+    free(x);
+    free(a);
+    free(b);
+}
+
+static void test_runs_do_not_block(void **s)
+{
+    for_each_device(async_on);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_specs),         cmocka_unit_test(test_default_and_env),
         cmocka_unit_test(test_device_list),   cmocka_unit_test(test_build_failure_has_log),
         cmocka_unit_test(test_device_facts),  cmocka_unit_test(test_program_cache),
-        cmocka_unit_test(test_errors_by_name),
+        cmocka_unit_test(test_errors_by_name), cmocka_unit_test(test_runs_do_not_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
