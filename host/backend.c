@@ -120,7 +120,7 @@ static clg_status launch_impl(clg_cl_backend *b, int k, const clg_karg *args, in
             return clg_cl_fail(b, err, what);
         }
     }
-    if (!local) local = b->wg;
+    if (!local) local = b->kwg[k];
     size_t global = (items + local - 1) / local * local;
     if (capped && global > b->max_global) global = b->max_global / local * local;
     if (global == 0) global = local;
@@ -224,6 +224,22 @@ static const clg_backend_vtable cl_vtable = {
     .timer = cl_timer,
 };
 
+/* Kernel kern's local size: the largest power of two within the device's
+ * cap and the kernel's own limit (registers and local memory lower it per
+ * kernel on GPUs). Powers of two because the reductions halve it; they
+ * are also multiples of any warp or wavefront that fits. */
+static size_t kernel_local_size(const clg_cl_backend *b, cl_kernel kern, size_t cap)
+{
+    size_t limit = cap;
+    if (clGetKernelWorkGroupInfo(kern, b->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof limit, &limit, NULL) !=
+            CL_SUCCESS ||
+        limit > cap)
+        limit = cap;
+    size_t p2 = 1;
+    while (p2 * 2 <= limit) p2 *= 2;
+    return p2;
+}
+
 static clg_status setup(clg_cl_backend *b)
 {
     clg_backend *be = &b->base;
@@ -252,6 +268,7 @@ static clg_status setup(clg_cl_backend *b)
             /* Only in development builds that embed part of cl/: the op
              * needing it reports the kernel missing. */
             b->kernels[i] = NULL;
+            b->kwg[i] = 1;
             continue;
         }
         if (err != CL_SUCCESS) {
@@ -259,15 +276,8 @@ static clg_status setup(clg_cl_backend *b)
             snprintf(what, sizeof what, "clCreateKernel(%s)", kernel_names[i]);
             return clg_cl_fail(b, err, what);
         }
-        size_t kwg = wg;
-        if (clGetKernelWorkGroupInfo(b->kernels[i], b->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
-                                     NULL) == CL_SUCCESS &&
-            kwg < wg)
-            wg = kwg;
+        b->kwg[i] = kernel_local_size(b, b->kernels[i], wg);
     }
-    size_t p2 = 1;
-    while (p2 * 2 <= wg) p2 *= 2;
-    b->wg = p2;
 
     /* One work-item per element: PoCL runs grid-stride loops (a few
      * work-items walking the whole array) about 20 times slower, and GPUs

@@ -17,7 +17,7 @@ typedef struct clg_cl_backend {
     cl_command_queue queue;
     cl_program program;
     cl_kernel kernels[K_COUNT];
-    size_t wg;         /* local size for every kernel: a power of two */
+    size_t kwg[K_COUNT]; /* each kernel's local size: a power of two within its own limits */
     size_t max_global; /* cap on work-items for grid-stride kernels */
     cl_mem partials;   /* scratch of the two-pass reductions */
     /* clg_graph_run_timed: the first and last command of a timed run */
@@ -40,7 +40,7 @@ typedef struct { size_t size; const void *ptr; } clg_karg;
 
 /* Sets the arguments of kernel k and enqueues it over `items` work-items
  * (rounded up to the local size, capped at max_global for grid-stride
- * kernels unless uncapped). local 0 means b->wg. */
+ * kernels unless uncapped). local 0 means the kernel's own, b->kwg[k]. */
 clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items, size_t local);
 clg_status clg_cl_launch_uncapped(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items,
                                   size_t local);

@@ -48,22 +48,24 @@ static clg_status run_unary(clg_cl_backend *b, int k, const clg_node *X, const c
 /* y[0] = scale * sum over n elements of x (or of (x - x2)^2 when x2 is set). */
 clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, float scale, cl_mem y)
 {
-    size_t groups = ((size_t)n + b->wg - 1) / b->wg;
+    const int kp = x2 ? K_sqdiff_partial : K_sum_partial;
+    const size_t wp = b->kwg[kp], wf = b->kwg[K_sum_final];
+    size_t groups = ((size_t)n + wp - 1) / wp;
     if (groups > CLG_MAX_PARTIALS) groups = CLG_MAX_PARTIALS;
-    if (groups > b->max_global / b->wg) groups = b->max_global / b->wg;
-    size_t items = groups * b->wg;
+    if (groups > b->max_global / wp) groups = b->max_global / wp;
+    size_t items = groups * wp;
     clg_status s;
     if (x2) {
-        clg_karg args[] = {ARG(x), ARG(x2), ARG(n), ARG(b->partials), LOCAL_ARG(b->wg * sizeof(float))};
-        s = clg_cl_launch(b, K_sqdiff_partial, args, 5, items, 0);
+        clg_karg args[] = {ARG(x), ARG(x2), ARG(n), ARG(b->partials), LOCAL_ARG(wp * sizeof(float))};
+        s = clg_cl_launch(b, kp, args, 5, items, wp);
     } else {
-        clg_karg args[] = {ARG(x), ARG(n), ARG(b->partials), LOCAL_ARG(b->wg * sizeof(float))};
-        s = clg_cl_launch(b, K_sum_partial, args, 4, items, 0);
+        clg_karg args[] = {ARG(x), ARG(n), ARG(b->partials), LOCAL_ARG(wp * sizeof(float))};
+        s = clg_cl_launch(b, kp, args, 4, items, wp);
     }
     if (s != CLG_OK) return s;
     cl_int m = (cl_int)groups;
-    clg_karg args[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), LOCAL_ARG(b->wg * sizeof(float))};
-    return clg_cl_launch(b, K_sum_final, args, 5, b->wg, 0);
+    clg_karg args[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), LOCAL_ARG(wf * sizeof(float))};
+    return clg_cl_launch(b, K_sum_final, args, 5, wf, wf);
 }
 
 static clg_status run_reduce_to(clg_cl_backend *b, const clg_node *X, const clg_node *Y)

@@ -100,8 +100,9 @@ static clg_status conv_grad_bias(clg_cl_backend *b, const clg_node *nodes, const
     cl_mem dy = MEM(dyn->buf), db = MEM(n->buf);
     cl_int N = (cl_int)dyn->shape[0], OC = (cl_int)dyn->shape[1];
     cl_long P = dyn->shape[2] * dyn->shape[3];
-    clg_karg args[] = {ARG(dy), ARG(db), ARG(N), ARG(OC), ARG(P), LOCAL_ARG(b->wg * sizeof(float))};
-    return clg_cl_launch_uncapped(b, K_conv_bias_grad, args, 6, (size_t)OC * b->wg, b->wg);
+    const size_t wg = b->kwg[K_conv_bias_grad];
+    clg_karg args[] = {ARG(dy), ARG(db), ARG(N), ARG(OC), ARG(P), LOCAL_ARG(wg * sizeof(float))};
+    return clg_cl_launch_uncapped(b, K_conv_bias_grad, args, 6, (size_t)OC * wg, wg);
 }
 
 /* A pooling kernel over `items` elements: (in, out, [argmax,] geometry). */

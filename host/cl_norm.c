@@ -37,8 +37,8 @@ static clg_status forward(clg_cl_backend *b, const clg_node *nodes, const clg_no
     float mom = n->f[0], eps = n->f[1];
     clg_karg args[] = {ARG(x),       ARG(gamma),   ARG(beta), ARG(y),        ARG(saved),
                        ARG(running), ARG(d.C),     ARG(d.inner), ARG(d.M),   ARG(training),
-                       ARG(mom),     ARG(eps),     LOCAL_ARG(b->wg * sizeof(float))};
-    return clg_cl_launch_uncapped(b, K_bn_forward, args, 13, (size_t)d.C * b->wg, b->wg);
+                       ARG(mom),     ARG(eps),     LOCAL_ARG(b->kwg[K_bn_forward] * sizeof(float))};
+    return clg_cl_launch_uncapped(b, K_bn_forward, args, 13, (size_t)d.C * b->kwg[K_bn_forward], b->kwg[K_bn_forward]);
 }
 
 static clg_status channel_sums(clg_cl_backend *b, const clg_node *nodes, const clg_node *n, cl_int with_xhat)
@@ -47,8 +47,9 @@ static clg_status channel_sums(clg_cl_backend *b, const clg_node *nodes, const c
     bn_dims d = dims_of(xn);
     cl_mem dy = MEM(nodes[n->src[0]].buf), x = MEM(xn->buf), saved = MEM(bn->aux[0]), out = MEM(n->buf);
     clg_karg args[] = {ARG(dy),      ARG(x),   ARG(saved),     ARG(out), ARG(d.C),
-                       ARG(d.inner), ARG(d.M), ARG(with_xhat), LOCAL_ARG(b->wg * sizeof(float))};
-    return clg_cl_launch_uncapped(b, K_bn_backward_reduce, args, 9, (size_t)d.C * b->wg, b->wg);
+                       ARG(d.inner), ARG(d.M), ARG(with_xhat), LOCAL_ARG(b->kwg[K_bn_backward_reduce] * sizeof(float))};
+    return clg_cl_launch_uncapped(b, K_bn_backward_reduce, args, 9, (size_t)d.C * b->kwg[K_bn_backward_reduce],
+                                  b->kwg[K_bn_backward_reduce]);
 }
 
 static clg_status input_grad(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)

@@ -1,12 +1,12 @@
 /* OpenCL dispatch of the softmax family. */
 #include "cl_backend.h"
 
-/* Smallest power of two >= c, at most the backend's local size: a row of
+/* Smallest power of two >= c, at most kernel k's local size: a row of
  * 10 classes gets 16 work-items, not 256 mostly idle ones. */
-static size_t group_size_for(const clg_cl_backend *b, int64_t c)
+static size_t group_size_for(const clg_cl_backend *b, int k, int64_t c)
 {
     size_t l = 1;
-    while (l < b->wg && (int64_t)l < c) l *= 2;
+    while (l < b->kwg[k] && (int64_t)l < c) l *= 2;
     return l;
 }
 
@@ -14,7 +14,7 @@ static size_t group_size_for(const clg_cl_backend *b, int64_t c)
  * as many groups as rows, up to what fills the device (they grid-stride). */
 static clg_status launch_per_row(clg_cl_backend *b, int k, clg_karg *args, int nargs, int64_t rows, int64_t c)
 {
-    size_t local = group_size_for(b, c), groups = b->max_global / local;
+    size_t local = group_size_for(b, k, c), groups = b->max_global / local;
     if ((int64_t)groups > rows) groups = (size_t)rows;
     args[nargs - 1] = (clg_karg)LOCAL_ARG(local * sizeof(float));
     return clg_cl_launch_uncapped(b, k, args, nargs, groups * local, local);
@@ -35,7 +35,8 @@ static clg_status run_rows(clg_cl_backend *b, const clg_node *nodes, const clg_n
     cl_long rows = x->numel / c;
     cl_int log_out = n->op == CLG_OP_LOG_SOFTMAX || n->op == CLG_OP_LOG_SOFTMAX_GRAD;
     cl_mem a = MEM(x->buf), y = MEM(n->buf), dy = backward ? MEM(nodes[n->src[1]].buf) : NULL;
-    bool per_item = inner > 1 && rows >= (cl_long)(b->max_global / b->wg);
+    const int k_rows = backward ? K_softmax_bwd_rows : K_softmax_fwd_rows;
+    bool per_item = inner > 1 && rows >= (cl_long)(b->max_global / b->kwg[k_rows]);
     if (backward) {
         clg_karg args[] = {ARG(a), ARG(dy), ARG(y), ARG(rows), ARG(c), ARG(inner), ARG(log_out), LOCAL_ARG(0)};
         if (per_item) return clg_cl_launch(b, K_softmax_bwd_rows, args, 7, (size_t)rows, 0);
@@ -74,16 +75,17 @@ static clg_status bce_forward(clg_cl_backend *b, const clg_node *nodes, const cl
     const clg_node *z = &nodes[n->src[0]];
     cl_mem zm = MEM(z->buf), tm = MEM(nodes[n->src[1]].buf), y = MEM(n->buf);
     cl_long cnt = z->numel;
-    size_t groups = ((size_t)cnt + b->wg - 1) / b->wg;
+    const size_t wp = b->kwg[K_bce_logits_partial], wf = b->kwg[K_sum_final];
+    size_t groups = ((size_t)cnt + wp - 1) / wp;
     if (groups > CLG_MAX_PARTIALS) groups = CLG_MAX_PARTIALS;
-    if (groups > b->max_global / b->wg) groups = b->max_global / b->wg;
-    clg_karg args[] = {ARG(zm), ARG(tm), ARG(cnt), ARG(b->partials), LOCAL_ARG(b->wg * sizeof(float))};
-    clg_status s = clg_cl_launch(b, K_bce_logits_partial, args, 5, groups * b->wg, 0);
+    if (groups > b->max_global / wp) groups = b->max_global / wp;
+    clg_karg args[] = {ARG(zm), ARG(tm), ARG(cnt), ARG(b->partials), LOCAL_ARG(wp * sizeof(float))};
+    clg_status s = clg_cl_launch(b, K_bce_logits_partial, args, 5, groups * wp, wp);
     if (s != CLG_OK) return s;
     cl_int m = (cl_int)groups;
     float scale = (float)(1.0 / (double)cnt);
-    clg_karg fin[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), LOCAL_ARG(b->wg * sizeof(float))};
-    return clg_cl_launch(b, K_sum_final, fin, 5, b->wg, 0);
+    clg_karg fin[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), LOCAL_ARG(wf * sizeof(float))};
+    return clg_cl_launch(b, K_sum_final, fin, 5, wf, wf);
 }
 
 static clg_status bce_backward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)

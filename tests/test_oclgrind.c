@@ -608,7 +608,10 @@ static void test_shape(void **state)
 static void cap_launches(clg_context *ctx)
 {
     clg_cl_backend *b = (clg_cl_backend *)ctx->be;
-    b->max_global = b->wg;
+    size_t wg = 1;
+    for (int k = 0; k < K_COUNT; k++)
+        if (b->kwg[k] > wg) wg = b->kwg[k];
+    b->max_global = wg;
 }
 
 static void test_grid_stride(void **state)
