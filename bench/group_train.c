@@ -188,6 +188,11 @@ void group_train(device_run *d, const bench_opts *o)
                 if (!bench_time_graph(m.g, CLG_RUN_ALL, 2, o->repeat, true, r)) result_fail(r, "%s", clg_context_errmsg(ctx));
                 else result_set_rate(r, (double)batch, "samples/s", 0);
             }
+            /* device memory of the step, planned and as one buffer per tensor */
+            clg_memory mem;
+            if (r->check == CHECK_OK && clg_graph_memory(m.g, &mem) == CLG_OK)
+                snprintf(r->note, sizeof r->note, "device memory %.1f MB (%.1f MB with a buffer per tensor)",
+                         mem.total / 1e6, mem.unplanned_total / 1e6);
             /* the host's share: time until clg_graph_run returned */
             snprintf(name, sizeof name, "%s step enqueue", kinds[k]);
             result *e = bench_new_result(d, "train", name, size);

@@ -107,6 +107,7 @@ clg_status model_build(clg_context *ctx, const char *kind, int batch, int width,
         return CLG_ERR_INVALID_ARGUMENT;
     }
     m->labels = clg_labels(m->g, 1, &B);
+    clg_tensor_keep(m->g, m->logits); /* read for the accuracy */
     m->loss = clg_softmax_cross_entropy(m->g, m->logits, m->labels);
     if (m->err != CLG_OK) return m->err;
     s = clg_graph_status(m->g);

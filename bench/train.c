@@ -383,6 +383,12 @@ int main(int argc, char **argv)
            (long long)m.nparams, o.optimizer, (double)cfg.lr, o.schedule, o.batch, clg_context_device(ctx));
     printf("data: %lld training and %lld test images from %s\n", (long long)train.images->shape[0],
            (long long)test.images->shape[0], o.data);
+    clg_memory mem;
+    if (clg_graph_memory(m.g, &mem) == CLG_OK)
+        printf("device memory: %.1f MB (parameters %.1f, optimizer state %.1f, inputs %.1f, activations %.1f, "
+               "workspaces %.1f; %.1f MB with a buffer per tensor)\n",
+               mem.total / 1e6, mem.parameters / 1e6, mem.optimizer_state / 1e6, mem.inputs / 1e6,
+               mem.activations / 1e6, mem.workspaces / 1e6, mem.unplanned_total / 1e6);
     fflush(stdout);
     progress p;
     progress_init(&p, stderr);

@@ -157,11 +157,17 @@ static clg_status backward(clg_graph *g, clg_tensor loss)
             differentiate(g, grads, i);
     g->phase = CLG_RUN_FORWARD;
 
+    /* gradients are read (clg_grad) and live until the update anyway:
+     * buffers of their own cost the plan nothing */
     if (g->status == CLG_OK)
         for (int32_t i = 0; i < n0; i++)
-            if (g->nodes[i].op == CLG_OP_PARAM) g->nodes[i].grad = grads[i];
+            if (g->nodes[i].op == CLG_OP_PARAM) {
+                g->nodes[i].grad = grads[i];
+                if (grads[i] >= 0) g->nodes[grads[i]].keep = true;
+            }
     free(grads);
     g->has_backward = g->status == CLG_OK;
+    if (g->has_backward) g->nodes[loss.id].keep = true; /* the value users read each step */
     return g->status;
 }
 

@@ -20,6 +20,8 @@ typedef struct clg_backend clg_backend;
 /* One recorded op (or leaf). Sizes are fixed when it is recorded. */
 typedef enum clg_dtype { CLG_F32 = 0, CLG_I32 = 1 } clg_dtype;
 
+enum { CLG_ROLE_ACT = 0, CLG_ROLE_PARAM, CLG_ROLE_STATE, CLG_ROLE_INPUT };
+
 typedef struct clg_node {
     clg_op op;
     clg_dtype dtype;
@@ -39,6 +41,15 @@ typedef struct clg_node {
      * the core when the op is recorded: aux_count[k] 4-byte elements. */
     clg_buffer *aux[CLG_MAX_AUX];
     int64_t aux_count[CLG_MAX_AUX];
+    /* Memory planning (core/plan.c). A node recorded as an op gets its
+     * buffer when the graph is prepared: its own when it is kept (the user
+     * reads it), else a share of the graph's pool by liveness. */
+    bool deferred;      /* buffer given at prepare */
+    bool pooled;        /* buf is a pool slot (not owned) */
+    bool keep;          /* clg_tensor_keep, the loss, a gradient asked for */
+    uint8_t aux_pooled; /* bit k: aux[k] is a pool slot */
+    uint8_t aux_persist; /* bit k: aux[k] lives across runs (running statistics) */
+    uint8_t role;       /* CLG_ROLE_*: what clg_graph_memory counts it as */
     uint64_t counter; /* set by the core before each run: RNG offsets */
     bool training;    /* set by clg_graph_set_training: batch norm, dropout */
     char name[64];    /* optional; names what checkpoints save */

@@ -31,6 +31,8 @@ clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
     if (!g) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
     g->magic = CLG_GRAPH_LIVE;
     g->tag = new_tag();
+    const char *plan = getenv("CLGRAD_PLAN");
+    g->plan_on = !(plan && strcmp(plan, "off") == 0);
     g->phase = CLG_RUN_FORWARD;
     g->training = true;
     g->ctx = ctx;
@@ -48,13 +50,17 @@ static void truncate_nodes(clg_graph *g, int32_t n)
         clg_node *nd = &g->nodes[i];
         if (nd->owns_buf && nd->buf) be->vt->buffer_free(be, nd->buf);
         for (int k = 0; k < CLG_MAX_AUX; k++)
-            if (nd->aux[k]) be->vt->buffer_free(be, nd->aux[k]);
+            if (nd->aux[k] && !(nd->aux_pooled & (1u << k))) be->vt->buffer_free(be, nd->aux[k]);
     }
-    if (n < g->n) g->n = n;
+    if (n < g->n) {
+        g->n = n;
+        g->prepared = false;
+    }
 }
 
 void clg_graph_free_nodes(clg_graph *g)
 {
+    clg_plan_release(g);
     truncate_nodes(g, 0);
     free(g->nodes);
     g->nodes = NULL;
@@ -182,6 +188,11 @@ clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count)
     int64_t checked;
     if (!clg_numel_fits(g, clg_op_name(g->nodes[id].op), 1, &count, &checked)) return g->status;
     clg_node *n = &g->nodes[id];
+    if (n->deferred && !(n->aux_persist & (1u << slot))) { /* given at prepare, by liveness */
+        n->aux_count[slot] = count;
+        g->prepared = false;
+        return CLG_OK;
+    }
     clg_backend *be = g->ctx->be;
     clg_status s = be->vt->buffer_alloc(be, (size_t)count, &n->aux[slot]);
     if (s != CLG_OK) {
@@ -242,6 +253,10 @@ int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
     n->grad = -1;
     n->training = true;
     n->numel = numel;
+    n->role = proto->op == CLG_OP_PARAM                                ? CLG_ROLE_PARAM
+              : proto->op == CLG_OP_INPUT || proto->op == CLG_OP_CONST ? CLG_ROLE_INPUT
+                                                                       : CLG_ROLE_ACT;
+    g->prepared = false;
     if (alloc) {
         clg_backend *be = g->ctx->be;
         clg_status s = be->vt->buffer_alloc(be, (size_t)n->numel, &n->buf);
@@ -356,11 +371,28 @@ static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void 
     return n;
 }
 
+clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func)
+{
+    clg_node *n = &g->nodes[id];
+    if (!n->deferred) return CLG_OK;
+    clg_status s = clg_plan_prepare(g);
+    if (s != CLG_OK) return clg_error_wrap(g->ctx, s, "%s", func);
+    if (!n->pooled && n->buf) return CLG_OK;
+    char d[256];
+    clg_node_describe(g->nodes, n, d, sizeof d);
+    return clg_error(g->ctx, CLG_ERR_STATE,
+                     "%s: tensor %d (%s) is an intermediate whose memory other tensors reuse after its last "
+                     "use; mark it with clg_tensor_keep to read it after a run",
+                     func, (int)id, d);
+}
+
 static clg_status transfer(clg_graph *g, clg_tensor t, void *data, size_t count, bool write, clg_dtype dtype,
                            const char *func)
 {
     clg_node *n = data_node(g, t, count, data, func, dtype);
     if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    clg_status s = clg_node_storage(g, t.id, func);
+    if (s != CLG_OK) return s;
     clg_backend *be = g->ctx->be;
     return write ? be->vt->buffer_write(be, n->buf, 0, data, count, dtype)
                  : be->vt->buffer_read(be, n->buf, 0, data, count, dtype);
@@ -396,6 +428,7 @@ clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value)
     clg_node *n = &g->nodes[t.id];
     if (n->dtype != CLG_F32)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor %d holds int32 labels", (int)t.id);
+    if ((s = clg_node_storage(g, t.id, "clg_tensor_fill")) != CLG_OK) return s;
     clg_backend *be = g->ctx->be;
     return be->vt->buffer_fill(be, n->buf, value, (size_t)n->numel);
 }
@@ -436,6 +469,8 @@ clg_status clg_graph_run(clg_graph *g, int phases)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_run: phases 0x%x is not a set of CLG_RUN_* flags",
                          (unsigned)phases);
     clg_backend *be = g->ctx->be;
+    if (g->replan && (phases & CLG_RUN_FORWARD)) clg_plan_release(g);
+    if ((s = clg_plan_prepare(g)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_run");
     if (phases & CLG_RUN_UPDATE) clg_optim_begin_update(g);
     for (int32_t i = 0; i < g->n; i++) {
         clg_node *n = &g->nodes[i];

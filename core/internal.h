@@ -26,6 +26,14 @@ struct clg_graph {
     clg_status status; /* the error of the recording call under way (see clg_txn) */
     clg_status first;  /* the first refused call: clg_graph_status */
     int txn_depth;
+    /* memory planning (core/plan.c) */
+    bool plan_on;    /* op outputs get their buffers at prepare */
+    bool prepared;   /* the plan matches the nodes */
+    bool replan;     /* a pooled tensor was kept: plan again at the next forward run */
+    clg_buffer **pool;
+    size_t *pool_cap;
+    int npool;
+    uint64_t pool_act, pool_work; /* pool bytes holding op outputs / only workspaces */
     bool has_backward;
     bool has_update;
     uint8_t phase; /* phase given to ops recorded now */
@@ -37,6 +45,9 @@ struct clg_graph {
 /* A context on a backend the caller makes (the tests' double reference). */
 clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(clg_context *, clg_backend **));
 
+/* Makes sure node id has a buffer of its own (preparing the graph if it
+ * changed); CLG_ERR_STATE, naming the tensor, when it shares the pool. */
+clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func);
 /* Checks that g is a live graph; sets an error on its context if not. */
 clg_status clg_graph_check(const clg_graph *g, const char *func);
 /* The element count of shape into *numel; false, with the error recorded
@@ -103,6 +114,12 @@ CLG_FAMILY_LIST(CLG_FAM_DECL_BACKWARD)
 #undef CLG_FAM_DECL_BACKWARD
 
 void clg_graph_free_nodes(clg_graph *g);
+
+/* The plan (core/plan.c): buffers for every deferred node, own or pooled.
+ * Run by clg_graph_run, data access and clg_graph_memory when the graph
+ * changed; clg_plan_release frees the pool. */
+clg_status clg_plan_prepare(clg_graph *g);
+void clg_plan_release(clg_graph *g);
 
 /* Before each run of the update phase: the next step's learning rate and
  * bias corrections into the optimizer's nodes (core/optim.c). */

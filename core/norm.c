@@ -60,7 +60,8 @@ static clg_tensor batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_t
     clg_tensor y = clg_record(g, &proto, 3);
     if (y.id < 0) return y;
     if (clg_node_alloc_aux(g, y.id, BN_SAVED, 2 * C) != CLG_OK ||
-        clg_node_alloc_aux(g, y.id, BN_RUNNING, 2 * C) != CLG_OK || init_running(g, y.id, C) != CLG_OK)
+        (g->nodes[y.id].aux_persist |= 1u << BN_RUNNING, clg_node_alloc_aux(g, y.id, BN_RUNNING, 2 * C)) != CLG_OK ||
+        init_running(g, y.id, C) != CLG_OK)
         return CLG_FAILED;
     return y;
 }

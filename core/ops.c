@@ -27,8 +27,12 @@ clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc)
         proto->requires_grad |= s->requires_grad;
     }
     for (int i = nsrc; i < CLG_MAX_SRC; i++) proto->src[i] = -1;
-    clg_tensor t = clg_tref(g, clg_graph_add_node(g, proto, true));
-    if (t.id >= 0) g->nodes[t.id].training = g->training;
+    /* planned: the buffer comes at prepare (core/plan.c) */
+    clg_tensor t = clg_tref(g, clg_graph_add_node(g, proto, !g->plan_on));
+    if (t.id >= 0) {
+        g->nodes[t.id].training = g->training;
+        g->nodes[t.id].deferred = g->plan_on;
+    }
     return t;
 }
 

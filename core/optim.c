@@ -260,6 +260,7 @@ static int32_t state_leaf(clg_graph *g, int32_t w, const char *suffix, float val
     memcpy(proto.shape, g->nodes[w].shape, sizeof proto.shape);
     int32_t id = clg_graph_add_node(g, &proto, true);
     if (id < 0) return -1;
+    g->nodes[id].role = CLG_ROLE_STATE;
     clg_backend *be = g->ctx->be;
     clg_status s = be->vt->buffer_fill(be, g->nodes[id].buf, value, (size_t)g->nodes[id].numel);
     if (s == CLG_OK && g->nodes[w].name[0]) {
@@ -289,7 +290,9 @@ static int32_t scalar_op(clg_graph *g, clg_op op, int32_t a, int32_t b, float f0
 {
     clg_node proto = {.op = op, .dtype = CLG_F32, .phase = CLG_RUN_UPDATE, .ndim = 1, .shape = {1},
                       .src = {a, b, -1, -1}, .f = {f0}};
-    return clg_graph_add_node(g, &proto, true);
+    int32_t id = clg_graph_add_node(g, &proto, true); /* not planned: updates read it by i[2] */
+    if (id >= 0) g->nodes[id].role = CLG_ROLE_STATE;
+    return id;
 }
 
 /* State leaves and accumulators of every parameter (accumulation runs in

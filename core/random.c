@@ -52,6 +52,7 @@ clg_status clg_rng_fill_now(clg_graph *g, clg_tensor t, clg_rng_dist dist, float
     clg_status s = clg_graph_check(g, func);
     if (s != CLG_OK) return s;
     if ((s = clg_tensor_check(g, t, func)) != CLG_OK) return s;
+    if ((s = clg_node_storage(g, t.id, func)) != CLG_OK) return s;
     const clg_node *target = &g->nodes[t.id];
     const clg_dtype want = dist == CLG_RNG_BITS ? CLG_I32 : CLG_F32;
     if (target->dtype != want)

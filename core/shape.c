@@ -32,6 +32,7 @@ static clg_tensor record_view(clg_graph *g, clg_node *proto, int32_t src)
     proto->requires_grad = s->requires_grad;
     proto->buf = s->buf;
     proto->owns_buf = false;
+    proto->deferred = s->deferred; /* a planned source: the view gets its buffer at prepare */
     clg_tensor t = clg_tref(g, clg_graph_add_node(g, proto, false));
     if (t.id >= 0) g->nodes[t.id].training = g->training;
     return t;

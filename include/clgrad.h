@@ -643,6 +643,31 @@ enum {
 CLG_API clg_status clg_graph_run(clg_graph *g, int phases);
 /* Waits until every run enqueued on g's context has finished. */
 CLG_API clg_status clg_graph_wait(clg_graph *g);
+
+/*
+ * Memory. Leaves (inputs, parameters, constants) and optimizer state have
+ * buffers of their own from the start. The outputs of ops get theirs when
+ * the graph is prepared (by the first run, or clg_graph_prepare, after the
+ * graph last changed): an output that nothing in the graph reads, that is
+ * named, that is the loss given to clg_backward, a gradient returned by
+ * clg_grad, or that is marked with clg_tensor_keep has a buffer of its own
+ * and can be read after a run; the others share a pool by liveness, and
+ * reading or writing one is CLG_ERR_STATE (never stale data).
+ * CLGRAD_PLAN=off in the environment when a graph is made gives every
+ * tensor its own buffer (for debugging).
+ */
+CLG_API clg_status clg_tensor_keep(clg_graph *g, clg_tensor t);
+CLG_API clg_status clg_graph_prepare(clg_graph *g);
+typedef struct clg_memory {
+    uint64_t parameters;      /* bytes on the device */
+    uint64_t optimizer_state; /* moments, accumulators, clipping scalars */
+    uint64_t inputs;          /* inputs, labels, constants */
+    uint64_t activations;     /* op outputs: kept ones and the shared pool */
+    uint64_t workspaces;      /* ops' saved state and scratch (im2col, masks, statistics) */
+    uint64_t total;
+    uint64_t unplanned_total; /* what every tensor and workspace with a buffer of its own would take */
+} clg_memory;
+CLG_API clg_status clg_graph_memory(clg_graph *g, clg_memory *out);
 /* As clg_graph_run, and gives the device time of the run: from the start
  * of its first kernel to the end of its last, by OpenCL event profiling
  * (CLBlast reports only its last kernel, so a run that starts with a

@@ -72,6 +72,7 @@ static void build(gc_graph *G, const char *spec, gc_build_fn f, void *arg, const
     }
     CHECK_OK(G->ctx, clg_graph_status(G->g));
     G->y = f(G->g, G->in, arg);
+    clg_tensor_keep(G->g, G->y); /* read after each run */
     CHECK_OK(G->ctx, clg_graph_status(G->g));
     G->ny = clg_tensor_numel(G->g, G->y);
     float *w = NULL;

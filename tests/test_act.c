@@ -161,6 +161,7 @@ static void eval_with_grad(const char *spec, const act_case *c, const float *x, 
     clg_graph *g;
     CHECK_OK(ctx, clg_graph_create(ctx, &g));
     clg_tensor tx = clg_param(g, 1, &n), ty = c->op(g, tx);
+    clg_tensor_keep(g, ty); /* read after the run */
     CHECK_OK(ctx, clg_backward(g, clg_sum(g, ty)));
     CHECK_OK(ctx, clg_tensor_set(g, tx, x, (size_t)n));
     CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD));

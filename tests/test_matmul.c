@@ -147,6 +147,7 @@ static result evaluate(clg_context *ctx, const mm_case *c, float *const *values,
     r.ny = clg_tensor_numel(g, y);
     assert_int_equal(r.ny, nw);
     clg_tensor tw = clg_input(g, nd, shape);
+    clg_tensor_keep(g, y); /* read after the run */
     CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_mul(g, y, tw))));
     for (int i = 0; i < c->nin; i++)
         CHECK_OK(ctx, clg_tensor_set(g, t[i], values[i], (size_t)numel_of(c->in[i].ndim, c->in[i].shape)));

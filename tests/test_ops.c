@@ -123,6 +123,7 @@ static void eval(const char *spec, const opcase *c, const shapes_t *s, const flo
     clg_tensor ta = clg_param(g, s->na, s->a), tb = CLG_NO_TENSOR;
     if (c->arity == 2) tb = clg_param(g, s->nb, s->b);
     clg_tensor ty = c->arity == 2 ? c->bin(g, ta, tb) : c->un(g, ta);
+    clg_tensor_keep(g, ty); /* read after the run */
     clg_tensor tw = clg_input(g, s->ny, s->y);
     clg_tensor loss = clg_sum(g, clg_mul(g, ty, tw));
     CHECK_OK(ctx, clg_graph_status(g));

@@ -279,6 +279,7 @@ static void dropout_masks(const char *spec)
     dev d = open_dev(spec);
     clg_tensor x = clg_param(d.g, 3, shape), w = clg_input(d.g, 3, shape);
     clg_tensor y = clg_dropout(d.g, x, p, seed);
+    clg_tensor_keep(d.g, y); /* read after the run */
     CHECK_OK(d.ctx, clg_backward(d.g, clg_sum(d.g, clg_mul(d.g, y, w))));
     clg_tensor dx = clg_grad(d.g, x);
     float *xv = malloc(NDROP * sizeof *xv), *wv = malloc(NDROP * sizeof *wv), *yv = malloc(NDROP * sizeof *yv),

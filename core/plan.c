@@ -1,0 +1,291 @@
+/*
+ * Memory planning: the buffers of a graph's intermediate tensors, assigned
+ * once over the whole graph by liveness (as ggml-alloc does), so that
+ * tensors whose lifetimes do not overlap share memory.
+ *
+ * Nodes run in recording order (clg_graph_run filters by phase but never
+ * reorders), so node i's output, and the workspaces and saved state of its
+ * aux buffers, live from i to the last node that reads i (through src, or
+ * through a reshape view of it). A node that nothing reads, that is named,
+ * or that the user keeps (clg_tensor_keep, the loss, a gradient handed out
+ * by clg_grad) gets a buffer of its own and keeps its values after a run;
+ * the others get a slot of the pool: a slot is reused by a node recorded
+ * after the last reader of its previous holder, so a node's output never
+ * shares memory with anything it reads. Leaves (inputs, parameters,
+ * constants, optimizer state) and aux buffers that live across runs (batch
+ * norm's running statistics) are allocated when recorded, as before.
+ *
+ * Slots are chosen best-fit, a free slot too small is grown, and the pool
+ * is allocated after the sweep: one buffer per slot, from the backend.
+ * Recording another node invalidates the plan; the next run prepares again.
+ * CLGRAD_PLAN=off (read when a graph is created) gives every tensor its
+ * own buffer at record time instead, for debugging and for the tests that
+ * compare planned and unplanned runs bit for bit.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Storage owner: a reshape shares its source's buffer. */
+static int32_t owner_of(const clg_graph *g, int32_t id)
+{
+    while (g->nodes[id].op == CLG_OP_RESHAPE && g->nodes[id].src[0] >= 0 && !g->nodes[id].owns_buf &&
+           g->nodes[id].deferred)
+        id = g->nodes[id].src[0];
+    return id;
+}
+
+static void release_pool(clg_graph *g)
+{
+    clg_backend *be = g->ctx->be;
+    for (int32_t i = 0; i < g->n; i++) {
+        clg_node *n = &g->nodes[i];
+        if (n->pooled) n->buf = NULL;
+        n->pooled = false;
+        for (int k = 0; k < CLG_MAX_AUX; k++)
+            if (n->aux_pooled & (1u << k)) n->aux[k] = NULL;
+        n->aux_pooled = 0;
+        if (n->deferred && !n->owns_buf) n->buf = NULL;
+    }
+    for (int s = 0; s < g->npool; s++)
+        if (g->pool[s]) be->vt->buffer_free(be, g->pool[s]);
+    free(g->pool);
+    free(g->pool_cap);
+    g->pool = NULL;
+    g->pool_cap = NULL;
+    g->npool = 0;
+}
+
+void clg_plan_release(clg_graph *g)
+{
+    release_pool(g);
+    g->prepared = false;
+    g->replan = false;
+}
+
+typedef struct {
+    int64_t cap;  /* elements */
+    int32_t until; /* the last node that reads the current holder */
+    bool act;     /* holds an op output at some point */
+} slot;
+
+typedef struct {
+    slot *s;
+    int n, cap;
+} slots;
+
+/* A slot for count elements needed from node `from` to node `until`. */
+static int take_slot(slots *p, int32_t from, int32_t until, int64_t count, bool act)
+{
+    int best = -1, largest = -1;
+    for (int i = 0; i < p->n; i++) {
+        if (p->s[i].until >= from) continue; /* still read */
+        if (p->s[i].cap >= count && (best < 0 || p->s[i].cap < p->s[best].cap)) best = i;
+        if (largest < 0 || p->s[i].cap > p->s[largest].cap) largest = i;
+    }
+    int k = best >= 0 ? best : largest;
+    if (k < 0) {
+        if (p->n == p->cap) {
+            int cap = p->cap ? 2 * p->cap : 32;
+            slot *s = realloc(p->s, (size_t)cap * sizeof *s);
+            if (!s) return -1;
+            p->s = s;
+            p->cap = cap;
+        }
+        k = p->n++;
+        p->s[k] = (slot){0, -1, false};
+    }
+    if (p->s[k].cap < count) p->s[k].cap = count;
+    p->s[k].until = until;
+    p->s[k].act |= act;
+    return k;
+}
+
+clg_status clg_plan_prepare(clg_graph *g)
+{
+    if (g->prepared) return CLG_OK;
+    release_pool(g);
+    clg_backend *be = g->ctx->be;
+    clg_status s = CLG_OK;
+    int32_t n = g->n;
+    int32_t *last = malloc((size_t)(n ? n : 1) * sizeof *last);
+    int32_t *where = malloc((size_t)(n ? n : 1) * (CLG_MAX_AUX + 1) * sizeof *where);
+    bool *own = calloc((size_t)(n ? n : 1), sizeof *own);
+    slots p = {0};
+    int32_t failed_at = 0;
+    if (!last || !where || !own) {
+        s = clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "preparing the graph: out of host memory");
+        goto done;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        last[i] = -1;
+        own[i] = g->nodes[i].owns_buf;
+    }
+    for (int32_t i = 0; i < n; i++)
+        for (int k = 0; k < CLG_MAX_SRC; k++) {
+            int32_t j = g->nodes[i].src[k];
+            if (j < 0) continue;
+            int32_t o = owner_of(g, j);
+            if (last[o] < i) last[o] = i;
+            if (o != j && last[j] < i) last[j] = i;
+            /* a gradient op given its forward node reads that node's inputs
+             * too (batch norm's x, cross-entropy's logits and labels) */
+            const clg_node *f = &g->nodes[j];
+            if (g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD)
+                for (int m = 0; m < CLG_MAX_SRC; m++) {
+                    if (f->src[m] < 0) continue;
+                    int32_t fo = owner_of(g, f->src[m]);
+                    if (last[fo] < i) last[fo] = i;
+                }
+        }
+    /* a view read later keeps its source alive: views come after their source */
+    for (int32_t i = n - 1; i >= 0; i--) {
+        int32_t o = owner_of(g, i);
+        if (o != i && last[o] < last[i]) last[o] = last[i];
+        if (o != i && last[o] < i) last[o] = i;
+    }
+
+    /* kept through a view: the view's source keeps its buffer */
+    for (int32_t i = 0; i < n; i++) {
+        const clg_node *nd = &g->nodes[i];
+        int32_t o = owner_of(g, i);
+        if (nd->deferred && (nd->keep || nd->name[0] || last[i] < 0)) own[o] = true;
+    }
+
+    /* the sweep: own buffers for kept tensors, slots for the rest */
+    for (int32_t i = 0; i < n; i++) {
+        clg_node *nd = &g->nodes[i];
+        for (int k = 0; k <= CLG_MAX_AUX; k++) where[i * (CLG_MAX_AUX + 1) + k] = -1;
+        if (!nd->deferred) continue;
+        int32_t until = last[i] >= 0 ? last[i] : i;
+        bool is_view = owner_of(g, i) != i;
+        if (!is_view && !own[i]) {
+            int k = take_slot(&p, i, until, nd->numel, true);
+            if (k < 0) goto oom;
+            where[i * (CLG_MAX_AUX + 1)] = k;
+        } else if (!is_view && !nd->owns_buf) {
+            s = be->vt->buffer_alloc(be, (size_t)nd->numel, &nd->buf);
+            failed_at = i;
+            if (s != CLG_OK) goto fail_node;
+            nd->owns_buf = true;
+        }
+        for (int a = 0; a < CLG_MAX_AUX; a++) {
+            if (!nd->aux_count[a] || nd->aux[a]) continue; /* none, or allocated when recorded */
+            int k = take_slot(&p, i, until, nd->aux_count[a], false);
+            if (k < 0) goto oom;
+            where[i * (CLG_MAX_AUX + 1) + 1 + a] = k;
+        }
+    }
+    g->pool = calloc((size_t)(p.n ? p.n : 1), sizeof *g->pool);
+    g->pool_cap = calloc((size_t)(p.n ? p.n : 1), sizeof *g->pool_cap);
+    if (!g->pool || !g->pool_cap) goto oom;
+    g->npool = p.n;
+    g->pool_act = 0;
+    g->pool_work = 0;
+    for (int k = 0; k < p.n; k++) {
+        s = be->vt->buffer_alloc(be, (size_t)p.s[k].cap, &g->pool[k]);
+        if (s != CLG_OK) {
+            clg_error_wrap(g->ctx, s, "preparing the graph: slot %d of the shared pool (%lld elements)", k,
+                           (long long)p.s[k].cap);
+            goto done;
+        }
+        g->pool_cap[k] = (size_t)p.s[k].cap;
+        if (p.s[k].act) g->pool_act += (uint64_t)p.s[k].cap * 4;
+        else g->pool_work += (uint64_t)p.s[k].cap * 4;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        clg_node *nd = &g->nodes[i];
+        int k = where[i * (CLG_MAX_AUX + 1)];
+        if (k >= 0) {
+            nd->buf = g->pool[k];
+            nd->pooled = true;
+        }
+        for (int a = 0; a < CLG_MAX_AUX; a++) {
+            k = where[i * (CLG_MAX_AUX + 1) + 1 + a];
+            if (k < 0) continue;
+            nd->aux[a] = g->pool[k];
+            nd->aux_pooled |= (uint8_t)(1u << a);
+        }
+    }
+    for (int32_t i = 0; i < n; i++) { /* views: their source's buffer, once it has one */
+        int32_t o = owner_of(g, i);
+        if (o != i) {
+            g->nodes[i].buf = g->nodes[o].buf;
+            g->nodes[i].pooled = g->nodes[o].pooled;
+        }
+    }
+    g->prepared = true;
+    goto done;
+fail_node : {
+    char d[256];
+    clg_node_describe(g->nodes, &g->nodes[failed_at], d, sizeof d);
+    clg_error_wrap(g->ctx, s, "preparing the graph: tensor %d (%s)", (int)failed_at, d);
+    goto done;
+}
+oom:
+    s = clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "preparing the graph: out of host memory");
+done:
+    if (!g->prepared) release_pool(g);
+    free(p.s);
+    free(last);
+    free(where);
+    free(own);
+    return s;
+}
+
+clg_status clg_graph_prepare(clg_graph *g)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_prepare");
+    if (s != CLG_OK) return s;
+    s = clg_plan_prepare(g);
+    return s == CLG_OK ? CLG_OK : clg_error_wrap(g->ctx, s, "clg_graph_prepare");
+}
+
+clg_status clg_tensor_keep(clg_graph *g, clg_tensor t)
+{
+    clg_status s = clg_graph_check(g, "clg_tensor_keep");
+    if (s != CLG_OK) return s;
+    if ((s = clg_tensor_check(g, t, "clg_tensor_keep")) != CLG_OK) return s;
+    clg_node *n = &g->nodes[t.id];
+    if (!n->keep) {
+        n->keep = true;
+        /* it needs a buffer of its own: planned again at the next run that
+         * starts a step (a forward pass), so that a backward or update run
+         * still finds the pool as the forward pass left it */
+        if (n->pooled) g->replan = true;
+    }
+    return CLG_OK;
+}
+
+clg_status clg_graph_memory(clg_graph *g, clg_memory *out)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_memory");
+    if (s != CLG_OK) return s;
+    if (!out) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_memory: out is NULL");
+    if ((s = clg_plan_prepare(g)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_memory");
+    memset(out, 0, sizeof *out);
+    for (int32_t i = 0; i < g->n; i++) {
+        const clg_node *n = &g->nodes[i];
+        uint64_t own = n->owns_buf ? (uint64_t)n->numel * 4 : 0;
+        uint64_t aux_own = 0, aux_all = 0;
+        for (int a = 0; a < CLG_MAX_AUX; a++) {
+            aux_all += (uint64_t)n->aux_count[a] * 4;
+            if (n->aux[a] && !(n->aux_pooled & (1u << a))) aux_own += (uint64_t)n->aux_count[a] * 4;
+        }
+        switch (n->role) {
+        case CLG_ROLE_PARAM: out->parameters += own; break;
+        case CLG_ROLE_STATE: out->optimizer_state += own; break;
+        case CLG_ROLE_INPUT: out->inputs += own; break;
+        default: out->activations += own; break;
+        }
+        out->workspaces += aux_own;
+        /* every tensor with a buffer of its own: what the graph took unplanned */
+        if (n->owns_buf || (n->deferred && owner_of(g, i) == i)) out->unplanned_total += (uint64_t)n->numel * 4;
+        out->unplanned_total += aux_all;
+    }
+    out->activations += g->pool_act;
+    out->workspaces += g->pool_work;
+    out->total = out->parameters + out->optimizer_state + out->inputs + out->activations + out->workspaces;
+    return CLG_OK;
+}
