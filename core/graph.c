@@ -337,11 +337,19 @@ clg_status clg_graph_run(clg_graph *g, int phases)
         if (s != CLG_OK) {
             char desc[256];
             clg_node_describe(g->nodes, n, desc, sizeof desc);
-            return clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)i, desc);
+            clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)i, desc);
+            break;
         }
     }
+    if (s == CLG_OK) s = be->vt->synchronize(be);
+    if (s != CLG_OK) {
+        /* A failed run is no step: a retry uses the same step count (and
+         * dropout the same masks) as a run that had succeeded. */
+        if (phases & CLG_RUN_UPDATE) clg_optim_cancel_update(g);
+        return s;
+    }
     if (phases & CLG_RUN_FORWARD) g->runs++;
-    return be->vt->synchronize(be);
+    return CLG_OK;
 }
 
 clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_seconds)

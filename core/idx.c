@@ -313,12 +313,18 @@ clg_status clg_idx_read(const char *path, clg_array **out, char *err, size_t err
     }
     do r = pread(fd, magic, 2, 0);
     while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        /* else a gzip file would be parsed as plain and called corrupt */
+        int e = errno;
+        close(fd);
+        return fail(&s, CLG_ERR_INVALID_ARGUMENT, strerror(e));
+    }
     s.gzip = r == 2 && is_gzip(magic, 2);
     s.plain_size = (uint64_t)st_.st_size;
     s.gz = gzdopen(fd, "rb");
     if (!s.gz) {
         close(fd);
-        return fail(&s, CLG_ERR_OUT_OF_MEMORY, "gzdopen failed");
+        return fail(&s, CLG_ERR_OUT_OF_MEMORY, "out of host memory (gzdopen failed)");
     }
     gzbuffer(s.gz, 1 << 17);
     clg_status st = idx_parse(&s, out);

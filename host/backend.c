@@ -72,8 +72,9 @@ static clg_status cl_read(clg_backend *be, clg_buffer *buf, size_t off, void *ds
 static clg_status cl_fill(clg_backend *be, clg_buffer *buf, float v, size_t count)
 {
     cl_int err = clEnqueueFillBuffer(CLB(be)->queue, MEM(buf), &v, sizeof v, 0, count * sizeof v, 0, NULL, NULL);
-    if (err == CL_SUCCESS) err = clFinish(CLB(be)->queue);
-    return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(CLB(be), err, "clEnqueueFillBuffer");
+    if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clEnqueueFillBuffer");
+    err = clFinish(CLB(be)->queue);
+    return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(CLB(be), err, "clFinish");
 }
 
 static clg_status cl_sync(clg_backend *be)
