@@ -307,7 +307,12 @@ clg_status clg_idx_read(const char *path, clg_array **out, char *err, size_t err
     struct stat st_;
     unsigned char magic[2];
     ssize_t r;
-    if (fstat(fd, &st_) != 0 || !S_ISREG(st_.st_mode)) {
+    if (fstat(fd, &st_) != 0) {
+        int e = errno;
+        close(fd);
+        return fail(&s, CLG_ERR_INVALID_ARGUMENT, strerror(e));
+    }
+    if (!S_ISREG(st_.st_mode)) {
         close(fd);
         return fail(&s, CLG_ERR_INVALID_ARGUMENT, "not a regular file");
     }

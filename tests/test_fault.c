@@ -314,6 +314,8 @@ int __wrap_fclose(FILE *f)
 }
 int __real_rename(const char *a, const char *b);
 int __wrap_rename(const char *a, const char *b) { return inject(K_IO, "rename", EIO) ? -1 : __real_rename(a, b); }
+int __real_fstat(int fd, struct stat *st);
+int __wrap_fstat(int fd, struct stat *st) { return inject(K_IO, "fstat", EIO) ? -1 : __real_fstat(fd, st); }
 ssize_t __real_pread(int fd, void *buf, size_t n, off_t off);
 ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off)
 {
