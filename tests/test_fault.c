@@ -187,6 +187,13 @@ cl_kernel __wrap_clCreateKernel(cl_program p, const char *name, cl_int *err)
 }
 
 #define ENQ_FAIL(fn) if (inject(K_ENQUEUE, #fn, 0)) return CL_OUT_OF_RESOURCES
+/* Setting a kernel's arguments is part of launching it. */
+cl_int __real_clSetKernelArg(cl_kernel k, cl_uint i, size_t size, const void *value);
+cl_int __wrap_clSetKernelArg(cl_kernel k, cl_uint i, size_t size, const void *value)
+{
+    ENQ_FAIL(clSetKernelArg);
+    return __real_clSetKernelArg(k, i, size, value);
+}
 cl_int __real_clEnqueueNDRangeKernel(cl_command_queue q, cl_kernel k, cl_uint dim, const size_t *off,
                                      const size_t *global, const size_t *local, cl_uint nw, const cl_event *w,
                                      cl_event *ev);
