@@ -480,12 +480,22 @@ clg_status clg_graph_run(clg_graph *g, int phases)
         if (s != CLG_OK) {
             char desc[256];
             clg_node_describe(g->nodes, n, desc, sizeof desc);
-            return clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)i, desc);
+            clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)i, desc);
+            break;
         }
     }
-    if (phases & CLG_RUN_FORWARD) g->runs++;
     /* started, not awaited: reads and clg_graph_wait synchronise */
-    return be->vt->flush ? be->vt->flush(be) : CLG_OK;
+    if (s == CLG_OK && be->vt->flush) s = be->vt->flush(be);
+    if (s != CLG_OK) {
+        /* A run refused while enqueuing is no step: a retry uses the same
+         * step count (and dropout the same masks) as a run that had
+         * succeeded. An error the device meets later surfaces at the next
+         * wait, after the step was counted. */
+        if (phases & CLG_RUN_UPDATE) clg_optim_cancel_update(g);
+        return s;
+    }
+    if (phases & CLG_RUN_FORWARD) g->runs++;
+    return CLG_OK;
 }
 
 clg_status clg_graph_wait(clg_graph *g)
@@ -506,7 +516,11 @@ clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_seconds)
     clg_backend *be = g->ctx->be;
     be->vt->timer(be, true, NULL);
     s = clg_graph_run(g, phases);
-    if (s == CLG_OK) s = be->vt->synchronize(be);
+    if (s == CLG_OK && (s = be->vt->synchronize(be)) != CLG_OK) {
+        /* waited for here: a run that failed on the device is no step */
+        if (phases & CLG_RUN_UPDATE) clg_optim_cancel_update(g);
+        if (phases & CLG_RUN_FORWARD) g->runs--;
+    }
     double t = 0;
     clg_status st = be->vt->timer(be, false, &t);
     *device_seconds = t;

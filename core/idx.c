@@ -307,18 +307,29 @@ clg_status clg_idx_read(const char *path, clg_array **out, char *err, size_t err
     struct stat st_;
     unsigned char magic[2];
     ssize_t r;
-    if (fstat(fd, &st_) != 0 || !S_ISREG(st_.st_mode)) {
+    if (fstat(fd, &st_) != 0) {
+        int e = errno;
+        close(fd);
+        return fail(&s, CLG_ERR_INVALID_ARGUMENT, strerror(e));
+    }
+    if (!S_ISREG(st_.st_mode)) {
         close(fd);
         return fail(&s, CLG_ERR_INVALID_ARGUMENT, "not a regular file");
     }
     do r = pread(fd, magic, 2, 0);
     while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        /* else a gzip file would be parsed as plain and called corrupt */
+        int e = errno;
+        close(fd);
+        return fail(&s, CLG_ERR_INVALID_ARGUMENT, strerror(e));
+    }
     s.gzip = r == 2 && is_gzip(magic, 2);
     s.plain_size = (uint64_t)st_.st_size;
     s.gz = gzdopen(fd, "rb");
     if (!s.gz) {
         close(fd);
-        return fail(&s, CLG_ERR_OUT_OF_MEMORY, "gzdopen failed");
+        return fail(&s, CLG_ERR_OUT_OF_MEMORY, "out of host memory (gzdopen failed)");
     }
     gzbuffer(s.gz, 1 << 17);
     clg_status st = idx_parse(&s, out);

@@ -124,6 +124,8 @@ void clg_plan_release(clg_graph *g);
 /* Before each run of the update phase: the next step's learning rate and
  * bias corrections into the optimizer's nodes (core/optim.c). */
 void clg_optim_begin_update(clg_graph *g);
+/* After a run of the update phase failed: undoes begin_update's step. */
+void clg_optim_cancel_update(clg_graph *g);
 
 /* Labels written to tensor t (count values) must lie in [0, C) for every
  * softmax_cross_entropy using that tensor (core/softmax.c). */

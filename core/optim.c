@@ -103,6 +103,11 @@ void clg_optim_begin_update(clg_graph *g)
     }
 }
 
+void clg_optim_cancel_update(clg_graph *g)
+{
+    if (g->optim) g->optim->step--;
+}
+
 /* ---- checking the config ---- */
 
 static clg_status bad_value(clg_graph *g, const char *field, double v, const char *want)

@@ -552,7 +552,7 @@ static clg_status st_prepare(int n, const char *const *names, const clg_array *c
         puts_(b, tmp);
     }
     puts_(b, "}");
-    while (b->len % 8) puts_(b, " ");
+    while (b->len % 8 && !b->oom) puts_(b, " "); /* put appends nothing once out of memory */
     if (b->oom) return clg_data_fail(err, errlen, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
     if (b->len > ST_MAX_HEADER)
         return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: header of %zu bytes is over the format's limit",

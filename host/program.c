@@ -12,7 +12,8 @@ clg_status clg_cl_build_program(clg_context *ctx, cl_context clctx, cl_device_id
     *out = NULL;
     cl_program prog = clCreateProgramWithSource(clctx, (cl_uint)count, (const char **)sources, NULL, &err);
     if (err != CL_SUCCESS)
-        return clg_error(ctx, CLG_ERR_DEVICE, "clCreateProgramWithSource failed: %s", clg_cl_error_name(err));
+        return clg_error(ctx, err == CL_OUT_OF_HOST_MEMORY ? CLG_ERR_OUT_OF_MEMORY : CLG_ERR_DEVICE,
+                         "clCreateProgramWithSource failed: %s", clg_cl_error_name(err));
     err = clBuildProgram(prog, 1, &dev, options, NULL, NULL);
     if (err != CL_SUCCESS) {
         size_t len = 0;
