@@ -2,7 +2,7 @@
  * The reference backend: plain C, single-threaded, written for clarity.
  * It is the oracle every other backend is tested against: float storage
  * like the devices, reductions accumulated in double. The ops themselves
- * are in core/ref_<family>.c.
+ * are in ref/ref_<family>.c.
  */
 #define _POSIX_C_SOURCE 199309L
 #include "ref_real.h"
