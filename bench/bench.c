@@ -28,11 +28,16 @@ static void list_devices(void)
 {
     printf("%-10s %-12s %-22s %-40s %-47s %4s %6s %9s %8s\n", "spec", "type", "vendor", "name", "driver / OpenCL", "CUs",
            "MHz", "global", "local");
-    printf("%-10s %-12s %-22s %-40s\n", "reference", "host", "-", "plain C on the host (the tests' oracle)");
-    int n = clg_opencl_device_count();
+    int n = clg_device_count(); /* every backend's devices, the reference first */
     for (int i = 0; i < n; i++) {
         clg_device_facts f;
-        if (clg_opencl_device_facts(i, &f) != CLG_OK) continue;
+        if (clg_device_get_facts(i, &f) != CLG_OK) continue;
+        if (!strcmp(f.backend, "reference")) {
+            char name[160];
+            snprintf(name, sizeof name, "%s (the tests' oracle)", f.name);
+            printf("%-10s %-12s %-22s %-40s\n", f.spec, f.type, f.vendor[0] ? f.vendor : "-", name);
+            continue;
+        }
         char ver[140];
         snprintf(ver, sizeof ver, "%s / %.24s", f.driver_version, f.opencl_version);
         printf("%-10s %-12s %-22.22s %-40.40s %-47.47s %4u %6u %6.1f GB %5.0f KB\n", f.spec, f.type, f.vendor, f.name,
@@ -71,9 +76,9 @@ static int setup_device(device_run *d, const char *spec)
         return 0;
     }
     /* resolve the spec to P:D to find the device's facts */
-    for (int i = 0; i < clg_opencl_device_count(); i++) {
+    for (int i = 0; i < clg_device_count(); i++) {
         clg_device_facts f;
-        if (clg_opencl_device_facts(i, &f) != CLG_OK) continue;
+        if (clg_device_get_facts(i, &f) != CLG_OK || !strcmp(f.backend, "reference")) continue;
         char tag[32];
         snprintf(tag, sizeof tag, "%s)", f.spec);
         if (strstr(d->description, tag)) {
@@ -166,11 +171,10 @@ int main(int argc, char **argv)
     }
     int nruns = 0;
     if (nspecs == 0) {
-        if (setup_device(&runs[nruns], "reference") == 0) nruns++;
-        for (int i = 0; i < clg_opencl_device_count() && nruns < BENCH_MAX_DEVICES; i++) {
+        /* every device of every backend, the reference first */
+        for (int i = 0; i < clg_device_count() && nruns < BENCH_MAX_DEVICES + 1; i++) {
             char spec[32];
-            clg_opencl_device_spec(i, spec, sizeof spec);
-            if (setup_device(&runs[nruns], spec) == 0) nruns++;
+            if (clg_device_spec(i, spec, sizeof spec) == CLG_OK && setup_device(&runs[nruns], spec) == 0) nruns++;
         }
     } else {
         for (int i = 0; i < nspecs; i++) {

@@ -146,11 +146,9 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     if (all) {
-        rc |= fit("reference", rows, steps, seed);
-        for (int i = 0; i < clg_opencl_device_count(); i++) {
+        for (int i = 0; i < clg_device_count(); i++) { /* the reference first */
             char spec[32];
-            clg_opencl_device_spec(i, spec, sizeof spec);
-            rc |= fit(spec, rows, steps, seed);
+            if (clg_device_spec(i, spec, sizeof spec) == CLG_OK) rc |= fit(spec, rows, steps, seed);
         }
     } else if (ndev == 0) {
         rc = fit(NULL, rows, steps, seed);

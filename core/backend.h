@@ -1,7 +1,9 @@
 /*
- * The backend interface: the small vtable the core calls through. A new
- * device kind is a new file that fills one of these; nothing here knows
- * about OpenCL.
+ * The backend interface: the small vtable the core calls through, and the
+ * registry entry by which a backend makes itself known (its name, its
+ * devices and their facts, how to open one). A new device kind is a new
+ * folder that fills both, plus one line in core/backends.def; nothing here
+ * knows about OpenCL.
  */
 #ifndef CLG_BACKEND_H
 #define CLG_BACKEND_H
@@ -76,6 +78,12 @@ typedef struct clg_backend_vtable {
     /* Timed runs: start, then stop after synchronize gives the device time
      * of what ran in between, in seconds. */
     clg_status (*timer)(clg_backend *be, bool start, double *seconds);
+    /* Whether this backend can run node n (its op, attributes, dtypes and
+     * shapes; nodes as for run_node). Required. Asked of every node before
+     * a graph first runs after it changed (clg_graph_check_support) and
+     * before an initialiser runs, so that an op a backend lacks is refused
+     * then, naming the op, its shapes and the device, never mid-training. */
+    bool (*supports_op)(const clg_backend *be, const clg_node *nodes, const clg_node *n);
 } clg_backend_vtable;
 
 struct clg_backend {
@@ -111,10 +119,38 @@ void clg_shape_string(int ndim, const int64_t *shape, char *buf, size_t size);
 void clg_padded_shape(const clg_node *n, int64_t out[CLG_MAX_DIMS]);
 void clg_broadcast_strides(const clg_node *in, const clg_node *out, int64_t strides[CLG_MAX_DIMS]);
 
-/* Backends known to the core. */
+/* A backend as the registry knows it. Each backend defines one, named
+ * clg_<name>_backend, and core/backends.def lists them: the order in which
+ * specs are tried and devices are numbered (clg_device_get_facts). */
+typedef struct clg_backend_reg {
+    const char *name; /* "reference", "opencl": clg_device_facts.backend */
+    /* The specs it takes, for the message about an unknown spec. */
+    const char *spec_help;
+    /* Its devices now (0 when its runtime has none), and the facts of
+     * device i < device_count() into *out (zeroed; the registry sets
+     * backend): spec, type ("gpu", "cpu", "accelerator", "other"; "host"
+     * for a backend that runs on the host itself) and as many of the rest
+     * as it knows. Facts with a platform are
+     * listed as "platform / name (type)", others by name alone. */
+    int (*device_count)(void);
+    clg_status (*device_facts)(int i, clg_device_facts *out);
+    /* Opens the device spec names (never ""; the registry resolves the
+     * default to a device's own spec). CLG_ERR_NOT_FOUND when the spec
+     * names none of its devices: the next backend is tried, and any
+     * message set is replaced. Any other error is final. */
+    clg_status (*create)(clg_context *ctx, const char *spec, clg_backend **out);
+} clg_backend_reg;
+
+/* The registry (core/registry.c): opens the device spec names through the
+ * backends in order. */
+clg_status clg_backend_open(clg_context *ctx, const char *spec, clg_backend **out);
+/* CLG_OK when be can run node n; otherwise CLG_ERR_UNSUPPORTED, with
+ * "<where> (<op> <shapes>) is not supported by the <kind> backend on
+ * <device>" as the context's message. */
+clg_status clg_backend_check_op(clg_backend *be, const clg_node *nodes, const clg_node *n, const char *where);
+
+/* The reference backend's instance, also for contexts the tests make
+ * (clg_context_create_backend). */
 clg_status clg_reference_backend_create(clg_context *ctx, clg_backend **out);
-/* spec "" means the default choice; returns CLG_ERR_NOT_FOUND with a
- * message listing the devices when nothing matches. */
-clg_status clg_opencl_backend_create(clg_context *ctx, const char *spec, clg_backend **out);
 
 #endif

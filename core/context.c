@@ -76,15 +76,10 @@ clg_status clg_context_create(clg_context **out, const char *device_spec)
     if (!spec || !*spec) spec = getenv("CLGRAD_DEVICE");
     if (!spec) spec = "";
 
-    clg_status s;
-    if (strcmp(spec, "reference") == 0) {
-        s = clg_reference_backend_create(ctx, &ctx->be);
-    } else {
-        s = clg_opencl_backend_create(ctx, spec, &ctx->be);
-        /* The default falls back to the reference backend when there is no
-         * OpenCL device at all; a spec the user named never does. */
-        if (s == CLG_ERR_NOT_FOUND && !*spec) s = clg_reference_backend_create(ctx, &ctx->be);
-    }
+    /* Through the registry (core/registry.c): a named spec goes to the
+     * first backend that knows it; the default is the first GPU, else the
+     * first device not on the host, else the reference backend. */
+    clg_status s = clg_backend_open(ctx, spec, &ctx->be);
     if (s == CLG_OK) clg_clear_error(ctx);
     else if (ctx->status == CLG_OK) clg_error(ctx, s, "could not open device '%s'", spec);
     return s;

@@ -249,6 +249,7 @@ int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
     int64_t numel;
     if (!clg_numel_fits(g, clg_op_name(proto->op), proto->ndim, proto->shape, &numel)) return -1;
     clg_node *n = &g->nodes[g->n];
+    g->checked = false; /* the backend is asked about it before the next run */
     *n = *proto;
     n->grad = -1;
     n->training = true;
@@ -468,6 +469,10 @@ clg_status clg_graph_run(clg_graph *g, int phases)
     if (phases & ~CLG_RUN_ALL || !phases)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_run: phases 0x%x is not a set of CLG_RUN_* flags",
                          (unsigned)phases);
+    /* an op the backend cannot run is refused when the graph is prepared,
+     * before anything runs */
+    if (!g->checked && (s = clg_graph_check_support(g)) != CLG_OK)
+        return clg_error_wrap(g->ctx, s, "clg_graph_run: refused before any node ran");
     clg_backend *be = g->ctx->be;
     if (g->replan && (phases & CLG_RUN_FORWARD)) clg_plan_release(g);
     if ((s = clg_plan_prepare(g)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_run");

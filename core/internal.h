@@ -39,6 +39,7 @@ struct clg_graph {
     uint8_t phase; /* phase given to ops recorded now */
     bool training; /* given to ops recorded now; see clg_graph_set_training */
     uint64_t runs; /* forward runs so far: the RNG counter of dropout */
+    bool checked;  /* the backend supports every node (clg_graph_check_support); reset by each new node */
     struct clg_optim *optim; /* clg_optimizer's step count and config (core/optim.h), or NULL */
 };
 
@@ -120,6 +121,12 @@ void clg_graph_free_nodes(clg_graph *g);
  * changed; clg_plan_release frees the pool. */
 clg_status clg_plan_prepare(clg_graph *g);
 void clg_plan_release(clg_graph *g);
+
+/* Asks the backend whether it supports each of g's nodes (supports_op);
+ * CLG_ERR_UNSUPPORTED naming the first it refuses (the node, its op and
+ * shapes, the backend and device), else sets g->checked. clg_graph_run
+ * calls it when the graph changed since the last check (core/registry.c). */
+clg_status clg_graph_check_support(clg_graph *g);
 
 /* Before each run of the update phase: the next step's learning rate and
  * bias corrections into the optimizer's nodes (core/optim.c). */

@@ -1,6 +1,6 @@
 /*
  * What a matmul node's integers mean, for the constructor (core/matmul.c)
- * and the backends that run it (core/ref_matmul.c, host/cl_matmul.c).
+ * and the backends that run it (ref/ref_matmul.c, host/cl_matmul.c).
  *
  * The constructor reduces every supported case to one row-major GEMM,
  * batched with strides: C_p = op(A_p) op(B_p), op(A_p) m x k, op(B_p)

@@ -3,11 +3,11 @@
  *
  * Ops are grouped in families; each family lives in its own files:
  *   core/<family>.c      constructors (public API) and backward rules
- *   core/ref_<family>.c  the reference implementation
+ *   ref/ref_<family>.c   the reference implementation
  *   host/cl_<family>.c   the OpenCL dispatch
  *   cl/<family>.cl       the OpenCL kernels
- * A family's functions are found through the tables in core/family.c,
- * core/reference.c and host/backend.c, one line per family.
+ * A family's functions are found through CLG_FAMILY_LIST below, expanded
+ * into tables in core/autodiff.c, ref/reference.c and host/backend.c.
  */
 #ifndef CLG_OPS_H
 #define CLG_OPS_H

@@ -1,6 +1,6 @@
 /*
  * The optim family's node layout, shared by core/optim.c (recording and
- * the per-step arguments), core/ref_optim.c and host/cl_optim.c.
+ * the per-step arguments), ref/ref_optim.c and host/cl_optim.c.
  *
  * OPTIM_UPDATE, in place on a parameter (the node's buf is the parameter's):
  *   src[0]      the gradient, or the parameter's accumulator in accumulate

@@ -238,6 +238,7 @@ clg_status clg_graph_prepare(clg_graph *g)
 {
     clg_status s = clg_graph_check(g, "clg_graph_prepare");
     if (s != CLG_OK) return s;
+    if (!g->checked && (s = clg_graph_check_support(g)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_prepare");
     s = clg_plan_prepare(g);
     return s == CLG_OK ? CLG_OK : clg_error_wrap(g->ctx, s, "clg_graph_prepare");
 }

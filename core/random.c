@@ -66,7 +66,8 @@ clg_status clg_rng_fill_now(clg_graph *g, clg_tensor t, clg_rng_dist dist, float
                      .training = true};
     memcpy(fill.shape, target->shape, sizeof fill.shape);
     clg_backend *be = g->ctx->be;
-    s = be->vt->run_node(be, g->nodes, &fill);
+    s = clg_backend_check_op(be, g->nodes, &fill, "the initialiser");
+    if (s == CLG_OK) s = be->vt->run_node(be, g->nodes, &fill);
     if (s == CLG_OK) s = be->vt->synchronize(be);
     if (s != CLG_OK) {
         char sh[96];

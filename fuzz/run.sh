@@ -20,10 +20,10 @@ out=${FUZZ_OUT:-${TMPDIR:-/tmp}/clgrad-fuzz}
 cc=${CC:-clang}
 mkdir -p "$out"
 
-srcs="$root/core/array.c $root/core/fileio.c $root/core/idx.c $root/core/npy.c $root/core/json.c \
-$root/core/meta.c $root/core/safetensors.c"
+srcs="$root/io/array.c $root/io/fileio.c $root/io/idx.c $root/io/npy.c $root/io/json.c \
+$root/io/meta.c $root/io/safetensors.c"
 flags="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
--fno-omit-frame-pointer -I$root/include -I$root/core"
+-fno-omit-frame-pointer -I$root/include -I$root/io"
 
 failed=""
 for r in $readers; do

@@ -210,6 +210,13 @@ static clg_status cl_run(clg_backend *be, const clg_node *nodes, const clg_node 
     return families[clg_op_family(n->op)](CLB(be), nodes, n);
 }
 
+/* Every op in core/ops.h (a development build that embeds part of cl/
+ * reports a missing kernel when the op runs instead). */
+static bool cl_supports_op(const clg_backend *be, const clg_node *nodes, const clg_node *n)
+{
+    return (unsigned)n->op < CLG_OP_COUNT;
+}
+
 static const clg_backend_vtable cl_vtable = {
     .kind = "opencl",
     .destroy = cl_destroy,
@@ -222,6 +229,7 @@ static const clg_backend_vtable cl_vtable = {
     .synchronize = cl_sync,
     .flush = cl_flush,
     .timer = cl_timer,
+    .supports_op = cl_supports_op,
 };
 
 /* Kernel kern's local size: the largest power of two within the device's

@@ -32,6 +32,10 @@ int clg_cl_enumerate(clg_cl_device *out, int max);
 /* Finds the device a spec names ("" = default). CLG_ERR_NOT_FOUND with a
  * message listing the devices when none matches. */
 clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out);
+/* The OpenCL backend's instance on the device spec names ("" is the
+ * default: the first GPU, else the first device); CLG_ERR_NOT_FOUND with a
+ * message listing the devices when nothing matches. */
+clg_status clg_opencl_backend_create(clg_context *ctx, const char *spec, clg_backend **out);
 const char *clg_cl_type_name(cl_device_type t);
 
 /* Builds a program from sources for one device; on failure the context's

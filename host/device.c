@@ -123,31 +123,13 @@ static int find(const clg_cl_device *devs, int n, const char *spec)
     return -1;
 }
 
-size_t clg_device_list(char *buf, size_t size)
-{
-    clg_cl_device devs[CLG_MAX_CL_DEVICES];
-    int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
-    size_t len = 0;
-    char line[512];
-    int k = snprintf(line, sizeof line, "reference    plain C on the host\n");
-    for (int i = -1; i < n; i++) {
-        if (i >= 0)
-            k = snprintf(line, sizeof line, "%d:%d          %s / %s (%s)\n", devs[i].platform_index,
-                         devs[i].device_index, devs[i].platform_name, devs[i].device_name,
-                         clg_cl_type_name(devs[i].type));
-        if (buf && len < size) snprintf(buf + len, size - len, "%s", line);
-        len += (size_t)k;
-    }
-    if (buf && size) buf[len < size ? len : size - 1] = '\0';
-    return len;
-}
-
-int clg_opencl_device_count(void)
+static int cl_device_count(void)
 {
     clg_cl_device devs[CLG_MAX_CL_DEVICES];
     return clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
 }
 
+/* Deprecated (see clgrad.h), like the two at the end. */
 clg_status clg_opencl_device_spec(int i, char *buf, size_t size)
 {
     clg_cl_device devs[CLG_MAX_CL_DEVICES];
@@ -178,7 +160,7 @@ clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out)
                      spec, list);
 }
 
-clg_status clg_opencl_device_facts(int i, clg_device_facts *out)
+static clg_status cl_device_facts(int i, clg_device_facts *out)
 {
     clg_cl_device devs[CLG_MAX_CL_DEVICES];
     int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
@@ -200,4 +182,30 @@ clg_status clg_opencl_device_facts(int i, clg_device_facts *out)
     if (clGetDeviceInfo(d->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof v, &v, NULL) == CL_SUCCESS) out->local_mem_bytes = v;
     if (clGetDeviceInfo(d->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof v, &v, NULL) == CL_SUCCESS) out->max_alloc_bytes = v;
     return CLG_OK;
+}
+
+/* ---- the registry entry (core/backends.def) ---- */
+
+static clg_status cl_create(clg_context *ctx, const char *spec, clg_backend **out)
+{
+    return clg_opencl_backend_create(ctx, spec, out);
+}
+
+const clg_backend_reg clg_opencl_backend = {
+    .name = "opencl",
+    .spec_help = "cpu, gpu, accelerator, P:D or part of a platform or device name",
+    .device_count = cl_device_count,
+    .device_facts = cl_device_facts,
+    .create = cl_create,
+};
+
+/* ---- deprecated public calls: the OpenCL devices alone ---- */
+
+int clg_opencl_device_count(void) { return cl_device_count(); }
+
+clg_status clg_opencl_device_facts(int i, clg_device_facts *out)
+{
+    clg_status s = cl_device_facts(i, out);
+    if (s == CLG_OK) snprintf(out->backend, sizeof out->backend, "opencl");
+    return s;
 }

@@ -110,26 +110,37 @@ CLG_API const char *clg_context_device(const clg_context *ctx);
  * Writes at most size bytes (always NUL-terminated when size > 0) and
  * returns the length the full list needs, excluding the NUL. */
 CLG_API size_t clg_device_list(char *buf, size_t size);
-/* Number of OpenCL devices across all platforms (0 when there is no
- * OpenCL runtime) and the spec "P:D" of the i-th one. */
-CLG_API int clg_opencl_device_count(void);
-CLG_API clg_status clg_opencl_device_spec(int i, char *buf, size_t size);
 
 /* What a device says of itself, for listings and benchmark reports. */
 typedef struct clg_device_facts {
-    char spec[16];            /* "P:D" */
-    char type[16];            /* "gpu", "cpu", "accelerator", "other" */
-    char platform[128];
+    char spec[16];            /* "reference", "P:D": what clg_context_create takes */
+    char type[16];            /* "gpu", "cpu", "accelerator", "other"; "host" for the reference */
+    char platform[128];       /* empty for the reference */
     char vendor[128];
     char name[128];
     char driver_version[64];
-    char opencl_version[64];
+    char opencl_version[64];  /* empty when not an OpenCL device */
     unsigned compute_units;
     unsigned clock_mhz;
     uint64_t global_mem_bytes;
     uint64_t local_mem_bytes;
     uint64_t max_alloc_bytes;
+    char backend[16];         /* the backend that runs it: "reference", "opencl" */
 } clg_device_facts;
+
+/* Every device a spec can name, across all backends, in the order of
+ * clg_device_list: device 0 is the reference backend, then each OpenCL
+ * device. clg_device_spec writes device i's spec (CLG_ERR_INVALID_ARGUMENT
+ * when i is out of range or the spec does not fit in size bytes). */
+CLG_API int clg_device_count(void);
+CLG_API clg_status clg_device_spec(int i, char *buf, size_t size);
+CLG_API clg_status clg_device_get_facts(int i, clg_device_facts *out);
+
+/* Deprecated: the OpenCL devices alone, numbered from 0 (OpenCL device i
+ * is device 1 + i of clg_device_get_facts today). Use clg_device_count,
+ * clg_device_spec and clg_device_get_facts, and the facts' backend field. */
+CLG_API int clg_opencl_device_count(void);
+CLG_API clg_status clg_opencl_device_spec(int i, char *buf, size_t size);
 CLG_API clg_status clg_opencl_device_facts(int i, clg_device_facts *out);
 
 /* ---- Graphs ------------------------------------------------------------- */

@@ -6,7 +6,7 @@
  *    output and every parameter's gradient of each device against the
  *    reference's.
  *  gc_check_fd: the same loss on the reference backend compiled in double
- *    (core/ref_real.h): its gradients against central finite differences
+ *    (ref/ref_real.h): its gradients against central finite differences
  *    of its own forward, in double; then the float reference's output and
  *    gradients against the double one.
  *

@@ -4,6 +4,10 @@
  * on every OpenCL device. */
 #include "util.h"
 
+#include "internal.h" /* clg_context_create_backend: the refusing backend below */
+
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ASSERT_MSG_HAS(ctx, text)                                                                   \
@@ -187,13 +191,112 @@ static void test_unknown_device(void **s)
     clg_context_destroy(ctx);
 }
 
+/* ---- an op the backend does not support ----
+ * A backend that supports every op but the one named by `refused`: the
+ * reference backend's vtable with its own supports_op, and a run_node that
+ * counts what it runs. */
+static clg_op refused = CLG_OP_COUNT; /* CLG_OP_COUNT: none */
+static int nodes_run;
+static clg_backend_vtable picky_vt;
+static clg_status (*reference_run_node)(clg_backend *, const clg_node *, const clg_node *);
+
+static bool picky_supports_op(const clg_backend *be, const clg_node *nodes, const clg_node *n)
+{
+    return n->op != refused;
+}
+
+static clg_status picky_run_node(clg_backend *be, const clg_node *nodes, const clg_node *n)
+{
+    nodes_run++;
+    return reference_run_node(be, nodes, n);
+}
+
+static clg_status picky_create(clg_context *ctx, clg_backend **out)
+{
+    clg_status s = clg_reference_backend_create(ctx, out);
+    if (s != CLG_OK) return s;
+    picky_vt = *(*out)->vt;
+    reference_run_node = picky_vt.run_node;
+    picky_vt.kind = "picky";
+    picky_vt.supports_op = picky_supports_op;
+    picky_vt.run_node = picky_run_node;
+    (*out)->vt = &picky_vt;
+    snprintf((*out)->device, sizeof (*out)->device, "the picky test device");
+    return CLG_OK;
+}
+
+/* Refused when the graph first runs (before any node runs, naming the
+ * node's op, its shapes, the backend and the device), asked again only
+ * after the graph changed, and the graph stays as it was. */
+static void test_unsupported_op_refused_before_running(void **s)
+{
+    clg_context *ctx = NULL;
+    assert_int_equal(clg_context_create_backend(&ctx, picky_create), CLG_OK);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t shape[2] = {3, 4};
+    clg_tensor x = clg_input(g, 2, shape);
+    clg_tensor a = clg_scale(g, x, 2.0f);           /* would run before the exp */
+    CHECK_OK(ctx, clg_tensor_keep(g, a));           /* read below */
+    clg_tensor y = clg_sum(g, clg_exp(g, a));
+    float xv[12], av[12], yv = -1.0f;
+    for (int i = 0; i < 12; i++) xv[i] = 0.05f * (float)(i + 1);
+    CHECK_OK(ctx, clg_tensor_set(g, x, xv, 12));
+
+    refused = CLG_OP_EXP;
+    nodes_run = 0;
+    assert_int_equal(clg_graph_run(g, CLG_RUN_FORWARD), CLG_ERR_UNSUPPORTED);
+    ASSERT_MSG_HAS(ctx, "clg_graph_run");
+    ASSERT_MSG_HAS(ctx, "exp [3,4] -> [3,4]");   /* the op and its shapes */
+    ASSERT_MSG_HAS(ctx, "picky backend");         /* the backend */
+    ASSERT_MSG_HAS(ctx, "the picky test device"); /* and its device */
+    assert_int_equal(nodes_run, 0);               /* nothing ran, not even the scale before it */
+    CHECK_OK(ctx, clg_tensor_get(g, a, av, 12));
+    for (int i = 0; i < 12; i++) assert_true(av[i] == 0.0f);
+    assert_int_equal(clg_graph_status(g), CLG_OK); /* the graph is intact */
+    assert_int_equal(clg_graph_run(g, CLG_RUN_FORWARD), CLG_ERR_UNSUPPORTED); /* asked again: still refused */
+    assert_int_equal(nodes_run, 0);
+
+    /* the same graph runs once the backend takes the op */
+    refused = CLG_OP_COUNT;
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+    assert_int_equal(nodes_run, 3);
+    CHECK_OK(ctx, clg_tensor_get(g, y, &yv, 1));
+    double want = 0;
+    for (int i = 0; i < 12; i++) want += exp(2.0 * xv[i]);
+    assert_true(fabs(yv - want) <= 1e-5 * want);
+
+    /* checked once per change: an unchanged graph is not asked again ... */
+    refused = CLG_OP_EXP;
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+    assert_int_equal(nodes_run, 6);
+    /* ... a new node makes the next run ask about every node again */
+    clg_tensor z = clg_neg(g, y);
+    assert_true(z.id >= 0);
+    assert_int_equal(clg_graph_run(g, CLG_RUN_FORWARD), CLG_ERR_UNSUPPORTED);
+    ASSERT_MSG_HAS(ctx, "exp [3,4] -> [3,4]");
+    assert_int_equal(nodes_run, 6);
+
+    /* an initialiser runs an op at once: refused the same way */
+    refused = CLG_OP_RNG_FILL;
+    const int64_t ws = 5;
+    clg_tensor w = clg_param(g, 1, &ws);
+    assert_int_equal(clg_init_uniform(g, w, -1.0f, 1.0f, 7), CLG_ERR_UNSUPPORTED);
+    ASSERT_MSG_HAS(ctx, "clg_init_uniform");
+    ASSERT_MSG_HAS(ctx, "random_fill");
+    ASSERT_MSG_HAS(ctx, "picky backend");
+    assert_int_equal(nodes_run, 6);
+    refused = CLG_OP_COUNT;
+    clg_context_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape_mismatch),  cmocka_unit_test(test_mse_shapes),
         cmocka_unit_test(test_bad_leaves_and_counts), cmocka_unit_test(test_backward_errors),
         cmocka_unit_test(test_destroyed_graph), cmocka_unit_test(test_null_handles),
-        cmocka_unit_test(test_unknown_device),
+        cmocka_unit_test(test_unknown_device), cmocka_unit_test(test_unsupported_op_refused_before_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,19 +182,46 @@ static void test_program_cache(void **s)
     unsetenv("CLGRAD_CACHE_DIR");
 }
 
+/* The registry's devices: the reference first, then each OpenCL device;
+ * and the deprecated clg_opencl_* calls, which number the OpenCL ones
+ * alone. */
 static void test_device_facts(void **s)
 {
     char specs[16][32];
     int n = test_opencl_devices(specs, 16);
     clg_device_facts f;
+    char spec[32];
+    assert_int_equal(clg_device_count(), 1 + n);
+    CHECK_OK(NULL, clg_device_get_facts(0, &f));
+    assert_string_equal(f.spec, "reference");
+    assert_string_equal(f.backend, "reference");
+    assert_string_equal(f.type, "host");
+    assert_true(f.name[0] && !f.platform[0]);
+    CHECK_OK(NULL, clg_device_spec(0, spec, sizeof spec));
+    assert_string_equal(spec, "reference");
     for (int i = 0; i < n; i++) {
-        CHECK_OK(NULL, clg_opencl_device_facts(i, &f));
+        CHECK_OK(NULL, clg_device_get_facts(1 + i, &f));
         assert_string_equal(f.spec, specs[i]);
+        assert_string_equal(f.backend, "opencl");
         assert_true(f.name[0] && f.platform[0] && f.opencl_version[0]);
         assert_true(f.compute_units >= 1 && f.global_mem_bytes > 0 && f.local_mem_bytes > 0);
         assert_true(strcmp(f.type, "gpu") == 0 || strcmp(f.type, "cpu") == 0 || strcmp(f.type, "accelerator") == 0 ||
                     strcmp(f.type, "other") == 0);
+        CHECK_OK(NULL, clg_device_spec(1 + i, spec, sizeof spec));
+        assert_string_equal(spec, specs[i]);
+        /* deprecated: the same device as OpenCL device i */
+        clg_device_facts g;
+        CHECK_OK(NULL, clg_opencl_device_facts(i, &g));
+        assert_memory_equal(&f, &g, sizeof f);
+        CHECK_OK(NULL, clg_opencl_device_spec(i, spec, sizeof spec));
+        assert_string_equal(spec, specs[i]);
     }
+    assert_int_equal(clg_opencl_device_count(), n);
+    assert_int_equal(clg_device_get_facts(1 + n, &f), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_device_get_facts(-1, &f), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_device_get_facts(0, NULL), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_device_spec(1 + n, spec, sizeof spec), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_device_spec(0, spec, 4), CLG_ERR_INVALID_ARGUMENT); /* "reference" does not fit */
     assert_int_equal(clg_opencl_device_facts(n, &f), CLG_ERR_INVALID_ARGUMENT);
     assert_int_equal(clg_opencl_device_facts(0, NULL), CLG_ERR_INVALID_ARGUMENT);
 }

@@ -26,7 +26,8 @@ void rng_fill(rng_t *r, float *v, size_t n, double lo, double hi, bool positive_
  * on PoCL at least. */
 int test_opencl_devices(char specs[][32], int max);
 
-/* Calls fn with "reference" and then each OpenCL device's spec. */
+/* Calls fn with the spec of every device of every backend in the
+ * registry ("reference", then each OpenCL device's "P:D"). */
 void for_each_device(void (*fn)(const char *spec));
 
 /* Distance in units in the last place between two finite floats. */

@@ -1,6 +1,6 @@
 /* Reference implementation of the optim family: the equations of
  * cl/optim.cl, element by element (layouts in core/optim.h). */
-#include "optim.h"
+#include "../core/optim.h"
 #include "ref_real.h"
 
 /* What every update reads first: the clip coefficient, the gradient

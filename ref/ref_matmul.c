@@ -1,5 +1,5 @@
 /* Reference implementation of the matmul family. */
-#include "matmul.h"
+#include "../core/matmul.h"
 #include "ref_real.h"
 
 /* C = sum_p op(A_p) op(B_p), accumulated in double over p and k alike. */

@@ -9,7 +9,7 @@
 #ifndef CLG_REF_REAL_H
 #define CLG_REF_REAL_H
 
-#include "internal.h"
+#include "../core/internal.h"
 
 #include <stdint.h>
 #include <tgmath.h>
@@ -46,7 +46,7 @@ static inline int64_t ref_bcast_offset(int64_t i, const int64_t dims[CLG_MAX_DIM
     return off;
 }
 
-/* One function per family runs that family's ops (core/ref_<family>.c). */
+/* One function per family runs that family's ops (ref/ref_<family>.c). */
 #define CLG_REF_DECL(e, lower) \
     clg_status REF(clg_ref_##lower)(clg_backend * be, const clg_node *nodes, const clg_node *n);
 CLG_FAMILY_LIST(CLG_REF_DECL)

@@ -1,6 +1,6 @@
 /* Checkpoints: a graph's named tensors as a safetensors file. */
 #include "data.h"
-#include "internal.h"
+#include "../core/internal.h"
 
 #include <stdlib.h>
 #include <string.h>

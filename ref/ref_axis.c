@@ -1,7 +1,7 @@
 /* Reference implementation of the axis family: x viewed as
  * [outer, extent, inner] (core/shape_layout.h), y as [outer, inner]. */
 #include "ref_real.h"
-#include "shape_layout.h"
+#include "../core/shape_layout.h"
 
 /* y[o, r] = sum_a x[o, a, r] (divided by the extent for mean), in double */
 static void sum_axis(const clg_node *x, const clg_node *y, bool mean)

@@ -1,7 +1,7 @@
 /* Reference implementation of the random family: Philox fills and
  * dropout, the stream laid out as core/random.h says. */
 #include "ref_real.h"
-#include "random.h"
+#include "../core/random.h"
 
 #include <string.h>
 

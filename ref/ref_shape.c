@@ -1,7 +1,7 @@
 /* Reference implementation of the shape family (see core/shape_layout.h
  * for the [outer, extent, inner] view along an axis). */
 #include "ref_real.h"
-#include "shape_layout.h"
+#include "../core/shape_layout.h"
 
 /* y[o, a, r] = x[o, start + a, r] */
 static void slice(const clg_node *x, const clg_node *y)

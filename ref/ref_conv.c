@@ -9,7 +9,7 @@
  *   dw[o,c,p,q] = sum_{n,i,j} dy[n,o,i,j] x[n, c, i sh - ph + p dh, j sw - pw + q dw]
  *   db[o]       = sum_{n,i,j} dy[n,o,i,j]
  */
-#include "conv_geom.h"
+#include "../core/conv_geom.h"
 #include "ref_real.h"
 
 

@@ -2,7 +2,7 @@
  * The reference backend: plain C, single-threaded, written for clarity.
  * It is the oracle every other backend is tested against: float storage
  * like the devices, reductions accumulated in double. The ops themselves
- * are in core/ref_<family>.c.
+ * are in ref/ref_<family>.c.
  */
 #define _POSIX_C_SOURCE 199309L
 #include "ref_real.h"
@@ -108,6 +108,12 @@ static clg_status ref_run(clg_backend *be, const clg_node *nodes, const clg_node
     return families[clg_op_family(n->op)](be, nodes, n);
 }
 
+/* Every op in core/ops.h: each family has its function above. */
+static bool ref_supports_op(const clg_backend *be, const clg_node *nodes, const clg_node *n)
+{
+    return (unsigned)n->op < CLG_OP_COUNT && families[clg_op_family(n->op)] != NULL;
+}
+
 static const clg_backend_vtable ref_vtable = {
 #ifdef CLG_REF_DOUBLE
     .kind = "reference64",
@@ -123,6 +129,7 @@ static const clg_backend_vtable ref_vtable = {
     .run_node = ref_run,
     .synchronize = ref_sync,
     .timer = ref_timer,
+    .supports_op = ref_supports_op,
 };
 
 clg_status REF(clg_reference_backend_create)(clg_context *ctx, clg_backend **out)
@@ -143,4 +150,35 @@ clg_status REF(clg_reference_backend_create)(clg_context *ctx, clg_backend **out
 
 #ifdef CLG_REF_DOUBLE
 double *clg_ref64_data(const clg_buffer *buf) { return (double *)buf->data; }
+#endif
+
+#ifndef CLG_REF_DOUBLE
+/* ---- the registry entry (core/backends.def): one device, "reference" ---- */
+
+static int ref_device_count(void) { return 1; }
+
+static clg_status ref_device_facts(int i, clg_device_facts *out)
+{
+    if (i != 0) return CLG_ERR_INVALID_ARGUMENT;
+    strcpy(out->spec, "reference");
+    strcpy(out->type, "host");
+    strcpy(out->name, "plain C on the host");
+    out->compute_units = 1; /* single-threaded */
+    out->max_alloc_bytes = (uint64_t)4 << 36; /* ref_alloc's limit */
+    return CLG_OK;
+}
+
+static clg_status ref_create(clg_context *ctx, const char *spec, clg_backend **out)
+{
+    if (strcmp(spec, "reference") != 0) return CLG_ERR_NOT_FOUND;
+    return clg_reference_backend_create(ctx, out);
+}
+
+const clg_backend_reg clg_reference_backend = {
+    .name = "reference",
+    .spec_help = "reference",
+    .device_count = ref_device_count,
+    .device_facts = ref_device_facts,
+    .create = ref_create,
+};
 #endif
