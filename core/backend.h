@@ -51,6 +51,7 @@ typedef struct clg_node {
     bool keep;          /* clg_tensor_keep, the loss, a gradient asked for */
     uint8_t aux_pooled; /* bit k: aux[k] is a pool slot */
     uint8_t aux_persist; /* bit k: aux[k] lives across runs (running statistics) */
+    uint8_t aux_scratch; /* bit k: aux[k] is used only while the node runs (any slot free then) */
     uint8_t role;       /* CLG_ROLE_*: what clg_graph_memory counts it as */
     uint64_t counter; /* set by the core before each run: RNG offsets */
     bool training;    /* set by clg_graph_set_training: batch norm, dropout */
@@ -84,6 +85,10 @@ typedef struct clg_backend_vtable {
      * before an initialiser runs, so that an op a backend lacks is refused
      * then, naming the op, its shapes and the device, never mid-training. */
     bool (*supports_op)(const clg_backend *be, const clg_node *nodes, const clg_node *n);
+    /* Whether the backend computes op with the workspaces the core sizes
+     * for it (convolution's im2col matrices): a backend that does not
+     * gets none. NULL: it does. */
+    bool (*uses_workspaces)(const clg_backend *be, clg_op op);
 } clg_backend_vtable;
 
 struct clg_backend {

@@ -172,7 +172,7 @@ clg_status clg_plan_prepare(clg_graph *g)
         }
         for (int a = 0; a < CLG_MAX_AUX; a++) {
             if (!nd->aux_count[a] || nd->aux[a]) continue; /* none, or allocated when recorded */
-            int k = take_slot(&p, i, until, nd->aux_count[a], false);
+            int k = take_slot(&p, i, nd->aux_scratch & (1u << a) ? i : until, nd->aux_count[a], false);
             if (k < 0) goto oom;
             where[i * (CLG_MAX_AUX + 1) + 1 + a] = k;
         }

@@ -6,9 +6,10 @@
  *   forward   col [K, NP] = im2col(x);  Y' [OC, NP] = W . col;  y = swap(Y') + b
  *   weight    dY' = swap(dy);  dW [OC, K] = dY' . col^T        (sums over the batch inside the GEMM)
  *   input     dY' = swap(dy);  dcol [K, NP] = W^T . dY';  dx = col2im(dcol)
- * The buffers are the nodes' aux (core/conv.c); Y' and dY' share the conv
- * node's aux[1]: each op rewrites it before reading, and the queue is
- * in order.
+ * The buffers are the nodes' aux (core/conv.c): col is the conv node's
+ * aux[0], kept from the forward pass for the weight gradient; Y' (the conv
+ * node's aux[1]), dY' and dcol are each op's own scratch, which the memory
+ * plan lets other tensors use between runs of the op.
  */
 #include "../core/conv_geom.h"
 #include "cl_backend.h"
@@ -61,10 +62,10 @@ static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const c
     return s;
 }
 
-/* dY' [OC, NP] from dy [N, OC, OH*OW], into the conv node's scratch. */
-static clg_status permute_dy(clg_cl_backend *b, const clg_node *dy, const clg_node *conv, const clg_conv_geom *g)
+/* dY' [OC, NP] from dy [N, OC, OH*OW], into scratch. */
+static clg_status permute_dy(clg_cl_backend *b, const clg_node *dy, cl_mem scratch, const clg_conv_geom *g)
 {
-    return swap01(b, MEM(dy->buf), MEM(conv->aux[1]), NULL, g->oc, g->n, g->oh * g->ow);
+    return swap01(b, MEM(dy->buf), scratch, NULL, g->oc, g->n, g->oh * g->ow);
 }
 
 static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
@@ -72,9 +73,9 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
-    clg_status s = permute_dy(b, &nodes[n->src[0]], conv, &g);
+    clg_status s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[0]), &g);
     if (s != CLG_OK) return s;
-    return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(conv->aux[1]), 0, np, 0, MEM(conv->aux[0]), 0,
+    return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(n->aux[0]), 0, np, 0, MEM(conv->aux[0]), 0,
                        np, 0, 0.0f, MEM(n->buf), 0, k, 0, 1);
 }
 
@@ -84,9 +85,9 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
     cl_mem w = MEM(nodes[conv->src[1]].buf), dcol = MEM(n->aux[0]), dx = MEM(n->buf);
-    clg_status s = permute_dy(b, &nodes[n->src[0]], conv, &g);
+    clg_status s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[1]), &g);
     if (s == CLG_OK)
-        s = clg_cl_gemm(b, true, false, k, np, (size_t)g.oc, 1.0f, w, 0, k, 0, MEM(conv->aux[1]), 0, np, 0, 0.0f,
+        s = clg_cl_gemm(b, true, false, k, np, (size_t)g.oc, 1.0f, w, 0, k, 0, MEM(n->aux[1]), 0, np, 0, 0.0f,
                         dcol, 0, np, 0, 1);
     if (s != CLG_OK) return s;
     cl_int16 g16 = geom16(&g);
