@@ -36,6 +36,23 @@ static int32_t owner_of(const clg_graph *g, int32_t id)
     return id;
 }
 
+/* Ops that read, besides their sources, the sources of the forward node
+ * they are given (src[1], or src[0] for cross-entropy): batch norm's x and
+ * gamma, cross-entropy's logits and labels, convolution's x and w (ref/ and
+ * host/ backends alike). Every other op reads its own sources only. */
+static bool reads_inputs_of_source(clg_op op)
+{
+    switch (op) {
+    case CLG_OP_CONV2D_GRAD_INPUT:
+    case CLG_OP_CONV2D_GRAD_WEIGHT:
+    case CLG_OP_SOFTMAX_CE_GRAD:
+    case CLG_OP_BATCHNORM_GRAD_GAMMA:
+    case CLG_OP_BATCHNORM_GRAD_BETA:
+    case CLG_OP_BATCHNORM_GRAD_INPUT: return true;
+    default: return false;
+    }
+}
+
 static void release_pool(clg_graph *g)
 {
     clg_backend *be = g->ctx->be;
@@ -76,13 +93,14 @@ typedef struct {
 } slots;
 
 /* A slot for count elements needed from node `from` to node `until`. */
-static int take_slot(slots *p, int32_t from, int32_t until, int64_t count, bool act)
+static int take_slot(slots *p, int32_t from, int32_t until, int64_t count, bool act, bool grow_largest)
 {
-    int best = -1, largest = -1;
+    int best = -1, largest = -1; /* largest: the free slot to grow, by the strategy */
     for (int i = 0; i < p->n; i++) {
         if (p->s[i].until >= from) continue; /* still read */
         if (p->s[i].cap >= count && (best < 0 || p->s[i].cap < p->s[best].cap)) best = i;
-        if (largest < 0 || p->s[i].cap > p->s[largest].cap) largest = i;
+        if (largest < 0 || (grow_largest ? p->s[i].cap > p->s[largest].cap : p->s[i].cap < p->s[largest].cap))
+            largest = i;
     }
     int k = best >= 0 ? best : largest;
     if (k < 0) {
@@ -102,26 +120,13 @@ static int take_slot(slots *p, int32_t from, int32_t until, int64_t count, bool 
     return k;
 }
 
-clg_status clg_plan_prepare(clg_graph *g)
+/* Last readers of every node: through sources and views, and for the ops
+ * that read their forward node's inputs, those too. wide: for every
+ * backward op given a forward node (a superset: correct, only longer). */
+static void liveness(const clg_graph *g, bool wide, int32_t *last)
 {
-    if (g->prepared) return CLG_OK;
-    release_pool(g);
-    clg_backend *be = g->ctx->be;
-    clg_status s = CLG_OK;
     int32_t n = g->n;
-    int32_t *last = malloc((size_t)(n ? n : 1) * sizeof *last);
-    int32_t *where = malloc((size_t)(n ? n : 1) * (CLG_MAX_AUX + 1) * sizeof *where);
-    bool *own = calloc((size_t)(n ? n : 1), sizeof *own);
-    slots p = {0};
-    int32_t failed_at = 0;
-    if (!last || !where || !own) {
-        s = clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "preparing the graph: out of host memory");
-        goto done;
-    }
-    for (int32_t i = 0; i < n; i++) {
-        last[i] = -1;
-        own[i] = g->nodes[i].owns_buf;
-    }
+    for (int32_t i = 0; i < n; i++) last[i] = -1;
     for (int32_t i = 0; i < n; i++)
         for (int k = 0; k < CLG_MAX_SRC; k++) {
             int32_t j = g->nodes[i].src[k];
@@ -129,15 +134,14 @@ clg_status clg_plan_prepare(clg_graph *g)
             int32_t o = owner_of(g, j);
             if (last[o] < i) last[o] = i;
             if (o != j && last[j] < i) last[j] = i;
-            /* a gradient op given its forward node reads that node's inputs
-             * too (batch norm's x, cross-entropy's logits and labels) */
             const clg_node *f = &g->nodes[j];
-            if (g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD)
-                for (int m = 0; m < CLG_MAX_SRC; m++) {
-                    if (f->src[m] < 0) continue;
-                    int32_t fo = owner_of(g, f->src[m]);
-                    if (last[fo] < i) last[fo] = i;
-                }
+            bool reads = wide ? g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD
+                              : reads_inputs_of_source(g->nodes[i].op);
+            for (int m = 0; reads && m < CLG_MAX_SRC; m++) {
+                if (f->src[m] < 0) continue;
+                int32_t fo = owner_of(g, f->src[m]);
+                if (last[fo] < i) last[fo] = i;
+            }
         }
     /* a view read later keeps its source alive: views come after their source */
     for (int32_t i = n - 1; i >= 0; i--) {
@@ -145,37 +149,81 @@ clg_status clg_plan_prepare(clg_graph *g)
         if (o != i && last[o] < last[i]) last[o] = last[i];
         if (o != i && last[o] < i) last[o] = i;
     }
+}
 
-    /* kept through a view: the view's source keeps its buffer */
-    for (int32_t i = 0; i < n; i++) {
+/* Slots for every pooled output and workspace, in run order; where[] gets
+ * each one's slot. Returns the pool's elements, or -1 out of memory. */
+static int64_t sweep(const clg_graph *g, const int32_t *last, const bool *own, bool grow_largest, slots *p,
+                     int32_t *where)
+{
+    for (int32_t i = 0; i < g->n; i++) {
         const clg_node *nd = &g->nodes[i];
-        int32_t o = owner_of(g, i);
-        if (nd->deferred && (nd->keep || nd->name[0] || last[i] < 0)) own[o] = true;
-    }
-
-    /* the sweep: own buffers for kept tensors, slots for the rest */
-    for (int32_t i = 0; i < n; i++) {
-        clg_node *nd = &g->nodes[i];
         for (int k = 0; k <= CLG_MAX_AUX; k++) where[i * (CLG_MAX_AUX + 1) + k] = -1;
         if (!nd->deferred) continue;
         int32_t until = last[i] >= 0 ? last[i] : i;
-        bool is_view = owner_of(g, i) != i;
-        if (!is_view && !own[i]) {
-            int k = take_slot(&p, i, until, nd->numel, true);
-            if (k < 0) goto oom;
+        if (owner_of(g, i) == i && !own[i]) {
+            int k = take_slot(p, i, until, nd->numel, true, grow_largest);
+            if (k < 0) return -1;
             where[i * (CLG_MAX_AUX + 1)] = k;
-        } else if (!is_view && !nd->owns_buf) {
-            s = be->vt->buffer_alloc(be, (size_t)nd->numel, &nd->buf);
-            failed_at = i;
-            if (s != CLG_OK) goto fail_node;
-            nd->owns_buf = true;
         }
         for (int a = 0; a < CLG_MAX_AUX; a++) {
             if (!nd->aux_count[a] || nd->aux[a]) continue; /* none, or allocated when recorded */
-            int k = take_slot(&p, i, nd->aux_scratch & (1u << a) ? i : until, nd->aux_count[a], false);
-            if (k < 0) goto oom;
+            int k = take_slot(p, i, nd->aux_scratch & (1u << a) ? i : until, nd->aux_count[a], false, grow_largest);
+            if (k < 0) return -1;
             where[i * (CLG_MAX_AUX + 1) + 1 + a] = k;
         }
+    }
+    int64_t total = 0;
+    for (int k = 0; k < p->n; k++) total += p->s[k].cap;
+    return total;
+}
+
+clg_status clg_plan_prepare(clg_graph *g)
+{
+    if (g->prepared) return CLG_OK;
+    release_pool(g);
+    clg_backend *be = g->ctx->be;
+    clg_status s = CLG_OK;
+    int32_t n = g->n;
+    size_t nw = (size_t)(n ? n : 1) * (CLG_MAX_AUX + 1);
+    int32_t *last = malloc((size_t)(n ? n : 1) * sizeof *last);
+    int32_t *where = malloc(nw * sizeof *where), *try_where = malloc(nw * sizeof *try_where);
+    bool *own = calloc((size_t)(n ? n : 1), sizeof *own);
+    slots p = {0}, t = {0};
+    int32_t failed_at = 0;
+    if (!last || !where || !try_where || !own) goto oom;
+
+    /* kept tensors (through a view too): a buffer of their own */
+    liveness(g, false, last);
+    for (int32_t i = 0; i < n; i++) own[i] = g->nodes[i].owns_buf;
+    for (int32_t i = 0; i < n; i++) {
+        const clg_node *nd = &g->nodes[i];
+        if (nd->deferred && (nd->keep || nd->name[0] || last[i] < 0)) own[owner_of(g, i)] = true;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        clg_node *nd = &g->nodes[i];
+        if (!nd->deferred || !own[i] || nd->owns_buf || owner_of(g, i) != i) continue;
+        s = be->vt->buffer_alloc(be, (size_t)nd->numel, &nd->buf);
+        failed_at = i;
+        if (s != CLG_OK) goto fail_node;
+        nd->owns_buf = true;
+    }
+
+    /* Slots greedily, best fit: no one order is best, so a few plans, all
+     * valid, and the smallest wins (exact liveness or the wider one; a
+     * slot too small grown, the largest or the smallest) */
+    int64_t best = -1;
+    for (int v = 0; v < 4; v++) {
+        liveness(g, v >= 2, last);
+        t.n = 0;
+        int64_t total = sweep(g, last, own, v % 2 == 0, &t, try_where);
+        if (total < 0) goto oom;
+        if (best >= 0 && total >= best) continue;
+        best = total;
+        memcpy(where, try_where, nw * sizeof *where);
+        slots swap = p;
+        p = t;
+        t = swap;
     }
     g->pool = calloc((size_t)(p.n ? p.n : 1), sizeof *g->pool);
     g->pool_cap = calloc((size_t)(p.n ? p.n : 1), sizeof *g->pool_cap);
@@ -228,8 +276,10 @@ oom:
 done:
     if (!g->prepared) release_pool(g);
     free(p.s);
+    free(t.s);
     free(last);
     free(where);
+    free(try_where);
     free(own);
     return s;
 }
