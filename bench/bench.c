@@ -10,9 +10,12 @@
 #include "bench.h"
 #include "progress.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -22,6 +25,39 @@ static void usage(FILE *f)
                "                    [--json FILE] [--csv FILE] [--svg FILE] [--compare FILE]\n"
                "groups: startup ceilings ops gemm optim train\n"
                "--size S: multiplies the default sizes, from 1/128 to 1024\n");
+}
+
+/* An output path, checked before any benchmark runs (a full suite takes an
+ * hour): an existing file must be a regular file (fopen on a FIFO waits for
+ * a reader forever), and its folder must exist and be writable. Returns 0,
+ * or prints why and returns 2. */
+static int check_output(const char *option, const char *path)
+{
+    struct stat st;
+    if (!*path) {
+        fprintf(stderr, "clgrad-bench: %s: the path is empty\n", option);
+        return 2;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "clgrad-bench: %s %s: %s, not a regular file\n", option, path,
+                S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+        return 2;
+    }
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s", path);
+    char *slash = strrchr(folder, '/');
+    if (!slash) snprintf(folder, sizeof folder, ".");
+    else if (slash == folder) folder[1] = '\0';
+    else *slash = '\0';
+    if (stat(folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "clgrad-bench: %s %s: the folder %s does not exist\n", option, path, folder);
+        return 2;
+    }
+    if (access(folder, W_OK | X_OK) != 0) {
+        fprintf(stderr, "clgrad-bench: %s %s: cannot write in %s: %s\n", option, path, folder, strerror(errno));
+        return 2;
+    }
+    return 0;
 }
 
 static void list_devices(void)
@@ -163,6 +199,11 @@ int main(int argc, char **argv)
         }
     }
     if (!o.repeat) o.repeat = o.quick ? 5 : 20;
+    {
+        const char *names[3] = {"--json", "--csv", "--svg"}, *paths[3] = {json, csv, svg};
+        for (int k = 0; k < 3; k++)
+            if (paths[k] && check_output(names[k], paths[k]) != 0) return 2;
+    }
 
     device_run *runs = calloc(BENCH_MAX_DEVICES + 1, sizeof *runs);
     if (!runs) {

@@ -7,6 +7,7 @@
  */
 #include <clgrad.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,18 @@ int main(int argc, char **argv)
     long steps = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = strtol(argv[++i], NULL, 10);
-        else {
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
+            /* the whole value, a count from 1 to a million: "abc", "-5" or
+             * "1e30" is refused, not read as 0, -5 or 1 */
+            const char *v = argv[++i];
+            char *end;
+            errno = 0;
+            steps = strtol(v, &end, 10);
+            if (end == v || *end || errno || steps < 1 || steps > 1000000) {
+                fprintf(stderr, "clgrad-hello: --steps must be a whole number from 1 to 1000000, not '%s'\n", v);
+                return 2;
+            }
+        } else {
             fprintf(stderr, "usage: clgrad-hello [--device SPEC] [--steps N]\n");
             return 2;
         }

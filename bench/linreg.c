@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 199309L
 #include <clgrad.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -124,6 +125,24 @@ done:
     return rc;
 }
 
+/* The whole of s, a decimal integer in [lo, hi] (atoi took "abc" as 0 and
+ * overflowed on "99999999999"). */
+static bool parse_count(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}
+
+static int bad_value(const char *opt, const char *v, const char *range)
+{
+    fprintf(stderr, "clgrad-linreg: %s must be a whole number %s, not '%s'\n", opt, range, v);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     const char *devices[16];
@@ -132,10 +151,18 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc && ndev < 16) devices[ndev++] = argv[++i];
         else if (!strcmp(argv[i], "--all")) all = 1;
-        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) rows = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
-        else {
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) {
+            if (!parse_count(argv[++i], 10, 10000000, &rows)) return bad_value("--rows", argv[i], "from 10 to 10000000");
+        } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
+            if (!parse_count(argv[++i], 1, 1000000, &steps)) return bad_value("--steps", argv[i], "from 1 to 1000000");
+        } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            /* digits only: strtoull alone takes "-1" as 2^64 - 1 and "abc" as 0 */
+            const char *v = argv[++i];
+            char *end;
+            errno = 0;
+            seed = strtoull(v, &end, 10);
+            if (*v < '0' || *v > '9' || *end || errno) return bad_value("--seed", v, "from 0 to 2^64 - 1");
+        } else {
             fprintf(stderr, "usage: clgrad-linreg [--device SPEC]... [--all] [--rows N] [--steps N] [--seed S]\n");
             return 2;
         }

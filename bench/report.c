@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,7 @@ int write_json(const char *path, device_run *runs, int nruns, const bench_opts *
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     struct utsname u;
@@ -204,7 +205,7 @@ int write_csv(const char *path, device_run *runs, int nruns, char *err, size_t e
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     fprintf(f, "device,group,name,size,median_s,min_s,max_s,unit,rate,ratio_to_ceiling,check\n");
@@ -235,7 +236,7 @@ int write_svg(const char *path, device_run *runs, int nruns, char *err, size_t e
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     static const char *const colours[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"};

@@ -2,6 +2,7 @@
  * library's strict JSON parser. */
 #include "bench.h"
 
+#include "data.h"
 #include "json.h"
 
 #include <stdlib.h>
@@ -62,24 +63,12 @@ static bool one_of(const char *s, const char *const *options)
 
 static int load(const char *path, clg_json *j, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s", path);
-        return -1;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            char *nb = realloc(buf, cap = 2 * cap + 65536);
-            if (!nb) break;
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    fclose(f);
+    /* The library's reader: a regular file only (a FIFO waited for a writer
+     * forever, /dev/zero grew the buffer until memory ran out), 256 MiB at most. */
+    unsigned char *ubuf = NULL;
+    size_t len = 0;
+    if (clg_file_read_all(path, (size_t)256 << 20, &ubuf, &len, "cannot read", err, errlen) != CLG_OK) return -1;
+    char *buf = (char *)ubuf;
     clg_json_limits lim = {64, 1 << 22};
     clg_status s = buf ? clg_json_parse(buf, len, &lim, j, err, errlen) : CLG_ERR_OUT_OF_MEMORY;
     free(buf);

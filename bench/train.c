@@ -91,8 +91,11 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--lr")) {
             char *end;
             o->lr = strtod(v, &end);
-            if (*end || !(o->lr > 0)) {
-                fprintf(stderr, "clgrad-train: --lr must be a positive number, not '%s'\n", v);
+            /* as the float the optimizer takes: 1e-50 would become 0 (a run
+             * that silently learns nothing), 1e39 infinity */
+            const float f = (float)o->lr;
+            if (end == v || *end || !(f > 0) || !isfinite(f)) {
+                fprintf(stderr, "clgrad-train: --lr must be a positive number a float holds (1.4e-45 to 3.4e38), not '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--epochs") && parse_int(v, 1, 100000, &n)) o->epochs = (int)n;

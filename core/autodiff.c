@@ -1,6 +1,7 @@
 /* Reverse-mode autodiff: clg_backward appends gradient ops to the graph. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* Adds contribution c to the gradient of node id, summing contributions
@@ -199,6 +200,11 @@ static clg_status sgd(clg_graph *g, float lr)
 {
     if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: call clg_backward first");
     if (g->has_update) return clg_error(g->ctx, CLG_ERR_STATE, "clg_sgd: the graph already has an update");
+    /* the rule clg_optimizer applies to its lr: a NaN, infinite or negative
+     * rate would record updates that ruin every parameter on the first step */
+    if (!isfinite(lr) || lr < 0)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_sgd: lr = %g is invalid (must be finite and >= 0)",
+                         (double)lr);
     int32_t n0 = g->n, count = 0;
     for (int32_t i = 0; i < n0 && g->status == CLG_OK; i++)
         if (g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0) {

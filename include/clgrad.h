@@ -631,7 +631,8 @@ CLG_API clg_status clg_backward(clg_graph *g, clg_tensor loss);
 CLG_API clg_tensor clg_grad(clg_graph *g, clg_tensor param);
 
 /* Plain gradient descent: appends, for every parameter with a gradient,
- * the update w -= lr * grad (one kernel per parameter). */
+ * the update w -= lr * grad (one kernel per parameter). lr must be finite
+ * and >= 0 (CLG_ERR_INVALID_ARGUMENT otherwise, as clg_optimizer). */
 CLG_API clg_status clg_sgd(clg_graph *g, float lr);
 
 /* What clg_graph_run executes: recorded ops fall in three phases. */

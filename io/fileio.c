@@ -25,7 +25,9 @@ clg_status clg_file_read_all(const char *path, size_t max, unsigned char **out, 
     *out = NULL;
     *len = 0;
     if (!path) return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: path is NULL", func);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait
+     * forever, before fstat could refuse it; cleared below for the reads */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return clg_data_fail(err, errlen, errno_status(errno), "%s: %s: %s", func, path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -38,6 +40,7 @@ clg_status clg_file_read_all(const char *path, size_t max, unsigned char **out, 
         return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s: %s", func, path,
                              S_ISDIR(st.st_mode) ? "is a folder" : "is not a regular file");
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if ((uint64_t)st.st_size > max) {
         close(fd);
         return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: %s: %lld bytes, more than the %zu this reader accepts",

@@ -300,7 +300,9 @@ clg_status clg_idx_read(const char *path, clg_array **out, char *err, size_t err
     *out = NULL;
     if (!path) return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "%s: path is NULL", func);
     source s = {.func = func, .name = path, .err = err, .errlen = errlen};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait
+     * forever, before fstat could refuse it; cleared below for the reads */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return fail(&s, errno == ENOENT || errno == ENOTDIR ? CLG_ERR_NOT_FOUND : CLG_ERR_INVALID_ARGUMENT,
                     strerror(errno));
@@ -316,6 +318,7 @@ clg_status clg_idx_read(const char *path, clg_array **out, char *err, size_t err
         close(fd);
         return fail(&s, CLG_ERR_INVALID_ARGUMENT, "not a regular file");
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     do r = pread(fd, magic, 2, 0);
     while (r < 0 && errno == EINTR);
     if (r < 0) {

@@ -114,6 +114,15 @@ static void backward_errors(const char *spec)
     CHECK_OK(ctx, clg_backward(g, clg_sum(g, y)));
     assert_int_equal(clg_backward(g, clg_sum(g, y)), CLG_ERR_STATE);
     ASSERT_MSG_HAS(ctx, "already");
+    /* a rate clg_optimizer would refuse is refused by clg_sgd too, and the
+     * refusal records nothing: a good clg_sgd follows (hostile battery) */
+    const float bad_lr[3] = {NAN, INFINITY, -0.1f};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(clg_sgd(g, bad_lr[i]), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(ctx, "lr");
+        clg_graph_clear_status(g);
+    }
+    CHECK_OK(ctx, clg_sgd(g, 0.1f));
     clg_context_destroy(ctx);
 }
 

@@ -196,6 +196,33 @@ static void test_regular_file_replaced(void **s)
     assert_no_temporaries(dir);
 }
 
+/* The readers refuse a FIFO at once: open() used to wait for a writer
+ * forever, before fstat could see it is not a regular file (found by
+ * tests/hostile/run.sh with clgrad-train --resume FIFO). alarm() turns a
+ * hang into a failure. */
+static void test_readers_refuse_fifo(void **s)
+{
+    char path[128], err[512];
+    at(path, sizeof path, "pipe");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(20);
+    clg_array *a = NULL;
+    clg_safetensors *st = NULL;
+    err[0] = 0;
+    assert_int_equal(clg_safetensors_read(path, &st, err, sizeof err), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_null(st);
+    err[0] = 0;
+    assert_int_equal(clg_npy_read(path, &a, err, sizeof err), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_null(a);
+    err[0] = 0;
+    assert_int_equal(clg_idx_read(path, &a, err, sizeof err), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_null(a);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +234,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dangling_symlink_creates_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlink_loop_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_regular_file_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_refuse_fifo, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

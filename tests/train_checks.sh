@@ -80,6 +80,15 @@ else
   echo "a finished run resumed reports its accuracy $got"
 fi
 
+# 4b. An --lr the optimizer's float cannot hold is refused before anything
+# runs (1e-50 became 0: a run that learnt nothing, exit 0; found by
+# tests/hostile/run.sh).
+for v in 1e-50 1e39 inf nan 0 -1 abc ""; do
+  "$train" $small --epochs 1 --lr "$v" >/dev/null 2>"$out/stderr"
+  rc=$?
+  [ $rc = 2 ] && grep -q -- "--lr" "$out/stderr" || bad "--lr '$v': exit $rc, $(cat "$out/stderr")"
+done
+
 # 5. A run that fails (the loss overflows) writes no JSON, and keeps an old one.
 "$train" $small --epochs 1 --lr 1e30 --json "$out/new.json" >/dev/null 2>&1 && bad "the run with --lr 1e30 did not fail"
 [ -e "$out/new.json" ] && bad "a failed run left $(wc -c <"$out/new.json") bytes of JSON"
