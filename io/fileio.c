@@ -2,8 +2,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "data.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,6 +136,38 @@ static int create_temp(const char *dir, const char *base, char *tmp, size_t size
     }
     errno = EEXIST;
     return -1;
+}
+
+/* Removes what create_temp left for base when its process was killed
+ * mid-save: "<dir>/.<base>.<pid>-<n>.tmp" of a process that no longer
+ * runs here, owned by this user. Best effort, after a save succeeded. A
+ * writer of another PID namespace sharing the folder would lose its temp
+ * file and see its own save fail, the target intact. */
+static void remove_stale_temps(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t blen = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (n[0] != '.' || strncmp(n + 1, base, blen) != 0 || n[1 + blen] != '.') continue;
+        char *end;
+        long pid = strtol(n + blen + 2, &end, 10);
+        if (end == n + blen + 2 || *end != '-' || pid <= 0 || pid == (long)getpid()) continue;
+        strtol(end + 1, &end, 10);
+        if (strcmp(end, ".tmp") != 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to ask */
+        size_t len = strlen(dir) + strlen(n) + 2;
+        char *path = malloc(len);
+        struct stat st;
+        if (path) {
+            snprintf(path, len, "%s/%s", dir, n);
+            if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) unlink(path);
+            free(path);
+        }
+    }
+    closedir(d);
 }
 
 static void sync_folder(const char *dir)
@@ -306,6 +340,7 @@ clg_status clg_write_atomic(const char *path, const clg_piece *pieces, int npiec
         goto done;
     }
     sync_folder(dir);
+    remove_stale_temps(dir, base);
 done:
     free(tmp);
     free(dir);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -196,6 +197,34 @@ static void test_regular_file_replaced(void **s)
     assert_no_temporaries(dir);
 }
 
+/* A save removes the temporary files a killed writer left for the same
+ * target (tests/hostile/run.sh: kill -9 during clgrad-train --save), and
+ * only those: a live process's, another target's, another name's stay. */
+static void test_stale_temporaries_removed(void **s)
+{
+    char path[128], dead[192], live[192], other[192], odd[192], err[512] = "";
+    at(path, sizeof path, "ck.st");
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(0);
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child); /* now a pid with no process */
+    snprintf(dead, sizeof dead, "%s/.ck.st.%ld-12345.tmp", dir, (long)child);
+    snprintf(live, sizeof live, "%s/.ck.st.%ld-777.tmp", dir, (long)getppid());
+    snprintf(other, sizeof other, "%s/.other.st.%ld-1.tmp", dir, (long)child);
+    snprintf(odd, sizeof odd, "%s/.ck.st.%ldx-1.tmp", dir, (long)child);
+    put(dead, "half a checkpoint");
+    put(live, "being written");
+    put(other, "another target's");
+    put(odd, "not the writer's name");
+    if (save(path, "saved", err, sizeof err) != CLG_OK) fail_msg("%s", err);
+    assert_content(path, "saved");
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(odd, F_OK), 0);
+}
+
 /* The readers refuse a FIFO at once: open() used to wait for a writer
  * forever, before fstat could see it is not a regular file (found by
  * tests/hostile/run.sh with clgrad-train --resume FIFO). alarm() turns a
@@ -235,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symlink_loop_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_regular_file_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_refuse_fifo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_temporaries_removed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -307,8 +307,12 @@ if want kill; then
       "$tr" --model mlp --limit 2000 --epochs 1 --data "$data" --save "$k/run/ck.safetensors" >"$k/resume" 2>&1 ||
         why="a save beside the leftovers failed: $(tail -n 1 "$k/resume")"
     fi
-    # what the kill left, after a later successful save in the same folder
+    # what the kill left, after the next successful save of the same checkpoint
     if [ -n "$others" ] && [ -z "$why" ]; then
+      if [ $state = present ]; then
+        "$tr" --model mlp --limit 2000 --epochs 1 --data "$data" --save "$k/run/ck.safetensors" >"$k/resume" 2>&1 ||
+          why="a save beside the leftovers failed: $(tail -n 1 "$k/resume")"
+      fi
       for f in $others; do [ -e "$k/run/$f" ] && stale=$((stale + 1)); done
     fi
     printf 'kill %d (%s %s): %s; checkpoint %s; left [%s] %s\n' "$i" $mode "$arg" "$how" $state "$(echo $others)" \
@@ -321,7 +325,7 @@ if want kill; then
   echo "   after $present (each read whole and resumed); $temps left a temporary file, $stale of them still there after a later save"
   row "kill -9 during clgrad-train --save (mlp, --limit 2000, 3 epochs; $during kills during a save, the rest at random times): the checkpoint absent or complete and resumable" \
     "$killed" "$s" "$l" "tests/hostile/run.sh --only kill --kills $kills"
-  row "… the kills during a save: temporary file (.ck.safetensors.PID-N.tmp, full size) left and not removed by later saves (no data loss; nothing cleans them)" \
+  row "… the kills during a save: the killed writer's temporary file (.ck.safetensors.PID-N.tmp, full size) still there after the next save of the checkpoint" \
     "$during" "$((during - stale))" "$stale" "tests/hostile/run.sh --only kill --kills $kills"
 fi
 
