@@ -149,12 +149,12 @@ static clg_tensor conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bi
                       .i = {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w}};
     clg_tensor y = clg_record(g, &proto, 3);
     if (y.id < 0) return y;
-    /* im2col's matrix and the GEMM's output before its layout swap, scratch
-     * of the op (host/cl_conv.c), for backends that work so */
+    /* im2col's matrix (kept for the weight gradient) and the GEMM's output
+     * before its layout swap (scratch), for backends that work so */
     if (!uses_workspaces(g, CLG_OP_CONV2D)) return y;
     clg_conv_geom geo = clg_conv_geom_of(g->nodes, &g->nodes[y.id]);
     int64_t np = clg_conv_col_cols(&geo);
-    g->nodes[y.id].aux_scratch = 3;
+    g->nodes[y.id].aux_scratch = 1u << 1;
     if (!alloc_aux(g, y.id, 0, clg_conv_col_rows(&geo), np) || !alloc_aux(g, y.id, 1, geo.oc, np)) return invalid();
     return y;
 }
@@ -228,16 +228,16 @@ static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, i
     clg_tensor t = clg_record(g, &proto, clg_op_nsrc(op));
     if (t.id < 0 || !uses_workspaces(g, op)) return t;
     /* scratch of their own, used only while they run: dY' in its GEMM
-     * layout [OC, N*OH*OW], and the column matrix (for the input gradient
-     * before col2im; for the weight gradient im2col of x again) */
+     * layout [OC, N*OH*OW], and for the input gradient the column matrix
+     * before col2im */
     clg_conv_geom geo = clg_conv_geom_of(g->nodes, &g->nodes[fwd]);
     int64_t np = clg_conv_col_cols(&geo);
     if (op == CLG_OP_CONV2D_GRAD_INPUT) {
         g->nodes[t.id].aux_scratch = 3;
         if (!alloc_aux(g, t.id, 0, clg_conv_col_rows(&geo), np) || !alloc_aux(g, t.id, 1, geo.oc, np)) return invalid();
     } else if (op == CLG_OP_CONV2D_GRAD_WEIGHT) {
-        g->nodes[t.id].aux_scratch = 3;
-        if (!alloc_aux(g, t.id, 0, geo.oc, np) || !alloc_aux(g, t.id, 1, clg_conv_col_rows(&geo), np)) return invalid();
+        g->nodes[t.id].aux_scratch = 1;
+        if (!alloc_aux(g, t.id, 0, geo.oc, np)) return invalid();
     }
     return t;
 }

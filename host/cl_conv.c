@@ -4,12 +4,12 @@
  * conv2d is im2col + GEMM laid out so that every GEMM is one large call,
  * with the batch folded into the GEMM's n (K = C*KH*KW, NP = N*OH*OW):
  *   forward   col [K, NP] = im2col(x);  Y' [OC, NP] = W . col;  y = swap(Y') + b
- *   weight    col = im2col(x); dY' = swap(dy);  dW [OC, K] = dY' . col^T   (sums over the batch inside the GEMM)
+ *   weight    dY' = swap(dy);  dW [OC, K] = dY' . col^T        (sums over the batch inside the GEMM)
  *   input     dY' = swap(dy);  dcol [K, NP] = W^T . dY';  dx = col2im(dcol)
- * The buffers are the nodes' aux (core/conv.c), each op's own scratch,
- * which the memory plan lets other tensors use between runs of the op: the
- * weight gradient builds col again from x rather than keeping the forward
- * pass's through the backward pass.
+ * The buffers are the nodes' aux (core/conv.c): col is the conv node's
+ * aux[0], kept from the forward pass for the weight gradient; Y' (the conv
+ * node's aux[1]), dY' and dcol are each op's own scratch, which the memory
+ * plan lets other tensors use between runs of the op.
  */
 #include "../core/conv_geom.h"
 #include "cl_backend.h"
@@ -46,24 +46,16 @@ static cl_int channels_per_item(const clg_cl_backend *b, const clg_conv_geom *g)
     return (cl_int)((g->c + blocks - 1) / blocks);
 }
 
-/* col [C*KH*KW, N*OH*OW] from x. */
-static clg_status im2col(clg_cl_backend *b, const clg_node *x, cl_mem col, const clg_conv_geom *g)
-{
-    cl_mem xm = MEM(x->buf);
-    cl_int16 g16 = geom16(g);
-    cl_int cper = channels_per_item(b, g);
-    clg_karg args[] = {ARG(xm), ARG(col), ARG(g16), ARG(cper)};
-    return clg_cl_launch(b, K_conv_im2col, args, 4, (size_t)((g->c + cper - 1) / cper) * (size_t)clg_conv_col_cols(g),
-                         0);
-}
-
 static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     clg_conv_geom g = clg_conv_geom_of(nodes, n);
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
-    cl_mem w = MEM(nodes[n->src[1]].buf), col = MEM(n->aux[0]), yp = MEM(n->aux[1]);
+    cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), col = MEM(n->aux[0]), yp = MEM(n->aux[1]);
     cl_mem bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : NULL;
-    clg_status s = im2col(b, &nodes[n->src[0]], col, &g);
+    cl_int16 g16 = geom16(&g);
+    cl_int cper = channels_per_item(b, &g);
+    clg_karg args[] = {ARG(x), ARG(col), ARG(g16), ARG(cper)};
+    clg_status s = clg_cl_launch(b, K_conv_im2col, args, 4, (size_t)((g.c + cper - 1) / cper) * np, 0);
     if (s == CLG_OK)
         s = clg_cl_gemm(b, false, false, (size_t)g.oc, np, k, 1.0f, w, 0, k, 0, col, 0, np, 0, 0.0f, yp, 0, np, 0, 1);
     if (s == CLG_OK) s = swap01(b, yp, MEM(n->buf), bias, g.n, g.oc, g.oh * g.ow);
@@ -81,13 +73,9 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
-    /* col again from x, not kept from the forward pass: a pass over x
-     * costs far less than holding every layer's column matrix through the
-     * backward pass */
-    clg_status s = im2col(b, &nodes[conv->src[0]], MEM(n->aux[1]), &g);
-    if (s == CLG_OK) s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[0]), &g);
+    clg_status s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[0]), &g);
     if (s != CLG_OK) return s;
-    return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(n->aux[0]), 0, np, 0, MEM(n->aux[1]), 0,
+    return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(n->aux[0]), 0, np, 0, MEM(conv->aux[0]), 0,
                        np, 0, 0.0f, MEM(n->buf), 0, k, 0, 1);
 }
 
