@@ -28,6 +28,22 @@ uint64_t clg_fnv1a64(uint64_t h, const void *data, size_t n)
     return h;
 }
 
+uint64_t clg_sum64(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t lane[4] = {h, h ^ 0x9e3779b97f4a7c15ull, h ^ 0xc2b2ae3d27d4eb4full, h ^ 0x165667b19e3779f9ull};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) {
+            uint64_t w = 0;
+            for (int b = 7; b >= 0; b--) w = w << 8 | p[i + 8 * k + b];
+            lane[k] = (lane[k] ^ w) * 1099511628211ull;
+        }
+    h = clg_fnv1a64(lane[0], p + i, n - i);
+    for (int k = 1; k < 4; k++) h = clg_fnv1a64(h, &lane[k], sizeof lane[k]);
+    return clg_fnv1a64(h, &n, sizeof n);
+}
+
 static void put_le(unsigned char *p, uint64_t v, int bytes)
 {
     for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -76,7 +92,7 @@ clg_entry_state clg_cache_entry_read(const char *path, const unsigned char *key,
     buf = malloc(rest);
     if (!buf || !read_exact(fd, buf, rest)) goto done;
     uint64_t sum = clg_fnv1a64(CLG_FNV_OFFSET, head, 24);
-    sum = clg_fnv1a64(sum, buf, rest);
+    sum = clg_sum64(clg_fnv1a64(sum, buf, (size_t)klen), buf + klen, (size_t)plen);
     if (sum != get_le(head + 24, 8) || memcmp(buf, key, key_len) != 0) goto done;
     /* the payload moves to the front of the same block */
     memmove(buf, buf + key_len, (size_t)plen);
@@ -100,8 +116,7 @@ bool clg_cache_entry_write(const char *path, const unsigned char *key, size_t ke
     put_le(head + 12, key_len, 4);
     put_le(head + 16, payload_len, 8);
     uint64_t sum = clg_fnv1a64(CLG_FNV_OFFSET, head, 24);
-    sum = clg_fnv1a64(sum, key, key_len);
-    sum = clg_fnv1a64(sum, payload, payload_len);
+    sum = clg_sum64(clg_fnv1a64(sum, key, key_len), payload, payload_len);
     put_le(head + 24, sum, 8);
 
     /* mkstemp: unique across processes and threads, so concurrent stores
