@@ -134,6 +134,29 @@ static int count_bins(const char *dir, char *first, size_t size)
     return n;
 }
 
+/* Devices among specs that differ in what the program cache keys on. */
+static int distinct_devices(char specs[][32], int n)
+{
+    clg_device_facts f[16];
+    int distinct = 0;
+    for (int i = 0; i < n; i++) {
+        bool found = false;
+        for (int d = 0; d < clg_device_count() && !found; d++) {
+            char spec[32];
+            if (clg_device_spec(d, spec, sizeof spec) == CLG_OK && strcmp(spec, specs[i]) == 0)
+                found = clg_device_get_facts(d, &f[i]) == CLG_OK;
+        }
+        assert_true(found);
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(f[i].platform, f[j].platform) && !strcmp(f[i].name, f[j].name) &&
+                   !strcmp(f[i].vendor, f[j].vendor) && !strcmp(f[i].driver_version, f[j].driver_version) &&
+                   !strcmp(f[i].opencl_version, f[j].opencl_version);
+        distinct += !seen;
+    }
+    return distinct;
+}
+
 /* The program cache: a first context writes a binary per device, a later
  * one computes from it; a damaged file is rebuilt, not trusted; "off"
  * writes nothing. */
@@ -146,7 +169,9 @@ static void test_program_cache(void **s)
     setenv("CLGRAD_CACHE_DIR", dir, 1);
     char bin[512] = "";
     for (int i = 0; i < n; i++) compute_check(specs[i]);
-    assert_int_equal(count_bins(dir, bin, sizeof bin), n);
+    /* one binary per distinct device: identical devices (POCL_DEVICES=
+     * "pthread pthread") share their key and so their entry */
+    assert_int_equal(count_bins(dir, bin, sizeof bin), distinct_devices(specs, n));
     for (int i = 0; i < n; i++) compute_check(specs[i]); /* from the cache */
     if (n > 0) {
         FILE *f = fopen(bin, "wb");
@@ -174,7 +199,7 @@ static void test_program_cache(void **s)
     assert_int_equal(count_bins(sub, NULL, 0), 0);
     unsetenv("CLGRAD_CACHE_DIR");
     for (int i = 0; i < n; i++) compute_check(specs[i]);
-    assert_int_equal(count_bins(sub, NULL, 0), n);
+    assert_int_equal(count_bins(sub, NULL, 0), distinct_devices(specs, n));
     if (old_xdg) setenv("XDG_CACHE_HOME", saved, 1);
     else unsetenv("XDG_CACHE_HOME");
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
