@@ -381,6 +381,11 @@ clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func)
     if (!n->pooled && n->buf) return CLG_OK;
     char d[256];
     clg_node_describe(g->nodes, n, d, sizeof d);
+    if (n->keep)
+        return clg_error(g->ctx, CLG_ERR_STATE,
+                         "%s: tensor %d (%s) was kept after the graph was planned: it has a buffer of its own from "
+                         "the next run with the forward pass on",
+                         func, (int)id, d);
     return clg_error(g->ctx, CLG_ERR_STATE,
                      "%s: tensor %d (%s) is an intermediate whose memory other tensors reuse after its last "
                      "use; mark it with clg_tensor_keep to read it after a run",

@@ -307,8 +307,10 @@ static void reads_on(const char *spec)
     for (int i = 0; i < 5; i++) assert_true(out[i] == tanhf(xv[i]) || fabsf(out[i] - tanhf(xv[i])) < 1e-6f);
     CHECK_OK(ctx, clg_tensor_get(g, loss, out, 1));
     CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, x), out, 5));
-    /* kept now: readable from the next step on */
+    /* kept now: readable from the next step on, and said so before it */
     CHECK_OK(ctx, clg_tensor_keep(g, h));
+    assert_int_equal(clg_tensor_get(g, h, out, 5), CLG_ERR_STATE);
+    if (!strstr(clg_context_errmsg(ctx), "next run")) fail_msg("message: %s", clg_context_errmsg(ctx));
     CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_ALL));
     CHECK_OK(ctx, clg_tensor_get(g, h, out, 5));
     clg_context_destroy(ctx);
