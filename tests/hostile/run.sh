@@ -54,7 +54,7 @@ cleanup() {
   [ $keep = 1 ] && echo "work folder kept: $work" || rm -rf "$work"
 }
 trap cleanup EXIT
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0 # see .ci/run
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1
 t_start=$(date +%s)
@@ -455,7 +455,7 @@ if want threads; then
   done
   if [ -x "$asan/tests/test_threads" ]; then
     n=$((n + 1))
-    if ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0 "$asan/tests/test_threads" >"$work/threads-asan.log" 2>&1 &&
+    if ASAN_OPTIONS=detect_leaks=1:use_sigaltstack=0:intercept_tls_get_addr=0 "$asan/tests/test_threads" >"$work/threads-asan.log" 2>&1 &&
       ! sanitizer_text "$work/threads-asan.log" >/dev/null; then s=$((s + 1)); else l=$((l + 1)); echo "   LOST: test_threads (ASan)"; fi
   fi
   echo "   test_threads: $n runs (each: 6 forked rounds x 8 threads x 6 contexts, on reference and every device)"
