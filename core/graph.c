@@ -208,8 +208,8 @@ clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count)
 
 bool clg_numel_fits(clg_graph *g, const char *what, int ndim, const int64_t *shape, int64_t *numel)
 {
-    /* the product in unsigned 128-bit-free arithmetic: stop once it passes
-     * the largest buffer, before it can wrap */
+    /* each factor checked against what is left before multiplying, so the
+     * product stops at the largest buffer and never wraps */
     const clg_backend *be = g->ctx->be;
     uint64_t max_bytes = be->max_buffer_bytes ? be->max_buffer_bytes : (uint64_t)INT64_MAX;
     uint64_t max = max_bytes / 4, p = 1;

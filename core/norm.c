@@ -59,9 +59,11 @@ static clg_tensor batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_t
     memcpy(proto.shape, nx->shape, sizeof proto.shape);
     clg_tensor y = clg_record(g, &proto, 3);
     if (y.id < 0) return y;
+    /* the running statistics live across runs: a buffer of their own now;
+     * the saved batch statistics only until the backward pass (planned) */
+    g->nodes[y.id].aux_persist = 1u << BN_RUNNING;
     if (clg_node_alloc_aux(g, y.id, BN_SAVED, 2 * C) != CLG_OK ||
-        (g->nodes[y.id].aux_persist |= 1u << BN_RUNNING, clg_node_alloc_aux(g, y.id, BN_RUNNING, 2 * C)) != CLG_OK ||
-        init_running(g, y.id, C) != CLG_OK)
+        clg_node_alloc_aux(g, y.id, BN_RUNNING, 2 * C) != CLG_OK || init_running(g, y.id, C) != CLG_OK)
         return CLG_FAILED;
     return y;
 }
