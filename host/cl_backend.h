@@ -52,6 +52,14 @@ void clg_cl_event_done(clg_cl_backend *b);
 
 /* y[0] = scale * sum of n elements of x (of (x - x2)^2 when x2 is set). */
 clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, float scale, cl_mem y);
+/* The two passes of a reduction to one element (reduce.cl's scheme): pass
+ * 1 runs kernel k over n elements into b->partials, one per work-group, and
+ * gives their count; the final pass runs kernel k in one work-group. In
+ * both, the caller's args leave their last slot (and pass 1 the one before
+ * it, for b->partials) to be filled here: the local scratch, sized by k's
+ * own local size. */
+clg_status clg_cl_partials(clg_cl_backend *b, int k, clg_karg *args, int nargs, cl_long n, cl_int *groups);
+clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs);
 
 cl_long4 clg_cl_long4(const int64_t v[CLG_MAX_DIMS]);
 bool clg_same_shape(const clg_node *a, const clg_node *b);

@@ -48,24 +48,37 @@ static clg_status run_unary(clg_cl_backend *b, int k, const clg_node *X, const c
 /* y[0] = scale * sum over n elements of x (or of (x - x2)^2 when x2 is set). */
 clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, float scale, cl_mem y)
 {
-    const int kp = x2 ? K_sqdiff_partial : K_sum_partial;
-    const size_t wp = b->kwg[kp], wf = b->kwg[K_sum_final];
-    size_t groups = ((size_t)n + wp - 1) / wp;
-    if (groups > CLG_MAX_PARTIALS) groups = CLG_MAX_PARTIALS;
-    if (groups > b->max_global / wp) groups = b->max_global / wp;
-    size_t items = groups * wp;
+    cl_int m;
     clg_status s;
     if (x2) {
-        clg_karg args[] = {ARG(x), ARG(x2), ARG(n), ARG(b->partials), LOCAL_ARG(wp * sizeof(float))};
-        s = clg_cl_launch(b, kp, args, 5, items, wp);
+        clg_karg args[] = {ARG(x), ARG(x2), ARG(n), {0}, {0}};
+        s = clg_cl_partials(b, K_sqdiff_partial, args, 5, n, &m);
     } else {
-        clg_karg args[] = {ARG(x), ARG(n), ARG(b->partials), LOCAL_ARG(wp * sizeof(float))};
-        s = clg_cl_launch(b, kp, args, 4, items, wp);
+        clg_karg args[] = {ARG(x), ARG(n), {0}, {0}};
+        s = clg_cl_partials(b, K_sum_partial, args, 4, n, &m);
     }
     if (s != CLG_OK) return s;
-    cl_int m = (cl_int)groups;
-    clg_karg args[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), LOCAL_ARG(wf * sizeof(float))};
-    return clg_cl_launch(b, K_sum_final, args, 5, wf, wf);
+    clg_karg fin[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), {0}};
+    return clg_cl_final(b, K_sum_final, fin, 5);
+}
+
+clg_status clg_cl_partials(clg_cl_backend *b, int k, clg_karg *args, int nargs, cl_long n, cl_int *groups)
+{
+    const size_t w = b->kwg[k];
+    size_t g = ((size_t)n + w - 1) / w;
+    if (g > CLG_MAX_PARTIALS) g = CLG_MAX_PARTIALS;
+    if (g > b->max_global / w) g = b->max_global / w;
+    args[nargs - 2] = (clg_karg)ARG(b->partials);
+    args[nargs - 1] = (clg_karg)LOCAL_ARG(w * sizeof(float));
+    *groups = (cl_int)g;
+    return clg_cl_launch(b, k, args, nargs, g * w, w);
+}
+
+clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs)
+{
+    const size_t w = b->kwg[k];
+    args[nargs - 1] = (clg_karg)LOCAL_ARG(w * sizeof(float));
+    return clg_cl_launch(b, k, args, nargs, w, w);
 }
 
 static clg_status run_reduce_to(clg_cl_backend *b, const clg_node *X, const clg_node *Y)

@@ -51,16 +51,12 @@ static clg_status run_sqnorm(clg_cl_backend *b, const clg_node *nodes, const clg
     cl_mem xm = MEM(x->buf), y = MEM(n->buf), prev = src_or(nodes, n->src[1], y);
     cl_long cnt = x->numel;
     cl_int has_prev = n->src[1] >= 0;
-    const size_t wp = b->kwg[K_optim_sqnorm_partial], wf = b->kwg[K_optim_sqnorm_final];
-    size_t groups = ((size_t)cnt + wp - 1) / wp;
-    if (groups > CLG_MAX_PARTIALS) groups = CLG_MAX_PARTIALS;
-    if (groups > b->max_global / wp) groups = b->max_global / wp;
-    clg_karg pass1[] = {ARG(xm), ARG(cnt), ARG(b->partials), LOCAL_ARG(wp * sizeof(float))};
-    clg_status s = clg_cl_launch(b, K_optim_sqnorm_partial, pass1, 4, groups * wp, wp);
+    cl_int m;
+    clg_karg pass1[] = {ARG(xm), ARG(cnt), {0}, {0}};
+    clg_status s = clg_cl_partials(b, K_optim_sqnorm_partial, pass1, 4, cnt, &m);
     if (s != CLG_OK) return s;
-    cl_int m = (cl_int)groups;
-    clg_karg pass2[] = {ARG(b->partials), ARG(m), ARG(prev), ARG(has_prev), ARG(y), LOCAL_ARG(wf * sizeof(float))};
-    return clg_cl_launch(b, K_optim_sqnorm_final, pass2, 6, wf, wf);
+    clg_karg pass2[] = {ARG(b->partials), ARG(m), ARG(prev), ARG(has_prev), ARG(y), {0}};
+    return clg_cl_final(b, K_optim_sqnorm_final, pass2, 6);
 }
 
 clg_status clg_cl_optim(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)

@@ -75,17 +75,13 @@ static clg_status bce_forward(clg_cl_backend *b, const clg_node *nodes, const cl
     const clg_node *z = &nodes[n->src[0]];
     cl_mem zm = MEM(z->buf), tm = MEM(nodes[n->src[1]].buf), y = MEM(n->buf);
     cl_long cnt = z->numel;
-    const size_t wp = b->kwg[K_bce_logits_partial], wf = b->kwg[K_sum_final];
-    size_t groups = ((size_t)cnt + wp - 1) / wp;
-    if (groups > CLG_MAX_PARTIALS) groups = CLG_MAX_PARTIALS;
-    if (groups > b->max_global / wp) groups = b->max_global / wp;
-    clg_karg args[] = {ARG(zm), ARG(tm), ARG(cnt), ARG(b->partials), LOCAL_ARG(wp * sizeof(float))};
-    clg_status s = clg_cl_launch(b, K_bce_logits_partial, args, 5, groups * wp, wp);
+    cl_int m;
+    clg_karg args[] = {ARG(zm), ARG(tm), ARG(cnt), {0}, {0}};
+    clg_status s = clg_cl_partials(b, K_bce_logits_partial, args, 5, cnt, &m);
     if (s != CLG_OK) return s;
-    cl_int m = (cl_int)groups;
     float scale = (float)(1.0 / (double)cnt);
-    clg_karg fin[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), LOCAL_ARG(wf * sizeof(float))};
-    return clg_cl_launch(b, K_sum_final, fin, 5, wf, wf);
+    clg_karg fin[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), {0}};
+    return clg_cl_final(b, K_sum_final, fin, 5);
 }
 
 static clg_status bce_backward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
