@@ -7,23 +7,23 @@
  * the reference backend. Reading a tensor planned away is an error that
  * names it; a kept one reads back; the plan uses less memory.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "util.h"
+#include "internal.h" /* the graph's plan_on: see new_graph */
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Builds the same graph whether planned or not: CLGRAD_PLAN is read when
- * a graph is made. */
+/* Builds the same graph whether planned or not. The switch is the graph's
+ * own flag (what CLGRAD_PLAN=off sets when a graph is made), set before
+ * anything is recorded: changing the environment here would race PoCL's
+ * threads, which call getenv while they run kernels. */
 static clg_graph *new_graph(clg_context *ctx, bool planned)
 {
-    if (planned) unsetenv("CLGRAD_PLAN");
-    else setenv("CLGRAD_PLAN", "off", 1);
     clg_graph *g;
     CHECK_OK(ctx, clg_graph_create(ctx, &g));
-    unsetenv("CLGRAD_PLAN");
+    g->plan_on = planned;
     return g;
 }
 
