@@ -29,6 +29,16 @@ inline long bcast_offset(long i, long4 dims, long4 st)
 
 /* Tree reduction of one value per work-item across the work-group; the
  * local size must be a power of two. Returns the sum in every item. */
+/* Compensated running sum (Kahan): *s + v, the lost low part kept in *c;
+ * the sum is *s - *c. Its error does not grow with the count of terms. */
+inline void kahan_add(float *s, float *c, float v)
+{
+    const float y = v - *c;
+    const float t = *s + y;
+    *c = (t - *s) - y;
+    *s = t;
+}
+
 inline float group_sum(float v, __local float *tmp)
 {
     const int lid = get_local_id(0);

@@ -113,18 +113,20 @@ __kernel void conv_swap01(__global const float *SRC, __global float *DST, __glob
     }
 }
 
-/* db[o] = sum_{n,s} dy[n, o, s] over dy [N, OC, P]: work-group o sums channel o. */
+/* db[o] = sum_{n,s} dy[n, o, s] over dy [N, OC, P]: a work-group sums a
+ * channel at a time (channels grid-stride over the groups). */
 __kernel void conv_bias_grad(__global const float *DY, __global float *DB, int N, int OC, long P,
                              __local float *tmp)
 {
-    const int o = get_group_id(0);
-    float acc = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *dy = DY + ((long)n * OC + o) * P;
-        for (long s = get_local_id(0); s < P; s += get_local_size(0)) acc += dy[s];
+    for (int o = get_group_id(0); o < OC; o += get_num_groups(0)) {
+        float acc = 0.0f;
+        for (int n = 0; n < N; n++) {
+            __global const float *dy = DY + ((long)n * OC + o) * P;
+            for (long s = get_local_id(0); s < P; s += get_local_size(0)) acc += dy[s];
+        }
+        acc = group_sum(acc, tmp);
+        if (get_local_id(0) == 0) DB[o] = acc;
     }
-    acc = group_sum(acc, tmp);
-    if (get_local_id(0) == 0) DB[o] = acc;
 }
 
 /* The cells of x that pooling output idx (over [N,C,OH,OW]) covers:

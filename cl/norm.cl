@@ -23,39 +23,42 @@ __kernel void bn_forward(__global const float *X, __global const float *G, __glo
                          __global float *Y, __global float *saved, __global float *running, long C, long inner,
                          long M, int training, float mom, float eps, __local float *tmp)
 {
-    const long c = get_group_id(0);
     const int lid = get_local_id(0), ls = get_local_size(0);
-    /* the barriers of group_sum stay outside any branch (PoCL mishandles
-     * them under a condition, even a uniform one); eval mode sums nothing */
-    float acc = 0.0f;
-    for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
-    const float bmean = group_sum(acc, tmp) / (float)M;
-    acc = 0.0f;
-    for (long m = lid; training && m < M; m += ls) {
-        const float d = X[bn_index(m, c, C, inner)] - bmean;
-        acc += d * d;
-    }
-    const float bvar = group_sum(acc, tmp) / (float)M;
-    float mean, invstd;
-    if (training) {
-        mean = bmean;
-        invstd = 1.0f / sqrt(bvar + eps);
-        if (lid == 0) {
-            running[c] = (1.0f - mom) * running[c] + mom * bmean;
-            running[C + c] = (1.0f - mom) * running[C + c] + mom * (bvar * ((float)M / (float)(M - 1)));
+    /* channels grid-stride over the work-groups: a launch never needs more
+     * groups than the device runs at once */
+    for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
+        /* the barriers of group_sum stay outside any branch (PoCL mishandles
+         * them under a condition, even a uniform one); eval mode sums nothing */
+        float acc = 0.0f;
+        for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
+        const float bmean = group_sum(acc, tmp) / (float)M;
+        acc = 0.0f;
+        for (long m = lid; training && m < M; m += ls) {
+            const float d = X[bn_index(m, c, C, inner)] - bmean;
+            acc += d * d;
         }
-    } else {
-        mean = running[c];
-        invstd = 1.0f / sqrt(running[C + c] + eps);
-    }
-    if (lid == 0) {
-        saved[c] = mean;
-        saved[C + c] = invstd;
-    }
-    const float k = G[c] * invstd, b = B[c];
-    for (long m = lid; m < M; m += ls) {
-        const long i = bn_index(m, c, C, inner);
-        Y[i] = k * (X[i] - mean) + b;
+        const float bvar = group_sum(acc, tmp) / (float)M;
+        float mean, invstd;
+        if (training) {
+            mean = bmean;
+            invstd = 1.0f / sqrt(bvar + eps);
+            if (lid == 0) {
+                running[c] = (1.0f - mom) * running[c] + mom * bmean;
+                running[C + c] = (1.0f - mom) * running[C + c] + mom * (bvar * ((float)M / (float)(M - 1)));
+            }
+        } else {
+            mean = running[c];
+            invstd = 1.0f / sqrt(running[C + c] + eps);
+        }
+        if (lid == 0) {
+            saved[c] = mean;
+            saved[C + c] = invstd;
+        }
+        const float k = G[c] * invstd, b = B[c];
+        for (long m = lid; m < M; m += ls) {
+            const long i = bn_index(m, c, C, inner);
+            Y[i] = k * (X[i] - mean) + b;
+        }
     }
 }
 
@@ -64,16 +67,17 @@ __kernel void bn_backward_reduce(__global const float *DY, __global const float 
                                  __global float *out, long C, long inner, long M, int with_xhat,
                                  __local float *tmp)
 {
-    const long c = get_group_id(0);
     const int lid = get_local_id(0), ls = get_local_size(0);
-    const float mean = saved[c], invstd = saved[C + c];
-    float acc = 0.0f;
-    for (long m = lid; m < M; m += ls) {
-        const long i = bn_index(m, c, C, inner);
-        acc += with_xhat ? DY[i] * ((X[i] - mean) * invstd) : DY[i];
+    for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
+        const float mean = saved[c], invstd = saved[C + c];
+        float acc = 0.0f;
+        for (long m = lid; m < M; m += ls) {
+            const long i = bn_index(m, c, C, inner);
+            acc += with_xhat ? DY[i] * ((X[i] - mean) * invstd) : DY[i];
+        }
+        acc = group_sum(acc, tmp);
+        if (lid == 0) out[c] = acc;
     }
-    acc = group_sum(acc, tmp);
-    if (lid == 0) out[c] = acc;
 }
 
 /*

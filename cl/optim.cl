@@ -155,9 +155,9 @@ __kernel void optim_accumulate(__global float *A, __global const float *G, long 
  */
 __kernel void optim_sqnorm_partial(__global const float *X, long n, __global float *partial, __local float *tmp)
 {
-    float acc = 0.0f;
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) acc += X[i] * X[i];
-    acc = group_sum(acc, tmp);
+    float acc = 0.0f, c = 0.0f; /* compensated, as in reduce.cl */
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) kahan_add(&acc, &c, X[i] * X[i]);
+    acc = group_sum(acc - c, tmp);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
 }
 

@@ -5,12 +5,15 @@
  *   pass 2: one work-group sums the partials: y = scale * sum(partial).
  */
 
+/* Each work-item's running sum is compensated (kahan_add): when the tensor
+ * is larger than a launch, an item adds up n / (launch size) elements one
+ * by one, and a plain sum's error would grow with that count. */
 /* partial[g] = sum of x[i] over the group's slice */
 __kernel void sum_partial(__global const float *X, long n, __global float *partial, __local float *tmp)
 {
-    float acc = 0.0f;
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) acc += X[i];
-    acc = group_sum(acc, tmp);
+    float acc = 0.0f, c = 0.0f;
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) kahan_add(&acc, &c, X[i]);
+    acc = group_sum(acc - c, tmp);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
 }
 
@@ -18,12 +21,12 @@ __kernel void sum_partial(__global const float *X, long n, __global float *parti
 __kernel void sqdiff_partial(__global const float *A, __global const float *B, long n,
                              __global float *partial, __local float *tmp)
 {
-    float acc = 0.0f;
+    float acc = 0.0f, c = 0.0f;
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
         const float d = A[i] - B[i];
-        acc += d * d;
+        kahan_add(&acc, &c, d * d);
     }
-    acc = group_sum(acc, tmp);
+    acc = group_sum(acc - c, tmp);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
 }
 

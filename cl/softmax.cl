@@ -11,15 +11,6 @@
  * are compensated (Kahan) so that their error does not grow with C.
  */
 
-/* Compensated running sum: *s + v, the lost low part kept in *c. */
-inline void sm_kahan_add(float *s, float *c, float v)
-{
-    const float y = v - *c;
-    const float t = *s + y;
-    *c = (t - *s) - y;
-    *s = t;
-}
-
 /* Max of v over the work-group (power-of-two local size), in every item. */
 inline float sm_group_max(float v, __local float *tmp)
 {
@@ -60,7 +51,7 @@ __kernel void softmax_fwd_rows(__global const float *X, __global float *Y, long 
         __global float *y = Y + base;
         float m = x[0], s = 0.0f, c = 0.0f;
         for (long k = 1; k < C; k++) m = fmax(m, x[k * inner]);
-        for (long k = 0; k < C; k++) sm_kahan_add(&s, &c, exp(x[k * inner] - m));
+        for (long k = 0; k < C; k++) kahan_add(&s, &c, exp(x[k * inner] - m));
         s -= c;
         const float ls = log(s);
         for (long k = 0; k < C; k++) y[k * inner] = sm_forward_value(x[k * inner], m, s, ls, log_out);
@@ -78,7 +69,7 @@ __kernel void softmax_fwd_group(__global const float *X, __global float *Y, long
         float m = -INFINITY, s = 0.0f, c = 0.0f;
         for (long k = lid; k < C; k += L) m = fmax(m, x[k * inner]);
         m = sm_group_max(m, tmp);
-        for (long k = lid; k < C; k += L) sm_kahan_add(&s, &c, exp(x[k * inner] - m));
+        for (long k = lid; k < C; k += L) kahan_add(&s, &c, exp(x[k * inner] - m));
         s = group_sum(s - c, tmp);
         const float ls = log(s);
         for (long k = lid; k < C; k += L) y[k * inner] = sm_forward_value(x[k * inner], m, s, ls, log_out);
@@ -108,7 +99,7 @@ __kernel void softmax_bwd_rows(__global const float *Y, __global const float *DY
         __global const float *y = Y + base, *dy = DY + base;
         __global float *dx = DX + base;
         float d = 0.0f, c = 0.0f;
-        for (long k = 0; k < C; k++) sm_kahan_add(&d, &c, sm_backward_term(y[k * inner], dy[k * inner], log_out));
+        for (long k = 0; k < C; k++) kahan_add(&d, &c, sm_backward_term(y[k * inner], dy[k * inner], log_out));
         d -= c;
         for (long k = 0; k < C; k++) dx[k * inner] = sm_backward_value(y[k * inner], dy[k * inner], d, log_out);
     }
@@ -123,7 +114,7 @@ __kernel void softmax_bwd_group(__global const float *Y, __global const float *D
         __global const float *y = Y + base, *dy = DY + base;
         __global float *dx = DX + base;
         float d = 0.0f, c = 0.0f;
-        for (long k = lid; k < C; k += L) sm_kahan_add(&d, &c, sm_backward_term(y[k * inner], dy[k * inner], log_out));
+        for (long k = lid; k < C; k += L) kahan_add(&d, &c, sm_backward_term(y[k * inner], dy[k * inner], log_out));
         d = group_sum(d - c, tmp);
         for (long k = lid; k < C; k += L) dx[k * inner] = sm_backward_value(y[k * inner], dy[k * inner], d, log_out);
     }
@@ -148,7 +139,7 @@ __kernel void softmax_ce_forward(__global const float *Z, __global const int *la
         float m = -INFINITY, s = 0.0f, c = 0.0f;
         for (long k = lid; k < C; k += L) m = fmax(m, z[k]);
         m = sm_group_max(m, tmp);
-        for (long k = lid; k < C; k += L) sm_kahan_add(&s, &c, exp(z[k] - m));
+        for (long k = lid; k < C; k += L) kahan_add(&s, &c, exp(z[k] - m));
         s = group_sum(s - c, tmp);
         if (lid == 0) {
             const float ls = log(s);
@@ -185,7 +176,7 @@ __kernel void bce_logits_partial(__global const float *Z, __global const float *
     float s = 0.0f, c = 0.0f;
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
         const float z = Z[i];
-        sm_kahan_add(&s, &c, fmax(z, 0.0f) - z * T[i] + log1p(exp(-fabs(z))));
+        kahan_add(&s, &c, fmax(z, 0.0f) - z * T[i] + log1p(exp(-fabs(z))));
     }
     s = group_sum(s - c, tmp);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = s;

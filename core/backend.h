@@ -65,6 +65,11 @@ typedef struct clg_backend_vtable {
      * counts are in elements. */
     clg_status (*buffer_alloc)(clg_backend *be, size_t count, clg_buffer **out);
     void (*buffer_free)(clg_backend *be, clg_buffer *buf);
+    /* A buffer that is elements [offset, offset + count) of parent, freed
+     * by buffer_free before parent is; offset a multiple of view_align.
+     * NULL: the backend has no views, and the memory plan gives whole
+     * buffers (slots) instead of offsets in one arena. */
+    clg_status (*buffer_view)(clg_backend *be, clg_buffer *parent, size_t offset, size_t count, clg_buffer **out);
     clg_status (*buffer_write)(clg_backend *be, clg_buffer *buf, size_t offset, const void *src, size_t count,
                                clg_dtype dtype);
     clg_status (*buffer_read)(clg_backend *be, clg_buffer *buf, size_t offset, void *dst, size_t count,
@@ -85,10 +90,28 @@ typedef struct clg_backend_vtable {
      * before an initialiser runs, so that an op a backend lacks is refused
      * then, naming the op, its shapes and the device, never mid-training. */
     bool (*supports_op)(const clg_backend *be, const clg_node *nodes, const clg_node *n);
-    /* Whether the backend computes op with the workspaces the core sizes
-     * for it (convolution's im2col matrices): a backend that does not
-     * gets none. NULL: it does. */
-    bool (*uses_workspaces)(const clg_backend *be, clg_op op);
+    /* The workspaces node n needs to run here, sized from its shapes: counts[k]
+     * 4-byte elements in aux slot k (0: none), scratch bit k when slot k is
+     * used only while n runs (else it lives as long as n's output: saved for
+     * a backward op). Asked when an op whose family lets backends choose
+     * (convolution) is recorded; the core allocates them, planned with the
+     * rest. False when a count overflows. NULL: no workspaces. */
+    bool (*workspaces)(const clg_backend *be, const clg_node *nodes, const clg_node *n, int64_t counts[CLG_MAX_AUX],
+                       uint8_t *scratch);
+    /* Whole-graph plans (NULL: the core calls run_node node by node).
+     * plan_build gets the graph once its buffers are assigned and compiles
+     * what it can (kernels chosen, arguments bound); plan_run enqueues the
+     * nodes of [0, count) whose phase is in phases, in order, and on an error
+     * sets *failed to the node's index; plan_free releases a plan (runs in
+     * flight may still use what it holds: the backend keeps that alive).
+     * The core builds a plan again whenever the graph's nodes or buffers
+     * change; fields of a node may change between runs (optimizer
+     * constants, the training flag, RNG counters), and the plan must run
+     * each node as run_node would with its fields now. */
+    clg_status (*plan_build)(clg_backend *be, const clg_node *nodes, int32_t count, void **plan);
+    clg_status (*plan_run)(clg_backend *be, void *plan, const clg_node *nodes, int32_t count, int phases,
+                           int32_t *failed);
+    void (*plan_free)(clg_backend *be, void *plan);
 } clg_backend_vtable;
 
 struct clg_backend {
@@ -96,6 +119,7 @@ struct clg_backend {
     clg_context *ctx;      /* where errors are reported */
     double timer_t0;       /* host-clock timers */
     uint64_t max_buffer_bytes; /* the largest buffer the device takes (0: INT64_MAX) */
+    int64_t view_align;        /* buffer_view's offsets: a multiple of this many elements (0: any) */
     char device[320];      /* human-readable device description */
 };
 

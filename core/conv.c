@@ -74,25 +74,6 @@ static bool dims_fit_int(clg_graph *g, const char *op, const clg_node *x, const 
     return ok;
 }
 
-static bool uses_workspaces(const clg_graph *g, clg_op op)
-{
-    const clg_backend *be = g->ctx->be;
-    return !be->vt->uses_workspaces || be->vt->uses_workspaces(be, op);
-}
-
-static bool alloc_aux(clg_graph *g, int32_t id, int slot, int64_t rows, int64_t cols)
-{
-    if (rows > INT64_MAX / cols) {
-        char d[256];
-        clg_node_describe(g->nodes, &g->nodes[id], d, sizeof d);
-        clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: %lld x %lld elements of state overflow", d, (long long)rows,
-                  (long long)cols);
-        clg_graph_fail(g, CLG_ERR_OUT_OF_MEMORY);
-        return false;
-    }
-    return clg_node_alloc_aux(g, id, slot, rows * cols) == CLG_OK;
-}
-
 static bool conv_shapes_ok(clg_graph *g, const char *op, const clg_node *nx, const clg_node *nw, const clg_node *nb)
 {
     if (nx->ndim != 4 || nw->ndim != 4) {
@@ -149,13 +130,9 @@ static clg_tensor conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bi
                       .i = {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w}};
     clg_tensor y = clg_record(g, &proto, 3);
     if (y.id < 0) return y;
-    /* im2col's matrix (kept for the weight gradient) and the GEMM's output
-     * before its layout swap (scratch), for backends that work so */
-    if (!uses_workspaces(g, CLG_OP_CONV2D)) return y;
-    clg_conv_geom geo = clg_conv_geom_of(g->nodes, &g->nodes[y.id]);
-    int64_t np = clg_conv_col_cols(&geo);
-    g->nodes[y.id].aux_scratch = 1u << 1;
-    if (!alloc_aux(g, y.id, 0, clg_conv_col_rows(&geo), np) || !alloc_aux(g, y.id, 1, geo.oc, np)) return invalid();
+    /* how a backend convolves (im2col and a GEMM, direct loops) is its
+     * choice, and so are the workspaces it needs */
+    if (clg_node_workspaces(g, y.id) != CLG_OK) return invalid();
     return y;
 }
 
@@ -194,7 +171,7 @@ static clg_tensor pool2d_record(clg_graph *g, clg_op opc, clg_tensor x, int kh, 
                       .shape = {nx->shape[0], nx->shape[1], oh, ow},
                       .i = {kh, kw, sh, sw, ph, pw}};
     clg_tensor y = clg_record(g, &proto, 1);
-    if (y.id >= 0 && opc == CLG_OP_MAXPOOL2D && !alloc_aux(g, y.id, 0, g->nodes[y.id].numel, 1)) return invalid();
+    if (y.id >= 0 && opc == CLG_OP_MAXPOOL2D && clg_node_alloc_aux(g, y.id, 0, g->nodes[y.id].numel) != CLG_OK) return invalid();
     return y;
 }
 
@@ -226,19 +203,7 @@ static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, i
     memcpy(proto.shape, l->shape, sizeof proto.shape);
     memcpy(proto.i, f->i, sizeof proto.i);
     clg_tensor t = clg_record(g, &proto, clg_op_nsrc(op));
-    if (t.id < 0 || !uses_workspaces(g, op)) return t;
-    /* scratch of their own, used only while they run: dY' in its GEMM
-     * layout [OC, N*OH*OW], and for the input gradient the column matrix
-     * before col2im */
-    clg_conv_geom geo = clg_conv_geom_of(g->nodes, &g->nodes[fwd]);
-    int64_t np = clg_conv_col_cols(&geo);
-    if (op == CLG_OP_CONV2D_GRAD_INPUT) {
-        g->nodes[t.id].aux_scratch = 3;
-        if (!alloc_aux(g, t.id, 0, clg_conv_col_rows(&geo), np) || !alloc_aux(g, t.id, 1, geo.oc, np)) return invalid();
-    } else if (op == CLG_OP_CONV2D_GRAD_WEIGHT) {
-        g->nodes[t.id].aux_scratch = 1;
-        if (!alloc_aux(g, t.id, 0, geo.oc, np)) return invalid();
-    }
+    if (t.id >= 0 && clg_node_workspaces(g, t.id) != CLG_OK) return invalid();
     return t;
 }
 

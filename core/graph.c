@@ -206,6 +206,29 @@ clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count)
     return CLG_OK;
 }
 
+clg_status clg_node_workspaces(clg_graph *g, int32_t id)
+{
+    const clg_backend *be = g->ctx->be;
+    int64_t counts[CLG_MAX_AUX] = {0};
+    uint8_t scratch = 0;
+    if (!be->vt->workspaces) return CLG_OK;
+    if (!be->vt->workspaces(be, g->nodes, &g->nodes[id], counts, &scratch)) {
+        char d[256];
+        clg_node_describe(g->nodes, &g->nodes[id], d, sizeof d);
+        clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: the %s backend's workspaces overflow a 64-bit element count", d,
+                  be->vt->kind);
+        clg_graph_fail(g, CLG_ERR_OUT_OF_MEMORY);
+        return CLG_ERR_OUT_OF_MEMORY;
+    }
+    g->nodes[id].aux_scratch = scratch;
+    for (int k = 0; k < CLG_MAX_AUX; k++) {
+        if (!counts[k]) continue;
+        clg_status s = clg_node_alloc_aux(g, id, k, counts[k]);
+        if (s != CLG_OK) return s;
+    }
+    return CLG_OK;
+}
+
 bool clg_numel_fits(clg_graph *g, const char *what, int ndim, const int64_t *shape, int64_t *numel)
 {
     /* each factor checked against what is left before multiplying, so the
@@ -482,17 +505,23 @@ clg_status clg_graph_run(clg_graph *g, int phases)
     if (g->replan && (phases & CLG_RUN_FORWARD)) clg_plan_release(g);
     if ((s = clg_plan_prepare(g)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_run");
     if (phases & CLG_RUN_UPDATE) clg_optim_begin_update(g);
-    for (int32_t i = 0; i < g->n; i++) {
-        clg_node *n = &g->nodes[i];
-        if (clg_op_family(n->op) == CLG_FAM_LEAF || !(n->phase & phases)) continue;
-        n->counter = g->runs;
-        s = be->vt->run_node(be, g->nodes, n);
-        if (s != CLG_OK) {
-            char desc[256];
-            clg_node_describe(g->nodes, n, desc, sizeof desc);
-            clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)i, desc);
-            break;
+    for (int32_t i = 0; i < g->n; i++)
+        if (g->nodes[i].phase & phases) g->nodes[i].counter = g->runs;
+    int32_t failed = -1;
+    if (g->be_plan) {
+        s = be->vt->plan_run(be, g->be_plan, g->nodes, g->n, phases, &failed);
+    } else {
+        for (int32_t i = 0; i < g->n && s == CLG_OK; i++) {
+            clg_node *n = &g->nodes[i];
+            if (clg_op_family(n->op) == CLG_FAM_LEAF || !(n->phase & phases)) continue;
+            s = be->vt->run_node(be, g->nodes, n);
+            failed = i;
         }
+    }
+    if (s != CLG_OK && failed >= 0 && failed < g->n) {
+        char desc[256];
+        clg_node_describe(g->nodes, &g->nodes[failed], desc, sizeof desc);
+        clg_error_wrap(g->ctx, s, "clg_graph_run: node %d (%s)", (int)failed, desc);
     }
     /* started, not awaited: reads and clg_graph_wait synchronise */
     if (s == CLG_OK && be->vt->flush) s = be->vt->flush(be);

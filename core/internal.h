@@ -30,6 +30,7 @@ struct clg_graph {
     bool plan_on;    /* op outputs get their buffers at prepare */
     bool prepared;   /* the plan matches the nodes */
     bool replan;     /* a pooled tensor was kept: plan again at the next forward run */
+    void *be_plan;   /* the backend's compiled plan (plan_build), or NULL */
     clg_buffer **pool;
     size_t *pool_cap;
     int npool;
@@ -89,6 +90,10 @@ bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op);
 bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype dtype);
 /* Allocates aux buffer `slot` of node id (count 4-byte elements). */
 clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count);
+/* Gives node id the workspaces its backend asks for (vtable workspaces),
+ * as aux buffers; for the op families whose kernels are the backend's
+ * choice. An error is recorded in g. */
+clg_status clg_node_workspaces(clg_graph *g, int32_t id);
 /* Records an op node from proto: sets its phase and requires_grad from
  * its nsrc sources (ids < 0 are skipped), allocates its output. */
 clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc);

@@ -56,6 +56,8 @@ static bool reads_inputs_of_source(clg_op op)
 static void release_pool(clg_graph *g)
 {
     clg_backend *be = g->ctx->be;
+    if (g->be_plan) be->vt->plan_free(be, g->be_plan); /* it binds the buffers freed below */
+    g->be_plan = NULL;
     for (int32_t i = 0; i < g->n; i++) {
         clg_node *n = &g->nodes[i];
         if (n->pooled) n->buf = NULL;
@@ -65,7 +67,7 @@ static void release_pool(clg_graph *g)
         n->aux_pooled = 0;
         if (n->deferred && !n->owns_buf) n->buf = NULL;
     }
-    for (int s = 0; s < g->npool; s++)
+    for (int s = g->npool - 1; s >= 0; s--) /* an arena's views before the arena */
         if (g->pool[s]) be->vt->buffer_free(be, g->pool[s]);
     free(g->pool);
     free(g->pool_cap);
@@ -178,6 +180,216 @@ static int64_t sweep(const clg_graph *g, const int32_t *last, const bool *own, b
     return total;
 }
 
+/* ---- one arena: offsets by liveness (the backend's buffer_view) ---- */
+
+typedef struct {
+    int64_t off, size;
+    int32_t until; /* live blocks: the last node that reads them */
+} block;
+
+typedef struct {
+    block *free_, *live;
+    int nfree, nlive, cap_free, cap_live;
+    int64_t top; /* the arena's size so far */
+} arena;
+
+static bool push(block **v, int *n, int *cap, block b)
+{
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 32;
+        block *w = realloc(*v, (size_t)c * sizeof *w);
+        if (!w) return false;
+        *v = w;
+        *cap = c;
+    }
+    (*v)[(*n)++] = b;
+    return true;
+}
+
+/* Returns a block to the free list (kept sorted by offset), merged with
+ * its neighbours; a free block at the top shrinks the arena's frontier
+ * only in effect: top stays the high-water mark. */
+static bool arena_free(arena *a, block b)
+{
+    int i = 0;
+    while (i < a->nfree && a->free_[i].off < b.off) i++;
+    if (i > 0 && a->free_[i - 1].off + a->free_[i - 1].size == b.off) {
+        a->free_[i - 1].size += b.size;
+        if (i < a->nfree && b.off + b.size == a->free_[i].off) {
+            a->free_[i - 1].size += a->free_[i].size;
+            memmove(&a->free_[i], &a->free_[i + 1], (size_t)(a->nfree - i - 1) * sizeof *a->free_);
+            a->nfree--;
+        }
+        return true;
+    }
+    if (i < a->nfree && b.off + b.size == a->free_[i].off) {
+        a->free_[i].off = b.off;
+        a->free_[i].size += b.size;
+        return true;
+    }
+    if (!push(&a->free_, &a->nfree, &a->cap_free, b)) return false;
+    memmove(&a->free_[i + 1], &a->free_[i], (size_t)(a->nfree - 1 - i) * sizeof *a->free_);
+    a->free_[i] = b;
+    return true;
+}
+
+/* Best fit among the free blocks; else at the top (taking a free block
+ * that ends there). Returns the offset, or -1 out of host memory. */
+static int64_t arena_take(arena *a, int64_t size, int32_t until)
+{
+    int best = -1;
+    for (int i = 0; i < a->nfree; i++)
+        if (a->free_[i].size >= size && (best < 0 || a->free_[i].size < a->free_[best].size)) best = i;
+    int64_t off;
+    if (best >= 0) {
+        off = a->free_[best].off;
+        a->free_[best].off += size;
+        a->free_[best].size -= size;
+        if (!a->free_[best].size) {
+            memmove(&a->free_[best], &a->free_[best + 1], (size_t)(a->nfree - best - 1) * sizeof *a->free_);
+            a->nfree--;
+        }
+    } else if (a->nfree && a->free_[a->nfree - 1].off + a->free_[a->nfree - 1].size == a->top) {
+        off = a->free_[--a->nfree].off;
+        a->top = off + size;
+    } else {
+        off = a->top;
+        a->top += size;
+    }
+    if (!push(&a->live, &a->nlive, &a->cap_live, (block){off, size, until})) return -1;
+    return off;
+}
+
+/* The arena plan: offsets (in elements, multiples of align) of every
+ * pooled output and workspace into where[], as sweep gives slots. Returns
+ * the arena's elements, or -1 out of host memory. */
+static int64_t arena_sweep(const clg_graph *g, const int32_t *last, const bool *own, int64_t align, int64_t *where)
+{
+    arena a = {0};
+    int64_t result = -1;
+    for (int32_t i = 0; i < g->n; i++) {
+        const clg_node *nd = &g->nodes[i];
+        for (int k = 0; k <= CLG_MAX_AUX; k++) where[i * (CLG_MAX_AUX + 1) + k] = -1;
+        /* what no node from i on reads is free again */
+        for (int j = 0; j < a.nlive;) {
+            if (a.live[j].until < i) {
+                if (!arena_free(&a, a.live[j])) goto done;
+                a.live[j] = a.live[--a.nlive];
+            } else {
+                j++;
+            }
+        }
+        if (!nd->deferred) continue;
+        int32_t until = last[i] >= 0 ? last[i] : i;
+        if (owner_of(g, i) == i && !own[i]) {
+            int64_t off = arena_take(&a, (nd->numel + align - 1) / align * align, until);
+            if (off < 0) goto done;
+            where[i * (CLG_MAX_AUX + 1)] = off;
+        }
+        for (int k = 0; k < CLG_MAX_AUX; k++) {
+            if (!nd->aux_count[k] || nd->aux[k]) continue;
+            int64_t off = arena_take(&a, (nd->aux_count[k] + align - 1) / align * align,
+                                     nd->aux_scratch & (1u << k) ? i : until);
+            if (off < 0) goto done;
+            where[i * (CLG_MAX_AUX + 1) + 1 + k] = off;
+        }
+    }
+    result = a.top;
+done:
+    free(a.free_);
+    free(a.live);
+    return result;
+}
+
+static clg_status pool_arrays(clg_graph *g, int n)
+{
+    g->pool = calloc((size_t)(n ? n : 1), sizeof *g->pool);
+    g->pool_cap = calloc((size_t)(n ? n : 1), sizeof *g->pool_cap);
+    if (!g->pool || !g->pool_cap) return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "preparing the graph: out of host memory");
+    g->pool_act = 0;
+    g->pool_work = 0;
+    return CLG_OK;
+}
+
+/* One buffer per slot; each planned tensor and workspace gets its slot's. */
+static clg_status place_slots(clg_graph *g, const slots *p, const int32_t *where)
+{
+    clg_backend *be = g->ctx->be;
+    clg_status s = pool_arrays(g, p->n);
+    if (s != CLG_OK) return s;
+    g->npool = p->n;
+    for (int k = 0; k < p->n; k++) {
+        s = be->vt->buffer_alloc(be, (size_t)p->s[k].cap, &g->pool[k]);
+        if (s != CLG_OK)
+            return clg_error_wrap(g->ctx, s, "preparing the graph: slot %d of the shared pool (%lld elements)", k,
+                                  (long long)p->s[k].cap);
+        g->pool_cap[k] = (size_t)p->s[k].cap;
+        if (p->s[k].act) g->pool_act += (uint64_t)p->s[k].cap * 4;
+        else g->pool_work += (uint64_t)p->s[k].cap * 4;
+    }
+    for (int32_t i = 0; i < g->n; i++) {
+        clg_node *nd = &g->nodes[i];
+        int k = where[i * (CLG_MAX_AUX + 1)];
+        if (k >= 0) {
+            nd->buf = g->pool[k];
+            nd->pooled = true;
+        }
+        for (int a = 0; a < CLG_MAX_AUX; a++) {
+            k = where[i * (CLG_MAX_AUX + 1) + 1 + a];
+            if (k < 0) continue;
+            nd->aux[a] = g->pool[k];
+            nd->aux_pooled |= (uint8_t)(1u << a);
+        }
+    }
+    return CLG_OK;
+}
+
+/* One buffer of total elements; each planned tensor and workspace a view
+ * of it at its offset. pool[0] is the arena, the views follow. */
+static clg_status place_arena(clg_graph *g, const int64_t *offs, int64_t total)
+{
+    clg_backend *be = g->ctx->be;
+    int nviews = 0;
+    bool act = false;
+    for (int32_t i = 0; i < g->n * (CLG_MAX_AUX + 1); i++) {
+        nviews += offs[i] >= 0;
+        act |= offs[i] >= 0 && i % (CLG_MAX_AUX + 1) == 0;
+    }
+    clg_status s = pool_arrays(g, 1 + nviews);
+    if (s != CLG_OK) return s;
+    s = be->vt->buffer_alloc(be, (size_t)total, &g->pool[0]);
+    if (s != CLG_OK)
+        return clg_error_wrap(g->ctx, s, "preparing the graph: the shared pool (%lld elements)", (long long)total);
+    g->npool = 1;
+    g->pool_cap[0] = (size_t)total;
+    if (act) g->pool_act = (uint64_t)total * 4; /* outputs and workspaces share it */
+    else g->pool_work = (uint64_t)total * 4;
+    for (int32_t i = 0; i < g->n; i++) {
+        clg_node *nd = &g->nodes[i];
+        for (int a = 0; a <= CLG_MAX_AUX; a++) {
+            int64_t off = offs[i * (CLG_MAX_AUX + 1) + a];
+            if (off < 0) continue;
+            size_t count = (size_t)(a == 0 ? nd->numel : nd->aux_count[a - 1]);
+            clg_buffer *v;
+            s = be->vt->buffer_view(be, g->pool[0], (size_t)off, count, &v);
+            if (s != CLG_OK) {
+                char d[256];
+                clg_node_describe(g->nodes, nd, d, sizeof d);
+                return clg_error_wrap(g->ctx, s, "preparing the graph: tensor %d (%s) in the shared pool", (int)i, d);
+            }
+            g->pool[g->npool++] = v;
+            if (a == 0) {
+                nd->buf = v;
+                nd->pooled = true;
+            } else {
+                nd->aux[a - 1] = v;
+                nd->aux_pooled |= (uint8_t)(1u << (a - 1));
+            }
+        }
+    }
+    return CLG_OK;
+}
+
 clg_status clg_plan_prepare(clg_graph *g)
 {
     if (g->prepared) return CLG_OK;
@@ -188,10 +400,11 @@ clg_status clg_plan_prepare(clg_graph *g)
     size_t nw = (size_t)(n ? n : 1) * (CLG_MAX_AUX + 1);
     int32_t *last = malloc((size_t)(n ? n : 1) * sizeof *last);
     int32_t *where = malloc(nw * sizeof *where), *try_where = malloc(nw * sizeof *try_where);
+    int64_t *offs = malloc(nw * sizeof *offs), *offs_try = malloc(nw * sizeof *offs_try);
     bool *own = calloc((size_t)(n ? n : 1), sizeof *own);
     slots p = {0}, t = {0};
     int32_t failed_at = 0;
-    if (!last || !where || !try_where || !own) goto oom;
+    if (!last || !where || !try_where || !offs || !offs_try || !own) goto oom;
 
     /* kept tensors (through a view too): a buffer of their own */
     liveness(g, false, last);
@@ -225,36 +438,28 @@ clg_status clg_plan_prepare(clg_graph *g)
         p = t;
         t = swap;
     }
-    g->pool = calloc((size_t)(p.n ? p.n : 1), sizeof *g->pool);
-    g->pool_cap = calloc((size_t)(p.n ? p.n : 1), sizeof *g->pool_cap);
-    if (!g->pool || !g->pool_cap) goto oom;
-    g->npool = p.n;
-    g->pool_act = 0;
-    g->pool_work = 0;
-    for (int k = 0; k < p.n; k++) {
-        s = be->vt->buffer_alloc(be, (size_t)p.s[k].cap, &g->pool[k]);
-        if (s != CLG_OK) {
-            clg_error_wrap(g->ctx, s, "preparing the graph: slot %d of the shared pool (%lld elements)", k,
-                           (long long)p.s[k].cap);
-            goto done;
+    /* One arena, with offsets by liveness, where the backend can make views
+     * of a buffer and the arena is smaller (it packs by offset, so it
+     * reaches the peak of live bytes where slots of whole sizes may not) */
+    int64_t arena_total = -1;
+    if (be->vt->buffer_view) {
+        int64_t align = be->view_align ? be->view_align : 1;
+        uint64_t max_elems = be->max_buffer_bytes ? be->max_buffer_bytes / 4 : (uint64_t)INT64_MAX;
+        for (int v = 0; v < 2; v++) {
+            liveness(g, v == 1, last);
+            int64_t total = arena_sweep(g, last, own, align, offs_try);
+            if (total < 0) goto oom;
+            if (total >= best || (uint64_t)total > max_elems || (arena_total >= 0 && total >= arena_total)) continue;
+            arena_total = total;
+            memcpy(offs, offs_try, nw * sizeof *offs);
         }
-        g->pool_cap[k] = (size_t)p.s[k].cap;
-        if (p.s[k].act) g->pool_act += (uint64_t)p.s[k].cap * 4;
-        else g->pool_work += (uint64_t)p.s[k].cap * 4;
     }
-    for (int32_t i = 0; i < n; i++) {
-        clg_node *nd = &g->nodes[i];
-        int k = where[i * (CLG_MAX_AUX + 1)];
-        if (k >= 0) {
-            nd->buf = g->pool[k];
-            nd->pooled = true;
-        }
-        for (int a = 0; a < CLG_MAX_AUX; a++) {
-            k = where[i * (CLG_MAX_AUX + 1) + 1 + a];
-            if (k < 0) continue;
-            nd->aux[a] = g->pool[k];
-            nd->aux_pooled |= (uint8_t)(1u << a);
-        }
+    if (arena_total > 0) {
+        s = place_arena(g, offs, arena_total);
+        if (s != CLG_OK) goto done;
+    } else {
+        s = place_slots(g, &p, where);
+        if (s != CLG_OK) goto done;
     }
     for (int32_t i = 0; i < n; i++) { /* views: their source's buffer, once it has one */
         int32_t o = owner_of(g, i);
@@ -262,6 +467,11 @@ clg_status clg_plan_prepare(clg_graph *g)
             g->nodes[i].buf = g->nodes[o].buf;
             g->nodes[i].pooled = g->nodes[o].pooled;
         }
+    }
+    /* the backend compiles the graph now that every buffer is known */
+    if (g->plan_on && be->vt->plan_build && (s = be->vt->plan_build(be, g->nodes, n, &g->be_plan)) != CLG_OK) {
+        clg_error_wrap(g->ctx, s, "preparing the graph for the %s backend", be->vt->kind);
+        goto done;
     }
     g->prepared = true;
     goto done;
@@ -280,6 +490,8 @@ done:
     free(last);
     free(where);
     free(try_where);
+    free(offs);
+    free(offs_try);
     free(own);
     return s;
 }

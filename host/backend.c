@@ -67,6 +67,16 @@ static clg_status cl_alloc(clg_backend *be, size_t count, clg_buffer **out)
     return CLG_OK;
 }
 
+static clg_status cl_view(clg_backend *be, clg_buffer *parent, size_t offset, size_t count, clg_buffer **out)
+{
+    cl_buffer_region r = {offset * 4, (count ? count : 1) * 4};
+    cl_int err;
+    cl_mem m = clCreateSubBuffer(MEM(parent), CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &err);
+    if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateSubBuffer");
+    *out = (clg_buffer *)m;
+    return CLG_OK;
+}
+
 static void cl_free(clg_backend *be, clg_buffer *buf)
 {
     (void)be;
@@ -105,13 +115,22 @@ static clg_status cl_sync(clg_backend *be)
 
 /* ---- dispatch ---- */
 
-static clg_status launch_impl(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items, size_t local,
-                              bool capped)
+const char *clg_cl_kernel_name(int k)
+{
+    return k >= 0 && k < K_COUNT ? kernel_names[k] : "?";
+}
+
+clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items, size_t local)
 {
     cl_kernel kern = b->kernels[k];
     if (!kern)
         return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED, "kernel '%s' is not in this build's OpenCL program",
                          kernel_names[k]);
+    if (!local) local = b->kwg[k];
+    size_t global = (items + local - 1) / local * local;
+    if (global > b->max_global) global = b->max_global / local * local;
+    if (global == 0) global = local;
+    if (b->rec) return clg_cl_record_launch(b, k, args, nargs, global, local);
     for (int i = 0; i < nargs; i++) {
         cl_int err = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) {
@@ -120,10 +139,6 @@ static clg_status launch_impl(clg_cl_backend *b, int k, const clg_karg *args, in
             return clg_cl_fail(b, err, what);
         }
     }
-    if (!local) local = b->kwg[k];
-    size_t global = (items + local - 1) / local * local;
-    if (capped && global > b->max_global) global = b->max_global / local * local;
-    if (global == 0) global = local;
     cl_int err = clEnqueueNDRangeKernel(b->queue, kern, 1, NULL, &global, &local, 0, NULL, clg_cl_event_slot(b));
     clg_cl_event_done(b);
     if (err != CL_SUCCESS) {
@@ -177,16 +192,7 @@ static clg_status cl_timer(clg_backend *be, bool start, double *seconds)
     return CLG_OK;
 }
 
-clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items, size_t local)
-{
-    return launch_impl(b, k, args, nargs, items, local, true);
-}
 
-clg_status clg_cl_launch_uncapped(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items,
-                                  size_t local)
-{
-    return launch_impl(b, k, args, nargs, items, local, false);
-}
 
 clg_status clg_cl_unsupported(clg_cl_backend *b, const clg_node *n)
 {
@@ -205,7 +211,7 @@ static const cl_family_fn families[CLG_FAM_COUNT] = {
 #undef CLG_CL_ENTRY
 };
 
-static clg_status cl_run(clg_backend *be, const clg_node *nodes, const clg_node *n)
+clg_status clg_cl_run_node(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
     return families[clg_op_family(n->op)](CLB(be), nodes, n);
 }
@@ -217,19 +223,30 @@ static bool cl_supports_op(const clg_backend *be, const clg_node *nodes, const c
     return (unsigned)n->op < CLG_OP_COUNT;
 }
 
+static bool cl_workspaces(const clg_backend *be, const clg_node *nodes, const clg_node *n,
+                          int64_t counts[CLG_MAX_AUX], uint8_t *scratch)
+{
+    return clg_op_family(n->op) != CLG_FAM_CONV || clg_cl_conv_workspaces(nodes, n, counts, scratch);
+}
+
 static const clg_backend_vtable cl_vtable = {
     .kind = "opencl",
     .destroy = cl_destroy,
     .buffer_alloc = cl_alloc,
     .buffer_free = cl_free,
+    .buffer_view = cl_view,
     .buffer_write = cl_write,
     .buffer_read = cl_read,
     .buffer_fill = cl_fill,
-    .run_node = cl_run,
+    .run_node = clg_cl_run_node,
     .synchronize = cl_sync,
     .flush = cl_flush,
     .timer = cl_timer,
     .supports_op = cl_supports_op,
+    .workspaces = cl_workspaces,
+    .plan_build = clg_cl_plan_build,
+    .plan_run = clg_cl_plan_run,
+    .plan_free = clg_cl_plan_free,
 };
 
 /* Kernel kern's local size: the largest power of two within the device's
@@ -292,11 +309,31 @@ static clg_status setup(clg_cl_backend *b)
      * lose nothing. The cap only keeps global sizes sane for huge tensors,
      * where the kernels' loops take the rest. */
     b->max_global = (size_t)1 << 30;
+    /* For the tests: a small cap makes every kernel walk its grid-stride
+     * and group-stride loops on small tensors, as huge ones would. */
+    const char *cap = getenv("CLGRAD_MAX_LAUNCH");
+    if (cap && *cap) {
+        char *end;
+        unsigned long long v = strtoull(cap, &end, 10);
+        if (*end || v < 1 || v > b->max_global)
+            return clg_error(be->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "CLGRAD_MAX_LAUNCH='%s' is not a work-item count from 1 to %zu", cap, b->max_global);
+        b->max_global = (size_t)v;
+    }
 
     cl_ulong max_alloc = 0;
     if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL) ==
         CL_SUCCESS)
         be->max_buffer_bytes = max_alloc;
+
+    /* sub-buffers (the memory plan's arena) start at multiples of this */
+    cl_uint align_bits = 0;
+    if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL) ==
+            CL_SUCCESS &&
+        align_bits >= 32)
+        be->view_align = align_bits / 32;
+    else
+        be->view_align = 1024 / 32; /* 128 bytes: what most devices ask */
 
     b->partials = clCreateBuffer(b->context, CL_MEM_READ_WRITE, CLG_MAX_PARTIALS * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateBuffer(partials)");

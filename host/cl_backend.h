@@ -24,6 +24,11 @@ typedef struct clg_cl_backend {
     bool timing;
     cl_event pending, first_ev, last_ev;
     bool used_clblast; /* counted in gemm.c's users of CLBlast's cache */
+    /* Recording a plan (host/cl_plan.c): the node whose launches are being
+     * recorded instead of enqueued, and whether it did something a plan
+     * cannot hold (a CLBlast call, a copy). NULL when enqueuing. */
+    struct clg_cl_node_plan *rec;
+    bool rec_opaque;
 } clg_cl_backend;
 
 #define CLB(be) ((clg_cl_backend *)(be))
@@ -32,18 +37,34 @@ typedef struct clg_cl_backend {
 /* Reports an OpenCL failure by name: "<what> failed on <device>: CL_... (-5)". */
 clg_status clg_cl_fail(clg_cl_backend *b, cl_int err, const char *what);
 clg_status clg_cl_unsupported(clg_cl_backend *b, const clg_node *n);
+const char *clg_cl_kernel_name(int k);
+
+/* Runs node n now, through the family functions (vtable run_node). */
+clg_status clg_cl_run_node(clg_backend *be, const clg_node *nodes, const clg_node *n);
 
 /* Kernel arguments as (size, pointer) pairs; LOCAL_ARG reserves local memory. */
 typedef struct { size_t size; const void *ptr; } clg_karg;
 #define ARG(x) {sizeof(x), &(x)}
 #define LOCAL_ARG(bytes) {(bytes), NULL}
 
+/* Plans (host/cl_plan.c): the vtable's plan_build, plan_run, plan_free;
+ * the launch helpers record into b->rec while a plan is built. */
+clg_status clg_cl_plan_build(clg_backend *be, const clg_node *nodes, int32_t count, void **plan);
+clg_status clg_cl_plan_run(clg_backend *be, void *plan, const clg_node *nodes, int32_t count, int phases,
+                           int32_t *failed);
+void clg_cl_plan_free(clg_backend *be, void *plan);
+clg_status clg_cl_record_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t global,
+                                size_t local);
+/* For a command that is not a launch of clgrad's kernels: true while a plan
+ * is recorded (the command must then be skipped: the node will run node
+ * by node), false when the command should be enqueued now. */
+bool clg_cl_opaque(clg_cl_backend *b);
 /* Sets the arguments of kernel k and enqueues it over `items` work-items
- * (rounded up to the local size, capped at max_global for grid-stride
- * kernels unless uncapped). local 0 means the kernel's own, b->kwg[k]. */
+ * (rounded up to the local size, capped at max_global: every kernel
+ * grid-strides, over items or over work-groups, so no launch is ever
+ * larger than that, whatever the tensor). local 0 means the kernel's own,
+ * b->kwg[k]. */
 clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items, size_t local);
-clg_status clg_cl_launch_uncapped(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t items,
-                                  size_t local);
 
 /* Where an enqueue call should put its event: NULL unless a timed run is
  * under way. After the enqueue, clg_cl_event_done keeps it. */
@@ -60,6 +81,9 @@ clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, 
  * own local size. */
 clg_status clg_cl_partials(clg_cl_backend *b, int k, clg_karg *args, int nargs, cl_long n, cl_int *groups);
 clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs);
+
+/* Convolution's workspaces (vtable workspaces, host/cl_conv.c). */
+bool clg_cl_conv_workspaces(const clg_node *nodes, const clg_node *n, int64_t counts[CLG_MAX_AUX], uint8_t *scratch);
 
 cl_long4 clg_cl_long4(const int64_t v[CLG_MAX_DIMS]);
 bool clg_same_shape(const clg_node *a, const clg_node *b);

@@ -68,6 +68,7 @@ clg_status clg_cl_partials(clg_cl_backend *b, int k, clg_karg *args, int nargs, 
     size_t g = ((size_t)n + w - 1) / w;
     if (g > CLG_MAX_PARTIALS) g = CLG_MAX_PARTIALS;
     if (g > b->max_global / w) g = b->max_global / w;
+    if (g < 1) g = 1; /* a launch is at least one work-group (clg_cl_launch) */
     args[nargs - 2] = (clg_karg)ARG(b->partials);
     args[nargs - 1] = (clg_karg)LOCAL_ARG(w * sizeof(float));
     *groups = (cl_int)g;

@@ -103,7 +103,38 @@ static clg_status conv_grad_bias(clg_cl_backend *b, const clg_node *nodes, const
     cl_long P = dyn->shape[2] * dyn->shape[3];
     const size_t wg = b->kwg[K_conv_bias_grad];
     clg_karg args[] = {ARG(dy), ARG(db), ARG(N), ARG(OC), ARG(P), LOCAL_ARG(wg * sizeof(float))};
-    return clg_cl_launch_uncapped(b, K_conv_bias_grad, args, 6, (size_t)OC * wg, wg);
+    return clg_cl_launch(b, K_conv_bias_grad, args, 6, (size_t)OC * wg, wg);
+}
+
+/* The workspaces of im2col convolution, per node (vtable workspaces):
+ * forward, the column matrix [C*KH*KW, N*OH*OW] (saved: the weight
+ * gradient reads it) and the GEMM's output before its layout swap; input
+ * gradient, the column gradient and dY' in GEMM layout; weight gradient,
+ * dY' alone. Those three are used only while the node runs. */
+bool clg_cl_conv_workspaces(const clg_node *nodes, const clg_node *n, int64_t counts[CLG_MAX_AUX], uint8_t *scratch)
+{
+    const clg_node *conv = n->op == CLG_OP_CONV2D ? n : &nodes[n->src[1]];
+    if (n->op != CLG_OP_CONV2D && n->op != CLG_OP_CONV2D_GRAD_INPUT && n->op != CLG_OP_CONV2D_GRAD_WEIGHT) return true;
+    clg_conv_geom g = clg_conv_geom_of(nodes, conv);
+    int64_t rows = clg_conv_col_rows(&g), np = clg_conv_col_cols(&g);
+    if (np < 1 || rows > INT64_MAX / np || g.oc > INT64_MAX / np) return false;
+    switch (n->op) {
+    case CLG_OP_CONV2D:
+        counts[0] = rows * np;
+        counts[1] = g.oc * np;
+        *scratch = 1u << 1;
+        break;
+    case CLG_OP_CONV2D_GRAD_INPUT:
+        counts[0] = rows * np;
+        counts[1] = g.oc * np;
+        *scratch = 3;
+        break;
+    default:
+        counts[0] = g.oc * np;
+        *scratch = 1;
+        break;
+    }
+    return true;
 }
 
 /* A pooling kernel over `items` elements: (in, out, [argmax,] geometry). */

@@ -38,7 +38,7 @@ static clg_status forward(clg_cl_backend *b, const clg_node *nodes, const clg_no
     clg_karg args[] = {ARG(x),       ARG(gamma),   ARG(beta), ARG(y),        ARG(saved),
                        ARG(running), ARG(d.C),     ARG(d.inner), ARG(d.M),   ARG(training),
                        ARG(mom),     ARG(eps),     LOCAL_ARG(b->kwg[K_bn_forward] * sizeof(float))};
-    return clg_cl_launch_uncapped(b, K_bn_forward, args, 13, (size_t)d.C * b->kwg[K_bn_forward], b->kwg[K_bn_forward]);
+    return clg_cl_launch(b, K_bn_forward, args, 13, (size_t)d.C * b->kwg[K_bn_forward], b->kwg[K_bn_forward]);
 }
 
 static clg_status channel_sums(clg_cl_backend *b, const clg_node *nodes, const clg_node *n, cl_int with_xhat)
@@ -48,7 +48,7 @@ static clg_status channel_sums(clg_cl_backend *b, const clg_node *nodes, const c
     cl_mem dy = MEM(nodes[n->src[0]].buf), x = MEM(xn->buf), saved = MEM(bn->aux[0]), out = MEM(n->buf);
     clg_karg args[] = {ARG(dy),      ARG(x),   ARG(saved),     ARG(out), ARG(d.C),
                        ARG(d.inner), ARG(d.M), ARG(with_xhat), LOCAL_ARG(b->kwg[K_bn_backward_reduce] * sizeof(float))};
-    return clg_cl_launch_uncapped(b, K_bn_backward_reduce, args, 9, (size_t)d.C * b->kwg[K_bn_backward_reduce],
+    return clg_cl_launch(b, K_bn_backward_reduce, args, 9, (size_t)d.C * b->kwg[K_bn_backward_reduce],
                                   b->kwg[K_bn_backward_reduce]);
 }
 

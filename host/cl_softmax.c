@@ -17,7 +17,7 @@ static clg_status launch_per_row(clg_cl_backend *b, int k, clg_karg *args, int n
     size_t local = group_size_for(b, k, c), groups = b->max_global / local;
     if ((int64_t)groups > rows) groups = (size_t)rows;
     args[nargs - 1] = (clg_karg)LOCAL_ARG(local * sizeof(float));
-    return clg_cl_launch_uncapped(b, k, args, nargs, groups * local, local);
+    return clg_cl_launch(b, k, args, nargs, groups * local, local);
 }
 
 /*

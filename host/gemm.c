@@ -57,6 +57,7 @@ clg_status clg_cl_gemm(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, 
     CLBlastTranspose opa = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose opb = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastStatusCode st;
+    if (clg_cl_opaque(b)) return CLG_OK;
     use_clblast(b);
     if (batch == 1)
         st = CLBlastSgemm(CLBlastLayoutRowMajor, opa, opb, m, n, k, alpha, A, a_off, lda, B, b_off, ldb, beta, C, c_off,

@@ -114,12 +114,8 @@ static bool ref_supports_op(const clg_backend *be, const clg_node *nodes, const 
     return (unsigned)n->op < CLG_OP_COUNT && families[clg_op_family(n->op)] != NULL;
 }
 
-/* Convolution here is direct loops (ref_conv.c): no im2col workspaces. */
-static bool ref_uses_workspaces(const clg_backend *be, clg_op op)
-{
-    return false;
-}
-
+/* Convolution here is direct loops (ref_conv.c): no workspaces, so no
+ * workspaces hook. */
 static const clg_backend_vtable ref_vtable = {
 #ifdef CLG_REF_DOUBLE
     .kind = "reference64",
@@ -136,7 +132,6 @@ static const clg_backend_vtable ref_vtable = {
     .synchronize = ref_sync,
     .timer = ref_timer,
     .supports_op = ref_supports_op,
-    .uses_workspaces = ref_uses_workspaces,
 };
 
 clg_status REF(clg_reference_backend_create)(clg_context *ctx, clg_backend **out)

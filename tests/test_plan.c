@@ -5,7 +5,10 @@
  * losses and parameters, since planning changes where values live and
  * never how they are computed. The random graphs are also checked against
  * the reference backend. Reading a tensor planned away is an error that
- * names it; a kept one reads back; the plan uses less memory.
+ * names it; a kept one reads back; the plan uses less memory. The planned
+ * graphs also run the backend's compiled plan (vtable plan_build), whose
+ * nodes must follow what changes between runs: the optimizer's step
+ * constants, dropout's counter, the training flag.
  */
 #include "util.h"
 #include "internal.h" /* the graph's plan_on: see new_graph */
@@ -97,7 +100,18 @@ static size_t train(clg_context *ctx, net *n, bool cnn, int batch, float *out)
         CHECK_OK(ctx, clg_tensor_set_i32(n->g, n->y, y, (size_t)batch));
         CHECK_OK(ctx, clg_graph_run(n->g, CLG_RUN_ALL));
         CHECK_OK(ctx, clg_tensor_get(n->g, n->loss, &out[k++], 1));
+        if (step == 1) {
+            /* an evaluation between steps: the backend's plan, built in
+             * training mode, must follow the flag there and back */
+            CHECK_OK(ctx, clg_graph_set_training(n->g, 0));
+            CHECK_OK(ctx, clg_graph_run(n->g, CLG_RUN_FORWARD));
+            CHECK_OK(ctx, clg_tensor_get(n->g, n->loss, &out[k++], 1));
+            CHECK_OK(ctx, clg_graph_set_training(n->g, 1));
+        }
     }
+    /* a planned graph on the OpenCL backend runs its compiled plan (the
+     * path under test), an unplanned one node by node */
+    if (strcmp(ctx->be->vt->kind, "opencl") == 0) assert_true((n->g->be_plan != NULL) == n->g->plan_on);
     for (int p = 0; p < n->np; p++) {
         size_t c = (size_t)clg_tensor_numel(n->g, n->params[p]);
         CHECK_OK(ctx, clg_tensor_get(n->g, n->params[p], &out[k], c));
