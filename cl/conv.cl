@@ -6,6 +6,8 @@
  * and its backward as two GEMMs over the permuted dy:
  *   dY' [OC, NP] = permute(dy),  dW = dY' . col^T,  dcol = W^T . dY',  dx = col2im(dcol)
  * col2im gathers (each x element sums its own col entries), so no atomics.
+ * The input gradient may run a chunk of the batch at a time (dcol for nb
+ * images, col2im into those images of dx), to bound its workspace.
  *
  * The sizes travel as one int16 (host/cl_conv.c, geom16); pooling reads
  * as a convolution with OC = C and dilation 1.
@@ -70,9 +72,10 @@ inline int2 conv_windows(int in, int k, int stride, int pad, int dil, int extent
  *                 of dcol[(c KH + p) KW + q][(n OH + i) OW + l]
  * Looping over the windows, not the taps, divides only with dilation.
  */
-__kernel void conv_col2im(__global const float *DCOL, __global float *DX, int16 geom)
+__kernel void conv_col2im(__global const float *DCOL, __global float *DX, int16 geom, long dx_off)
 {
     const conv_geom g = conv_unpack(geom);
+    DX += dx_off; /* a chunk of the batch: geom's n images from image dx_off / (C H W) on */
     const int np = g.n * g.oh * g.ow;
     const long total = (long)g.n * g.c * g.h * g.w;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {

@@ -4,20 +4,28 @@
  * tensors whose lifetimes do not overlap share memory.
  *
  * Nodes run in recording order (clg_graph_run filters by phase but never
- * reorders), so node i's output, and the workspaces and saved state of its
- * aux buffers, live from i to the last node that reads i (through src, or
- * through a reshape view of it). A node that nothing reads, that is named,
- * or that the user keeps (clg_tensor_keep, the loss, a gradient handed out
- * by clg_grad) gets a buffer of its own and keeps its values after a run;
- * the others get a slot of the pool: a slot is reused by a node recorded
- * after the last reader of its previous holder, so a node's output never
- * shares memory with anything it reads. Leaves (inputs, parameters,
- * constants, optimizer state) and aux buffers that live across runs (batch
- * norm's running statistics) are allocated when recorded, as before.
+ * reorders), so node i's output lives from i to the last node that reads
+ * it (through src, or through a reshape view of it), and its saved state
+ * (aux buffers that are not scratch) to the last node that reads that: a
+ * backward op given its forward node may read only the state (the im2col
+ * matrix, the arg-max, the statistics, the mask), and then the output can
+ * go earlier. Scratch workspaces live while their node runs. A node that
+ * nothing reads, that is named, or that the user keeps (clg_tensor_keep,
+ * the loss, a gradient handed out by clg_grad) gets a buffer of its own and
+ * keeps its values after a run. The rest share the pool, and a node's
+ * output never shares memory with anything it reads. Leaves (inputs,
+ * parameters, constants, optimizer state) and aux buffers that live across
+ * runs (batch norm's running statistics) are allocated when recorded.
  *
- * Slots are chosen best-fit, a free slot too small is grown, and the pool
- * is allocated after the sweep: one buffer per slot, from the backend.
- * Recording another node invalidates the plan; the next run prepares again.
+ * Two packings, the smaller wins: slots (whole buffers, best fit, a free
+ * slot too small is grown; a few greedy variants), and, where the backend
+ * makes views of a buffer (vtable buffer_view), one arena in which each
+ * tensor gets an offset, best fit among the freed ranges (merged with their
+ * neighbours), else at the top. The arena packs closer to the peak of live
+ * bytes; it must fit the device's largest buffer.
+ *
+ * Recording another node invalidates the plan; the next run prepares again,
+ * and the backend then compiles the graph on its buffers (plan_build).
  * CLGRAD_PLAN=off (read when a graph is created) gives every tensor its
  * own buffer at record time instead, for debugging and for the tests that
  * compare planned and unplanned runs bit for bit.
@@ -37,18 +45,38 @@ static int32_t owner_of(const clg_graph *g, int32_t id)
 }
 
 /* Ops that read, besides their sources, the sources of the forward node
- * they are given (src[1], or src[0] for cross-entropy): batch norm's x and
- * gamma, cross-entropy's logits and labels, convolution's x and w (ref/ and
- * host/ backends alike). Every other op reads its own sources only. */
-static bool reads_inputs_of_source(clg_op op)
+ * they are given: batch norm's x and gamma, cross-entropy's logits and
+ * labels, convolution's x and w (ref/ and host/ backends alike). Returns
+ * which source is that forward node (src[1], or src[0] for cross-entropy),
+ * or -1: every other op reads its own sources only. */
+static int forward_source(clg_op op)
+{
+    switch (op) {
+    case CLG_OP_SOFTMAX_CE_GRAD: return 0;
+    case CLG_OP_CONV2D_GRAD_INPUT:
+    case CLG_OP_CONV2D_GRAD_WEIGHT:
+    case CLG_OP_BATCHNORM_GRAD_GAMMA:
+    case CLG_OP_BATCHNORM_GRAD_BETA:
+    case CLG_OP_BATCHNORM_GRAD_INPUT: return 1;
+    default: return -1;
+    }
+}
+
+/* Ops given their forward node as src[1] that read its saved state (aux
+ * buffers: im2col matrix, arg-max, statistics, dropout mask) and its
+ * shapes, never its output (ref/ and host/ backends alike): the output
+ * may go once the forward pass is done with it; the state lives on. */
+static bool reads_state_of_source(clg_op op)
 {
     switch (op) {
     case CLG_OP_CONV2D_GRAD_INPUT:
     case CLG_OP_CONV2D_GRAD_WEIGHT:
-    case CLG_OP_SOFTMAX_CE_GRAD:
+    case CLG_OP_MAXPOOL2D_GRAD:
+    case CLG_OP_AVGPOOL2D_GRAD:
     case CLG_OP_BATCHNORM_GRAD_GAMMA:
     case CLG_OP_BATCHNORM_GRAD_BETA:
-    case CLG_OP_BATCHNORM_GRAD_INPUT: return true;
+    case CLG_OP_BATCHNORM_GRAD_INPUT:
+    case CLG_OP_DROPOUT_GRAD: return true;
     default: return false;
     }
 }
@@ -124,21 +152,28 @@ static int take_slot(slots *p, int32_t from, int32_t until, int64_t count, bool 
 
 /* Last readers of every node: through sources and views, and for the ops
  * that read their forward node's inputs, those too. wide: for every
- * backward op given a forward node (a superset: correct, only longer). */
+ * backward op given a forward node (a superset: correct, only longer).
+ * last[0, n) is for the nodes' outputs, last[n, 2n) for their saved state
+ * (aux buffers that are not scratch): a reader of state alone
+ * (reads_state_of_source) extends only the second. -1: never read. */
 static void liveness(const clg_graph *g, bool wide, int32_t *last)
 {
-    int32_t n = g->n;
-    for (int32_t i = 0; i < n; i++) last[i] = -1;
+    int32_t n = g->n, *state = last + n;
+    for (int32_t i = 0; i < 2 * n; i++) last[i] = -1;
     for (int32_t i = 0; i < n; i++)
         for (int k = 0; k < CLG_MAX_SRC; k++) {
             int32_t j = g->nodes[i].src[k];
             if (j < 0) continue;
-            int32_t o = owner_of(g, j);
-            if (last[o] < i) last[o] = i;
-            if (o != j && last[j] < i) last[j] = i;
+            if (k == 1 && reads_state_of_source(g->nodes[i].op)) {
+                if (state[j] < i) state[j] = i;
+            } else {
+                int32_t o = owner_of(g, j);
+                if (last[o] < i) last[o] = i;
+                if (o != j && last[j] < i) last[j] = i;
+            }
             const clg_node *f = &g->nodes[j];
             bool reads = wide ? g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD
-                              : reads_inputs_of_source(g->nodes[i].op);
+                              : forward_source(g->nodes[i].op) == k;
             for (int m = 0; reads && m < CLG_MAX_SRC; m++) {
                 if (f->src[m] < 0) continue;
                 int32_t fo = owner_of(g, f->src[m]);
@@ -151,6 +186,9 @@ static void liveness(const clg_graph *g, bool wide, int32_t *last)
         if (o != i && last[o] < last[i]) last[o] = last[i];
         if (o != i && last[o] < i) last[o] = i;
     }
+    /* state lives at least as long as the output */
+    for (int32_t i = 0; i < n; i++)
+        if (state[i] < last[i]) state[i] = last[i];
 }
 
 /* Slots for every pooled output and workspace, in run order; where[] gets
@@ -170,7 +208,8 @@ static int64_t sweep(const clg_graph *g, const int32_t *last, const bool *own, b
         }
         for (int a = 0; a < CLG_MAX_AUX; a++) {
             if (!nd->aux_count[a] || nd->aux[a]) continue; /* none, or allocated when recorded */
-            int k = take_slot(p, i, nd->aux_scratch & (1u << a) ? i : until, nd->aux_count[a], false, grow_largest);
+            int32_t auntil = last[g->n + i] >= 0 ? last[g->n + i] : i;
+            int k = take_slot(p, i, nd->aux_scratch & (1u << a) ? i : auntil, nd->aux_count[a], false, grow_largest);
             if (k < 0) return -1;
             where[i * (CLG_MAX_AUX + 1) + 1 + a] = k;
         }
@@ -263,7 +302,8 @@ static int64_t arena_take(arena *a, int64_t size, int32_t until)
 /* The arena plan: offsets (in elements, multiples of align) of every
  * pooled output and workspace into where[], as sweep gives slots. Returns
  * the arena's elements, or -1 out of host memory. */
-static int64_t arena_sweep(const clg_graph *g, const int32_t *last, const bool *own, int64_t align, int64_t *where)
+static int64_t arena_sweep(const clg_graph *g, const int32_t *last, const bool *own, int64_t align, bool with_aux,
+                           int64_t *where)
 {
     arena a = {0};
     int64_t result = -1;
@@ -286,10 +326,11 @@ static int64_t arena_sweep(const clg_graph *g, const int32_t *last, const bool *
             if (off < 0) goto done;
             where[i * (CLG_MAX_AUX + 1)] = off;
         }
-        for (int k = 0; k < CLG_MAX_AUX; k++) {
+        for (int k = 0; with_aux && k < CLG_MAX_AUX; k++) {
             if (!nd->aux_count[k] || nd->aux[k]) continue;
+            int32_t auntil = last[g->n + i] >= 0 ? last[g->n + i] : i;
             int64_t off = arena_take(&a, (nd->aux_count[k] + align - 1) / align * align,
-                                     nd->aux_scratch & (1u << k) ? i : until);
+                                     nd->aux_scratch & (1u << k) ? i : auntil);
             if (off < 0) goto done;
             where[i * (CLG_MAX_AUX + 1) + 1 + k] = off;
         }
@@ -346,15 +387,11 @@ static clg_status place_slots(clg_graph *g, const slots *p, const int32_t *where
 
 /* One buffer of total elements; each planned tensor and workspace a view
  * of it at its offset. pool[0] is the arena, the views follow. */
-static clg_status place_arena(clg_graph *g, const int64_t *offs, int64_t total)
+static clg_status place_arena(clg_graph *g, const int64_t *offs, int64_t total, int64_t act)
 {
     clg_backend *be = g->ctx->be;
     int nviews = 0;
-    bool act = false;
-    for (int32_t i = 0; i < g->n * (CLG_MAX_AUX + 1); i++) {
-        nviews += offs[i] >= 0;
-        act |= offs[i] >= 0 && i % (CLG_MAX_AUX + 1) == 0;
-    }
+    for (int32_t i = 0; i < g->n * (CLG_MAX_AUX + 1); i++) nviews += offs[i] >= 0;
     clg_status s = pool_arrays(g, 1 + nviews);
     if (s != CLG_OK) return s;
     s = be->vt->buffer_alloc(be, (size_t)total, &g->pool[0]);
@@ -362,8 +399,11 @@ static clg_status place_arena(clg_graph *g, const int64_t *offs, int64_t total)
         return clg_error_wrap(g->ctx, s, "preparing the graph: the shared pool (%lld elements)", (long long)total);
     g->npool = 1;
     g->pool_cap[0] = (size_t)total;
-    if (act) g->pool_act = (uint64_t)total * 4; /* outputs and workspaces share it */
-    else g->pool_work = (uint64_t)total * 4;
+    /* outputs and workspaces share it: the workspaces are counted as what
+     * they add to an arena of the outputs alone */
+    if (act > total) act = total;
+    g->pool_act = (uint64_t)act * 4;
+    g->pool_work = (uint64_t)(total - act) * 4;
     for (int32_t i = 0; i < g->n; i++) {
         clg_node *nd = &g->nodes[i];
         for (int a = 0; a <= CLG_MAX_AUX; a++) {
@@ -398,7 +438,7 @@ clg_status clg_plan_prepare(clg_graph *g)
     clg_status s = CLG_OK;
     int32_t n = g->n;
     size_t nw = (size_t)(n ? n : 1) * (CLG_MAX_AUX + 1);
-    int32_t *last = malloc((size_t)(n ? n : 1) * sizeof *last);
+    int32_t *last = malloc((size_t)(n ? 2 * n : 1) * sizeof *last);
     int32_t *where = malloc(nw * sizeof *where), *try_where = malloc(nw * sizeof *try_where);
     int64_t *offs = malloc(nw * sizeof *offs), *offs_try = malloc(nw * sizeof *offs_try);
     bool *own = calloc((size_t)(n ? n : 1), sizeof *own);
@@ -411,7 +451,8 @@ clg_status clg_plan_prepare(clg_graph *g)
     for (int32_t i = 0; i < n; i++) own[i] = g->nodes[i].owns_buf;
     for (int32_t i = 0; i < n; i++) {
         const clg_node *nd = &g->nodes[i];
-        if (nd->deferred && (nd->keep || nd->name[0] || last[i] < 0)) own[owner_of(g, i)] = true;
+        /* a sink: nothing reads it, its output or its state */
+        if (nd->deferred && (nd->keep || nd->name[0] || last[n + i] < 0)) own[owner_of(g, i)] = true;
     }
     for (int32_t i = 0; i < n; i++) {
         clg_node *nd = &g->nodes[i];
@@ -441,21 +482,24 @@ clg_status clg_plan_prepare(clg_graph *g)
     /* One arena, with offsets by liveness, where the backend can make views
      * of a buffer and the arena is smaller (it packs by offset, so it
      * reaches the peak of live bytes where slots of whole sizes may not) */
-    int64_t arena_total = -1;
+    int64_t arena_total = -1, arena_act = 0;
     if (be->vt->buffer_view) {
         int64_t align = be->view_align ? be->view_align : 1;
         uint64_t max_elems = be->max_buffer_bytes ? be->max_buffer_bytes / 4 : (uint64_t)INT64_MAX;
         for (int v = 0; v < 2; v++) {
             liveness(g, v == 1, last);
-            int64_t total = arena_sweep(g, last, own, align, offs_try);
+            int64_t total = arena_sweep(g, last, own, align, true, offs_try);
             if (total < 0) goto oom;
             if (total >= best || (uint64_t)total > max_elems || (arena_total >= 0 && total >= arena_total)) continue;
             arena_total = total;
             memcpy(offs, offs_try, nw * sizeof *offs);
+            /* what the outputs alone would take: the rest is the workspaces' */
+            arena_act = arena_sweep(g, last, own, align, false, offs_try);
+            if (arena_act < 0) goto oom;
         }
     }
     if (arena_total > 0) {
-        s = place_arena(g, offs, arena_total);
+        s = place_arena(g, offs, arena_total, arena_act);
         if (s != CLG_OK) goto done;
     } else {
         s = place_slots(g, &p, where);

@@ -6,6 +6,8 @@
  *   forward   col [K, NP] = im2col(x);  Y' [OC, NP] = W . col;  y = swap(Y') + b
  *   weight    dY' = swap(dy);  dW [OC, K] = dY' . col^T        (sums over the batch inside the GEMM)
  *   input     dY' = swap(dy);  dcol [K, NP] = W^T . dY';  dx = col2im(dcol)
+ *             (a chunk of the batch at a time, grad_input_chunk: dcol is the
+ *             largest workspace of the backward pass)
  * The buffers are the nodes' aux (core/conv.c): col is the conv node's
  * aux[0], kept from the forward pass for the weight gradient; Y' (the conv
  * node's aux[1]), dY' and dcol are each op's own scratch, which the memory
@@ -33,6 +35,18 @@ static clg_status swap01(clg_cl_backend *b, cl_mem src, cl_mem dst, cl_mem bias,
     if (!bias) bias = src; /* never read */
     clg_karg args[] = {ARG(src), ARG(dst), ARG(bias), ARG(has_bias), ARG(ci), ARG(cj), ARG(cp)};
     return clg_cl_launch(b, K_conv_swap01, args, 7, (size_t)(I * J * P), 0);
+}
+
+/* Images per chunk of the input gradient: its column matrix (dcol, K rows
+ * of OH*OW per image) at most 2^22 floats (16 MB) or one image, so that
+ * the workspace does not grow with the batch; the GEMMs stay large (K x
+ * at least 2^22 / K columns). */
+static int64_t grad_input_chunk(const clg_conv_geom *g)
+{
+    const int64_t per_image = clg_conv_col_rows(g) * g->oh * g->ow, budget = (int64_t)1 << 22;
+    int64_t nb = per_image > 0 ? budget / per_image : g->n;
+    if (nb < 1) nb = 1;
+    return nb < g->n ? nb : g->n;
 }
 
 /* im2col's channels per work-item: enough that the work-items number no
@@ -83,16 +97,24 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
 {
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
-    size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
-    cl_mem w = MEM(nodes[conv->src[1]].buf), dcol = MEM(n->aux[0]), dx = MEM(n->buf);
-    clg_status s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[1]), &g);
-    if (s == CLG_OK)
-        s = clg_cl_gemm(b, true, false, k, np, (size_t)g.oc, 1.0f, w, 0, k, 0, MEM(n->aux[1]), 0, np, 0, 0.0f,
-                        dcol, 0, np, 0, 1);
-    if (s != CLG_OK) return s;
-    cl_int16 g16 = geom16(&g);
-    clg_karg args[] = {ARG(dcol), ARG(dx), ARG(g16)};
-    return clg_cl_launch(b, K_conv_col2im, args, 3, (size_t)n->numel, 0);
+    size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g), p = (size_t)(g.oh * g.ow);
+    cl_mem w = MEM(nodes[conv->src[1]].buf), dyp = MEM(n->aux[1]), dcol = MEM(n->aux[0]), dx = MEM(n->buf);
+    clg_status s = permute_dy(b, &nodes[n->src[0]], dyp, &g);
+    const int64_t chunk = grad_input_chunk(&g);
+    for (int64_t n0 = 0; s == CLG_OK && n0 < g.n; n0 += chunk) {
+        clg_conv_geom part = g;
+        part.n = g.n - n0 < chunk ? g.n - n0 : chunk;
+        size_t cols = (size_t)part.n * p;
+        /* dcol [K, nb P] = W^T . dY'[:, n0 P ...] (columns of dY', row stride np) */
+        s = clg_cl_gemm(b, true, false, k, cols, (size_t)g.oc, 1.0f, w, 0, k, 0, dyp, (size_t)n0 * p, np, 0, 0.0f,
+                        dcol, 0, cols, 0, 1);
+        if (s != CLG_OK) break;
+        cl_int16 g16 = geom16(&part);
+        cl_long off = n0 * g.c * g.h * g.w;
+        clg_karg args[] = {ARG(dcol), ARG(dx), ARG(g16), ARG(off)};
+        s = clg_cl_launch(b, K_conv_col2im, args, 4, (size_t)(part.n * g.c * g.h * g.w), 0);
+    }
+    return s;
 }
 
 static clg_status conv_grad_bias(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
@@ -125,7 +147,7 @@ bool clg_cl_conv_workspaces(const clg_node *nodes, const clg_node *n, int64_t co
         *scratch = 1u << 1;
         break;
     case CLG_OP_CONV2D_GRAD_INPUT:
-        counts[0] = rows * np;
+        counts[0] = rows * (grad_input_chunk(&g) * g.oh * g.ow); /* dcol of one chunk of the batch */
         counts[1] = g.oc * np;
         *scratch = 3;
         break;

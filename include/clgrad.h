@@ -675,7 +675,8 @@ typedef struct clg_memory {
     uint64_t optimizer_state; /* moments, accumulators, clipping scalars */
     uint64_t inputs;          /* inputs, labels, constants */
     uint64_t activations;     /* op outputs: kept ones and the shared pool */
-    uint64_t workspaces;      /* ops' saved state and scratch (im2col, masks, statistics) */
+    uint64_t workspaces;      /* ops' saved state and scratch (im2col, masks, statistics); where
+                                 outputs and workspaces share one arena, what they add to it */
     uint64_t total;
     uint64_t unplanned_total; /* what every tensor and workspace with a buffer of its own would take */
 } clg_memory;

@@ -157,6 +157,20 @@ static void test_conv_large(void **state)
     gc_check_devices(c.name, build_conv, (void *)&c, in, nin, &tol, 77);
 }
 
+/* The OpenCL input gradient runs a chunk of the batch at a time once the
+ * column matrix of the batch would pass 2^22 floats (host/cl_conv.c,
+ * grad_input_chunk): here K = 288 rows of 88*88 columns per image, so
+ * each of the three images is a chunk of its own (the last one too). */
+static void test_conv_input_gradient_in_chunks(void **state)
+{
+    const conv_case c = {"conv batch 3, 32 -> 2 channels, 88x88, padding 1 (chunked input gradient)",
+                         {3, 32, 88, 88}, {2, 32, 3, 3}, false, 1, 1, 1, 1, 1, 1};
+    gc_input in[3];
+    int nin = conv_inputs(&c, in, true);
+    gc_tol tol = conv_tol(&c);
+    gc_check_devices(c.name, build_conv, (void *)&c, in, nin, &tol, 78);
+}
+
 /* The definition, written again in double without the library. */
 static void direct_conv(const conv_case *c, const float *x, const float *w, const float *b, double *y)
 {
@@ -575,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_conv_devices),
         cmocka_unit_test(test_conv_single_gradients),
         cmocka_unit_test(test_conv_large),
+        cmocka_unit_test(test_conv_input_gradient_in_chunks),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_max_pool_known_values),
         cmocka_unit_test(test_avg_pool_counts_padding),
