@@ -206,6 +206,20 @@ void group_train(device_run *d, const bench_opts *o)
                 e->check = CHECK_SKIPPED;
                 snprintf(e->note, sizeof e->note, "the step was not timed");
             }
+            /* kernels enqueued by one step (fused ones and CLBlast calls count one each) */
+            snprintf(name, sizeof name, "%s step kernels", kinds[k]);
+            result *kr = bench_new_result(d, "train", name, size);
+            uint64_t before = clg_context_launches(ctx);
+            if (kr && r->check == CHECK_OK && clg_graph_run(m.g, CLG_RUN_ALL) == CLG_OK && clg_graph_wait(m.g) == CLG_OK) {
+                double count = (double)(clg_context_launches(ctx) - before);
+                kr->median = kr->min = kr->max = count;
+                snprintf(kr->unit, sizeof kr->unit, "kernels");
+                kr->rate = count;
+                snprintf(kr->note, sizeof kr->note, "commands enqueued by one step (clg_context_launches)");
+            } else if (kr) {
+                kr->check = CHECK_SKIPPED;
+                snprintf(kr->note, sizeof kr->note, "the step did not run");
+            }
             clg_context_destroy(ctx);
             free(x);
             free(y);

@@ -191,6 +191,13 @@ static clg_tensor b_exp(clg_graph *g, const clg_tensor *in) { return clg_exp(g, 
 static clg_tensor b_copy(clg_graph *g, const clg_tensor *in) { return clg_scale(g, in[0], 1.0f); }
 static clg_tensor b_sum(clg_graph *g, const clg_tensor *in) { return clg_sum(g, in[0]); }
 static clg_tensor b_row_bias(clg_graph *g, const clg_tensor *in) { return clg_add(g, in[0], in[1]); }
+/* Chains of elementwise ops: one fused kernel each way where the device
+ * fuses (host/cl_fuse.c); the bytes counted are those that must move. */
+static clg_tensor b_bias_gelu(clg_graph *g, const clg_tensor *in) { return clg_gelu(g, clg_add(g, in[0], in[1])); }
+static clg_tensor b_sigmoid_mul_add(clg_graph *g, const clg_tensor *in)
+{
+    return clg_add(g, clg_mul(g, clg_sigmoid(g, in[0]), in[1]), in[2]);
+}
 
 void group_ceilings(device_run *d, const bench_opts *o)
 {
@@ -284,6 +291,10 @@ void group_ops(device_run *d, const bench_opts *o)
             {"exp", 1, {1}, {{n}}, b_exp, 8 * e, 12 * e, false},
             {"sum", 1, {1}, {{n}}, b_sum, 4 * e, 4 * e, false},
             {"add row bias", 2, {2, 2}, {{rows, 1024}, {1, 1024}}, b_row_bias, 8 * e, 8 * e, false},
+            /* forward: x in, y out; backward: dy and x + b in, dx out */
+            {"gelu(x + row bias), chain", 2, {2, 2}, {{rows, 1024}, {1, 1024}}, b_bias_gelu, 8 * e, 12 * e, false},
+            /* forward: x, y, z in, out; backward: dout, x, y in, dx, dy, dz out */
+            {"sigmoid(x) * y + z, chain", 3, {1, 1, 1}, {{n}, {n}, {n}}, b_sigmoid_mul_add, 16 * e, 24 * e, false},
             {"softmax cross-entropy", 1, {2}, {{n / 10, 10}}, b_ce, 4 * e, 8 * e, false},
             {"conv2d 3x3", 2, {4, 4}, {{B, C, 28, 28}, {C, C, 3, 3}}, b_conv, conv_flops, 2 * conv_flops, true},
             {"max pool 2x2", 1, {4}, {{B, C, 28, 28}}, b_maxpool, 5.0 * (double)img, 5.0 * (double)img, false},

@@ -21,6 +21,7 @@ static void cell(const result *r, char *buf, size_t n)
     if (r->check == CHECK_FAILED) snprintf(buf, n, "FAILED");
     else if (r->check == CHECK_SKIPPED) snprintf(buf, n, "skipped");
     else if (!strcmp(r->unit, "ms")) snprintf(buf, n, "%.1f ms", r->rate);
+    else if (!strcmp(r->unit, "kernels")) snprintf(buf, n, "%.0f kernels", r->rate);
     else if (r->ratio > 0 && strcmp(r->group, "ceilings") != 0)
         snprintf(buf, n, "%.4g %s %3.0f%%", r->rate, r->unit, 100.0 * r->ratio);
     else snprintf(buf, n, "%.4g %s", r->rate, r->unit);
@@ -75,8 +76,9 @@ void print_table(device_run *runs, int nruns, FILE *out, const char *compare_lab
                     const result *mine = find(&runs[nruns - 1], r);
                     double ratio = 0;
                     if (mine && mine->check == CHECK_OK && x->rate > 0) {
-                        /* rates: higher is better; times (ms): lower is better */
-                        ratio = strcmp(x->unit, "ms") ? mine->rate / x->rate : x->rate / mine->rate;
+                        /* rates: higher is better; times (ms) and kernel counts: lower is better */
+                        bool lower = !strcmp(x->unit, "ms") || !strcmp(x->unit, "kernels");
+                        ratio = lower ? x->rate / mine->rate : mine->rate / x->rate;
                     }
                     fprintf(out, " %-*s %.2fx", w, c, ratio);
                 } else {
@@ -266,7 +268,7 @@ int write_svg(const char *path, device_run *runs, int nruns, char *err, size_t e
     for (int i = 0; i < runs[0].nresults; i++) {
         const result *r = &runs[0].results[i];
         double best = 0;
-        bool is_time = !strcmp(r->unit, "ms");
+        bool is_time = !strcmp(r->unit, "ms") || !strcmp(r->unit, "kernels"); /* lower is better */
         for (int d = 0; d < nruns; d++) {
             const result *x = find(&runs[d], r);
             if (!x || x->check != CHECK_OK || x->rate <= 0) continue;

@@ -61,3 +61,97 @@ __kernel void fill(__global float *Y, long n, float v)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) Y[i] = v;
 }
+
+/*
+ * The elementwise math of every op that fuses, one macro per op, named after
+ * it in core/ops.h: EW_<OP>(a, b, c) with a = src[0], b = src[1] (binary
+ * ops and gradients) and c the op's constant (f[0]: scale's factor, leaky
+ * relu's slope). elementwise.cl's and act.cl's kernels and the kernels that
+ * host/cl_fuse.c generates all expand these, so that a fused chain rounds
+ * exactly as its ops one by one.
+ */
+#define EW_ADD(a, b, c) ((a) + (b))
+#define EW_SUB(a, b, c) ((a) - (b))
+#define EW_MUL(a, b, c) ((a) * (b))
+#define EW_DIV(a, b, c) ((a) / (b))
+#define EW_NEG(a, b, c) (-(a))
+#define EW_SCALE(a, b, c) ((c) * (a))
+#define EW_SQUARE(a, b, c) ((a) * (a))
+#define EW_EXP(a, b, c) exp(a)
+#define EW_LOG(a, b, c) log(a)
+#define EW_SQRT(a, b, c) sqrt(a)
+/* y = max(x, 0);  dx = dy where x > 0, else 0   (a = x, b = dy) */
+#define EW_RELU(a, b, c) ((a) > 0.0f ? (a) : 0.0f)
+#define EW_RELU_GRAD(a, b, c) ((a) > 0.0f ? (b) : 0.0f)
+/* y = 1 / (1 + e^-x): for x -> -inf e^-x overflows to inf and y to 0, as it
+ * should;  dx = dy y (1 - y)   (a = y, b = dy) */
+#define EW_SIGMOID(a, b, c) (1.0f / (1.0f + exp(-(a))))
+#define EW_SIGMOID_GRAD(a, b, c) ((b) * (a) * (1.0f - (a)))
+/* y = tanh x;  dx = dy (1 - y^2)   (a = y, b = dy) */
+#define EW_TANH(a, b, c) tanh(a)
+#define EW_TANH_GRAD(a, b, c) ((b) * (1.0f - (a) * (a)))
+/* y = x if x > 0 else slope x;  dx = dy if x > 0 else slope dy   (a = x, b = dy) */
+#define EW_LEAKY_RELU(a, b, c) ((a) > 0.0f ? (a) : (c) * (a))
+#define EW_LEAKY_RELU_GRAD(a, b, c) ((a) > 0.0f ? (b) : (c) * (b))
+#define EW_GELU(a, b, c) act_gelu(a)
+#define EW_GELU_GRAD(a, b, c) ((b) * act_gelu_grad(a))
+#define EW_SILU(a, b, c) act_silu(a)
+#define EW_SILU_GRAD(a, b, c) ((b) * act_silu_grad(a))
+/* softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|);  dx = dy sigmoid(x) */
+#define EW_SOFTPLUS(a, b, c) (fmax((a), 0.0f) + log1p(exp(-fabs(a))))
+#define EW_SOFTPLUS_GRAD(a, b, c) ((b) * act_sigmoid(a))
+
+/* sqrt(2 / pi) and the cubic coefficient of GELU's tanh approximation */
+#define ACT_GELU_K 0.7978845608028654f
+#define ACT_GELU_C 0.044715f
+
+/* sigmoid(z) in *s and 1 - sigmoid(z) in *r, from t = e^-|z| <= 1: no
+ * overflow for any z, and no cancellation in 1 - s. */
+inline void act_sigmoid_pair(float z, float *s, float *r)
+{
+    const float t = exp(-fabs(z)), big = 1.0f / (1.0f + t), small = t / (1.0f + t);
+    *s = z >= 0.0f ? big : small;
+    *r = z >= 0.0f ? small : big;
+}
+
+/*
+ * gelu(x) = 0.5 x (1 + tanh u), u = k (x + c x^3), computed as x s with
+ * s = sigmoid(2u) = 0.5 (1 + tanh u), which does not cancel for x < 0;
+ * dx = dy (s + 2 x s (1 - s) u'),  u' = k (1 + 3 c x^2)
+ */
+inline float act_gelu(float x)
+{
+    float s, r;
+    act_sigmoid_pair(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);
+    return x * s;
+}
+
+inline float act_gelu_grad(float x)
+{
+    float s, r;
+    act_sigmoid_pair(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);
+    return s + 2.0f * x * s * r * ACT_GELU_K * (1.0f + 3.0f * ACT_GELU_C * x * x);
+}
+
+/* silu(x) = x s, s = sigmoid(x);  dx = dy s (1 + x (1 - s)) */
+inline float act_silu(float x)
+{
+    float s, r;
+    act_sigmoid_pair(x, &s, &r);
+    return x * s;
+}
+
+inline float act_silu_grad(float x)
+{
+    float s, r;
+    act_sigmoid_pair(x, &s, &r);
+    return s * (1.0f + x * r);
+}
+
+/* sigmoid(x) without overflow (softplus's gradient) */
+inline float act_sigmoid(float x)
+{
+    float s, r;
+    act_sigmoid_pair(x, &s, &r);
+    return s;
+}

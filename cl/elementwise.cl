@@ -6,7 +6,8 @@
  *            or a one-element tensor on either side (the common case, so
  *            it skips the index arithmetic);
  *   NAME_bc  y[i] = f(a[off_a(i)], b[off_b(i)]): NumPy broadcasting.
- * The backward of a broadcast input is a reduction (reduce.cl).
+ * The backward of a broadcast input is a reduction (reduce.cl). The math
+ * of each op is common.cl's EW_ macro, shared with the fused kernels.
  */
 
 #define BINARY_KERNELS(name, expr)                                                                 \
@@ -37,41 +38,41 @@
     }
 
 /* y = a + b;  da = dy, db = dy */
-BINARY_KERNELS(add, a + b)
+BINARY_KERNELS(add, EW_ADD(a, b, 0.0f))
 /* y = a - b;  da = dy, db = -dy */
-BINARY_KERNELS(sub, a - b)
+BINARY_KERNELS(sub, EW_SUB(a, b, 0.0f))
 /* y = a * b;  da = dy * b, db = dy * a */
-BINARY_KERNELS(mul, a * b)
+BINARY_KERNELS(mul, EW_MUL(a, b, 0.0f))
 /* y = a / b;  da = dy / b, db = -(dy / b) * y */
-BINARY_KERNELS(div, a / b)
+BINARY_KERNELS(div, EW_DIV(a, b, 0.0f))
 
 /* y = -x;  dx = -dy */
-UNARY_KERNEL(neg, -x)
+UNARY_KERNEL(neg, EW_NEG(x, 0.0f, c))
 /* y = c x;  dx = c dy */
-UNARY_KERNEL(scale, c * x)
+UNARY_KERNEL(scale, EW_SCALE(x, 0.0f, c))
 /* y = x^2;  dx = 2 x dy */
-UNARY_KERNEL(square, x * x)
+UNARY_KERNEL(square, EW_SQUARE(x, 0.0f, c))
 /* y = e^x;  dx = y dy */
-UNARY_KERNEL(exp_f, exp(x))
+UNARY_KERNEL(exp_f, EW_EXP(x, 0.0f, c))
 /* y = ln x;  dx = dy / x */
-UNARY_KERNEL(log_f, log(x))
+UNARY_KERNEL(log_f, EW_LOG(x, 0.0f, c))
 /* y = sqrt x;  dx = dy / (2 y) */
-UNARY_KERNEL(sqrt_f, sqrt(x))
+UNARY_KERNEL(sqrt_f, EW_SQRT(x, 0.0f, c))
 
 /* y = max(x, 0) */
-UNARY_KERNEL(relu, x > 0.0f ? x : 0.0f)
+UNARY_KERNEL(relu, EW_RELU(x, 0.0f, c))
 /* dx = dy where x > 0, else 0   (a = x, b = dy) */
-BINARY_KERNELS(relu_backward, a > 0.0f ? b : 0.0f)
+BINARY_KERNELS(relu_backward, EW_RELU_GRAD(a, b, 0.0f))
 
 /* y = 1 / (1 + e^-x): for x -> -inf e^-x overflows to inf and y to 0, as it should */
-UNARY_KERNEL(sigmoid, 1.0f / (1.0f + exp(-x)))
+UNARY_KERNEL(sigmoid, EW_SIGMOID(x, 0.0f, c))
 /* dx = dy y (1 - y)   (a = y, b = dy) */
-BINARY_KERNELS(sigmoid_backward, b * a * (1.0f - a))
+BINARY_KERNELS(sigmoid_backward, EW_SIGMOID_GRAD(a, b, 0.0f))
 
 /* y = tanh x */
-UNARY_KERNEL(tanh_f, tanh(x))
+UNARY_KERNEL(tanh_f, EW_TANH(x, 0.0f, c))
 /* dx = dy (1 - y^2)   (a = y, b = dy) */
-BINARY_KERNELS(tanh_backward, b * (1.0f - a * a))
+BINARY_KERNELS(tanh_backward, EW_TANH_GRAD(a, b, 0.0f))
 
 /* Broadcast X up to Y's shape: y[i] = x[off(i)] (the backward of a sum). */
 __kernel void expand(__global const float *X, __global float *Y, long n, long4 dims, long4 st)

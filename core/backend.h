@@ -112,6 +112,13 @@ typedef struct clg_backend_vtable {
     clg_status (*plan_run)(clg_backend *be, void *plan, const clg_node *nodes, int32_t count, int phases,
                            int32_t *failed);
     void (*plan_free)(clg_backend *be, void *plan);
+    /* Fusion (NULL: none): end[i] = the last node of the group that node i
+     * runs in (i when it runs alone), for the nodes of [0, count); groups
+     * are runs of consecutive nodes, decided from ops, shapes and phases
+     * alone. Asked before the memory plan, which keeps what a group reads
+     * alive until the group's last node; plan_build must form the same
+     * groups. */
+    void (*fusion)(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end);
 } clg_backend_vtable;
 
 struct clg_backend {
@@ -120,6 +127,7 @@ struct clg_backend {
     double timer_t0;       /* host-clock timers */
     uint64_t max_buffer_bytes; /* the largest buffer the device takes (0: INT64_MAX) */
     int64_t view_align;        /* buffer_view's offsets: a multiple of this many elements (0: any) */
+    uint64_t launches;         /* commands enqueued (clg_context_launches): the backend counts them */
     char device[320];      /* human-readable device description */
 };
 

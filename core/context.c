@@ -107,6 +107,11 @@ void clg_context_destroy(clg_context *ctx)
     free(ctx);
 }
 
+uint64_t clg_context_launches(const clg_context *ctx)
+{
+    return ctx && ctx->be ? ctx->be->launches : 0;
+}
+
 const char *clg_context_errmsg(const clg_context *ctx)
 {
     if (!ctx) return "no context (NULL)";

@@ -155,21 +155,23 @@ static int take_slot(slots *p, int32_t from, int32_t until, int64_t count, bool 
  * backward op given a forward node (a superset: correct, only longer).
  * last[0, n) is for the nodes' outputs, last[n, 2n) for their saved state
  * (aux buffers that are not scratch): a reader of state alone
- * (reads_state_of_source) extends only the second. -1: never read. */
-static void liveness(const clg_graph *g, bool wide, int32_t *last)
+ * (reads_state_of_source) extends only the second. -1: never read. A
+ * node of a fused group (end[i], vtable fusion) reads at its group's end. */
+static void liveness(const clg_graph *g, bool wide, const int32_t *end, int32_t *last)
 {
     int32_t n = g->n, *state = last + n;
     for (int32_t i = 0; i < 2 * n; i++) last[i] = -1;
-    for (int32_t i = 0; i < n; i++)
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t at = end[i]; /* a fused group reads its inputs until its last node */
         for (int k = 0; k < CLG_MAX_SRC; k++) {
             int32_t j = g->nodes[i].src[k];
             if (j < 0) continue;
             if (k == 1 && reads_state_of_source(g->nodes[i].op)) {
-                if (state[j] < i) state[j] = i;
+                if (state[j] < at) state[j] = at;
             } else {
                 int32_t o = owner_of(g, j);
-                if (last[o] < i) last[o] = i;
-                if (o != j && last[j] < i) last[j] = i;
+                if (last[o] < at) last[o] = at;
+                if (o != j && last[j] < at) last[j] = at;
             }
             const clg_node *f = &g->nodes[j];
             bool reads = wide ? g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD
@@ -177,9 +179,10 @@ static void liveness(const clg_graph *g, bool wide, int32_t *last)
             for (int m = 0; reads && m < CLG_MAX_SRC; m++) {
                 if (f->src[m] < 0) continue;
                 int32_t fo = owner_of(g, f->src[m]);
-                if (last[fo] < i) last[fo] = i;
+                if (last[fo] < at) last[fo] = at;
             }
         }
+    }
     /* a view read later keeps its source alive: views come after their source */
     for (int32_t i = n - 1; i >= 0; i--) {
         int32_t o = owner_of(g, i);
@@ -439,15 +442,18 @@ clg_status clg_plan_prepare(clg_graph *g)
     int32_t n = g->n;
     size_t nw = (size_t)(n ? n : 1) * (CLG_MAX_AUX + 1);
     int32_t *last = malloc((size_t)(n ? 2 * n : 1) * sizeof *last);
+    int32_t *gend = malloc((size_t)(n ? n : 1) * sizeof *gend);
     int32_t *where = malloc(nw * sizeof *where), *try_where = malloc(nw * sizeof *try_where);
     int64_t *offs = malloc(nw * sizeof *offs), *offs_try = malloc(nw * sizeof *offs_try);
     bool *own = calloc((size_t)(n ? n : 1), sizeof *own);
     slots p = {0}, t = {0};
     int32_t failed_at = 0;
-    if (!last || !where || !try_where || !offs || !offs_try || !own) goto oom;
+    if (!last || !gend || !where || !try_where || !offs || !offs_try || !own) goto oom;
+    for (int32_t i = 0; i < n; i++) gend[i] = i;
+    if (g->plan_on && be->vt->fusion) be->vt->fusion(be, g->nodes, n, gend);
 
     /* kept tensors (through a view too): a buffer of their own */
-    liveness(g, false, last);
+    liveness(g, false, gend, last);
     for (int32_t i = 0; i < n; i++) own[i] = g->nodes[i].owns_buf;
     for (int32_t i = 0; i < n; i++) {
         const clg_node *nd = &g->nodes[i];
@@ -468,7 +474,7 @@ clg_status clg_plan_prepare(clg_graph *g)
      * slot too small grown, the largest or the smallest) */
     int64_t best = -1;
     for (int v = 0; v < 4; v++) {
-        liveness(g, v >= 2, last);
+        liveness(g, v >= 2, gend, last);
         t.n = 0;
         int64_t total = sweep(g, last, own, v % 2 == 0, &t, try_where);
         if (total < 0) goto oom;
@@ -487,7 +493,7 @@ clg_status clg_plan_prepare(clg_graph *g)
         int64_t align = be->view_align ? be->view_align : 1;
         uint64_t max_elems = be->max_buffer_bytes ? be->max_buffer_bytes / 4 : (uint64_t)INT64_MAX;
         for (int v = 0; v < 2; v++) {
-            liveness(g, v == 1, last);
+            liveness(g, v == 1, gend, last);
             int64_t total = arena_sweep(g, last, own, align, true, offs_try);
             if (total < 0) goto oom;
             if (total >= best || (uint64_t)total > max_elems || (arena_total >= 0 && total >= arena_total)) continue;
@@ -532,6 +538,7 @@ done:
     free(p.s);
     free(t.s);
     free(last);
+    free(gend);
     free(where);
     free(try_where);
     free(offs);

@@ -1,5 +1,6 @@
 /* The OpenCL backend: context, queue, kernels, buffers and node dispatch. */
 #include "cl_backend.h"
+#include "cl_fuse.h"
 #include "gemm.h"
 
 #include <stdio.h>
@@ -141,6 +142,7 @@ clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nar
     }
     cl_int err = clEnqueueNDRangeKernel(b->queue, kern, 1, NULL, &global, &local, 0, NULL, clg_cl_event_slot(b));
     clg_cl_event_done(b);
+    b->base.launches++;
     if (err != CL_SUCCESS) {
         char what[96];
         snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", kernel_names[k]);
@@ -247,6 +249,7 @@ static const clg_backend_vtable cl_vtable = {
     .plan_build = clg_cl_plan_build,
     .plan_run = clg_cl_plan_run,
     .plan_free = clg_cl_plan_free,
+    .fusion = clg_cl_fusion,
 };
 
 /* Kernel kern's local size: the largest power of two within the device's
@@ -309,6 +312,9 @@ static clg_status setup(clg_cl_backend *b)
      * lose nothing. The cap only keeps global sizes sane for huge tensors,
      * where the kernels' loops take the rest. */
     b->max_global = (size_t)1 << 30;
+    const char *fusion = getenv("CLGRAD_FUSION");
+    b->fuse = !(fusion && strcmp(fusion, "off") == 0);
+
     /* For the tests: a small cap makes every kernel walk its grid-stride
      * and group-stride loops on small tensors, as huge ones would. */
     const char *cap = getenv("CLGRAD_MAX_LAUNCH");

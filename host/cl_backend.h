@@ -29,6 +29,7 @@ typedef struct clg_cl_backend {
      * cannot hold (a CLBlast call, a copy). NULL when enqueuing. */
     struct clg_cl_node_plan *rec;
     bool rec_opaque;
+    bool fuse; /* fused elementwise kernels (host/cl_fuse.c); CLGRAD_FUSION=off clears it */
 } clg_cl_backend;
 
 #define CLB(be) ((clg_cl_backend *)(be))

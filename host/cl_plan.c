@@ -21,6 +21,7 @@
  * graph's nodes or buffers are planned again.
  */
 #include "cl_backend.h"
+#include "cl_fuse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,12 +48,14 @@ typedef struct clg_cl_node_plan {
     rec_launch *l;
     int n, cap, used;
     bool opaque; /* runs node by node */
+    int fused;   /* 1 + its fused group (host/cl_fuse.c), or 0 */
     node_key key;
 } clg_cl_node_plan;
 
 typedef struct cl_plan {
     clg_cl_node_plan *np;
     int32_t count;
+    clg_cl_fused fused;
 } cl_plan;
 
 static void key_of(const clg_node *nodes, const clg_node *n, node_key *k)
@@ -152,6 +155,7 @@ void clg_cl_plan_free(clg_backend *be, void *plan)
         release_launches(&p->np[i], 0);
         free(p->np[i].l);
     }
+    clg_cl_fuse_free(&p->fused);
     free(p->np);
     free(p);
 }
@@ -179,8 +183,71 @@ clg_status clg_cl_plan_build(clg_backend *be, const clg_node *nodes, int32_t cou
             return s;
         }
     }
+    /* every node is recorded on its own too: a group whose members changed
+     * since (see plan_run) runs them one by one */
+    clg_status s = clg_cl_fuse_build(b, nodes, count, &p->fused);
+    if (s != CLG_OK) {
+        clg_error_wrap(be->ctx, s, "building the graph's plan");
+        clg_cl_plan_free(be, p);
+        return s;
+    }
+    for (int k = 0; k < p->fused.count; k++)
+        for (int32_t i = p->fused.group[k].first; i <= p->fused.group[k].last; i++) p->np[i].fused = 1 + k;
     *plan = p;
     return CLG_OK;
+}
+
+/* Node n as recorded: bound again first if its fields changed. */
+static clg_status run_recorded(clg_cl_backend *b, clg_cl_node_plan *np, const clg_node *nodes, const clg_node *n)
+{
+    clg_status s = CLG_OK;
+    if (np->opaque) return clg_cl_run_node(&b->base, nodes, n);
+    node_key k;
+    key_of(nodes, n, &k);
+    if (memcmp(&k, &np->key, sizeof k) != 0) s = record(b, np, nodes, n);
+    /* record may find the node now needs CLBlast or a copy */
+    if (s == CLG_OK && np->opaque) return clg_cl_run_node(&b->base, nodes, n);
+    for (int j = 0; s == CLG_OK && j < np->n; j++) {
+        rec_launch *L = &np->l[j];
+        cl_int err = clEnqueueNDRangeKernel(b->queue, L->kern, 1, NULL, &L->global, &L->local, 0, NULL, clg_cl_event_slot(b));
+        clg_cl_event_done(b);
+        b->base.launches++;
+        if (err != CL_SUCCESS) {
+            char what[96];
+            snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", clg_cl_kernel_name(L->k));
+            s = clg_cl_fail(b, err, what);
+        }
+    }
+    return s;
+}
+
+/* A fused group, at its last node: its one kernel, unless a member's
+ * fields changed since the plan was built (then each member as recorded). */
+static clg_status run_group(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_group *g, const clg_node *nodes,
+                            int32_t *failed)
+{
+    bool same = true;
+    for (int32_t i = g->first; same && i <= g->last; i++) {
+        node_key k;
+        key_of(nodes, &nodes[i], &k);
+        same = memcmp(&k, &p->np[i].key, sizeof k) == 0;
+    }
+    if (!same) {
+        for (int32_t i = g->first; i <= g->last; i++) {
+            clg_status s = run_recorded(b, &p->np[i], nodes, &nodes[i]);
+            if (s != CLG_OK) {
+                *failed = i;
+                return s;
+            }
+        }
+        return CLG_OK;
+    }
+    cl_int err = clEnqueueNDRangeKernel(b->queue, g->kern, 1, NULL, &g->global, &g->local, 0, NULL, clg_cl_event_slot(b));
+    clg_cl_event_done(b);
+    b->base.launches++;
+    if (err == CL_SUCCESS) return CLG_OK;
+    *failed = g->last;
+    return clg_cl_fail(b, err, "clEnqueueNDRangeKernel(a fused kernel)");
 }
 
 clg_status clg_cl_plan_run(clg_backend *be, void *plan, const clg_node *nodes, int32_t count, int phases,
@@ -192,27 +259,14 @@ clg_status clg_cl_plan_run(clg_backend *be, void *plan, const clg_node *nodes, i
         const clg_node *n = &nodes[i];
         if (clg_op_family(n->op) == CLG_FAM_LEAF || !(n->phase & phases)) continue;
         clg_cl_node_plan *np = &p->np[i];
-        clg_status s = CLG_OK;
-        if (np->opaque) {
-            s = clg_cl_run_node(be, nodes, n);
-        } else {
-            node_key k;
-            key_of(nodes, n, &k);
-            if (memcmp(&k, &np->key, sizeof k) != 0) s = record(b, np, nodes, n);
-            /* record may find the node now needs CLBlast or a copy */
-            if (s == CLG_OK && np->opaque) s = clg_cl_run_node(be, nodes, n);
-            for (int j = 0; s == CLG_OK && !np->opaque && j < np->n; j++) {
-                rec_launch *L = &np->l[j];
-                cl_int err =
-                    clEnqueueNDRangeKernel(b->queue, L->kern, 1, NULL, &L->global, &L->local, 0, NULL, clg_cl_event_slot(b));
-                clg_cl_event_done(b);
-                if (err != CL_SUCCESS) {
-                    char what[96];
-                    snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", clg_cl_kernel_name(L->k));
-                    s = clg_cl_fail(b, err, what);
-                }
-            }
+        if (np->fused) { /* the group runs at its last node; its nodes are consecutive, of one phase */
+            const clg_cl_fused_group *g = &p->fused.group[np->fused - 1];
+            if (i < g->last) continue;
+            clg_status s = run_group(b, p, g, nodes, failed);
+            if (s != CLG_OK) return s;
+            continue;
         }
+        clg_status s = run_recorded(b, np, nodes, n);
         if (s != CLG_OK) {
             *failed = i;
             return s;

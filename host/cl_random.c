@@ -5,6 +5,7 @@
 static clg_status copy(clg_cl_backend *b, const clg_node *from, const clg_node *to)
 {
     if (clg_cl_opaque(b)) return CLG_OK;
+    b->base.launches++;
     cl_int err = clEnqueueCopyBuffer(b->queue, MEM(from->buf), MEM(to->buf), 0, 0, (size_t)to->numel * 4, 0, NULL,
                                      NULL);
     return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(b, err, "clEnqueueCopyBuffer");

@@ -67,6 +67,7 @@ clg_status clg_cl_gemm(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, 
                                         b_off, ldb, b_stride, beta, C, c_off, ldc, c_stride, batch, &b->queue,
                                         clg_cl_event_slot(b));
     clg_cl_event_done(b); /* CLBlast's event covers only its last kernel */
+    b->base.launches++;
     if (st == CLBlastSuccess) return CLG_OK;
     clg_status s = st == CLBlastOpenCLOutOfHostMemory || st == CLBlastTempBufferAllocFailure ? CLG_ERR_OUT_OF_MEMORY
                                                                                                : CLG_ERR_DEVICE;

@@ -105,6 +105,11 @@ CLG_API clg_status clg_context_status(const clg_context *ctx);
 CLG_API const char *clg_context_backend(const clg_context *ctx);
 /* e.g. "Portable Computing Language / pthread-skylake-avx512 (cpu, 0:0)" */
 CLG_API const char *clg_context_device(const clg_context *ctx);
+/* The device commands the context has enqueued so far: every clgrad kernel
+ * (a fused one included) and every CLBlast call counts one; the reference
+ * backend counts one per node it runs. The difference across a run is the
+ * kernels of a step (clgrad-bench's train group reports it). */
+CLG_API uint64_t clg_context_launches(const clg_context *ctx);
 
 /* Lists every device a spec can name, one per line, "reference" first.
  * Writes at most size bytes (always NUL-terminated when size > 0) and

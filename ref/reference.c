@@ -105,6 +105,7 @@ static const ref_family_fn families[CLG_FAM_COUNT] = {
 
 static clg_status ref_run(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
+    be->launches++;
     return families[clg_op_family(n->op)](be, nodes, n);
 }
 

@@ -1,0 +1,402 @@
+/*
+ * Fused elementwise kernels (host/cl_fuse.c) against the same graphs run
+ * unfused (CLGRAD_FUSION=off), on every OpenCL device: every fusable op in
+ * a chain with broadcasting on both sides, random elementwise DAGs with
+ * tensors used inside and outside the groups and kept ones, trained with
+ * in-place optimizer updates. The fused kernels expand the same math
+ * macros as the op kernels (cl/common.cl), so the results must be equal
+ * bit for bit. Also: the fused graph enqueues fewer kernels, a fused graph
+ * run again on new inputs equals a fresh graph, and CLGRAD_FUSION_DUMP
+ * writes the generated source.
+ *
+ * A fused program that fails to build (clBuildProgram wrapped by the
+ * linker here, --wrap) is an error naming the compiler log and the path of
+ * its source, and the graph runs once the build works.
+ *
+ * The environment is changed only between contexts, before any run: PoCL's
+ * threads read it while they run kernels.
+ */
+#define _GNU_SOURCE /* setenv, mkdtemp */
+#include "util.h"
+
+#include "cl_common.h" /* OpenCL types for the clBuildProgram wrapper */
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { R = 7, C = 33, NPARAM = 4 };
+
+/* clBuildProgram, through the linker's --wrap: fails while fail_builds */
+static bool fail_builds;
+cl_int __real_clBuildProgram(cl_program p, cl_uint n, const cl_device_id *d, const char *opt,
+                             void(CL_CALLBACK *notify)(cl_program, void *), void *data);
+cl_int __wrap_clBuildProgram(cl_program p, cl_uint n, const cl_device_id *d, const char *opt,
+                             void(CL_CALLBACK *notify)(cl_program, void *), void *data)
+{
+    cl_int err = __real_clBuildProgram(p, n, d, opt, notify, data);
+    return fail_builds ? CL_BUILD_PROGRAM_FAILURE : err;
+}
+
+typedef struct {
+    clg_context *ctx;
+    clg_graph *g;
+    clg_tensor p[NPARAM]; /* [R,C], [C], [R,1], [1] */
+    clg_tensor x;         /* input [R,C] */
+    clg_tensor loss;
+    clg_tensor kept[4];
+    int nkept;
+} fgraph;
+
+typedef clg_tensor (*build_fn)(fgraph *f, void *arg);
+
+static clg_context *ctx_with_fusion(const char *spec, bool fused)
+{
+    if (!fused) setenv("CLGRAD_FUSION", "off", 1);
+    clg_context *ctx = open_ctx(spec);
+    if (!fused) unsetenv("CLGRAD_FUSION");
+    return ctx;
+}
+
+static void fbuild(fgraph *f, clg_context *ctx, build_fn body, void *arg, bool adam)
+{
+    memset(f, 0, sizeof *f);
+    f->ctx = ctx;
+    CHECK_OK(ctx, clg_graph_create(ctx, &f->g));
+    const int64_t rc[2] = {R, C}, c1 = C, r1[2] = {R, 1}, one = 1;
+    f->x = clg_input(f->g, 2, rc);
+    f->p[0] = clg_param(f->g, 2, rc);
+    f->p[1] = clg_param(f->g, 1, &c1);
+    f->p[2] = clg_param(f->g, 2, r1);
+    f->p[3] = clg_param(f->g, 1, &one);
+    f->loss = body(f, arg);
+    CHECK_OK(ctx, clg_graph_status(f->g));
+    CHECK_OK(ctx, clg_backward(f->g, f->loss));
+    if (adam) {
+        clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_ADAM);
+        c.lr = 0.01f;
+        CHECK_OK(ctx, clg_optimizer(f->g, &c));
+    } else {
+        CHECK_OK(ctx, clg_sgd(f->g, 0.05f));
+    }
+}
+
+/* Sets the inputs from seed, runs `steps` training steps; the losses, the
+ * kept tensors and the parameters into out. */
+static size_t frun(clg_context *ctx, fgraph *f, uint64_t seed, int steps, float *out)
+{
+    float v[R * C];
+    rng_t q = {seed};
+    size_t k = 0;
+    rng_fill(&q, v, R * C, 0.5, 1.5, true);
+    CHECK_OK(ctx, clg_tensor_set(f->g, f->x, v, R * C));
+    for (int i = 0; i < NPARAM; i++) {
+        size_t n = (size_t)clg_tensor_numel(f->g, f->p[i]);
+        rng_fill(&q, v, n, 0.5, 1.5, true);
+        CHECK_OK(ctx, clg_tensor_set(f->g, f->p[i], v, n));
+    }
+    for (int s = 0; s < steps; s++) {
+        CHECK_OK(ctx, clg_graph_run(f->g, CLG_RUN_ALL));
+        CHECK_OK(ctx, clg_tensor_get(f->g, f->loss, &out[k++], 1));
+        for (int i = 0; i < f->nkept; i++) {
+            size_t n = (size_t)clg_tensor_numel(f->g, f->kept[i]);
+            CHECK_OK(ctx, clg_tensor_get(f->g, f->kept[i], &out[k], n));
+            k += n;
+        }
+    }
+    for (int i = 0; i < NPARAM; i++) {
+        size_t n = (size_t)clg_tensor_numel(f->g, f->p[i]);
+        CHECK_OK(ctx, clg_tensor_get(f->g, f->p[i], &out[k], n));
+        k += n;
+    }
+    return k;
+}
+
+#define MAXV 8192
+
+/* Builds body fused and unfused on spec, trains both, compares bit for bit;
+ * returns the kernels each enqueued for the training. */
+static void compare_on(const char *spec, const char *what, build_fn body, void *arg, bool adam, uint64_t seed,
+                       uint64_t *fused_launches, uint64_t *plain_launches)
+{
+    clg_context *cf = ctx_with_fusion(spec, true), *cu = ctx_with_fusion(spec, false);
+    fgraph ff, fu;
+    fbuild(&ff, cf, body, arg, adam);
+    fbuild(&fu, cu, body, arg, adam);
+    float *a = malloc(MAXV * sizeof *a), *b = malloc(MAXV * sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    uint64_t l0 = clg_context_launches(cf), m0 = clg_context_launches(cu);
+    size_t na = frun(cf, &ff, seed, 3, a), nb = frun(cu, &fu, seed, 3, b);
+    if (fused_launches) *fused_launches = clg_context_launches(cf) - l0;
+    if (plain_launches) *plain_launches = clg_context_launches(cu) - m0;
+    assert_int_equal(na, nb);
+    assert_true(na <= MAXV);
+    for (size_t i = 0; i < na; i++) {
+        /* finite, or the comparison says nothing (a NaN's sign is unspecified) */
+        if (!isfinite(a[i])) fail_msg("%s on %s: value %zu is %g (the test's graph must stay finite)", what, spec, i, (double)a[i]);
+        if (memcmp(&a[i], &b[i], sizeof *a))
+            fail_msg("%s on %s: value %zu fused %.9g, unfused %.9g", what, spec, i, (double)a[i], (double)b[i]);
+    }
+    free(a);
+    free(b);
+    clg_context_destroy(cf);
+    clg_context_destroy(cu);
+}
+
+/* ---- every fusable op in a chain ---- */
+
+typedef enum {
+    F_ADD, F_SUB, F_MUL, F_DIV, F_NEG, F_SCALE, F_SQUARE, F_EXP, F_LOG, F_SQRT, F_RELU, F_SIGMOID, F_TANH,
+    F_LEAKY_RELU, F_GELU, F_SILU, F_SOFTPLUS, F_COUNT
+} fop;
+
+static const char *const fop_names[F_COUNT] = {"add", "sub", "mul", "div", "neg", "scale", "square", "exp", "log",
+                                                "sqrt", "relu", "sigmoid", "tanh", "leaky_relu", "gelu", "silu",
+                                                "softplus"};
+
+/* op applied to a (and b for binary ops); inputs in (0.5, 2.5) keep log,
+ * sqrt and div finite */
+static clg_tensor apply(clg_graph *g, int op, clg_tensor a, clg_tensor b)
+{
+    switch (op) {
+    case F_ADD: return clg_add(g, a, b);
+    case F_SUB: return clg_sub(g, a, b);
+    case F_MUL: return clg_mul(g, a, b);
+    case F_DIV: return clg_div(g, a, b);
+    case F_NEG: return clg_neg(g, a);
+    case F_SCALE: return clg_scale(g, a, -1.7f);
+    case F_SQUARE: return clg_square(g, a);
+    case F_EXP: return clg_exp(g, a);
+    case F_LOG: return clg_log(g, a);
+    case F_SQRT: return clg_sqrt(g, a);
+    case F_RELU: return clg_relu(g, clg_sub(g, a, b)); /* both signs */
+    case F_SIGMOID: return clg_sigmoid(g, a);
+    case F_TANH: return clg_tanh(g, a);
+    case F_LEAKY_RELU: return clg_leaky_relu(g, clg_sub(g, a, b), 0.07f);
+    case F_GELU: return clg_gelu(g, clg_sub(g, a, b));
+    case F_SILU: return clg_silu(g, clg_sub(g, a, b));
+    default: return clg_softplus(g, clg_sub(g, a, b));
+    }
+}
+
+typedef struct {
+    int op;
+    bool left; /* the broadcast operand on the left */
+} chain_arg;
+
+/* t1 = x + p0 + row p1 (read again outside the chain), t2 = op(t1, col p2)
+ * or op(col p2, t1), t3 = sigmoid(t2) * scalar p3: one group forward, the
+ * gradients a group backward. */
+static clg_tensor chain(fgraph *f, void *arg)
+{
+    const chain_arg *c = arg;
+    clg_graph *g = f->g;
+    clg_tensor t1 = clg_add(g, clg_add(g, f->x, f->p[0]), f->p[1]);
+    clg_tensor t2 = c->left ? apply(g, c->op, f->p[2], t1) : apply(g, c->op, t1, f->p[2]);
+    clg_tensor t3 = clg_mul(g, clg_sigmoid(g, t2), f->p[3]);
+    f->kept[f->nkept++] = t3;
+    CHECK_OK(f->ctx, clg_tensor_keep(g, t3));
+    return clg_add(g, clg_sum(g, t3), clg_mean(g, clg_square(g, t1)));
+}
+
+static void chains_on(const char *spec)
+{
+    for (int op = 0; op < F_COUNT; op++)
+        for (int left = 0; left < 2; left++) {
+            chain_arg c = {op, left != 0};
+            char what[64];
+            snprintf(what, sizeof what, "chain with %s%s", fop_names[op], left ? " (broadcast on the left)" : "");
+            uint64_t lf, lu;
+            compare_on(spec, what, chain, &c, op % 2 == 0, 100 + (uint64_t)op, &lf, &lu);
+            if (!(lf < lu)) fail_msg("%s on %s: %llu kernels fused, %llu unfused", what, spec, (unsigned long long)lf,
+                                     (unsigned long long)lu);
+        }
+}
+
+static void test_every_op_in_a_chain(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) chains_on(specs[i]);
+}
+
+/* ---- random DAGs ---- */
+
+static clg_tensor random_dag(fgraph *f, void *arg)
+{
+    uint64_t seed = *(const uint64_t *)arg;
+    rng_t q = {seed};
+    clg_graph *g = f->g;
+    clg_tensor t[96];
+    int nt = 0;
+    t[nt++] = clg_add(g, f->x, f->p[0]);
+    t[nt++] = clg_mul(g, f->x, f->p[1]);
+    t[nt++] = clg_sigmoid(g, f->p[2]);
+    int nops = 20 + (int)(rng_next(&q) % 60);
+    for (int k = 0; k < nops && nt < 96; k++) {
+        /* mostly the newest tensors (long chains), sometimes old ones
+         * (tensors read inside and outside a group) or a parameter */
+        clg_tensor a = t[rng_next(&q) % 3 ? nt - 1 - (int)(rng_next(&q) % (nt < 3 ? nt : 3)) : (int)(rng_next(&q) % nt)];
+        clg_tensor b = rng_next(&q) % 4 ? t[rng_next(&q) % nt] : f->p[1 + rng_next(&q) % 3];
+        /* bounded: every unbounded op is followed by a squashing one */
+        int op = (int)(rng_next(&q) % F_COUNT);
+        /* positive and bounded, however training moves p3 */
+        if (op == F_EXP || op == F_LOG || op == F_SQRT || op == F_DIV) a = clg_add(g, clg_sigmoid(g, a), clg_sigmoid(g, f->p[3]));
+        if (op == F_DIV) b = clg_add(g, clg_sigmoid(g, b), clg_sigmoid(g, f->p[3]));
+        clg_tensor y = clg_tanh(g, apply(g, op, a, b));
+        if (y.id >= 0) t[nt++] = y;
+        if (rng_next(&q) % 16 == 0 && f->nkept < 4) {
+            f->kept[f->nkept++] = y;
+            CHECK_OK(f->ctx, clg_tensor_keep(g, y));
+        }
+    }
+    clg_tensor loss = clg_mean(g, t[nt - 1]);
+    for (int k = 0; k < 6; k++) loss = clg_add(g, loss, clg_sum(g, t[rng_next(&q) % nt]));
+    return loss;
+}
+
+static void dags_on(const char *spec)
+{
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        char what[64];
+        snprintf(what, sizeof what, "random elementwise DAG %llu", (unsigned long long)seed);
+        compare_on(spec, what, random_dag, &seed, seed % 2 == 0, seed, NULL, NULL);
+    }
+}
+
+static void test_random_dags(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) dags_on(specs[i]);
+}
+
+/* ---- state between runs ---- */
+
+/* Run a fused graph, change its inputs, run again: as a fresh graph. */
+static void hidden_state_on(const char *spec)
+{
+    clg_context *ctx = ctx_with_fusion(spec, true);
+    chain_arg c = {F_GELU, false};
+    fgraph used, fresh;
+    fbuild(&used, ctx, chain, &c, true);
+    fbuild(&fresh, ctx, chain, &c, true);
+    float *a = malloc(MAXV * sizeof *a), *b = malloc(MAXV * sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    frun(ctx, &used, 5, 1, a);
+    /* the optimizer's state carried over: compare the forward pass alone */
+    float v[R * C], la, lb;
+    rng_t q = {77};
+    rng_fill(&q, v, R * C, 0.5, 1.5, true);
+    frun(ctx, &fresh, 5, 1, b);
+    CHECK_OK(ctx, clg_tensor_set(used.g, used.x, v, R * C));
+    CHECK_OK(ctx, clg_tensor_set(fresh.g, fresh.x, v, R * C));
+    CHECK_OK(ctx, clg_graph_run(used.g, CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_graph_run(fresh.g, CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_tensor_get(used.g, used.loss, &la, 1));
+    CHECK_OK(ctx, clg_tensor_get(fresh.g, fresh.loss, &lb, 1));
+    if (memcmp(&la, &lb, sizeof la)) fail_msg("%s: loss after new inputs %.9g, fresh graph %.9g", spec, la, lb);
+    CHECK_OK(ctx, clg_tensor_get(used.g, used.kept[0], a, R * C));
+    CHECK_OK(ctx, clg_tensor_get(fresh.g, fresh.kept[0], b, R * C));
+    assert_memory_equal(a, b, R * C * sizeof *a);
+    free(a);
+    free(b);
+    clg_context_destroy(ctx);
+}
+
+static void test_new_inputs_as_a_fresh_graph(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) hidden_state_on(specs[i]);
+}
+
+/* CLGRAD_FUSION_DUMP=DIR: the generated source, one statement per node. */
+static void test_dump(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    if (n == 0) return;
+    char dir[] = "/tmp/clgrad-fuse-dump-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CLGRAD_FUSION_DUMP", dir, 1);
+    clg_context *ctx = ctx_with_fusion(specs[0], true);
+    chain_arg c = {F_MUL, true};
+    fgraph f;
+    fbuild(&f, ctx, chain, &c, false);
+    CHECK_OK(ctx, clg_graph_prepare(f.g));
+    clg_context_destroy(ctx);
+    unsetenv("CLGRAD_FUSION_DUMP");
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0;
+    char path[512], text[8192];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *fp = fopen(path, "r");
+        assert_non_null(fp);
+        size_t len = fread(text, 1, sizeof text - 1, fp);
+        text[len] = '\0';
+        fclose(fp);
+        if (!strstr(text, "__kernel void clg_fused_0") || !strstr(text, ": mul */") || !strstr(text, "EW_SIGMOID"))
+            fail_msg("%s does not read as the chain's kernels:\n%s", path, text);
+        unlink(path);
+        files++;
+    }
+    closedir(d);
+    rmdir(dir);
+    assert_int_equal(files, 1);
+}
+
+static void test_build_failure(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) {
+        clg_context *ctx = ctx_with_fusion(specs[i], true);
+        chain_arg c = {F_TANH, false};
+        fgraph f;
+        fbuild(&f, ctx, chain, &c, false);
+        fail_builds = true;
+        clg_status st = clg_graph_run(f.g, CLG_RUN_ALL);
+        fail_builds = false;
+        assert_int_equal(st, CLG_ERR_BUILD);
+        const char *msg = clg_context_errmsg(ctx), *src = strstr(msg, "(source: ");
+        if (!strstr(msg, "fused kernels") || !strstr(msg, "compiler log") || !src)
+            fail_msg("message: %s", msg);
+        char path[512];
+        assert_int_equal(sscanf(src, "(source: %511[^)])", path), 1);
+        FILE *fp = fopen(path, "r");
+        if (!fp) fail_msg("the source is not at %s: %s", path, msg);
+        char text[4096];
+        size_t len = fread(text, 1, sizeof text - 1, fp);
+        text[len] = '\0';
+        fclose(fp);
+        unlink(path);
+        if (!strstr(text, "clg_fused_0")) fail_msg("%s holds no fused kernel", path);
+        /* refused before any node ran; runs once the build works */
+        CHECK_OK(ctx, clg_graph_run(f.g, CLG_RUN_ALL));
+        float l;
+        CHECK_OK(ctx, clg_tensor_get(f.g, f.loss, &l, 1));
+        clg_context_destroy(ctx);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_op_in_a_chain),
+        cmocka_unit_test(test_random_dags),
+        cmocka_unit_test(test_new_inputs_as_a_fresh_graph),
+        cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_build_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
