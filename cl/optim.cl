@@ -45,20 +45,27 @@ __kernel void sgd_update(__global float *W, __global const float *G, long n, flo
  *                 g = nesterov ? g + mu b : b
  *       w -= lr g
  */
+/* One element of each update (the kernels below loop over a tensor; the
+ * multi-tensor kernels host/cl_fuse.c generates, over several): a[] are
+ * the update's eight arguments (core/optim.h), c the clip factor. */
+inline void optim_sgd_at(__global float *W, __global float *G, __global float *B, long i, float c, float lr, float wd,
+                         float mu, float damp1, int flags)
+{
+    const float w = W[i];
+    float g = optim_take_grad(G, i, c, flags) + wd * w;
+    if (flags & OPTIM_MOMENTUM) {
+        const float b = (flags & OPTIM_FIRST) ? g : mu * B[i] + damp1 * g;
+        B[i] = b;
+        g = (flags & OPTIM_NESTEROV) ? g + mu * b : b;
+    }
+    W[i] = w - lr * g;
+}
+
 __kernel void optim_sgd(__global float *W, __global float *G, __global float *B, __global const float *clip, long n,
                         float lr, float wd, float mu, float damp1, int flags)
 {
     const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
-        const float w = W[i];
-        float g = optim_take_grad(G, i, c, flags) + wd * w;
-        if (flags & OPTIM_MOMENTUM) {
-            const float b = (flags & OPTIM_FIRST) ? g : mu * B[i] + damp1 * g;
-            B[i] = b;
-            g = (flags & OPTIM_NESTEROV) ? g + mu * b : b;
-        }
-        W[i] = w - lr * g;
-    }
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) optim_sgd_at(W, G, B, i, c, lr, wd, mu, damp1, flags);
 }
 
 /*
@@ -69,27 +76,33 @@ __kernel void optim_sgd(__global float *W, __global float *G, __global float *B,
  *   w -= step_size m / (sqrt(v') / bc2_sqrt + eps)
  * with step_size = lr / (1 - b1^t) and bc2_sqrt = sqrt(1 - b2^t).
  */
+inline void optim_adam_at(__global float *W, __global float *G, __global float *M, __global float *V,
+                          __global float *VMAX, long i, float c, float wd_or_decay, float b1, float b2, float eps,
+                          float step_size, float bc2_sqrt, int flags)
+{
+    float w = W[i];
+    float g = optim_take_grad(G, i, c, flags);
+    if (flags & OPTIM_DECOUPLED) w *= wd_or_decay;
+    else g += wd_or_decay * w;
+    const float m = b1 * M[i] + (1.0f - b1) * g;
+    const float v = b2 * V[i] + (1.0f - b2) * g * g;
+    M[i] = m;
+    V[i] = v;
+    float vv = v;
+    if (flags & OPTIM_AMSGRAD) {
+        vv = fmax(VMAX[i], v);
+        VMAX[i] = vv;
+    }
+    W[i] = w - step_size * m / (sqrt(vv) / bc2_sqrt + eps);
+}
+
 __kernel void optim_adam(__global float *W, __global float *G, __global float *M, __global float *V,
                          __global float *VMAX, __global const float *clip, long n, float wd_or_decay, float b1,
                          float b2, float eps, float step_size, float bc2_sqrt, int flags)
 {
     const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
-        float w = W[i];
-        float g = optim_take_grad(G, i, c, flags);
-        if (flags & OPTIM_DECOUPLED) w *= wd_or_decay;
-        else g += wd_or_decay * w;
-        const float m = b1 * M[i] + (1.0f - b1) * g;
-        const float v = b2 * V[i] + (1.0f - b2) * g * g;
-        M[i] = m;
-        V[i] = v;
-        float vv = v;
-        if (flags & OPTIM_AMSGRAD) {
-            vv = fmax(VMAX[i], v);
-            VMAX[i] = vv;
-        }
-        W[i] = w - step_size * m / (sqrt(vv) / bc2_sqrt + eps);
-    }
+    for (long i = get_global_id(0); i < n; i += get_global_size(0))
+        optim_adam_at(W, G, M, V, VMAX, i, c, wd_or_decay, b1, b2, eps, step_size, bc2_sqrt, flags);
 }
 
 /*
@@ -98,48 +111,58 @@ __kernel void optim_adam(__global float *W, __global float *G, __global float *M
  *           momentum: b = mu b + g / (sqrt(v') + eps), w -= lr b
  *           else      w -= lr g / (sqrt(v') + eps)
  */
+inline void optim_rmsprop_at(__global float *W, __global float *G, __global float *V, __global float *B,
+                             __global float *GA, long i, float c, float lr, float wd, float alpha, float eps, float mu,
+                             int flags)
+{
+    const float w = W[i];
+    const float g = optim_take_grad(G, i, c, flags) + wd * w;
+    const float v = alpha * V[i] + (1.0f - alpha) * g * g;
+    V[i] = v;
+    float vc = v;
+    if (flags & OPTIM_CENTERED) {
+        const float ga = alpha * GA[i] + (1.0f - alpha) * g;
+        GA[i] = ga;
+        vc = v - ga * ga;
+    }
+    const float step = g / (sqrt(vc) + eps);
+    if (flags & OPTIM_MOMENTUM) {
+        const float b = mu * B[i] + step;
+        B[i] = b;
+        W[i] = w - lr * b;
+    } else {
+        W[i] = w - lr * step;
+    }
+}
+
 __kernel void optim_rmsprop(__global float *W, __global float *G, __global float *V, __global float *B,
                             __global float *GA, __global const float *clip, long n, float lr, float wd, float alpha,
                             float eps, float mu, int flags)
 {
     const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
-        const float w = W[i];
-        const float g = optim_take_grad(G, i, c, flags) + wd * w;
-        const float v = alpha * V[i] + (1.0f - alpha) * g * g;
-        V[i] = v;
-        float vc = v;
-        if (flags & OPTIM_CENTERED) {
-            const float ga = alpha * GA[i] + (1.0f - alpha) * g;
-            GA[i] = ga;
-            vc = v - ga * ga;
-        }
-        const float step = g / (sqrt(vc) + eps);
-        if (flags & OPTIM_MOMENTUM) {
-            const float b = mu * B[i] + step;
-            B[i] = b;
-            W[i] = w - lr * b;
-        } else {
-            W[i] = w - lr * step;
-        }
-    }
+    for (long i = get_global_id(0); i < n; i += get_global_size(0))
+        optim_rmsprop_at(W, G, V, B, GA, i, c, lr, wd, alpha, eps, mu, flags);
 }
 
 /*
  * Adagrad:  g += wd w;  s += g^2;  w -= clr g / (sqrt(s) + eps)
  * with clr = lr / (1 + (t - 1) lr_decay).
  */
+inline void optim_adagrad_at(__global float *W, __global float *G, __global float *S, long i, float c, float clr,
+                             float wd, float eps, int flags)
+{
+    const float w = W[i];
+    const float g = optim_take_grad(G, i, c, flags) + wd * w;
+    const float s = S[i] + g * g;
+    S[i] = s;
+    W[i] = w - clr * g / (sqrt(s) + eps);
+}
+
 __kernel void optim_adagrad(__global float *W, __global float *G, __global float *S, __global const float *clip,
                             long n, float clr, float wd, float eps, int flags)
 {
     const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
-        const float w = W[i];
-        const float g = optim_take_grad(G, i, c, flags) + wd * w;
-        const float s = S[i] + g * g;
-        S[i] = s;
-        W[i] = w - clr * g / (sqrt(s) + eps);
-    }
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) optim_adagrad_at(W, G, S, i, c, clr, wd, eps, flags);
 }
 
 /* Gradient accumulation over micro-batches: acc += grad */

@@ -314,6 +314,9 @@ static clg_status setup(clg_cl_backend *b)
     b->max_global = (size_t)1 << 30;
     const char *fusion = getenv("CLGRAD_FUSION");
     b->fuse = !(fusion && strcmp(fusion, "off") == 0);
+    b->optim_source = -1;
+    for (int i = 0; i < clg_cl_source_count; i++)
+        if (strcmp(clg_cl_source_names[i], "optim.cl") == 0) b->optim_source = i;
 
     /* For the tests: a small cap makes every kernel walk its grid-stride
      * and group-stride loops on small tensors, as huge ones would. */

@@ -30,6 +30,7 @@ typedef struct clg_cl_backend {
     struct clg_cl_node_plan *rec;
     bool rec_opaque;
     bool fuse; /* fused elementwise kernels (host/cl_fuse.c); CLGRAD_FUSION=off clears it */
+    int optim_source; /* optim.cl among clg_cl_sources (batched updates use it), or -1 */
 } clg_cl_backend;
 
 #define CLB(be) ((clg_cl_backend *)(be))

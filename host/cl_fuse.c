@@ -7,7 +7,8 @@
  * A group is a run of consecutive nodes (in run order) of one phase whose
  * ops are elementwise (the EW_ macros of cl/common.cl: arithmetic with
  * broadcasting inputs, scale, the activations and their gradients) and
- * whose outputs have one shape. The core asks for the groups before it
+ * whose outputs have one shape; or a run of parameter updates of one
+ * optimizer, batched into one launch (a multi-tensor update). The core asks for the groups before it
  * plans memory (vtable fusion), so that what a group reads lives until its
  * last node: a group's outputs never share memory with its inputs.
  *
@@ -20,6 +21,7 @@
  * generated program there. A program that fails to build is an error with
  * the compiler's log and the path of its source, never a silent fallback.
  */
+#include "../core/optim.h"
 #include "cl_backend.h"
 #include "cl_fuse.h"
 
@@ -66,16 +68,40 @@ static bool fusable_op(const clg_node *nodes, const clg_node *n)
     return true;
 }
 
+/* A parameter update that batches with others: one generated kernel for a
+ * run of updates of one kind, flags and clip coefficient (PyTorch's
+ * "foreach" updates), since they differ only in their buffers. */
+static bool batchable_update(const clg_node *n)
+{
+    if (n->op != CLG_OP_OPTIM_UPDATE) return false;
+    switch ((clg_optimizer_kind)n->i[0]) {
+    case CLG_OPTIM_SGD:
+    case CLG_OPTIM_ADAM:
+    case CLG_OPTIM_ADAMW:
+    case CLG_OPTIM_RMSPROP:
+    case CLG_OPTIM_ADAGRAD: return true;
+    default: return false;
+    }
+}
+
+/* Whether n may join the group that first starts. */
+static bool joins(const clg_node *nodes, const clg_node *first, const clg_node *n, int32_t size)
+{
+    if (n->phase != first->phase) return false;
+    if (fusable_op(nodes, first))
+        return size < CLG_FUSED_MAX_NODES && fusable_op(nodes, n) && same_shape(n, first);
+    return size < CLG_FUSED_MAX_UPDATES && batchable_update(first) && batchable_update(n) && n->i[0] == first->i[0] &&
+           n->i[2] == first->i[2];
+}
+
 void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t *end)
 {
     for (int32_t i = 0; i < count; i++) end[i] = i;
     if (!b->fuse) return;
     for (int32_t i = 0; i < count;) {
         int32_t j = i;
-        if (fusable_op(nodes, &nodes[i]))
-            while (j + 1 < count && j + 1 - i < CLG_FUSED_MAX_NODES && fusable_op(nodes, &nodes[j + 1]) &&
-                   nodes[j + 1].phase == nodes[i].phase && same_shape(&nodes[j + 1], &nodes[i]))
-                j++;
+        if (fusable_op(nodes, &nodes[i]) || (b->optim_source >= 0 && batchable_update(&nodes[i])))
+            while (j + 1 < count && joins(nodes, &nodes[i], &nodes[j + 1], j + 1 - i)) j++;
         for (int32_t k = i; k <= j; k++) end[k] = j;
         i = j + 1;
     }
@@ -212,6 +238,67 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
     return nargs;
 }
 
+/* A batched update's kernel: every member's element loop in one index
+ * space, each through optim.cl's per-element function, so that it rounds
+ * as the member's own kernel. Buffers are bound once (args); the eight
+ * step arguments and the flags, the same for every member, follow them and
+ * are set before each run (clg_cl_fused_update_args). */
+static int generate_update(text *t, int gi, const clg_node *nodes, int32_t first, int32_t last, cl_mem *args,
+                           int64_t *total)
+{
+    static const char *const fn[] = {[CLG_OPTIM_SGD] = "optim_sgd_at", [CLG_OPTIM_ADAM] = "optim_adam_at",
+                                     [CLG_OPTIM_ADAMW] = "optim_adam_at", [CLG_OPTIM_RMSPROP] = "optim_rmsprop_at",
+                                     [CLG_OPTIM_ADAGRAD] = "optim_adagrad_at"};
+    /* the buffers and step arguments each kind's function takes (cl_optim.c's run_update) */
+    static const int nbufs[] = {[CLG_OPTIM_SGD] = 3, [CLG_OPTIM_ADAM] = 5, [CLG_OPTIM_ADAMW] = 5,
+                                [CLG_OPTIM_RMSPROP] = 5, [CLG_OPTIM_ADAGRAD] = 3};
+    static const char *const scalars[] = {[CLG_OPTIM_SGD] = "a0, a1, a2, a3", [CLG_OPTIM_ADAM] = "a1, a2, a3, a4, a5, a6",
+                                          [CLG_OPTIM_ADAMW] = "a1, a2, a3, a4, a5, a6",
+                                          [CLG_OPTIM_RMSPROP] = "a0, a1, a2, a3, a4",
+                                          [CLG_OPTIM_ADAGRAD] = "a0, a1, a2"};
+    const clg_optimizer_kind kind = (clg_optimizer_kind)nodes[first].i[0];
+    int nargs = 0;
+    put(t, "\n/* group %d: the parameter updates of nodes %d to %d, batched */\n__kernel void clg_fused_%d(", gi,
+        (int)first, (int)last, gi);
+    for (int32_t i = first; i <= last; i++) {
+        const clg_node *n = &nodes[i];
+        cl_mem w = MEM(n->buf);
+        /* W, G, then the state (an unused slot: W, which the flags leave untouched) */
+        cl_mem b[5] = {w, MEM(nodes[n->src[0]].buf), w, w, w};
+        for (int k = 1; k <= 3; k++)
+            if (n->src[k] >= 0) b[k + 1] = MEM(nodes[n->src[k]].buf);
+        for (int k = 0; k < nbufs[kind]; k++) {
+            put(t, "%s__global float *b%d_%d", nargs ? ", " : "", (int)i, k);
+            args[nargs++] = b[k];
+        }
+    }
+    const clg_node *f = &nodes[first];
+    args[nargs++] = f->i[2] >= 0 ? MEM(nodes[f->i[2]].buf) : MEM(f->buf); /* clip coefficient, if any */
+    put(t, ", __global const float *clip, float a0, float a1, float a2, float a3, float a4, float a5, float a6, "
+           "float a7, int flags)\n{\n    const float c = optim_clip_scale(clip, flags);\n");
+    int64_t end = 0;
+    for (int32_t i = first; i <= last; i++) end += nodes[i].numel;
+    *total = end;
+    put(t, "    for (long i = get_global_id(0); i < %lldL; i += get_global_size(0)) {\n", (long long)end);
+    int64_t start = 0;
+    for (int32_t i = first; i <= last; i++) {
+        const int64_t stop = start + nodes[i].numel;
+        put(t, "        %sif (i < %lldL) /* node %d: %s */\n            %s(", i == first ? "" : "else ", (long long)stop,
+            (int)i, clg_op_name(nodes[i].op), fn[kind]);
+        for (int k = 0; k < nbufs[kind]; k++) put(t, "b%d_%d, ", (int)i, k);
+        put(t, "i - %lldL, c, %s, flags);\n", (long long)start, scalars[kind]);
+        start = stop;
+    }
+    put(t, "    }\n}\n");
+    return nargs;
+}
+
+void clg_cl_fused_update_args(const clg_node *n, float a[OPTIM_NARGS], cl_int *flags)
+{
+    for (int k = 0; k < OPTIM_NARGS; k++) a[k] = optim_arg(n, k);
+    *flags = (cl_int)n->i[1];
+}
+
 /* Writes the generated source to dir (CLGRAD_FUSION_DUMP, else the
  * temporary folder on a failed build); the path into path. */
 static bool dump(const char *dir, const char *src, size_t len, char *path, size_t size)
@@ -233,7 +320,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
     clg_cl_fusion_groups(b, nodes, count, end);
     int ngroups = 0;
     for (int32_t i = 0; i < count; i = end[i] + 1)
-        if (end[i] > i && fusable(nodes, &nodes[i])) ngroups++;
+        if (end[i] > i && (fusable(nodes, &nodes[i]) || batchable_update(&nodes[i]))) ngroups++;
     if (!ngroups) {
         free(end);
         return CLG_OK;
@@ -247,12 +334,17 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
     put(&t, "/* clgrad: fused elementwise kernels of one graph (host/cl_fuse.c) */\n");
     int gi = 0;
     for (int32_t i = 0; i < count; i = end[i] + 1) {
-        if (end[i] == i || !fusable(nodes, &nodes[i])) continue;
+        if (end[i] == i || !(fusable(nodes, &nodes[i]) || batchable_update(&nodes[i]))) continue;
         clg_cl_fused_group *g = &out->group[gi];
         g->first = i;
         g->last = end[i];
-        g->nargs = generate(&t, gi, nodes, count, i, end[i], g->args, CLG_FUSED_MAX_ARGS, &g->ninputs);
-        g->n = nodes[i].numel;
+        g->update = batchable_update(&nodes[i]);
+        if (g->update) {
+            g->nargs = generate_update(&t, gi, nodes, i, end[i], g->args, &g->n);
+        } else {
+            g->nargs = generate(&t, gi, nodes, count, i, end[i], g->args, CLG_FUSED_MAX_ARGS, &g->ninputs);
+            g->n = nodes[i].numel;
+        }
         gi++;
     }
     out->count = gi;
@@ -267,12 +359,21 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
     if (dump_dir && *dump_dir) dump(dump_dir, t.s, t.len, path, sizeof path);
 
     static const char options[] = "-cl-std=CL1.2"; /* as clgrad's own program: the same rounding */
-    const char *sources[2] = {clg_cl_sources[0], t.s}; /* common.cl, then the groups */
+    /* common.cl, optim.cl when updates are batched (its per-element
+     * functions), then the groups */
+    const char *sources[3] = {clg_cl_sources[0]};
+    int nsrc = 1;
+    for (int k = 0; k < out->count; k++)
+        if (out->group[k].update) {
+            sources[nsrc++] = clg_cl_sources[b->optim_source];
+            break;
+        }
+    sources[nsrc++] = t.s;
     clg_status s = CLG_OK;
-    if (!clg_cl_cache_load(b->context, b->dev.device, sources, 2, options, &out->program)) {
-        s = clg_cl_build_program(be->ctx, b->context, b->dev.device, sources, 2, options, &out->program);
+    if (!clg_cl_cache_load(b->context, b->dev.device, sources, nsrc, options, &out->program)) {
+        s = clg_cl_build_program(be->ctx, b->context, b->dev.device, sources, nsrc, options, &out->program);
         if (s == CLG_OK) {
-            clg_cl_cache_store(out->program, b->dev.device, sources, 2, options);
+            clg_cl_cache_store(out->program, b->dev.device, sources, nsrc, options);
         } else {
             if (!path[0]) {
                 const char *tmp = getenv("TMPDIR");
@@ -295,7 +396,8 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         }
         for (int a = 0; a < g->nargs && err == CL_SUCCESS; a++) err = clSetKernelArg(g->kern, (cl_uint)a, sizeof(cl_mem), &g->args[a]);
         cl_long n = g->n;
-        if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, sizeof n, &n);
+        /* an update group's step arguments are set before each run */
+        if (err == CL_SUCCESS && !g->update) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, sizeof n, &n);
         if (err != CL_SUCCESS) {
             s = clg_cl_fail(b, err, "clSetKernelArg(a fused kernel)");
             break;

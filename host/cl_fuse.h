@@ -9,13 +9,17 @@
  * (CL_DEVICE_MAX_PARAMETER_SIZE is at least 1024 bytes). */
 #define CLG_FUSED_MAX_NODES 32
 #define CLG_FUSED_MAX_ARGS (3 * CLG_FUSED_MAX_NODES)
+/* A batched update takes five buffers per parameter: at most 16 of them
+ * (81 buffers and 9 scalars, 688 bytes of arguments). */
+#define CLG_FUSED_MAX_UPDATES 16
 
 typedef struct clg_cl_fused_group {
     int32_t first, last; /* its nodes: first to last, consecutive */
     cl_kernel kern;
     cl_mem args[CLG_FUSED_MAX_ARGS];
-    int nargs, ninputs;
-    int64_t n;
+    int nargs, ninputs; /* buffers bound once; an update group's step arguments follow them */
+    int64_t n;          /* work items: elements of the output, or of every updated parameter */
+    bool update;        /* a batched parameter update */
     size_t global, local;
 } clg_cl_fused_group;
 
@@ -33,5 +37,7 @@ void clg_cl_fusion(const clg_backend *be, const clg_node *nodes, int32_t count, 
 /* Generates, builds and binds the groups' kernels (on the graph's buffers). */
 clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t count, clg_cl_fused *out);
 void clg_cl_fuse_free(clg_cl_fused *f);
+/* The step arguments of update node n, as its kernel takes them. */
+void clg_cl_fused_update_args(const clg_node *n, float a[8], cl_int *flags);
 
 #endif

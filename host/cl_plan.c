@@ -223,11 +223,43 @@ static clg_status run_recorded(clg_cl_backend *b, clg_cl_node_plan *np, const cl
 
 /* A fused group, at its last node: its one kernel, unless a member's
  * fields changed since the plan was built (then each member as recorded). */
+/* A batched update runs as one when its members still have the buffers it
+ * was built on and share their step arguments (they change each step,
+ * the same for every parameter of one optimizer): those are set now. */
+static bool update_ready(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_group *g, const clg_node *nodes,
+                         cl_int *err)
+{
+    const clg_node *f = &nodes[g->first];
+    for (int32_t i = g->first; i <= g->last; i++) {
+        const clg_node *n = &nodes[i];
+        node_key k;
+        key_of(nodes, n, &k);
+        if (memcmp(k.bufs, p->np[i].key.bufs, sizeof k.bufs) != 0 || memcmp(n->f, f->f, sizeof n->f) != 0 ||
+            n->i[0] != f->i[0] || n->i[1] != f->i[1] || n->i[2] != f->i[2] || memcmp(&n->i[4], &f->i[4], 4 * sizeof n->i[0]) != 0)
+            return false;
+    }
+    float a[8];
+    cl_int flags;
+    clg_cl_fused_update_args(f, a, &flags);
+    *err = CL_SUCCESS;
+    for (int k = 0; k < 8 && *err == CL_SUCCESS; k++) *err = clSetKernelArg(g->kern, (cl_uint)(g->nargs + k), sizeof a[k], &a[k]);
+    if (*err == CL_SUCCESS) *err = clSetKernelArg(g->kern, (cl_uint)(g->nargs + 8), sizeof flags, &flags);
+    return true;
+}
+
 static clg_status run_group(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_group *g, const clg_node *nodes,
                             int32_t *failed)
 {
     bool same = true;
-    for (int32_t i = g->first; same && i <= g->last; i++) {
+    if (g->update) {
+        cl_int err = CL_SUCCESS;
+        same = update_ready(b, p, g, nodes, &err);
+        if (err != CL_SUCCESS) {
+            *failed = g->last;
+            return clg_cl_fail(b, err, "clSetKernelArg(a batched update)");
+        }
+    }
+    for (int32_t i = g->first; same && !g->update && i <= g->last; i++) {
         node_key k;
         key_of(nodes, &nodes[i], &k);
         same = memcmp(&k, &p->np[i].key, sizeof k) == 0;

@@ -3,7 +3,8 @@
  * unfused (CLGRAD_FUSION=off), on every OpenCL device: every fusable op in
  * a chain with broadcasting on both sides, random elementwise DAGs with
  * tensors used inside and outside the groups and kept ones, trained with
- * in-place optimizer updates. The fused kernels expand the same math
+ * in-place optimizer updates; every optimizer's updates batched into one
+ * launch (with and without clipping). The fused kernels expand the same math
  * macros as the op kernels (cl/common.cl), so the results must be equal
  * bit for bit. Also: the fused graph enqueues fewer kernels, a fused graph
  * run again on new inputs equals a fresh graph, and CLGRAD_FUSION_DUMP
@@ -61,6 +62,9 @@ static clg_context *ctx_with_fusion(const char *spec, bool fused)
     return ctx;
 }
 
+/* opt NULL: Adam when adam, else clg_sgd; else that optimizer */
+static const clg_optimizer_config *opt_for_next_build;
+
 static void fbuild(fgraph *f, clg_context *ctx, build_fn body, void *arg, bool adam)
 {
     memset(f, 0, sizeof *f);
@@ -75,7 +79,9 @@ static void fbuild(fgraph *f, clg_context *ctx, build_fn body, void *arg, bool a
     f->loss = body(f, arg);
     CHECK_OK(ctx, clg_graph_status(f->g));
     CHECK_OK(ctx, clg_backward(f->g, f->loss));
-    if (adam) {
+    if (opt_for_next_build) {
+        CHECK_OK(ctx, clg_optimizer(f->g, opt_for_next_build));
+    } else if (adam) {
         clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_ADAM);
         c.lr = 0.01f;
         CHECK_OK(ctx, clg_optimizer(f->g, &c));
@@ -275,6 +281,52 @@ static void test_random_dags(void **s)
     for (int i = 0; i < n; i++) dags_on(specs[i]);
 }
 
+/* ---- batched parameter updates ---- */
+
+/* Every optimizer and its variants, with and without clipping: the four
+ * parameters' updates run as one launch, equal bit for bit to one each. */
+static void updates_on(const char *spec)
+{
+    static const struct {
+        clg_optimizer_kind kind;
+        float momentum, weight_decay;
+        int nesterov, amsgrad, centered;
+    } cases[] = {
+        {CLG_OPTIM_SGD, 0.9f, 0.01f, 1, 0, 0},  {CLG_OPTIM_SGD, 0.0f, 0.0f, 0, 0, 0},
+        {CLG_OPTIM_ADAM, 0, 0.01f, 0, 0, 0},    {CLG_OPTIM_ADAM, 0, 0, 0, 1, 0},
+        {CLG_OPTIM_ADAMW, 0, 0.05f, 0, 1, 0},   {CLG_OPTIM_RMSPROP, 0.5f, 0.01f, 0, 0, 1},
+        {CLG_OPTIM_RMSPROP, 0, 0, 0, 0, 0},     {CLG_OPTIM_ADAGRAD, 0, 0.01f, 0, 0, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int clip = 0; clip < 2; clip++) {
+            clg_optimizer_config c = clg_optimizer_defaults(cases[k].kind);
+            c.lr = 0.01f;
+            c.momentum = cases[k].momentum;
+            c.weight_decay = cases[k].weight_decay;
+            c.nesterov = cases[k].nesterov;
+            c.amsgrad = cases[k].amsgrad;
+            c.centered = cases[k].centered;
+            c.max_grad_norm = clip ? 0.5f : 0.0f;
+            char what[96];
+            snprintf(what, sizeof what, "optimizer case %zu (kind %d)%s", k, (int)cases[k].kind, clip ? ", clipped" : "");
+            chain_arg ch = {F_MUL, false};
+            uint64_t lf, lu;
+            opt_for_next_build = &c;
+            compare_on(spec, what, chain, &ch, false, 300 + k, &lf, &lu);
+            opt_for_next_build = NULL;
+            /* three steps, three parameter updates fewer each (four updates become one) */
+            if (!(lf + 9 <= lu)) fail_msg("%s on %s: %llu kernels batched, %llu not", what, spec, (unsigned long long)lf,
+                                         (unsigned long long)lu);
+        }
+}
+
+static void test_batched_updates(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) updates_on(specs[i]);
+}
+
 /* ---- state between runs ---- */
 
 /* Run a fused graph, change its inputs, run again: as a fresh graph. */
@@ -394,6 +446,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_in_a_chain),
         cmocka_unit_test(test_random_dags),
+        cmocka_unit_test(test_batched_updates),
         cmocka_unit_test(test_new_inputs_as_a_fresh_graph),
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_build_failure),
