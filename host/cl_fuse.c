@@ -43,14 +43,6 @@ static const char *const ew_macro[CLG_OP_COUNT] = {
 #undef EW_NAME
 };
 
-static bool fusable(const clg_node *nodes, const clg_node *n)
-{
-    if ((unsigned)n->op >= CLG_OP_COUNT || !ew_macro[n->op] || n->dtype != CLG_F32 || !n->buf) return false;
-    for (int k = 0; k < CLG_MAX_SRC; k++)
-        if (n->src[k] >= 0 && nodes[n->src[k]].dtype != CLG_F32) return false;
-    return true;
-}
-
 static bool same_shape(const clg_node *a, const clg_node *b)
 {
     if (a->ndim != b->ndim) return false;
@@ -59,13 +51,19 @@ static bool same_shape(const clg_node *a, const clg_node *b)
     return true;
 }
 
-/* fusable() without the buffer, which the core asks before it has one */
+/* An elementwise op of float tensors (the core asks before buffers exist). */
 static bool fusable_op(const clg_node *nodes, const clg_node *n)
 {
     if ((unsigned)n->op >= CLG_OP_COUNT || !ew_macro[n->op] || n->dtype != CLG_F32) return false;
     for (int k = 0; k < CLG_MAX_SRC; k++)
         if (n->src[k] >= 0 && nodes[n->src[k]].dtype != CLG_F32) return false;
     return true;
+}
+
+/* ... and it has its buffer: the plan is built */
+static bool fusable(const clg_node *nodes, const clg_node *n)
+{
+    return fusable_op(nodes, n) && n->buf;
 }
 
 /* A parameter update that batches with others: one generated kernel for a
