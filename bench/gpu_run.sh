@@ -17,3 +17,13 @@ python3 bench/compare_torch.py --device cuda --suite full --json "$OUT/torch-cud
 /tmp/b/bench/clgrad-bench --suite full --device nvidia --device pocl --json "$OUT/clgrad.json" \
   --svg "$OUT/clgrad.svg" --compare "$OUT/torch-cuda.json" | tee "$OUT/table.txt"
 /tmp/b/bench/clgrad-train --model cnn --device nvidia --epochs 10 --json "$OUT/train-cnn.json" | tee "$OUT/train-cnn.txt"
+# Fused against unfused on the GPU (issue 10), alternated in this run: the
+# elementwise chains, kernels per training step and the steps' speed.
+for r in 1 2; do
+  for f in off on; do
+    CLGRAD_FUSION=$f /tmp/b/bench/clgrad-bench --suite ops --device nvidia --repeat 5 --json "$OUT/fusion-ops-$f-$r.json" >/dev/null
+    CLGRAD_FUSION=$f /tmp/b/bench/clgrad-bench --suite train --device nvidia --repeat 5 --json "$OUT/fusion-train-$f-$r.json" >/dev/null
+  done
+done
+python3 bench/compare_runs.py "$OUT/fusion-ops-off-*.json" "$OUT/fusion-ops-on-*.json" | tee "$OUT/fusion-ops.md"
+python3 bench/compare_runs.py "$OUT/fusion-train-off-*.json" "$OUT/fusion-train-on-*.json" | tee "$OUT/fusion-train.md"
