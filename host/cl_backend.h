@@ -31,6 +31,7 @@ typedef struct clg_cl_backend {
     bool rec_opaque;
     bool fuse; /* fused elementwise kernels (host/cl_fuse.c); CLGRAD_FUSION=off clears it */
     int optim_source; /* optim.cl among clg_cl_sources (batched updates use it), or -1 */
+    int fuse_max_nodes, fuse_max_updates; /* group sizes within CL_DEVICE_MAX_PARAMETER_SIZE */
 } clg_cl_backend;
 
 #define CLB(be) ((clg_cl_backend *)(be))

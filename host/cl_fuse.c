@@ -83,12 +83,13 @@ static bool batchable_update(const clg_node *n)
 }
 
 /* Whether n may join the group that first starts. */
-static bool joins(const clg_node *nodes, const clg_node *first, const clg_node *n, int32_t size)
+static bool joins(const clg_cl_backend *b, const clg_node *nodes, const clg_node *first, const clg_node *n,
+                  int32_t size)
 {
     if (n->phase != first->phase) return false;
     if (fusable_op(nodes, first))
-        return size < CLG_FUSED_MAX_NODES && fusable_op(nodes, n) && same_shape(n, first);
-    return size < CLG_FUSED_MAX_UPDATES && batchable_update(first) && batchable_update(n) && n->i[0] == first->i[0] &&
+        return size < b->fuse_max_nodes && fusable_op(nodes, n) && same_shape(n, first);
+    return size < b->fuse_max_updates && batchable_update(first) && batchable_update(n) && n->i[0] == first->i[0] &&
            n->i[2] == first->i[2];
 }
 
@@ -99,7 +100,7 @@ void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_
     for (int32_t i = 0; i < count;) {
         int32_t j = i;
         if (fusable_op(nodes, &nodes[i]) || (b->optim_source >= 0 && batchable_update(&nodes[i])))
-            while (j + 1 < count && joins(nodes, &nodes[i], &nodes[j + 1], j + 1 - i)) j++;
+            while (j + 1 < count && joins(b, nodes, &nodes[i], &nodes[j + 1], j + 1 - i)) j++;
         for (int32_t k = i; k <= j; k++) end[k] = j;
         i = j + 1;
     }

@@ -4,13 +4,14 @@
 
 #include "cl_backend.h"
 
-/* A group is at most this many nodes: its kernel then takes at most 2 inputs
- * per node and an output per node, within every device's parameter limit
- * (CL_DEVICE_MAX_PARAMETER_SIZE is at least 1024 bytes). */
+/* A group is at most this many nodes: its kernel takes at most 2 inputs
+ * per node and an output per node (fewer where the device's
+ * CL_DEVICE_MAX_PARAMETER_SIZE asks: b->fuse_max_nodes). */
 #define CLG_FUSED_MAX_NODES 32
 #define CLG_FUSED_MAX_ARGS (3 * CLG_FUSED_MAX_NODES)
 /* A batched update takes five buffers per parameter: at most 16 of them
- * (81 buffers and 9 scalars, 688 bytes of arguments). */
+ * (81 buffers and 9 scalars, 684 bytes of arguments; fewer where the device
+ * asks: b->fuse_max_updates). */
 #define CLG_FUSED_MAX_UPDATES 16
 
 typedef struct clg_cl_fused_group {

@@ -327,6 +327,37 @@ static void test_batched_updates(void **s)
     for (int i = 0; i < n; i++) updates_on(specs[i]);
 }
 
+/* ---- group limits ---- */
+
+/* 40 consecutive elementwise nodes (groups of at most 32) and 20 extra
+ * parameters (batched updates of at most 16): split groups, same bits. */
+static clg_tensor long_and_wide(fgraph *f, void *arg)
+{
+    (void)arg;
+    clg_graph *g = f->g;
+    const int64_t rc[2] = {R, C};
+    clg_tensor t = clg_add(g, f->x, f->p[0]);
+    for (int k = 0; k < 20; k++) t = clg_tanh(g, clg_mul(g, t, f->p[1])); /* 40 nodes in a row */
+    clg_tensor loss = clg_sum(g, t);
+    for (int k = 0; k < 20; k++) {
+        clg_tensor q = clg_param(g, 2, rc);
+        CHECK_OK(f->ctx, clg_init_uniform(g, q, 0.5, 1.5, 900 + (uint64_t)k));
+        loss = clg_add(g, loss, clg_sum(g, clg_sigmoid(g, clg_mul(g, q, f->x))));
+    }
+    return loss;
+}
+
+static void test_group_limits(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) {
+        uint64_t lf, lu;
+        compare_on(specs[i], "40-node chain, 24 parameters", long_and_wide, NULL, true, 41, &lf, &lu);
+        if (!(lf < lu)) fail_msg("%s: %llu kernels fused, %llu unfused", specs[i], (unsigned long long)lf, (unsigned long long)lu);
+    }
+}
+
 /* ---- state between runs ---- */
 
 /* Run a fused graph, change its inputs, run again: as a fresh graph. */
@@ -447,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_every_op_in_a_chain),
         cmocka_unit_test(test_random_dags),
         cmocka_unit_test(test_batched_updates),
+        cmocka_unit_test(test_group_limits),
         cmocka_unit_test(test_new_inputs_as_a_fresh_graph),
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_build_failure),
