@@ -278,7 +278,17 @@ static clg_status setup(clg_cl_backend *b)
     b->queue = clCreateCommandQueue(b->context, b->dev.device, CL_QUEUE_PROFILING_ENABLE, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateCommandQueue");
 
-    static const char options[] = "-cl-std=CL1.2";
+    /* the elementwise kernels' vector width: the device's preferred one
+     * (16 on PoCL with AVX-512, 1 on NVIDIA); CLGRAD_VECTOR_WIDTH=N for
+     * comparisons (1, 2, 4, 8 or 16) */
+    cl_uint pref = 1;
+    if (clGetDeviceInfo(b->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pref, &pref, NULL) != CL_SUCCESS)
+        pref = 1;
+    const char *vwenv = getenv("CLGRAD_VECTOR_WIDTH");
+    if (vwenv && *vwenv) pref = (cl_uint)atoi(vwenv);
+    b->vw = pref >= 16 ? 16 : pref >= 8 ? 8 : pref >= 4 ? 4 : pref >= 2 ? 2 : 1;
+    snprintf(b->options, sizeof b->options, "-cl-std=CL1.2 -DCLG_VW=%d", b->vw);
+    const char *options = b->options;
     clg_status s = CLG_OK;
     if (!clg_cl_cache_load(b->context, b->dev.device, clg_cl_sources, clg_cl_source_count, options, &b->program)) {
         s = clg_cl_build_program(be->ctx, b->context, b->dev.device, clg_cl_sources, clg_cl_source_count, options,

@@ -7,7 +7,7 @@ static clg_status run_forward(clg_cl_backend *b, int k, const clg_node *X, const
     cl_long n = Y->numel;
     float slope = Y->f[0];
     clg_karg args[] = {ARG(x), ARG(y), ARG(n), ARG(slope)};
-    return clg_cl_launch(b, k, args, 4, (size_t)n, 0);
+    return clg_cl_launch(b, k, args, 4, clg_cl_vector_items(b, n), 0);
 }
 
 static clg_status run_backward(clg_cl_backend *b, int k, const clg_node *X, const clg_node *DY, const clg_node *DX)
@@ -16,7 +16,7 @@ static clg_status run_backward(clg_cl_backend *b, int k, const clg_node *X, cons
     cl_long n = DX->numel;
     float slope = DX->f[0];
     clg_karg args[] = {ARG(x), ARG(dy), ARG(dx), ARG(n), ARG(slope)};
-    return clg_cl_launch(b, k, args, 5, (size_t)n, 0);
+    return clg_cl_launch(b, k, args, 5, clg_cl_vector_items(b, n), 0);
 }
 
 clg_status clg_cl_act(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)

@@ -32,6 +32,8 @@ typedef struct clg_cl_backend {
     bool fuse; /* fused elementwise kernels (host/cl_fuse.c); CLGRAD_FUSION=off clears it */
     int optim_source; /* optim.cl among clg_cl_sources (batched updates use it), or -1 */
     int fuse_max_nodes, fuse_max_updates; /* group sizes within CL_DEVICE_MAX_PARAMETER_SIZE */
+    int vw;              /* floats per work-item of the elementwise kernels (CLG_VW in cl/common.cl) */
+    char options[64];    /* the build options of clgrad's program and of the fused ones */
 } clg_cl_backend;
 
 #define CLB(be) ((clg_cl_backend *)(be))
@@ -87,6 +89,12 @@ clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs);
 
 /* Convolution's workspaces (vtable workspaces, host/cl_conv.c). */
 bool clg_cl_conv_workspaces(const clg_node *nodes, const clg_node *n, int64_t counts[CLG_MAX_AUX], uint8_t *scratch);
+
+/* Work-items of an elementwise kernel over n floats, CLG_VW per item. */
+static inline size_t clg_cl_vector_items(const clg_cl_backend *b, int64_t n)
+{
+    return (size_t)((n + b->vw - 1) / b->vw);
+}
 
 cl_long4 clg_cl_long4(const int64_t v[CLG_MAX_DIMS]);
 bool clg_same_shape(const clg_node *a, const clg_node *b);

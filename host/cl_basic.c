@@ -26,7 +26,7 @@ static clg_status run_binary(clg_cl_backend *be, int k, const clg_node *A, const
     if ((fa || A->numel == 1) && (fb || B->numel == 1)) {
         cl_long sa = fa ? 1 : 0, sb = fb ? 1 : 0;
         clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(sa), ARG(sb)};
-        return clg_cl_launch(be, k, args, 6, (size_t)n, 0);
+        return clg_cl_launch(be, k, args, 6, clg_cl_vector_items(be, n), 0);
     }
     int64_t dims[4], sa[4], sb[4];
     clg_padded_shape(Y, dims);
@@ -42,7 +42,7 @@ static clg_status run_unary(clg_cl_backend *b, int k, const clg_node *X, const c
     cl_mem x = MEM(X->buf), y = MEM(Y->buf);
     cl_long n = Y->numel;
     clg_karg args[] = {ARG(x), ARG(y), ARG(n), ARG(c)};
-    return clg_cl_launch(b, k, args, 4, (size_t)n, 0);
+    return clg_cl_launch(b, k, args, 4, clg_cl_vector_items(b, n), 0);
 }
 
 /* y[0] = scale * sum over n elements of x (or of (x - x2)^2 when x2 is set). */

@@ -176,7 +176,7 @@ static bool read_outside(const clg_node *nodes, int32_t count, int32_t v, int32_
 
 /* One group's kernel: its source into t, its arguments (buffers) into
  * args in order. Returns the argument count. */
-static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last,
+static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last, int vw,
                     cl_mem *args, int max_args, int *nin)
 {
     int32_t ext[2 * CLG_FUSED_MAX_NODES];
@@ -202,38 +202,66 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
         put(t, "%s__global float *out%d", nargs ? ", " : "", (int)i);
         args[nargs++] = MEM(nodes[i].buf);
     }
-    put(t, ", long n)\n{\n    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {\n");
-    for (int e = 0; e < next; e++) {
-        const clg_node *in = &nodes[ext[e]];
-        if (same_shape(in, shape)) {
-            put(t, "        const float x%d = in%d[i];\n", (int)ext[e], (int)ext[e]);
-        } else if (in->numel == 1) {
-            put(t, "        const float x%d = in%d[0];\n", (int)ext[e], (int)ext[e]);
-        } else {
-            int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
-            clg_padded_shape(shape, dims);
-            clg_broadcast_strides(in, shape, st);
-            put(t, "        const float x%d = in%d[bcast_offset(i, (long4)(%lld, %lld, %lld, %lld), "
-                   "(long4)(%lld, %lld, %lld, %lld))];\n",
-                (int)ext[e], (int)ext[e], (long long)dims[0], (long long)dims[1], (long long)dims[2],
-                (long long)dims[3], (long long)st[0], (long long)st[1], (long long)st[2], (long long)st[3]);
+    put(t, ", long n)\n{\n");
+    /* CLG_VW elements per work-item, then the tail one by one: the op
+     * kernels' layout (cl/common.cl), so each element rounds as there */
+    for (int pass = 0; pass < 2; pass++) {
+        const bool vec = pass == 0;
+        const char *ty = vec ? "floatv" : "float";
+        if (vec)
+            put(t, "    const long nv = n / CLG_VW;\n    for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {\n"
+                   "        const long i0 = q * CLG_VW;\n");
+        else
+            put(t, "    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {\n");
+        for (int e = 0; e < next; e++) {
+            const clg_node *in = &nodes[ext[e]];
+            int id = (int)ext[e];
+            if (same_shape(in, shape)) {
+                if (vec) put(t, "        const floatv x%d = VLOAD(q, in%d);\n", id, id);
+                else put(t, "        const float x%d = in%d[i];\n", id, id);
+            } else if (in->numel == 1) {
+                put(t, "        const %s x%d = %s(in%d[0]);\n", ty, id, vec ? "VSPLAT" : "", id);
+            } else {
+                int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
+                clg_padded_shape(shape, dims);
+                clg_broadcast_strides(in, shape, st);
+                char bc[160];
+                snprintf(bc, sizeof bc, "(long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld)",
+                         (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)dims[3], (long long)st[0],
+                         (long long)st[1], (long long)st[2], (long long)st[3]);
+                if (!vec) {
+                    put(t, "        const float x%d = in%d[bcast_offset(i, %s)];\n", id, id, bc);
+                } else if (vw == 1) {
+                    put(t, "        const floatv x%d = in%d[bcast_offset(i0, %s)];\n", id, id, bc);
+                } else { /* gathered lane by lane */
+                    put(t, "        const floatv x%d = (floatv)(", id);
+                    for (int l = 0; l < vw; l++) put(t, "%sin%d[bcast_offset(i0 + %d, %s)]", l ? ", " : "", id, l, bc);
+                    put(t, ");\n");
+                }
+            }
         }
-    }
-    for (int32_t i = first; i <= last; i++) {
-        const clg_node *n = &nodes[i];
-        char a[24] = "0.0f", bb[24] = "0.0f";
-        for (int k = 0; k < clg_op_nsrc(n->op) && k < 2; k++) {
-            int32_t s = n->src[k];
-            snprintf(k ? bb : a, sizeof a, "%c%d", s >= first && s <= last ? 'v' : 'x', (int)s);
+        for (int32_t i = first; i <= last; i++) {
+            const clg_node *n = &nodes[i];
+            char a[24], bb[40];
+            snprintf(bb, sizeof bb, vec ? "VSPLAT(0.0f)" : "0.0f");
+            snprintf(a, sizeof a, "0.0f");
+            for (int k = 0; k < clg_op_nsrc(n->op) && k < 2; k++) {
+                int32_t sid = n->src[k];
+                snprintf(k ? bb : a, k ? sizeof bb : sizeof a, "%c%d", sid >= first && sid <= last ? 'v' : 'x', (int)sid);
+            }
+            put(t, "        /* node %d: %s */\n        const %s v%d = %s%s(%s, %s, ", (int)i, clg_op_name(n->op), ty, (int)i,
+                vec ? "EWV_" : "EW_", ew_macro[n->op] + 3, a, bb);
+            put_float(t, n->f[0]);
+            put(t, ");\n");
         }
-        put(t, "        /* node %d: %s */\n        const float v%d = %s(%s, %s, ", (int)i, clg_op_name(n->op), (int)i,
-            ew_macro[n->op], a, bb);
-        put_float(t, n->f[0]);
-        put(t, ");\n");
+        for (int32_t i = first; i <= last; i++)
+            if (read_outside(nodes, count, i, first, last)) {
+                if (vec) put(t, "        VSTORE(v%d, q, out%d);\n", (int)i, (int)i);
+                else put(t, "        out%d[i] = v%d;\n", (int)i, (int)i);
+            }
+        put(t, "    }\n");
     }
-    for (int32_t i = first; i <= last; i++)
-        if (read_outside(nodes, count, i, first, last)) put(t, "        out%d[i] = v%d;\n", (int)i, (int)i);
-    put(t, "    }\n}\n");
+    put(t, "}\n");
     return nargs;
 }
 
@@ -341,7 +369,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         if (g->update) {
             g->nargs = generate_update(&t, gi, nodes, i, end[i], g->args, &g->n);
         } else {
-            g->nargs = generate(&t, gi, nodes, count, i, end[i], g->args, CLG_FUSED_MAX_ARGS, &g->ninputs);
+            g->nargs = generate(&t, gi, nodes, count, i, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS, &g->ninputs);
             g->n = nodes[i].numel;
         }
         gi++;
@@ -357,7 +385,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
     char path[512] = "";
     if (dump_dir && *dump_dir) dump(dump_dir, t.s, t.len, path, sizeof path);
 
-    static const char options[] = "-cl-std=CL1.2"; /* as clgrad's own program: the same rounding */
+    const char *options = b->options; /* as clgrad's own program: the same vector width and rounding */
     /* common.cl, optim.cl when updates are batched (its per-element
      * functions), then the groups */
     const char *sources[3] = {clg_cl_sources[0]};
@@ -409,7 +437,8 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         size_t p2 = 1;
         while (p2 * 2 <= wg) p2 *= 2;
         g->local = p2;
-        g->global = ((size_t)g->n + p2 - 1) / p2 * p2;
+        size_t items = g->update ? (size_t)g->n : clg_cl_vector_items(b, g->n);
+        g->global = (items + p2 - 1) / p2 * p2;
         if (g->global > b->max_global) g->global = b->max_global / p2 * p2;
         if (g->global == 0) g->global = p2;
     }
