@@ -225,3 +225,20 @@ inline float act_sigmoid(float x)
     act_sigmoid_pair(x, &s, &r);
     return s;
 }
+
+/* A unary elementwise kernel (elementwise.cl, act.cl): CLG_VW floats per
+ * work-item, then the tail one by one; c is the op's constant. expr is the
+ * math on floats, exprv on vectors (EWV_). */
+#define UNARY_KERNEL(name, expr, exprv)                                                            \
+    __kernel void name(__global const float *X, __global float *Y, long n, float c)               \
+    {                                                                                              \
+        const long nv = n / CLG_VW;                                                                \
+        for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {                         \
+            const floatv x = VLOAD(q, X);                                                          \
+            VSTORE((exprv), q, Y);                                                                 \
+        }                                                                                          \
+        for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {            \
+            const float x = X[i];                                                                  \
+            Y[i] = (expr);                                                                         \
+        }                                                                                          \
+    }

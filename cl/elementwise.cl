@@ -36,19 +36,6 @@
         }                                                                                          \
     }
 
-#define UNARY_KERNEL(name, expr, exprv)                                                            \
-    __kernel void name(__global const float *X, __global float *Y, long n, float c)               \
-    {                                                                                              \
-        const long nv = n / CLG_VW;                                                                \
-        for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {                         \
-            const floatv x = VLOAD(q, X);                                                          \
-            VSTORE((exprv), q, Y);                                                                 \
-        }                                                                                          \
-        for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {            \
-            const float x = X[i];                                                                  \
-            Y[i] = (expr);                                                                         \
-        }                                                                                          \
-    }
 /* y = a + b;  da = dy, db = dy */
 BINARY_KERNELS(add, EW_ADD(a, b, 0.0f), EWV_ADD(a, b, 0.0f))
 /* y = a - b;  da = dy, db = -dy */
