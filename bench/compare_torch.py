@@ -112,6 +112,10 @@ def ops(dev, gpu, quick, timer, repeat, copy, best, out):
             ("exp", [(n,)], torch.exp, 8, 12),
             ("sum", [(n,)], torch.sum, None, None),
             ("add row bias", [(rows, 1024), (1, 1024)], lambda a, b: a + b, 8, 8),
+            # clgrad's gelu is the tanh form
+            ("gelu(x + row bias), chain", [(rows, 1024), (1, 1024)],
+             lambda a, b: F.gelu(a + b, approximate="tanh"), 8, 12),
+            ("sigmoid(x) * y + z, chain", [(n,), (n,), (n,)], lambda x, y, z: torch.sigmoid(x) * y + z, 16, 24),
             # (name, input shapes, function, forward work, backward work, flops?) from here on: totals
             ("softmax cross-entropy", [(n // 10, 10)], lambda z: F.cross_entropy(z, labels), ("t", 4.0 * n),
              ("t", 8.0 * n)),
@@ -122,6 +126,9 @@ def ops(dev, gpu, quick, timer, repeat, copy, best, out):
             ("batch norm", [(B, C, 28, 28), (C,), (C,)],
              lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=1e-5), ("t", 8.0 * img),
              ("t", 12.0 * img)),
+            ("relu(batch norm(x)), chain", [(B, C, 28, 28), (C,), (C,)],
+             lambda x, g, b: torch.relu(F.batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
+             ("t", 8.0 * img), ("t", 12.0 * img)),
         ]
         for name, shapes, fn, bf, bb in cases:
             xs = [(torch.rand(s, device=dev) * 1.9 + 0.1).requires_grad_(True) for s in shapes]

@@ -265,6 +265,7 @@ static clg_tensor b_conv(clg_graph *g, const clg_tensor *in)
 static clg_tensor b_maxpool(clg_graph *g, const clg_tensor *in) { return clg_max_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
 static clg_tensor b_avgpool(clg_graph *g, const clg_tensor *in) { return clg_avg_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
 static clg_tensor b_bn(clg_graph *g, const clg_tensor *in) { return clg_batch_norm(g, in[0], in[1], in[2], 0.1f, 1e-5f); }
+static clg_tensor b_bn_relu(clg_graph *g, const clg_tensor *in) { return clg_relu(g, b_bn(g, in)); }
 
 /* Elementwise and broadcast ops, reductions, softmax cross-entropy, conv2d,
  * pooling and batch norm at a small and a large size. Bytes count what
@@ -300,6 +301,9 @@ void group_ops(device_run *d, const bench_opts *o)
             {"max pool 2x2", 1, {4}, {{B, C, 28, 28}}, b_maxpool, 5.0 * (double)img, 5.0 * (double)img, false},
             {"avg pool 2x2", 1, {4}, {{B, C, 28, 28}}, b_avgpool, 5.0 * (double)img, 5.0 * (double)img, false},
             {"batch norm", 3, {4, 1, 1}, {{B, C, 28, 28}, {C}, {C}}, b_bn, 8.0 * (double)img, 12.0 * (double)img, false},
+            /* forward: x in, y out; backward: dy and x in, dx out */
+            {"relu(batch norm(x)), chain", 3, {4, 1, 1}, {{B, C, 28, 28}, {C}, {C}}, b_bn_relu, 8.0 * (double)img,
+             12.0 * (double)img, false},
         };
         for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) {
             measure(d, o, &ws[k], false, label);

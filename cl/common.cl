@@ -53,6 +53,134 @@ inline float group_sum(float v, __local float *tmp)
     return r;
 }
 
+/*
+ * Per-element math that both an op's kernel and the kernels host/cl_fuse.c
+ * generates compute, so that a fused group rounds as the op alone: the
+ * sizes of a convolution or pooling (conv.cl), max pooling's input
+ * gradient, softmax cross-entropy's gradient, batch norm's statistics.
+ */
+/* conv and pooling sizes, travelling as one int16 (host/cl_conv.c, geom16) */
+typedef struct {
+    int n, c, h, w, oc, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+} conv_geom;
+
+inline conv_geom conv_unpack(int16 v)
+{
+    conv_geom g = {v.s0, v.s1, v.s2, v.s3, v.s4, v.s5, v.s6, v.s7, v.s8, v.s9, v.sa, v.sb, v.sc, v.sd, v.se};
+    return g;
+}
+
+/* The first and last output index (along one axis) whose window holds
+ * input index `in`: a window at o covers o stride - pad + t dil for taps
+ * t in [0, k), so o stride lies in [in + pad - (k - 1) dil, in + pad]. */
+inline int2 conv_windows(int in, int k, int stride, int pad, int dil, int extent)
+{
+    const int lo = in + pad - (k - 1) * dil, hi = in + pad;
+    return (int2)(lo > 0 ? (lo - 1) / stride + 1 : 0, min(hi / stride, extent - 1));
+}
+
+/*
+ * dx[n,c,h,v] = sum of dy[n,c,i,l] over the windows (i, l) that hold
+ * (h, v) (conv_windows) and whose argmax it is: element idx of dx.
+ */
+inline float pool_max_grad_at(__global const float *DY, __global const int *ARG, const conv_geom *g, long idx)
+{
+    const long t = idx / g->w, nc = t / g->h;
+    const int v = (int)(idx - t * g->w), h = (int)(t - nc * g->h);
+    const int2 ri = conv_windows(h, g->kh, g->sh, g->ph, 1, g->oh), rl = conv_windows(v, g->kw, g->sw, g->pw, 1, g->ow);
+    const long base = nc * g->oh * g->ow;
+    const int me = h * g->w + v;
+    float acc = 0.0f;
+    for (int i = ri.x; i <= ri.y; i++)
+        for (int l = rl.x; l <= rl.y; l++)
+            if (ARG[base + (long)i * g->ow + l] == me) acc += DY[base + (long)i * g->ow + l];
+    return acc;
+}
+
+/* Softmax cross-entropy of one row z of C logits, in order by one work-item
+ * (softmax_ce_small, fused kernels): m = max z, ls = log sum e^(z - m),
+ * loss = (m - z_label) + ls, NaN for a label outside [0, C); stats = (m, ls). */
+inline float ce_row(__global const float *z, int label, long C, __global float *stats)
+{
+    float m = -INFINITY, s = 0.0f, c = 0.0f;
+    for (long k = 0; k < C; k++) m = fmax(m, z[k]);
+    for (long k = 0; k < C; k++) kahan_add(&s, &c, exp(z[k] - m));
+    const float ls = log(s - c);
+    stats[0] = m;
+    stats[1] = ls;
+    return label >= 0 && label < C ? (m - z[label]) + ls : NAN;
+}
+
+/* Element i of softmax cross-entropy's gradient over logits Z [rows, C]:
+ *   dz = (softmax(z) - onehot(label)) g / rows,  softmax = e^((z - m) - ls)
+ * with the row's m and ls (stats) from the forward; g = dloss. */
+inline float ce_grad_at(__global const float *Z, __global const int *labels, __global const float *stats, float g,
+                        long rows, long C, long i)
+{
+    const float k = g / (float)rows;
+    const long r = i / C, j = i - r * C;
+    const int l = labels[r];
+    const float p = exp((Z[i] - stats[2 * r]) - stats[2 * r + 1]);
+    return l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;
+}
+
+/* Batch norm sees x as [N, C, inner]; channel c owns M = N * inner values.
+ * bn_index: the offset of value m of channel c. */
+inline long bn_index(long m, long c, long C, long inner)
+{
+    const long n = m / inner;
+    return (n * C + c) * inner + (m - n * inner);
+}
+
+/* y of x, with k = gamma invstd and b = beta (bn_forward, fused kernels) */
+#define BN_APPLY(x, mean, k, b) ((k) * ((x) - (mean)) + (b))
+/* dgamma's term: dy x^, x^ = (x - mean) invstd (bn_backward_reduce, fused
+ * kernels). A function, so that no compiler contracts it with the sum it
+ * is added to in one kernel and not in the other. */
+inline float bn_dgamma_term(float dy, float x, float mean, float invstd) { return dy * ((x - mean) * invstd); }
+
+/*
+ * Channel c's statistics, by its work-group (every item gets them):
+ * training: mean = sum x / M, var = sum (x - mean)^2 / M (two passes),
+ *           running mean <- (1 - mom) running mean + mom mean,
+ *           running var  <- (1 - mom) running var + mom var M / (M - 1);
+ * eval:     mean, var = the running averages;
+ * invstd = 1 / sqrt(var + eps); saved = (mean[C], invstd[C]) for the backward.
+ */
+inline float2 bn_channel_stats(__global const float *X, __global float *saved, __global float *running, long c, long C,
+                               long inner, long M, int training, float mom, float eps, __local float *tmp)
+{
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    /* the barriers of group_sum stay outside any branch (PoCL mishandles
+     * them under a condition, even a uniform one); eval mode sums nothing */
+    float acc = 0.0f;
+    for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
+    const float bmean = group_sum(acc, tmp) / (float)M;
+    acc = 0.0f;
+    for (long m = lid; training && m < M; m += ls) {
+        const float d = X[bn_index(m, c, C, inner)] - bmean;
+        acc += d * d;
+    }
+    const float bvar = group_sum(acc, tmp) / (float)M;
+    float mean, invstd;
+    if (training) {
+        mean = bmean;
+        invstd = 1.0f / sqrt(bvar + eps);
+        if (lid == 0) {
+            running[c] = (1.0f - mom) * running[c] + mom * bmean;
+            running[C + c] = (1.0f - mom) * running[C + c] + mom * (bvar * ((float)M / (float)(M - 1)));
+        }
+    } else {
+        mean = running[c];
+        invstd = 1.0f / sqrt(running[C + c] + eps);
+    }
+    if (lid == 0) {
+        saved[c] = mean;
+        saved[C + c] = invstd;
+    }
+    return (float2)(mean, invstd);
+}
+
 /* y[i] = v: new buffers (v = 0) and clg_tensor_fill. Here, in every build
  * (see CLGRAD_CL_FILES), since every buffer needs it; a kernel rather than
  * clEnqueueFillBuffer so that every store is a kernel's: Oclgrind 21.10's
@@ -69,8 +197,8 @@ __kernel void fill(__global float *Y, long n, float v)
  * explicit vectors run them 5-12 times faster (bench/experiments). The
  * op kernels and the fused kernels share the layout: elements below
  * n / CLG_VW * CLG_VW go through vectors, the tail through floats, so an
- * element rounds alike in both. VEACH applies a scalar-only op (gelu,
- * silu, softplus's gradient) to each lane: the same float math.
+ * element rounds alike in both. The activations' math is written once
+ * for both types (ACT_FUNCTIONS below).
  */
 #ifndef CLG_VW
 #define CLG_VW 1
@@ -81,27 +209,10 @@ __kernel void fill(__global float *Y, long n, float v)
 typedef float floatv;
 #define VLOAD(q, p) ((p)[q])
 #define VSTORE(v, q, p) ((p)[q] = (v))
-#define VEACH(f, a, b, c) f(a, b, c)
 #else
 typedef CLG_CAT(float, CLG_VW) floatv;
 #define VLOAD(q, p) CLG_CAT(vload, CLG_VW)(q, p)
 #define VSTORE(v, q, p) CLG_CAT(vstore, CLG_VW)(v, q, p)
-#define VL_(f, a, b, c, k) f((a).s##k, (b).s##k, c)
-#if CLG_VW == 2
-#define VEACH(f, a, b, c) ((floatv)(VL_(f, a, b, c, 0), VL_(f, a, b, c, 1)))
-#elif CLG_VW == 4
-#define VEACH(f, a, b, c) ((floatv)(VL_(f, a, b, c, 0), VL_(f, a, b, c, 1), VL_(f, a, b, c, 2), VL_(f, a, b, c, 3)))
-#elif CLG_VW == 8
-#define VEACH(f, a, b, c)                                                                                   \
-    ((floatv)(VL_(f, a, b, c, 0), VL_(f, a, b, c, 1), VL_(f, a, b, c, 2), VL_(f, a, b, c, 3), VL_(f, a, b, c, 4), \
-              VL_(f, a, b, c, 5), VL_(f, a, b, c, 6), VL_(f, a, b, c, 7)))
-#else
-#define VEACH(f, a, b, c)                                                                                   \
-    ((floatv)(VL_(f, a, b, c, 0), VL_(f, a, b, c, 1), VL_(f, a, b, c, 2), VL_(f, a, b, c, 3), VL_(f, a, b, c, 4), \
-              VL_(f, a, b, c, 5), VL_(f, a, b, c, 6), VL_(f, a, b, c, 7), VL_(f, a, b, c, 8), VL_(f, a, b, c, 9), \
-              VL_(f, a, b, c, A), VL_(f, a, b, c, B), VL_(f, a, b, c, C), VL_(f, a, b, c, D), VL_(f, a, b, c, E), \
-              VL_(f, a, b, c, F)))
-#endif
 #endif
 /* the vector of x (a vector, or a float to broadcast) */
 #define VSPLAT(x) ((floatv)(x))
@@ -124,6 +235,8 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 #define EW_EXP(a, b, c) exp(a)
 #define EW_LOG(a, b, c) log(a)
 #define EW_SQRT(a, b, c) sqrt(a)
+/* a broadcast source read at the output's element: the gradient of a sum */
+#define EW_EXPAND(a, b, c) (a)
 /* y = max(x, 0);  dx = dy where x > 0, else 0   (a = x, b = dy) */
 #define EW_RELU(a, b, c) ((a) > 0.0f ? (a) : 0.0f)
 #define EW_RELU_GRAD(a, b, c) ((a) > 0.0f ? (b) : 0.0f)
@@ -153,6 +266,7 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 #define EWV_EXP EW_EXP
 #define EWV_LOG EW_LOG
 #define EWV_SQRT EW_SQRT
+#define EWV_EXPAND EW_EXPAND
 #define EWV_RELU EW_RELU
 #define EWV_RELU_GRAD EW_RELU_GRAD
 #define EWV_SIGMOID EW_SIGMOID
@@ -162,11 +276,19 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 #define EWV_LEAKY_RELU EW_LEAKY_RELU
 #define EWV_LEAKY_RELU_GRAD EW_LEAKY_RELU_GRAD
 #define EWV_SOFTPLUS EW_SOFTPLUS
-#define EWV_GELU(a, b, c) VEACH(EW_GELU, a, b, c)
-#define EWV_GELU_GRAD(a, b, c) VEACH(EW_GELU_GRAD, a, b, c)
-#define EWV_SILU(a, b, c) VEACH(EW_SILU, a, b, c)
-#define EWV_SILU_GRAD(a, b, c) VEACH(EW_SILU_GRAD, a, b, c)
-#define EWV_SOFTPLUS_GRAD(a, b, c) VEACH(EW_SOFTPLUS_GRAD, a, b, c)
+#if CLG_VW > 1
+#define EWV_GELU(a, b, c) act_gelu_v(a)
+#define EWV_GELU_GRAD(a, b, c) ((b) * act_gelu_grad_v(a))
+#define EWV_SILU(a, b, c) act_silu_v(a)
+#define EWV_SILU_GRAD(a, b, c) ((b) * act_silu_grad_v(a))
+#define EWV_SOFTPLUS_GRAD(a, b, c) ((b) * act_sigmoid_v(a))
+#else
+#define EWV_GELU EW_GELU
+#define EWV_GELU_GRAD EW_GELU_GRAD
+#define EWV_SILU EW_SILU
+#define EWV_SILU_GRAD EW_SILU_GRAD
+#define EWV_SOFTPLUS_GRAD EW_SOFTPLUS_GRAD
+#endif
 /* softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|);  dx = dy sigmoid(x) */
 #define EW_SOFTPLUS(a, b, c) (fmax((a), 0.0f) + log1p(exp(-fabs(a))))
 #define EW_SOFTPLUS_GRAD(a, b, c) ((b) * act_sigmoid(a))
@@ -175,56 +297,62 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 #define ACT_GELU_K 0.7978845608028654f
 #define ACT_GELU_C 0.044715f
 
-/* sigmoid(z) in *s and 1 - sigmoid(z) in *r, from t = e^-|z| <= 1: no
- * overflow for any z, and no cancellation in 1 - s. */
-inline void act_sigmoid_pair(float z, float *s, float *r)
-{
-    const float t = exp(-fabs(z)), big = 1.0f / (1.0f + t), small = t / (1.0f + t);
-    *s = z >= 0.0f ? big : small;
-    *r = z >= 0.0f ? small : big;
-}
-
 /*
+ * The activations' math, defined once for floats (suffix none) and once for
+ * the vectors of the elementwise kernels (suffix _v, when CLG_VW > 1):
+ * exp runs on vectors, where PoCL computes it several times faster.
+ *
+ * act_sigmoid_pair: sigmoid(z) in *s and 1 - sigmoid(z) in *r, from
+ * t = e^-|z| <= 1: no overflow for any z, and no cancellation in 1 - s.
+ *
  * gelu(x) = 0.5 x (1 + tanh u), u = k (x + c x^3), computed as x s with
  * s = sigmoid(2u) = 0.5 (1 + tanh u), which does not cancel for x < 0;
  * dx = dy (s + 2 x s (1 - s) u'),  u' = k (1 + 3 c x^2)
+ *
+ * silu(x) = x s, s = sigmoid(x);  dx = dy s (1 + x (1 - s))
+ * act_sigmoid: sigmoid(x) without overflow (softplus's gradient)
  */
-inline float act_gelu(float x)
-{
-    float s, r;
-    act_sigmoid_pair(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);
-    return x * s;
-}
-
-inline float act_gelu_grad(float x)
-{
-    float s, r;
-    act_sigmoid_pair(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);
-    return s + 2.0f * x * s * r * ACT_GELU_K * (1.0f + 3.0f * ACT_GELU_C * x * x);
-}
-
-/* silu(x) = x s, s = sigmoid(x);  dx = dy s (1 + x (1 - s)) */
-inline float act_silu(float x)
-{
-    float s, r;
-    act_sigmoid_pair(x, &s, &r);
-    return x * s;
-}
-
-inline float act_silu_grad(float x)
-{
-    float s, r;
-    act_sigmoid_pair(x, &s, &r);
-    return s * (1.0f + x * r);
-}
-
-/* sigmoid(x) without overflow (softplus's gradient) */
-inline float act_sigmoid(float x)
-{
-    float s, r;
-    act_sigmoid_pair(x, &s, &r);
-    return s;
-}
+#define ACT_FUNCTIONS(T, sfx)                                                                      \
+    inline void act_sigmoid_pair##sfx(T z, T *s, T *r)                                             \
+    {                                                                                              \
+        const T t = exp(-fabs(z)), big = 1.0f / (1.0f + t), small = t / (1.0f + t);                \
+        *s = z >= 0.0f ? big : small;                                                              \
+        *r = z >= 0.0f ? small : big;                                                              \
+    }                                                                                              \
+    inline T act_gelu##sfx(T x)                                                                    \
+    {                                                                                              \
+        T s, r;                                                                                    \
+        act_sigmoid_pair##sfx(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);           \
+        return x * s;                                                                              \
+    }                                                                                              \
+    inline T act_gelu_grad##sfx(T x)                                                               \
+    {                                                                                              \
+        T s, r;                                                                                    \
+        act_sigmoid_pair##sfx(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);           \
+        return s + 2.0f * x * s * r * ACT_GELU_K * (1.0f + 3.0f * ACT_GELU_C * x * x);             \
+    }                                                                                              \
+    inline T act_silu##sfx(T x)                                                                    \
+    {                                                                                              \
+        T s, r;                                                                                    \
+        act_sigmoid_pair##sfx(x, &s, &r);                                                          \
+        return x * s;                                                                              \
+    }                                                                                              \
+    inline T act_silu_grad##sfx(T x)                                                               \
+    {                                                                                              \
+        T s, r;                                                                                    \
+        act_sigmoid_pair##sfx(x, &s, &r);                                                          \
+        return s * (1.0f + x * r);                                                                 \
+    }                                                                                              \
+    inline T act_sigmoid##sfx(T x)                                                                 \
+    {                                                                                              \
+        T s, r;                                                                                    \
+        act_sigmoid_pair##sfx(x, &s, &r);                                                          \
+        return s;                                                                                  \
+    }
+ACT_FUNCTIONS(float, )
+#if CLG_VW > 1
+ACT_FUNCTIONS(floatv, _v)
+#endif
 
 /* A unary elementwise kernel (elementwise.cl, act.cl): CLG_VW floats per
  * work-item, then the tail one by one; c is the op's constant. expr is the

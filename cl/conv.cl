@@ -9,19 +9,9 @@
  * The input gradient may run a chunk of the batch at a time (dcol for nb
  * images, col2im into those images of dx), to bound its workspace.
  *
- * The sizes travel as one int16 (host/cl_conv.c, geom16); pooling reads
- * as a convolution with OC = C and dilation 1.
+ * The sizes travel as one int16 (host/cl_conv.c, geom16; conv_geom in
+ * common.cl); pooling reads as a convolution with OC = C and dilation 1.
  */
-
-typedef struct {
-    int n, c, h, w, oc, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
-} conv_geom;
-
-inline conv_geom conv_unpack(int16 v)
-{
-    conv_geom g = {v.s0, v.s1, v.s2, v.s3, v.s4, v.s5, v.s6, v.s7, v.s8, v.s9, v.sa, v.sb, v.sc, v.sd, v.se};
-    return g;
-}
 
 /*
  * im2col: col[k][j], k = (c KH + p) KW + q, j = (n OH + i) OW + l:
@@ -53,15 +43,6 @@ __kernel void conv_im2col(__global const float *X, __global float *COL, int16 ge
             }
         }
     }
-}
-
-/* The first and last output index (along one axis) whose window holds
- * input index `in`: a window at o covers o stride - pad + t dil for taps
- * t in [0, k), so o stride lies in [in + pad - (k - 1) dil, in + pad]. */
-inline int2 conv_windows(int in, int k, int stride, int pad, int dil, int extent)
-{
-    const int lo = in + pad - (k - 1) * dil, hi = in + pad;
-    return (int2)(lo > 0 ? (lo - 1) / stride + 1 : 0, min(hi / stride, extent - 1));
 }
 
 /*
@@ -171,26 +152,12 @@ __kernel void pool_max_forward(__global const float *X, __global float *Y, __glo
     }
 }
 
-/*
- * dx[n,c,h,v] = sum of dy[n,c,i,l] over the windows (i, l) that hold
- * (h, v) (conv_windows) and whose argmax it is.
- */
+/* dx of max pooling: pool_max_grad_at (common.cl), one work-item per element */
 __kernel void pool_max_backward(__global const float *DY, __global float *DX, __global const int *ARG, int16 geom)
 {
     const conv_geom g = conv_unpack(geom);
     const long total = (long)g.n * g.c * g.h * g.w;
-    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const long t = idx / g.w, nc = t / g.h;
-        const int v = (int)(idx - t * g.w), h = (int)(t - nc * g.h);
-        const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, 1, g.oh), rl = conv_windows(v, g.kw, g.sw, g.pw, 1, g.ow);
-        const long base = nc * g.oh * g.ow;
-        const int me = h * g.w + v;
-        float acc = 0.0f;
-        for (int i = ri.x; i <= ri.y; i++)
-            for (int l = rl.x; l <= rl.y; l++)
-                if (ARG[base + (long)i * g.ow + l] == me) acc += DY[base + (long)i * g.ow + l];
-        DX[idx] = acc;
-    }
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) DX[idx] = pool_max_grad_at(DY, ARG, &g, idx);
 }
 
 /* Average pooling, padding cells counted: y[n,c,i,l] = (sum of the window's cells inside x) / (kh kw) */

@@ -4,20 +4,10 @@
  * work-group per channel, summing in local memory (group_sum).
  */
 
-/* offset of value m of channel c */
-inline long bn_index(long m, long c, long C, long inner)
-{
-    const long n = m / inner;
-    return (n * C + c) * inner + (m - n * inner);
-}
-
 /*
- * training: mean = sum x / M, var = sum (x - mean)^2 / M (two passes),
- *           running mean <- (1 - mom) running mean + mom mean,
- *           running var  <- (1 - mom) running var + mom var M / (M - 1);
- * eval:     mean, var = the running averages;
- * invstd = 1 / sqrt(var + eps), y = gamma invstd (x - mean) + beta,
- * saved = (mean[C], invstd[C]) for the backward.
+ * y = gamma invstd (x - mean) + beta, with the channel's statistics from
+ * bn_channel_stats (common.cl: batch statistics in training, the running
+ * averages in evaluation; saved = (mean[C], invstd[C]) for the backward).
  */
 __kernel void bn_forward(__global const float *X, __global const float *G, __global const float *B,
                          __global float *Y, __global float *saved, __global float *running, long C, long inner,
@@ -27,37 +17,12 @@ __kernel void bn_forward(__global const float *X, __global const float *G, __glo
     /* channels grid-stride over the work-groups: a launch never needs more
      * groups than the device runs at once */
     for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
-        /* the barriers of group_sum stay outside any branch (PoCL mishandles
-         * them under a condition, even a uniform one); eval mode sums nothing */
-        float acc = 0.0f;
-        for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
-        const float bmean = group_sum(acc, tmp) / (float)M;
-        acc = 0.0f;
-        for (long m = lid; training && m < M; m += ls) {
-            const float d = X[bn_index(m, c, C, inner)] - bmean;
-            acc += d * d;
-        }
-        const float bvar = group_sum(acc, tmp) / (float)M;
-        float mean, invstd;
-        if (training) {
-            mean = bmean;
-            invstd = 1.0f / sqrt(bvar + eps);
-            if (lid == 0) {
-                running[c] = (1.0f - mom) * running[c] + mom * bmean;
-                running[C + c] = (1.0f - mom) * running[C + c] + mom * (bvar * ((float)M / (float)(M - 1)));
-            }
-        } else {
-            mean = running[c];
-            invstd = 1.0f / sqrt(running[C + c] + eps);
-        }
-        if (lid == 0) {
-            saved[c] = mean;
-            saved[C + c] = invstd;
-        }
+        const float2 st = bn_channel_stats(X, saved, running, c, C, inner, M, training, mom, eps, tmp);
+        const float mean = st.x, invstd = st.y;
         const float k = G[c] * invstd, b = B[c];
         for (long m = lid; m < M; m += ls) {
             const long i = bn_index(m, c, C, inner);
-            Y[i] = k * (X[i] - mean) + b;
+            Y[i] = BN_APPLY(X[i], mean, k, b);
         }
     }
 }
@@ -73,7 +38,7 @@ __kernel void bn_backward_reduce(__global const float *DY, __global const float 
         float acc = 0.0f;
         for (long m = lid; m < M; m += ls) {
             const long i = bn_index(m, c, C, inner);
-            acc += with_xhat ? DY[i] * ((X[i] - mean) * invstd) : DY[i];
+            acc += with_xhat ? bn_dgamma_term(DY[i], X[i], mean, invstd) : DY[i];
         }
         acc = group_sum(acc, tmp);
         if (lid == 0) out[c] = acc;

@@ -151,17 +151,29 @@ __kernel void softmax_ce_forward(__global const float *Z, __global const int *la
     }
 }
 
-/* dz = (softmax(z) - onehot(label)) dloss / N, softmax = e^((z - m) - ls) */
+/*
+ * The same loss for a small batch in one launch (host/cl_softmax.c picks
+ * it): one work-group, a work-item per row (rows stride over the items),
+ * ce_row (common.cl) for each, then the mean of the row losses:
+ *   loss = scale sum_r loss_r,  scale = 1 / rows
+ */
+__kernel void softmax_ce_small(__global const float *Z, __global const int *labels, __global float *stats,
+                               __global float *Y, long rows, long C, float scale, __local float *tmp)
+{
+    const long lid = get_local_id(0), L = get_local_size(0);
+    float acc = 0.0f, comp = 0.0f;
+    for (long r = lid; r < rows; r += L) kahan_add(&acc, &comp, ce_row(Z + r * C, labels[r], C, stats + 2 * r));
+    acc = group_sum(acc - comp, tmp);
+    if (lid == 0) Y[0] = scale * acc;
+}
+
+/* dz = (softmax(z) - onehot(label)) dloss / N: ce_grad_at (common.cl) */
 __kernel void softmax_ce_backward(__global const float *Z, __global const int *labels, __global const float *stats,
                                   __global const float *G, __global float *DZ, long rows, long C)
 {
-    const float k = G[0] / (float)rows;
-    for (long i = get_global_id(0); i < rows * C; i += get_global_size(0)) {
-        const long r = i / C, j = i - r * C;
-        const int l = labels[r];
-        const float p = exp((Z[i] - stats[2 * r]) - stats[2 * r + 1]);
-        DZ[i] = l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;
-    }
+    const float g = G[0];
+    for (long i = get_global_id(0); i < rows * C; i += get_global_size(0))
+        DZ[i] = ce_grad_at(Z, labels, stats, g, rows, C, i);
 }
 
 /*

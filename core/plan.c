@@ -44,12 +44,9 @@ static int32_t owner_of(const clg_graph *g, int32_t id)
     return id;
 }
 
-/* Ops that read, besides their sources, the sources of the forward node
- * they are given: batch norm's x and gamma, cross-entropy's logits and
- * labels, convolution's x and w (ref/ and host/ backends alike). Returns
- * which source is that forward node (src[1], or src[0] for cross-entropy),
- * or -1: every other op reads its own sources only. */
-static int forward_source(clg_op op)
+/* (core/backend.h) src[1], or src[0] for cross-entropy; ref/ and host/
+ * backends alike. Every other op reads its own sources only. */
+int clg_op_forward_source(clg_op op)
 {
     switch (op) {
     case CLG_OP_SOFTMAX_CE_GRAD: return 0;
@@ -175,7 +172,7 @@ static void liveness(const clg_graph *g, bool wide, const int32_t *end, int32_t 
             }
             const clg_node *f = &g->nodes[j];
             bool reads = wide ? g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD
-                              : forward_source(g->nodes[i].op) == k;
+                              : clg_op_forward_source(g->nodes[i].op) == k;
             for (int m = 0; reads && m < CLG_MAX_SRC; m++) {
                 if (f->src[m] < 0) continue;
                 int32_t fo = owner_of(g, f->src[m]);

@@ -324,17 +324,18 @@ static clg_status setup(clg_cl_backend *b)
     b->max_global = (size_t)1 << 30;
     const char *fusion = getenv("CLGRAD_FUSION");
     b->fuse = !(fusion && strcmp(fusion, "off") == 0);
-    /* a fused kernel takes up to three pointers per node, a batched update
-     * five per parameter and 9 scalars: groups stay within the device's
-     * kernel-argument bytes (1024 at least on full-profile devices) */
+    /* a fused kernel takes a few pointers per node (host/cl_fuse.c's
+     * ptr_cost), a batched update five per parameter and 9 scalars: groups
+     * stay within the device's kernel-argument bytes (1024 at least on
+     * full-profile devices), 64 of them left for the scalars */
     size_t param_bytes = 1024;
     if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_PARAMETER_SIZE, sizeof param_bytes, &param_bytes, NULL) !=
             CL_SUCCESS ||
         param_bytes < 256)
         param_bytes = 256; /* the least any device takes (embedded profile) */
     size_t ptr = sizeof(cl_mem) > 8 ? sizeof(cl_mem) : 8;
-    b->fuse_max_nodes = (int)((param_bytes - 16) / (3 * ptr));
-    if (b->fuse_max_nodes > CLG_FUSED_MAX_NODES) b->fuse_max_nodes = CLG_FUSED_MAX_NODES;
+    b->fuse_max_ptrs = (int)((param_bytes - 64) / ptr);
+    if (b->fuse_max_ptrs > CLG_FUSED_MAX_ARGS) b->fuse_max_ptrs = CLG_FUSED_MAX_ARGS;
     b->fuse_max_updates = (int)((param_bytes - 64) / (5 * ptr));
     if (b->fuse_max_updates > CLG_FUSED_MAX_UPDATES) b->fuse_max_updates = CLG_FUSED_MAX_UPDATES;
     b->optim_source = -1;

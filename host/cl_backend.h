@@ -29,9 +29,9 @@ typedef struct clg_cl_backend {
      * cannot hold (a CLBlast call, a copy). NULL when enqueuing. */
     struct clg_cl_node_plan *rec;
     bool rec_opaque;
-    bool fuse; /* fused elementwise kernels (host/cl_fuse.c); CLGRAD_FUSION=off clears it */
+    bool fuse; /* fused kernels (host/cl_fuse.c); CLGRAD_FUSION=off clears it */
     int optim_source; /* optim.cl among clg_cl_sources (batched updates use it), or -1 */
-    int fuse_max_nodes, fuse_max_updates; /* group sizes within CL_DEVICE_MAX_PARAMETER_SIZE */
+    int fuse_max_ptrs, fuse_max_updates; /* groups' buffers within CL_DEVICE_MAX_PARAMETER_SIZE */
     int vw;              /* floats per work-item of the elementwise kernels (CLG_VW in cl/common.cl) */
     char options[64];    /* the build options of clgrad's program and of the fused ones */
 } clg_cl_backend;
@@ -75,6 +75,23 @@ clg_status clg_cl_launch(clg_cl_backend *b, int k, const clg_karg *args, int nar
  * under way. After the enqueue, clg_cl_event_done keeps it. */
 cl_event *clg_cl_event_slot(clg_cl_backend *b);
 void clg_cl_event_done(clg_cl_backend *b);
+
+/* Shared with the fused kernels (host/cl_fuse.c), which compute what these
+ * ops' kernels do: reduce_to's output dims, strides and reduced dims
+ * (padded to 4-D; returns the reduced count), batch norm's view of x as
+ * [N, C, inner] with M = N * inner values per channel, and a convolution's
+ * or pooling's sizes as cl/common.cl's conv_geom takes them. */
+int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t od[4], int64_t st[4], int64_t rd[4]);
+void clg_cl_bn_dims(const clg_node *x, int64_t *C, int64_t *inner, int64_t *M);
+struct clg_conv_geom;
+cl_int16 clg_cl_geom16(const struct clg_conv_geom *g);
+
+/* Up to this many logits, softmax cross-entropy's forward runs as one
+ * work-group (one launch, where the general path takes three): a training
+ * batch's loss. Its local size: a power of two up to the rows, within
+ * limit (the kernel's) and max_global. */
+#define CLG_CE_SMALL_LOGITS (1 << 16)
+size_t clg_cl_ce_small_local(const clg_cl_backend *b, int64_t rows, size_t limit);
 
 /* y[0] = scale * sum of n elements of x (of (x - x2)^2 when x2 is set). */
 clg_status clg_cl_reduce_all(clg_cl_backend *b, cl_mem x, cl_mem x2, cl_long n, float scale, cl_mem y);

@@ -82,20 +82,25 @@ clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs)
     return clg_cl_launch(b, k, args, nargs, w, w);
 }
 
-static clg_status run_reduce_to(clg_cl_backend *b, const clg_node *X, const clg_node *Y)
+int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t od[4], int64_t st[4], int64_t rd[4])
 {
-    if (Y->numel == 1) return clg_cl_reduce_all(b, MEM(X->buf), NULL, X->numel, 1.0f, MEM(Y->buf));
-    int64_t sd[4], od[4], st[4], rd[4];
+    int64_t sd[4], stride = 1, k = 1;
     clg_padded_shape(X, sd);
     clg_padded_shape(Y, od);
-    int64_t stride = 1;
-    cl_long k = 1;
     for (int d = 3; d >= 0; d--) {
         st[d] = stride;
         stride *= sd[d];
         rd[d] = od[d] == 1 ? sd[d] : 1;
         k *= rd[d];
     }
+    return k;
+}
+
+static clg_status run_reduce_to(clg_cl_backend *b, const clg_node *X, const clg_node *Y)
+{
+    if (Y->numel == 1) return clg_cl_reduce_all(b, MEM(X->buf), NULL, X->numel, 1.0f, MEM(Y->buf));
+    int64_t od[4], st[4], rd[4];
+    cl_long k = clg_cl_reduce_to_geometry(X, Y, od, st, rd);
     cl_mem x = MEM(X->buf), y = MEM(Y->buf);
     cl_long m = Y->numel;
     cl_long4 o4 = clg_cl_long4(od), s4 = clg_cl_long4(st), r4 = clg_cl_long4(rd);

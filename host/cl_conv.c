@@ -17,8 +17,8 @@
 #include "cl_backend.h"
 #include "gemm.h"
 
-/* The layout conv_unpack reads in cl/conv.cl. */
-static cl_int16 geom16(const clg_conv_geom *g)
+/* The layout conv_unpack reads in cl/common.cl. */
+cl_int16 clg_cl_geom16(const clg_conv_geom *g)
 {
     const int64_t v[15] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->oh, g->ow,
                            g->sh, g->sw, g->ph, g->pw, g->dh, g->dw};
@@ -66,7 +66,7 @@ static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const c
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
     cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), col = MEM(n->aux[0]), yp = MEM(n->aux[1]);
     cl_mem bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : NULL;
-    cl_int16 g16 = geom16(&g);
+    cl_int16 g16 = clg_cl_geom16(&g);
     cl_int cper = channels_per_item(b, &g);
     clg_karg args[] = {ARG(x), ARG(col), ARG(g16), ARG(cper)};
     clg_status s = clg_cl_launch(b, K_conv_im2col, args, 4, (size_t)((g.c + cper - 1) / cper) * np, 0);
@@ -109,7 +109,7 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
         s = clg_cl_gemm(b, true, false, k, cols, (size_t)g.oc, 1.0f, w, 0, k, 0, dyp, (size_t)n0 * p, np, 0, 0.0f,
                         dcol, 0, cols, 0, 1);
         if (s != CLG_OK) break;
-        cl_int16 g16 = geom16(&part);
+        cl_int16 g16 = clg_cl_geom16(&part);
         cl_long off = n0 * g.c * g.h * g.w;
         clg_karg args[] = {ARG(dcol), ARG(dx), ARG(g16), ARG(off)};
         s = clg_cl_launch(b, K_conv_col2im, args, 4, (size_t)(part.n * g.c * g.h * g.w), 0);
@@ -163,7 +163,7 @@ bool clg_cl_conv_workspaces(const clg_node *nodes, const clg_node *n, int64_t co
 static clg_status pool(clg_cl_backend *b, int kernel, cl_mem in, cl_mem out, cl_mem arg, const clg_conv_geom *g,
                        int64_t items)
 {
-    cl_int16 g16 = geom16(g);
+    cl_int16 g16 = clg_cl_geom16(g);
     clg_karg with_arg[] = {ARG(in), ARG(out), ARG(arg), ARG(g16)}, plain[] = {ARG(in), ARG(out), ARG(g16)};
     return arg ? clg_cl_launch(b, kernel, with_arg, 4, (size_t)items, 0)
                : clg_cl_launch(b, kernel, plain, 3, (size_t)items, 0);

@@ -1,28 +1,41 @@
 /*
- * Fused elementwise kernels: chains of elementwise ops compiled into one
- * generated kernel per chain when the graph is prepared (as tinygrad and
- * XLA do), reading each input once and writing only what is read outside
- * the chain or kept.
+ * Fused kernels: chains of elementwise ops compiled into one generated
+ * kernel per chain when the graph is prepared (as tinygrad and XLA do),
+ * reading each input once and writing only what is read outside the chain
+ * or kept.
  *
- * A group is a run of consecutive nodes (in run order) of one phase whose
- * ops are elementwise (the EW_ macros of cl/common.cl: arithmetic with
- * broadcasting inputs, scale, the activations and their gradients) and
- * whose outputs have one shape; or a run of parameter updates of one
- * optimizer, batched into one launch (a multi-tensor update). The core asks for the groups before it
- * plans memory (vtable fusion), so that what a group reads lives until its
- * last node: a group's outputs never share memory with its inputs.
+ * A group is a run of consecutive nodes (in run order) of one phase:
+ *  - elementwise members (the EW_ macros of cl/common.cl: arithmetic with
+ *    broadcasting inputs, scale, expand, the activations and their
+ *    gradients; and two that gather, max pooling's and softmax
+ *    cross-entropy's input gradients) whose outputs have one shape;
+ *  - optionally ended by a reduction of one of them: a reduce_to (a bias's
+ *    gradient), batch norm's dgamma and dbeta sums, or softmax
+ *    cross-entropy's loss (of a batch small enough for one work-group),
+ *    computed in the same loop as the members (the reduction's
+ *    elementwise prologue: the logits' bias, for one);
+ *  - or started by batch norm, the members then reading its output
+ *    (normalise-and-scale with an epilogue: batch norm + ReLU);
+ *  - or a run of parameter updates of one optimizer, batched into one
+ *    launch (a multi-tensor update).
+ * The core asks for the groups before it plans memory (vtable fusion), so
+ * that what a group reads lives until its last node: a group's outputs
+ * never share memory with its inputs.
  *
  * The generated OpenCL C is one statement per node, named after it, over
- * common.cl's macros, the ones the hand-written kernels expand, so a fused
- * chain rounds exactly as its ops one by one. One program per graph holds
- * its groups' kernels; it is built like clgrad's own (same options, the
- * on-disk cache keyed by its source). CLGRAD_FUSION=off (read when a
- * context is made) runs unfused; CLGRAD_FUSION_DUMP=DIR writes each
- * generated program there. A program that fails to build is an error with
- * the compiler's log and the path of its source, never a silent fallback.
+ * common.cl's macros and per-element functions, the ones the hand-written
+ * kernels expand, so a fused chain rounds as its ops one by one (exactly,
+ * where both run the same loop layout; a reduction's group computes its
+ * members a float at a time). One program per graph holds its groups'
+ * kernels; it is built like clgrad's own (same options, the on-disk cache
+ * keyed by its source). CLGRAD_FUSION=off (read when a context is made)
+ * runs unfused; CLGRAD_FUSION_DUMP=DIR writes each generated program
+ * there. A program that fails to build is an error with the compiler's log
+ * and the path of its source, never a silent fallback.
  */
 #include "../core/optim.h"
 #include "cl_backend.h"
+#include "../core/conv_geom.h"
 #include "cl_fuse.h"
 
 #include <stdarg.h>
@@ -33,7 +46,7 @@
 
 /* The ops that fuse: each has EW_<NAME>(a, b, c) in cl/common.cl. */
 #define CLG_FUSABLE_LIST(X)                                                                        \
-    X(ADD) X(SUB) X(MUL) X(DIV) X(NEG) X(SCALE) X(SQUARE) X(EXP) X(LOG) X(SQRT) X(RELU)           \
+    X(ADD) X(SUB) X(MUL) X(DIV) X(NEG) X(SCALE) X(SQUARE) X(EXP) X(LOG) X(SQRT) X(EXPAND) X(RELU) \
     X(RELU_GRAD) X(SIGMOID) X(SIGMOID_GRAD) X(TANH) X(TANH_GRAD) X(LEAKY_RELU) X(LEAKY_RELU_GRAD) \
     X(GELU) X(GELU_GRAD) X(SILU) X(SILU_GRAD) X(SOFTPLUS) X(SOFTPLUS_GRAD)
 
@@ -51,19 +64,77 @@ static bool same_shape(const clg_node *a, const clg_node *b)
     return true;
 }
 
-/* An elementwise op of float tensors (the core asks before buffers exist). */
-static bool fusable_op(const clg_node *nodes, const clg_node *n)
+static bool all_f32(const clg_node *nodes, const clg_node *n)
 {
-    if ((unsigned)n->op >= CLG_OP_COUNT || !ew_macro[n->op] || n->dtype != CLG_F32) return false;
-    for (int k = 0; k < CLG_MAX_SRC; k++)
+    if (n->dtype != CLG_F32) return false;
+    for (int k = 0; k < clg_op_nsrc(n->op); k++)
         if (n->src[k] >= 0 && nodes[n->src[k]].dtype != CLG_F32) return false;
     return true;
 }
 
-/* ... and it has its buffer: the plan is built */
-static bool fusable(const clg_node *nodes, const clg_node *n)
+/* An elementwise op of float tensors (the core asks before buffers exist). */
+static bool fusable_op(const clg_node *nodes, const clg_node *n)
 {
-    return fusable_op(nodes, n) && n->buf;
+    return (unsigned)n->op < CLG_OP_COUNT && ew_macro[n->op] && all_f32(nodes, n);
+}
+
+/* A member that computes element i by gathering: max pooling's input
+ * gradient (pool_max_grad_at), softmax cross-entropy's (ce_grad_at), both
+ * in cl/common.cl. Their kernels are scalar, and so are their groups. */
+static bool gathers(const clg_node *nodes, const clg_node *n)
+{
+    if (n->op == CLG_OP_MAXPOOL2D_GRAD) return n->dtype == CLG_F32 && nodes[n->src[0]].dtype == CLG_F32;
+    return n->op == CLG_OP_SOFTMAX_CE_GRAD && n->dtype == CLG_F32 && n->ndim == 2;
+}
+
+static bool member_op(const clg_node *nodes, const clg_node *n) { return fusable_op(nodes, n) || gathers(nodes, n); }
+
+/* Whether member n rounds alike computed a float at a time (the groups
+ * other than CLG_FG_EW) and in its op's kernel, whose elements run on
+ * vectors (but the tail): its math is arithmetic, or the vectors are one
+ * float wide, or its kernel is scalar too (the gathering members). exp and
+ * its kin do not: PoCL's vector exp rounds some results differently from
+ * its scalar one. Fused groups thus equal their unfused nodes bit for bit. */
+static bool rounds_alike(const clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    if (b->vw == 1 || gathers(nodes, n)) return true;
+    switch (n->op) {
+    case CLG_OP_ADD:
+    case CLG_OP_SUB:
+    case CLG_OP_MUL:
+    case CLG_OP_DIV:
+    case CLG_OP_NEG:
+    case CLG_OP_SCALE:
+    case CLG_OP_SQUARE:
+    case CLG_OP_EXPAND:
+    case CLG_OP_RELU:
+    case CLG_OP_RELU_GRAD:
+    case CLG_OP_SIGMOID_GRAD:
+    case CLG_OP_TANH_GRAD:
+    case CLG_OP_LEAKY_RELU:
+    case CLG_OP_LEAKY_RELU_GRAD: return true;
+    default: return false;
+    }
+}
+
+static bool bn_sum(const clg_node *nodes, const clg_node *n)
+{
+    return (n->op == CLG_OP_BATCHNORM_GRAD_GAMMA || n->op == CLG_OP_BATCHNORM_GRAD_BETA) && all_f32(nodes, n);
+}
+
+/* The buffers a node adds to its group's kernel (within b->fuse_max_ptrs). */
+static int ptr_cost(const clg_node *n)
+{
+    switch (n->op) {
+    case CLG_OP_SOFTMAX_CE_GRAD: return 5;   /* logits, labels, row statistics, dloss, out */
+    case CLG_OP_MAXPOOL2D_GRAD: return 3;    /* dy, argmax, out */
+    case CLG_OP_BATCHNORM: return 6;         /* x, gamma, beta, saved, running, out */
+    case CLG_OP_REDUCE_TO: return 1;         /* out */
+    case CLG_OP_SOFTMAX_CE: return 3;        /* labels, row statistics, out */
+    case CLG_OP_BATCHNORM_GRAD_GAMMA:
+    case CLG_OP_BATCHNORM_GRAD_BETA: return 3; /* x, saved, out */
+    default: return clg_op_nsrc(n->op) + 1;
+    }
 }
 
 /* A parameter update that batches with others: one generated kernel for a
@@ -82,15 +153,101 @@ static bool batchable_update(const clg_node *n)
     }
 }
 
-/* Whether n may join the group that first starts. */
-static bool joins(const clg_cl_backend *b, const clg_node *nodes, const clg_node *first, const clg_node *n,
-                  int32_t size)
+/* Leaves (inputs, parameters) run nothing: a group spans those recorded
+ * among its nodes (a model records a tensor between two layers) without
+ * making them members. */
+static bool leaf(const clg_node *n) { return clg_op_family(n->op) == CLG_FAM_LEAF; }
+
+/* Whether node v is a member of the group of nodes first to last. */
+static bool inside(const clg_node *nodes, int32_t v, int32_t first, int32_t last)
 {
-    if (n->phase != first->phase) return false;
-    if (fusable_op(nodes, first))
-        return size < b->fuse_max_nodes && fusable_op(nodes, n) && same_shape(n, first);
-    return size < b->fuse_max_updates && batchable_update(first) && batchable_update(n) && n->i[0] == first->i[0] &&
-           n->i[2] == first->i[2];
+    return v >= first && v <= last && !leaf(&nodes[v]);
+}
+
+/* The first node after j that is not a leaf, or count. */
+static int32_t next_node(const clg_node *nodes, int32_t count, int32_t j)
+{
+    do j++;
+    while (j < count && leaf(&nodes[j]));
+    return j;
+}
+
+/* The group that starts at node i: its last node, and its kind in *kind
+ * (CLG_FG_NONE: i runs alone). */
+static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t i,
+                        clg_cl_group_kind *kind)
+{
+    const clg_node *f = &nodes[i];
+    *kind = CLG_FG_NONE;
+    int32_t j = i;
+    if (b->optim_source >= 0 && batchable_update(f)) {
+        while (j + 1 < count && j + 1 - i < b->fuse_max_updates) {
+            const clg_node *n = &nodes[j + 1];
+            if (n->phase != f->phase || !batchable_update(n) || n->i[0] != f->i[0] || n->i[2] != f->i[2]) break;
+            j++;
+        }
+        if (j > i) *kind = CLG_FG_UPDATE;
+        return j;
+    }
+    /* dgamma and dbeta of one batch norm from a gradient made elsewhere: one loop */
+    if (bn_sum(nodes, f)) {
+        const int32_t ni = next_node(nodes, count, i);
+        const clg_node *n = ni < count ? &nodes[ni] : NULL;
+        if (n && n->phase == f->phase && bn_sum(nodes, n) && n->op != f->op && n->src[0] == f->src[0] &&
+            n->src[1] == f->src[1]) {
+            *kind = CLG_FG_BN_SUMS;
+            return ni;
+        }
+        return i;
+    }
+    const bool bn_head = f->op == CLG_OP_BATCHNORM && all_f32(nodes, f);
+    if (!bn_head && !member_op(nodes, f)) return i;
+    int used = ptr_cost(f), size = 1;
+    bool gather = gathers(nodes, f), alike = bn_head || rounds_alike(b, nodes, f);
+    for (int32_t k = next_node(nodes, count, j); k < count && size < CLG_FUSED_MAX_NODES; k = next_node(nodes, count, j)) {
+        const clg_node *n = &nodes[k];
+        if (n->phase != f->phase || !member_op(nodes, n) || !same_shape(n, f) || used + ptr_cost(n) > b->fuse_max_ptrs)
+            break;
+        /* a gathering member reads its sources at other shapes: from outside */
+        if (gathers(nodes, n) && (inside(nodes, n->src[0], i, j) || inside(nodes, n->src[1], i, j))) break;
+        /* a group that runs a float at a time has members that round alike */
+        const bool na = rounds_alike(b, nodes, n);
+        if ((gather || bn_head) && !na) break;
+        if (gathers(nodes, n) && (bn_head || !alike)) break;
+        gather |= gathers(nodes, n);
+        alike &= na;
+        used += ptr_cost(n);
+        size++;
+        j = k;
+    }
+    const int32_t ci = next_node(nodes, count, j);
+    const clg_node *c = ci < count ? &nodes[ci] : NULL;
+    if (!bn_head && alike && c && c->phase == f->phase && inside(nodes, c->src[0], i, j)) {
+        /* a reduce_to of a member (to more than one element: one is a two-pass sum) */
+        if (c->op == CLG_OP_REDUCE_TO && all_f32(nodes, c) && c->numel > 1 && used + 1 <= b->fuse_max_ptrs) {
+            *kind = CLG_FG_REDUCE;
+            return ci;
+        }
+        /* the loss of logits made by the members, of a small batch (as
+         * host/cl_softmax.c's one-launch path) */
+        if (c->op == CLG_OP_SOFTMAX_CE && c->dtype == CLG_F32 && nodes[c->src[0]].dtype == CLG_F32 && f->ndim == 2 &&
+            f->numel <= CLG_CE_SMALL_LOGITS && used + 3 <= b->fuse_max_ptrs && b->kernels[K_softmax_ce_small]) {
+            *kind = CLG_FG_CE;
+            return ci;
+        }
+        if (bn_sum(nodes, c) && used + 3 <= b->fuse_max_ptrs) {
+            const int32_t di = next_node(nodes, count, ci);
+            const clg_node *d = di < count ? &nodes[di] : NULL;
+            *kind = CLG_FG_BN_SUMS;
+            if (d && d->phase == f->phase && bn_sum(nodes, d) && d->op != c->op && d->src[0] == c->src[0] &&
+                d->src[1] == c->src[1] && used + 4 <= b->fuse_max_ptrs)
+                return di;
+            return ci;
+        }
+    }
+    if (j == i) return i;
+    *kind = bn_head ? CLG_FG_BN_FORWARD : gather ? CLG_FG_EW_SCALAR : CLG_FG_EW;
+    return j;
 }
 
 void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t *end)
@@ -98,9 +255,8 @@ void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_
     for (int32_t i = 0; i < count; i++) end[i] = i;
     if (!b->fuse) return;
     for (int32_t i = 0; i < count;) {
-        int32_t j = i;
-        if (fusable_op(nodes, &nodes[i]) || (b->optim_source >= 0 && batchable_update(&nodes[i])))
-            while (j + 1 < count && joins(b, nodes, &nodes[i], &nodes[j + 1], j + 1 - i)) j++;
+        clg_cl_group_kind kind;
+        int32_t j = group_at(b, nodes, count, i, &kind);
         for (int32_t k = i; k <= j; k++) end[k] = j;
         i = j + 1;
     }
@@ -156,18 +312,19 @@ static void put_float(text *t, float v)
 }
 
 /* Whether node v's output is read outside [first, last]: by a node outside
- * through its sources, or through theirs (ops that read their forward
- * node's inputs), or it is not a pool tensor (kept, named, a sink). */
+ * through its sources, or through its forward node's
+ * (clg_op_forward_source), or it is not a pool tensor (kept, named, a sink). */
 static bool read_outside(const clg_node *nodes, int32_t count, int32_t v, int32_t first, int32_t last)
 {
     if (!nodes[v].pooled) return true;
     for (int32_t r = 0; r < count; r++) {
         if (r >= first && r <= last) continue;
+        const int fwd = clg_op_forward_source(nodes[r].op);
         for (int k = 0; k < CLG_MAX_SRC; k++) {
             int32_t s = nodes[r].src[k];
             if (s < 0) continue;
             if (s == v) return true;
-            for (int m = 0; m < CLG_MAX_SRC; m++)
+            for (int m = 0; k == fwd && m < CLG_MAX_SRC; m++)
                 if (nodes[s].src[m] == v) return true;
         }
     }
@@ -186,7 +343,7 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
     for (int32_t i = first; i <= last; i++)
         for (int k = 0; k < clg_op_nsrc(nodes[i].op); k++) {
             int32_t s = nodes[i].src[k];
-            if (s < 0 || (s >= first && s <= last)) continue;
+            if (s < 0 || inside(nodes, s, first, last)) continue;
             bool seen = false;
             for (int e = 0; e < next; e++) seen |= ext[e] == s;
             if (!seen && next < (int)(sizeof ext / sizeof ext[0])) ext[next++] = s;
@@ -198,7 +355,7 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
         args[nargs++] = MEM(nodes[ext[e]].buf);
     }
     for (int32_t i = first; i <= last; i++) {
-        if (!read_outside(nodes, count, i, first, last) || nargs >= max_args) continue;
+        if (leaf(&nodes[i]) || !read_outside(nodes, count, i, first, last) || nargs >= max_args) continue;
         put(t, "%s__global float *out%d", nargs ? ", " : "", (int)i);
         args[nargs++] = MEM(nodes[i].buf);
     }
@@ -242,12 +399,13 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
         }
         for (int32_t i = first; i <= last; i++) {
             const clg_node *n = &nodes[i];
+            if (leaf(n)) continue;
             char a[24], bb[40];
             snprintf(bb, sizeof bb, vec ? "VSPLAT(0.0f)" : "0.0f");
             snprintf(a, sizeof a, "0.0f");
             for (int k = 0; k < clg_op_nsrc(n->op) && k < 2; k++) {
                 int32_t sid = n->src[k];
-                snprintf(k ? bb : a, k ? sizeof bb : sizeof a, "%c%d", sid >= first && sid <= last ? 'v' : 'x', (int)sid);
+                snprintf(k ? bb : a, k ? sizeof bb : sizeof a, "%c%d", inside(nodes, sid, first, last) ? 'v' : 'x', (int)sid);
             }
             put(t, "        /* node %d: %s */\n        const %s v%d = %s%s(%s, %s, ", (int)i, clg_op_name(n->op), ty, (int)i,
                 vec ? "EWV_" : "EW_", ew_macro[n->op] + 3, a, bb);
@@ -255,7 +413,7 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
             put(t, ");\n");
         }
         for (int32_t i = first; i <= last; i++)
-            if (read_outside(nodes, count, i, first, last)) {
+            if (!leaf(&nodes[i]) && read_outside(nodes, count, i, first, last)) {
                 if (vec) put(t, "        VSTORE(v%d, q, out%d);\n", (int)i, (int)i);
                 else put(t, "        out%d[i] = v%d;\n", (int)i, (int)i);
             }
@@ -263,6 +421,290 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
     }
     put(t, "}\n");
     return nargs;
+}
+
+/* ---- groups that compute a float at a time ---- */
+
+/* A group's kernel under construction: its members first..pend (batch
+ * norm at first in a CLG_FG_BN_FORWARD group), its reductions pend+1..last. */
+typedef struct gen {
+    text *t;
+    const clg_node *nodes;
+    int32_t count, first, pend, last;
+    const clg_node *shape; /* of the members' elements */
+    int32_t ext[CLG_FUSED_MAX_ARGS]; /* sources read at the element: in<id>, loaded as x<id> */
+    int next;
+    cl_mem *args;
+    int nargs;
+} gen;
+
+static void add_arg(gen *g, cl_mem m, const char *fmt, ...)
+{
+    if (g->nargs >= CLG_FUSED_MAX_ARGS) {
+        g->t->oom = true; /* group_at keeps groups within the limit: never here */
+        return;
+    }
+    va_list ap;
+    char decl[96];
+    va_start(ap, fmt);
+    vsnprintf(decl, sizeof decl, fmt, ap);
+    va_end(ap);
+    put(g->t, "%s%s", g->nargs ? ", " : "", decl);
+    g->args[g->nargs++] = m;
+}
+
+static void add_ext(gen *g, int32_t s)
+{
+    if (s < 0 || inside(g->nodes, s, g->first, g->pend)) return;
+    for (int e = 0; e < g->next; e++)
+        if (g->ext[e] == s) return;
+    if (g->next < CLG_FUSED_MAX_ARGS) g->ext[g->next++] = s;
+}
+
+/* a value of the element: a member's v<id>, or a source's x<id> */
+static const char *ref(const gen *g, int32_t id, char *buf, size_t size)
+{
+    snprintf(buf, size, "%c%d", inside(g->nodes, id, g->first, g->pend) ? 'v' : 'x', (int)id);
+    return buf;
+}
+
+/* Whether member i's output is stored: read outside the group, or the
+ * logits a cross-entropy reads back. */
+static bool written(const gen *g, int32_t i)
+{
+    const clg_node *last = &g->nodes[g->last];
+    return read_outside(g->nodes, g->count, i, g->first, g->last) || (last->op == CLG_OP_SOFTMAX_CE && last->src[0] == i);
+}
+
+/* The group's inputs read at element i of the members' shape (the
+ * sources of elementwise members, dloss of cross-entropy's gradient, a
+ * batch norm's x), then the other buffers, then the outputs. */
+static void declare(gen *g, bool bn_head)
+{
+    const clg_node *nodes = g->nodes;
+    for (int32_t i = g->first; i <= g->last; i++) {
+        const clg_node *n = &nodes[i];
+        if (leaf(n)) continue;
+        if (i == g->first && bn_head) add_ext(g, n->src[0]);
+        else if (n->op == CLG_OP_SOFTMAX_CE_GRAD) add_ext(g, n->src[1]);
+        else if (n->op == CLG_OP_MAXPOOL2D_GRAD || n->op == CLG_OP_REDUCE_TO || n->op == CLG_OP_SOFTMAX_CE) continue;
+        else if (bn_sum(nodes, n)) {
+            add_ext(g, n->src[0]);
+            add_ext(g, nodes[n->src[1]].src[0]);
+        } else
+            for (int k = 0; k < clg_op_nsrc(n->op); k++) add_ext(g, n->src[k]);
+    }
+    for (int e = 0; e < g->next; e++) add_arg(g, MEM(nodes[g->ext[e]].buf), "__global const float *in%d", (int)g->ext[e]);
+    bool saved = false;
+    for (int32_t i = g->first; i <= g->last; i++) {
+        const clg_node *n = &nodes[i];
+        if (leaf(n)) continue;
+        if (n->op == CLG_OP_SOFTMAX_CE_GRAD) {
+            const clg_node *ce = &nodes[n->src[0]];
+            add_arg(g, MEM(nodes[ce->src[0]].buf), "__global const float *z%d", (int)i);
+            add_arg(g, MEM(nodes[ce->src[1]].buf), "__global const int *label%d", (int)i);
+            add_arg(g, MEM(ce->aux[0]), "__global const float *stats%d", (int)i);
+        } else if (n->op == CLG_OP_MAXPOOL2D_GRAD) {
+            add_arg(g, MEM(nodes[n->src[0]].buf), "__global const float *dy%d", (int)i);
+            add_arg(g, MEM(nodes[n->src[1]].aux[0]), "__global const int *argmax%d", (int)i);
+        } else if (i == g->first && bn_head) {
+            add_arg(g, MEM(nodes[n->src[1]].buf), "__global const float *gamma%d", (int)i);
+            add_arg(g, MEM(nodes[n->src[2]].buf), "__global const float *beta%d", (int)i);
+            add_arg(g, MEM(n->aux[0]), "__global float *saved%d", (int)i);
+            add_arg(g, MEM(n->aux[1]), "__global float *running%d", (int)i);
+        } else if (n->op == CLG_OP_SOFTMAX_CE) {
+            add_arg(g, MEM(nodes[n->src[1]].buf), "__global const int *label%d", (int)i);
+            add_arg(g, MEM(n->aux[0]), "__global float *stats%d", (int)i);
+        } else if (bn_sum(nodes, n) && !saved) { /* a pair shares it */
+            add_arg(g, MEM(nodes[n->src[1]].aux[0]), "__global const float *saved%d", (int)n->src[1]);
+            saved = true;
+        }
+    }
+    for (int32_t i = g->first; i <= g->last; i++)
+        if (!leaf(&nodes[i]) && (i > g->pend || written(g, i)))
+            add_arg(g, MEM(nodes[i].buf), "__global float *out%d", (int)i);
+}
+
+/* The loads of element i, the members' statements, the stores of what is read outside. */
+static void element(gen *g, const char *pad, bool bn_head)
+{
+    const clg_node *nodes = g->nodes, *shape = g->shape;
+    text *t = g->t;
+    for (int e = 0; e < g->next; e++) {
+        const clg_node *in = &nodes[g->ext[e]];
+        int id = (int)g->ext[e];
+        if (same_shape(in, shape)) {
+            put(t, "%sconst float x%d = in%d[i];\n", pad, id, id);
+        } else if (in->numel == 1) {
+            put(t, "%sconst float x%d = in%d[0];\n", pad, id, id);
+        } else {
+            int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
+            clg_padded_shape(shape, dims);
+            clg_broadcast_strides(in, shape, st);
+            put(t, "%sconst float x%d = in%d[bcast_offset(i, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld))];\n",
+                pad, id, id, (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)dims[3],
+                (long long)st[0], (long long)st[1], (long long)st[2], (long long)st[3]);
+        }
+    }
+    for (int32_t i = g->first; i <= g->pend; i++) {
+        const clg_node *n = &nodes[i];
+        if (leaf(n)) continue;
+        char a[24], bb[24];
+        put(t, "%s/* node %d: %s */\n%sconst float v%d = ", pad, (int)i, clg_op_name(n->op), pad, (int)i);
+        if (i == g->first && bn_head) {
+            put(t, "BN_APPLY(%s, mean, k, shift);\n", ref(g, n->src[0], a, sizeof a));
+        } else if (n->op == CLG_OP_SOFTMAX_CE_GRAD) {
+            const clg_node *z = &nodes[nodes[n->src[0]].src[0]];
+            put(t, "ce_grad_at(z%d, label%d, stats%d, %s, %lldL, %lldL, i);\n", (int)i, (int)i, (int)i,
+                ref(g, n->src[1], a, sizeof a), (long long)z->shape[0], (long long)z->shape[1]);
+        } else if (n->op == CLG_OP_MAXPOOL2D_GRAD) {
+            put(t, "pool_max_grad_at(dy%d, argmax%d, &geom%d, i);\n", (int)i, (int)i, (int)i);
+        } else {
+            snprintf(a, sizeof a, "0.0f");
+            snprintf(bb, sizeof bb, "0.0f");
+            for (int k = 0; k < clg_op_nsrc(n->op) && k < 2; k++) ref(g, n->src[k], k ? bb : a, k ? sizeof bb : sizeof a);
+            put(t, "%s(%s, %s, ", ew_macro[n->op], a, bb);
+            put_float(t, n->f[0]);
+            put(t, ");\n");
+        }
+    }
+    for (int32_t i = g->first; i <= g->pend; i++)
+        if (!leaf(&nodes[i]) && written(g, i)) put(t, "%sout%d[i] = v%d;\n", pad, (int)i, (int)i);
+}
+
+/* Each max pooling member's sizes, as its op's kernel gets them. */
+static void pool_geoms(gen *g)
+{
+    for (int32_t i = g->first; i <= g->pend; i++) {
+        const clg_node *n = &g->nodes[i];
+        if (n->op != CLG_OP_MAXPOOL2D_GRAD) continue;
+        clg_conv_geom c = clg_conv_geom_of(g->nodes, &g->nodes[n->src[1]]);
+        const cl_int16 v = clg_cl_geom16(&c);
+        put(g->t, "    const conv_geom geom%d = conv_unpack((int16)(", (int)i);
+        for (int k = 0; k < 16; k++) put(g->t, "%s%d", k ? ", " : "", (int)v.s[k]);
+        put(g->t, "));\n");
+    }
+}
+
+/*
+ * The kernel of a group that is not on vectors:
+ *  CLG_FG_EW_SCALAR:  element i for i in [0, n)
+ *  CLG_FG_REDUCE:     output j of the reduce_to sums its members' value
+ *                     over the elements that broadcast from j (reduce.cl's
+ *                     reduce_to, in its order)
+ *  CLG_FG_BN_SUMS:    channel c's work-group sums dy x^ and dy over its
+ *                     elements (norm.cl's bn_backward_reduce, both at once)
+ *  CLG_FG_BN_FORWARD: channel c's work-group gets its statistics
+ *                     (bn_channel_stats), then normalises each element
+ *                     and runs the members on it
+ * Returns the argument count; *n the kernel's work items (elements,
+ * outputs or channels).
+ */
+static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last,
+                           clg_cl_group_kind kind, cl_mem *args, int64_t *n)
+{
+    gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args};
+    /* the members end before the reductions (and the leaves between) */
+    if (kind == CLG_FG_REDUCE || kind == CLG_FG_BN_SUMS || kind == CLG_FG_CE)
+        while (g.pend >= first && (leaf(&nodes[g.pend]) || nodes[g.pend].op == CLG_OP_REDUCE_TO ||
+                                   nodes[g.pend].op == CLG_OP_SOFTMAX_CE || bn_sum(nodes, &nodes[g.pend])))
+            g.pend--;
+    const bool bn_head = kind == CLG_FG_BN_FORWARD;
+    put(t, "\n/* group %d: nodes %d to %d */\n__kernel void clg_fused_%d(", gi, (int)first, (int)last, gi);
+    declare(&g, bn_head);
+    const clg_node *shape = &nodes[kind == CLG_FG_BN_SUMS ? nodes[last].src[0] : first];
+    g.shape = shape;
+    char a[24];
+    switch (kind) {
+    case CLG_FG_REDUCE: {
+        const clg_node *r = &nodes[last];
+        int64_t od[4], st[4], rd[4], k = clg_cl_reduce_to_geometry(shape, r, od, st, rd);
+        put(t, ")\n{\n");
+        pool_geoms(&g);
+        put(t, "    for (long j = get_global_id(0); j < %lldL; j += get_global_size(0)) {\n", (long long)r->numel);
+        put(t, "        const long base = bcast_offset(j, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld));\n",
+            (long long)od[0], (long long)od[1], (long long)od[2], (long long)od[3], (long long)st[0], (long long)st[1],
+            (long long)st[2], (long long)st[3]);
+        put(t, "        float acc = 0.0f;\n        for (long r = 0; r < %lldL; r++) {\n", (long long)k);
+        put(t, "            const long i = base + bcast_offset(r, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld));\n",
+            (long long)rd[0], (long long)rd[1], (long long)rd[2], (long long)rd[3], (long long)st[0], (long long)st[1],
+            (long long)st[2], (long long)st[3]);
+        element(&g, "            ", false);
+        put(t, "            /* node %d: %s */\n            acc += %s;\n        }\n        out%d[j] = acc;\n    }\n}\n",
+            (int)last, clg_op_name(r->op), ref(&g, r->src[0], a, sizeof a), (int)last);
+        *n = r->numel;
+        break;
+    }
+    case CLG_FG_BN_SUMS: {
+        const clg_node *bn = &nodes[nodes[last].src[1]];
+        int64_t C, inner, M;
+        clg_cl_bn_dims(&nodes[bn->src[0]], &C, &inner, &M);
+        put(t, ", __local float *tmp)\n{\n    const int lid = get_local_id(0), ls = get_local_size(0);\n");
+        pool_geoms(&g);
+        put(t, "    for (long c = get_group_id(0); c < %lldL; c += get_num_groups(0)) {\n", (long long)C);
+        put(t, "        const float mean = saved%d[c], invstd = saved%d[%lldL + c];\n", (int)nodes[last].src[1],
+            (int)nodes[last].src[1], (long long)C);
+        put(t, "        float dgamma = 0.0f, dbeta = 0.0f;\n");
+        put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
+            (long long)M, (long long)C, (long long)inner);
+        element(&g, "            ", false);
+        char x[24];
+        ref(&g, nodes[last].src[0], a, sizeof a);
+        ref(&g, bn->src[0], x, sizeof x);
+        put(t, "            dgamma += bn_dgamma_term(%s, %s, mean, invstd);\n            dbeta += %s;\n        }\n", a, x, a);
+        put(t, "        dgamma = group_sum(dgamma, tmp);\n        dbeta = group_sum(dbeta, tmp);\n        if (lid == 0) {\n");
+        for (int32_t i = g.pend + 1; i <= last; i++)
+            if (!leaf(&nodes[i])) put(t, "            out%d[c] = %s; /* node %d: %s */\n", (int)i,
+                nodes[i].op == CLG_OP_BATCHNORM_GRAD_GAMMA ? "dgamma" : "dbeta", (int)i, clg_op_name(nodes[i].op));
+        put(t, "        }\n    }\n}\n");
+        *n = C;
+        break;
+    }
+    case CLG_FG_CE: {
+        const clg_node *ce = &nodes[last];
+        const int64_t rows = shape->shape[0], C = shape->shape[1];
+        put(t, ", __local float *tmp)\n{\n    const long lid = get_local_id(0), L = get_local_size(0);\n");
+        put(t, "    float acc = 0.0f, comp = 0.0f;\n    for (long r = lid; r < %lldL; r += L) {\n", (long long)rows);
+        put(t, "        for (long i = r * %lldL; i < (r + 1) * %lldL; i++) {\n", (long long)C, (long long)C);
+        element(&g, "            ", false);
+        put(t, "        }\n        /* node %d: %s (of the logits just stored) */\n", (int)last, clg_op_name(ce->op));
+        put(t, "        kahan_add(&acc, &comp, ce_row(out%d + r * %lldL, label%d[r], %lldL, stats%d + 2 * r));\n    }\n",
+            (int)ce->src[0], (long long)C, (int)last, (long long)C, (int)last);
+        put(t, "    acc = group_sum(acc - comp, tmp);\n    if (lid == 0) out%d[0] = ", (int)last);
+        put_float(t, (float)(1.0 / (double)rows));
+        put(t, " * acc;\n}\n");
+        *n = rows;
+        break;
+    }
+    case CLG_FG_BN_FORWARD: {
+        const clg_node *bn = &nodes[first];
+        int64_t C, inner, M;
+        clg_cl_bn_dims(&nodes[bn->src[0]], &C, &inner, &M);
+        put(t, ", __local float *tmp)\n{\n    const int lid = get_local_id(0), ls = get_local_size(0);\n");
+        put(t, "    for (long c = get_group_id(0); c < %lldL; c += get_num_groups(0)) {\n", (long long)C);
+        put(t, "        const float2 st = bn_channel_stats(in%d, saved%d, running%d, c, %lldL, %lldL, %lldL, %d, ",
+            (int)bn->src[0], (int)first, (int)first, (long long)C, (long long)inner, (long long)M, bn->training ? 1 : 0);
+        put_float(t, bn->f[0]);
+        put(t, ", ");
+        put_float(t, bn->f[1]);
+        put(t, ", tmp);\n        const float mean = st.x, k = gamma%d[c] * st.y, shift = beta%d[c];\n", (int)first, (int)first);
+        put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
+            (long long)M, (long long)C, (long long)inner);
+        element(&g, "            ", true);
+        put(t, "        }\n    }\n}\n");
+        *n = C;
+        break;
+    }
+    default:
+        put(t, ")\n{\n");
+        pool_geoms(&g);
+        put(t, "    for (long i = get_global_id(0); i < %lldL; i += get_global_size(0)) {\n", (long long)shape->numel);
+        element(&g, "        ", false);
+        put(t, "    }\n}\n");
+        *n = shape->numel;
+        break;
+    }
+    return g.nargs;
 }
 
 /* A batched update's kernel: every member's element loop in one index
@@ -338,44 +780,96 @@ static bool dump(const char *dir, const char *src, size_t len, char *path, size_
     return fclose(f) == 0 && ok;
 }
 
+/* Whether every buffer the group's kernel binds exists (the plan is built). */
+static bool has_buffers(const clg_node *nodes, int32_t first, int32_t last)
+{
+    for (int32_t i = first; i <= last; i++) {
+        const clg_node *n = &nodes[i];
+        if (leaf(n)) continue;
+        if (!n->buf) return false;
+        for (int k = 0; k < clg_op_nsrc(n->op); k++)
+            if (n->src[k] >= 0 && !nodes[n->src[k]].buf) return false;
+        if (n->op == CLG_OP_BATCHNORM && (!n->aux[0] || !n->aux[1])) return false;
+        if (bn_sum(nodes, n) && (!nodes[n->src[1]].aux[0] || !nodes[nodes[n->src[1]].src[0]].buf)) return false;
+        if (n->op == CLG_OP_MAXPOOL2D_GRAD && !nodes[n->src[1]].aux[0]) return false;
+        if (n->op == CLG_OP_SOFTMAX_CE && !n->aux[0]) return false;
+        if (n->op == CLG_OP_SOFTMAX_CE_GRAD) {
+            const clg_node *ce = &nodes[n->src[0]];
+            if (!ce->aux[0] || !nodes[ce->src[0]].buf || !nodes[ce->src[1]].buf) return false;
+        }
+    }
+    return true;
+}
+
+/* The local size of a group's kernel: the kernel's own limit, at most
+ * want (a power of two); a reduction's group takes the hand-written
+ * kernel's, so that it sums in the same order. */
+static size_t local_size(const clg_cl_backend *b, cl_kernel kern, size_t want)
+{
+    size_t limit = 0;
+    if (clGetKernelWorkGroupInfo(kern, b->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof limit, &limit, NULL) ==
+            CL_SUCCESS &&
+        limit < want)
+        want = limit;
+    size_t p2 = 1;
+    while (p2 * 2 <= want) p2 *= 2;
+    return p2;
+}
+
 clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t count, clg_cl_fused *out)
 {
     clg_backend *be = &b->base;
     memset(out, 0, sizeof *out);
     int32_t *end = malloc((size_t)(count ? count : 1) * sizeof *end);
-    if (!end) return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "fusing the graph: out of host memory");
-    clg_cl_fusion_groups(b, nodes, count, end);
+    clg_cl_group_kind *kind = malloc((size_t)(count ? count : 1) * sizeof *kind);
+    if (!end || !kind) {
+        free(end);
+        free(kind);
+        return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "fusing the graph: out of host memory");
+    }
     int ngroups = 0;
-    for (int32_t i = 0; i < count; i = end[i] + 1)
-        if (end[i] > i && (fusable(nodes, &nodes[i]) || batchable_update(&nodes[i]))) ngroups++;
+    for (int32_t i = 0; i < count; i = end[i] + 1) {
+        end[i] = b->fuse ? group_at(b, nodes, count, i, &kind[i]) : i;
+        if (!b->fuse) kind[i] = CLG_FG_NONE;
+        if (kind[i] != CLG_FG_NONE && has_buffers(nodes, i, end[i])) ngroups++;
+        else kind[i] = CLG_FG_NONE;
+    }
     if (!ngroups) {
         free(end);
+        free(kind);
         return CLG_OK;
     }
     out->group = calloc((size_t)ngroups, sizeof *out->group);
     if (!out->group) {
         free(end);
+        free(kind);
         return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "fusing the graph: out of host memory");
     }
     text t = {0};
-    put(&t, "/* clgrad: fused elementwise kernels of one graph (host/cl_fuse.c) */\n");
+    put(&t, "/* clgrad: fused kernels of one graph (host/cl_fuse.c) */\n");
     int gi = 0;
+    bool updates = false;
     for (int32_t i = 0; i < count; i = end[i] + 1) {
-        if (end[i] == i || !(fusable(nodes, &nodes[i]) || batchable_update(&nodes[i]))) continue;
+        if (kind[i] == CLG_FG_NONE) continue;
         clg_cl_fused_group *g = &out->group[gi];
         g->first = i;
         g->last = end[i];
-        g->update = batchable_update(&nodes[i]);
-        if (g->update) {
+        g->kind = kind[i];
+        if (g->kind == CLG_FG_UPDATE) {
             g->nargs = generate_update(&t, gi, nodes, i, end[i], g->args, &g->n);
-        } else {
-            g->nargs = generate(&t, gi, nodes, count, i, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS, &g->ninputs);
+            updates = true;
+        } else if (g->kind == CLG_FG_EW) {
+            int nin;
+            g->nargs = generate(&t, gi, nodes, count, i, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS, &nin);
             g->n = nodes[i].numel;
+        } else {
+            g->nargs = generate_scalar(&t, gi, nodes, count, i, end[i], g->kind, g->args, &g->n);
         }
         gi++;
     }
     out->count = gi;
     free(end);
+    free(kind);
     if (t.oom) {
         free(t.s);
         clg_cl_fuse_free(out);
@@ -390,11 +884,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
      * functions), then the groups */
     const char *sources[3] = {clg_cl_sources[0]};
     int nsrc = 1;
-    for (int k = 0; k < out->count; k++)
-        if (out->group[k].update) {
-            sources[nsrc++] = clg_cl_sources[b->optim_source];
-            break;
-        }
+    if (updates) sources[nsrc++] = clg_cl_sources[b->optim_source];
     sources[nsrc++] = t.s;
     clg_status s = CLG_OK;
     if (!clg_cl_cache_load(b->context, b->dev.device, sources, nsrc, options, &out->program)) {
@@ -422,25 +912,37 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
             break;
         }
         for (int a = 0; a < g->nargs && err == CL_SUCCESS; a++) err = clSetKernelArg(g->kern, (cl_uint)a, sizeof(cl_mem), &g->args[a]);
+        size_t items = (size_t)g->n;
         cl_long n = g->n;
+        switch (g->kind) {
+        case CLG_FG_EW: /* the element count follows the buffers */
+            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, sizeof n, &n);
+            g->local = local_size(b, g->kern, 256);
+            items = clg_cl_vector_items(b, g->n);
+            break;
+        case CLG_FG_BN_SUMS:
+        case CLG_FG_BN_FORWARD: /* a work-group per channel, with local memory for its sums */
+            g->local = local_size(b, g->kern, b->kwg[g->kind == CLG_FG_BN_SUMS ? K_bn_backward_reduce : K_bn_forward]);
+            g->local_bytes = g->local * sizeof(float);
+            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local_bytes, NULL);
+            items = (size_t)g->n * g->local;
+            break;
+        case CLG_FG_CE: /* one work-group, as host/cl_softmax.c's one-launch path, so that it sums alike */
+            g->local = clg_cl_ce_small_local(b, g->n, local_size(b, g->kern, b->kwg[K_softmax_ce_small]));
+            g->local_bytes = g->local * sizeof(float);
+            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local_bytes, NULL);
+            items = g->local;
+            break;
+        default: g->local = local_size(b, g->kern, 256); break;
+        }
         /* an update group's step arguments are set before each run */
-        if (err == CL_SUCCESS && !g->update) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, sizeof n, &n);
         if (err != CL_SUCCESS) {
             s = clg_cl_fail(b, err, "clSetKernelArg(a fused kernel)");
             break;
         }
-        size_t wg = 256, limit = 0;
-        if (clGetKernelWorkGroupInfo(g->kern, b->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof limit, &limit, NULL) ==
-                CL_SUCCESS &&
-            limit < wg)
-            wg = limit;
-        size_t p2 = 1;
-        while (p2 * 2 <= wg) p2 *= 2;
-        g->local = p2;
-        size_t items = g->update ? (size_t)g->n : clg_cl_vector_items(b, g->n);
-        g->global = (items + p2 - 1) / p2 * p2;
-        if (g->global > b->max_global) g->global = b->max_global / p2 * p2;
-        if (g->global == 0) g->global = p2;
+        g->global = (items + g->local - 1) / g->local * g->local;
+        if (g->global > b->max_global) g->global = b->max_global / g->local * g->local;
+        if (g->global == 0) g->global = g->local;
     }
     if (s != CLG_OK) clg_cl_fuse_free(out);
     return s;

@@ -1,26 +1,39 @@
-/* Fused elementwise kernels (host/cl_fuse.c). */
+/* Fused kernels (host/cl_fuse.c). */
 #ifndef CLG_CL_FUSE_H
 #define CLG_CL_FUSE_H
 
 #include "cl_backend.h"
 
-/* A group is at most this many nodes: its kernel takes at most 2 inputs
- * per node and an output per node (fewer where the device's
- * CL_DEVICE_MAX_PARAMETER_SIZE asks: b->fuse_max_nodes). */
+/* A group is at most this many nodes, and its kernel takes at most
+ * b->fuse_max_ptrs buffers (within the device's
+ * CL_DEVICE_MAX_PARAMETER_SIZE, and CLG_FUSED_MAX_ARGS). */
 #define CLG_FUSED_MAX_NODES 32
-#define CLG_FUSED_MAX_ARGS (3 * CLG_FUSED_MAX_NODES)
+#define CLG_FUSED_MAX_ARGS 128
 /* A batched update takes five buffers per parameter: at most 16 of them
  * (81 buffers and 9 scalars, 684 bytes of arguments; fewer where the device
  * asks: b->fuse_max_updates). */
 #define CLG_FUSED_MAX_UPDATES 16
 
+typedef enum clg_cl_group_kind {
+    CLG_FG_NONE,
+    CLG_FG_EW,         /* elementwise, on the vectors of cl/common.cl */
+    CLG_FG_EW_SCALAR,  /* elementwise with a gathering member (pooling's or cross-entropy's gradient) */
+    CLG_FG_REDUCE,     /* elementwise members, then a reduce_to of one of them */
+    CLG_FG_BN_SUMS,    /* elementwise members, then batch norm's dgamma and dbeta sums */
+    CLG_FG_BN_FORWARD, /* batch norm, then elementwise members on its output */
+    CLG_FG_CE,         /* elementwise members, then softmax cross-entropy of one (a small batch) */
+    CLG_FG_UPDATE      /* parameter updates of one optimizer, batched */
+} clg_cl_group_kind;
+
 typedef struct clg_cl_fused_group {
     int32_t first, last; /* its nodes: first to last, consecutive */
+    clg_cl_group_kind kind;
     cl_kernel kern;
     cl_mem args[CLG_FUSED_MAX_ARGS];
-    int nargs, ninputs; /* buffers bound once; an update group's step arguments follow them */
-    int64_t n;          /* work items: elements of the output, or of every updated parameter */
-    bool update;        /* a batched parameter update */
+    int nargs; /* buffers bound once; an update group's step arguments follow them */
+    int64_t n; /* work items: elements, outputs of a reduce_to, channels (times the
+                * local size), or elements of every updated parameter */
+    size_t local_bytes; /* the batch norm and cross-entropy kinds' local memory */
     size_t global, local;
 } clg_cl_fused_group;
 

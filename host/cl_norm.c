@@ -1,17 +1,23 @@
 /* OpenCL dispatch of the norm family: batch norm (cl/norm.cl). */
 #include "cl_backend.h"
 
-/* x seen as [N, C, inner]; M = N * inner values per channel. */
 typedef struct bn_dims {
     cl_long C, inner, M;
 } bn_dims;
 
+void clg_cl_bn_dims(const clg_node *x, int64_t *C, int64_t *inner, int64_t *M)
+{
+    *C = x->shape[1];
+    *inner = 1;
+    for (int k = 2; k < x->ndim; k++) *inner *= x->shape[k];
+    *M = x->shape[0] * *inner;
+}
+
 static bn_dims dims_of(const clg_node *x)
 {
-    bn_dims d = {.C = x->shape[1], .inner = 1};
-    for (int k = 2; k < x->ndim; k++) d.inner *= x->shape[k];
-    d.M = x->shape[0] * d.inner;
-    return d;
+    int64_t C, inner, M;
+    clg_cl_bn_dims(x, &C, &inner, &M);
+    return (bn_dims){.C = C, .inner = inner, .M = M};
 }
 
 static clg_status check_batch(clg_cl_backend *b, const clg_node *nodes, const clg_node *bn, const bn_dims *d)

@@ -50,6 +50,7 @@ typedef struct clg_cl_node_plan {
     bool opaque; /* runs node by node */
     int fused;   /* 1 + its fused group (host/cl_fuse.c), or 0 */
     node_key key;
+    node_key fkey; /* its key when its group's kernel was built (bound to those fields) */
 } clg_cl_node_plan;
 
 typedef struct cl_plan {
@@ -192,7 +193,11 @@ clg_status clg_cl_plan_build(clg_backend *be, const clg_node *nodes, int32_t cou
         return s;
     }
     for (int k = 0; k < p->fused.count; k++)
-        for (int32_t i = p->fused.group[k].first; i <= p->fused.group[k].last; i++) p->np[i].fused = 1 + k;
+        for (int32_t i = p->fused.group[k].first; i <= p->fused.group[k].last; i++) {
+            if (clg_op_family(nodes[i].op) == CLG_FAM_LEAF) continue; /* a group may span leaves */
+            p->np[i].fused = 1 + k;
+            key_of(nodes, &nodes[i], &p->np[i].fkey);
+        }
     *plan = p;
     return CLG_OK;
 }
@@ -222,7 +227,9 @@ static clg_status run_recorded(clg_cl_backend *b, clg_cl_node_plan *np, const cl
 }
 
 /* A fused group, at its last node: its one kernel, unless a member's
- * fields changed since the plan was built (then each member as recorded). */
+ * fields differ from those the kernel was built on (then each member as
+ * recorded, for as long as they differ: a graph switched to evaluation
+ * runs its batch norm groups node by node until it trains again). */
 /* A batched update runs as one when its members still have the buffers it
  * was built on and share their step arguments (they change each step,
  * the same for every parameter of one optimizer): those are set now. */
@@ -251,7 +258,7 @@ static clg_status run_group(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_gr
                             int32_t *failed)
 {
     bool same = true;
-    if (g->update) {
+    if (g->kind == CLG_FG_UPDATE) {
         cl_int err = CL_SUCCESS;
         same = update_ready(b, p, g, nodes, &err);
         if (err != CL_SUCCESS) {
@@ -259,13 +266,15 @@ static clg_status run_group(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_gr
             return clg_cl_fail(b, err, "clSetKernelArg(a batched update)");
         }
     }
-    for (int32_t i = g->first; same && !g->update && i <= g->last; i++) {
+    for (int32_t i = g->first; same && g->kind != CLG_FG_UPDATE && i <= g->last; i++) {
+        if (!p->np[i].fused) continue; /* a leaf */
         node_key k;
         key_of(nodes, &nodes[i], &k);
-        same = memcmp(&k, &p->np[i].key, sizeof k) == 0;
+        same = memcmp(&k, &p->np[i].fkey, sizeof k) == 0;
     }
     if (!same) {
         for (int32_t i = g->first; i <= g->last; i++) {
+            if (!p->np[i].fused) continue;
             clg_status s = run_recorded(b, &p->np[i], nodes, &nodes[i]);
             if (s != CLG_OK) {
                 *failed = i;

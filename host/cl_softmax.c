@@ -47,12 +47,27 @@ static clg_status run_rows(clg_cl_backend *b, const clg_node *nodes, const clg_n
     return launch_per_row(b, K_softmax_fwd_group, args, 7, rows, c);
 }
 
-/* Row statistics and losses (one work-group per row), then their mean. */
+size_t clg_cl_ce_small_local(const clg_cl_backend *b, int64_t rows, size_t limit)
+{
+    size_t local = 1;
+    while (local * 2 <= limit && local * 2 <= b->max_global && (int64_t)local < rows) local *= 2;
+    return local;
+}
+
+/* Row statistics and losses (one work-group per row), then their mean;
+ * a small batch in one launch. */
 static clg_status ce_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     const clg_node *z = &nodes[n->src[0]];
     cl_mem zm = MEM(z->buf), lm = MEM(nodes[n->src[1]].buf), stats = MEM(n->aux[0]), loss = MEM(n->aux[1]);
     cl_long rows = z->shape[0], c = z->shape[1];
+    if (z->numel <= CLG_CE_SMALL_LOGITS && b->kernels[K_softmax_ce_small]) {
+        size_t local = clg_cl_ce_small_local(b, rows, b->kwg[K_softmax_ce_small]);
+        cl_mem y = MEM(n->buf);
+        float scale = (float)(1.0 / (double)rows);
+        clg_karg args[] = {ARG(zm), ARG(lm), ARG(stats), ARG(y), ARG(rows), ARG(c), ARG(scale), LOCAL_ARG(local * sizeof(float))};
+        return clg_cl_launch(b, K_softmax_ce_small, args, 8, local, local);
+    }
     clg_karg args[] = {ARG(zm), ARG(lm), ARG(stats), ARG(loss), ARG(rows), ARG(c), LOCAL_ARG(0)};
     clg_status s = launch_per_row(b, K_softmax_ce_forward, args, 7, rows, c);
     if (s != CLG_OK) return s;

@@ -151,6 +151,14 @@ cl_mem __wrap_clCreateBuffer(cl_context c, cl_mem_flags f, size_t size, void *ho
         return NULL;
     return made(O_MEM, __real_clCreateBuffer(c, f, size, host, err));
 }
+/* the arena's views (core/plan.c's one-buffer plan): buffers too */
+cl_mem __real_clCreateSubBuffer(cl_mem m, cl_mem_flags f, cl_buffer_create_type t, const void *info, cl_int *err);
+cl_mem __wrap_clCreateSubBuffer(cl_mem m, cl_mem_flags f, cl_buffer_create_type t, const void *info, cl_int *err)
+{
+    if (device_fail("clCreateSubBuffer", err, CL_MEM_OBJECT_ALLOCATION_FAILURE, "CL_MEM_OBJECT_ALLOCATION_FAILURE"))
+        return NULL;
+    return made(O_MEM, __real_clCreateSubBuffer(m, f, t, info, err));
+}
 cl_context __real_clCreateContext(const cl_context_properties *p, cl_uint n, const cl_device_id *d,
                                   void(CL_CALLBACK *cb)(const char *, const void *, size_t, void *), void *u,
                                   cl_int *err);

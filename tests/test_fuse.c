@@ -1,12 +1,15 @@
 /*
- * Fused elementwise kernels (host/cl_fuse.c) against the same graphs run
- * unfused (CLGRAD_FUSION=off), on every OpenCL device: every fusable op in
- * a chain with broadcasting on both sides, random elementwise DAGs with
- * tensors used inside and outside the groups and kept ones, trained with
- * in-place optimizer updates; every optimizer's updates batched into one
- * launch (with and without clipping). The fused kernels expand the same math
- * macros as the op kernels (cl/common.cl), so the results must be equal
- * bit for bit. Also: the fused graph enqueues fewer kernels, a fused graph
+ * Fused kernels (host/cl_fuse.c) against the same graphs run unfused
+ * (CLGRAD_FUSION=off), on every OpenCL device: every fusable op in a chain
+ * with broadcasting on both sides, random elementwise DAGs with tensors
+ * used inside and outside the groups and kept ones, trained with in-place
+ * optimizer updates; every optimizer's updates batched into one launch
+ * (with and without clipping); small networks whose reductions take an
+ * elementwise prologue (a bias's reduce_to, batch norm's sums behind
+ * pooling's and ReLU's gradients) and whose batch norm takes its ReLU,
+ * trained, evaluated and trained again. The fused kernels expand the same
+ * math macros and per-element functions as the op kernels (cl/common.cl),
+ * so the results must be equal bit for bit. Also: the fused graph enqueues fewer kernels, a fused graph
  * run again on new inputs equals a fresh graph, and CLGRAD_FUSION_DUMP
  * writes the generated source.
  *
@@ -358,6 +361,158 @@ static void test_group_limits(void **s)
     }
 }
 
+/* ---- networks: reductions with an elementwise prologue, batch norm + ReLU ---- */
+
+enum { NET_CNN, NET_MLP, NET_POOL_BN_SIGMOID, NET_BN_GELU, NET_COUNT };
+static const char *const net_names[NET_COUNT] = {"conv-bn-relu-pool CNN", "MLP", "relu-pool, bn-sigmoid",
+                                                 "linear-bn-gelu"};
+
+typedef struct net {
+    clg_context *ctx;
+    clg_graph *g;
+    clg_tensor x, labels, loss, logits, bn;
+    clg_tensor params[12];
+    int np;
+    int64_t nx, batch;
+} net;
+
+static clg_tensor net_param(net *n, int nd, const int64_t *shape)
+{
+    clg_tensor t = clg_param(n->g, nd, shape);
+    CHECK_OK(n->ctx, clg_init_uniform(n->g, t, -0.6f, 0.6f, 500 + (uint64_t)n->np));
+    n->params[n->np++] = t;
+    return t;
+}
+
+static clg_tensor net_linear(net *n, clg_tensor x, int64_t in, int64_t out)
+{
+    const int64_t ws[2] = {out, in};
+    clg_tensor w = net_param(n, 2, ws);
+    return clg_linear(n->g, x, w, net_param(n, 1, &out));
+}
+
+static clg_tensor net_bn(net *n, clg_tensor x, int64_t c)
+{
+    clg_tensor gamma = net_param(n, 1, &c), beta = net_param(n, 1, &c);
+    n->bn = clg_batch_norm(n->g, x, gamma, beta, 0.1f, 1e-5f);
+    return n->bn;
+}
+
+/* Odd sizes throughout. NET_CNN: conv, batch norm + ReLU (one group
+ * forward), max pool, linear, cross-entropy (its gradient and the bias's
+ * reduce_to one group); backward pool's, ReLU's gradients and dgamma,
+ * dbeta one group. NET_MLP: the activations' gradients with the biases'
+ * reduce_to. NET_POOL_BN_SIGMOID: overlapping max pool's and ReLU's
+ * gradients without batch norm (a group a float at a time), batch norm's
+ * sums behind expand and sigmoid's gradient. NET_BN_GELU: batch norm of
+ * [N, C], its sums from gelu's gradient (one group when the vectors are a
+ * float wide; else the two sums alone: gelu rounds differently on vectors). */
+static void net_build(net *n, clg_context *ctx, int kind)
+{
+    memset(n, 0, sizeof *n);
+    n->ctx = ctx;
+    CHECK_OK(ctx, clg_graph_create(ctx, &n->g));
+    clg_graph *g = n->g;
+    clg_tensor h;
+    if (kind == NET_MLP || kind == NET_BN_GELU) {
+        const int64_t xs[2] = {9, 13};
+        n->x = clg_input(g, 2, xs);
+        h = net_linear(n, n->x, 13, 11);
+        h = kind == NET_MLP ? clg_relu(g, h) : clg_gelu(g, net_bn(n, h, 11));
+        h = clg_leaky_relu(g, net_linear(n, h, 11, 7), 0.1f);
+        n->logits = net_linear(n, h, 7, 5);
+        n->batch = 9;
+    } else {
+        const int64_t xs[4] = {5, 3, 7, 7}, ws[4] = {4, 3, 3, 3};
+        n->x = clg_input(g, 4, xs);
+        h = clg_conv2d(g, n->x, net_param(n, 4, ws), CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
+        n->batch = 5;
+        if (kind == NET_CNN) {
+            h = clg_max_pool2d(g, clg_relu(g, net_bn(n, h, 4)), 2, 2, 2, 2, 0, 0); /* 7x7 -> 3x3 */
+        } else {
+            h = clg_max_pool2d(g, clg_relu(g, h), 3, 3, 2, 2, 1, 1); /* 7x7 -> 4x4, overlapping */
+            h = clg_sigmoid(g, net_bn(n, h, 4));
+        }
+        const int64_t side = kind == NET_CNN ? 3 : 4, flat[2] = {5, 4 * side * side};
+        n->logits = net_linear(n, clg_reshape(g, h, 2, flat), 4 * side * side, 6);
+    }
+    n->nx = clg_tensor_numel(g, n->x);
+    n->labels = clg_labels(g, 1, &n->batch);
+    CHECK_OK(ctx, clg_tensor_keep(g, n->logits));
+    n->loss = clg_softmax_cross_entropy(g, n->logits, n->labels);
+    if (kind == NET_POOL_BN_SIGMOID) n->loss = clg_add(g, n->loss, clg_sum(g, clg_scale(g, h, 0.01f)));
+    CHECK_OK(ctx, clg_graph_status(g));
+    CHECK_OK(ctx, clg_backward(g, n->loss));
+    clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_ADAM);
+    c.lr = 0.02f;
+    CHECK_OK(ctx, clg_optimizer(g, &c));
+}
+
+/* Three training steps, an evaluation-mode forward, a step more: losses,
+ * logits and parameters into out. */
+static size_t net_run(net *n, float *out)
+{
+    float x[5 * 3 * 7 * 7];
+    int32_t y[9];
+    rng_t q = {4242};
+    rng_fill(&q, x, (size_t)n->nx, 0.2, 1.5, false);
+    for (int64_t i = 0; i < n->batch; i++) y[i] = (int32_t)(rng_next(&q) % 5);
+    CHECK_OK(n->ctx, clg_tensor_set(n->g, n->x, x, (size_t)n->nx));
+    CHECK_OK(n->ctx, clg_tensor_set_i32(n->g, n->labels, y, (size_t)n->batch));
+    size_t k = 0, nl = (size_t)clg_tensor_numel(n->g, n->logits);
+    for (int s = 0; s < 5; s++) {
+        const bool eval = s == 3;
+        if (eval) CHECK_OK(n->ctx, clg_graph_set_training(n->g, 0));
+        CHECK_OK(n->ctx, clg_graph_run(n->g, eval ? CLG_RUN_FORWARD : CLG_RUN_ALL));
+        if (eval) CHECK_OK(n->ctx, clg_graph_set_training(n->g, 1));
+        CHECK_OK(n->ctx, clg_tensor_get(n->g, n->loss, &out[k++], 1));
+        CHECK_OK(n->ctx, clg_tensor_get(n->g, n->logits, &out[k], nl));
+        k += nl;
+    }
+    for (int i = 0; i < n->np; i++) {
+        size_t c = (size_t)clg_tensor_numel(n->g, n->params[i]);
+        CHECK_OK(n->ctx, clg_tensor_get(n->g, n->params[i], &out[k], c));
+        k += c;
+    }
+    return k;
+}
+
+static void networks_on(const char *spec)
+{
+    for (int kind = 0; kind < NET_COUNT; kind++) {
+        clg_context *cf = ctx_with_fusion(spec, true), *cu = ctx_with_fusion(spec, false);
+        net nf, nu;
+        net_build(&nf, cf, kind);
+        net_build(&nu, cu, kind);
+        float *a = malloc(MAXV * sizeof *a), *b = malloc(MAXV * sizeof *b);
+        assert_non_null(a);
+        assert_non_null(b);
+        uint64_t l0 = clg_context_launches(cf), m0 = clg_context_launches(cu);
+        size_t na = net_run(&nf, a), nb = net_run(&nu, b);
+        uint64_t lf = clg_context_launches(cf) - l0, lu = clg_context_launches(cu) - m0;
+        assert_int_equal(na, nb);
+        assert_true(na <= MAXV);
+        for (size_t i = 0; i < na; i++) {
+            if (!isfinite(a[i])) fail_msg("%s on %s: value %zu is %g", net_names[kind], spec, i, (double)a[i]);
+            if (memcmp(&a[i], &b[i], sizeof *a))
+                fail_msg("%s on %s: value %zu fused %.9g, unfused %.9g", net_names[kind], spec, i, (double)a[i], (double)b[i]);
+        }
+        if (!(lf < lu)) fail_msg("%s on %s: %llu kernels fused, %llu unfused", net_names[kind], spec, (unsigned long long)lf,
+                                 (unsigned long long)lu);
+        free(a);
+        free(b);
+        clg_context_destroy(cf);
+        clg_context_destroy(cu);
+    }
+}
+
+static void test_networks(void **s)
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) networks_on(specs[i]);
+}
+
 /* ---- state between runs ---- */
 
 /* Run a fused graph, change its inputs, run again: as a fresh graph. */
@@ -479,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_random_dags),
         cmocka_unit_test(test_batched_updates),
         cmocka_unit_test(test_group_limits),
+        cmocka_unit_test(test_networks),
         cmocka_unit_test(test_new_inputs_as_a_fresh_graph),
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_build_failure),
