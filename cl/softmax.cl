@@ -167,6 +167,19 @@ __kernel void softmax_ce_small(__global const float *Z, __global const int *labe
     if (lid == 0) Y[0] = scale * acc;
 }
 
+/* Many short rows (host/cl_softmax.c): a work-item per row, rows
+ * grid-strided; partial[g] = the group's sum of row losses, then
+ * reduce.cl's sum_final. */
+__kernel void softmax_ce_rows(__global const float *Z, __global const int *labels, __global float *stats, long rows,
+                              long C, __global float *partial, __local float *tmp)
+{
+    float acc = 0.0f, comp = 0.0f;
+    for (long r = get_global_id(0); r < rows; r += get_global_size(0))
+        kahan_add(&acc, &comp, ce_row(Z + r * C, labels[r], C, stats + 2 * r));
+    acc = group_sum(acc - comp, tmp);
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
+}
+
 /* dz = (softmax(z) - onehot(label)) dloss / N: ce_grad_at (common.cl) */
 __kernel void softmax_ce_backward(__global const float *Z, __global const int *labels, __global const float *stats,
                                   __global const float *G, __global float *DZ, long rows, long C)

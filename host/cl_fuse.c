@@ -172,6 +172,15 @@ static int32_t next_node(const clg_node *nodes, int32_t count, int32_t j)
     return j;
 }
 
+static bool vector_reduce(const clg_cl_backend *b, const clg_node *shape, const clg_node *r);
+
+static bool broadcasts(const clg_node *nodes, const clg_node *n)
+{
+    for (int k = 0; k < clg_op_nsrc(n->op); k++)
+        if (n->src[k] >= 0 && !same_shape(&nodes[n->src[k]], n)) return true;
+    return false;
+}
+
 /* The group that starts at node i: its last node, and its kind in *kind
  * (CLG_FG_NONE: i runs alone). */
 static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t i,
@@ -222,12 +231,21 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
     }
     const int32_t ci = next_node(nodes, count, j);
     const clg_node *c = ci < count ? &nodes[ci] : NULL;
-    if (!bn_head && alike && c && c->phase == f->phase && inside(nodes, c->src[0], i, j)) {
-        /* a reduce_to of a member (to more than one element: one is a two-pass sum) */
-        if (c->op == CLG_OP_REDUCE_TO && all_f32(nodes, c) && c->numel > 1 && used + 1 <= b->fuse_max_ptrs) {
+    if (!bn_head && c && c->phase == f->phase && inside(nodes, c->src[0], i, j) && c->op == CLG_OP_REDUCE_TO &&
+        all_f32(nodes, c) && c->numel > 1 && used + 1 <= b->fuse_max_ptrs) {
+        /* a reduce_to of a member (to more than one element: one is a
+         * two-pass sum): on vectors when it keeps whole vectors, else a
+         * float at a time */
+        if (!gather && vector_reduce(b, f, c)) {
+            *kind = CLG_FG_EW_REDUCE;
+            return ci;
+        }
+        if (alike) {
             *kind = CLG_FG_REDUCE;
             return ci;
         }
+    }
+    if (!bn_head && alike && c && c->phase == f->phase && inside(nodes, c->src[0], i, j)) {
         /* the loss of logits made by the members, of a small batch (as
          * host/cl_softmax.c's one-launch path) */
         if (c->op == CLG_OP_SOFTMAX_CE && c->dtype == CLG_F32 && nodes[c->src[0]].dtype == CLG_F32 && f->ndim == 2 &&
@@ -245,7 +263,12 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
             return ci;
         }
     }
-    if (j == i) return i;
+    /* alone, a node with a broadcast source runs as a group too: on
+     * vectors, where its op's kernel computes each element's offsets */
+    if (j == i) {
+        if (fusable_op(nodes, f) && broadcasts(nodes, f)) *kind = CLG_FG_EW;
+        return i;
+    }
     *kind = bn_head ? CLG_FG_BN_FORWARD : gather ? CLG_FG_EW_SCALAR : CLG_FG_EW;
     return j;
 }
@@ -331,95 +354,138 @@ static bool read_outside(const clg_node *nodes, int32_t count, int32_t v, int32_
     return false;
 }
 
-/* One group's kernel: its source into t, its arguments (buffers) into
- * args in order. Returns the argument count. */
-static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last, int vw,
-                    cl_mem *args, int max_args, int *nin)
+/* The loads, statements and stores of one vector (vec: q and i0 in scope)
+ * or one float (i) of members first..pend of a group ending at last. */
+static void emit_body(text *t, const clg_node *nodes, int32_t count, int32_t first, int32_t pend, int32_t last,
+                      const int32_t *ext, int next, int vw, bool vec, const char *pad)
+{
+    const clg_node *shape = &nodes[first];
+    const char *ty = vec ? "floatv" : "float";
+    for (int e = 0; e < next; e++) {
+        const clg_node *in = &nodes[ext[e]];
+        int id = (int)ext[e];
+        if (same_shape(in, shape)) {
+            if (vec) put(t, "%sconst floatv x%d = VLOAD(q, in%d);\n", pad, id, id);
+            else put(t, "%sconst float x%d = in%d[i];\n", pad, id, id);
+        } else if (in->numel == 1) {
+            put(t, "%sconst %s x%d = %s(in%d[0]);\n", pad, ty, id, vec ? "VSPLAT" : "", id);
+        } else {
+            int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
+            clg_padded_shape(shape, dims);
+            clg_broadcast_strides(in, shape, st);
+            char bc[160];
+            snprintf(bc, sizeof bc, "(long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld)", (long long)dims[0],
+                     (long long)dims[1], (long long)dims[2], (long long)dims[3], (long long)st[0], (long long)st[1],
+                     (long long)st[2], (long long)st[3]);
+            if (!vec) {
+                put(t, "%sconst float x%d = in%d[bcast_offset(i, %s)];\n", pad, id, id, bc);
+            } else if (vw == 1) {
+                put(t, "%sconst floatv x%d = in%d[bcast_offset(i0, %s)];\n", pad, id, id, bc);
+            } else if (dims[3] % vw == 0 && (st[3] == 1 || st[3] == 0)) {
+                /* a vector's lanes lie in one innermost row: consecutive
+                 * in the source (a row bias), or one value (a column) */
+                if (st[3] == 1) put(t, "%sconst floatv x%d = VLOAD(0, in%d + bcast_offset(i0, %s));\n", pad, id, id, bc);
+                else put(t, "%sconst floatv x%d = VSPLAT(in%d[bcast_offset(i0, %s)]);\n", pad, id, id, bc);
+            } else { /* gathered lane by lane */
+                put(t, "%sconst floatv x%d = (floatv)(", pad, id);
+                for (int l = 0; l < vw; l++) put(t, "%sin%d[bcast_offset(i0 + %d, %s)]", l ? ", " : "", id, l, bc);
+                put(t, ");\n");
+            }
+        }
+    }
+    for (int32_t i = first; i <= pend; i++) {
+        const clg_node *n = &nodes[i];
+        if (leaf(n)) continue;
+        char a[24], bb[40];
+        snprintf(bb, sizeof bb, vec ? "VSPLAT(0.0f)" : "0.0f");
+        snprintf(a, sizeof a, "0.0f");
+        for (int k = 0; k < clg_op_nsrc(n->op) && k < 2; k++) {
+            int32_t sid = n->src[k];
+            snprintf(k ? bb : a, k ? sizeof bb : sizeof a, "%c%d", inside(nodes, sid, first, pend) ? 'v' : 'x', (int)sid);
+        }
+        put(t, "%s/* node %d: %s */\n%sconst %s v%d = %s%s(%s, %s, ", pad, (int)i, clg_op_name(n->op), pad, ty, (int)i,
+            vec ? "EWV_" : "EW_", ew_macro[n->op] + 3, a, bb);
+        put_float(t, n->f[0]);
+        put(t, ");\n");
+    }
+    for (int32_t i = first; i <= pend; i++)
+        if (!leaf(&nodes[i]) && read_outside(nodes, count, i, first, last)) {
+            if (vec) put(t, "%sVSTORE(v%d, q, out%d);\n", pad, (int)i, (int)i);
+            else put(t, "%sout%d[i] = v%d;\n", pad, (int)i, (int)i);
+        }
+}
+
+/* Whether a reduce_to of the members' shape to r sums over leading axes
+ * only, keeping whole vectors: then output j and element r m + j (m
+ * outputs) lie in one lane, and a vector of outputs sums vectors of
+ * elements that the members' op kernels computed as such, in reduce_to's
+ * order (generate's second form). */
+static bool vector_reduce(const clg_cl_backend *b, const clg_node *shape, const clg_node *r)
+{
+    if (b->vw == 1 || r->numel % b->vw) return false;
+    int64_t sd[4], od[4];
+    clg_padded_shape(shape, sd);
+    clg_padded_shape(r, od);
+    int d = 3;
+    while (d >= 0 && od[d] == sd[d]) d--; /* kept, innermost */
+    for (; d >= 0; d--)
+        if (od[d] != 1) return false; /* a kept axis outside a reduced one */
+    return true;
+}
+
+/*
+ * A CLG_FG_EW group's kernel (pend == last): CLG_VW elements per
+ * work-item, then the tail one by one, the op kernels' layout
+ * (cl/common.cl), so each element rounds as there. Or, with a reduce_to at
+ * last over leading axes (vector_reduce), vectors of its outputs, each the
+ * sum of the members' vectors over the reduced rows, in order.
+ * Its source into t, its arguments (buffers) into args; returns their count.
+ */
+static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t pend, int32_t last,
+                    int vw, cl_mem *args, int max_args)
 {
     int32_t ext[2 * CLG_FUSED_MAX_NODES];
     int next = 0, nargs = 0;
-    const clg_node *shape = &nodes[first];
     /* the inputs: sources from outside the group, each once */
-    for (int32_t i = first; i <= last; i++)
+    for (int32_t i = first; i <= pend; i++)
         for (int k = 0; k < clg_op_nsrc(nodes[i].op); k++) {
             int32_t s = nodes[i].src[k];
-            if (s < 0 || inside(nodes, s, first, last)) continue;
+            if (s < 0 || inside(nodes, s, first, pend)) continue;
             bool seen = false;
             for (int e = 0; e < next; e++) seen |= ext[e] == s;
             if (!seen && next < (int)(sizeof ext / sizeof ext[0])) ext[next++] = s;
         }
-    *nin = next;
     put(t, "\n/* group %d: nodes %d to %d */\n__kernel void clg_fused_%d(", gi, (int)first, (int)last, gi);
     for (int e = 0; e < next && nargs < max_args; e++) {
         put(t, "%s__global const float *in%d", e ? ", " : "", (int)ext[e]);
         args[nargs++] = MEM(nodes[ext[e]].buf);
     }
-    for (int32_t i = first; i <= last; i++) {
+    for (int32_t i = first; i <= pend; i++) {
         if (leaf(&nodes[i]) || !read_outside(nodes, count, i, first, last) || nargs >= max_args) continue;
         put(t, "%s__global float *out%d", nargs ? ", " : "", (int)i);
         args[nargs++] = MEM(nodes[i].buf);
     }
-    put(t, ", long n)\n{\n");
-    /* CLG_VW elements per work-item, then the tail one by one: the op
-     * kernels' layout (cl/common.cl), so each element rounds as there */
-    for (int pass = 0; pass < 2; pass++) {
-        const bool vec = pass == 0;
-        const char *ty = vec ? "floatv" : "float";
-        if (vec)
-            put(t, "    const long nv = n / CLG_VW;\n    for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {\n"
-                   "        const long i0 = q * CLG_VW;\n");
-        else
-            put(t, "    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {\n");
-        for (int e = 0; e < next; e++) {
-            const clg_node *in = &nodes[ext[e]];
-            int id = (int)ext[e];
-            if (same_shape(in, shape)) {
-                if (vec) put(t, "        const floatv x%d = VLOAD(q, in%d);\n", id, id);
-                else put(t, "        const float x%d = in%d[i];\n", id, id);
-            } else if (in->numel == 1) {
-                put(t, "        const %s x%d = %s(in%d[0]);\n", ty, id, vec ? "VSPLAT" : "", id);
-            } else {
-                int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
-                clg_padded_shape(shape, dims);
-                clg_broadcast_strides(in, shape, st);
-                char bc[160];
-                snprintf(bc, sizeof bc, "(long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld)",
-                         (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)dims[3], (long long)st[0],
-                         (long long)st[1], (long long)st[2], (long long)st[3]);
-                if (!vec) {
-                    put(t, "        const float x%d = in%d[bcast_offset(i, %s)];\n", id, id, bc);
-                } else if (vw == 1) {
-                    put(t, "        const floatv x%d = in%d[bcast_offset(i0, %s)];\n", id, id, bc);
-                } else { /* gathered lane by lane */
-                    put(t, "        const floatv x%d = (floatv)(", id);
-                    for (int l = 0; l < vw; l++) put(t, "%sin%d[bcast_offset(i0 + %d, %s)]", l ? ", " : "", id, l, bc);
-                    put(t, ");\n");
-                }
-            }
-        }
-        for (int32_t i = first; i <= last; i++) {
-            const clg_node *n = &nodes[i];
-            if (leaf(n)) continue;
-            char a[24], bb[40];
-            snprintf(bb, sizeof bb, vec ? "VSPLAT(0.0f)" : "0.0f");
-            snprintf(a, sizeof a, "0.0f");
-            for (int k = 0; k < clg_op_nsrc(n->op) && k < 2; k++) {
-                int32_t sid = n->src[k];
-                snprintf(k ? bb : a, k ? sizeof bb : sizeof a, "%c%d", inside(nodes, sid, first, last) ? 'v' : 'x', (int)sid);
-            }
-            put(t, "        /* node %d: %s */\n        const %s v%d = %s%s(%s, %s, ", (int)i, clg_op_name(n->op), ty, (int)i,
-                vec ? "EWV_" : "EW_", ew_macro[n->op] + 3, a, bb);
-            put_float(t, n->f[0]);
-            put(t, ");\n");
-        }
-        for (int32_t i = first; i <= last; i++)
-            if (!leaf(&nodes[i]) && read_outside(nodes, count, i, first, last)) {
-                if (vec) put(t, "        VSTORE(v%d, q, out%d);\n", (int)i, (int)i);
-                else put(t, "        out%d[i] = v%d;\n", (int)i, (int)i);
-            }
-        put(t, "    }\n");
+    if (pend < last) {
+        const clg_node *r = &nodes[last];
+        int64_t od[4], st[4], rd[4], k = clg_cl_reduce_to_geometry(&nodes[first], r, od, st, rd);
+        const long long mv = (long long)(r->numel / vw);
+        put(t, ", __global float *out%d)\n{\n", (int)last);
+        put(t, "    for (long p = get_global_id(0); p < %lldL; p += get_global_size(0)) {\n", mv);
+        put(t, "        floatv acc = VSPLAT(0.0f);\n        for (long r = 0; r < %lldL; r++) {\n", (long long)k);
+        put(t, "            const long q = r * %lldL + p, i0 = q * CLG_VW;\n", mv);
+        emit_body(t, nodes, count, first, pend, last, ext, next, vw, true, "            ");
+        put(t, "            /* node %d: %s */\n            acc += v%d;\n        }\n        VSTORE(acc, p, out%d);\n    }\n}\n",
+            (int)last, clg_op_name(r->op), (int)r->src[0], (int)last);
+        args[nargs++] = MEM(r->buf);
+        return nargs;
     }
-    put(t, "}\n");
+    put(t, ", long n)\n{\n");
+    put(t, "    const long nv = n / CLG_VW;\n    for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {\n"
+           "        const long i0 = q * CLG_VW;\n");
+    emit_body(t, nodes, count, first, last, last, ext, next, vw, true, "        ");
+    put(t, "    }\n    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {\n");
+    emit_body(t, nodes, count, first, last, last, ext, next, vw, false, "        ");
+    put(t, "    }\n}\n");
     return nargs;
 }
 
@@ -859,9 +925,13 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
             g->nargs = generate_update(&t, gi, nodes, i, end[i], g->args, &g->n);
             updates = true;
         } else if (g->kind == CLG_FG_EW) {
-            int nin;
-            g->nargs = generate(&t, gi, nodes, count, i, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS, &nin);
+            g->nargs = generate(&t, gi, nodes, count, i, end[i], end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS);
             g->n = nodes[i].numel;
+        } else if (g->kind == CLG_FG_EW_REDUCE) {
+            int32_t pend = end[i] - 1;
+            while (leaf(&nodes[pend])) pend--;
+            g->nargs = generate(&t, gi, nodes, count, i, pend, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS);
+            g->n = nodes[end[i]].numel / b->vw;
         } else {
             g->nargs = generate_scalar(&t, gi, nodes, count, i, end[i], g->kind, g->args, &g->n);
         }

@@ -17,6 +17,7 @@
 typedef enum clg_cl_group_kind {
     CLG_FG_NONE,
     CLG_FG_EW,         /* elementwise, on the vectors of cl/common.cl */
+    CLG_FG_EW_REDUCE,  /* ... then a reduce_to of one over leading axes, on vectors of outputs */
     CLG_FG_EW_SCALAR,  /* elementwise with a gathering member (pooling's or cross-entropy's gradient) */
     CLG_FG_REDUCE,     /* elementwise members, then a reduce_to of one of them */
     CLG_FG_BN_SUMS,    /* elementwise members, then batch norm's dgamma and dbeta sums */

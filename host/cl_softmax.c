@@ -54,8 +54,12 @@ size_t clg_cl_ce_small_local(const clg_cl_backend *b, int64_t rows, size_t limit
     return local;
 }
 
-/* Row statistics and losses (one work-group per row), then their mean;
- * a small batch in one launch. */
+/* Rows of at most this many classes take a work-item each (a work-group
+ * would be mostly idle), longer ones a work-group. */
+#define CE_ROW_PER_ITEM 32
+
+/* Row statistics and losses (a work-item or a work-group per row), then
+ * their mean; a small batch in one launch. */
 static clg_status ce_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     const clg_node *z = &nodes[n->src[0]];
@@ -67,6 +71,16 @@ static clg_status ce_forward(clg_cl_backend *b, const clg_node *nodes, const clg
         float scale = (float)(1.0 / (double)rows);
         clg_karg args[] = {ARG(zm), ARG(lm), ARG(stats), ARG(y), ARG(rows), ARG(c), ARG(scale), LOCAL_ARG(local * sizeof(float))};
         return clg_cl_launch(b, K_softmax_ce_small, args, 8, local, local);
+    }
+    if (c <= CE_ROW_PER_ITEM) {
+        clg_karg args[] = {ARG(zm), ARG(lm), ARG(stats), ARG(rows), ARG(c), {0}, {0}};
+        cl_int m;
+        clg_status s = clg_cl_partials(b, K_softmax_ce_rows, args, 7, rows, &m);
+        if (s != CLG_OK) return s;
+        cl_mem y = MEM(n->buf);
+        float scale = (float)(1.0 / (double)rows);
+        clg_karg fin[] = {ARG(b->partials), ARG(m), ARG(scale), ARG(y), {0}};
+        return clg_cl_final(b, K_sum_final, fin, 5);
     }
     clg_karg args[] = {ARG(zm), ARG(lm), ARG(stats), ARG(loss), ARG(rows), ARG(c), LOCAL_ARG(0)};
     clg_status s = launch_per_row(b, K_softmax_ce_forward, args, 7, rows, c);

@@ -27,7 +27,8 @@
     X(softplus) X(softplus_backward)                                                             \
     /* softmax */                                                                                  \
     X(softmax_fwd_rows) X(softmax_fwd_group) X(softmax_bwd_rows) X(softmax_bwd_group)            \
-    X(softmax_ce_forward) X(softmax_ce_small) X(softmax_ce_backward) X(bce_logits_partial)        \
+    X(softmax_ce_forward) X(softmax_ce_small) X(softmax_ce_rows) X(softmax_ce_backward)          \
+    X(bce_logits_partial)                                                                        \
     X(bce_logits_backward)                                                                       \
     /* norm */                                                                                     \
     X(bn_forward) X(bn_backward_reduce) X(bn_backward_input)                                     \

@@ -616,6 +616,57 @@ static void cap_launches(clg_context *ctx)
     b->max_global = wg;
 }
 
+/* ---- fused kernels (host/cl_fuse.c) ---- */
+
+/* conv, batch norm + ReLU, max pool, linear, cross-entropy: forward, batch
+ * norm + ReLU and the loss with its bias add fuse; backward, the loss's
+ * gradient with the bias's, and max pool's gradient, ReLU's and batch
+ * norm's sums (the generated kernels with barriers and gathers). */
+static clg_tensor build_block(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    (void)arg;
+    clg_tensor h = clg_conv2d(g, in[0], in[1], CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
+    h = clg_max_pool2d(g, clg_relu(g, clg_batch_norm(g, h, in[2], in[3], 0.1f, 1e-5f)), 2, 2, 2, 2, 0, 0);
+    const int64_t flat[2] = {3, 3 * 3 * 3};
+    return clg_softmax_cross_entropy(g, clg_linear(g, clg_reshape(g, h, 2, flat), in[4], in[5]), in[6]);
+}
+
+/* linear, ReLU, linear, sigmoid, linear, cross-entropy: the activations'
+ * gradients with the biases' reduce_to */
+static clg_tensor build_mlp(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    (void)arg;
+    clg_tensor h = clg_relu(g, clg_linear(g, in[0], in[1], in[2]));
+    h = clg_sigmoid(g, clg_linear(g, h, in[3], in[4]));
+    const int64_t ws[2] = {3, 16};
+    clg_tensor w = clg_input(g, 2, ws);
+    if (clg_init_uniform(g, w, -0.5f, 0.5f, 9) != CLG_OK) return CLG_NO_TENSOR;
+    return clg_softmax_cross_entropy(g, clg_linear(g, h, w, in[5]), in[6]);
+}
+
+static void test_fused(void **state)
+{
+    const gc_input block[7] = {{.ndim = 4, .shape = {3, 2, 7, 7}, .param = true, .lo = 0.1, .hi = 2},
+                               {.ndim = 4, .shape = {3, 2, 3, 3}, .param = true, .lo = 0.1, .hi = 1},
+                               {.ndim = 1, .shape = {3}, .param = true, .lo = 0.5, .hi = 1.5},
+                               {.ndim = 1, .shape = {3}, .param = true, .lo = 0.1, .hi = 1},
+                               {.ndim = 2, .shape = {5, 27}, .param = true, .lo = 0.1, .hi = 1},
+                               {.ndim = 1, .shape = {5}, .param = true, .lo = 0.1, .hi = 1},
+                               {.ndim = 1, .shape = {3}, .label_max = 5}};
+    gc_tol tol = gc_default_tol; /* test_conv.c's bound for the convolution */
+    tol.fwd_atol_of_max = fmax(tol.fwd_atol_of_max, 18 * U);
+    tol.grad_atol_of_max = fmax(tol.grad_atol_of_max, 147 * U);
+    gc_check_devices("conv-bn-relu-pool-linear-ce, fused", build_block, NULL, block, 7, &tol, 1200);
+    const gc_input mlp[7] = {{.ndim = 2, .shape = {5, 7}, .param = true, .lo = 0.1, .hi = 2},
+                             {.ndim = 2, .shape = {32, 7}, .param = true, .lo = 0.1, .hi = 1},
+                             {.ndim = 1, .shape = {32}, .param = true, .lo = 0.1, .hi = 1},
+                             {.ndim = 2, .shape = {16, 32}, .param = true, .lo = 0.1, .hi = 1},
+                             {.ndim = 1, .shape = {16}, .param = true, .lo = 0.1, .hi = 1},
+                             {.ndim = 1, .shape = {3}, .param = true, .lo = 0.1, .hi = 1},
+                             {.ndim = 1, .shape = {5}, .label_max = 3}};
+    gc_check_devices("linear-relu-linear-sigmoid-linear-ce, fused", build_mlp, NULL, mlp, 7, &gc_default_tol, 1201);
+}
+
 static void test_grid_stride(void **state)
 {
     gc_device_hook = cap_launches;
@@ -694,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_shape),
+        cmocka_unit_test(test_fused),
         cmocka_unit_test(test_grid_stride),
     };
     /* e.g. CLGRAD_TEST_FILTER=test_conv: one family, to read its reports */

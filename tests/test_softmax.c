@@ -296,9 +296,11 @@ static void test_ce_extreme_logits(void **state)
             /* near +-1e4, 10 apart: a real softmax among the large ones */
             ce_extreme(batches[b], classes[c], 9990, 1e4, seed_for("ce near 1e4", b * 2 + c));
         }
-    /* above 2^16 logits the forward runs per row in three launches (a
-     * batch's loss, as above, in one: host/cl_softmax.c) */
+    /* above 2^16 logits the forward runs a work-group per long row, a
+     * work-item per short one, then sums the rows' losses (a batch's loss,
+     * as above, in one launch: host/cl_softmax.c) */
     ce_extreme(67, 1001, 0.1, 30, seed_for("ce large", 0));
+    ce_extreme(7001, 10, 0.1, 30, seed_for("ce large", 1));
 }
 
 /* A label out of range, written after the op was recorded: refused with a
