@@ -499,6 +499,17 @@ static void networks_on(const char *spec)
         }
         if (!(lf < lu)) fail_msg("%s on %s: %llu kernels fused, %llu unfused", net_names[kind], spec, (unsigned long long)lf,
                                  (unsigned long long)lu);
+        /* in evaluation mode the groups without batch norm still run fused */
+        CHECK_OK(cf, clg_graph_set_training(nf.g, 0));
+        CHECK_OK(cu, clg_graph_set_training(nu.g, 0));
+        l0 = clg_context_launches(cf);
+        m0 = clg_context_launches(cu);
+        CHECK_OK(cf, clg_graph_run(nf.g, CLG_RUN_FORWARD));
+        CHECK_OK(cu, clg_graph_run(nu.g, CLG_RUN_FORWARD));
+        lf = clg_context_launches(cf) - l0;
+        lu = clg_context_launches(cu) - m0;
+        if (!(lf < lu)) fail_msg("%s on %s, evaluating: %llu kernels fused, %llu unfused", net_names[kind], spec,
+                                 (unsigned long long)lf, (unsigned long long)lu);
         free(a);
         free(b);
         clg_context_destroy(cf);
