@@ -124,63 +124,6 @@ inline float ce_grad_at(__global const float *Z, __global const int *labels, __g
     return l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;
 }
 
-/* Batch norm sees x as [N, C, inner]; channel c owns M = N * inner values.
- * bn_index: the offset of value m of channel c. */
-inline long bn_index(long m, long c, long C, long inner)
-{
-    const long n = m / inner;
-    return (n * C + c) * inner + (m - n * inner);
-}
-
-/* y of x, with k = gamma invstd and b = beta (bn_forward, fused kernels) */
-#define BN_APPLY(x, mean, k, b) ((k) * ((x) - (mean)) + (b))
-/* dgamma's term: dy x^, x^ = (x - mean) invstd (bn_backward_reduce, fused
- * kernels). A function, so that no compiler contracts it with the sum it
- * is added to in one kernel and not in the other. */
-inline float bn_dgamma_term(float dy, float x, float mean, float invstd) { return dy * ((x - mean) * invstd); }
-
-/*
- * Channel c's statistics, by its work-group (every item gets them):
- * training: mean = sum x / M, var = sum (x - mean)^2 / M (two passes),
- *           running mean <- (1 - mom) running mean + mom mean,
- *           running var  <- (1 - mom) running var + mom var M / (M - 1);
- * eval:     mean, var = the running averages;
- * invstd = 1 / sqrt(var + eps); saved = (mean[C], invstd[C]) for the backward.
- */
-inline float2 bn_channel_stats(__global const float *X, __global float *saved, __global float *running, long c, long C,
-                               long inner, long M, int training, float mom, float eps, __local float *tmp)
-{
-    const int lid = get_local_id(0), ls = get_local_size(0);
-    /* the barriers of group_sum stay outside any branch (PoCL mishandles
-     * them under a condition, even a uniform one); eval mode sums nothing */
-    float acc = 0.0f;
-    for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
-    const float bmean = group_sum(acc, tmp) / (float)M;
-    acc = 0.0f;
-    for (long m = lid; training && m < M; m += ls) {
-        const float d = X[bn_index(m, c, C, inner)] - bmean;
-        acc += d * d;
-    }
-    const float bvar = group_sum(acc, tmp) / (float)M;
-    float mean, invstd;
-    if (training) {
-        mean = bmean;
-        invstd = 1.0f / sqrt(bvar + eps);
-        if (lid == 0) {
-            running[c] = (1.0f - mom) * running[c] + mom * bmean;
-            running[C + c] = (1.0f - mom) * running[C + c] + mom * (bvar * ((float)M / (float)(M - 1)));
-        }
-    } else {
-        mean = running[c];
-        invstd = 1.0f / sqrt(running[C + c] + eps);
-    }
-    if (lid == 0) {
-        saved[c] = mean;
-        saved[C + c] = invstd;
-    }
-    return (float2)(mean, invstd);
-}
-
 /* y[i] = v: new buffers (v = 0) and clg_tensor_fill. Here, in every build
  * (see CLGRAD_CL_FILES), since every buffer needs it; a kernel rather than
  * clEnqueueFillBuffer so that every store is a kernel's: Oclgrind 21.10's
@@ -216,6 +159,114 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 #endif
 /* the vector of x (a vector, or a float to broadcast) */
 #define VSPLAT(x) ((floatv)(x))
+
+/*
+ * Batch norm sees x as [N, C, inner]; channel c owns M = N * inner values,
+ * N planes of inner consecutive floats. Its work-group walks them either
+ * as values m = lid, lid + ls, ... (bn_index: the offset of value m), or,
+ * where a plane holds whole vectors (BN_PLANES: CLG_VW > 1, a CPU's
+ * vectors), as planes n = lid, lid + ls, ..., each read in vectors: on
+ * PoCL the latter streams memory in vectors instead of a float per item.
+ * The op kernels (norm.cl) and the fused ones (host/cl_fuse.c) take the
+ * same walk, and so sum in the same order.
+ */
+#define BN_PLANES(inner) (CLG_VW > 1 && (inner) % CLG_VW == 0)
+inline long bn_index(long m, long c, long C, long inner)
+{
+    const long n = m / inner;
+    return (n * C + c) * inner + (m - n * inner);
+}
+
+/* y of x, with k = gamma invstd and b = beta (bn_forward, fused kernels) */
+#define BN_APPLY(x, mean, k, b) ((k) * ((x) - (mean)) + (b))
+/* dgamma's term: dy x^, x^ = (x - mean) invstd (bn_backward_reduce, fused
+ * kernels). A function, so that no compiler contracts it with the sum it
+ * is added to in one kernel and not in the other. */
+inline float bn_dgamma_term(float dy, float x, float mean, float invstd) { return dy * ((x - mean) * invstd); }
+inline floatv bn_dgamma_term_v(floatv dy, floatv x, float mean, float invstd) { return dy * ((x - mean) * invstd); }
+
+/* The sum of a vector's lanes, halves first (a fixed order) */
+inline float vsum(floatv v)
+{
+#if CLG_VW == 1
+    return v;
+#elif CLG_VW == 2
+    return v.s0 + v.s1;
+#elif CLG_VW == 4
+    const float2 h = v.lo + v.hi;
+    return h.s0 + h.s1;
+#elif CLG_VW == 8
+    const float4 a = v.lo + v.hi;
+    const float2 h = a.lo + a.hi;
+    return h.s0 + h.s1;
+#else
+    const float8 b = v.lo + v.hi;
+    const float4 a = b.lo + b.hi;
+    const float2 h = a.lo + a.hi;
+    return h.s0 + h.s1;
+#endif
+}
+
+/*
+ * Channel c's statistics, by its work-group (every item gets them):
+ * training: mean = sum x / M, var = sum (x - mean)^2 / M (two passes),
+ *           running mean <- (1 - mom) running mean + mom mean,
+ *           running var  <- (1 - mom) running var + mom var M / (M - 1);
+ * eval:     mean, var = the running averages;
+ * invstd = 1 / sqrt(var + eps); saved = (mean[C], invstd[C]) for the backward.
+ */
+inline float2 bn_channel_stats(__global const float *X, __global float *saved, __global float *running, long c, long C,
+                               long inner, long M, int training, float mom, float eps, __local float *tmp)
+{
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    /* the barriers of group_sum stay outside any branch (PoCL mishandles
+     * them under a condition, even a uniform one); eval mode sums nothing */
+    float acc = 0.0f;
+    const long N = M / inner;
+    if (BN_PLANES(inner)) {
+        floatv a = VSPLAT(0.0f);
+        for (long n = lid; training && n < N; n += ls)
+            for (long s = 0; s < inner; s += CLG_VW) a += VLOAD(0, X + (n * C + c) * inner + s);
+        acc = vsum(a);
+    } else {
+        for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
+    }
+    const float bmean = group_sum(acc, tmp) / (float)M;
+    acc = 0.0f;
+    if (BN_PLANES(inner)) {
+        floatv a = VSPLAT(0.0f);
+        for (long n = lid; training && n < N; n += ls)
+            for (long s = 0; s < inner; s += CLG_VW) {
+                const floatv d = VLOAD(0, X + (n * C + c) * inner + s) - bmean;
+                a += d * d;
+            }
+        acc = vsum(a);
+    } else {
+        for (long m = lid; training && m < M; m += ls) {
+            const float d = X[bn_index(m, c, C, inner)] - bmean;
+            acc += d * d;
+        }
+    }
+    const float bvar = group_sum(acc, tmp) / (float)M;
+    float mean, invstd;
+    if (training) {
+        mean = bmean;
+        invstd = 1.0f / sqrt(bvar + eps);
+        if (lid == 0) {
+            running[c] = (1.0f - mom) * running[c] + mom * bmean;
+            running[C + c] = (1.0f - mom) * running[C + c] + mom * (bvar * ((float)M / (float)(M - 1)));
+        }
+    } else {
+        mean = running[c];
+        invstd = 1.0f / sqrt(running[C + c] + eps);
+    }
+    if (lid == 0) {
+        saved[c] = mean;
+        saved[C + c] = invstd;
+    }
+    return (float2)(mean, invstd);
+}
+
 
 /*
  * The elementwise math of every op that fuses, one macro per op, named after

@@ -20,9 +20,15 @@ __kernel void bn_forward(__global const float *X, __global const float *G, __glo
         const float2 st = bn_channel_stats(X, saved, running, c, C, inner, M, training, mom, eps, tmp);
         const float mean = st.x, invstd = st.y;
         const float k = G[c] * invstd, b = B[c];
-        for (long m = lid; m < M; m += ls) {
-            const long i = bn_index(m, c, C, inner);
-            Y[i] = BN_APPLY(X[i], mean, k, b);
+        if (BN_PLANES(inner)) {
+            for (long n = lid; n < M / inner; n += ls)
+                for (long i = (n * C + c) * inner, e = i + inner; i < e; i += CLG_VW)
+                    VSTORE(BN_APPLY(VLOAD(0, X + i), mean, k, b), 0, Y + i);
+        } else {
+            for (long m = lid; m < M; m += ls) {
+                const long i = bn_index(m, c, C, inner);
+                Y[i] = BN_APPLY(X[i], mean, k, b);
+            }
         }
     }
 }
@@ -36,9 +42,19 @@ __kernel void bn_backward_reduce(__global const float *DY, __global const float 
     for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
         const float mean = saved[c], invstd = saved[C + c];
         float acc = 0.0f;
-        for (long m = lid; m < M; m += ls) {
-            const long i = bn_index(m, c, C, inner);
-            acc += with_xhat ? bn_dgamma_term(DY[i], X[i], mean, invstd) : DY[i];
+        if (BN_PLANES(inner)) {
+            floatv a = VSPLAT(0.0f);
+            for (long n = lid; n < M / inner; n += ls)
+                for (long i = (n * C + c) * inner, e = i + inner; i < e; i += CLG_VW) {
+                    const floatv dy = VLOAD(0, DY + i);
+                    a += with_xhat ? bn_dgamma_term_v(dy, VLOAD(0, X + i), mean, invstd) : dy;
+                }
+            acc = vsum(a);
+        } else {
+            for (long m = lid; m < M; m += ls) {
+                const long i = bn_index(m, c, C, inner);
+                acc += with_xhat ? bn_dgamma_term(DY[i], X[i], mean, invstd) : DY[i];
+            }
         }
         acc = group_sum(acc, tmp);
         if (lid == 0) out[c] = acc;
@@ -53,7 +69,19 @@ __kernel void bn_backward_input(__global const float *DY, __global const float *
                                 __global const float *saved, __global const float *DG, __global const float *DB,
                                 __global float *DX, long n, long C, long inner, long M, int training)
 {
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+    /* where a plane holds whole vectors, a vector's lanes share a channel */
+    const long nv = BN_PLANES(inner) ? n / CLG_VW : 0;
+    for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {
+        const long i = q * CLG_VW, c = (i / inner) % C;
+        const float invstd = saved[C + c], k = G[c] * invstd;
+        if (training) {
+            const floatv xhat = (VLOAD(q, X) - saved[c]) * invstd;
+            VSTORE(k / (float)M * ((float)M * VLOAD(q, DY) - DB[c] - xhat * DG[c]), q, DX);
+        } else {
+            VSTORE(k * VLOAD(q, DY), q, DX);
+        }
+    }
+    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {
         const long c = (i / inner) % C;
         const float invstd = saved[C + c], k = G[c] * invstd;
         if (training) {

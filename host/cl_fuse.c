@@ -211,6 +211,14 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
     }
     const bool bn_head = f->op == CLG_OP_BATCHNORM && all_f32(nodes, f);
     if (!bn_head && !member_op(nodes, f)) return i;
+    /* batch norm's planes in vectors (BN_PLANES): its members run on
+     * vectors as their op kernels do, whatever their math */
+    bool bn_vec = false;
+    if (bn_head) {
+        int64_t C, inner, M;
+        clg_cl_bn_dims(&nodes[f->src[0]], &C, &inner, &M);
+        bn_vec = b->vw > 1 && inner % b->vw == 0;
+    }
     int used = ptr_cost(f), size = 1;
     bool gather = gathers(nodes, f), alike = bn_head || rounds_alike(b, nodes, f);
     for (int32_t k = next_node(nodes, count, j); k < count && size < CLG_FUSED_MAX_NODES; k = next_node(nodes, count, j)) {
@@ -221,7 +229,7 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
         if (gathers(nodes, n) && (inside(nodes, n->src[0], i, j) || inside(nodes, n->src[1], i, j))) break;
         /* a group that runs a float at a time has members that round alike */
         const bool na = rounds_alike(b, nodes, n);
-        if ((gather || bn_head) && !na) break;
+        if ((gather || (bn_head && !bn_vec)) && !na) break;
         if (gathers(nodes, n) && (bn_head || !alike)) break;
         gather |= gathers(nodes, n);
         alike &= na;
@@ -354,6 +362,42 @@ static bool read_outside(const clg_node *nodes, int32_t count, int32_t v, int32_
     return false;
 }
 
+/* Loads input `in` at the element (vec: the vector at q, i0 in scope;
+ * else the float at i) of a group whose members have `shape`, as x<id>. */
+static void emit_load(text *t, const char *pad, const clg_node *in, int id, const clg_node *shape, int vw, bool vec)
+{
+    if (same_shape(in, shape)) {
+        if (vec) put(t, "%sconst floatv x%d = VLOAD(q, in%d);\n", pad, id, id);
+        else put(t, "%sconst float x%d = in%d[i];\n", pad, id, id);
+        return;
+    }
+    if (in->numel == 1) {
+        put(t, "%sconst %s x%d = %s(in%d[0]);\n", pad, vec ? "floatv" : "float", id, vec ? "VSPLAT" : "", id);
+        return;
+    }
+    int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
+    clg_padded_shape(shape, dims);
+    clg_broadcast_strides(in, shape, st);
+    char bc[160];
+    snprintf(bc, sizeof bc, "(long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld)", (long long)dims[0],
+             (long long)dims[1], (long long)dims[2], (long long)dims[3], (long long)st[0], (long long)st[1],
+             (long long)st[2], (long long)st[3]);
+    if (!vec) {
+        put(t, "%sconst float x%d = in%d[bcast_offset(i, %s)];\n", pad, id, id, bc);
+    } else if (vw == 1) {
+        put(t, "%sconst floatv x%d = in%d[bcast_offset(i0, %s)];\n", pad, id, id, bc);
+    } else if (dims[3] % vw == 0 && (st[3] == 1 || st[3] == 0)) {
+        /* a vector's lanes lie in one innermost row: consecutive in the
+         * source (a row bias), or one value (a column) */
+        if (st[3] == 1) put(t, "%sconst floatv x%d = VLOAD(0, in%d + bcast_offset(i0, %s));\n", pad, id, id, bc);
+        else put(t, "%sconst floatv x%d = VSPLAT(in%d[bcast_offset(i0, %s)]);\n", pad, id, id, bc);
+    } else { /* gathered lane by lane */
+        put(t, "%sconst floatv x%d = (floatv)(", pad, id);
+        for (int l = 0; l < vw; l++) put(t, "%sin%d[bcast_offset(i0 + %d, %s)]", l ? ", " : "", id, l, bc);
+        put(t, ");\n");
+    }
+}
+
 /* The loads, statements and stores of one vector (vec: q and i0 in scope)
  * or one float (i) of members first..pend of a group ending at last. */
 static void emit_body(text *t, const clg_node *nodes, int32_t count, int32_t first, int32_t pend, int32_t last,
@@ -361,38 +405,7 @@ static void emit_body(text *t, const clg_node *nodes, int32_t count, int32_t fir
 {
     const clg_node *shape = &nodes[first];
     const char *ty = vec ? "floatv" : "float";
-    for (int e = 0; e < next; e++) {
-        const clg_node *in = &nodes[ext[e]];
-        int id = (int)ext[e];
-        if (same_shape(in, shape)) {
-            if (vec) put(t, "%sconst floatv x%d = VLOAD(q, in%d);\n", pad, id, id);
-            else put(t, "%sconst float x%d = in%d[i];\n", pad, id, id);
-        } else if (in->numel == 1) {
-            put(t, "%sconst %s x%d = %s(in%d[0]);\n", pad, ty, id, vec ? "VSPLAT" : "", id);
-        } else {
-            int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
-            clg_padded_shape(shape, dims);
-            clg_broadcast_strides(in, shape, st);
-            char bc[160];
-            snprintf(bc, sizeof bc, "(long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld)", (long long)dims[0],
-                     (long long)dims[1], (long long)dims[2], (long long)dims[3], (long long)st[0], (long long)st[1],
-                     (long long)st[2], (long long)st[3]);
-            if (!vec) {
-                put(t, "%sconst float x%d = in%d[bcast_offset(i, %s)];\n", pad, id, id, bc);
-            } else if (vw == 1) {
-                put(t, "%sconst floatv x%d = in%d[bcast_offset(i0, %s)];\n", pad, id, id, bc);
-            } else if (dims[3] % vw == 0 && (st[3] == 1 || st[3] == 0)) {
-                /* a vector's lanes lie in one innermost row: consecutive
-                 * in the source (a row bias), or one value (a column) */
-                if (st[3] == 1) put(t, "%sconst floatv x%d = VLOAD(0, in%d + bcast_offset(i0, %s));\n", pad, id, id, bc);
-                else put(t, "%sconst floatv x%d = VSPLAT(in%d[bcast_offset(i0, %s)]);\n", pad, id, id, bc);
-            } else { /* gathered lane by lane */
-                put(t, "%sconst floatv x%d = (floatv)(", pad, id);
-                for (int l = 0; l < vw; l++) put(t, "%sin%d[bcast_offset(i0 + %d, %s)]", l ? ", " : "", id, l, bc);
-                put(t, ");\n");
-            }
-        }
-    }
+    for (int e = 0; e < next; e++) emit_load(t, pad, &nodes[ext[e]], (int)ext[e], shape, vw, vec);
     for (int32_t i = first; i <= pend; i++) {
         const clg_node *n = &nodes[i];
         if (leaf(n)) continue;
@@ -592,50 +605,46 @@ static void declare(gen *g, bool bn_head)
 }
 
 /* The loads of element i, the members' statements, the stores of what is read outside. */
-static void element(gen *g, const char *pad, bool bn_head)
+static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec)
 {
     const clg_node *nodes = g->nodes, *shape = g->shape;
     text *t = g->t;
-    for (int e = 0; e < g->next; e++) {
-        const clg_node *in = &nodes[g->ext[e]];
-        int id = (int)g->ext[e];
-        if (same_shape(in, shape)) {
-            put(t, "%sconst float x%d = in%d[i];\n", pad, id, id);
-        } else if (in->numel == 1) {
-            put(t, "%sconst float x%d = in%d[0];\n", pad, id, id);
-        } else {
-            int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
-            clg_padded_shape(shape, dims);
-            clg_broadcast_strides(in, shape, st);
-            put(t, "%sconst float x%d = in%d[bcast_offset(i, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld))];\n",
-                pad, id, id, (long long)dims[0], (long long)dims[1], (long long)dims[2], (long long)dims[3],
-                (long long)st[0], (long long)st[1], (long long)st[2], (long long)st[3]);
-        }
-    }
+    for (int e = 0; e < g->next; e++) emit_load(t, pad, &nodes[g->ext[e]], (int)g->ext[e], shape, vw, vec);
     for (int32_t i = g->first; i <= g->pend; i++) {
         const clg_node *n = &nodes[i];
         if (leaf(n)) continue;
         char a[24], bb[24];
-        put(t, "%s/* node %d: %s */\n%sconst float v%d = ", pad, (int)i, clg_op_name(n->op), pad, (int)i);
+        put(t, "%s/* node %d: %s */\n%sconst %s v%d = ", pad, (int)i, clg_op_name(n->op), pad, vec ? "floatv" : "float",
+            (int)i);
         if (i == g->first && bn_head) {
             put(t, "BN_APPLY(%s, mean, k, shift);\n", ref(g, n->src[0], a, sizeof a));
-        } else if (n->op == CLG_OP_SOFTMAX_CE_GRAD) {
+        } else if (n->op == CLG_OP_SOFTMAX_CE_GRAD) { /* never on vectors (group_at) */
             const clg_node *z = &nodes[nodes[n->src[0]].src[0]];
             put(t, "ce_grad_at(z%d, label%d, stats%d, %s, %lldL, %lldL, i);\n", (int)i, (int)i, (int)i,
                 ref(g, n->src[1], a, sizeof a), (long long)z->shape[0], (long long)z->shape[1]);
         } else if (n->op == CLG_OP_MAXPOOL2D_GRAD) {
-            put(t, "pool_max_grad_at(dy%d, argmax%d, &geom%d, i);\n", (int)i, (int)i, (int)i);
+            if (!vec) {
+                put(t, "pool_max_grad_at(dy%d, argmax%d, &geom%d, i);\n", (int)i, (int)i, (int)i);
+            } else { /* lane by lane, as its op's kernel computes each */
+                put(t, "(floatv)(");
+                for (int l = 0; l < vw; l++)
+                    put(t, "%spool_max_grad_at(dy%d, argmax%d, &geom%d, i0 + %d)", l ? ", " : "", (int)i, (int)i, (int)i, l);
+                put(t, ");\n");
+            }
         } else {
             snprintf(a, sizeof a, "0.0f");
-            snprintf(bb, sizeof bb, "0.0f");
+            snprintf(bb, sizeof bb, vec ? "VSPLAT(0.0f)" : "0.0f");
             for (int k = 0; k < clg_op_nsrc(n->op) && k < 2; k++) ref(g, n->src[k], k ? bb : a, k ? sizeof bb : sizeof a);
-            put(t, "%s(%s, %s, ", ew_macro[n->op], a, bb);
+            put(t, "%s%s(%s, %s, ", vec ? "EWV_" : "EW_", ew_macro[n->op] + 3, a, bb);
             put_float(t, n->f[0]);
             put(t, ");\n");
         }
     }
     for (int32_t i = g->first; i <= g->pend; i++)
-        if (!leaf(&nodes[i]) && written(g, i)) put(t, "%sout%d[i] = v%d;\n", pad, (int)i, (int)i);
+        if (!leaf(&nodes[i]) && written(g, i)) {
+            if (vec) put(t, "%sVSTORE(v%d, q, out%d);\n", pad, (int)i, (int)i);
+            else put(t, "%sout%d[i] = v%d;\n", pad, (int)i, (int)i);
+        }
 }
 
 /* Each max pooling member's sizes, as its op's kernel gets them. */
@@ -667,7 +676,7 @@ static void pool_geoms(gen *g)
  * outputs or channels).
  */
 static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last,
-                           clg_cl_group_kind kind, cl_mem *args, int64_t *n)
+                           clg_cl_group_kind kind, int vw, cl_mem *args, int64_t *n)
 {
     gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args};
     /* the members end before the reductions (and the leaves between) */
@@ -695,7 +704,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, "            const long i = base + bcast_offset(r, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld));\n",
             (long long)rd[0], (long long)rd[1], (long long)rd[2], (long long)rd[3], (long long)st[0], (long long)st[1],
             (long long)st[2], (long long)st[3]);
-        element(&g, "            ", false);
+        element(&g, "            ", false, 1, false);
         put(t, "            /* node %d: %s */\n            acc += %s;\n        }\n        out%d[j] = acc;\n    }\n}\n",
             (int)last, clg_op_name(r->op), ref(&g, r->src[0], a, sizeof a), (int)last);
         *n = r->numel;
@@ -710,14 +719,26 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, "    for (long c = get_group_id(0); c < %lldL; c += get_num_groups(0)) {\n", (long long)C);
         put(t, "        const float mean = saved%d[c], invstd = saved%d[%lldL + c];\n", (int)nodes[last].src[1],
             (int)nodes[last].src[1], (long long)C);
-        put(t, "        float dgamma = 0.0f, dbeta = 0.0f;\n");
-        put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
-            (long long)M, (long long)C, (long long)inner);
-        element(&g, "            ", false);
         char x[24];
         ref(&g, nodes[last].src[0], a, sizeof a);
         ref(&g, bn->src[0], x, sizeof x);
-        put(t, "            dgamma += bn_dgamma_term(%s, %s, mean, invstd);\n            dbeta += %s;\n        }\n", a, x, a);
+        if (vw > 1 && inner % vw == 0) { /* BN_PLANES: norm.cl's walk */
+            put(t, "        floatv dg = VSPLAT(0.0f), db = VSPLAT(0.0f);\n");
+            put(t, "        for (long n = lid; n < %lldL; n += ls)\n", (long long)(M / inner));
+            put(t, "            for (long i0 = (n * %lldL + c) * %lldL, e = i0 + %lldL; i0 < e; i0 += CLG_VW) {\n",
+                (long long)C, (long long)inner, (long long)inner);
+            put(t, "                const long q = i0 / CLG_VW;\n");
+            element(&g, "                ", false, vw, true);
+            put(t, "                dg += bn_dgamma_term_v(%s, %s, mean, invstd);\n                db += %s;\n            }\n", a,
+                x, a);
+            put(t, "        float dgamma = vsum(dg), dbeta = vsum(db);\n");
+        } else {
+            put(t, "        float dgamma = 0.0f, dbeta = 0.0f;\n");
+            put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
+                (long long)M, (long long)C, (long long)inner);
+            element(&g, "            ", false, 1, false);
+            put(t, "            dgamma += bn_dgamma_term(%s, %s, mean, invstd);\n            dbeta += %s;\n        }\n", a, x, a);
+        }
         put(t, "        dgamma = group_sum(dgamma, tmp);\n        dbeta = group_sum(dbeta, tmp);\n        if (lid == 0) {\n");
         for (int32_t i = g.pend + 1; i <= last; i++)
             if (!leaf(&nodes[i])) put(t, "            out%d[c] = %s; /* node %d: %s */\n", (int)i,
@@ -732,7 +753,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, ", __local float *tmp)\n{\n    const long lid = get_local_id(0), L = get_local_size(0);\n");
         put(t, "    float acc = 0.0f, comp = 0.0f;\n    for (long r = lid; r < %lldL; r += L) {\n", (long long)rows);
         put(t, "        for (long i = r * %lldL; i < (r + 1) * %lldL; i++) {\n", (long long)C, (long long)C);
-        element(&g, "            ", false);
+        element(&g, "            ", false, 1, false);
         put(t, "        }\n        /* node %d: %s (of the logits just stored) */\n", (int)last, clg_op_name(ce->op));
         put(t, "        kahan_add(&acc, &comp, ce_row(out%d + r * %lldL, label%d[r], %lldL, stats%d + 2 * r));\n    }\n",
             (int)ce->src[0], (long long)C, (int)last, (long long)C, (int)last);
@@ -754,10 +775,19 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, ", ");
         put_float(t, bn->f[1]);
         put(t, ", tmp);\n        const float mean = st.x, k = gamma%d[c] * st.y, shift = beta%d[c];\n", (int)first, (int)first);
-        put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
-            (long long)M, (long long)C, (long long)inner);
-        element(&g, "            ", true);
-        put(t, "        }\n    }\n}\n");
+        if (vw > 1 && inner % vw == 0) { /* BN_PLANES: norm.cl's walk */
+            put(t, "        for (long n = lid; n < %lldL; n += ls)\n", (long long)(M / inner));
+            put(t, "            for (long i0 = (n * %lldL + c) * %lldL, e = i0 + %lldL; i0 < e; i0 += CLG_VW) {\n",
+                (long long)C, (long long)inner, (long long)inner);
+            put(t, "                const long q = i0 / CLG_VW;\n");
+            element(&g, "                ", true, vw, true);
+            put(t, "            }\n    }\n}\n");
+        } else {
+            put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
+                (long long)M, (long long)C, (long long)inner);
+            element(&g, "            ", true, 1, false);
+            put(t, "        }\n    }\n}\n");
+        }
         *n = C;
         break;
     }
@@ -765,7 +795,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, ")\n{\n");
         pool_geoms(&g);
         put(t, "    for (long i = get_global_id(0); i < %lldL; i += get_global_size(0)) {\n", (long long)shape->numel);
-        element(&g, "        ", false);
+        element(&g, "        ", false, 1, false);
         put(t, "    }\n}\n");
         *n = shape->numel;
         break;
@@ -933,7 +963,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
             g->nargs = generate(&t, gi, nodes, count, i, pend, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS);
             g->n = nodes[end[i]].numel / b->vw;
         } else {
-            g->nargs = generate_scalar(&t, gi, nodes, count, i, end[i], g->kind, g->args, &g->n);
+            g->nargs = generate_scalar(&t, gi, nodes, count, i, end[i], g->kind, b->vw, g->args, &g->n);
         }
         gi++;
     }

@@ -71,7 +71,9 @@ static clg_status input_grad(clg_cl_backend *b, const clg_node *nodes, const clg
     cl_int training = bn->training;
     clg_karg args[] = {ARG(dy),    ARG(x),     ARG(gamma),   ARG(saved), ARG(dgamma), ARG(dbeta),
                        ARG(dx),    ARG(count), ARG(d.C),     ARG(d.inner), ARG(d.M),  ARG(training)};
-    return clg_cl_launch(b, K_bn_backward_input, args, 12, (size_t)count, 0);
+    /* on vectors where a plane holds whole ones (BN_PLANES in cl/common.cl) */
+    size_t items = b->vw > 1 && d.inner % b->vw == 0 ? clg_cl_vector_items(b, count) : (size_t)count;
+    return clg_cl_launch(b, K_bn_backward_input, args, 12, items, 0);
 }
 
 clg_status clg_cl_norm(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)

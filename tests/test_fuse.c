@@ -398,14 +398,16 @@ static clg_tensor net_bn(net *n, clg_tensor x, int64_t c)
     return n->bn;
 }
 
-/* Odd sizes throughout. NET_CNN: conv, batch norm + ReLU (one group
- * forward), max pool, linear, cross-entropy (its gradient and the bias's
- * reduce_to one group); backward pool's, ReLU's gradients and dgamma,
- * dbeta one group. NET_MLP: the activations' gradients with the biases'
- * reduce_to. NET_POOL_BN_SIGMOID: overlapping max pool's and ReLU's
- * gradients without batch norm (a group a float at a time), batch norm's
- * sums behind expand and sigmoid's gradient. NET_BN_GELU: batch norm of
- * [N, C], its sums from gelu's gradient (one group when the vectors are a
+/* Odd sizes but for the planes batch norm reads (8x8, 4x4: whole vectors,
+ * its vector walk). NET_CNN: conv, batch norm + ReLU (one group forward),
+ * max pool, linear, cross-entropy (with the bias add, one group); backward
+ * the loss's gradient with the bias's reduce_to, and pool's, ReLU's
+ * gradients with dgamma, dbeta (one group each). NET_MLP: the activations'
+ * gradients with the biases' reduce_to. NET_POOL_BN_SIGMOID: overlapping
+ * max pool's and ReLU's gradients without batch norm (a group a float at
+ * a time), batch norm + sigmoid, batch norm's sums behind expand and
+ * sigmoid's gradient. NET_BN_GELU: batch norm of [N, C] (a float at a
+ * time), its sums from gelu's gradient (one group when the vectors are a
  * float wide; else the two sums alone: gelu rounds differently on vectors). */
 static void net_build(net *n, clg_context *ctx, int kind)
 {
@@ -423,17 +425,19 @@ static void net_build(net *n, clg_context *ctx, int kind)
         n->logits = net_linear(n, h, 7, 5);
         n->batch = 9;
     } else {
-        const int64_t xs[4] = {5, 3, 7, 7}, ws[4] = {4, 3, 3, 3};
+        /* the CNN's planes hold whole vectors (8x8: batch norm's vector
+         * walk), the other's batch norm input too (4x4 after pooling) */
+        const int64_t side_in = kind == NET_CNN ? 8 : 7, xs[4] = {5, 3, side_in, side_in}, ws[4] = {4, 3, 3, 3};
         n->x = clg_input(g, 4, xs);
         h = clg_conv2d(g, n->x, net_param(n, 4, ws), CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
         n->batch = 5;
         if (kind == NET_CNN) {
-            h = clg_max_pool2d(g, clg_relu(g, net_bn(n, h, 4)), 2, 2, 2, 2, 0, 0); /* 7x7 -> 3x3 */
+            h = clg_max_pool2d(g, clg_relu(g, net_bn(n, h, 4)), 2, 2, 2, 2, 0, 0); /* 8x8 -> 4x4 */
         } else {
             h = clg_max_pool2d(g, clg_relu(g, h), 3, 3, 2, 2, 1, 1); /* 7x7 -> 4x4, overlapping */
             h = clg_sigmoid(g, net_bn(n, h, 4));
         }
-        const int64_t side = kind == NET_CNN ? 3 : 4, flat[2] = {5, 4 * side * side};
+        const int64_t side = 4, flat[2] = {5, 4 * side * side};
         n->logits = net_linear(n, clg_reshape(g, h, 2, flat), 4 * side * side, 6);
     }
     n->nx = clg_tensor_numel(g, n->x);
@@ -452,7 +456,7 @@ static void net_build(net *n, clg_context *ctx, int kind)
  * logits and parameters into out. */
 static size_t net_run(net *n, float *out)
 {
-    float x[5 * 3 * 7 * 7];
+    float x[5 * 3 * 8 * 8];
     int32_t y[9];
     rng_t q = {4242};
     rng_fill(&q, x, (size_t)n->nx, 0.2, 1.5, false);

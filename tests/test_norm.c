@@ -59,8 +59,10 @@ static void bn_inputs(gc_input in[3], int ndim, const int64_t *shape)
     in[2] = (gc_input){.ndim = 1, .shape = {shape[1]}, .param = true, .lo = 0.1, .hi = 1};
 }
 
+/* S_PLANES: planes of 16 floats (BN_PLANES in cl/common.cl: a CPU's
+ * vectors), more of them than a capped launch's work-items (-small-launches) */
 static const int64_t S_NCHW[4] = {2, 3, 5, 7}, S_BATCH1[4] = {1, 4, 3, 5}, S_BIG[4] = {3, 2, 17, 33},
-                     S_NC[2] = {130, 7};
+                     S_NC[2] = {130, 7}, S_PLANES[4] = {70, 3, 4, 4};
 
 static void test_train_devices(void **state)
 {
@@ -74,6 +76,8 @@ static void test_train_devices(void **state)
     gc_check_devices("batch_norm 3x2x17x33", build_bn, (void *)&k, in, 3, &gc_default_tol, 103);
     bn_inputs(in, 2, S_NC);
     gc_check_devices("batch_norm 130x7", build_bn, (void *)&k, in, 3, &gc_default_tol, 104);
+    bn_inputs(in, 4, S_PLANES);
+    gc_check_devices("batch_norm 70x3x4x4", build_bn, (void *)&k, in, 3, &gc_default_tol, 105);
 }
 
 static void test_train_fd(void **state)
@@ -86,6 +90,8 @@ static void test_train_fd(void **state)
     gc_check_fd("batch_norm 1x4x3x5", build_bn, (void *)&k, in, 3, &gc_default_tol, 112);
     bn_inputs(in, 2, S_NC);
     gc_check_fd("batch_norm 130x7", build_bn, (void *)&k, in, 3, &gc_default_tol, 113);
+    bn_inputs(in, 4, S_PLANES);
+    gc_check_fd("batch_norm 70x3x4x4", build_bn, (void *)&k, in, 3, &gc_default_tol, 114);
 }
 
 static const float RUN_MEAN[7] = {0.3f, -1.2f, 0.05f, 2.0f, -0.4f, 0.9f, -0.01f};
@@ -98,6 +104,8 @@ static void test_eval(void **state)
     bn_inputs(in, 4, S_NCHW);
     gc_check_fd("batch_norm eval 2x3x5x7", build_bn, (void *)&k, in, 3, &gc_default_tol, 121);
     gc_check_devices("batch_norm eval 2x3x5x7", build_bn, (void *)&k, in, 3, &gc_default_tol, 122);
+    bn_inputs(in, 4, S_PLANES);
+    gc_check_devices("batch_norm eval 70x3x4x4", build_bn, (void *)&k, in, 3, &gc_default_tol, 127);
     bn_inputs(in, 2, S_NC);
     gc_check_fd("batch_norm eval 130x7", build_bn, (void *)&k, in, 3, &gc_default_tol, 123);
     gc_check_devices("batch_norm eval 130x7", build_bn, (void *)&k, in, 3, &gc_default_tol, 124);
