@@ -156,6 +156,14 @@ static void compare_on(const char *spec, const char *what, build_fn body, void *
     clg_context_destroy(cu);
 }
 
+/* fn on every OpenCL device */
+static void on_opencl_devices(void (*fn)(const char *spec))
+{
+    char specs[8][32];
+    int n = test_opencl_devices(specs, 8);
+    for (int i = 0; i < n; i++) fn(specs[i]);
+}
+
 /* ---- every fusable op in a chain ---- */
 
 typedef enum {
@@ -226,12 +234,7 @@ static void chains_on(const char *spec)
         }
 }
 
-static void test_every_op_in_a_chain(void **s)
-{
-    char specs[8][32];
-    int n = test_opencl_devices(specs, 8);
-    for (int i = 0; i < n; i++) chains_on(specs[i]);
-}
+static void test_every_op_in_a_chain(void **s) { on_opencl_devices(chains_on); }
 
 /* ---- random DAGs ---- */
 
@@ -277,12 +280,7 @@ static void dags_on(const char *spec)
     }
 }
 
-static void test_random_dags(void **s)
-{
-    char specs[8][32];
-    int n = test_opencl_devices(specs, 8);
-    for (int i = 0; i < n; i++) dags_on(specs[i]);
-}
+static void test_random_dags(void **s) { on_opencl_devices(dags_on); }
 
 /* ---- batched parameter updates ---- */
 
@@ -323,12 +321,7 @@ static void updates_on(const char *spec)
         }
 }
 
-static void test_batched_updates(void **s)
-{
-    char specs[8][32];
-    int n = test_opencl_devices(specs, 8);
-    for (int i = 0; i < n; i++) updates_on(specs[i]);
-}
+static void test_batched_updates(void **s) { on_opencl_devices(updates_on); }
 
 /* ---- group limits ---- */
 
@@ -521,12 +514,7 @@ static void networks_on(const char *spec)
     }
 }
 
-static void test_networks(void **s)
-{
-    char specs[8][32];
-    int n = test_opencl_devices(specs, 8);
-    for (int i = 0; i < n; i++) networks_on(specs[i]);
-}
+static void test_networks(void **s) { on_opencl_devices(networks_on); }
 
 /* ---- state between runs ---- */
 
@@ -562,12 +550,7 @@ static void hidden_state_on(const char *spec)
     clg_context_destroy(ctx);
 }
 
-static void test_new_inputs_as_a_fresh_graph(void **s)
-{
-    char specs[8][32];
-    int n = test_opencl_devices(specs, 8);
-    for (int i = 0; i < n; i++) hidden_state_on(specs[i]);
-}
+static void test_new_inputs_as_a_fresh_graph(void **s) { on_opencl_devices(hidden_state_on); }
 
 /* CLGRAD_FUSION_DUMP=DIR: the generated source, one statement per node. */
 static void test_dump(void **s)
