@@ -412,9 +412,12 @@ static void net_build(net *n, clg_context *ctx, int kind)
     if (kind == NET_MLP || kind == NET_BN_GELU) {
         const int64_t xs[2] = {9, 13};
         n->x = clg_input(g, 2, xs);
-        h = net_linear(n, n->x, 13, 11);
-        h = kind == NET_MLP ? clg_relu(g, h) : clg_gelu(g, net_bn(n, h, 11));
-        h = clg_leaky_relu(g, net_linear(n, h, 11, 7), 0.1f);
+        /* the MLP's first layer 32 wide: its bias's gradient sums whole
+         * vectors (CLG_FG_EW_REDUCE); the second 7, a float at a time */
+        const int64_t w1 = kind == NET_MLP ? 32 : 11;
+        h = net_linear(n, n->x, 13, w1);
+        h = kind == NET_MLP ? clg_gelu(g, h) : clg_gelu(g, net_bn(n, h, 11));
+        h = clg_leaky_relu(g, net_linear(n, h, w1, 7), 0.1f);
         n->logits = net_linear(n, h, 7, 5);
         n->batch = 9;
     } else {
