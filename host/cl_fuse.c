@@ -1000,6 +1000,11 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         }
     }
     free(t.s);
+    cl_uint compute_units = 1;
+    if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof compute_units, &compute_units, NULL) !=
+            CL_SUCCESS ||
+        compute_units < 1)
+        compute_units = 1;
     for (int k = 0; s == CLG_OK && k < out->count; k++) {
         clg_cl_fused_group *g = &out->group[k];
         char name[32];
@@ -1032,6 +1037,14 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
             g->local_bytes = g->local * sizeof(float);
             if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local_bytes, NULL);
             items = g->local;
+            break;
+        case CLG_FG_REDUCE:
+        case CLG_FG_EW_REDUCE:
+            /* a work-item per output (or vector of outputs), few of them:
+             * small enough work-groups that every compute unit gets some
+             * (on PoCL a work-group is a core's) */
+            g->local = local_size(b, g->kern, 256);
+            while (g->local > 1 && (items + g->local - 1) / g->local < compute_units) g->local /= 2;
             break;
         default: g->local = local_size(b, g->kern, 256); break;
         }
