@@ -112,16 +112,20 @@ inline float ce_row(__global const float *z, int label, long C, __global float *
 }
 
 /* Element i of softmax cross-entropy's gradient over logits Z [rows, C]:
- *   dz = (softmax(z) - onehot(label)) g / rows,  softmax = e^((z - m) - ls)
- * with the row's m and ls (stats) from the forward; g = dloss. */
+ *   dz = (softmax(z) - onehot(label)) k,  softmax = e^((z - m) - ls),  k = g / rows
+ * with the row's m and ls (stats) from the forward; g = dloss. ce_grad_value:
+ * one logit z of class j, its row's m, ls and label l. */
+inline float ce_grad_value(float z, float m, float ls, int l, long j, long C, float k)
+{
+    const float p = exp((z - m) - ls);
+    return l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;
+}
+/* the same at element i, k = g / rows (softmax_ce_backward_rows takes a row at a time) */
 inline float ce_grad_at(__global const float *Z, __global const int *labels, __global const float *stats, float g,
                         long rows, long C, long i)
 {
-    const float k = g / (float)rows;
     const long r = i / C, j = i - r * C;
-    const int l = labels[r];
-    const float p = exp((Z[i] - stats[2 * r]) - stats[2 * r + 1]);
-    return l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;
+    return ce_grad_value(Z[i], stats[2 * r], stats[2 * r + 1], labels[r], j, C, g / (float)rows);
 }
 
 /* y[i] = v: new buffers (v = 0) and clg_tensor_fill. Here, in every build

@@ -190,7 +190,7 @@ __kernel void softmax_ce_backward(__global const float *Z, __global const int *l
 }
 
 /* The same for many short rows (host/cl_softmax.c): a work-item per row,
- * its statistics and label read once, the math of ce_grad_at */
+ * its statistics and label read once (common.cl's ce_grad_value) */
 __kernel void softmax_ce_backward_rows(__global const float *Z, __global const int *labels,
                                        __global const float *stats, __global const float *G, __global float *DZ,
                                        long rows, long C)
@@ -199,10 +199,7 @@ __kernel void softmax_ce_backward_rows(__global const float *Z, __global const i
     for (long r = get_global_id(0); r < rows; r += get_global_size(0)) {
         const float m = stats[2 * r], ls = stats[2 * r + 1];
         const int l = labels[r];
-        for (long j = 0; j < C; j++) {
-            const float p = exp((Z[r * C + j] - m) - ls);
-            DZ[r * C + j] = l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;
-        }
+        for (long j = 0; j < C; j++) DZ[r * C + j] = ce_grad_value(Z[r * C + j], m, ls, l, j, C, k);
     }
 }
 
