@@ -1028,14 +1028,12 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         case CLG_FG_BN_SUMS:
         case CLG_FG_BN_FORWARD: /* a work-group per channel, with local memory for its sums */
             g->local = local_size(b, g->kern, b->kwg[g->kind == CLG_FG_BN_SUMS ? K_bn_backward_reduce : K_bn_forward]);
-            g->local_bytes = g->local * sizeof(float);
-            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local_bytes, NULL);
+            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local * sizeof(float), NULL);
             items = (size_t)g->n * g->local;
             break;
         case CLG_FG_CE: /* one work-group, as host/cl_softmax.c's one-launch path, so that it sums alike */
             g->local = clg_cl_ce_small_local(b, g->n, local_size(b, g->kern, b->kwg[K_softmax_ce_small]));
-            g->local_bytes = g->local * sizeof(float);
-            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local_bytes, NULL);
+            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local * sizeof(float), NULL);
             items = g->local;
             break;
         case CLG_FG_REDUCE:

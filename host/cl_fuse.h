@@ -34,7 +34,6 @@ typedef struct clg_cl_fused_group {
     int nargs; /* buffers bound once; an update group's step arguments follow them */
     int64_t n; /* work items: elements, outputs of a reduce_to, channels (times the
                 * local size), or elements of every updated parameter */
-    size_t local_bytes; /* the batch norm and cross-entropy kinds' local memory */
     size_t global, local;
 } clg_cl_fused_group;
 
