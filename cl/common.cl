@@ -111,21 +111,68 @@ inline float ce_row(__global const float *z, int label, long C, __global float *
     return label >= 0 && label < C ? (m - z[label]) + ls : NAN;
 }
 
-/* Element i of softmax cross-entropy's gradient over logits Z [rows, C]:
+/*
+ * Softmax cross-entropy's gradient over logits Z [rows, C]:
  *   dz = (softmax(z) - onehot(label)) k,  softmax = e^((z - m) - ls),  k = g / rows
- * with the row's m and ls (stats) from the forward; g = dloss. ce_grad_value:
- * one logit z of class j, its row's m, ls and label l. */
+ * with the row's m and ls (stats) from the forward; g = dloss; NaN in a row
+ * whose label lies outside [0, C).
+ *
+ * The exponential is computed on 16-float vectors everywhere, even for one
+ * element (ce_exp): PoCL's vector exp rounds about 1 % of inputs one ulp
+ * apart from its scalar exp, and the op's kernel runs on vectors while a
+ * fused kernel may take one element at a time; both give the same bits.
+ * (16, not 8: PoCL runs this kernel on float8 four times slower.)
+ */
+inline float ce_exp(float x) { return exp((float16)(x)).s0; }
+
+/* element i (ce_grad_at: with its row's statistics and label) */
 inline float ce_grad_value(float z, float m, float ls, int l, long j, long C, float k)
 {
-    const float p = exp((z - m) - ls);
-    return l >= 0 && l < C ? (p - (j == l ? 1.0f : 0.0f)) * k : NAN;
+    const float h = l >= 0 && l < C ? (j == l ? 1.0f : 0.0f) : NAN;
+    return (ce_exp((z - m) - ls) - h) * k;
 }
-/* the same at element i, k = g / rows (softmax_ce_backward_rows takes a row at a time) */
 inline float ce_grad_at(__global const float *Z, __global const int *labels, __global const float *stats, float g,
                         long rows, long C, long i)
 {
     const long r = i / C, j = i - r * C;
     return ce_grad_value(Z[i], stats[2 * r], stats[2 * r + 1], labels[r], j, C, g / (float)rows);
+}
+
+/* Elements 16q .. 16q + 15 (all inside Z). Where rows hold at least 8
+ * logits the lanes lie in at most three rows, whose statistics are
+ * selected on vectors; shorter rows gather them lane by lane. */
+inline float16 ce_grad16(__global const float *Z, __global const int *labels, __global const float *stats, float k,
+                         long rows, long C, long q)
+{
+    const long i0 = 16 * q, r0 = i0 / C, j0 = i0 - r0 * C;
+    const float16 z = vload16(q, Z);
+    float16 m, ls, h;
+    if (C >= 8) {
+        const long r1 = r0 + 1 < rows ? r0 + 1 : r0, r2 = r0 + 2 < rows ? r0 + 2 : r1;
+        const int c = (int)C;
+        const int16 j = (int16)((int)j0) + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const int16 past1 = j >= c, past2 = j >= 2 * c;
+        const int16 col = select(select(j, j - c, past1), j - 2 * c, past2);
+        const int16 l = select(select((int16)(labels[r0]), (int16)(labels[r1]), past1), (int16)(labels[r2]), past2);
+        m = select(select((float16)(stats[2 * r0]), (float16)(stats[2 * r1]), past1), (float16)(stats[2 * r2]), past2);
+        ls = select(select((float16)(stats[2 * r0 + 1]), (float16)(stats[2 * r1 + 1]), past1),
+                    (float16)(stats[2 * r2 + 1]), past2);
+        h = select(select((float16)(0.0f), (float16)(1.0f), col == l), (float16)(NAN), l < 0 || l >= c);
+    } else {
+        float mv[16], lv[16], hv[16];
+        long r = r0, j = j0;
+        for (int t = 0; t < 16; t++) {
+            const int l = labels[r];
+            mv[t] = stats[2 * r];
+            lv[t] = stats[2 * r + 1];
+            hv[t] = l >= 0 && l < C ? (j == l ? 1.0f : 0.0f) : NAN;
+            if (++j == C) j = 0, r++;
+        }
+        m = vload16(0, mv);
+        ls = vload16(0, lv);
+        h = vload16(0, hv);
+    }
+    return (exp((z - m) - ls) - h) * k;
 }
 
 /* y[i] = v: new buffers (v = 0) and clg_tensor_fill. Here, in every build
@@ -358,7 +405,9 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
  * exp runs on vectors, where PoCL computes it several times faster.
  *
  * act_sigmoid_pair: sigmoid(z) in *s and 1 - sigmoid(z) in *r, from
- * t = e^-|z| <= 1: no overflow for any z, and no cancellation in 1 - s.
+ * t = e^-|z| <= 1: no overflow for any z, and no cancellation in 1 - s;
+ * each is one division, its numerator (1 or t) chosen first (act_sigmoid:
+ * s alone, the same bits).
  *
  * gelu(x) = 0.5 x (1 + tanh u), u = k (x + c x^3), computed as x s with
  * s = sigmoid(2u) = 0.5 (1 + tanh u), which does not cancel for x < 0;
@@ -368,41 +417,30 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
  * act_sigmoid: sigmoid(x) without overflow (softplus's gradient)
  */
 #define ACT_FUNCTIONS(T, sfx)                                                                      \
+    inline T act_sigmoid##sfx(T z)                                                                 \
+    {                                                                                              \
+        const T t = exp(-fabs(z));                                                                 \
+        return (z >= 0.0f ? (T)(1.0f) : t) / (1.0f + t);                                           \
+    }                                                                                              \
     inline void act_sigmoid_pair##sfx(T z, T *s, T *r)                                             \
     {                                                                                              \
-        const T t = exp(-fabs(z)), big = 1.0f / (1.0f + t), small = t / (1.0f + t);                \
-        *s = z >= 0.0f ? big : small;                                                              \
-        *r = z >= 0.0f ? small : big;                                                              \
+        const T t = exp(-fabs(z)), d = 1.0f + t, one = (T)(1.0f);                                  \
+        *s = (z >= 0.0f ? one : t) / d;                                                            \
+        *r = (z >= 0.0f ? t : one) / d;                                                            \
     }                                                                                              \
-    inline T act_gelu##sfx(T x)                                                                    \
-    {                                                                                              \
-        T s, r;                                                                                    \
-        act_sigmoid_pair##sfx(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);           \
-        return x * s;                                                                              \
-    }                                                                                              \
+    inline T act_gelu##sfx(T x) { return x * act_sigmoid##sfx(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x)); } \
     inline T act_gelu_grad##sfx(T x)                                                               \
     {                                                                                              \
         T s, r;                                                                                    \
         act_sigmoid_pair##sfx(2.0f * ACT_GELU_K * (x + ACT_GELU_C * x * x * x), &s, &r);           \
         return s + 2.0f * x * s * r * ACT_GELU_K * (1.0f + 3.0f * ACT_GELU_C * x * x);             \
     }                                                                                              \
-    inline T act_silu##sfx(T x)                                                                    \
-    {                                                                                              \
-        T s, r;                                                                                    \
-        act_sigmoid_pair##sfx(x, &s, &r);                                                          \
-        return x * s;                                                                              \
-    }                                                                                              \
+    inline T act_silu##sfx(T x) { return x * act_sigmoid##sfx(x); }                                \
     inline T act_silu_grad##sfx(T x)                                                               \
     {                                                                                              \
         T s, r;                                                                                    \
         act_sigmoid_pair##sfx(x, &s, &r);                                                          \
         return s * (1.0f + x * r);                                                                 \
-    }                                                                                              \
-    inline T act_sigmoid##sfx(T x)                                                                 \
-    {                                                                                              \
-        T s, r;                                                                                    \
-        act_sigmoid_pair##sfx(x, &s, &r);                                                          \
-        return s;                                                                                  \
     }
 ACT_FUNCTIONS(float, )
 #if CLG_VW > 1

@@ -180,26 +180,17 @@ __kernel void softmax_ce_rows(__global const float *Z, __global const int *label
     if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
 }
 
-/* dz = (softmax(z) - onehot(label)) dloss / N: ce_grad_at (common.cl) */
+/* dz = (softmax(z) - onehot(label)) dloss / N (common.cl): a work-item per
+ * 16 logits, the last ones (past a multiple of 16) one at a time */
 __kernel void softmax_ce_backward(__global const float *Z, __global const int *labels, __global const float *stats,
                                   __global const float *G, __global float *DZ, long rows, long C)
 {
-    const float g = G[0];
-    for (long i = get_global_id(0); i < rows * C; i += get_global_size(0))
-        DZ[i] = ce_grad_at(Z, labels, stats, g, rows, C, i);
-}
-
-/* The same for many short rows (host/cl_softmax.c): a work-item per row,
- * its statistics and label read once (common.cl's ce_grad_value) */
-__kernel void softmax_ce_backward_rows(__global const float *Z, __global const int *labels,
-                                       __global const float *stats, __global const float *G, __global float *DZ,
-                                       long rows, long C)
-{
-    const float k = G[0] / (float)rows;
-    for (long r = get_global_id(0); r < rows; r += get_global_size(0)) {
-        const float m = stats[2 * r], ls = stats[2 * r + 1];
-        const int l = labels[r];
-        for (long j = 0; j < C; j++) DZ[r * C + j] = ce_grad_value(Z[r * C + j], m, ls, l, j, C, k);
+    const float g = G[0], k = g / (float)rows;
+    const long n = rows * C, full = n / 16;
+    for (long q = get_global_id(0); q < (n + 15) / 16; q += get_global_size(0)) {
+        if (q < full) vstore16(ce_grad16(Z, labels, stats, k, rows, C, q), q, DZ);
+        else
+            for (long i = 16 * q; i < n; i++) DZ[i] = ce_grad_at(Z, labels, stats, g, rows, C, i);
     }
 }
 

@@ -28,7 +28,6 @@
     /* softmax */                                                                                  \
     X(softmax_fwd_rows) X(softmax_fwd_group) X(softmax_bwd_rows) X(softmax_bwd_group)            \
     X(softmax_ce_forward) X(softmax_ce_small) X(softmax_ce_rows) X(softmax_ce_backward)          \
-    X(softmax_ce_backward_rows)                                                                  \
     X(bce_logits_partial)                                                                        \
     X(bce_logits_backward)                                                                       \
     /* norm */                                                                                     \

@@ -204,6 +204,10 @@ static void test_softmax(void **state)
     const gc_input ce[2] = {{.ndim = 2, .shape = {5, 7}, .param = true, .lo = 0.1, .hi = 3},
                             {.ndim = 1, .shape = {5}, .label_max = 7}};
     gc_check_devices("softmax_cross_entropy 5x7", build_ce, NULL, ce, 2, &gc_default_tol, 410);
+    /* rows of >= 8 logits: a gradient vector's lanes select between two rows */
+    const gc_input ce11[2] = {{.ndim = 2, .shape = {6, 11}, .param = true, .lo = 0.1, .hi = 3},
+                              {.ndim = 1, .shape = {6}, .label_max = 11}};
+    gc_check_devices("softmax_cross_entropy 6x11", build_ce, NULL, ce11, 2, &gc_default_tol, 411);
 }
 
 /* ---- conv and pooling ---- */
