@@ -235,6 +235,19 @@ inline long bn_index(long m, long c, long C, long inner)
  * is added to in one kernel and not in the other. */
 inline float bn_dgamma_term(float dy, float x, float mean, float invstd) { return dy * ((x - mean) * invstd); }
 inline floatv bn_dgamma_term_v(floatv dy, floatv x, float mean, float invstd) { return dy * ((x - mean) * invstd); }
+/* The input gradient in training mode, k = gamma invstd (bn_backward_input,
+ * the fused sums' second pass); a function for the same reason:
+ *   dx = k / M (M dy - dbeta - x^ dgamma) */
+inline float bn_dx(float dy, float x, float mean, float invstd, float k, float M, float db, float dg)
+{
+    const float xhat = (x - mean) * invstd;
+    return k / M * (M * dy - db - xhat * dg);
+}
+inline floatv bn_dx_v(floatv dy, floatv x, float mean, float invstd, float k, float M, float db, float dg)
+{
+    const floatv xhat = (x - mean) * invstd;
+    return k / M * (M * dy - db - xhat * dg);
+}
 
 /* The sum of a vector's lanes, halves first (a fixed order) */
 inline float vsum(floatv v)

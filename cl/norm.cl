@@ -62,7 +62,7 @@ __kernel void bn_backward_reduce(__global const float *DY, __global const float 
 }
 
 /*
- * training: dx = gamma invstd / M (M dy - dbeta - x^ dgamma)
+ * training: dx = gamma invstd / M (M dy - dbeta - x^ dgamma)   (bn_dx)
  * eval:     dx = gamma invstd dy
  */
 __kernel void bn_backward_input(__global const float *DY, __global const float *X, __global const float *G,
@@ -75,8 +75,7 @@ __kernel void bn_backward_input(__global const float *DY, __global const float *
         const long i = q * CLG_VW, c = (i / inner) % C;
         const float invstd = saved[C + c], k = G[c] * invstd;
         if (training) {
-            const floatv xhat = (VLOAD(q, X) - saved[c]) * invstd;
-            VSTORE(k / (float)M * ((float)M * VLOAD(q, DY) - DB[c] - xhat * DG[c]), q, DX);
+            VSTORE(bn_dx_v(VLOAD(q, DY), VLOAD(q, X), saved[c], invstd, k, (float)M, DB[c], DG[c]), q, DX);
         } else {
             VSTORE(k * VLOAD(q, DY), q, DX);
         }
@@ -85,8 +84,7 @@ __kernel void bn_backward_input(__global const float *DY, __global const float *
         const long c = (i / inner) % C;
         const float invstd = saved[C + c], k = G[c] * invstd;
         if (training) {
-            const float xhat = (X[i] - saved[c]) * invstd;
-            DX[i] = k / (float)M * ((float)M * DY[i] - DB[c] - xhat * DG[c]);
+            DX[i] = bn_dx(DY[i], X[i], saved[c], invstd, k, (float)M, DB[c], DG[c]);
         } else {
             DX[i] = k * DY[i];
         }

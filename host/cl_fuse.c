@@ -133,6 +133,7 @@ static int ptr_cost(const clg_node *n)
     case CLG_OP_SOFTMAX_CE: return 3;        /* labels, row statistics, out */
     case CLG_OP_BATCHNORM_GRAD_GAMMA:
     case CLG_OP_BATCHNORM_GRAD_BETA: return 3; /* x, saved, out */
+    case CLG_OP_BATCHNORM_GRAD_INPUT: return 2; /* gamma, out (dy, x and saved come with the sums) */
     default: return clg_op_nsrc(n->op) + 1;
     }
 }
@@ -174,6 +175,26 @@ static int32_t next_node(const clg_node *nodes, int32_t count, int32_t j)
 
 static bool vector_reduce(const clg_cl_backend *b, const clg_node *shape, const clg_node *r);
 
+/* Batch norm's input gradient right after its two sums (nodes si, sj) of
+ * the same dy, in training mode: a second pass over each channel in the
+ * sums' kernel, which has both sums in hand, in the walk of the sums (on
+ * vectors where the planes hold whole ones, BN_PLANES; else a float at a
+ * time, as the op's kernel then runs). Returns its index, or -1. */
+static int32_t bn_input_after(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t si, int32_t sj,
+                              int used)
+{
+    const int32_t ei = next_node(nodes, count, sj);
+    if (ei >= count || used + ptr_cost(&nodes[ei]) > b->fuse_max_ptrs) return -1;
+    const clg_node *e = &nodes[ei], *s = &nodes[sj];
+    if (e->op != CLG_OP_BATCHNORM_GRAD_INPUT || e->phase != s->phase || e->dtype != CLG_F32 || e->src[0] != s->src[0] ||
+        e->src[1] != s->src[1] || !((e->src[2] == si && e->src[3] == sj) || (e->src[2] == sj && e->src[3] == si)))
+        return -1;
+    const clg_node *bn = &nodes[e->src[1]];
+    int64_t C, inner, M;
+    clg_cl_bn_dims(&nodes[bn->src[0]], &C, &inner, &M);
+    return bn->training && M > 1 ? ei : -1;
+}
+
 static bool broadcasts(const clg_node *nodes, const clg_node *n)
 {
     for (int k = 0; k < clg_op_nsrc(n->op); k++)
@@ -205,7 +226,8 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
         if (n && n->phase == f->phase && bn_sum(nodes, n) && n->op != f->op && n->src[0] == f->src[0] &&
             n->src[1] == f->src[1]) {
             *kind = CLG_FG_BN_SUMS;
-            return ni;
+            const int32_t e = bn_input_after(b, nodes, count, i, ni, ptr_cost(f) + ptr_cost(n) + 1);
+            return e >= 0 ? e : ni;
         }
         return i;
     }
@@ -266,8 +288,10 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
             const clg_node *d = di < count ? &nodes[di] : NULL;
             *kind = CLG_FG_BN_SUMS;
             if (d && d->phase == f->phase && bn_sum(nodes, d) && d->op != c->op && d->src[0] == c->src[0] &&
-                d->src[1] == c->src[1] && used + 4 <= b->fuse_max_ptrs)
-                return di;
+                d->src[1] == c->src[1] && used + 4 <= b->fuse_max_ptrs) {
+                const int32_t e = bn_input_after(b, nodes, count, ci, di, used + 4);
+                return e >= 0 ? e : di;
+            }
             return ci;
         }
     }
@@ -567,7 +591,7 @@ static void declare(gen *g, bool bn_head)
         if (i == g->first && bn_head) add_ext(g, n->src[0]);
         else if (n->op == CLG_OP_SOFTMAX_CE_GRAD) add_ext(g, n->src[1]);
         else if (n->op == CLG_OP_MAXPOOL2D_GRAD || n->op == CLG_OP_REDUCE_TO || n->op == CLG_OP_SOFTMAX_CE) continue;
-        else if (bn_sum(nodes, n)) {
+        else if (bn_sum(nodes, n) || n->op == CLG_OP_BATCHNORM_GRAD_INPUT) {
             add_ext(g, n->src[0]);
             add_ext(g, nodes[n->src[1]].src[0]);
         } else
@@ -597,6 +621,8 @@ static void declare(gen *g, bool bn_head)
         } else if (bn_sum(nodes, n) && !saved) { /* a pair shares it */
             add_arg(g, MEM(nodes[n->src[1]].aux[0]), "__global const float *saved%d", (int)n->src[1]);
             saved = true;
+        } else if (n->op == CLG_OP_BATCHNORM_GRAD_INPUT) {
+            add_arg(g, MEM(nodes[nodes[n->src[1]].src[1]].buf), "__global const float *gamma%d", (int)i);
         }
     }
     for (int32_t i = g->first; i <= g->last; i++)
@@ -605,7 +631,7 @@ static void declare(gen *g, bool bn_head)
 }
 
 /* The loads of element i, the members' statements, the stores of what is read outside. */
-static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec)
+static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec, bool store)
 {
     const clg_node *nodes = g->nodes, *shape = g->shape;
     text *t = g->t;
@@ -640,7 +666,7 @@ static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec)
             put(t, ");\n");
         }
     }
-    for (int32_t i = g->first; i <= g->pend; i++)
+    for (int32_t i = g->first; i <= g->pend && store; i++)
         if (!leaf(&nodes[i]) && written(g, i)) {
             if (vec) put(t, "%sVSTORE(v%d, q, out%d);\n", pad, (int)i, (int)i);
             else put(t, "%sout%d[i] = v%d;\n", pad, (int)i, (int)i);
@@ -668,7 +694,9 @@ static void pool_geoms(gen *g)
  *                     over the elements that broadcast from j (reduce.cl's
  *                     reduce_to, in its order)
  *  CLG_FG_BN_SUMS:    channel c's work-group sums dy x^ and dy over its
- *                     elements (norm.cl's bn_backward_reduce, both at once)
+ *                     elements (norm.cl's bn_backward_reduce, both at once);
+ *                     with the input gradient, a second pass over them
+ *                     computes dx from both sums (bn_backward_input's bn_dx)
  *  CLG_FG_BN_FORWARD: channel c's work-group gets its statistics
  *                     (bn_channel_stats), then normalises each element
  *                     and runs the members on it
@@ -682,7 +710,8 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
     /* the members end before the reductions (and the leaves between) */
     if (kind == CLG_FG_REDUCE || kind == CLG_FG_BN_SUMS || kind == CLG_FG_CE)
         while (g.pend >= first && (leaf(&nodes[g.pend]) || nodes[g.pend].op == CLG_OP_REDUCE_TO ||
-                                   nodes[g.pend].op == CLG_OP_SOFTMAX_CE || bn_sum(nodes, &nodes[g.pend])))
+                                   nodes[g.pend].op == CLG_OP_SOFTMAX_CE || bn_sum(nodes, &nodes[g.pend]) ||
+                                   nodes[g.pend].op == CLG_OP_BATCHNORM_GRAD_INPUT))
             g.pend--;
     const bool bn_head = kind == CLG_FG_BN_FORWARD;
     put(t, "\n/* group %d: nodes %d to %d */\n__kernel void clg_fused_%d(", gi, (int)first, (int)last, gi);
@@ -704,7 +733,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, "            const long i = base + bcast_offset(r, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld));\n",
             (long long)rd[0], (long long)rd[1], (long long)rd[2], (long long)rd[3], (long long)st[0], (long long)st[1],
             (long long)st[2], (long long)st[3]);
-        element(&g, "            ", false, 1, false);
+        element(&g, "            ", false, 1, false, true);
         put(t, "            /* node %d: %s */\n            acc += %s;\n        }\n        out%d[j] = acc;\n    }\n}\n",
             (int)last, clg_op_name(r->op), ref(&g, r->src[0], a, sizeof a), (int)last);
         *n = r->numel;
@@ -728,7 +757,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
             put(t, "            for (long i0 = (n * %lldL + c) * %lldL, e = i0 + %lldL; i0 < e; i0 += CLG_VW) {\n",
                 (long long)C, (long long)inner, (long long)inner);
             put(t, "                const long q = i0 / CLG_VW;\n");
-            element(&g, "                ", false, vw, true);
+            element(&g, "                ", false, vw, true, true);
             put(t, "                dg += bn_dgamma_term_v(%s, %s, mean, invstd);\n                db += %s;\n            }\n", a,
                 x, a);
             put(t, "        float dgamma = vsum(dg), dbeta = vsum(db);\n");
@@ -736,14 +765,35 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
             put(t, "        float dgamma = 0.0f, dbeta = 0.0f;\n");
             put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
                 (long long)M, (long long)C, (long long)inner);
-            element(&g, "            ", false, 1, false);
+            element(&g, "            ", false, 1, false, true);
             put(t, "            dgamma += bn_dgamma_term(%s, %s, mean, invstd);\n            dbeta += %s;\n        }\n", a, x, a);
         }
         put(t, "        dgamma = group_sum(dgamma, tmp);\n        dbeta = group_sum(dbeta, tmp);\n        if (lid == 0) {\n");
         for (int32_t i = g.pend + 1; i <= last; i++)
-            if (!leaf(&nodes[i])) put(t, "            out%d[c] = %s; /* node %d: %s */\n", (int)i,
+            if (bn_sum(nodes, &nodes[i])) put(t, "            out%d[c] = %s; /* node %d: %s */\n", (int)i,
                 nodes[i].op == CLG_OP_BATCHNORM_GRAD_GAMMA ? "dgamma" : "dbeta", (int)i, clg_op_name(nodes[i].op));
-        put(t, "        }\n    }\n}\n");
+        put(t, "        }\n");
+        if (nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT) { /* bn_input_after */
+            put(t, "        /* node %d: %s, a second pass over the channel */\n", (int)last, clg_op_name(nodes[last].op));
+            put(t, "        const float k = gamma%d[c] * invstd;\n", (int)last);
+        }
+        if (nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT && !(vw > 1 && inner % vw == 0)) {
+            put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
+                (long long)M, (long long)C, (long long)inner);
+            element(&g, "            ", false, 1, false, false);
+            put(t, "            out%d[i] = bn_dx(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma);\n        }\n", (int)last, a, x,
+                (long long)M);
+        } else if (nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT) {
+            put(t, "        for (long n = lid; n < %lldL; n += ls)\n", (long long)(M / inner));
+            put(t, "            for (long i0 = (n * %lldL + c) * %lldL, e = i0 + %lldL; i0 < e; i0 += CLG_VW) {\n",
+                (long long)C, (long long)inner, (long long)inner);
+            put(t, "                const long q = i0 / CLG_VW;\n");
+            element(&g, "                ", false, vw, true, false);
+            put(t, "                VSTORE(bn_dx_v(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma), q, out%d);\n", a, x,
+                (long long)M, (int)last);
+            put(t, "            }\n");
+        }
+        put(t, "    }\n}\n");
         *n = C;
         break;
     }
@@ -753,7 +803,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, ", __local float *tmp)\n{\n    const long lid = get_local_id(0), L = get_local_size(0);\n");
         put(t, "    float acc = 0.0f, comp = 0.0f;\n    for (long r = lid; r < %lldL; r += L) {\n", (long long)rows);
         put(t, "        for (long i = r * %lldL; i < (r + 1) * %lldL; i++) {\n", (long long)C, (long long)C);
-        element(&g, "            ", false, 1, false);
+        element(&g, "            ", false, 1, false, true);
         put(t, "        }\n        /* node %d: %s (of the logits just stored) */\n", (int)last, clg_op_name(ce->op));
         put(t, "        kahan_add(&acc, &comp, ce_row(out%d + r * %lldL, label%d[r], %lldL, stats%d + 2 * r));\n    }\n",
             (int)ce->src[0], (long long)C, (int)last, (long long)C, (int)last);
@@ -780,12 +830,12 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
             put(t, "            for (long i0 = (n * %lldL + c) * %lldL, e = i0 + %lldL; i0 < e; i0 += CLG_VW) {\n",
                 (long long)C, (long long)inner, (long long)inner);
             put(t, "                const long q = i0 / CLG_VW;\n");
-            element(&g, "                ", true, vw, true);
+            element(&g, "                ", true, vw, true, true);
             put(t, "            }\n    }\n}\n");
         } else {
             put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
                 (long long)M, (long long)C, (long long)inner);
-            element(&g, "            ", true, 1, false);
+            element(&g, "            ", true, 1, false, true);
             put(t, "        }\n    }\n}\n");
         }
         *n = C;
@@ -795,7 +845,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, ")\n{\n");
         pool_geoms(&g);
         put(t, "    for (long i = get_global_id(0); i < %lldL; i += get_global_size(0)) {\n", (long long)shape->numel);
-        element(&g, "        ", false, 1, false);
+        element(&g, "        ", false, 1, false, true);
         put(t, "    }\n}\n");
         *n = shape->numel;
         break;

@@ -20,7 +20,7 @@ typedef enum clg_cl_group_kind {
     CLG_FG_EW_REDUCE,  /* ... then a reduce_to of one over leading axes, on vectors of outputs */
     CLG_FG_EW_SCALAR,  /* elementwise with a gathering member (pooling's or cross-entropy's gradient) */
     CLG_FG_REDUCE,     /* elementwise members, then a reduce_to of one of them */
-    CLG_FG_BN_SUMS,    /* elementwise members, then batch norm's dgamma and dbeta sums */
+    CLG_FG_BN_SUMS,    /* elementwise members, then batch norm's dgamma and dbeta sums [and its input gradient] */
     CLG_FG_BN_FORWARD, /* batch norm, then elementwise members on its output */
     CLG_FG_CE,         /* elementwise members, then softmax cross-entropy of one (a small batch) */
     CLG_FG_UPDATE      /* parameter updates of one optimizer, batched */
