@@ -539,6 +539,7 @@ typedef struct gen {
     int next;
     cl_mem *args;
     int nargs;
+    int32_t keep; /* a member stored for a second pass (batch norm's dy), or -1 */
 } gen;
 
 static void add_arg(gen *g, cl_mem m, const char *fmt, ...)
@@ -576,7 +577,8 @@ static const char *ref(const gen *g, int32_t id, char *buf, size_t size)
 static bool written(const gen *g, int32_t i)
 {
     const clg_node *last = &g->nodes[g->last];
-    return read_outside(g->nodes, g->count, i, g->first, g->last) || (last->op == CLG_OP_SOFTMAX_CE && last->src[0] == i);
+    return read_outside(g->nodes, g->count, i, g->first, g->last) || (last->op == CLG_OP_SOFTMAX_CE && last->src[0] == i) ||
+           i == g->keep;
 }
 
 /* The group's inputs read at element i of the members' shape (the
@@ -706,7 +708,7 @@ static void pool_geoms(gen *g)
 static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last,
                            clg_cl_group_kind kind, int vw, cl_mem *args, int64_t *n)
 {
-    gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args};
+    gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args, .keep = -1};
     /* the members end before the reductions (and the leaves between) */
     if (kind == CLG_FG_REDUCE || kind == CLG_FG_BN_SUMS || kind == CLG_FG_CE)
         while (g.pend >= first && (leaf(&nodes[g.pend]) || nodes[g.pend].op == CLG_OP_REDUCE_TO ||
@@ -714,6 +716,13 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
                                    nodes[g.pend].op == CLG_OP_BATCHNORM_GRAD_INPUT))
             g.pend--;
     const bool bn_head = kind == CLG_FG_BN_FORWARD;
+    /* batch norm's input gradient reads dy again: recomputed from the
+     * members, but stored in the first pass and loaded in the second where
+     * a member gathers (max pooling's gradient costs more than the bytes) */
+    if (kind == CLG_FG_BN_SUMS && nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT &&
+        inside(nodes, nodes[last].src[0], first, g.pend))
+        for (int32_t i = first; i <= g.pend; i++)
+            if (!leaf(&nodes[i]) && gathers(nodes, &nodes[i])) g.keep = nodes[last].src[0];
     put(t, "\n/* group %d: nodes %d to %d */\n__kernel void clg_fused_%d(", gi, (int)first, (int)last, gi);
     declare(&g, bn_head);
     const clg_node *shape = &nodes[kind == CLG_FG_BN_SUMS ? nodes[last].src[0] : first];
@@ -780,7 +789,12 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         if (nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT && !(vw > 1 && inner % vw == 0)) {
             put(t, "        for (long m = lid; m < %lldL; m += ls) {\n            const long i = bn_index(m, c, %lldL, %lldL);\n",
                 (long long)M, (long long)C, (long long)inner);
-            element(&g, "            ", false, 1, false, false);
+            if (g.keep >= 0) {
+                emit_load(t, "            ", &nodes[bn->src[0]], (int)bn->src[0], shape, 1, false);
+                put(t, "            const float v%d = out%d[i];\n", (int)g.keep, (int)g.keep);
+            } else {
+                element(&g, "            ", false, 1, false, false);
+            }
             put(t, "            out%d[i] = bn_dx(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma);\n        }\n", (int)last, a, x,
                 (long long)M);
         } else if (nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT) {
@@ -788,7 +802,12 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
             put(t, "            for (long i0 = (n * %lldL + c) * %lldL, e = i0 + %lldL; i0 < e; i0 += CLG_VW) {\n",
                 (long long)C, (long long)inner, (long long)inner);
             put(t, "                const long q = i0 / CLG_VW;\n");
-            element(&g, "                ", false, vw, true, false);
+            if (g.keep >= 0) {
+                emit_load(t, "                ", &nodes[bn->src[0]], (int)bn->src[0], shape, vw, true);
+                put(t, "                const floatv v%d = VLOAD(q, out%d);\n", (int)g.keep, (int)g.keep);
+            } else {
+                element(&g, "                ", false, vw, true, false);
+            }
             put(t, "                VSTORE(bn_dx_v(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma), q, out%d);\n", a, x,
                 (long long)M, (int)last);
             put(t, "            }\n");
