@@ -540,6 +540,9 @@ typedef struct gen {
     cl_mem *args;
     int nargs;
     int32_t keep; /* a member stored for a second pass (batch norm's dy), or -1 */
+    int32_t bn;   /* the batch norm whose sums the group computes, or -1 */
+    int32_t remat; /* that batch norm's output, recomputed from its x rather than read, or -1 */
+    int max_ptrs;
 } gen;
 
 static void add_arg(gen *g, cl_mem m, const char *fmt, ...)
@@ -627,6 +630,23 @@ static void declare(gen *g, bool bn_head)
             add_arg(g, MEM(nodes[nodes[n->src[1]].src[1]].buf), "__global const float *gamma%d", (int)i);
         }
     }
+    /* a member reads the batch norm's output (ReLU's gradient after batch
+     * norm + ReLU) while the group reads its x anyway: y = BN_APPLY(x) as
+     * the forward computed it, from the saved statistics, instead of a
+     * second stream (the forward's y stays stored for others) */
+    int outs = 0;
+    for (int32_t i = g->first; i <= g->last; i++) outs += !leaf(&nodes[i]) && (i > g->pend || written(g, i));
+    bool has_y = false, has_x = false;
+    for (int e = 0; g->bn >= 0 && e < g->next; e++) {
+        has_y |= g->ext[e] == g->bn;
+        has_x |= g->ext[e] == nodes[g->bn].src[0];
+    }
+    if (has_y && has_x && g->nargs + 2 + outs <= g->max_ptrs) {
+        const clg_node *bn = &nodes[g->bn];
+        add_arg(g, MEM(nodes[bn->src[1]].buf), "__global const float *bgamma%d", (int)g->bn);
+        add_arg(g, MEM(nodes[bn->src[2]].buf), "__global const float *bbeta%d", (int)g->bn);
+        g->remat = g->bn;
+    }
     for (int32_t i = g->first; i <= g->last; i++)
         if (!leaf(&nodes[i]) && (i > g->pend || written(g, i)))
             add_arg(g, MEM(nodes[i].buf), "__global float *out%d", (int)i);
@@ -637,7 +657,11 @@ static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec, boo
 {
     const clg_node *nodes = g->nodes, *shape = g->shape;
     text *t = g->t;
-    for (int e = 0; e < g->next; e++) emit_load(t, pad, &nodes[g->ext[e]], (int)g->ext[e], shape, vw, vec);
+    for (int e = 0; e < g->next; e++)
+        if (g->ext[e] != g->remat) emit_load(t, pad, &nodes[g->ext[e]], (int)g->ext[e], shape, vw, vec);
+    if (g->remat >= 0)
+        put(t, "%sconst %s x%d = BN_APPLY(x%d, mean, bk, bshift); /* node %d: batch_norm, again */\n", pad,
+            vec ? "floatv" : "float", (int)g->remat, (int)nodes[g->remat].src[0], (int)g->remat);
     for (int32_t i = g->first; i <= g->pend; i++) {
         const clg_node *n = &nodes[i];
         if (leaf(n)) continue;
@@ -706,9 +730,10 @@ static void pool_geoms(gen *g)
  * outputs or channels).
  */
 static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last,
-                           clg_cl_group_kind kind, int vw, cl_mem *args, int64_t *n)
+                           clg_cl_group_kind kind, int vw, int max_ptrs, cl_mem *args, int64_t *n)
 {
-    gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args, .keep = -1};
+    gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args,
+             .keep = -1, .bn = kind == CLG_FG_BN_SUMS ? nodes[last].src[1] : -1, .remat = -1, .max_ptrs = max_ptrs};
     /* the members end before the reductions (and the leaves between) */
     if (kind == CLG_FG_REDUCE || kind == CLG_FG_BN_SUMS || kind == CLG_FG_CE)
         while (g.pend >= first && (leaf(&nodes[g.pend]) || nodes[g.pend].op == CLG_OP_REDUCE_TO ||
@@ -757,6 +782,8 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, "    for (long c = get_group_id(0); c < %lldL; c += get_num_groups(0)) {\n", (long long)C);
         put(t, "        const float mean = saved%d[c], invstd = saved%d[%lldL + c];\n", (int)nodes[last].src[1],
             (int)nodes[last].src[1], (long long)C);
+        if (g.remat >= 0)
+            put(t, "        const float bk = bgamma%d[c] * invstd, bshift = bbeta%d[c];\n", (int)g.remat, (int)g.remat);
         char x[24];
         ref(&g, nodes[last].src[0], a, sizeof a);
         ref(&g, bn->src[0], x, sizeof x);
@@ -1032,7 +1059,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
             g->nargs = generate(&t, gi, nodes, count, i, pend, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS);
             g->n = nodes[end[i]].numel / b->vw;
         } else {
-            g->nargs = generate_scalar(&t, gi, nodes, count, i, end[i], g->kind, b->vw, g->args, &g->n);
+            g->nargs = generate_scalar(&t, gi, nodes, count, i, end[i], g->kind, b->vw, b->fuse_max_ptrs, g->args, &g->n);
         }
         gi++;
     }

@@ -356,9 +356,9 @@ static void test_group_limits(void **s)
 
 /* ---- networks: reductions with an elementwise prologue, batch norm + ReLU ---- */
 
-enum { NET_CNN, NET_MLP, NET_POOL_BN_SIGMOID, NET_BN_GELU, NET_COUNT };
+enum { NET_CNN, NET_MLP, NET_POOL_BN_SIGMOID, NET_BN_GELU, NET_BN_RELU_ODD, NET_COUNT };
 static const char *const net_names[NET_COUNT] = {"conv-bn-relu-pool CNN", "MLP", "relu-pool, bn-sigmoid",
-                                                 "linear-bn-gelu"};
+                                                 "linear-bn-gelu", "conv-bn-relu on 5x5 planes"};
 
 typedef struct net {
     clg_context *ctx;
@@ -401,7 +401,10 @@ static clg_tensor net_bn(net *n, clg_tensor x, int64_t c)
  * a time), batch norm + sigmoid, batch norm's sums behind expand and
  * sigmoid's gradient. NET_BN_GELU: batch norm of [N, C] (a float at a
  * time), its sums from gelu's gradient (one group when the vectors are a
- * float wide; else the two sums alone: gelu rounds differently on vectors). */
+ * float wide; else the two sums alone: gelu rounds differently on vectors).
+ * NET_BN_RELU_ODD: batch norm of planes that hold no whole vectors (5x5, a
+ * float at a time), ReLU's gradient after it recomputing batch norm's
+ * output from x, with the sums and the input gradient in one kernel. */
 static void net_build(net *n, clg_context *ctx, int kind)
 {
     memset(n, 0, sizeof *n);
@@ -423,18 +426,25 @@ static void net_build(net *n, clg_context *ctx, int kind)
     } else {
         /* the CNN's planes hold whole vectors (8x8: batch norm's vector
          * walk), the other's batch norm input too (4x4 after pooling) */
-        const int64_t side_in = kind == NET_CNN ? 8 : 7, xs[4] = {5, 3, side_in, side_in}, ws[4] = {4, 3, 3, 3};
+        const int64_t side_in = kind == NET_CNN ? 8 : kind == NET_BN_RELU_ODD ? 5 : 7, xs[4] = {5, 3, side_in, side_in},
+                      ws[4] = {4, 3, 3, 3};
         n->x = clg_input(g, 4, xs);
         h = clg_conv2d(g, n->x, net_param(n, 4, ws), CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
         n->batch = 5;
         if (kind == NET_CNN) {
             h = clg_max_pool2d(g, clg_relu(g, net_bn(n, h, 4)), 2, 2, 2, 2, 0, 0); /* 8x8 -> 4x4 */
+        } else if (kind == NET_BN_RELU_ODD) {
+            h = clg_relu(g, net_bn(n, h, 4));
+            const int64_t flat[2] = {5, 4 * 5 * 5};
+            n->logits = net_linear(n, clg_reshape(g, h, 2, flat), 4 * 5 * 5, 6);
         } else {
             h = clg_max_pool2d(g, clg_relu(g, h), 3, 3, 2, 2, 1, 1); /* 7x7 -> 4x4, overlapping */
             h = clg_sigmoid(g, net_bn(n, h, 4));
         }
-        const int64_t side = 4, flat[2] = {5, 4 * side * side};
-        n->logits = net_linear(n, clg_reshape(g, h, 2, flat), 4 * side * side, 6);
+        if (kind != NET_BN_RELU_ODD) {
+            const int64_t side = 4, flat[2] = {5, 4 * side * side};
+            n->logits = net_linear(n, clg_reshape(g, h, 2, flat), 4 * side * side, 6);
+        }
     }
     n->nx = clg_tensor_numel(g, n->x);
     n->labels = clg_labels(g, 1, &n->batch);
