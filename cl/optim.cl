@@ -25,14 +25,6 @@ inline float optim_clip_scale(__global const float *clip, int flags)
     return (flags & OPTIM_CLIP) ? clip[0] : 1.0f;
 }
 
-/* Reads g = c G[i], zeroing an accumulator. */
-inline float optim_take_grad(__global float *G, long i, float c, int flags)
-{
-    const float g = c * G[i];
-    if (flags & OPTIM_ZERO_GRAD) G[i] = 0.0f;
-    return g;
-}
-
 /* Plain gradient descent: w <- w - lr * grad */
 __kernel void sgd_update(__global float *W, __global const float *G, long n, float lr)
 {
@@ -40,60 +32,134 @@ __kernel void sgd_update(__global float *W, __global const float *G, long n, flo
 }
 
 /*
+ * One element of each update, defined once for floats (suffix none: P[i])
+ * and once for CLG_VW-float vectors (suffix _v: vector i of P), so that the
+ * kernels below walk a tensor in vectors and finish its last n % CLG_VW
+ * elements a float at a time, as do the multi-tensor kernels
+ * host/cl_fuse.c generates over several tensors. The arithmetic is the
+ * same on both (+ - * / sqrt max, each rounded once): the same bits.
+ * The arguments after the buffers are the update's (core/optim.h), c the
+ * clip factor.
+ *
+ * Every update starts from g = c G[i] (optim_take_grad), zeroing an
+ * accumulator.
+ *
  * SGD:  g += wd w
  *       momentum: b = g on the first step, else b = mu b + damp1 g  (damp1 = 1 - dampening)
  *                 g = nesterov ? g + mu b : b
  *       w -= lr g
- */
-/* One element of each update (the kernels below loop over a tensor; the
- * multi-tensor kernels host/cl_fuse.c generates, over several): a[] are
- * the update's eight arguments (core/optim.h), c the clip factor. */
-inline void optim_sgd_at(__global float *W, __global float *G, __global float *B, long i, float c, float lr, float wd,
-                         float mu, float damp1, int flags)
-{
-    const float w = W[i];
-    float g = optim_take_grad(G, i, c, flags) + wd * w;
-    if (flags & OPTIM_MOMENTUM) {
-        const float b = (flags & OPTIM_FIRST) ? g : mu * B[i] + damp1 * g;
-        B[i] = b;
-        g = (flags & OPTIM_NESTEROV) ? g + mu * b : b;
-    }
-    W[i] = w - lr * g;
-}
-
-__kernel void optim_sgd(__global float *W, __global float *G, __global float *B, __global const float *clip, long n,
-                        float lr, float wd, float mu, float damp1, int flags)
-{
-    const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) optim_sgd_at(W, G, B, i, c, lr, wd, mu, damp1, flags);
-}
-
-/*
+ *
  * Adam / AdamW (OPTIM_DECOUPLED):
  *   Adam:  g += wd w            AdamW: w *= decay   (decay = 1 - lr wd)
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
  *   amsgrad: vmax = max(vmax, v), v' = vmax; else v' = v
  *   w -= step_size m / (sqrt(v') / bc2_sqrt + eps)
  * with step_size = lr / (1 - b1^t) and bc2_sqrt = sqrt(1 - b2^t).
+ *
+ * RMSProp:  g += wd w;  v = alpha v + (1 - alpha) g^2;  v' = v
+ *           centered: ga = alpha ga + (1 - alpha) g, v' = v - ga^2
+ *           momentum: b = mu b + g / (sqrt(v') + eps), w -= lr b
+ *           else      w -= lr g / (sqrt(v') + eps)
+ *
+ * Adagrad:  g += wd w;  s += g^2;  w -= clr g / (sqrt(s) + eps)
+ * with clr = lr / (1 + (t - 1) lr_decay).
  */
-inline void optim_adam_at(__global float *W, __global float *G, __global float *M, __global float *V,
-                          __global float *VMAX, long i, float c, float wd_or_decay, float b1, float b2, float eps,
-                          float step_size, float bc2_sqrt, int flags)
-{
-    float w = W[i];
-    float g = optim_take_grad(G, i, c, flags);
-    if (flags & OPTIM_DECOUPLED) w *= wd_or_decay;
-    else g += wd_or_decay * w;
-    const float m = b1 * M[i] + (1.0f - b1) * g;
-    const float v = b2 * V[i] + (1.0f - b2) * g * g;
-    M[i] = m;
-    V[i] = v;
-    float vv = v;
-    if (flags & OPTIM_AMSGRAD) {
-        vv = fmax(VMAX[i], v);
-        VMAX[i] = vv;
+#define OPTIM_LD1(i, p) ((p)[i])
+#define OPTIM_ST1(v, i, p) ((p)[i] = (v))
+#define OPTIM_FUNCTIONS(T, sfx, LD, ST)                                                                        \
+    inline T optim_take_grad##sfx(__global float *G, long i, float c, int flags)                               \
+    {                                                                                                          \
+        const T g = c * LD(i, G);                                                                              \
+        if (flags & OPTIM_ZERO_GRAD) ST((T)(0.0f), i, G);                                                      \
+        return g;                                                                                              \
+    }                                                                                                          \
+    inline void optim_sgd_at##sfx(__global float *W, __global float *G, __global float *B, long i, float c,     \
+                                  float lr, float wd, float mu, float damp1, int flags)                        \
+    {                                                                                                          \
+        const T w = LD(i, W);                                                                                  \
+        T g = optim_take_grad##sfx(G, i, c, flags) + wd * w;                                                   \
+        if (flags & OPTIM_MOMENTUM) {                                                                          \
+            const T b = (flags & OPTIM_FIRST) ? g : mu * LD(i, B) + damp1 * g;                                 \
+            ST(b, i, B);                                                                                       \
+            g = (flags & OPTIM_NESTEROV) ? g + mu * b : b;                                                     \
+        }                                                                                                      \
+        ST(w - lr * g, i, W);                                                                                  \
+    }                                                                                                          \
+    inline void optim_adam_at##sfx(__global float *W, __global float *G, __global float *M, __global float *V, \
+                                   __global float *VMAX, long i, float c, float wd_or_decay, float b1,         \
+                                   float b2, float eps, float step_size, float bc2_sqrt, int flags)            \
+    {                                                                                                          \
+        T w = LD(i, W);                                                                                        \
+        T g = optim_take_grad##sfx(G, i, c, flags);                                                            \
+        if (flags & OPTIM_DECOUPLED) w *= wd_or_decay;                                                         \
+        else g += wd_or_decay * w;                                                                             \
+        const T m = b1 * LD(i, M) + (1.0f - b1) * g;                                                           \
+        const T v = b2 * LD(i, V) + (1.0f - b2) * g * g;                                                       \
+        ST(m, i, M);                                                                                           \
+        ST(v, i, V);                                                                                           \
+        T vv = v;                                                                                              \
+        if (flags & OPTIM_AMSGRAD) {                                                                           \
+            vv = fmax(LD(i, VMAX), v);                                                                         \
+            ST(vv, i, VMAX);                                                                                   \
+        }                                                                                                      \
+        ST(w - step_size * m / (sqrt(vv) / bc2_sqrt + eps), i, W);                                             \
+    }                                                                                                          \
+    inline void optim_rmsprop_at##sfx(__global float *W, __global float *G, __global float *V, __global float *B, \
+                                      __global float *GA, long i, float c, float lr, float wd, float alpha,    \
+                                      float eps, float mu, int flags)                                          \
+    {                                                                                                          \
+        const T w = LD(i, W);                                                                                  \
+        const T g = optim_take_grad##sfx(G, i, c, flags) + wd * w;                                             \
+        const T v = alpha * LD(i, V) + (1.0f - alpha) * g * g;                                                 \
+        ST(v, i, V);                                                                                           \
+        T vc = v;                                                                                              \
+        if (flags & OPTIM_CENTERED) {                                                                          \
+            const T ga = alpha * LD(i, GA) + (1.0f - alpha) * g;                                               \
+            ST(ga, i, GA);                                                                                     \
+            vc = v - ga * ga;                                                                                  \
+        }                                                                                                      \
+        const T step = g / (sqrt(vc) + eps);                                                                   \
+        if (flags & OPTIM_MOMENTUM) {                                                                          \
+            const T b = mu * LD(i, B) + step;                                                                  \
+            ST(b, i, B);                                                                                       \
+            ST(w - lr * b, i, W);                                                                              \
+        } else {                                                                                               \
+            ST(w - lr * step, i, W);                                                                           \
+        }                                                                                                      \
+    }                                                                                                          \
+    inline void optim_adagrad_at##sfx(__global float *W, __global float *G, __global float *S, long i, float c, \
+                                      float clr, float wd, float eps, int flags)                               \
+    {                                                                                                          \
+        const T w = LD(i, W);                                                                                  \
+        const T g = optim_take_grad##sfx(G, i, c, flags) + wd * w;                                             \
+        const T s = LD(i, S) + g * g;                                                                          \
+        ST(s, i, S);                                                                                           \
+        ST(w - clr * g / (sqrt(s) + eps), i, W);                                                               \
     }
-    W[i] = w - step_size * m / (sqrt(vv) / bc2_sqrt + eps);
+OPTIM_FUNCTIONS(float, , OPTIM_LD1, OPTIM_ST1)
+#if CLG_VW > 1
+OPTIM_FUNCTIONS(floatv, _v, VLOAD, VSTORE)
+#else
+#define optim_sgd_at_v optim_sgd_at
+#define optim_adam_at_v optim_adam_at
+#define optim_rmsprop_at_v optim_rmsprop_at
+#define optim_adagrad_at_v optim_adagrad_at
+#endif
+
+/* A tensor of n elements: vectors i < n / CLG_VW, then the floats after them */
+#define OPTIM_WALK(n, vec_call, float_call)                                                                    \
+    do {                                                                                                       \
+        const long nv_ = (n) / CLG_VW;                                                                         \
+        for (long i = get_global_id(0); i < nv_; i += get_global_size(0)) vec_call;                            \
+        for (long i = nv_ * CLG_VW + get_global_id(0); i < (n); i += get_global_size(0)) float_call;          \
+    } while (0)
+
+__kernel void optim_sgd(__global float *W, __global float *G, __global float *B, __global const float *clip, long n,
+                        float lr, float wd, float mu, float damp1, int flags)
+{
+    const float c = optim_clip_scale(clip, flags);
+    OPTIM_WALK(n, optim_sgd_at_v(W, G, B, i, c, lr, wd, mu, damp1, flags),
+               optim_sgd_at(W, G, B, i, c, lr, wd, mu, damp1, flags));
 }
 
 __kernel void optim_adam(__global float *W, __global float *G, __global float *M, __global float *V,
@@ -101,38 +167,8 @@ __kernel void optim_adam(__global float *W, __global float *G, __global float *M
                          float b2, float eps, float step_size, float bc2_sqrt, int flags)
 {
     const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0))
-        optim_adam_at(W, G, M, V, VMAX, i, c, wd_or_decay, b1, b2, eps, step_size, bc2_sqrt, flags);
-}
-
-/*
- * RMSProp:  g += wd w;  v = alpha v + (1 - alpha) g^2;  v' = v
- *           centered: ga = alpha ga + (1 - alpha) g, v' = v - ga^2
- *           momentum: b = mu b + g / (sqrt(v') + eps), w -= lr b
- *           else      w -= lr g / (sqrt(v') + eps)
- */
-inline void optim_rmsprop_at(__global float *W, __global float *G, __global float *V, __global float *B,
-                             __global float *GA, long i, float c, float lr, float wd, float alpha, float eps, float mu,
-                             int flags)
-{
-    const float w = W[i];
-    const float g = optim_take_grad(G, i, c, flags) + wd * w;
-    const float v = alpha * V[i] + (1.0f - alpha) * g * g;
-    V[i] = v;
-    float vc = v;
-    if (flags & OPTIM_CENTERED) {
-        const float ga = alpha * GA[i] + (1.0f - alpha) * g;
-        GA[i] = ga;
-        vc = v - ga * ga;
-    }
-    const float step = g / (sqrt(vc) + eps);
-    if (flags & OPTIM_MOMENTUM) {
-        const float b = mu * B[i] + step;
-        B[i] = b;
-        W[i] = w - lr * b;
-    } else {
-        W[i] = w - lr * step;
-    }
+    OPTIM_WALK(n, optim_adam_at_v(W, G, M, V, VMAX, i, c, wd_or_decay, b1, b2, eps, step_size, bc2_sqrt, flags),
+               optim_adam_at(W, G, M, V, VMAX, i, c, wd_or_decay, b1, b2, eps, step_size, bc2_sqrt, flags));
 }
 
 __kernel void optim_rmsprop(__global float *W, __global float *G, __global float *V, __global float *B,
@@ -140,35 +176,22 @@ __kernel void optim_rmsprop(__global float *W, __global float *G, __global float
                             float eps, float mu, int flags)
 {
     const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0))
-        optim_rmsprop_at(W, G, V, B, GA, i, c, lr, wd, alpha, eps, mu, flags);
-}
-
-/*
- * Adagrad:  g += wd w;  s += g^2;  w -= clr g / (sqrt(s) + eps)
- * with clr = lr / (1 + (t - 1) lr_decay).
- */
-inline void optim_adagrad_at(__global float *W, __global float *G, __global float *S, long i, float c, float clr,
-                             float wd, float eps, int flags)
-{
-    const float w = W[i];
-    const float g = optim_take_grad(G, i, c, flags) + wd * w;
-    const float s = S[i] + g * g;
-    S[i] = s;
-    W[i] = w - clr * g / (sqrt(s) + eps);
+    OPTIM_WALK(n, optim_rmsprop_at_v(W, G, V, B, GA, i, c, lr, wd, alpha, eps, mu, flags),
+               optim_rmsprop_at(W, G, V, B, GA, i, c, lr, wd, alpha, eps, mu, flags));
 }
 
 __kernel void optim_adagrad(__global float *W, __global float *G, __global float *S, __global const float *clip,
                             long n, float clr, float wd, float eps, int flags)
 {
     const float c = optim_clip_scale(clip, flags);
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) optim_adagrad_at(W, G, S, i, c, clr, wd, eps, flags);
+    OPTIM_WALK(n, optim_adagrad_at_v(W, G, S, i, c, clr, wd, eps, flags),
+               optim_adagrad_at(W, G, S, i, c, clr, wd, eps, flags));
 }
 
 /* Gradient accumulation over micro-batches: acc += grad */
 __kernel void optim_accumulate(__global float *A, __global const float *G, long n)
 {
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) A[i] += G[i];
+    OPTIM_WALK(n, VSTORE(VLOAD(i, A) + VLOAD(i, G), i, A), A[i] += G[i]);
 }
 
 /*

@@ -899,13 +899,14 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
     return g.nargs;
 }
 
-/* A batched update's kernel: every member's element loop in one index
- * space, each through optim.cl's per-element function, so that it rounds
- * as the member's own kernel. Buffers are bound once (args); the eight
+/* A batched update's kernel: every member's walk in turn, over as many
+ * work-items as the largest needs, each through optim.cl's per-element
+ * functions, so that it rounds as the member's own kernel.
+ * Buffers are bound once (args); the eight
  * step arguments and the flags, the same for every member, follow them and
  * are set before each run (clg_cl_fused_update_args). */
 static int generate_update(text *t, int gi, const clg_node *nodes, int32_t first, int32_t last, cl_mem *args,
-                           int64_t *total)
+                           int64_t *items)
 {
     static const char *const fn[] = {[CLG_OPTIM_SGD] = "optim_sgd_at", [CLG_OPTIM_ADAM] = "optim_adam_at",
                                      [CLG_OPTIM_ADAMW] = "optim_adam_at", [CLG_OPTIM_RMSPROP] = "optim_rmsprop_at",
@@ -937,20 +938,21 @@ static int generate_update(text *t, int gi, const clg_node *nodes, int32_t first
     args[nargs++] = f->i[2] >= 0 ? MEM(nodes[f->i[2]].buf) : MEM(f->buf); /* clip coefficient, if any */
     put(t, ", __global const float *clip, float a0, float a1, float a2, float a3, float a4, float a5, float a6, "
            "float a7, int flags)\n{\n    const float c = optim_clip_scale(clip, flags);\n");
-    int64_t end = 0;
-    for (int32_t i = first; i <= last; i++) end += nodes[i].numel;
-    *total = end;
-    put(t, "    for (long i = get_global_id(0); i < %lldL; i += get_global_size(0)) {\n", (long long)end);
-    int64_t start = 0;
+    int64_t most = 0;
+    for (int32_t i = first; i <= last; i++)
+        if (nodes[i].numel > most) most = nodes[i].numel;
+    *items = most;
+    /* each member walked as its own kernel walks it (OPTIM_WALK: vectors,
+     * then the last floats), one after the other */
     for (int32_t i = first; i <= last; i++) {
-        const int64_t stop = start + nodes[i].numel;
-        put(t, "        %sif (i < %lldL) /* node %d: %s */\n            %s(", i == first ? "" : "else ", (long long)stop,
-            (int)i, clg_op_name(nodes[i].op), fn[kind]);
-        for (int k = 0; k < nbufs[kind]; k++) put(t, "b%d_%d, ", (int)i, k);
-        put(t, "i - %lldL, c, %s, flags);\n", (long long)start, scalars[kind]);
-        start = stop;
+        put(t, "    /* node %d: %s */\n    OPTIM_WALK(%lldL, ", (int)i, clg_op_name(nodes[i].op), (long long)nodes[i].numel);
+        for (int v = 1; v >= 0; v--) {
+            put(t, "%s%s(", fn[kind], v ? "_v" : "");
+            for (int k = 0; k < nbufs[kind]; k++) put(t, "b%d_%d, ", (int)i, k);
+            put(t, "i, c, %s, flags)%s", scalars[kind], v ? ",\n               " : ");\n");
+        }
     }
-    put(t, "    }\n}\n");
+    put(t, "}\n");
     return nargs;
 }
 
@@ -1139,6 +1141,10 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
              * (on PoCL a work-group is a core's) */
             g->local = local_size(b, g->kern, 256);
             while (g->local > 1 && (items + g->local - 1) / g->local < compute_units) g->local /= 2;
+            break;
+        case CLG_FG_UPDATE: /* a work-item per vector of the largest member (OPTIM_WALK) */
+            g->local = local_size(b, g->kern, 256);
+            items = clg_cl_vector_items(b, g->n);
             break;
         default: g->local = local_size(b, g->kern, 256); break;
         }

@@ -22,22 +22,22 @@ static clg_status run_update(clg_cl_backend *b, const clg_node *nodes, const clg
     case CLG_OPTIM_SGD: {
         clg_karg args[] = {ARG(w), ARG(gr), ARG(s0), ARG(clip), ARG(cnt), ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(a[3]),
                            ARG(flags)};
-        return clg_cl_launch(b, K_optim_sgd, args, 10, (size_t)cnt, 0);
+        return clg_cl_launch(b, K_optim_sgd, args, 10, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OPTIM_ADAM:
     case CLG_OPTIM_ADAMW: {
         clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),  ARG(cnt),
                            ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(a[5]), ARG(a[6]), ARG(flags)};
-        return clg_cl_launch(b, K_optim_adam, args, 14, (size_t)cnt, 0);
+        return clg_cl_launch(b, K_optim_adam, args, 14, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OPTIM_RMSPROP: {
         clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),
                            ARG(cnt),  ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(flags)};
-        return clg_cl_launch(b, K_optim_rmsprop, args, 13, (size_t)cnt, 0);
+        return clg_cl_launch(b, K_optim_rmsprop, args, 13, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OPTIM_ADAGRAD: {
         clg_karg args[] = {ARG(w), ARG(gr), ARG(s0), ARG(clip), ARG(cnt), ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(flags)};
-        return clg_cl_launch(b, K_optim_adagrad, args, 9, (size_t)cnt, 0);
+        return clg_cl_launch(b, K_optim_adagrad, args, 9, clg_cl_vector_items(b, cnt), 0);
     }
     default: return clg_cl_unsupported(b, n);
     }
@@ -67,7 +67,7 @@ clg_status clg_cl_optim(clg_cl_backend *b, const clg_node *nodes, const clg_node
         cl_mem acc = MEM(n->buf), gr = MEM(nodes[n->src[1]].buf);
         cl_long cnt = n->numel;
         clg_karg args[] = {ARG(acc), ARG(gr), ARG(cnt)};
-        return clg_cl_launch(b, K_optim_accumulate, args, 3, (size_t)cnt, 0);
+        return clg_cl_launch(b, K_optim_accumulate, args, 3, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OP_OPTIM_SQNORM: return run_sqnorm(b, nodes, n);
     case CLG_OP_OPTIM_CLIP: {
