@@ -323,6 +323,53 @@ static void updates_on(const char *spec)
 
 static void test_batched_updates(void **s) { on_opencl_devices(updates_on); }
 
+/* Parameters of 37 floats (two vectors of 16 and a tail of 5 at the
+ * default width), w <- update(w, x) three times with loss = sum(w * x)
+ * (dloss/dw = x exactly): the updates on vectors equal those a float at
+ * a time (CLGRAD_VECTOR_WIDTH=1) bit for bit, fused or not. */
+static void update_widths_on(const char *spec)
+{
+    const clg_optimizer_kind kinds[] = {CLG_OPTIM_SGD, CLG_OPTIM_ADAM, CLG_OPTIM_ADAMW, CLG_OPTIM_RMSPROP,
+                                        CLG_OPTIM_ADAGRAD};
+    const int64_t n = 37;
+    float x[37], w0[37], got[2][2][37];
+    rng_t q = {777};
+    rng_fill(&q, x, (size_t)n, 0.1, 2.0, true);
+    rng_fill(&q, w0, (size_t)n, 0.1, 1.0, true);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        for (int width1 = 0; width1 < 2; width1++)
+            for (int fused = 0; fused < 2; fused++) {
+                if (width1) setenv("CLGRAD_VECTOR_WIDTH", "1", 1);
+                clg_context *ctx = ctx_with_fusion(spec, fused);
+                unsetenv("CLGRAD_VECTOR_WIDTH");
+                clg_graph *g;
+                CHECK_OK(ctx, clg_graph_create(ctx, &g));
+                clg_tensor tw = clg_param(g, 1, &n), tw2 = clg_param(g, 1, &n), tx = clg_input(g, 1, &n);
+                clg_tensor loss = clg_add(g, clg_sum(g, clg_mul(g, tw, tx)), clg_sum(g, clg_mul(g, tw2, tx)));
+                CHECK_OK(ctx, clg_backward(g, loss));
+                clg_optimizer_config c = clg_optimizer_defaults(kinds[k]);
+                c.lr = 0.01f;
+                c.weight_decay = 0.01f;
+                c.momentum = kinds[k] == CLG_OPTIM_SGD || kinds[k] == CLG_OPTIM_RMSPROP ? 0.5f : 0.0f;
+                CHECK_OK(ctx, clg_optimizer(g, &c));
+                CHECK_OK(ctx, clg_tensor_set(g, tw, w0, (size_t)n));
+                CHECK_OK(ctx, clg_tensor_set(g, tw2, w0, (size_t)n));
+                CHECK_OK(ctx, clg_tensor_set(g, tx, x, (size_t)n));
+                for (int step = 0; step < 3; step++) CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_ALL));
+                CHECK_OK(ctx, clg_tensor_get(g, tw, got[width1][fused], (size_t)n));
+                clg_context_destroy(ctx);
+            }
+        for (int v = 1; v < 4; v++)
+            for (int64_t i = 0; i < n; i++)
+                if (memcmp(&got[v / 2][v % 2][i], &got[0][0][i], sizeof(float)))
+                    fail_msg("optimizer kind %d on %s, %s%s: w[%lld] %.9g, on vectors unfused %.9g", (int)kinds[k], spec,
+                             v / 2 ? "a float at a time" : "on vectors", v % 2 ? " fused" : " unfused", (long long)i,
+                             (double)got[v / 2][v % 2][i], (double)got[0][0][i]);
+    }
+}
+
+static void test_update_widths(void **s) { on_opencl_devices(update_widths_on); }
+
 /* ---- group limits ---- */
 
 /* 40 consecutive elementwise nodes (groups of at most 32) and 20 extra
@@ -644,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_every_op_in_a_chain),
         cmocka_unit_test(test_random_dags),
         cmocka_unit_test(test_batched_updates),
+        cmocka_unit_test(test_update_widths),
         cmocka_unit_test(test_group_limits),
         cmocka_unit_test(test_networks),
         cmocka_unit_test(test_new_inputs_as_a_fresh_graph),
