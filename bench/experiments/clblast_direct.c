@@ -14,13 +14,11 @@
  * The first OpenCL device of the first platform (PoCL on the CI machine).
  * Figures: bench/RESULTS.md, 2026-12-02 (third session).
  */
-#define CL_TARGET_OPENCL_VERSION 120
-#include <CL/cl.h>
+#include "experiment.h"
 #include <clblast_c.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 typedef struct shape {
     const char *what;
@@ -46,13 +44,6 @@ static const size_t candidates[][10] = {
 };
 static const char *names[10] = {"WGD", "MDIMCD", "NDIMCD", "MDIMAD", "NDIMBD", "KWID", "VWMD", "VWND", "PADA", "PADB"};
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 /* best time of 9, or -1 when CLBlast refuses */
 static double run(cl_command_queue q, const shape *s, cl_mem a, cl_mem b, cl_mem c)
 {
@@ -73,13 +64,14 @@ static double run(cl_command_queue q, const shape *s, cl_mem a, cl_mem b, cl_mem
 
 int main(void)
 {
-    cl_platform_id p;
     cl_device_id d;
-    cl_int e;
-    clGetPlatformIDs(1, &p, NULL);
-    clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 1, &d, NULL);
-    cl_context ctx = clCreateContext(NULL, 1, &d, NULL, NULL, &e);
-    cl_command_queue q = clCreateCommandQueue(ctx, d, 0, &e);
+    cl_context ctx;
+    cl_command_queue q;
+    cl_int e = first_device(&d, &ctx, &q);
+    if (e != CL_SUCCESS) {
+        printf("no OpenCL device (%d)\n", (int)e);
+        return 1;
+    }
     const size_t most = 512 * 784;
     float *h = malloc(sizeof(float) * most), *want, *got = malloc(sizeof(float) * most);
     for (size_t i = 0; i < most; i++) h[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;

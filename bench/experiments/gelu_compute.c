@@ -22,11 +22,9 @@
  * The first OpenCL device of the first platform (PoCL on the CI machine).
  * Figures: bench/RESULTS.md, 2026-12-02 (third session).
  */
-#define CL_TARGET_OPENCL_VERSION 120
-#include <CL/cl.h>
+#include "experiment.h"
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 static const char *src =
     "#define K 0.7978845608028654f\n"
@@ -45,22 +43,16 @@ static const char *src =
     "{ float16 a = 0.0f; for (long q = get_global_id(0); q < nv; q += get_global_size(0)) a += exp(made(q));\n"
     "  vstore16(a, get_global_id(0), y); }\n";
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 int main(void)
 {
-    cl_platform_id p;
     cl_device_id d;
-    cl_int e;
-    clGetPlatformIDs(1, &p, NULL);
-    clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 1, &d, NULL);
-    cl_context c = clCreateContext(NULL, 1, &d, NULL, NULL, &e);
-    cl_command_queue q = clCreateCommandQueue(c, d, 0, &e);
+    cl_context c;
+    cl_command_queue q;
+    cl_int e = first_device(&d, &c, &q);
+    if (e != CL_SUCCESS) {
+        printf("no OpenCL device (%d)\n", (int)e);
+        return 1;
+    }
     cl_program pr = clCreateProgramWithSource(c, 1, &src, NULL, &e);
     if (clBuildProgram(pr, 1, &d, "-cl-std=CL1.2", NULL, NULL) != CL_SUCCESS) {
         printf("build failed\n");
