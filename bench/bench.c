@@ -102,7 +102,8 @@ static int setup_device(device_run *d, const char *spec)
         clg_context_destroy(ctx);
         return -1;
     }
-    snprintf(d->description, sizeof d->description, "%s", clg_context_device(ctx));
+    snprintf(d->description, sizeof d->description, "%s; matrix products by %s", clg_context_device(ctx),
+             clg_context_gemm(ctx));
     d->is_reference = strcmp(clg_context_backend(ctx), "reference") == 0;
     clg_context_destroy(ctx);
     if (d->is_reference) {

@@ -30,7 +30,7 @@ typedef struct result {
 typedef struct device_run {
     char spec[32];
     char label[96]; /* short column title */
-    char description[320];
+    char description[448];
     bool is_reference;
     clg_device_facts facts;
     double copy_gbs;     /* ceiling: copy bandwidth, bytes read + written */

@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 
     printf("clgrad-train: %s (%lld parameters), %s, lr %g, %s schedule, batch %d, on %s\n", o.model,
            (long long)m.nparams, o.optimizer, (double)cfg.lr, o.schedule, o.batch, clg_context_device(ctx));
+    printf("matrix products: %s\n", clg_context_gemm(ctx));
     printf("data: %lld training and %lld test images from %s\n", (long long)train.images->shape[0],
            (long long)test.images->shape[0], o.data);
     clg_memory mem;

@@ -97,6 +97,13 @@ __kernel void conv_swap01(__global const float *SRC, __global float *DST, __glob
     }
 }
 
+/* y[n, o, s] += bias[o] over y [N, OC, P]: the forward's bias where the
+ * products write y in place (a product per image, host/cl_conv.c). */
+__kernel void conv_bias_add(__global float *Y, __global const float *BIAS, int OC, long P, long total)
+{
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) Y[idx] += BIAS[(idx / P) % OC];
+}
+
 /* db[o] = sum_{n,s} dy[n, o, s] over dy [N, OC, P]: a work-group sums a
  * channel at a time (channels grid-stride over the groups). */
 __kernel void conv_bias_grad(__global const float *DY, __global float *DB, int N, int OC, long P,

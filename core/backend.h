@@ -129,6 +129,7 @@ struct clg_backend {
     int64_t view_align;        /* buffer_view's offsets: a multiple of this many elements (0: any) */
     uint64_t launches;         /* commands enqueued (clg_context_launches): the backend counts them */
     char device[320];      /* human-readable device description */
+    char gemm[192];        /* how matrix products run (clg_context_gemm) */
 };
 
 /* Reporting: sets the context's status and message, returns status. */

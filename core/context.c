@@ -133,6 +133,11 @@ const char *clg_context_device(const clg_context *ctx)
     return ctx && ctx->be ? ctx->be->device : "none";
 }
 
+const char *clg_context_gemm(const clg_context *ctx)
+{
+    return ctx && ctx->be ? (ctx->be->gemm[0] ? ctx->be->gemm : "the backend's own") : "none";
+}
+
 /* ---- descriptions shared by error messages ---- */
 
 static const char *const op_names[] = {

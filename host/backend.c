@@ -34,6 +34,8 @@ static void cl_destroy(clg_backend *be)
     clg_cl_backend *b = CLB(be);
     if (b->queue) clFinish(b->queue);
     clg_cl_gemm_release(b);
+    clg_cl_native_release(b);
+    clg_cl_gemm_tune_release(b);
     release_timing(b);
     if (b->partials) clReleaseMemObject(b->partials);
     for (int i = 0; i < K_COUNT; i++)
@@ -80,7 +82,7 @@ static clg_status cl_view(clg_backend *be, clg_buffer *parent, size_t offset, si
 
 static void cl_free(clg_backend *be, clg_buffer *buf)
 {
-    (void)be;
+    clg_cl_native_forget(CLB(be), MEM(buf));
     clReleaseMemObject(MEM(buf));
 }
 
@@ -367,6 +369,9 @@ static clg_status setup(clg_cl_backend *b)
         be->view_align = align_bits / 32;
     else
         be->view_align = 1024 / 32; /* 128 bytes: what most devices ask */
+
+    clg_status gs = clg_cl_gemm_setup(b);
+    if (gs != CLG_OK) return gs;
 
     b->partials = clCreateBuffer(b->context, CL_MEM_READ_WRITE, CLG_MAX_PARTIALS * sizeof(float), NULL, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateBuffer(partials)");

@@ -10,6 +10,12 @@
 /* Reductions to one element use at most this many work-groups. */
 #define CLG_MAX_PARTIALS 1024
 
+/* A buffer and its host pointer, for GEMMs by the host's BLAS. */
+typedef struct clg_cl_native_ptr {
+    cl_mem mem;
+    void *ptr;
+} clg_cl_native_ptr;
+
 typedef struct clg_cl_backend {
     clg_backend base;
     clg_cl_device dev;
@@ -24,6 +30,16 @@ typedef struct clg_cl_backend {
     bool timing;
     cl_event pending, first_ev, last_ev;
     bool used_clblast; /* counted in gemm.c's users of CLBlast's cache */
+    /* GEMMs through the host's BLAS as native kernels (host/gemm_native.c)
+     * rather than CLBlast: CPU devices that run native kernels, unless
+     * CLGRAD_GEMM=clblast */
+    bool gemm_native;
+    /* clgrad-tune (bench/tune.c): told of every product the graph runs */
+    void (*gemm_seen)(void *user, bool ta, bool tb, size_t m, size_t n, size_t k, size_t batch);
+    void *gemm_seen_user;
+    struct clg_tune *tune_shapes; /* the tuned shapes' paths (host/tune.h), or NULL */
+    struct clg_cl_native_ptr *native_ptrs; /* buffers' host pointers (host/gemm_native.c) */
+    size_t native_cap, native_count;
     /* Recording a plan (host/cl_plan.c): the node whose launches are being
      * recorded instead of enqueued, and whether it did something a plan
      * cannot hold (a CLBlast call, a copy). NULL when enqueuing. */

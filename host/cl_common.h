@@ -51,6 +51,12 @@ bool clg_cl_cache_load(cl_context clctx, cl_device_id dev, const char *const *so
                        cl_program *out);
 void clg_cl_cache_store(cl_program prog, cl_device_id dev, const char *const *sources, int count, const char *options);
 
+/* The cache's folder ($CLGRAD_CACHE_DIR, else $XDG_CACHE_HOME/clgrad, else
+ * $HOME/.cache/clgrad); false when it is off ("off") or has no home. And
+ * mkdir -p for it or a folder inside it. */
+bool clg_cl_cache_dir(char *dir, size_t size);
+void clg_cl_make_dirs(const char *dir);
+
 /* The embedded cl/ sources, in compile order (generated at build time). */
 extern const char *const clg_cl_sources[];
 extern const char *const clg_cl_source_names[];

@@ -12,6 +12,15 @@
  * aux[0], kept from the forward pass for the weight gradient; Y' (the conv
  * node's aux[1]), dY' and dcol are each op's own scratch, which the memory
  * plan lets other tensors use between runs of the op.
+ *
+ * Where the products go to the host's BLAS (per_image), one product per
+ * image works in the tensors' own layout instead, and no swap runs:
+ *   forward   y_n [OC, P] = W . col_n          (col_n: columns n P .. of col)
+ *   weight    dW = sum_n dy_n . col_n^T         (one C for the batch: gemm.h)
+ *   input     dcol_i = W^T . dy_(n0+i)
+ * A BLAS call costs microseconds, and the swaps were a fifth of a CNN
+ * step's time there (bench/RESULTS.md). CLBlast keeps the one large
+ * product, which a GPU needs to fill itself. Y' and dY' are then unused.
  */
 #include "../core/conv_geom.h"
 #include "cl_backend.h"
@@ -35,6 +44,13 @@ static clg_status swap01(clg_cl_backend *b, cl_mem src, cl_mem dst, cl_mem bias,
     if (!bias) bias = src; /* never read */
     clg_karg args[] = {ARG(src), ARG(dst), ARG(bias), ARG(has_bias), ARG(ci), ARG(cj), ARG(cp)};
     return clg_cl_launch(b, K_conv_swap01, args, 7, (size_t)(I * J * P), 0);
+}
+
+/* A product per image (see the top of the file): where CPU devices take
+ * the host's BLAS. */
+static bool per_image(const clg_cl_backend *b)
+{
+    return b->gemm_native;
 }
 
 /* Images per chunk of the input gradient: its column matrix (dcol, K rows
@@ -70,6 +86,17 @@ static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const c
     cl_int cper = channels_per_item(b, &g);
     clg_karg args[] = {ARG(x), ARG(col), ARG(g16), ARG(cper)};
     clg_status s = clg_cl_launch(b, K_conv_im2col, args, 4, (size_t)((g.c + cper - 1) / cper) * np, 0);
+    if (s == CLG_OK && per_image(b)) {
+        const size_t p = (size_t)(g.oh * g.ow), oc = (size_t)g.oc;
+        cl_mem y = MEM(n->buf);
+        s = clg_cl_gemm(b, false, false, oc, p, k, 1.0f, w, 0, k, 0, col, 0, np, p, 0.0f, y, 0, p, oc * p,
+                        (size_t)g.n);
+        if (s != CLG_OK || !bias) return s;
+        cl_int coc = (cl_int)g.oc;
+        cl_long cp = (cl_long)p, total = g.n * g.oc * (cl_long)p;
+        clg_karg bargs[] = {ARG(y), ARG(bias), ARG(coc), ARG(cp), ARG(total)};
+        return clg_cl_launch(b, K_conv_bias_add, bargs, 5, (size_t)total, 0);
+    }
     if (s == CLG_OK)
         s = clg_cl_gemm(b, false, false, (size_t)g.oc, np, k, 1.0f, w, 0, k, 0, col, 0, np, 0, 0.0f, yp, 0, np, 0, 1);
     if (s == CLG_OK) s = swap01(b, yp, MEM(n->buf), bias, g.n, g.oc, g.oh * g.ow);
@@ -87,6 +114,11 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
+    if (per_image(b)) {
+        const size_t p = (size_t)(g.oh * g.ow), oc = (size_t)g.oc;
+        return clg_cl_gemm(b, false, true, oc, k, p, 1.0f, MEM(nodes[n->src[0]].buf), 0, p, oc * p,
+                           MEM(conv->aux[0]), 0, np, p, 0.0f, MEM(n->buf), 0, k, 0, (size_t)g.n);
+    }
     clg_status s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[0]), &g);
     if (s != CLG_OK) return s;
     return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(n->aux[0]), 0, np, 0, MEM(conv->aux[0]), 0,
@@ -99,15 +131,22 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g), p = (size_t)(g.oh * g.ow);
     cl_mem w = MEM(nodes[conv->src[1]].buf), dyp = MEM(n->aux[1]), dcol = MEM(n->aux[0]), dx = MEM(n->buf);
-    clg_status s = permute_dy(b, &nodes[n->src[0]], dyp, &g);
+    const bool each = per_image(b);
+    clg_status s = each ? CLG_OK : permute_dy(b, &nodes[n->src[0]], dyp, &g);
     const int64_t chunk = grad_input_chunk(&g);
     for (int64_t n0 = 0; s == CLG_OK && n0 < g.n; n0 += chunk) {
         clg_conv_geom part = g;
         part.n = g.n - n0 < chunk ? g.n - n0 : chunk;
         size_t cols = (size_t)part.n * p;
-        /* dcol [K, nb P] = W^T . dY'[:, n0 P ...] (columns of dY', row stride np) */
-        s = clg_cl_gemm(b, true, false, k, cols, (size_t)g.oc, 1.0f, w, 0, k, 0, dyp, (size_t)n0 * p, np, 0, 0.0f,
-                        dcol, 0, cols, 0, 1);
+        /* dcol [K, nb P] = W^T . dY'[:, n0 P ...] (columns of dY', row stride np);
+         * per image, dcol's columns i P .. = W^T . dy_(n0 + i) */
+        const size_t oc = (size_t)g.oc;
+        if (each)
+            s = clg_cl_gemm(b, true, false, k, p, oc, 1.0f, w, 0, k, 0, MEM(nodes[n->src[0]].buf),
+                            (size_t)n0 * oc * p, p, oc * p, 0.0f, dcol, 0, cols, p, (size_t)part.n);
+        else
+            s = clg_cl_gemm(b, true, false, k, cols, oc, 1.0f, w, 0, k, 0, dyp, (size_t)n0 * p, np, 0, 0.0f, dcol, 0,
+                            cols, 0, 1);
         if (s != CLG_OK) break;
         cl_int16 g16 = clg_cl_geom16(&part);
         cl_long off = n0 * g.c * g.h * g.w;

@@ -84,7 +84,7 @@ static bool cache_key(cl_device_id dev, const char *const *sources, int count, c
 }
 
 /* The cache's folder, or false when the cache is off or has no home. */
-static bool cache_dir(char *dir, size_t size)
+bool clg_cl_cache_dir(char *dir, size_t size)
 {
     const char *env = getenv("CLGRAD_CACHE_DIR"), *base = NULL, *sub = "";
     if (env && (!strcmp(env, "off") || !*env)) return false;
@@ -106,7 +106,7 @@ static bool cache_path(const char *dir, const bytes *key, char *path, size_t siz
 }
 
 /* mkdir -p for the cache's folder. */
-static void make_dirs(const char *dir)
+void clg_cl_make_dirs(const char *dir)
 {
     char path[1100];
     if (snprintf(path, sizeof path, "%s/", dir) >= (int)sizeof path) return;
@@ -123,7 +123,7 @@ bool clg_cl_cache_load(cl_context clctx, cl_device_id dev, const char *const *so
 {
     char dir[1024], path[1100];
     bytes key;
-    if (!cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return false;
+    if (!clg_cl_cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return false;
     bool found = false;
     unsigned char *bin = NULL;
     size_t len = 0;
@@ -155,13 +155,13 @@ void clg_cl_cache_store(cl_program prog, cl_device_id dev, const char *const *so
     char dir[1024], path[1100];
     bytes key;
     size_t len = 0;
-    if (!cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return;
+    if (!clg_cl_cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return;
     if (cache_path(dir, &key, path, sizeof path) &&
         clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS && len > 0) {
         unsigned char *bin = malloc(len);
         unsigned char *bins[1] = {bin};
         if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-            make_dirs(dir);
+            clg_cl_make_dirs(dir);
             if (clg_cache_entry_write(path, key.p, key.len, bin, len)) clg_cache_evict(dir);
         }
         free(bin);

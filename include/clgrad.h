@@ -105,6 +105,10 @@ CLG_API clg_status clg_context_status(const clg_context *ctx);
 CLG_API const char *clg_context_backend(const clg_context *ctx);
 /* e.g. "Portable Computing Language / pthread-skylake-avx512 (cpu, 0:0)" */
 CLG_API const char *clg_context_device(const clg_context *ctx);
+/* How the context's matrix products (matmul, convolutions) run: "CLBlast",
+ * "host BLAS (OpenBLAS) as native kernels" on CPU devices where that path
+ * is taken, or the reference backend's loops. */
+CLG_API const char *clg_context_gemm(const clg_context *ctx);
 /* The device commands the context has enqueued so far: every clgrad kernel
  * (a fused one included) and every CLBlast call counts one; the reference
  * backend counts one per node it runs. The difference across a run is the

@@ -147,6 +147,7 @@ clg_status REF(clg_reference_backend_create)(clg_context *ctx, clg_backend **out
 #else
     strcpy(be->device, "reference (plain C on the host)");
 #endif
+    strcpy(be->gemm, "plain C loops");
     *out = be;
     return CLG_OK;
 }

@@ -245,6 +245,18 @@ cl_int __wrap_clEnqueueCopyBuffer(cl_command_queue q, cl_mem a, cl_mem b, size_t
     ENQ_FAIL(clEnqueueCopyBuffer);
     return enqueued(__real_clEnqueueCopyBuffer(q, a, b, ao, bo, size, nw, w, ev), ev);
 }
+/* GEMMs by the host's BLAS on CPU devices (host/gemm_native.c), and the
+ * probes that find their buffers. */
+cl_int __real_clEnqueueNativeKernel(cl_command_queue q, void(CL_CALLBACK *fn)(void *), void *args, size_t cb,
+                                    cl_uint nmem, const cl_mem *mems, const void **locs, cl_uint nw,
+                                    const cl_event *w, cl_event *ev);
+cl_int __wrap_clEnqueueNativeKernel(cl_command_queue q, void(CL_CALLBACK *fn)(void *), void *args, size_t cb,
+                                    cl_uint nmem, const cl_mem *mems, const void **locs, cl_uint nw,
+                                    const cl_event *w, cl_event *ev)
+{
+    ENQ_FAIL(clEnqueueNativeKernel);
+    return enqueued(__real_clEnqueueNativeKernel(q, fn, args, cb, nmem, mems, locs, nw, w, ev), ev);
+}
 /* A failed clFinish reports an error of commands already enqueued: they
  * are waited for, then the error is returned. */
 cl_int __real_clFinish(cl_command_queue q);

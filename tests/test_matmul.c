@@ -3,8 +3,9 @@
  * the reference, the reference's gradients against finite differences,
  * and shapes that do not fit.
  *
- * Device tolerance. CLBlast accumulates each output's K products in float,
- * in an order of its choosing; whatever the order (FMA or not), the
+ * Device tolerance. CLBlast (or the host's BLAS, which CPU devices take by
+ * default: host/gemm_native.c; the file runs again with CLGRAD_GEMM=clblast)
+ * accumulates each output's K products in float, in an order of its choosing; whatever the order (FMA or not), the
  * result differs from the exact sum by at most about K u S_ij, where
  * u = 2^-24 and S_ij = sum_k |a_ik b_kj| (Higham, Accuracy and Stability
  * of Numerical Algorithms, 3.1). The reference accumulates in double and
@@ -28,6 +29,7 @@
  * used twice), so central differences are exact up to double rounding,
  * and the float reference rounds a double-accumulated result once.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "gradcheck.h"
 
 #include <float.h>
@@ -405,6 +407,59 @@ static void test_bad_linear(void **state)
     }
 }
 
+/* CLGRAD_GEMM chooses the path, says so in clg_context_gemm, and refuses
+ * what it cannot do; PoCL's CPU devices take the host's BLAS by default in
+ * a build that has one (so the rest of this file tests that path there). */
+static void test_gemm_paths(void **state)
+{
+    char specs[MAX_DEV][32];
+    int n = test_opencl_devices(specs, MAX_DEV);
+    const char *was = getenv("CLGRAD_GEMM");
+    char saved[32] = "";
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    for (int d = 0; d < n; d++) {
+        unsetenv("CLGRAD_GEMM");
+        clg_context *ctx = open_ctx(specs[d]);
+        const bool pocl_cpu = strstr(clg_context_device(ctx), "Portable Computing Language") &&
+                              strstr(clg_context_device(ctx), "(cpu,");
+        char def[96];
+        snprintf(def, sizeof def, "%s", clg_context_gemm(ctx));
+        clg_context_destroy(ctx);
+#ifdef CLG_TEST_HAVE_BLAS
+        if (pocl_cpu && !strstr(def, "host BLAS")) fail_msg("%s: default GEMM path '%s', want the host's BLAS", specs[d], def);
+#else
+        (void)pocl_cpu;
+#endif
+        setenv("CLGRAD_GEMM", "clblast", 1);
+        ctx = open_ctx(specs[d]);
+        assert_string_equal(clg_context_gemm(ctx), "CLBlast");
+        clg_context_destroy(ctx);
+
+        setenv("CLGRAD_GEMM", "native", 1);
+        ctx = NULL;
+        clg_status st = clg_context_create(&ctx, specs[d]);
+        if (strstr(def, "host BLAS")) {
+            CHECK_OK(ctx, st);
+            assert_non_null(strstr(clg_context_gemm(ctx), "host BLAS"));
+        } else {
+            assert_int_equal(st, CLG_ERR_UNSUPPORTED);
+            ASSERT_MSG_HAS(ctx, "CLGRAD_GEMM=native");
+        }
+        clg_context_destroy(ctx);
+
+        setenv("CLGRAD_GEMM", "cublas", 1);
+        ctx = NULL;
+        assert_int_equal(clg_context_create(&ctx, specs[d]), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(ctx, "CLGRAD_GEMM='cublas'");
+        clg_context_destroy(ctx);
+    }
+    if (was) setenv("CLGRAD_GEMM", saved, 1);
+    else unsetenv("CLGRAD_GEMM");
+    clg_context *ref = open_ctx("reference");
+    assert_string_equal(clg_context_gemm(ref), "plain C loops");
+    clg_context_destroy(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_large),
         cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test(test_bad_linear),
+        cmocka_unit_test(test_gemm_paths),
     };
     return cmocka_run_group_tests(tests, NULL, close_contexts);
 }

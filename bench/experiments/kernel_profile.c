@@ -30,8 +30,9 @@ static void drain(void)
         clWaitForEvents(1, &recs[i].e);
         clGetEventProfilingInfo(recs[i].e, CL_PROFILING_COMMAND_START, 8, &a, NULL);
         clGetEventProfilingInfo(recs[i].e, CL_PROFILING_COMMAND_END, 8, &b, NULL);
-        clGetKernelInfo(recs[i].k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
-        clReleaseEvent(recs[i].e); clReleaseKernel(recs[i].k);
+        if (recs[i].k) clGetKernelInfo(recs[i].k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+        else strcpy(name, "(native kernel: host BLAS)");
+        clReleaseEvent(recs[i].e); if (recs[i].k) clReleaseKernel(recs[i].k);
         int j = 0; while (j < nag && strcmp(ag[j].name, name)) j++;
         if (j == nag && nag < 512) { strcpy(ag[nag].name, name); nag++; }
         ag[j].t += (b - a) * 1e-6; ag[j].n++;
@@ -55,6 +56,20 @@ cl_int clEnqueueNDRangeKernel(cl_command_queue q, cl_kernel k, cl_uint d, const 
         if (ev) { *ev = mine; clRetainEvent(mine); }
         clRetainKernel(k);
         recs[nrec].k = k; recs[nrec].e = mine; nrec++;
+        if (nrec > 100000) drain();
+    }
+    return r;
+}
+/* GEMMs by the host's BLAS (host/gemm_native.c) run as native kernels */
+cl_int clEnqueueNativeKernel(cl_command_queue q, void (CL_CALLBACK *fn)(void *), void *args, size_t cb, cl_uint nm, const cl_mem *ml, const void **loc, cl_uint nw, const cl_event *w, cl_event *ev)
+{
+    static cl_int (*real)(cl_command_queue, void (CL_CALLBACK *)(void *), void *, size_t, cl_uint, const cl_mem *, const void **, cl_uint, const cl_event *, cl_event *);
+    if (!real) real = dlsym(RTLD_NEXT, "clEnqueueNativeKernel");
+    cl_event mine;
+    cl_int r = real(q, fn, args, cb, nm, ml, loc, nw, w, &mine);
+    if (r == CL_SUCCESS) {
+        if (ev) { *ev = mine; clRetainEvent(mine); }
+        recs[nrec].k = NULL; recs[nrec].e = mine; nrec++;
         if (nrec > 100000) drain();
     }
     return r;
