@@ -1,6 +1,7 @@
 /* The OpenCL backend: context, queue, kernels, buffers and node dispatch. */
 #include "cl_backend.h"
 #include "cl_fuse.h"
+#include "conv_native.h"
 #include "gemm.h"
 
 #include <stdio.h>
@@ -36,6 +37,7 @@ static void cl_destroy(clg_backend *be)
     clg_cl_gemm_release(b);
     clg_cl_native_release(b);
     clg_cl_gemm_tune_release(b);
+    clg_cl_conv_native_release(b);
     release_timing(b);
     if (b->partials) clReleaseMemObject(b->partials);
     for (int i = 0; i < K_COUNT; i++)
@@ -230,7 +232,7 @@ static bool cl_supports_op(const clg_backend *be, const clg_node *nodes, const c
 static bool cl_workspaces(const clg_backend *be, const clg_node *nodes, const clg_node *n,
                           int64_t counts[CLG_MAX_AUX], uint8_t *scratch)
 {
-    return clg_op_family(n->op) != CLG_FAM_CONV || clg_cl_conv_workspaces(nodes, n, counts, scratch);
+    return clg_op_family(n->op) != CLG_FAM_CONV || clg_cl_conv_workspaces(CLB(be), nodes, n, counts, scratch);
 }
 
 static const clg_backend_vtable cl_vtable = {
@@ -371,6 +373,7 @@ static clg_status setup(clg_cl_backend *b)
         be->view_align = 1024 / 32; /* 128 bytes: what most devices ask */
 
     clg_status gs = clg_cl_gemm_setup(b);
+    if (gs == CLG_OK) gs = clg_cl_conv_setup(b);
     if (gs != CLG_OK) return gs;
 
     b->partials = clCreateBuffer(b->context, CL_MEM_READ_WRITE, CLG_MAX_PARTIALS * sizeof(float), NULL, &err);

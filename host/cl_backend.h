@@ -34,6 +34,9 @@ typedef struct clg_cl_backend {
      * rather than CLBlast: CPU devices that run native kernels, unless
      * CLGRAD_GEMM=clblast */
     bool gemm_native;
+    bool natives;     /* a CPU device whose native kernels work (host/native.c) */
+    bool conv_native; /* convolutions by oneDNN as native kernels (host/conv_native.c) */
+    struct clg_dnnl *dnnl; /* oneDNN's engine, stream and primitives, or NULL */
     /* clgrad-tune (bench/tune.c): told of every product the graph runs */
     void (*gemm_seen)(void *user, bool ta, bool tb, size_t m, size_t n, size_t k, size_t batch);
     void *gemm_seen_user;
@@ -121,7 +124,8 @@ clg_status clg_cl_partials(clg_cl_backend *b, int k, clg_karg *args, int nargs, 
 clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs);
 
 /* Convolution's workspaces (vtable workspaces, host/cl_conv.c). */
-bool clg_cl_conv_workspaces(const clg_node *nodes, const clg_node *n, int64_t counts[CLG_MAX_AUX], uint8_t *scratch);
+bool clg_cl_conv_workspaces(const struct clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
+                            int64_t counts[CLG_MAX_AUX], uint8_t *scratch);
 
 /* Work-items of an elementwise kernel over n floats, CLG_VW per item. */
 static inline size_t clg_cl_vector_items(const clg_cl_backend *b, int64_t n)

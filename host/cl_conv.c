@@ -24,6 +24,7 @@
  */
 #include "../core/conv_geom.h"
 #include "cl_backend.h"
+#include "conv_native.h"
 #include "gemm.h"
 
 /* The layout conv_unpack reads in cl/common.cl. */
@@ -79,6 +80,13 @@ static cl_int channels_per_item(const clg_cl_backend *b, const clg_conv_geom *g)
 static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     clg_conv_geom g = clg_conv_geom_of(nodes, n);
+    if (b->conv_native) {
+        bool taken;
+        clg_status s = clg_cl_conv_native(b, CLG_CONV_FORWARD, &g, MEM(nodes[n->src[0]].buf),
+                                          MEM(nodes[n->src[1]].buf), n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : NULL,
+                                          MEM(n->buf), &taken);
+        if (s != CLG_OK || taken) return s;
+    }
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
     cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), col = MEM(n->aux[0]), yp = MEM(n->aux[1]);
     cl_mem bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : NULL;
@@ -113,6 +121,12 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
 {
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
+    if (b->conv_native) {
+        bool taken;
+        clg_status s = clg_cl_conv_native(b, CLG_CONV_WEIGHT_GRAD, &g, MEM(nodes[conv->src[0]].buf),
+                                          MEM(nodes[n->src[0]].buf), NULL, MEM(n->buf), &taken);
+        if (s != CLG_OK || taken) return s;
+    }
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
     if (per_image(b)) {
         const size_t p = (size_t)(g.oh * g.ow), oc = (size_t)g.oc;
@@ -129,6 +143,12 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
 {
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
+    if (b->conv_native) {
+        bool taken;
+        clg_status s = clg_cl_conv_native(b, CLG_CONV_INPUT_GRAD, &g, MEM(nodes[n->src[0]].buf),
+                                          MEM(nodes[conv->src[1]].buf), NULL, MEM(n->buf), &taken);
+        if (s != CLG_OK || taken) return s;
+    }
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g), p = (size_t)(g.oh * g.ow);
     cl_mem w = MEM(nodes[conv->src[1]].buf), dyp = MEM(n->aux[1]), dcol = MEM(n->aux[0]), dx = MEM(n->buf);
     const bool each = per_image(b);
@@ -172,11 +192,13 @@ static clg_status conv_grad_bias(clg_cl_backend *b, const clg_node *nodes, const
  * gradient reads it) and the GEMM's output before its layout swap; input
  * gradient, the column gradient and dY' in GEMM layout; weight gradient,
  * dY' alone. Those three are used only while the node runs. */
-bool clg_cl_conv_workspaces(const clg_node *nodes, const clg_node *n, int64_t counts[CLG_MAX_AUX], uint8_t *scratch)
+bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
+                            int64_t counts[CLG_MAX_AUX], uint8_t *scratch)
 {
     const clg_node *conv = n->op == CLG_OP_CONV2D ? n : &nodes[n->src[1]];
     if (n->op != CLG_OP_CONV2D && n->op != CLG_OP_CONV2D_GRAD_INPUT && n->op != CLG_OP_CONV2D_GRAD_WEIGHT) return true;
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
+    if (clg_cl_conv_native_takes(b, &g)) return true; /* oneDNN keeps its own */
     int64_t rows = clg_conv_col_rows(&g), np = clg_conv_col_cols(&g);
     if (np < 1 || rows > INT64_MAX / np || g.oc > INT64_MAX / np) return false;
     switch (n->op) {

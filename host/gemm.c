@@ -83,12 +83,17 @@ static bool apply_kernels(cl_device_id dev, const clg_tune *t, const char **refu
 
 clg_status clg_cl_gemm_setup(clg_cl_backend *b)
 {
-    const char *env = getenv("CLGRAD_GEMM");
-    bool possible = false;
-    if (!env || strcmp(env, "clblast")) {
-        clg_status s = clg_cl_native_gemm_probe(b, &possible);
+    const char *env = getenv("CLGRAD_GEMM"), *conv = getenv("CLGRAD_CONV");
+    /* native kernels are probed unless neither products nor convolutions may take them */
+    if (!env || strcmp(env, "clblast") || !conv || strcmp(conv, "im2col")) {
+        clg_status s = clg_cl_native_probe(b, &b->natives);
         if (s != CLG_OK) return s;
     }
+#ifdef CLG_HAVE_BLAS
+    const bool possible = b->natives;
+#else
+    const bool possible = false;
+#endif
     const bool forced = env && *env && strcmp(env, "auto");
     if (!forced) b->gemm_native = possible;
     else if (!strcmp(env, "clblast")) b->gemm_native = false;

@@ -3,6 +3,7 @@
 #define CLG_GEMM_H
 
 #include "cl_backend.h"
+#include "native.h"
 
 /*
  * Row-major, batched: for each of `batch` problems p,
@@ -26,13 +27,6 @@ clg_status clg_cl_gemm_native(clg_cl_backend *b, bool ta, bool tb, size_t m, siz
                               cl_mem A, size_t a_off, size_t lda, size_t a_stride, cl_mem B, size_t b_off, size_t ldb,
                               size_t b_stride, float beta, cl_mem C, size_t c_off, size_t ldc, size_t c_stride,
                               size_t batch);
-/* *possible: a CPU device that runs native kernels (checked with one), in a
- * build with a BLAS. An error when the check itself failed. */
-clg_status clg_cl_native_gemm_probe(clg_cl_backend *b, bool *possible);
-/* Buffer m is being freed: the native path forgets where it lived. */
-void clg_cl_native_forget(clg_cl_backend *b, cl_mem m);
-/* The context is going: the native path's table goes with it. */
-void clg_cl_native_release(clg_cl_backend *b);
 /* Sets b->gemm_native from the device and CLGRAD_GEMM (auto, clblast or
  * native), and applies the device's tuning (host/tune.h): CLBlast's
  * parameters, and the path of each tuned shape (unless CLGRAD_GEMM names

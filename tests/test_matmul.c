@@ -407,9 +407,10 @@ static void test_bad_linear(void **state)
     }
 }
 
-/* CLGRAD_GEMM chooses the path, says so in clg_context_gemm, and refuses
- * what it cannot do; PoCL's CPU devices take the host's BLAS by default in
- * a build that has one (so the rest of this file tests that path there). */
+/* CLGRAD_GEMM and CLGRAD_CONV choose the paths, clg_context_gemm says
+ * which, and what cannot be done is refused; PoCL's CPU devices take the
+ * host's BLAS and oneDNN by default in a build that has them (so the rest
+ * of this file, and test_conv, test those paths there). */
 static void test_gemm_paths(void **state)
 {
     char specs[MAX_DEV][32];
@@ -432,7 +433,8 @@ static void test_gemm_paths(void **state)
 #endif
         setenv("CLGRAD_GEMM", "clblast", 1);
         ctx = open_ctx(specs[d]);
-        assert_string_equal(clg_context_gemm(ctx), "CLBlast");
+        assert_true(strncmp(clg_context_gemm(ctx), "CLBlast", 7) == 0);
+        assert_null(strstr(clg_context_gemm(ctx), "host BLAS"));
         clg_context_destroy(ctx);
 
         setenv("CLGRAD_GEMM", "native", 1);
@@ -452,6 +454,33 @@ static void test_gemm_paths(void **state)
         assert_int_equal(clg_context_create(&ctx, specs[d]), CLG_ERR_INVALID_ARGUMENT);
         ASSERT_MSG_HAS(ctx, "CLGRAD_GEMM='cublas'");
         clg_context_destroy(ctx);
+        unsetenv("CLGRAD_GEMM");
+
+        /* convolutions: oneDNN where the device runs native kernels */
+        setenv("CLGRAD_CONV", "im2col", 1);
+        ctx = open_ctx(specs[d]);
+        assert_null(strstr(clg_context_gemm(ctx), "oneDNN"));
+        clg_context_destroy(ctx);
+        setenv("CLGRAD_CONV", "onednn", 1);
+        ctx = NULL;
+        st = clg_context_create(&ctx, specs[d]);
+#ifdef CLG_TEST_HAVE_DNNL
+        if (pocl_cpu) {
+            CHECK_OK(ctx, st);
+            assert_non_null(strstr(clg_context_gemm(ctx), "convolutions by oneDNN"));
+        }
+#endif
+        if (st != CLG_OK) {
+            assert_int_equal(st, CLG_ERR_UNSUPPORTED);
+            ASSERT_MSG_HAS(ctx, "CLGRAD_CONV=onednn");
+        }
+        clg_context_destroy(ctx);
+        setenv("CLGRAD_CONV", "winograd", 1);
+        ctx = NULL;
+        assert_int_equal(clg_context_create(&ctx, specs[d]), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(ctx, "CLGRAD_CONV='winograd'");
+        clg_context_destroy(ctx);
+        unsetenv("CLGRAD_CONV");
     }
     if (was) setenv("CLGRAD_GEMM", saved, 1);
     else unsetenv("CLGRAD_GEMM");
