@@ -22,18 +22,23 @@
  *    then takes the faster of CLBlast so tuned and the host's BLAS.
  * 5. The entry is written (unless --dry-run) and a table printed: each
  *    product's time on every path and its speed-up over the baseline.
+ *    Where oneDNN can run the convolutions (CPU devices), each convolution
+ *    the graphs ran is timed, forward and backward, through im2col and
+ *    through oneDNN, in contexts of their own, and takes the faster.
  *
  * Timing: a host clock around each call and clFinish (CLBlast's event
  * covers only its last kernel), the best of a few runs after one that
  * compiles. --quick (the default) tries a few sets per kernel (on CPU
  * devices XgemmDirect's only: PoCL compiles an Xgemm set in a minute or
- * more) and stops searching after four minutes (--budget); --thorough
+ * more) and starts no set that would end past 200 s (--budget), so that
+ * the whole run stays under five minutes on the CI machine; --thorough
  * tries many more, for up to an hour.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "models.h"
 #include "progress.h"
 
+#include "../core/conv_geom.h"
 #include "../core/internal.h"
 #include "../host/cl_backend.h"
 #include "../host/gemm.h"
@@ -59,8 +64,20 @@ typedef struct shape {
     bool use_native;
 } shape;
 
+#define MAX_CONVS 16
+
+/* A convolution the graphs ran, and its forward + backward's seconds
+ * through im2col and through oneDNN. */
+typedef struct conv_case {
+    clg_conv_geom g;
+    const char *from;
+    double im2col, onednn;
+} conv_case;
+
 typedef struct tuner {
     clg_cl_backend *b;
+    conv_case conv[MAX_CONVS];
+    int nconv;
     bool gpu, quick, can_native;
     int reps;
     shape s[MAX_SHAPES];
@@ -80,6 +97,14 @@ static void seen(void *user, bool ta, bool tb, size_t m, size_t n, size_t k, siz
             return;
     if (t->n < MAX_SHAPES)
         t->s[t->n++] = (shape){.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .batch = batch, .from = t->from};
+}
+
+static void conv_seen(void *user, const clg_conv_geom *g)
+{
+    tuner *t = user;
+    for (int i = 0; i < t->nconv; i++)
+        if (!memcmp(&t->conv[i].g, g, sizeof *g)) return;
+    if (t->nconv < MAX_CONVS) t->conv[t->nconv++] = (conv_case){.g = *g, .from = t->from};
 }
 
 static float value(uint64_t i, uint64_t salt)
@@ -174,8 +199,10 @@ static double time_product(tuner *t, const shape *s, bool native)
 }
 
 /* Within matmul's tolerance on every element, through CLBlast as it is
- * set now: odd sizes, all four transposes, and a batched product. */
-static bool check(tuner *t, char *why, size_t size)
+ * set now: odd sizes, all four transposes, and (batched) a batched
+ * product, which CLBlast compiles as a program of its own: the search
+ * checks that on its winner alone. */
+static bool check(tuner *t, bool batched, char *why, size_t size)
 {
     static const shape cases[] = {
         {.ta = false, .tb = false, .m = 37, .n = 53, .k = 71, .batch = 1},
@@ -186,6 +213,7 @@ static bool check(tuner *t, char *why, size_t size)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const shape *s = &cases[c];
+        if ((s->batch > 1) != batched) continue;
         operands o;
         if (!make_operands(t, s, &o)) {
             snprintf(why, size, "could not make the check's buffers");
@@ -350,8 +378,12 @@ static bool search(tuner *t, const char *kernel, size_t threshold, clg_tune_kern
     double checking = 0, timing = 0;
     bool found = false;
     char why[256] = "";
+    const double search_start = now_seconds();
     for (int c = 0; c < ncand; c++) {
-        if (now_seconds() - t->start > t->budget) {
+        /* a set is not started unless it and the winner's batched check,
+         * each as long as the average set so far, fit the budget */
+        const double per_set = c ? (now_seconds() - search_start) / c : 0;
+        if (now_seconds() + 2 * per_set - t->start > t->budget) {
             progress_clear(&t->prog);
             printf("  %s: time budget reached after %d of %d sets\n", kernel, c, ncand);
             break;
@@ -363,7 +395,7 @@ static bool search(tuner *t, const char *kernel, size_t threshold, clg_tune_kern
             continue;
         }
         double c0 = now_seconds();
-        if (!check(t, why, sizeof why)) {
+        if (!check(t, false, why, sizeof why)) {
             wrong++;
             continue;
         }
@@ -379,6 +411,11 @@ static bool search(tuner *t, const char *kernel, size_t threshold, clg_tune_kern
         }
     }
     progress_clear(&t->prog);
+    /* the winner through the batched routine too */
+    if (found && (!set_kernel(t, best) || !set_threshold(t, threshold) || !check(t, true, why, sizeof why))) {
+        printf("  %s: the best set fails the batched check (%s): not kept\n", kernel, why);
+        found = false;
+    }
     printf("  %s (%.0f s): %d sets tried (%d refused by CLBlast, %d outside the tolerance%s%s); ", kernel, now_seconds() - t->start, tried, refused,
            wrong, wrong ? ", last: " : "", wrong ? why : "");
     printf("[check %.0f s, timing %.0f s] ", checking, timing);
@@ -429,18 +466,55 @@ static void record(tuner *t, clg_context *ctx, const char *kind, int batch, cons
         for (int i = 0; i < batch; i++) y[i] = i % 10;
         t->from = label;
         t->b->gemm_seen = seen;
-        t->b->gemm_seen_user = t;
+        t->b->conv_seen = conv_seen;
+        t->b->seen_user = t;
         if (clg_tensor_set(m.g, m.x, x, (size_t)nx) != CLG_OK ||
             clg_tensor_set_i32(m.g, m.labels, y, (size_t)batch) != CLG_OK ||
             clg_graph_run(m.g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD) != CLG_OK)
             fprintf(stderr, "clgrad-tune: %s: %s\n", label, clg_context_errmsg(ctx));
         t->b->gemm_seen = NULL;
+        t->b->conv_seen = NULL;
     } else {
         fprintf(stderr, "clgrad-tune: %s: out of host memory\n", label);
     }
     free(x);
     free(y);
     clg_graph_destroy(m.g);
+}
+
+/* One convolution's forward and backward (x and w both take gradients,
+ * loss = sum(y)) in a context of its own on the path CLGRAD_CONV names:
+ * the best of 5 runs after 2; +inf on failure. */
+static double time_conv(const char *spec, const clg_conv_geom *g, const char *path)
+{
+    setenv("CLGRAD_CONV", path, 1);
+    clg_context *ctx = NULL;
+    clg_graph *gr;
+    double best = INFINITY;
+    if (clg_context_create(&ctx, spec) == CLG_OK && clg_graph_create(ctx, &gr) == CLG_OK) {
+        const int64_t sx[4] = {g->n, g->c, g->h, g->w}, sw[4] = {g->oc, g->c, g->kh, g->kw};
+        clg_tensor x = clg_param(gr, 4, sx), w = clg_param(gr, 4, sw);
+        clg_tensor y = clg_conv2d(gr, x, w, CLG_NO_TENSOR, (int)g->sh, (int)g->sw, (int)g->ph, (int)g->pw, (int)g->dh,
+                                  (int)g->dw);
+        const size_t nx = (size_t)(g->n * g->c * g->h * g->w), nw = (size_t)(g->oc * g->c * g->kh * g->kw);
+        float *hx = malloc(nx * sizeof(float)), *hw = malloc(nw * sizeof(float));
+        bool ok = hx && hw && clg_backward(gr, clg_sum(gr, y)) == CLG_OK;
+        for (size_t i = 0; ok && i < nx; i++) hx[i] = value(i, 5);
+        for (size_t i = 0; ok && i < nw; i++) hw[i] = value(i, 6);
+        ok = ok && clg_tensor_set(gr, x, hx, nx) == CLG_OK && clg_tensor_set(gr, w, hw, nw) == CLG_OK;
+        for (int r = 0; ok && r < 7; r++) {
+            double t0 = now_seconds();
+            ok = clg_graph_run(gr, CLG_RUN_FORWARD | CLG_RUN_BACKWARD) == CLG_OK && clg_graph_wait(gr) == CLG_OK;
+            double dt = now_seconds() - t0;
+            if (ok && r >= 2 && dt < best) best = dt;
+        }
+        if (!ok) best = INFINITY;
+        free(hx);
+        free(hw);
+    }
+    clg_context_destroy(ctx);
+    unsetenv("CLGRAD_CONV");
+    return best;
 }
 
 static int usage(void)
@@ -465,6 +539,7 @@ int main(int argc, char **argv)
     /* the measurements start from CLBlast's own parameters and both paths */
     setenv("CLGRAD_TUNING", "off", 1);
     unsetenv("CLGRAD_GEMM");
+    unsetenv("CLGRAD_CONV");
     clg_context *ctx = NULL;
     if (clg_context_create(&ctx, spec) != CLG_OK) {
         fprintf(stderr, "clgrad-tune: %s\n", clg_context_errmsg(ctx));
@@ -481,7 +556,7 @@ int main(int argc, char **argv)
     t.gpu = (t.b->dev.type & CL_DEVICE_TYPE_GPU) != 0;
     t.quick = !thorough;
     t.reps = 3;
-    t.budget = budget > 0 ? budget : thorough ? 3600 : 240;
+    t.budget = budget > 0 ? budget : thorough ? 3600 : 200;
     t.can_native = t.b->gemm_native;
     cl_ulong local = 0;
     clGetDeviceInfo(t.b->dev.device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof t.max_wg, &t.max_wg, NULL);
@@ -592,6 +667,35 @@ int main(int argc, char **argv)
     printf("all products: %.1f ms -> %.1f ms (%.2fx); CLBlast takes the direct kernel below m n k = %zu^3; "
            "%.0f s\n",
            before * 1e3, after * 1e3, before / after, threshold, now_seconds() - t.start);
+
+    /* 5. each convolution's path, where oneDNN can take them */
+    if (t.b->conv_native && t.nconv) {
+        printf("\n%-9s %-36s %11s %11s  %-7s %8s\n", "from", "convolution (N C H W -> OC, KHxKW)", "im2col ms",
+               "oneDNN ms", "path", "speed-up");
+        for (int i = 0; i < t.nconv; i++) {
+            conv_case *c = &t.conv[i];
+            progress_update(&t.prog, "convolutions", i, t.nconv, 0, 0);
+            c->im2col = time_conv(spec, &c->g, "im2col");
+            c->onednn = time_conv(spec, &c->g, "onednn");
+            progress_clear(&t.prog);
+            const bool one = c->onednn <= c->im2col;
+            const double other = one ? c->im2col : c->onednn, mine = one ? c->onednn : c->im2col;
+            char geom[64];
+            snprintf(geom, sizeof geom, "%lld %lld %lld %lld -> %lld, %lldx%lld", (long long)c->g.n,
+                     (long long)c->g.c, (long long)c->g.h, (long long)c->g.w, (long long)c->g.oc, (long long)c->g.kh,
+                     (long long)c->g.kw);
+            printf("%-9s %-36s %11.3f %11.3f  %-7s %7.2fx\n", c->from, geom, c->im2col * 1e3, c->onednn * 1e3,
+                   one ? "oneDNN" : "im2col", other / mine);
+            if (!isfinite(mine)) continue;
+            clg_tune_conv tc = {.geom = {c->g.n, c->g.c, c->g.h, c->g.w, c->g.oc, c->g.kh, c->g.kw, c->g.sh, c->g.sw,
+                                         c->g.ph, c->g.pw, c->g.dh, c->g.dw},
+                                .onednn = one,
+                                .speedup = isfinite(other / mine) ? other / mine : 1};
+            clg_tune_set_conv(&out, &tc);
+        }
+        printf("%.0f s\n", now_seconds() - t.start);
+    }
+
     int rc = 0;
     char path[1200] = "(no cache folder)";
     clg_tune_path(t.b->dev.device, path, sizeof path);

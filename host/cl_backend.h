@@ -37,10 +37,13 @@ typedef struct clg_cl_backend {
     bool natives;     /* a CPU device whose native kernels work (host/native.c) */
     bool conv_native; /* convolutions by oneDNN as native kernels (host/conv_native.c) */
     struct clg_dnnl *dnnl; /* oneDNN's engine, stream and primitives, or NULL */
-    /* clgrad-tune (bench/tune.c): told of every product the graph runs */
+    /* clgrad-tune (bench/tune.c): told of every product and convolution the graph runs */
     void (*gemm_seen)(void *user, bool ta, bool tb, size_t m, size_t n, size_t k, size_t batch);
-    void *gemm_seen_user;
-    struct clg_tune *tune_shapes; /* the tuned shapes' paths (host/tune.h), or NULL */
+    void (*conv_seen)(void *user, const struct clg_conv_geom *g);
+    void *seen_user;
+    struct clg_tune *tune; /* the device's tuning entry (host/tune.h), or NULL */
+    bool tune_paths;       /* its products' paths apply (no CLGRAD_GEMM, both paths possible) */
+    bool tune_convs;       /* its convolutions' paths apply (no CLGRAD_CONV, oneDNN possible) */
     struct clg_cl_native_ptr *native_ptrs; /* buffers' host pointers (host/gemm_native.c) */
     size_t native_cap, native_count;
     /* Recording a plan (host/cl_plan.c): the node whose launches are being

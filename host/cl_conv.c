@@ -80,6 +80,7 @@ static cl_int channels_per_item(const clg_cl_backend *b, const clg_conv_geom *g)
 static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     clg_conv_geom g = clg_conv_geom_of(nodes, n);
+    if (b->conv_seen && !b->rec) b->conv_seen(b->seen_user, &g);
     if (b->conv_native) {
         bool taken;
         clg_status s = clg_cl_conv_native(b, CLG_CONV_FORWARD, &g, MEM(nodes[n->src[0]].buf),

@@ -24,6 +24,7 @@
 #include "conv_native.h"
 
 #include "gemm.h"
+#include "tune.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,9 +277,17 @@ static void CL_CALLBACK run_native_conv(void *v)
     if (s != dnnl_success) p->failed = 1;
 }
 
+bool clg_cl_conv_tuned_im2col(const clg_cl_backend *b, const clg_conv_geom *g)
+{
+    if (!b->tune_convs) return false;
+    const int64_t key[13] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw};
+    const clg_tune_conv *c = clg_tune_find_conv(b->tune, key);
+    return c && !c->onednn;
+}
+
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g)
 {
-    if (!b->conv_native || !b->dnnl) return false;
+    if (!b->conv_native || !b->dnnl || clg_cl_conv_tuned_im2col(b, g)) return false;
     /* every phase must be made, bias or not: asked once per node recorded */
     conv_desc d;
     if (describe(g, &d) != dnnl_success) return false;
@@ -296,6 +305,7 @@ clg_status clg_cl_conv_native(clg_cl_backend *b, int phase, const clg_conv_geom 
 {
     conv_prim *p;
     *taken = false;
+    if (clg_cl_conv_tuned_im2col(b, g)) return CLG_OK;
     clg_status st = get_prim(b, phase, bias != NULL, g, &p);
     if (st != CLG_OK || !p) return st;
     *taken = true;
@@ -345,8 +355,13 @@ clg_status clg_cl_conv_setup(clg_cl_backend *b)
     struct clg_dnnl *e;
     clg_status st = engine(b, &e);
     if (st == CLG_OK) {
+        /* CLGRAD_CONV=onednn keeps every convolution there */
+        b->tune_convs = b->tune && !(env && !strcmp(env, "onednn"));
+        int other = 0;
+        for (int i = 0; b->tune_convs && i < b->tune->nconvs; i++) other += !b->tune->convs[i].onednn;
         size_t len = strlen(b->base.gemm);
-        snprintf(b->base.gemm + len, sizeof b->base.gemm - len, "; convolutions by oneDNN as native kernels");
+        snprintf(b->base.gemm + len, sizeof b->base.gemm - len, "; convolutions by oneDNN as native kernels%s",
+                 other ? ", im2col for tuned ones" : "");
     }
     return st;
 }
@@ -366,6 +381,11 @@ void clg_cl_conv_native_release(clg_cl_backend *b)
 }
 
 #else
+
+bool clg_cl_conv_tuned_im2col(const clg_cl_backend *b, const clg_conv_geom *g)
+{
+    return false;
+}
 
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g)
 {

@@ -11,8 +11,11 @@ enum { CLG_CONV_FORWARD, CLG_CONV_INPUT_GRAD, CLG_CONV_WEIGHT_GRAD };
  * CLGRAD_CONV (auto, im2col or onednn); an error names a value that
  * cannot be honoured. */
 clg_status clg_cl_conv_setup(clg_cl_backend *b);
-/* Whether oneDNN takes this geometry (every phase): asked when a node is
- * recorded, so that the im2col path's workspaces exist where it does not. */
+/* Whether the device's tuning entry sends this geometry to im2col. */
+bool clg_cl_conv_tuned_im2col(const clg_cl_backend *b, const clg_conv_geom *g);
+/* Whether oneDNN takes this geometry (every phase; not sent to im2col by
+ * the tuning): asked when a node is recorded, so that the im2col path's
+ * workspaces exist where it does not run. */
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g);
 /* One phase as a native kernel (*taken false, nothing done: a geometry
  * oneDNN does not take, which im2col runs):

@@ -125,8 +125,10 @@ clg_status clg_cl_gemm_setup(clg_cl_backend *b)
         int other = 0;
         for (int i = 0; i < t->nshapes; i++) other += t->shapes[i].native != b->gemm_native;
         /* CLGRAD_GEMM=clblast|native keeps every product on that path */
-        if (!forced && possible) b->tune_shapes = t, t = NULL;
-        if (b->tune_shapes && other)
+        b->tune_paths = !forced && possible;
+        b->tune = t;
+        t = NULL;
+        if (b->tune_paths && other)
             snprintf(out, size, "%s, %s for %d tuned shape%s (clgrad-tune)", path,
                      b->gemm_native ? "CLBlast" : "the host's BLAS", other, other == 1 ? "" : "s");
         else
@@ -146,8 +148,8 @@ clg_status clg_cl_gemm_setup(clg_cl_backend *b)
 
 void clg_cl_gemm_tune_release(clg_cl_backend *b)
 {
-    free(b->tune_shapes);
-    b->tune_shapes = NULL;
+    free(b->tune);
+    b->tune = NULL;
 }
 
 const char *clg_clblast_status_name(int status)
@@ -208,9 +210,9 @@ static clg_status clblast_gemm(clg_cl_backend *b, bool ta, bool tb, size_t m, si
 
 bool clg_cl_gemm_is_native(const clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, size_t k, size_t batch)
 {
-    if (b->tune_shapes) {
+    if (b->tune && b->tune_paths) {
         const clg_tune_shape *t =
-            clg_tune_find(b->tune_shapes, ta, tb, (int64_t)m, (int64_t)n, (int64_t)k, (int64_t)batch);
+            clg_tune_find(b->tune, ta, tb, (int64_t)m, (int64_t)n, (int64_t)k, (int64_t)batch);
         if (t) return t->native;
     }
     return b->gemm_native;
@@ -221,7 +223,7 @@ clg_status clg_cl_gemm(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, 
                        float beta, cl_mem C, size_t c_off, size_t ldc, size_t c_stride, size_t batch)
 {
     if (clg_cl_opaque(b)) return CLG_OK;
-    if (b->gemm_seen) b->gemm_seen(b->gemm_seen_user, ta, tb, m, n, k, batch);
+    if (b->gemm_seen) b->gemm_seen(b->seen_user, ta, tb, m, n, k, batch);
     if (clg_cl_gemm_is_native(b, ta, tb, m, n, k, batch))
         return clg_cl_gemm_native(b, ta, tb, m, n, k, alpha, A, a_off, lda, a_stride, B, b_off, ldb, b_stride, beta, C,
                                   c_off, ldc, c_stride, batch);

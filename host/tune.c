@@ -75,6 +75,12 @@ char *clg_tune_format(const clg_tune *t, size_t *len)
         put(&o, "shape %c%c %lld %lld %lld %lld %s %.3f\n", s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', (long long)s->m,
             (long long)s->n, (long long)s->k, (long long)s->batch, s->native ? "native" : "clblast", s->speedup);
     }
+    for (int i = 0; i < t->nconvs; i++) {
+        const clg_tune_conv *c = &t->convs[i];
+        put(&o, "conv");
+        for (int j = 0; j < 13; j++) put(&o, " %lld", (long long)c->geom[j]);
+        put(&o, " %s %.3f\n", c->onednn ? "onednn" : "im2col", c->speedup);
+    }
     if (o.p) *len = o.len;
     return o.p;
 }
@@ -135,6 +141,29 @@ static bool parse_shape(char *save, clg_tune *t)
     return clg_tune_set_shape(t, &s);
 }
 
+static bool parse_conv(char *save, clg_tune *t)
+{
+    clg_tune_conv c;
+    memset(&c, 0, sizeof c);
+    long long v;
+    for (int i = 0; i < 13; i++) {
+        char *tok = strtok_r(NULL, " ", &save);
+        /* padding may be 0; every other size is at least 1 */
+        if (tok && (i == 9 || i == 10) && !strcmp(tok, "0")) v = 0;
+        else if (!count_of(tok, (long long)1 << 40, &v)) return false;
+        c.geom[i] = v;
+    }
+    char *path = strtok_r(NULL, " ", &save), *speed = strtok_r(NULL, " ", &save);
+    if (!path || !speed || strtok_r(NULL, " ", &save)) return false;
+    if (!strcmp(path, "onednn")) c.onednn = true;
+    else if (strcmp(path, "im2col")) return false;
+    char *end;
+    errno = 0;
+    c.speedup = strtod(speed, &end);
+    if (*end || errno || !(c.speedup > 0 && c.speedup < 1e6)) return false;
+    return clg_tune_set_conv(t, &c);
+}
+
 bool clg_tune_parse(const char *data, size_t len, clg_tune *t)
 {
     memset(t, 0, sizeof *t);
@@ -154,6 +183,7 @@ bool clg_tune_parse(const char *data, size_t len, clg_tune *t)
         char *what = strtok_r(l, " ", &save);
         if (what && !strcmp(what, "kernel")) ok = parse_kernel(save, t);
         else if (what && !strcmp(what, "shape")) ok = parse_shape(save, t);
+        else if (what && !strcmp(what, "conv")) ok = parse_conv(save, t);
         else ok = false;
     }
     free(copy);
@@ -270,5 +300,24 @@ bool clg_tune_set_shape(clg_tune *t, const clg_tune_shape *s)
     }
     if (t->nshapes == CLG_TUNE_MAX_SHAPES) return false;
     t->shapes[t->nshapes++] = *s;
+    return true;
+}
+
+const clg_tune_conv *clg_tune_find_conv(const clg_tune *t, const int64_t geom[13])
+{
+    for (int i = 0; i < t->nconvs; i++)
+        if (!memcmp(t->convs[i].geom, geom, sizeof t->convs[i].geom)) return &t->convs[i];
+    return NULL;
+}
+
+bool clg_tune_set_conv(clg_tune *t, const clg_tune_conv *c)
+{
+    for (int i = 0; i < t->nconvs; i++)
+        if (!memcmp(t->convs[i].geom, c->geom, sizeof c->geom)) {
+            t->convs[i] = *c;
+            return true;
+        }
+    if (t->nconvs == CLG_TUNE_MAX_CONVS) return false;
+    t->convs[t->nconvs++] = *c;
     return true;
 }

@@ -21,6 +21,13 @@
  *                                               batch), its path, and the
  *                                               speed-up measured over
  *                                               untuned CLBlast
+ *   conv 64 32 14 14 64 3 3 1 1 1 1 1 1 onednn 2.5
+ *                                               a convolution (N C H W OC KH
+ *                                               KW, strides, padding,
+ *                                               dilation), its path (onednn
+ *                                               or im2col), the speed-up of
+ *                                               its forward and backward
+ *                                               over the other path
  * CLGRAD_TUNING=off ignores the entry (clgrad-tune measures the defaults so).
  */
 #ifndef CLG_TUNE_H
@@ -50,10 +57,20 @@ typedef struct clg_tune_shape {
     double speedup; /* over untuned CLBlast, as measured */
 } clg_tune_shape;
 
+#define CLG_TUNE_MAX_CONVS 32
+
+/* A convolution's geometry: N C H W OC KH KW SH SW PH PW DH DW. */
+typedef struct clg_tune_conv {
+    int64_t geom[13];
+    bool onednn;    /* oneDNN, else im2col */
+    double speedup; /* over the other path, as measured */
+} clg_tune_conv;
+
 typedef struct clg_tune {
-    int nkernels, nshapes;
+    int nkernels, nshapes, nconvs;
     clg_tune_kernel kernels[CLG_TUNE_MAX_KERNELS];
     clg_tune_shape shapes[CLG_TUNE_MAX_SHAPES];
+    clg_tune_conv convs[CLG_TUNE_MAX_CONVS];
 } clg_tune;
 
 typedef enum { CLG_TUNE_ABSENT, CLG_TUNE_LOADED, CLG_TUNE_DAMAGED, CLG_TUNE_OFF } clg_tune_state;
@@ -75,8 +92,12 @@ bool clg_tune_save(cl_device_id dev, const clg_tune *t);
 /* The shape's entry, or NULL. */
 const clg_tune_shape *clg_tune_find(const clg_tune *t, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                                     int64_t batch);
-/* Adds or replaces a kernel's parameters / a shape's choice; false when full. */
+/* The convolution's entry, or NULL. */
+const clg_tune_conv *clg_tune_find_conv(const clg_tune *t, const int64_t geom[13]);
+/* Adds or replaces a kernel's parameters / a shape's or a convolution's
+ * choice; false when full. */
 bool clg_tune_set_kernel(clg_tune *t, const clg_tune_kernel *k);
 bool clg_tune_set_shape(clg_tune *t, const clg_tune_shape *s);
+bool clg_tune_set_conv(clg_tune *t, const clg_tune_conv *c);
 
 #endif

@@ -34,9 +34,19 @@ static char self[4096];
 
 /* ---- the child ---- */
 
-/* Computes C = A^T B (A stored [K, M]) on spec; writes clg_context_gemm's
- * text (256 bytes, NUL-padded) and C to out. 0 on success. */
-static int product(const char *spec, const char *out)
+/* the convolution the children compute: x [CN, CC, CH, CW] by [CO, CC, 3, 3], padding 1 */
+#define CN 3
+#define CC 4
+#define CH 9
+#define CW 11
+#define CO 5
+#define CONV_OUT (CN * CO * CH * CW)
+
+/* Computes C = A^T B (A stored [K, M]) on spec, or with `conv` the
+ * convolution above (its output's first PM * PN floats); writes
+ * clg_context_gemm's text (256 bytes, NUL-padded) and C to out. 0 on
+ * success. */
+static int product(const char *spec, const char *out, bool conv)
 {
     clg_context *ctx = NULL;
     if (clg_context_create(&ctx, spec) != CLG_OK) {
@@ -44,19 +54,31 @@ static int product(const char *spec, const char *out)
         clg_context_destroy(ctx);
         return 1;
     }
-    static float A[PK * PM], B[PK * PN], C[PM * PN];
+    static float A[PK * PM], B[PK * PN], C[PM * PN], X[CN * CC * CH * CW], W[CO * CC * 9], Y[CONV_OUT];
     rng_t r = {1234};
     rng_fill(&r, A, PK * PM, 0.1, 1.0, false);
     rng_fill(&r, B, PK * PN, 0.1, 1.0, false);
+    rng_fill(&r, X, CN * CC * CH * CW, 0.1, 1.0, false);
+    rng_fill(&r, W, CO * CC * 9, 0.1, 1.0, false);
     clg_graph *g;
-    const int64_t as[2] = {PK, PM}, bs[2] = {PK, PN};
+    const int64_t as[2] = {PK, PM}, bs[2] = {PK, PN}, xs[4] = {CN, CC, CH, CW}, ws[4] = {CO, CC, 3, 3};
     int rc = 1;
-    if (clg_graph_create(ctx, &g) == CLG_OK) {
+    const bool made = clg_graph_create(ctx, &g) == CLG_OK;
+    if (made && !conv) {
         clg_tensor a = clg_input(g, 2, as), b = clg_input(g, 2, bs), c = clg_matmul(g, a, b, true, false);
         if (clg_graph_status(g) == CLG_OK && clg_tensor_set(g, a, A, PK * PM) == CLG_OK &&
             clg_tensor_set(g, b, B, PK * PN) == CLG_OK && clg_graph_run(g, CLG_RUN_FORWARD) == CLG_OK &&
             clg_tensor_get(g, c, C, PM * PN) == CLG_OK)
             rc = 0;
+    } else if (made) {
+        clg_tensor x = clg_input(g, 4, xs), w = clg_input(g, 4, ws);
+        clg_tensor y = clg_conv2d(g, x, w, CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
+        if (clg_graph_status(g) == CLG_OK && clg_tensor_set(g, x, X, CN * CC * CH * CW) == CLG_OK &&
+            clg_tensor_set(g, w, W, CO * CC * 9) == CLG_OK && clg_graph_run(g, CLG_RUN_FORWARD) == CLG_OK &&
+            clg_tensor_get(g, y, Y, CONV_OUT) == CLG_OK) {
+            memcpy(C, Y, sizeof Y); /* the rest of C stays 0 */
+            rc = 0;
+        }
     }
     if (rc) fprintf(stderr, "product: %s\n", clg_context_errmsg(ctx));
     char text[256] = "";
@@ -83,11 +105,11 @@ static char dir[64];
 
 /* Runs the child on spec with the environment given ("NAME=value", or
  * NULL), the cache in dir; fails the test unless it computed. */
-static void run_child(const char *spec, const char *env, run *r)
+static void run_child_as(const char *mode, const char *spec, const char *env, run *r)
 {
     char cmd[4400], out[128];
     snprintf(out, sizeof out, "%s/out.bin", dir);
-    snprintf(cmd, sizeof cmd, "env CLGRAD_CACHE_DIR='%s' %s '%s' --product '%s' '%s'", dir, env ? env : "", self,
+    snprintf(cmd, sizeof cmd, "env CLGRAD_CACHE_DIR='%s' %s '%s' %s '%s' '%s'", dir, env ? env : "", self, mode,
              spec, out);
     int st = system(cmd);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("%s (%s): the child failed (%d)", spec, env ? env : "", st);
@@ -97,6 +119,11 @@ static void run_child(const char *spec, const char *env, run *r)
     assert_int_equal(fread(r->c, sizeof r->c[0], PM * PN, f), PM * PN);
     fclose(f);
     r->gemm[sizeof r->gemm - 1] = '\0';
+}
+
+static void run_child(const char *spec, const char *env, run *r)
+{
+    run_child_as("--product", spec, env, r);
 }
 
 static bool same(const run *a, const run *b)
@@ -171,6 +198,18 @@ static void test_text(void **state)
     assert_true(fabs(f->speedup - 0.5) < 1e-9);
     assert_null(clg_tune_find(&back, true, true, 3, 5, 7, 12));
     free(text);
+    clg_tune_conv cv = {.geom = {64, 32, 14, 14, 64, 3, 3, 1, 1, 0, 1, 2, 1}, .onednn = true, .speedup = 2.5};
+    assert_true(clg_tune_set_conv(&t, &cv));
+    text = clg_tune_format(&t, &len);
+    assert_non_null(text);
+    assert_true(clg_tune_parse(text, len, &back));
+    assert_int_equal(back.nconvs, 1);
+    const clg_tune_conv *fc = clg_tune_find_conv(&back, cv.geom);
+    assert_non_null(fc);
+    assert_true(fc->onednn);
+    assert_int_equal(fc->geom[9], 0);
+    assert_int_equal(fc->geom[11], 2);
+    free(text);
 
     static const char *const bad[] = {
         "",
@@ -189,6 +228,9 @@ static void test_text(void **state)
         "clgrad-tune 1\nshape NN 1 2 3 1 native 1.0 x\n",   /* more */
         "clgrad-tune 1\nshape NN 1 2 3 1 native nan\n",     /* not a speed-up */
         "clgrad-tune 1\nmystery\n",                         /* unknown line */
+        "clgrad-tune 1\nconv 1 2 3 4 5 3 3 1 1 1 1 1 onednn 1.0\n",    /* 12 sizes */
+        "clgrad-tune 1\nconv 1 2 3 4 5 3 3 0 1 1 1 1 1 onednn 1.0\n",  /* stride 0 */
+        "clgrad-tune 1\nconv 1 2 3 4 5 3 3 1 1 1 1 1 1 winograd 1.0\n", /* path */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clg_tune x;
@@ -326,6 +368,36 @@ static void test_kernel_parameters(void **state)
     }
 }
 
+/* A convolution marked for im2col in the entry runs there (bit for bit as
+ * CLGRAD_CONV=im2col gives), where oneDNN would run it otherwise. */
+static void test_conv_paths(void **state)
+{
+    char specs[MAX_DEV][32];
+    int n = test_opencl_devices(specs, MAX_DEV);
+    for (int d = 0; d < n; d++) {
+        fresh_dir();
+        run plain, im2col, tuned;
+        run_child_as("--conv", specs[d], NULL, &plain);
+        if (!strstr(plain.gemm, "oneDNN")) continue; /* one path only */
+        run_child_as("--conv", specs[d], "CLGRAD_CONV=im2col", &im2col);
+        if (same(&plain, &im2col)) fail_msg("%s: the two paths agree bit for bit: the check cannot tell them apart", specs[d]);
+        clg_tune t = {0};
+        clg_tune_conv c = {.geom = {CN, CC, CH, CW, CO, 3, 3, 1, 1, 1, 1, 1, 1}, .onednn = false, .speedup = 1.25};
+        assert_true(clg_tune_set_conv(&t, &c));
+        assert_true(clg_tune_save(device_of(specs[d]), &t));
+        run_child_as("--conv", specs[d], NULL, &tuned);
+        if (!strstr(tuned.gemm, "im2col for tuned ones")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
+        assert_true(same(&tuned, &im2col));
+        run_child_as("--conv", specs[d], "CLGRAD_CONV=onednn", &tuned);
+        assert_true(same(&tuned, &plain));
+        /* another geometry in the entry changes nothing here */
+        t.convs[0].geom[0] = CN + 1;
+        assert_true(clg_tune_save(device_of(specs[d]), &t));
+        run_child_as("--conv", specs[d], NULL, &tuned);
+        assert_true(same(&tuned, &plain));
+    }
+}
+
 /* Writers replace the entry while a reader reads it: every read finds one
  * whole entry or the other, never a mix, and no temporary file stays. */
 static void test_atomic(void **state)
@@ -378,7 +450,8 @@ static int cleanup(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--product") == 0) return product(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "--product") == 0) return product(argv[2], argv[3], false);
+    if (argc == 4 && strcmp(argv[1], "--conv") == 0) return product(argv[2], argv[3], true);
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) {
         fprintf(stderr, "test_tune: cannot find its own executable\n");
@@ -389,6 +462,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_shape_paths),
         cmocka_unit_test(test_kernel_parameters),
+        cmocka_unit_test(test_conv_paths),
         cmocka_unit_test(test_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);
