@@ -316,27 +316,12 @@ clg_status clg_cl_conv_native(clg_cl_backend *b, int phase, const clg_conv_geom 
     int n = 2;
     if (bias) mems[n++] = bias;
     mems[n++] = out;
-    cl_uint count = 0;
-    for (int i = 0; i < n; i++) {
-        st = clg_cl_native_buffer(b, &mems[i], &c.ptr[i]);
-        if (st != CLG_OK) return st;
-        cl_uint j = 0;
-        while (j < count && list[j] != mems[i]) j++;
-        if (j == count) list[count++] = mems[i];
-    }
-    const void *loc[MAX_ARGS];
-    for (cl_uint j = 0; j < count; j++) {
-        c.slot[j] = (void *)list[j];
-        loc[j] = &c.slot[j];
-    }
-    cl_int err = clEnqueueNativeKernel(b->queue, run_native_conv, &c, sizeof c, count, list, loc, 0, NULL,
-                                       clg_cl_event_slot(b));
-    clg_cl_event_done(b);
-    b->base.launches++;
-    if (err == CL_SUCCESS) return CLG_OK;
-    char what[160];
-    snprintf(what, sizeof what, "clEnqueueNativeKernel (oneDNN convolution, %s)", phase_names[phase]);
-    return clg_cl_fail(b, err, what);
+    cl_uint count;
+    st = clg_cl_native_buffers(b, mems, n, c.ptr, list, &count);
+    if (st != CLG_OK) return st;
+    char what[64];
+    snprintf(what, sizeof what, "oneDNN convolution, %s", phase_names[phase]);
+    return clg_cl_native_enqueue(b, run_native_conv, &c, sizeof c, c.slot, list, count, what);
 }
 
 clg_status clg_cl_conv_setup(clg_cl_backend *b)

@@ -57,34 +57,18 @@ clg_status clg_cl_gemm_native(clg_cl_backend *b, bool ta, bool tb, size_t m, siz
                          m, n, k, batch, lda, ldb, ldc);
     native_gemm g = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .batch = batch, .alpha = alpha, .beta = beta,
                      .ld = {lda, ldb, ldc}, .stride = {a_stride, b_stride, c_stride}};
-    cl_mem ops[3] = {A, B, C}, list[3];
-    size_t off[3] = {a_off, b_off, c_off};
+    const cl_mem ops[3] = {A, B, C};
+    cl_mem list[3];
     float *ptr[3];
-    cl_uint count = 0;
-    for (int i = 0; i < 3; i++) {
-        clg_status s = clg_cl_native_buffer(b, &ops[i], &ptr[i]);
-        if (s != CLG_OK) return s;
-        cl_uint j = 0;
-        while (j < count && list[j] != ops[i]) j++;
-        if (j == count) list[count++] = ops[i];
-    }
-    g.A = ptr[0] + off[0];
-    g.B = ptr[1] + off[1];
-    g.C = ptr[2] + off[2];
-    const void *loc[3];
-    for (cl_uint j = 0; j < count; j++) {
-        g.slot[j] = (void *)list[j];
-        loc[j] = &g.slot[j];
-    }
-    cl_int err = clEnqueueNativeKernel(b->queue, run_native_gemm, &g, sizeof g, count, list, loc, 0, NULL,
-                                       clg_cl_event_slot(b));
-    clg_cl_event_done(b);
-    b->base.launches++;
-    if (err == CL_SUCCESS) return CLG_OK;
-    char what[160];
-    snprintf(what, sizeof what, "clEnqueueNativeKernel (GEMM by the host's BLAS: m %zu, n %zu, k %zu, batch %zu)", m,
-             n, k, batch);
-    return clg_cl_fail(b, err, what);
+    cl_uint count;
+    clg_status s = clg_cl_native_buffers(b, ops, 3, ptr, list, &count);
+    if (s != CLG_OK) return s;
+    g.A = ptr[0] + a_off;
+    g.B = ptr[1] + b_off;
+    g.C = ptr[2] + c_off;
+    char what[128];
+    snprintf(what, sizeof what, "GEMM by the host's BLAS: m %zu, n %zu, k %zu, batch %zu", m, n, k, batch);
+    return clg_cl_native_enqueue(b, run_native_gemm, &g, sizeof g, g.slot, list, count, what);
 }
 
 #else

@@ -178,3 +178,35 @@ clg_status clg_cl_native_probe(clg_cl_backend *b, bool *possible)
     return s;
 }
 
+
+clg_status clg_cl_native_buffers(clg_cl_backend *b, const cl_mem *mems, int n, float **ptrs, cl_mem *list,
+                                 cl_uint *count)
+{
+    *count = 0;
+    for (int i = 0; i < n; i++) {
+        cl_mem m = mems[i];
+        clg_status s = clg_cl_native_buffer(b, &m, &ptrs[i]);
+        if (s != CLG_OK) return s;
+        cl_uint j = 0;
+        while (j < *count && list[j] != m) j++;
+        if (j == *count) list[(*count)++] = m;
+    }
+    return CLG_OK;
+}
+
+clg_status clg_cl_native_enqueue(clg_cl_backend *b, void(CL_CALLBACK *fn)(void *), void *args, size_t size,
+                                 void **slots, const cl_mem *list, cl_uint count, const char *what)
+{
+    const void *loc[CLG_NATIVE_MAX_BUFFERS];
+    for (cl_uint j = 0; j < count; j++) {
+        slots[j] = (void *)list[j];
+        loc[j] = &slots[j];
+    }
+    cl_int err = clEnqueueNativeKernel(b->queue, fn, args, size, count, list, loc, 0, NULL, clg_cl_event_slot(b));
+    clg_cl_event_done(b);
+    b->base.launches++;
+    if (err == CL_SUCCESS) return CLG_OK;
+    char msg[200];
+    snprintf(msg, sizeof msg, "clEnqueueNativeKernel (%s)", what);
+    return clg_cl_fail(b, err, msg);
+}
