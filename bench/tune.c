@@ -22,9 +22,9 @@
  *    then takes the faster of CLBlast so tuned and the host's BLAS.
  * 5. The entry is written (unless --dry-run) and a table printed: each
  *    product's time on every path and its speed-up over the baseline.
- *    Where oneDNN can run the convolutions (CPU devices), each convolution
- *    the graphs ran is timed, forward and backward, through im2col and
- *    through oneDNN, in contexts of their own, and takes the faster.
+ *    Each convolution the graphs ran is timed, forward and backward, in
+ *    contexts of their own, through im2col, the direct kernels and (CPU
+ *    devices) oneDNN, and takes the fastest.
  *
  * Timing: a host clock around each call and clFinish (CLBlast's event
  * covers only its last kernel), the best of a few runs after one that
@@ -66,12 +66,10 @@ typedef struct shape {
 
 #define MAX_CONVS 16
 
-/* A convolution the graphs ran, and its forward + backward's seconds
- * through im2col and through oneDNN. */
+/* A convolution the graphs ran. */
 typedef struct conv_case {
     clg_conv_geom g;
     const char *from;
-    double im2col, onednn;
 } conv_case;
 
 typedef struct tuner {
@@ -669,29 +667,37 @@ int main(int argc, char **argv)
            "%.0f s\n",
            before * 1e3, after * 1e3, before / after, threshold, now_seconds() - t.start);
 
-    /* 5. each convolution's path, where oneDNN can take them */
-    if (t.b->conv_native && t.nconv) {
-        printf("\n%-9s %-36s %11s %11s  %-7s %8s\n", "from", "convolution (N C H W -> OC, KHxKW)", "im2col ms",
-               "oneDNN ms", "path", "speed-up");
+    /* 5. each convolution's path: im2col, the direct kernels, oneDNN where it may run */
+    if (t.nconv) {
+        printf("\n%-9s %-34s %10s %10s %10s  %-7s %8s\n", "from", "convolution (N C H W -> OC, KHxKW)", "im2col ms",
+               "direct ms", "oneDNN ms", "path", "speed-up");
+        static const char *const shown[CLG_CONV_PATHS] = {"im2col", "direct", "oneDNN"};
         for (int i = 0; i < t.nconv; i++) {
             conv_case *c = &t.conv[i];
-            progress_update(&t.prog, "convolutions", i, t.nconv, 0, 0);
-            c->im2col = time_conv(spec, &c->g, "im2col");
-            c->onednn = time_conv(spec, &c->g, "onednn");
+            double secs[CLG_CONV_PATHS];
+            for (int k = 0; k < CLG_CONV_PATHS; k++) {
+                progress_update(&t.prog, "convolutions", i * CLG_CONV_PATHS + k, t.nconv * CLG_CONV_PATHS, 0, 0);
+                secs[k] = k == CLG_CONV_ONEDNN && !t.b->conv_native ? INFINITY
+                                                                     : time_conv(spec, &c->g, clg_conv_path_names[k]);
+            }
             progress_clear(&t.prog);
-            const bool one = c->onednn <= c->im2col;
-            const double other = one ? c->im2col : c->onednn, mine = one ? c->onednn : c->im2col;
+            int best = 0;
+            for (int k = 1; k < CLG_CONV_PATHS; k++)
+                if (secs[k] < secs[best]) best = k;
+            double next = INFINITY;
+            for (int k = 0; k < CLG_CONV_PATHS; k++)
+                if (k != best && secs[k] < next) next = secs[k];
             char geom[64];
             snprintf(geom, sizeof geom, "%lld %lld %lld %lld -> %lld, %lldx%lld", (long long)c->g.n,
                      (long long)c->g.c, (long long)c->g.h, (long long)c->g.w, (long long)c->g.oc, (long long)c->g.kh,
                      (long long)c->g.kw);
-            printf("%-9s %-36s %11.3f %11.3f  %-7s %7.2fx\n", c->from, geom, c->im2col * 1e3, c->onednn * 1e3,
-                   one ? "oneDNN" : "im2col", other / mine);
-            if (!isfinite(mine)) continue;
+            printf("%-9s %-34s %10.3f %10.3f %10.3f  %-7s %7.2fx\n", c->from, geom, secs[0] * 1e3, secs[1] * 1e3,
+                   secs[2] * 1e3, shown[best], next / secs[best]);
+            if (!isfinite(secs[best])) continue;
             clg_tune_conv tc = {.geom = {c->g.n, c->g.c, c->g.h, c->g.w, c->g.oc, c->g.kh, c->g.kw, c->g.sh, c->g.sw,
                                          c->g.ph, c->g.pw, c->g.dh, c->g.dw},
-                                .onednn = one,
-                                .speedup = isfinite(other / mine) ? other / mine : 1};
+                                .path = best,
+                                .speedup = isfinite(next / secs[best]) ? next / secs[best] : 1};
             clg_tune_set_conv(&out, &tc);
         }
         printf("%.0f s\n", now_seconds() - t.start);

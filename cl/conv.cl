@@ -97,6 +97,150 @@ __kernel void conv_swap01(__global const float *SRC, __global float *DST, __glob
     }
 }
 
+/*
+ * Direct convolution (no im2col), for small channel counts and where
+ * clgrad-tune measures it faster (host/cl_conv.c chooses per layer).
+ * Output channels (input channels for the input gradient) come in blocks
+ * of CONV_BLOCK per work-item, so that each x (dy) value read serves the
+ * whole block; neighbouring work-items take neighbouring pixels, and the
+ * weights they read are the same (a broadcast on GPUs, a scalar on PoCL).
+ * Each sum runs over c, then p, then q in order: K = C KH KW terms in
+ * float, within the matmul family's tolerance (K + 4) u S.
+ *
+ * Forward: y[n,o,i,l] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n,c, i sh - ph + p dh, l sw - pw + q dw]
+ */
+#define CONV_BLOCK 4
+
+__kernel void conv_direct_forward(__global const float *X, __global const float *W, __global const float *B,
+                                  __global float *Y, int16 geom, int has_bias)
+{
+    const conv_geom g = conv_unpack(geom);
+    const int ob_count = (g.oc + CONV_BLOCK - 1) / CONV_BLOCK, plane = g.oh * g.ow;
+    const long total = (long)g.n * ob_count * plane, wstride = (long)g.c * g.kh * g.kw;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const long t = idx / plane;
+        const int pix = (int)(idx - t * plane), n = (int)(t / ob_count), ob = (int)(t - (long)n * ob_count);
+        const int i = pix / g.ow, l = pix - i * g.ow, o0 = ob * CONV_BLOCK;
+        const int h0 = i * g.sh - g.ph, v0 = l * g.sw - g.pw;
+        float acc[CONV_BLOCK];
+        for (int b = 0; b < CONV_BLOCK; b++) acc[b] = 0.0f;
+        /* no branch on the cell: outside x reads a clamped cell and counts 0
+         * (a loop every work-item runs alike vectorises on CPUs, and warps
+         * do not diverge); a block past the last channel reads the last
+         * channel's weights and is not stored */
+        for (int c = 0; c < g.c; c++) {
+            __global const float *x = X + ((long)n * g.c + c) * g.h * g.w;
+            for (int p = 0; p < g.kh; p++) {
+                const int h = h0 + p * g.dh;
+                const bool row_in = h >= 0 && h < g.h;
+                const int hc = clamp(h, 0, g.h - 1);
+                for (int q = 0; q < g.kw; q++) {
+                    const int v = v0 + q * g.dw;
+                    const float xv = row_in && v >= 0 && v < g.w ? x[hc * g.w + clamp(v, 0, g.w - 1)] : 0.0f;
+                    const long wo = ((long)c * g.kh + p) * g.kw + q;
+                    for (int b = 0; b < CONV_BLOCK; b++) acc[b] += W[min(o0 + b, g.oc - 1) * wstride + wo] * xv;
+                }
+            }
+        }
+        for (int b = 0; b < CONV_BLOCK; b++)
+            if (o0 + b < g.oc)
+                Y[((long)n * g.oc + o0 + b) * plane + pix] = has_bias ? acc[b] + B[o0 + b] : acc[b];
+    }
+}
+
+/*
+ * Input gradient, gathered (no atomics): each x cell sums over the output
+ * cells whose windows hold it at a whole tap (conv_windows, as col2im):
+ *   dx[n,c,h,v] = sum_{o, (i,l) with h = i sh - ph + p dh, v = l sw - pw + q dw} w[o,c,p,q] dy[n,o,i,l]
+ * in the order o, i, l (with stride 1, out-of-range taps add 0 in that order).
+ */
+__kernel void conv_direct_input_grad(__global const float *DY, __global const float *W, __global float *DX,
+                                     int16 geom)
+{
+    const conv_geom g = conv_unpack(geom);
+    const int cb_count = (g.c + CONV_BLOCK - 1) / CONV_BLOCK, plane = g.h * g.w;
+    const long total = (long)g.n * cb_count * plane;
+    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
+        const long t = idx / plane;
+        const int pix = (int)(idx - t * plane), n = (int)(t / cb_count), cb = (int)(t - (long)n * cb_count);
+        const int h = pix / g.w, v = pix - h * g.w, c0 = cb * CONV_BLOCK;
+        float acc[CONV_BLOCK];
+        for (int b = 0; b < CONV_BLOCK; b++) acc[b] = 0.0f;
+        if (g.sh == 1 && g.sw == 1) {
+            /* stride 1: every tap (p, q) is whole, at i = h + ph - p dh, l = v + pw - q dw;
+             * branch-free as the forward, in the order o, then i, l ascending (p, q descending) */
+            for (int o = 0; o < g.oc; o++) {
+                __global const float *dy = DY + ((long)n * g.oc + o) * g.oh * g.ow;
+                for (int p = g.kh - 1; p >= 0; p--) {
+                    const int i = h + g.ph - p * g.dh;
+                    const bool row_in = i >= 0 && i < g.oh;
+                    const int ic = clamp(i, 0, g.oh - 1);
+                    for (int q = g.kw - 1; q >= 0; q--) {
+                        const int l = v + g.pw - q * g.dw;
+                        const float d = row_in && l >= 0 && l < g.ow ? dy[ic * g.ow + clamp(l, 0, g.ow - 1)] : 0.0f;
+                        for (int b = 0; b < CONV_BLOCK; b++)
+                            acc[b] += W[(((long)o * g.c + min(c0 + b, g.c - 1)) * g.kh + p) * g.kw + q] * d;
+                    }
+                }
+            }
+        } else {
+            const int2 ri = conv_windows(h, g.kh, g.sh, g.ph, g.dh, g.oh),
+                       rl = conv_windows(v, g.kw, g.sw, g.pw, g.dw, g.ow);
+            for (int o = 0; o < g.oc; o++) {
+                __global const float *dy = DY + ((long)n * g.oc + o) * g.oh * g.ow;
+                for (int i = ri.x; i <= ri.y; i++) {
+                    const int tp = h + g.ph - i * g.sh, p = g.dh > 1 ? tp / g.dh : tp;
+                    if (p * g.dh != tp) continue; /* not a whole tap */
+                    for (int l = rl.x; l <= rl.y; l++) {
+                        const int tq = v + g.pw - l * g.sw, q = g.dw > 1 ? tq / g.dw : tq;
+                        if (q * g.dw != tq) continue;
+                        const float d = dy[i * g.ow + l];
+                        for (int b = 0; b < CONV_BLOCK; b++)
+                            acc[b] += W[(((long)o * g.c + min(c0 + b, g.c - 1)) * g.kh + p) * g.kw + q] * d;
+                    }
+                }
+            }
+        }
+        for (int b = 0; b < CONV_BLOCK; b++)
+            if (c0 + b < g.c) DX[((long)n * g.c + c0 + b) * plane + pix] = acc[b];
+    }
+}
+
+/*
+ * Weight gradient: a work-group per (o, c) pair (pairs group-stride), each
+ * tap a reduction over the batch and the output plane:
+ *   dw[o,c,p,q] = sum_{n,i,l} dy[n,o,i,l] x[n,c, i sh - ph + p dh, l sw - pw + q dw]
+ * Work-items take whole output rows (n, i), striding over them, and walk
+ * each row's l in order (no division per cell), then group_sum in a fixed
+ * order.
+ */
+__kernel void conv_direct_weight_grad(__global const float *X, __global const float *DY, __global float *DW,
+                                      int16 geom, __local float *tmp)
+{
+    const conv_geom g = conv_unpack(geom);
+    const int rows = g.n * g.oh;
+    for (int pair = get_group_id(0); pair < g.oc * g.c; pair += get_num_groups(0)) {
+        const int o = pair / g.c, c = pair - o * g.c;
+        for (int p = 0; p < g.kh; p++)
+            for (int q = 0; q < g.kw; q++) {
+                float acc = 0.0f;
+                /* the output columns whose tap q lands inside x: l in [l0, l1) */
+                const int off = q * g.dw - g.pw;
+                const int l0 = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+                const int l1 = min(g.ow, (g.w - 1 - off) / g.sw + 1);
+                for (int r = get_local_id(0); r < rows; r += get_local_size(0)) {
+                    const int n = r / g.oh, i = r - n * g.oh, h = i * g.sh - g.ph + p * g.dh;
+                    if (h < 0 || h >= g.h) continue;
+                    __global const float *dy = DY + (((long)n * g.oc + o) * g.oh + i) * g.ow;
+                    __global const float *x = X + (((long)n * g.c + c) * g.h + h) * g.w + off;
+                    for (int l = l0; l < l1; l++) acc += dy[l] * x[l * g.sw];
+                }
+                acc = group_sum(acc, tmp);
+                if (get_local_id(0) == 0) DW[((long)pair * g.kh + p) * g.kw + q] = acc;
+            }
+    }
+}
+
 /* y[n, o, s] += bias[o] over y [N, OC, P]: the forward's bias where the
  * products write y in place (a product per image, host/cl_conv.c). */
 __kernel void conv_bias_add(__global float *Y, __global const float *BIAS, int OC, long P, long total)

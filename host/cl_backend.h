@@ -35,7 +35,8 @@ typedef struct clg_cl_backend {
      * CLGRAD_GEMM=clblast */
     bool gemm_native;
     bool natives;     /* a CPU device whose native kernels work (host/native.c) */
-    bool conv_native; /* convolutions by oneDNN as native kernels (host/conv_native.c) */
+    bool conv_native; /* oneDNN may run convolutions, as native kernels (host/conv_native.c) */
+    int conv_forced;  /* the CLG_CONV_* path CLGRAD_CONV names, or -1 */
     struct clg_dnnl *dnnl; /* oneDNN's engine, stream and primitives, or NULL */
     /* clgrad-tune (bench/tune.c): told of every product and convolution the graph runs */
     void (*gemm_seen)(void *user, bool ta, bool tb, size_t m, size_t n, size_t k, size_t batch);

@@ -21,6 +21,10 @@
  * A BLAS call costs microseconds, and the swaps were a fifth of a CNN
  * step's time there (bench/RESULTS.md). CLBlast keeps the one large
  * product, which a GPU needs to fill itself. Y' and dY' are then unused.
+ *
+ * Each layer takes one of three paths (clg_cl_conv_path): im2col as above,
+ * the direct kernels of cl/conv.cl, or oneDNN on CPU devices
+ * (host/conv_native.c); clgrad-tune measures which per layer.
  */
 #include "../core/conv_geom.h"
 #include "cl_backend.h"
@@ -45,6 +49,12 @@ static clg_status swap01(clg_cl_backend *b, cl_mem src, cl_mem dst, cl_mem bias,
     if (!bias) bias = src; /* never read */
     clg_karg args[] = {ARG(src), ARG(dst), ARG(bias), ARG(has_bias), ARG(ci), ARG(cj), ARG(cp)};
     return clg_cl_launch(b, K_conv_swap01, args, 7, (size_t)(I * J * P), 0);
+}
+
+/* Channel blocks of the direct kernels (CONV_BLOCK in cl/conv.cl). */
+static int64_t blocks(int64_t channels)
+{
+    return (channels + 3) / 4;
 }
 
 /* A product per image (see the top of the file): where CPU devices take
@@ -81,7 +91,16 @@ static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const c
 {
     clg_conv_geom g = clg_conv_geom_of(nodes, n);
     if (b->conv_seen && !b->rec) b->conv_seen(b->seen_user, &g);
-    if (b->conv_native) {
+    const int path = clg_cl_conv_path(b, &g);
+    if (path == CLG_CONV_DIRECT) {
+        cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), y = MEM(n->buf);
+        cl_mem bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : x; /* never read without one */
+        cl_int has_bias = n->src[2] >= 0;
+        cl_int16 g16 = clg_cl_geom16(&g);
+        clg_karg args[] = {ARG(x), ARG(w), ARG(bias), ARG(y), ARG(g16), ARG(has_bias)};
+        return clg_cl_launch(b, K_conv_direct_forward, args, 6, (size_t)(g.n * blocks(g.oc) * g.oh * g.ow), 0);
+    }
+    if (path == CLG_CONV_ONEDNN) {
         bool taken;
         clg_status s = clg_cl_conv_native(b, CLG_CONV_FORWARD, &g, MEM(nodes[n->src[0]].buf),
                                           MEM(nodes[n->src[1]].buf), n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : NULL,
@@ -122,7 +141,15 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
 {
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
-    if (b->conv_native) {
+    const int path = clg_cl_conv_path(b, &g);
+    if (path == CLG_CONV_DIRECT) {
+        cl_mem x = MEM(nodes[conv->src[0]].buf), dy = MEM(nodes[n->src[0]].buf), dw = MEM(n->buf);
+        cl_int16 g16 = clg_cl_geom16(&g);
+        const size_t wg = b->kwg[K_conv_direct_weight_grad];
+        clg_karg args[] = {ARG(x), ARG(dy), ARG(dw), ARG(g16), LOCAL_ARG(wg * sizeof(float))};
+        return clg_cl_launch(b, K_conv_direct_weight_grad, args, 5, (size_t)(g.oc * g.c) * wg, wg);
+    }
+    if (path == CLG_CONV_ONEDNN) {
         bool taken;
         clg_status s = clg_cl_conv_native(b, CLG_CONV_WEIGHT_GRAD, &g, MEM(nodes[conv->src[0]].buf),
                                           MEM(nodes[n->src[0]].buf), NULL, MEM(n->buf), &taken);
@@ -144,7 +171,14 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
 {
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
-    if (b->conv_native) {
+    const int path = clg_cl_conv_path(b, &g);
+    if (path == CLG_CONV_DIRECT) {
+        cl_mem dy = MEM(nodes[n->src[0]].buf), w = MEM(nodes[conv->src[1]].buf), dx = MEM(n->buf);
+        cl_int16 g16 = clg_cl_geom16(&g);
+        clg_karg args[] = {ARG(dy), ARG(w), ARG(dx), ARG(g16)};
+        return clg_cl_launch(b, K_conv_direct_input_grad, args, 4, (size_t)(g.n * blocks(g.c) * g.h * g.w), 0);
+    }
+    if (path == CLG_CONV_ONEDNN) {
         bool taken;
         clg_status s = clg_cl_conv_native(b, CLG_CONV_INPUT_GRAD, &g, MEM(nodes[n->src[0]].buf),
                                           MEM(nodes[conv->src[1]].buf), NULL, MEM(n->buf), &taken);
@@ -199,7 +233,9 @@ bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, cons
     const clg_node *conv = n->op == CLG_OP_CONV2D ? n : &nodes[n->src[1]];
     if (n->op != CLG_OP_CONV2D && n->op != CLG_OP_CONV2D_GRAD_INPUT && n->op != CLG_OP_CONV2D_GRAD_WEIGHT) return true;
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
-    if (clg_cl_conv_native_takes(b, &g)) return true; /* oneDNN keeps its own */
+    const int path = clg_cl_conv_path(b, &g);
+    /* the direct kernels need none; oneDNN keeps its own */
+    if (path == CLG_CONV_DIRECT || (path == CLG_CONV_ONEDNN && clg_cl_conv_native_takes(b, &g))) return true;
     int64_t rows = clg_conv_col_rows(&g), np = clg_conv_col_cols(&g);
     if (np < 1 || rows > INT64_MAX / np || g.oc > INT64_MAX / np) return false;
     switch (n->op) {

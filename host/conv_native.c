@@ -30,6 +30,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+static clg_status start_engine(clg_cl_backend *b);
+
+clg_status clg_cl_conv_setup(clg_cl_backend *b)
+{
+    const char *env = getenv("CLGRAD_CONV");
+    b->conv_forced = -1;
+    if (env && *env && strcmp(env, "auto")) {
+        for (int k = 0; k < CLG_CONV_PATHS; k++)
+            if (!strcmp(env, clg_conv_path_names[k])) b->conv_forced = k;
+        if (b->conv_forced < 0)
+            return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "CLGRAD_CONV='%s' is not one of auto, im2col, direct, onednn", env);
+    }
+#ifdef CLG_HAVE_DNNL
+    const bool onednn = b->natives;
+#else
+    const bool onednn = false;
+#endif
+    if (b->conv_forced == CLG_CONV_ONEDNN && !onednn)
+        return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED,
+                         "CLGRAD_CONV=onednn: %s cannot take oneDNN's convolutions (%s)", b->base.device,
+#ifdef CLG_HAVE_DNNL
+                         "not a CPU device that runs native kernels"
+#else
+                         "clgrad was built without oneDNN"
+#endif
+        );
+    b->conv_native = onednn && (b->conv_forced < 0 || b->conv_forced == CLG_CONV_ONEDNN);
+    if (b->conv_native) {
+        clg_status st = start_engine(b);
+        if (st != CLG_OK) return st;
+    }
+    /* a path named in CLGRAD_CONV keeps every convolution there */
+    b->tune_convs = b->tune && b->conv_forced < 0;
+    int tuned = b->tune_convs ? b->tune->nconvs : 0;
+    const int def = b->conv_forced >= 0 ? b->conv_forced : b->conv_native ? CLG_CONV_ONEDNN : CLG_CONV_IM2COL;
+    static const char *const says[CLG_CONV_PATHS] = {"im2col and the products", "direct kernels",
+                                                     "oneDNN as native kernels"};
+    size_t len = strlen(b->base.gemm);
+    snprintf(b->base.gemm + len, sizeof b->base.gemm - len, "; convolutions by %s%s", says[def],
+             tuned ? ", or as tuned per layer" : "");
+    return CLG_OK;
+}
+
+int clg_cl_conv_path(const clg_cl_backend *b, const clg_conv_geom *g)
+{
+    if (b->conv_forced >= 0) return b->conv_forced;
+    if (b->tune_convs) {
+        const int64_t key[13] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw};
+        const clg_tune_conv *c = clg_tune_find_conv(b->tune, key);
+        if (c && (c->path != CLG_CONV_ONEDNN || b->conv_native)) return c->path;
+    }
+    return b->conv_native ? CLG_CONV_ONEDNN : CLG_CONV_IM2COL;
+}
+
 #ifdef CLG_HAVE_DNNL
 #include <dnnl.h>
 
@@ -277,17 +332,9 @@ static void CL_CALLBACK run_native_conv(void *v)
     if (s != dnnl_success) p->failed = 1;
 }
 
-bool clg_cl_conv_tuned_im2col(const clg_cl_backend *b, const clg_conv_geom *g)
-{
-    if (!b->tune_convs) return false;
-    const int64_t key[13] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw};
-    const clg_tune_conv *c = clg_tune_find_conv(b->tune, key);
-    return c && !c->onednn;
-}
-
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g)
 {
-    if (!b->conv_native || !b->dnnl || clg_cl_conv_tuned_im2col(b, g)) return false;
+    if (!b->conv_native || !b->dnnl) return false;
     /* every phase must be made, bias or not: asked once per node recorded */
     conv_desc d;
     if (describe(g, &d) != dnnl_success) return false;
@@ -305,7 +352,6 @@ clg_status clg_cl_conv_native(clg_cl_backend *b, int phase, const clg_conv_geom 
 {
     conv_prim *p;
     *taken = false;
-    if (clg_cl_conv_tuned_im2col(b, g)) return CLG_OK;
     clg_status st = get_prim(b, phase, bias != NULL, g, &p);
     if (st != CLG_OK || !p) return st;
     *taken = true;
@@ -324,31 +370,10 @@ clg_status clg_cl_conv_native(clg_cl_backend *b, int phase, const clg_conv_geom 
     return clg_cl_native_enqueue(b, run_native_conv, &c, sizeof c, c.slot, list, count, what);
 }
 
-clg_status clg_cl_conv_setup(clg_cl_backend *b)
+static clg_status start_engine(clg_cl_backend *b)
 {
-    const char *env = getenv("CLGRAD_CONV");
-    if (env && *env && strcmp(env, "auto") && strcmp(env, "im2col") && strcmp(env, "onednn"))
-        return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
-                         "CLGRAD_CONV='%s' is not one of auto, im2col, onednn", env);
-    b->conv_native = b->natives && !(env && !strcmp(env, "im2col"));
-    if (env && !strcmp(env, "onednn") && !b->conv_native)
-        return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED,
-                         "CLGRAD_CONV=onednn: %s cannot take oneDNN's convolutions (not a CPU device that runs "
-                         "native kernels)",
-                         b->base.device);
-    if (!b->conv_native) return CLG_OK;
     struct clg_dnnl *e;
-    clg_status st = engine(b, &e);
-    if (st == CLG_OK) {
-        /* CLGRAD_CONV=onednn keeps every convolution there */
-        b->tune_convs = b->tune && !(env && !strcmp(env, "onednn"));
-        int other = 0;
-        for (int i = 0; b->tune_convs && i < b->tune->nconvs; i++) other += !b->tune->convs[i].onednn;
-        size_t len = strlen(b->base.gemm);
-        snprintf(b->base.gemm + len, sizeof b->base.gemm - len, "; convolutions by oneDNN as native kernels%s",
-                 other ? ", im2col for tuned ones" : "");
-    }
-    return st;
+    return engine(b, &e);
 }
 
 void clg_cl_conv_native_release(clg_cl_backend *b)
@@ -367,9 +392,9 @@ void clg_cl_conv_native_release(clg_cl_backend *b)
 
 #else
 
-bool clg_cl_conv_tuned_im2col(const clg_cl_backend *b, const clg_conv_geom *g)
+static clg_status start_engine(clg_cl_backend *b)
 {
-    return false;
+    return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED, "oneDNN convolution: clgrad was built without oneDNN");
 }
 
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g)
@@ -382,18 +407,6 @@ clg_status clg_cl_conv_native(clg_cl_backend *b, int phase, const clg_conv_geom 
 {
     *taken = false;
     return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED, "oneDNN convolution: clgrad was built without oneDNN");
-}
-
-clg_status clg_cl_conv_setup(clg_cl_backend *b)
-{
-    const char *env = getenv("CLGRAD_CONV");
-    if (env && *env && strcmp(env, "auto") && strcmp(env, "im2col") && strcmp(env, "onednn"))
-        return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
-                         "CLGRAD_CONV='%s' is not one of auto, im2col, onednn", env);
-    if (env && !strcmp(env, "onednn"))
-        return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED, "CLGRAD_CONV=onednn: clgrad was built without oneDNN");
-    b->conv_native = false;
-    return CLG_OK;
 }
 
 void clg_cl_conv_native_release(clg_cl_backend *b)

@@ -4,18 +4,22 @@
 
 #include "../core/conv_geom.h"
 #include "cl_backend.h"
+#include "tune.h"
 
 enum { CLG_CONV_FORWARD, CLG_CONV_INPUT_GRAD, CLG_CONV_WEIGHT_GRAD };
 
-/* Sets b->conv_native from the device (b->natives), the build and
- * CLGRAD_CONV (auto, im2col or onednn); an error names a value that
- * cannot be honoured. */
+/* Sets b->conv_native (oneDNN may run convolutions: b->natives, in a
+ * build with it) and b->conv_forced from CLGRAD_CONV (auto, im2col,
+ * direct or onednn), applies the tuning entry's per-layer paths unless a
+ * path is named, and says which in the context's GEMM description; an
+ * error names a value that cannot be honoured. */
 clg_status clg_cl_conv_setup(clg_cl_backend *b);
-/* Whether the device's tuning entry sends this geometry to im2col. */
-bool clg_cl_conv_tuned_im2col(const clg_cl_backend *b, const clg_conv_geom *g);
-/* Whether oneDNN takes this geometry (every phase; not sent to im2col by
- * the tuning): asked when a node is recorded, so that the im2col path's
- * workspaces exist where it does not run. */
+/* The path a geometry wants (CLG_CONV_*, host/tune.h): CLGRAD_CONV's, else
+ * the tuning entry's, else oneDNN where it may run, else im2col. oneDNN
+ * may still refuse a geometry (clg_cl_conv_native_takes): im2col runs it. */
+int clg_cl_conv_path(const clg_cl_backend *b, const clg_conv_geom *g);
+/* Whether oneDNN takes this geometry (every phase): asked when a node is
+ * recorded, so that the im2col path's workspaces exist where it does not. */
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g);
 /* One phase as a native kernel (*taken false, nothing done: a geometry
  * oneDNN does not take, which im2col runs):

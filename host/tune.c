@@ -13,6 +13,8 @@
 
 #define HEADER "clgrad-tune 1"
 
+const char *const clg_conv_path_names[CLG_CONV_PATHS] = {"im2col", "direct", "onednn"};
+
 /* The kernels whose parameters an entry may set: CLBlast's names for the
  * GEMM routine's kernels (an unknown name makes the entry unparseable, not
  * a call CLBlast refuses later). */
@@ -79,7 +81,7 @@ char *clg_tune_format(const clg_tune *t, size_t *len)
         const clg_tune_conv *c = &t->convs[i];
         put(&o, "conv");
         for (int j = 0; j < 13; j++) put(&o, " %lld", (long long)c->geom[j]);
-        put(&o, " %s %.3f\n", c->onednn ? "onednn" : "im2col", c->speedup);
+        put(&o, " %s %.3f\n", clg_conv_path_names[c->path], c->speedup);
     }
     if (o.p) *len = o.len;
     return o.p;
@@ -155,8 +157,10 @@ static bool parse_conv(char *save, clg_tune *t)
     }
     char *path = strtok_r(NULL, " ", &save), *speed = strtok_r(NULL, " ", &save);
     if (!path || !speed || strtok_r(NULL, " ", &save)) return false;
-    if (!strcmp(path, "onednn")) c.onednn = true;
-    else if (strcmp(path, "im2col")) return false;
+    c.path = -1;
+    for (int k = 0; k < CLG_CONV_PATHS; k++)
+        if (!strcmp(path, clg_conv_path_names[k])) c.path = k;
+    if (c.path < 0) return false;
     char *end;
     errno = 0;
     c.speedup = strtod(speed, &end);

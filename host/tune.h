@@ -24,10 +24,11 @@
  *   conv 64 32 14 14 64 3 3 1 1 1 1 1 1 onednn 2.5
  *                                               a convolution (N C H W OC KH
  *                                               KW, strides, padding,
- *                                               dilation), its path (onednn
- *                                               or im2col), the speed-up of
- *                                               its forward and backward
- *                                               over the other path
+ *                                               dilation), its path (onednn,
+ *                                               direct or im2col), the
+ *                                               speed-up of its forward and
+ *                                               backward over the next
+ *                                               fastest path
  * CLGRAD_TUNING=off ignores the entry (clgrad-tune measures the defaults so).
  */
 #ifndef CLG_TUNE_H
@@ -59,11 +60,15 @@ typedef struct clg_tune_shape {
 
 #define CLG_TUNE_MAX_CONVS 32
 
+/* A convolution's paths (host/cl_conv.c), and their names in the entry. */
+enum { CLG_CONV_IM2COL, CLG_CONV_DIRECT, CLG_CONV_ONEDNN, CLG_CONV_PATHS };
+extern const char *const clg_conv_path_names[CLG_CONV_PATHS];
+
 /* A convolution's geometry: N C H W OC KH KW SH SW PH PW DH DW. */
 typedef struct clg_tune_conv {
     int64_t geom[13];
-    bool onednn;    /* oneDNN, else im2col */
-    double speedup; /* over the other path, as measured */
+    int path;       /* CLG_CONV_* */
+    double speedup; /* over the next fastest path, as measured */
 } clg_tune_conv;
 
 typedef struct clg_tune {

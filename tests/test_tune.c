@@ -198,7 +198,7 @@ static void test_text(void **state)
     assert_true(fabs(f->speedup - 0.5) < 1e-9);
     assert_null(clg_tune_find(&back, true, true, 3, 5, 7, 12));
     free(text);
-    clg_tune_conv cv = {.geom = {64, 32, 14, 14, 64, 3, 3, 1, 1, 0, 1, 2, 1}, .onednn = true, .speedup = 2.5};
+    clg_tune_conv cv = {.geom = {64, 32, 14, 14, 64, 3, 3, 1, 1, 0, 1, 2, 1}, .path = CLG_CONV_DIRECT, .speedup = 2.5};
     assert_true(clg_tune_set_conv(&t, &cv));
     text = clg_tune_format(&t, &len);
     assert_non_null(text);
@@ -206,7 +206,7 @@ static void test_text(void **state)
     assert_int_equal(back.nconvs, 1);
     const clg_tune_conv *fc = clg_tune_find_conv(&back, cv.geom);
     assert_non_null(fc);
-    assert_true(fc->onednn);
+    assert_int_equal(fc->path, CLG_CONV_DIRECT);
     assert_int_equal(fc->geom[9], 0);
     assert_int_equal(fc->geom[11], 2);
     free(text);
@@ -368,33 +368,39 @@ static void test_kernel_parameters(void **state)
     }
 }
 
-/* A convolution marked for im2col in the entry runs there (bit for bit as
- * CLGRAD_CONV=im2col gives), where oneDNN would run it otherwise. */
+/* A convolution the entry sends to a path runs there, bit for bit as
+ * CLGRAD_CONV naming that path gives; CLGRAD_CONV wins over the entry; an
+ * entry for another geometry changes nothing. */
 static void test_conv_paths(void **state)
 {
     char specs[MAX_DEV][32];
     int n = test_opencl_devices(specs, MAX_DEV);
     for (int d = 0; d < n; d++) {
         fresh_dir();
-        run plain, im2col, tuned;
+        cl_device_id dev = device_of(specs[d]);
+        run plain, forced[2], tuned;
         run_child_as("--conv", specs[d], NULL, &plain);
-        if (!strstr(plain.gemm, "oneDNN")) continue; /* one path only */
-        run_child_as("--conv", specs[d], "CLGRAD_CONV=im2col", &im2col);
-        if (same(&plain, &im2col)) fail_msg("%s: the two paths agree bit for bit: the check cannot tell them apart", specs[d]);
-        clg_tune t = {0};
-        clg_tune_conv c = {.geom = {CN, CC, CH, CW, CO, 3, 3, 1, 1, 1, 1, 1, 1}, .onednn = false, .speedup = 1.25};
-        assert_true(clg_tune_set_conv(&t, &c));
-        assert_true(clg_tune_save(device_of(specs[d]), &t));
-        run_child_as("--conv", specs[d], NULL, &tuned);
-        if (!strstr(tuned.gemm, "im2col for tuned ones")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
-        assert_true(same(&tuned, &im2col));
-        run_child_as("--conv", specs[d], "CLGRAD_CONV=onednn", &tuned);
-        assert_true(same(&tuned, &plain));
-        /* another geometry in the entry changes nothing here */
-        t.convs[0].geom[0] = CN + 1;
-        assert_true(clg_tune_save(device_of(specs[d]), &t));
-        run_child_as("--conv", specs[d], NULL, &tuned);
-        assert_true(same(&tuned, &plain));
+        run_child_as("--conv", specs[d], "CLGRAD_CONV=im2col", &forced[0]);
+        run_child_as("--conv", specs[d], "CLGRAD_CONV=direct", &forced[1]);
+        if (same(&forced[0], &forced[1]))
+            fail_msg("%s: im2col and the direct kernels agree bit for bit: the check cannot tell them apart", specs[d]);
+        for (int k = 0; k < 2; k++) {
+            clg_tune t = {0};
+            clg_tune_conv c = {.geom = {CN, CC, CH, CW, CO, 3, 3, 1, 1, 1, 1, 1, 1},
+                               .path = k ? CLG_CONV_DIRECT : CLG_CONV_IM2COL, .speedup = 1.25};
+            assert_true(clg_tune_set_conv(&t, &c));
+            assert_true(clg_tune_save(dev, &t));
+            run_child_as("--conv", specs[d], NULL, &tuned);
+            if (!strstr(tuned.gemm, "as tuned per layer")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
+            if (!same(&tuned, &forced[k])) fail_msg("%s: the entry's %s path did not run", specs[d], k ? "direct" : "im2col");
+            run_child_as("--conv", specs[d], k ? "CLGRAD_CONV=im2col" : "CLGRAD_CONV=direct", &tuned);
+            assert_true(same(&tuned, &forced[!k]));
+            /* another geometry in the entry changes nothing here */
+            t.convs[0].geom[0] = CN + 1;
+            assert_true(clg_tune_save(dev, &t));
+            run_child_as("--conv", specs[d], NULL, &tuned);
+            assert_true(same(&tuned, &plain));
+        }
     }
 }
 
