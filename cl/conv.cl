@@ -282,24 +282,32 @@ inline int4 pool_window(long idx, const conv_geom *g)
  */
 __kernel void pool_max_forward(__global const float *X, __global float *Y, __global int *ARG, int16 geom)
 {
+    /* a work-item per output row (n, c, i), walking its l in order: no
+     * division per output (they were most of this kernel's time on PoCL) */
     const conv_geom g = conv_unpack(geom);
-    const long total = (long)g.n * g.c * g.oh * g.ow;
-    for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const int4 win = pool_window(idx, &g);
-        const int hs = win.s0, he = win.s1, vs = win.s2, ve = win.s3;
-        __global const float *x = X + idx / ((long)g.ow * g.oh) * g.h * g.w;
-        float best = x[hs * g.w + vs];
-        int at = hs * g.w + vs;
-        for (int h = hs; h < he; h++)
-            for (int v = vs; v < ve; v++) {
-                const float val = x[h * g.w + v];
-                if (val > best || (isnan(val) && !isnan(best))) {
-                    best = val;
-                    at = h * g.w + v;
+    const long rows = (long)g.n * g.c * g.oh;
+    for (long r = get_global_id(0); r < rows; r += get_global_size(0)) {
+        const long nc = r / g.oh;
+        const int i = (int)(r - nc * g.oh), h0 = i * g.sh - g.ph;
+        const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
+        __global const float *x = X + nc * g.h * g.w;
+        __global float *y = Y + r * g.ow;
+        __global int *arg = ARG + r * g.ow;
+        for (int l = 0; l < g.ow; l++) {
+            const int v0 = l * g.sw - g.pw, vs = max(v0, 0), ve = min(v0 + g.kw, g.w);
+            float best = x[hs * g.w + vs];
+            int at = hs * g.w + vs;
+            for (int h = hs; h < he; h++)
+                for (int v = vs; v < ve; v++) {
+                    const float val = x[h * g.w + v];
+                    if (val > best || (isnan(val) && !isnan(best))) {
+                        best = val;
+                        at = h * g.w + v;
+                    }
                 }
-            }
-        Y[idx] = best;
-        ARG[idx] = at;
+            y[l] = best;
+            arg[l] = at;
+        }
     }
 }
 

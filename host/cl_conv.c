@@ -277,7 +277,7 @@ clg_status clg_cl_conv(clg_cl_backend *b, const clg_node *nodes, const clg_node 
     case CLG_OP_CONV2D_GRAD_BIAS: return conv_grad_bias(b, nodes, n);
     case CLG_OP_MAXPOOL2D: {
         clg_conv_geom g = clg_conv_geom_of(nodes, n);
-        return pool(b, K_pool_max_forward, s0, y, MEM(n->aux[0]), &g, n->numel);
+        return pool(b, K_pool_max_forward, s0, y, MEM(n->aux[0]), &g, g.n * g.c * g.oh); /* a row each */
     }
     case CLG_OP_AVGPOOL2D: {
         clg_conv_geom g = clg_conv_geom_of(nodes, n);
