@@ -69,15 +69,17 @@ static clg_status host_ptr(clg_cl_backend *b, cl_mem m, float **out)
             }
     }
     if ((b->native_count + 1) * 2 > b->native_cap && !grow_table(b))
-        return clg_error(b->base.ctx, CLG_ERR_OUT_OF_MEMORY, "native GEMM: out of host memory");
+        return clg_error(b->base.ctx, CLG_ERR_OUT_OF_MEMORY, "native kernels: out of host memory");
     void *ptr = NULL;
     native_ptr_probe a = {m, &ptr};
     const void *loc = &a.mem;
     cl_int err = clEnqueueNativeKernel(b->queue, run_ptr_probe, &a, sizeof a, 1, &m, &loc, 0, NULL, NULL);
-    if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clEnqueueNativeKernel (finding a buffer for the host's BLAS)");
+    if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clEnqueueNativeKernel (finding a buffer for a native kernel)");
     err = clFinish(b->queue);
-    if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clFinish (finding a buffer for the host's BLAS)");
-    if (!ptr) return clg_error(b->base.ctx, CLG_ERR_DEVICE, "native GEMM: %s gave a buffer no host pointer", b->base.device);
+    if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clFinish (finding a buffer for a native kernel)");
+    if (!ptr)
+        return clg_error(b->base.ctx, CLG_ERR_DEVICE, "native kernels: %s gave a buffer no host pointer",
+                         b->base.device);
     size_t j = slot_of(b, m);
     while (b->native_ptrs[j].mem) j = (j + 1) & (b->native_cap - 1);
     b->native_ptrs[j].mem = m;
