@@ -79,6 +79,15 @@ inline int2 conv_windows(int in, int k, int stride, int pad, int dil, int extent
     return (int2)(lo > 0 ? (lo - 1) / stride + 1 : 0, min(hi / stride, extent - 1));
 }
 
+/* The tap of the window at output index out that lands on input index in,
+ * or -1 when it falls between taps (dilation): in = out stride - pad +
+ * tap dil. Divides only with dilation. */
+inline int conv_whole_tap(int in, int out, int stride, int pad, int dil)
+{
+    const int t = in + pad - out * stride, tap = dil > 1 ? t / dil : t;
+    return tap * dil == t ? tap : -1;
+}
+
 /*
  * dx[n,c,h,v] = sum of dy[n,c,i,l] over the windows (i, l) that hold
  * (h, v) (conv_windows) and whose argmax it is: element idx of dx.

@@ -67,11 +67,11 @@ __kernel void conv_col2im(__global const float *DCOL, __global float *DX, int16 
         __global const float *d = DCOL + (long)c * g.kh * g.kw * np + n * g.oh * g.ow;
         float acc = 0.0f;
         for (int i = ri.x; i <= ri.y; i++) {
-            const int tp = h + g.ph - i * g.sh, p = g.dh > 1 ? tp / g.dh : tp;
-            if (p * g.dh != tp) continue; /* not a whole tap */
+            const int p = conv_whole_tap(h, i, g.sh, g.ph, g.dh);
+            if (p < 0) continue;
             for (int l = rl.x; l <= rl.y; l++) {
-                const int tq = v + g.pw - l * g.sw, q = g.dw > 1 ? tq / g.dw : tq;
-                if (q * g.dw != tq) continue;
+                const int q = conv_whole_tap(v, l, g.sw, g.pw, g.dw);
+                if (q < 0) continue;
                 acc += d[(long)(p * g.kw + q) * np + i * g.ow + l];
             }
         }
@@ -189,11 +189,11 @@ __kernel void conv_direct_input_grad(__global const float *DY, __global const fl
             for (int o = 0; o < g.oc; o++) {
                 __global const float *dy = DY + ((long)n * g.oc + o) * g.oh * g.ow;
                 for (int i = ri.x; i <= ri.y; i++) {
-                    const int tp = h + g.ph - i * g.sh, p = g.dh > 1 ? tp / g.dh : tp;
-                    if (p * g.dh != tp) continue; /* not a whole tap */
+                    const int p = conv_whole_tap(h, i, g.sh, g.ph, g.dh);
+                    if (p < 0) continue;
                     for (int l = rl.x; l <= rl.y; l++) {
-                        const int tq = v + g.pw - l * g.sw, q = g.dw > 1 ? tq / g.dw : tq;
-                        if (q * g.dw != tq) continue;
+                        const int q = conv_whole_tap(v, l, g.sw, g.pw, g.dw);
+                        if (q < 0) continue;
                         const float d = dy[i * g.ow + l];
                         for (int b = 0; b < CONV_BLOCK; b++)
                             acc[b] += W[(((long)o * g.c + min(c0 + b, g.c - 1)) * g.kh + p) * g.kw + q] * d;
