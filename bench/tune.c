@@ -23,8 +23,8 @@
  * 5. The entry is written (unless --dry-run) and a table printed: each
  *    product's time on every path and its speed-up over the baseline.
  *    Each convolution the graphs ran is timed, forward and backward, in
- *    contexts of their own, through im2col, the direct kernels and (CPU
- *    devices) oneDNN, and takes the fastest.
+ *    contexts of their own, through im2col, the direct kernels, Winograd
+ *    (3x3 stride 1) and (CPU devices) oneDNN, and takes the fastest.
  *
  * Timing: a host clock around each call and clFinish (CLBlast's event
  * covers only its last kernel), the best of a few runs after one that
@@ -41,6 +41,7 @@
 #include "../core/conv_geom.h"
 #include "../core/internal.h"
 #include "../host/cl_backend.h"
+#include "../host/conv_native.h"
 #include "../host/gemm.h"
 #include "../host/tune.h"
 
@@ -667,18 +668,21 @@ int main(int argc, char **argv)
            "%.0f s\n",
            before * 1e3, after * 1e3, before / after, threshold, now_seconds() - t.start);
 
-    /* 5. each convolution's path: im2col, the direct kernels, oneDNN where it may run */
+    /* 5. each convolution's path: im2col, the direct kernels, oneDNN and
+     * Winograd where they may run */
     if (t.nconv) {
-        printf("\n%-9s %-34s %10s %10s %10s  %-7s %8s\n", "from", "convolution (N C H W -> OC, KHxKW)", "im2col ms",
-               "direct ms", "oneDNN ms", "path", "speed-up");
-        static const char *const shown[CLG_CONV_PATHS] = {"im2col", "direct", "oneDNN"};
+        printf("\n%-9s %-34s %10s %10s %10s %10s  %-8s %8s\n", "from", "convolution (N C H W -> OC, KHxKW)",
+               "im2col ms", "direct ms", "oneDNN ms", "Winograd ms", "path", "speed-up");
+        static const char *const shown[CLG_CONV_PATHS] = {"im2col", "direct", "oneDNN", "Winograd"};
         for (int i = 0; i < t.nconv; i++) {
             conv_case *c = &t.conv[i];
             double secs[CLG_CONV_PATHS];
             for (int k = 0; k < CLG_CONV_PATHS; k++) {
                 progress_update(&t.prog, "convolutions", i * CLG_CONV_PATHS + k, t.nconv * CLG_CONV_PATHS, 0, 0);
-                secs[k] = k == CLG_CONV_ONEDNN && !t.b->conv_native ? INFINITY
-                                                                     : time_conv(spec, &c->g, clg_conv_path_names[k]);
+                const bool can = k == CLG_CONV_ONEDNN     ? t.b->conv_native
+                                 : k == CLG_CONV_WINOGRAD ? clg_cl_winograd_takes(&c->g)
+                                                          : true;
+                secs[k] = can ? time_conv(spec, &c->g, clg_conv_path_names[k]) : INFINITY;
             }
             progress_clear(&t.prog);
             int best = 0;
@@ -691,8 +695,8 @@ int main(int argc, char **argv)
             snprintf(geom, sizeof geom, "%lld %lld %lld %lld -> %lld, %lldx%lld", (long long)c->g.n,
                      (long long)c->g.c, (long long)c->g.h, (long long)c->g.w, (long long)c->g.oc, (long long)c->g.kh,
                      (long long)c->g.kw);
-            printf("%-9s %-34s %10.3f %10.3f %10.3f  %-7s %7.2fx\n", c->from, geom, secs[0] * 1e3, secs[1] * 1e3,
-                   secs[2] * 1e3, shown[best], next / secs[best]);
+            printf("%-9s %-34s %10.3f %10.3f %10.3f %11.3f  %-8s %7.2fx\n", c->from, geom, secs[0] * 1e3,
+                   secs[1] * 1e3, secs[2] * 1e3, secs[3] * 1e3, shown[best], next / secs[best]);
             if (!isfinite(secs[best])) continue;
             clg_tune_conv tc = {.geom = {c->g.n, c->g.c, c->g.h, c->g.w, c->g.oc, c->g.kh, c->g.kw, c->g.sh, c->g.sw,
                                          c->g.ph, c->g.pw, c->g.dh, c->g.dw},

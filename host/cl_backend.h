@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+struct clg_conv_geom; /* core/conv_geom.h */
+
 /* Reductions to one element use at most this many work-groups. */
 #define CLG_MAX_PARTIALS 1024
 
@@ -106,7 +108,6 @@ void clg_cl_event_done(clg_cl_backend *b);
  * or pooling's sizes as cl/common.cl's conv_geom takes them. */
 int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t od[4], int64_t st[4], int64_t rd[4]);
 void clg_cl_bn_dims(const clg_node *x, int64_t *C, int64_t *inner, int64_t *M);
-struct clg_conv_geom;
 cl_int16 clg_cl_geom16(const struct clg_conv_geom *g);
 
 /* Up to this many logits, softmax cross-entropy's forward runs as one

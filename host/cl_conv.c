@@ -22,9 +22,11 @@
  * step's time there (bench/RESULTS.md). CLBlast keeps the one large
  * product, which a GPU needs to fill itself. Y' and dY' are then unused.
  *
- * Each layer takes one of three paths (clg_cl_conv_path): im2col as above,
- * the direct kernels of cl/conv.cl, or oneDNN on CPU devices
- * (host/conv_native.c); clgrad-tune measures which per layer.
+ * Each layer takes one of four paths (clg_cl_conv_path): im2col as above,
+ * the direct kernels of cl/conv.cl, Winograd F(2x2,3x3) for 3x3 stride 1
+ * (cl/winograd.cl: transforms around 16 batched products, below), or
+ * oneDNN on CPU devices (host/conv_native.c); clgrad-tune measures which
+ * per layer.
  */
 #include "../core/conv_geom.h"
 #include "cl_backend.h"
@@ -87,11 +89,97 @@ static cl_int channels_per_item(const clg_cl_backend *b, const clg_conv_geom *g)
     return (cl_int)((g->c + blocks - 1) / blocks);
 }
 
+/*
+ * Winograd (cl/winograd.cl), T tiles of 2x2 outputs, e = 0 .. 15:
+ *   forward  aux[0] = [U | V] (kept: the weight gradient reads V), aux[1] = M:
+ *            U = G w G^T,  V = B^T x B,  M_e [OC, T] = U_e [OC, C] . V_e [C, T],  y = A^T M A + b
+ *   weight   aux[0] = dM, aux[1] = dU:
+ *            dM = A dy A^T,  dU_e [OC, C] = dM_e . V_e^T,  dw = G^T dU G
+ *   input    aux[0] = dV, aux[1] = [U | dM]:
+ *            dV_e [C, T] = U_e^T . dM_e,  dx = B dV B^T (gathered over tiles)
+ * Each product is one batched call of 16 (the sizes of the 16 match).
+ */
+static int64_t wg_tiles(const clg_conv_geom *g)
+{
+    return g->n * ((g->oh + 1) / 2) * ((g->ow + 1) / 2);
+}
+
+static clg_status wg_weight(clg_cl_backend *b, cl_mem w, cl_mem u, const clg_conv_geom *g)
+{
+    cl_int oc = (cl_int)g->oc, c = (cl_int)g->c;
+    clg_karg args[] = {ARG(w), ARG(u), ARG(oc), ARG(c)};
+    return clg_cl_launch(b, K_winograd_weight, args, 4, (size_t)(g->oc * g->c), 0);
+}
+
+/* dM = A dy A^T into dm + off. */
+static clg_status wg_output_adjoint(clg_cl_backend *b, cl_mem dy, cl_mem dm, int64_t off, const clg_conv_geom *g)
+{
+    cl_long coff = off;
+    cl_int16 g16 = clg_cl_geom16(g);
+    clg_karg args[] = {ARG(dy), ARG(dm), ARG(coff), ARG(g16)};
+    return clg_cl_launch(b, K_winograd_output_adjoint, args, 4, (size_t)(g->oc * wg_tiles(g)), 0);
+}
+
+static clg_status winograd_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n, const clg_conv_geom *g)
+{
+    const size_t t = (size_t)wg_tiles(g), oc = (size_t)g->oc, c = (size_t)g->c, voff = 16 * oc * c;
+    cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), uv = MEM(n->aux[0]), m = MEM(n->aux[1]);
+    cl_mem y = MEM(n->buf), bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : x; /* never read without one */
+    cl_int has_bias = n->src[2] >= 0;
+    cl_long cvoff = (cl_long)voff;
+    cl_int16 g16 = clg_cl_geom16(g);
+    clg_karg in_args[] = {ARG(x), ARG(uv), ARG(cvoff), ARG(g16)};
+    clg_status s = clg_cl_launch(b, K_winograd_input, in_args, 4, c * t, 0);
+    if (s == CLG_OK) s = wg_weight(b, w, uv, g);
+    if (s == CLG_OK)
+        s = clg_cl_gemm(b, false, false, oc, t, c, 1.0f, uv, 0, c, oc * c, uv, voff, t, c * t, 0.0f, m, 0, t, oc * t,
+                        16);
+    if (s != CLG_OK) return s;
+    clg_karg out_args[] = {ARG(m), ARG(bias), ARG(y), ARG(g16), ARG(has_bias)};
+    return clg_cl_launch(b, K_winograd_output, out_args, 5, oc * t, 0);
+}
+
+static clg_status winograd_grad_weight(clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
+                                       const clg_conv_geom *g)
+{
+    const clg_node *conv = &nodes[n->src[1]];
+    const size_t t = (size_t)wg_tiles(g), oc = (size_t)g->oc, c = (size_t)g->c;
+    cl_mem dm = MEM(n->aux[0]), du = MEM(n->aux[1]), dw = MEM(n->buf);
+    clg_status s = wg_output_adjoint(b, MEM(nodes[n->src[0]].buf), dm, 0, g);
+    if (s == CLG_OK)
+        s = clg_cl_gemm(b, false, true, oc, c, t, 1.0f, dm, 0, t, oc * t, MEM(conv->aux[0]), 16 * oc * c, t, c * t,
+                        0.0f, du, 0, c, oc * c, 16);
+    if (s != CLG_OK) return s;
+    cl_int coc = (cl_int)oc, cc = (cl_int)c;
+    clg_karg args[] = {ARG(du), ARG(dw), ARG(coc), ARG(cc)};
+    return clg_cl_launch(b, K_winograd_weight_adjoint, args, 4, oc * c, 0);
+}
+
+static clg_status winograd_grad_input(clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
+                                      const clg_conv_geom *g)
+{
+    const clg_node *conv = &nodes[n->src[1]];
+    const size_t t = (size_t)wg_tiles(g), oc = (size_t)g->oc, c = (size_t)g->c, dmoff = 16 * oc * c;
+    cl_mem dv = MEM(n->aux[0]), udm = MEM(n->aux[1]), dx = MEM(n->buf);
+    clg_status s = wg_weight(b, MEM(nodes[conv->src[1]].buf), udm, g);
+    if (s == CLG_OK) s = wg_output_adjoint(b, MEM(nodes[n->src[0]].buf), udm, (int64_t)dmoff, g);
+    if (s == CLG_OK)
+        s = clg_cl_gemm(b, true, false, c, t, oc, 1.0f, udm, 0, c, oc * c, udm, dmoff, t, oc * t, 0.0f, dv, 0, t,
+                        c * t, 16);
+    if (s != CLG_OK) return s;
+    cl_int16 g16 = clg_cl_geom16(g);
+    clg_karg args[] = {ARG(dv), ARG(dx), ARG(g16)};
+    /* a 2x2 block of dx per work-item, blocks aligned to the tiles (cl/winograd.cl) */
+    const int64_t bh = (g->h - 1 + g->ph) / 2 - g->ph / 2 + 1, bw = (g->w - 1 + g->pw) / 2 - g->pw / 2 + 1;
+    return clg_cl_launch(b, K_winograd_input_adjoint, args, 3, (size_t)(g->n * g->c * bh * bw), 0);
+}
+
 static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     clg_conv_geom g = clg_conv_geom_of(nodes, n);
     if (b->conv_seen && !b->rec) b->conv_seen(b->seen_user, &g);
     const int path = clg_cl_conv_path(b, &g);
+    if (path == CLG_CONV_WINOGRAD) return winograd_forward(b, nodes, n, &g);
     if (path == CLG_CONV_DIRECT) {
         cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), y = MEM(n->buf);
         cl_mem bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : x; /* never read without one */
@@ -142,6 +230,7 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     const int path = clg_cl_conv_path(b, &g);
+    if (path == CLG_CONV_WINOGRAD) return winograd_grad_weight(b, nodes, n, &g);
     if (path == CLG_CONV_DIRECT) {
         cl_mem x = MEM(nodes[conv->src[0]].buf), dy = MEM(nodes[n->src[0]].buf), dw = MEM(n->buf);
         cl_int16 g16 = clg_cl_geom16(&g);
@@ -172,6 +261,7 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     const int path = clg_cl_conv_path(b, &g);
+    if (path == CLG_CONV_WINOGRAD) return winograd_grad_input(b, nodes, n, &g);
     if (path == CLG_CONV_DIRECT) {
         cl_mem dy = MEM(nodes[n->src[0]].buf), w = MEM(nodes[conv->src[1]].buf), dx = MEM(n->buf);
         cl_int16 g16 = clg_cl_geom16(&g);
@@ -236,6 +326,18 @@ bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, cons
     const int path = clg_cl_conv_path(b, &g);
     /* the direct kernels need none; oneDNN keeps its own */
     if (path == CLG_CONV_DIRECT || (path == CLG_CONV_ONEDNN && clg_cl_conv_native_takes(b, &g))) return true;
+    if (path == CLG_CONV_WINOGRAD) { /* the layouts above winograd_forward */
+        const int64_t t = wg_tiles(&g);
+        if (t < 1 || g.c > INT64_MAX / 16 / t || g.oc > INT64_MAX / 16 / t || g.oc > INT64_MAX / 16 / g.c) return false;
+        const int64_t u = 16 * g.oc * g.c, v = 16 * g.c * t, m = 16 * g.oc * t;
+        if (u > INT64_MAX - (v > m ? v : m)) return false;
+        switch (n->op) {
+        case CLG_OP_CONV2D: counts[0] = u + v, counts[1] = m, *scratch = 1u << 1; break;
+        case CLG_OP_CONV2D_GRAD_INPUT: counts[0] = v, counts[1] = u + m, *scratch = 3; break;
+        default: counts[0] = m, counts[1] = u, *scratch = 3; break;
+        }
+        return true;
+    }
     int64_t rows = clg_conv_col_rows(&g), np = clg_conv_col_cols(&g);
     if (np < 1 || rows > INT64_MAX / np || g.oc > INT64_MAX / np) return false;
     switch (n->op) {

@@ -41,7 +41,7 @@ clg_status clg_cl_conv_setup(clg_cl_backend *b)
             if (!strcmp(env, clg_conv_path_names[k])) b->conv_forced = k;
         if (b->conv_forced < 0)
             return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
-                             "CLGRAD_CONV='%s' is not one of auto, im2col, direct, onednn", env);
+                             "CLGRAD_CONV='%s' is not one of auto, im2col, direct, onednn, winograd", env);
     }
 #ifdef CLG_HAVE_DNNL
     const bool onednn = b->natives;
@@ -67,22 +67,31 @@ clg_status clg_cl_conv_setup(clg_cl_backend *b)
     int tuned = b->tune_convs ? b->tune->nconvs : 0;
     const int def = b->conv_forced >= 0 ? b->conv_forced : b->conv_native ? CLG_CONV_ONEDNN : CLG_CONV_IM2COL;
     static const char *const says[CLG_CONV_PATHS] = {"im2col and the products", "direct kernels",
-                                                     "oneDNN as native kernels"};
+                                                     "oneDNN as native kernels",
+                                                     "Winograd F(2x2,3x3) where a layer allows it, else im2col"};
     size_t len = strlen(b->base.gemm);
     snprintf(b->base.gemm + len, sizeof b->base.gemm - len, "; convolutions by %s%s", says[def],
              tuned ? ", or as tuned per layer" : "");
     return CLG_OK;
 }
 
+bool clg_cl_winograd_takes(const clg_conv_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1;
+}
+
 int clg_cl_conv_path(const clg_cl_backend *b, const clg_conv_geom *g)
 {
-    if (b->conv_forced >= 0) return b->conv_forced;
-    if (b->tune_convs) {
+    const int fallback = b->conv_native ? CLG_CONV_ONEDNN : CLG_CONV_IM2COL;
+    int path = fallback;
+    if (b->conv_forced >= 0)
+        path = b->conv_forced;
+    else if (b->tune_convs) {
         const int64_t key[13] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw};
         const clg_tune_conv *c = clg_tune_find_conv(b->tune, key);
-        if (c && (c->path != CLG_CONV_ONEDNN || b->conv_native)) return c->path;
+        if (c && (c->path != CLG_CONV_ONEDNN || b->conv_native)) path = c->path;
     }
-    return b->conv_native ? CLG_CONV_ONEDNN : CLG_CONV_IM2COL;
+    return path == CLG_CONV_WINOGRAD && !clg_cl_winograd_takes(g) ? fallback : path;
 }
 
 #ifdef CLG_HAVE_DNNL

@@ -15,9 +15,13 @@ enum { CLG_CONV_FORWARD, CLG_CONV_INPUT_GRAD, CLG_CONV_WEIGHT_GRAD };
  * error names a value that cannot be honoured. */
 clg_status clg_cl_conv_setup(clg_cl_backend *b);
 /* The path a geometry wants (CLG_CONV_*, host/tune.h): CLGRAD_CONV's, else
- * the tuning entry's, else oneDNN where it may run, else im2col. oneDNN
- * may still refuse a geometry (clg_cl_conv_native_takes): im2col runs it. */
+ * the tuning entry's, else oneDNN where it may run, else im2col; Winograd
+ * only where clg_cl_winograd_takes (else the default). oneDNN may still
+ * refuse a geometry (clg_cl_conv_native_takes): im2col runs it. */
 int clg_cl_conv_path(const clg_cl_backend *b, const clg_conv_geom *g);
+/* Whether Winograd F(2x2,3x3) (cl/winograd.cl) computes this geometry:
+ * 3x3 kernels, stride 1, dilation 1, any padding. */
+bool clg_cl_winograd_takes(const clg_conv_geom *g);
 /* Whether oneDNN takes this geometry (every phase): asked when a node is
  * recorded, so that the im2col path's workspaces exist where it does not. */
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g);

@@ -17,7 +17,9 @@
     /* matmul */                                                                                   \
     /* conv */                                                                                     \
     X(conv_im2col) X(conv_col2im) X(conv_swap01) X(conv_bias_add) X(conv_bias_grad)                \
-    X(conv_direct_forward) X(conv_direct_input_grad) X(conv_direct_weight_grad)                               \
+    X(conv_direct_forward) X(conv_direct_input_grad) X(conv_direct_weight_grad)                  \
+    X(winograd_weight) X(winograd_weight_adjoint) X(winograd_input) X(winograd_input_adjoint)     \
+    X(winograd_output) X(winograd_output_adjoint)                                                \
     X(pool_max_forward) X(pool_max_backward) X(pool_avg_forward) X(pool_avg_backward)            \
     /* shape */                                                                                    \
     X(shape_permute) X(shape_slice) X(shape_slice_backward) X(shape_concat)                      \

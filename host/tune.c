@@ -13,7 +13,7 @@
 
 #define HEADER "clgrad-tune 1"
 
-const char *const clg_conv_path_names[CLG_CONV_PATHS] = {"im2col", "direct", "onednn"};
+const char *const clg_conv_path_names[CLG_CONV_PATHS] = {"im2col", "direct", "onednn", "winograd"};
 
 /* The kernels whose parameters an entry may set: CLBlast's names for the
  * GEMM routine's kernels (an unknown name makes the entry unparseable, not

@@ -61,7 +61,7 @@ typedef struct clg_tune_shape {
 #define CLG_TUNE_MAX_CONVS 32
 
 /* A convolution's paths (host/cl_conv.c), and their names in the entry. */
-enum { CLG_CONV_IM2COL, CLG_CONV_DIRECT, CLG_CONV_ONEDNN, CLG_CONV_PATHS };
+enum { CLG_CONV_IM2COL, CLG_CONV_DIRECT, CLG_CONV_ONEDNN, CLG_CONV_WINOGRAD, CLG_CONV_PATHS };
 extern const char *const clg_conv_path_names[CLG_CONV_PATHS];
 
 /* A convolution's geometry: N C H W OC KH KW SH SW PH PW DH DW. */

@@ -9,8 +9,9 @@
  *    double, and hand-computed values (output sizes as in PyTorch, padding
  *    never winning a max, count_include_pad for the average, ties);
  *  - bad input: status and a message naming the op and the shapes.
- * Shapes are odd and small (7x9 planes, batch 1 and 2), plus one larger
- * conv (batch 16, 32 channels, 14x14) against the reference only.
+ * Shapes are odd and small (7x9 planes, batch 1 and 2), plus larger
+ * convs (batch 16, 32 channels, 14x14; batch 130) against the reference
+ * only. CTest runs the file once per convolution path (CLGRAD_CONV).
  *
  * Tolerances. The finite-difference checks use gc_default_tol (the
  * reference sums in double and rounds once). On the devices, sums run in
@@ -103,6 +104,9 @@ static const conv_case small_cases[] = {
     {"conv stride 3 past a 2x2 kernel (rows never read)", {2, 2, 8, 7}, {2, 2, 2, 2}, false, 3, 3, 1, 1, 1, 1},
     {"conv kernel as large as the padded input", {2, 3, 4, 5}, {2, 3, 4, 7}, true, 1, 1, 0, 1, 1, 1},
     {"conv one channel in and out", {2, 1, 5, 5}, {1, 1, 3, 3}, true, 2, 2, 1, 1, 1, 1},
+    /* 3x3 stride 1 (Winograd's, when CLGRAD_CONV=winograd): padding past a
+     * tile, odd output widths (a last tile half outside) */
+    {"conv 3x3 stride 1 padding 2 and 1, batch 1, no bias", {1, 3, 6, 5}, {2, 3, 3, 3}, false, 1, 1, 2, 1, 1, 1},
 };
 #define NSMALL (sizeof small_cases / sizeof small_cases[0])
 
@@ -155,6 +159,17 @@ static void test_conv_large(void **state)
     int nin = conv_inputs(&c, in, true);
     gc_tol tol = conv_tol(&c);
     gc_check_devices(c.name, build_conv, (void *)&c, in, nin, &tol, 77);
+}
+
+/* Batch 130, device against reference only. */
+static void test_conv_batch_130(void **state)
+{
+    const conv_case c = {"conv batch 130, 3 -> 5 channels, 5x7, padding 1", {130, 3, 5, 7}, {5, 3, 3, 3}, true,
+                         1, 1, 1, 1, 1, 1};
+    gc_input in[3];
+    int nin = conv_inputs(&c, in, true);
+    gc_tol tol = conv_tol(&c);
+    gc_check_devices(c.name, build_conv, (void *)&c, in, nin, &tol, 79);
 }
 
 /* The OpenCL input gradient runs a chunk of the batch at a time once the
@@ -589,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_conv_devices),
         cmocka_unit_test(test_conv_single_gradients),
         cmocka_unit_test(test_conv_large),
+        cmocka_unit_test(test_conv_batch_130),
         cmocka_unit_test(test_conv_input_gradient_in_chunks),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_max_pool_known_values),

@@ -253,12 +253,17 @@ static void test_conv(void **state)
         tol.fwd_atol_of_max = fmax(tol.fwd_atol_of_max, k_out * U);
         tol.grad_atol_of_max = fmax(tol.grad_atol_of_max, fmax(k_dw, k_dx) * U);
         gc_check_devices(c->name, build_conv, (void *)c, in, c->bias ? 3 : 2, &tol, 500 + k);
-        /* and the direct kernels (cl/conv.cl), whose weight gradient reduces in work-groups */
-        setenv("CLGRAD_CONV", "direct", 1);
-        char name[96];
-        snprintf(name, sizeof name, "%s, direct kernels", c->name);
-        gc_check_devices(name, build_conv, (void *)c, in, c->bias ? 3 : 2, &tol, 600 + k);
-        unsetenv("CLGRAD_CONV");
+        /* and the direct kernels (cl/conv.cl), whose weight gradient reduces
+         * in work-groups, and Winograd (cl/winograd.cl: the first case; the
+         * second falls back to im2col) */
+        static const char *const paths[] = {"direct", "winograd"};
+        for (int p = 0; p < 2; p++) {
+            setenv("CLGRAD_CONV", paths[p], 1);
+            char name[96];
+            snprintf(name, sizeof name, "%s, %s", c->name, paths[p]);
+            gc_check_devices(name, build_conv, (void *)c, in, c->bias ? 3 : 2, &tol, 600 + 10 * p + k);
+            unsetenv("CLGRAD_CONV");
+        }
     }
 }
 

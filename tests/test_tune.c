@@ -230,7 +230,7 @@ static void test_text(void **state)
         "clgrad-tune 1\nmystery\n",                         /* unknown line */
         "clgrad-tune 1\nconv 1 2 3 4 5 3 3 1 1 1 1 1 onednn 1.0\n",    /* 12 sizes */
         "clgrad-tune 1\nconv 1 2 3 4 5 3 3 0 1 1 1 1 1 onednn 1.0\n",  /* stride 0 */
-        "clgrad-tune 1\nconv 1 2 3 4 5 3 3 1 1 1 1 1 1 winograd 1.0\n", /* path */
+        "clgrad-tune 1\nconv 1 2 3 4 5 3 3 1 1 1 1 1 1 fft 1.0\n",      /* path */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clg_tune x;
@@ -378,23 +378,25 @@ static void test_conv_paths(void **state)
     for (int d = 0; d < n; d++) {
         fresh_dir();
         cl_device_id dev = device_of(specs[d]);
-        run plain, forced[2], tuned;
+        static const int paths[3] = {CLG_CONV_IM2COL, CLG_CONV_DIRECT, CLG_CONV_WINOGRAD};
+        static const char *const env[3] = {"CLGRAD_CONV=im2col", "CLGRAD_CONV=direct", "CLGRAD_CONV=winograd"};
+        run plain, forced[3], tuned;
         run_child_as("--conv", specs[d], NULL, &plain);
-        run_child_as("--conv", specs[d], "CLGRAD_CONV=im2col", &forced[0]);
-        run_child_as("--conv", specs[d], "CLGRAD_CONV=direct", &forced[1]);
-        if (same(&forced[0], &forced[1]))
-            fail_msg("%s: im2col and the direct kernels agree bit for bit: the check cannot tell them apart", specs[d]);
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) run_child_as("--conv", specs[d], env[k], &forced[k]);
+        for (int k = 0; k < 3; k++)
+            if (same(&forced[k], &forced[(k + 1) % 3]))
+                fail_msg("%s: %s and %s agree bit for bit: the check cannot tell them apart", specs[d], env[k],
+                         env[(k + 1) % 3]);
+        for (int k = 0; k < 3; k++) {
             clg_tune t = {0};
-            clg_tune_conv c = {.geom = {CN, CC, CH, CW, CO, 3, 3, 1, 1, 1, 1, 1, 1},
-                               .path = k ? CLG_CONV_DIRECT : CLG_CONV_IM2COL, .speedup = 1.25};
+            clg_tune_conv c = {.geom = {CN, CC, CH, CW, CO, 3, 3, 1, 1, 1, 1, 1, 1}, .path = paths[k], .speedup = 1.25};
             assert_true(clg_tune_set_conv(&t, &c));
             assert_true(clg_tune_save(dev, &t));
             run_child_as("--conv", specs[d], NULL, &tuned);
             if (!strstr(tuned.gemm, "as tuned per layer")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
-            if (!same(&tuned, &forced[k])) fail_msg("%s: the entry's %s path did not run", specs[d], k ? "direct" : "im2col");
-            run_child_as("--conv", specs[d], k ? "CLGRAD_CONV=im2col" : "CLGRAD_CONV=direct", &tuned);
-            assert_true(same(&tuned, &forced[!k]));
+            if (!same(&tuned, &forced[k])) fail_msg("%s: the entry's %s path did not run", specs[d], env[k]);
+            run_child_as("--conv", specs[d], env[(k + 1) % 3], &tuned);
+            assert_true(same(&tuned, &forced[(k + 1) % 3]));
             /* another geometry in the entry changes nothing here */
             t.convs[0].geom[0] = CN + 1;
             assert_true(clg_tune_save(dev, &t));
