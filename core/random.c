@@ -141,7 +141,7 @@ static clg_status fans(clg_graph *g, clg_tensor t, const char *func, double *fan
 clg_status clg_init_xavier_uniform(clg_graph *g, clg_tensor t, uint64_t seed)
 {
     const char *func = "clg_init_xavier_uniform";
-    double fi, fo;
+    double fi = 0, fo = 0; /* set unless fans fails; GCC 12 cannot tell */
     clg_status s = fans(g, t, func, &fi, &fo);
     if (s != CLG_OK) return s;
     float a = (float)sqrt(6.0 / (fi + fo));
@@ -152,7 +152,7 @@ clg_status clg_init_xavier_uniform(clg_graph *g, clg_tensor t, uint64_t seed)
 clg_status clg_init_xavier_normal(clg_graph *g, clg_tensor t, uint64_t seed)
 {
     const char *func = "clg_init_xavier_normal";
-    double fi, fo;
+    double fi = 0, fo = 0;
     clg_status s = fans(g, t, func, &fi, &fo);
     if (s != CLG_OK) return s;
     return normal(g, t, 0.0f, (float)sqrt(2.0 / (fi + fo)), seed, func);
@@ -162,7 +162,7 @@ clg_status clg_init_xavier_normal(clg_graph *g, clg_tensor t, uint64_t seed)
 clg_status clg_init_kaiming_uniform(clg_graph *g, clg_tensor t, uint64_t seed)
 {
     const char *func = "clg_init_kaiming_uniform";
-    double fi, fo;
+    double fi = 0, fo = 0;
     clg_status s = fans(g, t, func, &fi, &fo);
     if (s != CLG_OK) return s;
     float a = (float)sqrt(6.0 / fi);
@@ -173,7 +173,7 @@ clg_status clg_init_kaiming_uniform(clg_graph *g, clg_tensor t, uint64_t seed)
 clg_status clg_init_kaiming_normal(clg_graph *g, clg_tensor t, uint64_t seed)
 {
     const char *func = "clg_init_kaiming_normal";
-    double fi, fo;
+    double fi = 0, fo = 0;
     clg_status s = fans(g, t, func, &fi, &fo);
     if (s != CLG_OK) return s;
     return normal(g, t, 0.0f, (float)sqrt(2.0 / fi), seed, func);

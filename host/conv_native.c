@@ -20,6 +20,16 @@
  * kernels then) and kept with the context. A geometry oneDNN does not take
  * (clg_cl_conv_native_takes) runs through im2col: decided when the node is
  * recorded, so that its workspaces exist.
+ *
+ * Threads. Debian's oneDNN runs on OpenMP, whose threads spin for a few
+ * milliseconds after each parallel region; PoCL's own worker threads
+ * share the same cores, and the next kernel's work-groups wait for the
+ * spinning thread's time slice to end: a 16-channel 28x28 layer's forward
+ * and backward at batch 1 took 3.9 ms against 0.3-0.45 ms on one thread
+ * (OMP_NUM_THREADS=1; bench/RESULTS.md). Below 2^24 flops per phase
+ * (threads_for) a primitive is made and run on one thread, so no region
+ * is opened; above, the threads are worth their spin. The calling
+ * thread's OpenMP thread count is set for the call and restored after it.
  */
 #include "conv_native.h"
 
@@ -96,6 +106,9 @@ int clg_cl_conv_path(const clg_cl_backend *b, const clg_conv_geom *g)
 
 #ifdef CLG_HAVE_DNNL
 #include <dnnl.h>
+#ifdef CLG_HAVE_OMP
+#include <omp.h>
+#endif
 
 #define MAX_ARGS 4
 
@@ -104,6 +117,7 @@ typedef struct conv_prim {
     struct conv_prim *next;
     int phase;
     bool bias;
+    int threads; /* OpenMP threads it was made for and runs on (0: OpenMP's own count) */
     clg_conv_geom g;
     dnnl_primitive_t conv;
     int nargs;
@@ -241,6 +255,45 @@ static clg_status engine(clg_cl_backend *b, struct clg_dnnl **out)
 
 static const char *const phase_names[] = {"forward", "input gradient", "weight gradient"};
 
+/* One thread for a phase of under 2^24 flops (see the top of the file),
+ * else 0: OpenMP's own count. Every phase does the forward's flops. On the
+ * CI machine one thread won clearly at 3.6 and 14 Mflop per phase (16
+ * channels in and out, batch 1 and 4: 0.2-0.45 ms against 3.9 forward and
+ * backward), mostly at 58 and 116; for the CNN's layers (29 Mflop and up)
+ * the step time did not tell the lines 2^24, 2^26 and 2^27 apart (8 and 4
+ * alternated runs), and with one channel in, one thread lost by a fifth
+ * at 115 Mflop (clgrad-tune): the line stays low. */
+static int threads_for(const clg_conv_geom *g)
+{
+    const double flops =
+        2.0 * (double)g->n * (double)g->oc * (double)(g->oh * g->ow) * (double)g->c * (double)(g->kh * g->kw);
+    return flops < 16777216.0 ? 1 : 0;
+}
+
+/* Sets the calling thread's OpenMP thread count to `threads` (unless 0)
+ * and returns what to restore (0: nothing). */
+static int threads_enter(int threads)
+{
+#ifdef CLG_HAVE_OMP
+    if (!threads) return 0;
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    return before;
+#else
+    (void)threads;
+    return 0;
+#endif
+}
+
+static void threads_leave(int before)
+{
+#ifdef CLG_HAVE_OMP
+    if (before) omp_set_num_threads(before);
+#else
+    (void)before;
+#endif
+}
+
 /* The primitive of this phase and geometry, made on first use. */
 static clg_status get_prim(clg_cl_backend *b, int phase, bool bias, const clg_conv_geom *g, conv_prim **out)
 {
@@ -266,12 +319,16 @@ static clg_status get_prim(clg_cl_backend *b, int phase, bool bias, const clg_co
     if (!p) return clg_error(b->base.ctx, CLG_ERR_OUT_OF_MEMORY, "oneDNN convolution: out of host memory");
     p->phase = phase;
     p->bias = bias;
+    p->threads = threads_for(g);
     p->g = *g;
     conv_desc d;
     dnnl_primitive_desc_t pd = NULL;
+    /* oneDNN fixes a primitive's thread count when it is made */
+    const int restore = threads_enter(p->threads);
     dnnl_status_t s = describe(g, &d);
     if (s == dnnl_success) s = make_pd(e->engine, phase, bias, &d, &pd);
     if (s == dnnl_unimplemented) {
+        threads_leave(restore);
         /* remembered, so that the next run does not ask again: im2col runs it */
         p->next = e->prims;
         e->prims = p;
@@ -295,6 +352,7 @@ static clg_status get_prim(clg_cl_backend *b, int phase, bool bias, const clg_co
         if (s == dnnl_success) s = add_arg(e, p, pd, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, &d.pw, true);
     }
     if (pd) dnnl_primitive_desc_destroy(pd);
+    threads_leave(restore);
     if (s != dnnl_success) {
         free_prim(p);
         return clg_error(b->base.ctx, s == dnnl_out_of_memory ? CLG_ERR_OUT_OF_MEMORY : CLG_ERR_DEVICE,
@@ -322,6 +380,7 @@ static void CL_CALLBACK run_native_conv(void *v)
     conv_prim *p = c->p;
     dnnl_exec_arg_t args[MAX_ARGS];
     dnnl_status_t s = dnnl_success;
+    const int restore = threads_enter(p->threads); /* the reorders read it as they run */
     for (int i = 0; i < p->nargs && s == dnnl_success; i++) {
         s = dnnl_memory_set_data_handle(p->a[i].user, c->ptr[i]);
         args[i].arg = p->a[i].arg;
@@ -338,6 +397,7 @@ static void CL_CALLBACK run_native_conv(void *v)
             s = dnnl_primitive_execute(p->a[i].reorder, c->stream, 2, r);
         }
     if (s == dnnl_success) s = dnnl_stream_wait(c->stream);
+    threads_leave(restore);
     if (s != dnnl_success) p->failed = 1;
 }
 

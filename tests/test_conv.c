@@ -161,6 +161,18 @@ static void test_conv_large(void **state)
     gc_check_devices(c.name, build_conv, (void *)&c, in, nin, &tol, 77);
 }
 
+/* Far above 2^24 flops per phase, where oneDNN runs on OpenMP's threads
+ * (host/conv_native.c, threads_for; the small cases run on one). */
+static void test_conv_threaded(void **state)
+{
+    const conv_case c = {"conv batch 8, 32 -> 64 channels, 28x28, padding 1", {8, 32, 28, 28}, {64, 32, 3, 3}, true,
+                         1, 1, 1, 1, 1, 1};
+    gc_input in[3];
+    int nin = conv_inputs(&c, in, true);
+    gc_tol tol = conv_tol(&c);
+    gc_check_devices(c.name, build_conv, (void *)&c, in, nin, &tol, 80);
+}
+
 /* Batch 130, device against reference only. */
 static void test_conv_batch_130(void **state)
 {
@@ -605,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_conv_single_gradients),
         cmocka_unit_test(test_conv_large),
         cmocka_unit_test(test_conv_batch_130),
+        cmocka_unit_test(test_conv_threaded),
         cmocka_unit_test(test_conv_input_gradient_in_chunks),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_max_pool_known_values),

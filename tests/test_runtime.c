@@ -119,7 +119,7 @@ static void compute_check(const char *spec)
 
 static int count_bins(const char *dir, char *first, size_t size)
 {
-    char cmd[600];
+    char cmd[700]; /* the folder (up to 600) and the pattern */
     snprintf(cmd, sizeof cmd, "ls %s/*.bin 2>/dev/null", dir);
     FILE *p = popen(cmd, "r");
     int n = 0;
