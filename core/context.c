@@ -93,6 +93,19 @@ clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(cl
     return create(ctx, &ctx->be);
 }
 
+clg_status clg_context_create_with(clg_context **out, clg_status (*create)(clg_context *, void *, clg_backend **),
+                                   void *arg)
+{
+    if (!out) return CLG_ERR_INVALID_ARGUMENT;
+    clg_context *ctx = calloc(1, sizeof *ctx);
+    *out = ctx;
+    if (!ctx) return CLG_ERR_OUT_OF_MEMORY;
+    clg_status s = create(ctx, arg, &ctx->be);
+    if (s == CLG_OK) clg_clear_error(ctx);
+    else if (ctx->status == CLG_OK) clg_error(ctx, s, "could not open the device");
+    return s;
+}
+
 void clg_context_destroy(clg_context *ctx)
 {
     if (!ctx) return;

@@ -553,7 +553,7 @@ clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_seconds)
     if (!device_seconds)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_run_timed: device_seconds is NULL");
     clg_backend *be = g->ctx->be;
-    be->vt->timer(be, true, NULL);
+    if ((s = be->vt->timer(be, true, NULL)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_run_timed");
     s = clg_graph_run(g, phases);
     if (s == CLG_OK && (s = be->vt->synchronize(be)) != CLG_OK) {
         /* waited for here: a run that failed on the device is no step */

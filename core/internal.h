@@ -46,6 +46,10 @@ struct clg_graph {
 
 /* A context on a backend the caller makes (the tests' double reference). */
 clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(clg_context *, clg_backend **));
+/* A context on a backend made by create(ctx, arg, &be) (host/interop.c:
+ * the application's OpenCL objects); *out set as clg_context_create does. */
+clg_status clg_context_create_with(clg_context **out, clg_status (*create)(clg_context *, void *, clg_backend **),
+                                   void *arg);
 
 /* Makes sure node id has a buffer of its own (preparing the graph if it
  * changed); CLG_ERR_STATE, naming the tensor, when it shares the pool. */

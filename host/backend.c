@@ -45,6 +45,7 @@ static void cl_destroy(clg_backend *be)
     if (b->program) clReleaseProgram(b->program);
     if (b->queue) clReleaseCommandQueue(b->queue);
     if (b->context) clReleaseContext(b->context);
+    if (b->device_retained) clReleaseDevice(b->dev.device);
     free(b);
 }
 
@@ -60,11 +61,18 @@ static clg_status cl_alloc(clg_backend *be, size_t count, clg_buffer **out)
     cl_int err;
     cl_mem m = clCreateBuffer(CLB(be)->context, CL_MEM_READ_WRITE, (count ? count : 1) * 4, NULL, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateBuffer");
+    /* where native kernels run, the buffer's host pointer, before any command uses it */
+    clg_status ls = clg_cl_native_learn(CLB(be), m);
+    if (ls != CLG_OK) {
+        clReleaseMemObject(m);
+        return ls;
+    }
     /* Every buffer starts as zeros, not as whatever the device held: a
      * backward or update before any set must not read stale memory. The
      * queue is in order, so nothing can see the buffer before the fill. */
     clg_status s = fill(CLB(be), m, 0.0f, count ? count : 1);
     if (s != CLG_OK) {
+        clg_cl_native_forget(CLB(be), m);
         clReleaseMemObject(m);
         return clg_error_wrap(be->ctx, s, "zeroing a new buffer of %zu elements", count);
     }
@@ -84,6 +92,13 @@ static clg_status cl_view(clg_backend *be, clg_buffer *parent, size_t offset, si
 
 static void cl_free(clg_backend *be, clg_buffer *buf)
 {
+    /* and a sub-buffer's parent: the application's buffer bound at an
+     * offset (include/clgrad_opencl.h) may go once clgrad lets it, and a
+     * new one may come back under the same handle; an arena's views go
+     * with the arena, whose pointer would be learnt again */
+    cl_mem parent = NULL;
+    if (clGetMemObjectInfo(MEM(buf), CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL) == CL_SUCCESS && parent)
+        clg_cl_native_forget(CLB(be), parent);
     clg_cl_native_forget(CLB(be), MEM(buf));
     clReleaseMemObject(MEM(buf));
 }
@@ -180,6 +195,11 @@ static clg_status cl_timer(clg_backend *be, bool start, double *seconds)
     clg_cl_backend *b = CLB(be);
     if (start) {
         release_timing(b);
+        if (!b->profiling)
+            return clg_error(be->ctx, CLG_ERR_UNSUPPORTED,
+                             "timing a run needs a queue with CL_QUEUE_PROFILING_ENABLE; the application's queue on "
+                             "%s was made without it",
+                             be->device);
         b->timing = true;
         return CLG_OK;
     }
@@ -272,15 +292,11 @@ static size_t kernel_local_size(const clg_cl_backend *b, cl_kernel kern, size_t 
     return p2;
 }
 
+/* Everything but the context and the queue, which b already holds. */
 static clg_status setup(clg_cl_backend *b)
 {
     clg_backend *be = &b->base;
     cl_int err;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)b->dev.platform, 0};
-    b->context = clCreateContext(props, 1, &b->dev.device, NULL, NULL, &err);
-    if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateContext");
-    b->queue = clCreateCommandQueue(b->context, b->dev.device, CL_QUEUE_PROFILING_ENABLE, &err);
-    if (err != CL_SUCCESS) return clg_cl_fail(CLB(be), err, "clCreateCommandQueue");
 
     /* the elementwise kernels' vector width: the device's preferred one
      * (16 on PoCL with AVX-512, 1 on NVIDIA); CLGRAD_VECTOR_WIDTH=N for
@@ -381,12 +397,39 @@ static clg_status setup(clg_cl_backend *b)
     return CLG_OK;
 }
 
-clg_status clg_opencl_backend_create(clg_context *ctx, const char *spec, clg_backend **out)
+clg_cl_backend *clg_cl_backend_of(clg_backend *be)
+{
+    return be && be->vt == &cl_vtable ? CLB(be) : NULL;
+}
+
+static clg_cl_backend *new_backend(clg_context *ctx)
 {
     clg_cl_backend *b = calloc(1, sizeof *b);
-    if (!b) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "opencl: out of host memory");
+    if (!b) {
+        clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "opencl: out of host memory");
+        return NULL;
+    }
     b->base.vt = &cl_vtable;
     b->base.ctx = ctx;
+    return b;
+}
+
+/* setup, then *out; on failure, b goes (and what it holds). */
+static clg_status finish(clg_cl_backend *b, clg_backend **out)
+{
+    clg_status s = setup(b);
+    if (s != CLG_OK) {
+        cl_destroy(&b->base);
+        return s;
+    }
+    *out = &b->base;
+    return CLG_OK;
+}
+
+clg_status clg_opencl_backend_create(clg_context *ctx, const char *spec, clg_backend **out)
+{
+    clg_cl_backend *b = new_backend(ctx);
+    if (!b) return CLG_ERR_OUT_OF_MEMORY;
     clg_status s = clg_cl_select(ctx, spec, &b->dev);
     if (s != CLG_OK) {
         free(b);
@@ -394,11 +437,86 @@ clg_status clg_opencl_backend_create(clg_context *ctx, const char *spec, clg_bac
     }
     snprintf(b->base.device, sizeof b->base.device, "%s / %s (%s, %d:%d)", b->dev.platform_name,
              b->dev.device_name, clg_cl_type_name(b->dev.type), b->dev.platform_index, b->dev.device_index);
-    s = setup(b);
-    if (s != CLG_OK) {
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)b->dev.platform, 0};
+    b->context = clCreateContext(props, 1, &b->dev.device, NULL, NULL, &err);
+    if (err == CL_SUCCESS) b->queue = clCreateCommandQueue(b->context, b->dev.device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS) {
+        s = clg_cl_fail(b, err, b->context ? "clCreateCommandQueue" : "clCreateContext");
         cl_destroy(&b->base);
         return s;
     }
-    *out = &b->base;
-    return CLG_OK;
+    b->profiling = true;
+    return finish(b, out);
+}
+
+clg_status clg_opencl_backend_adopt(clg_context *ctx, cl_context context, cl_device_id device,
+                                    cl_command_queue queue, clg_backend **out)
+{
+    if (!context || !device)
+        return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT, "clg_context_create_opencl: %s is NULL",
+                         context ? "the device" : "the context");
+    /* the device must be one of the context's */
+    cl_uint ndev = 0;
+    cl_int err = clGetContextInfo(context, CL_CONTEXT_NUM_DEVICES, sizeof ndev, &ndev, NULL);
+    if (err != CL_SUCCESS)
+        return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT, "clg_context_create_opencl: the context is not valid: %s (%d)",
+                         clg_cl_error_name(err), (int)err);
+    cl_device_id *devs = calloc(ndev ? ndev : 1, sizeof *devs);
+    if (!devs) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "opencl: out of host memory");
+    bool member = false;
+    if (clGetContextInfo(context, CL_CONTEXT_DEVICES, ndev * sizeof *devs, devs, NULL) == CL_SUCCESS)
+        for (cl_uint i = 0; i < ndev; i++) member |= devs[i] == device;
+    free(devs);
+    if (!member)
+        return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "clg_context_create_opencl: the device is not one of the context's %u devices", ndev);
+    /* the queue: that context's, that device's, in order */
+    cl_command_queue_properties props = CL_QUEUE_PROFILING_ENABLE;
+    if (queue) {
+        cl_context qc = NULL;
+        cl_device_id qd = NULL;
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof qc, &qc, NULL);
+        if (err == CL_SUCCESS) err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof qd, &qd, NULL);
+        if (err == CL_SUCCESS) err = clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL);
+        if (err != CL_SUCCESS)
+            return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_context_create_opencl: the queue is not valid: %s (%d)", clg_cl_error_name(err),
+                             (int)err);
+        if (qc != context || qd != device)
+            return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_context_create_opencl: the queue belongs to another %s",
+                             qc != context ? "context" : "device");
+        if (props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)
+            return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_context_create_opencl: the queue executes out of order; clgrad needs an in-order "
+                             "queue (its work depends on the order it is enqueued in)");
+    }
+    clg_cl_backend *b = new_backend(ctx);
+    if (!b) return CLG_ERR_OUT_OF_MEMORY;
+    clg_cl_describe(device, &b->dev);
+    if (b->dev.platform_index >= 0)
+        snprintf(b->base.device, sizeof b->base.device, "%s / %s (%s, %d:%d, the application's context)",
+                 b->dev.platform_name, b->dev.device_name, clg_cl_type_name(b->dev.type), b->dev.platform_index,
+                 b->dev.device_index);
+    else
+        snprintf(b->base.device, sizeof b->base.device, "%s / %s (%s, the application's context)",
+                 b->dev.platform_name, b->dev.device_name, clg_cl_type_name(b->dev.type));
+    clRetainDevice(device);
+    b->device_retained = true;
+    clRetainContext(context);
+    b->context = context;
+    if (queue) {
+        clRetainCommandQueue(queue);
+        b->queue = queue;
+    } else {
+        b->queue = clCreateCommandQueue(context, device, CL_QUEUE_PROFILING_ENABLE, &err);
+        if (err != CL_SUCCESS) {
+            clg_status s = clg_cl_fail(b, err, "clCreateCommandQueue");
+            cl_destroy(&b->base);
+            return s;
+        }
+    }
+    b->profiling = (props & CL_QUEUE_PROFILING_ENABLE) != 0;
+    return finish(b, out);
 }

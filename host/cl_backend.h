@@ -8,6 +8,9 @@
 #include <stdbool.h>
 
 struct clg_conv_geom; /* core/conv_geom.h */
+struct clg_cl_backend;
+/* be as the OpenCL backend, or NULL when it is another backend. */
+struct clg_cl_backend *clg_cl_backend_of(clg_backend *be);
 
 /* Reductions to one element use at most this many work-groups. */
 #define CLG_MAX_PARTIALS 1024
@@ -30,6 +33,8 @@ typedef struct clg_cl_backend {
     cl_mem partials;   /* scratch of the two-pass reductions */
     /* clg_graph_run_timed: the first and last command of a timed run */
     bool timing;
+    bool profiling; /* the queue profiles its commands (clg_graph_run_timed) */
+    bool device_retained; /* the application's device, retained (a sub-device needs it) */
     cl_event pending, first_ev, last_ev;
     bool used_clblast; /* counted in gemm.c's users of CLBlast's cache */
     /* GEMMs through the host's BLAS as native kernels (host/gemm_native.c)
@@ -48,6 +53,7 @@ typedef struct clg_cl_backend {
     bool tune_paths;       /* its products' paths apply (no CLGRAD_GEMM, both paths possible) */
     bool tune_convs;       /* its convolutions' paths apply (no CLGRAD_CONV, oneDNN possible) */
     struct clg_cl_native_ptr *native_ptrs; /* buffers' host pointers (host/gemm_native.c) */
+    cl_command_queue probe_queue;          /* where those are learnt (host/native.c) */
     size_t native_cap, native_count;
     /* Recording a plan (host/cl_plan.c): the node whose launches are being
      * recorded instead of enqueued, and whether it did something a plan

@@ -32,10 +32,18 @@ int clg_cl_enumerate(clg_cl_device *out, int max);
 /* Finds the device a spec names ("" = default). CLG_ERR_NOT_FOUND with a
  * message listing the devices when none matches. */
 clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out);
+/* dev as clg_cl_enumerate lists it, or (a device it does not list, such
+ * as a sub-device) as it describes itself, with indices -1. */
+void clg_cl_describe(cl_device_id dev, clg_cl_device *out);
 /* The OpenCL backend's instance on the device spec names ("" is the
  * default: the first GPU, else the first device); CLG_ERR_NOT_FOUND with a
  * message listing the devices when nothing matches. */
 clg_status clg_opencl_backend_create(clg_context *ctx, const char *spec, clg_backend **out);
+/* The OpenCL backend on the application's objects (include/clgrad_opencl.h):
+ * retains them; queue NULL makes its own. Checks that they belong together
+ * and that the queue is in order. */
+clg_status clg_opencl_backend_adopt(clg_context *ctx, cl_context context, cl_device_id device,
+                                    cl_command_queue queue, clg_backend **out);
 const char *clg_cl_type_name(cl_device_type t);
 
 /* Builds a program from sources for one device; on failure the context's

@@ -72,9 +72,9 @@ static int enumerate_locked(clg_cl_device *out, int max)
             o->device = devs[d];
             o->platform_index = (int)p;
             o->device_index = (int)d;
-            snprintf(o->platform_name, sizeof o->platform_name, "%s", pname);
-            snprintf(o->platform_vendor, sizeof o->platform_vendor, "%s", pvendor);
-            snprintf(o->platform_version, sizeof o->platform_version, "%s", pversion);
+            snprintf(o->platform_name, sizeof o->platform_name, "%.*s", (int)sizeof o->platform_name - 1, pname);
+            snprintf(o->platform_vendor, sizeof o->platform_vendor, "%.*s", (int)sizeof o->platform_vendor - 1, pvendor);
+            snprintf(o->platform_version, sizeof o->platform_version, "%.*s", (int)sizeof o->platform_version - 1, pversion);
             device_string(devs[d], CL_DEVICE_NAME, o->device_name, sizeof o->device_name);
             device_string(devs[d], CL_DEVICE_VENDOR, o->vendor, sizeof o->vendor);
             clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof o->type, &o->type, NULL);
@@ -158,6 +158,32 @@ clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out)
                      "unknown device spec '%s' (use reference, cpu, gpu, accelerator, P:D or part of a "
                      "platform or device name); devices:\n%s",
                      spec, list);
+}
+
+void clg_cl_describe(cl_device_id dev, clg_cl_device *out)
+{
+    clg_cl_device devs[CLG_MAX_CL_DEVICES];
+    int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
+    for (int i = 0; i < n; i++)
+        if (devs[i].device == dev) {
+            *out = devs[i];
+            return;
+        }
+    /* not a listed device (a sub-device, say): what it says of itself */
+    memset(out, 0, sizeof *out);
+    out->device = dev;
+    out->platform_index = out->device_index = -1;
+    clGetDeviceInfo(dev, CL_DEVICE_PLATFORM, sizeof out->platform, &out->platform, NULL);
+    if (out->platform) {
+        clGetPlatformInfo(out->platform, CL_PLATFORM_NAME, sizeof out->platform_name - 1, out->platform_name, NULL);
+        clGetPlatformInfo(out->platform, CL_PLATFORM_VENDOR, sizeof out->platform_vendor - 1, out->platform_vendor,
+                          NULL);
+        clGetPlatformInfo(out->platform, CL_PLATFORM_VERSION, sizeof out->platform_version - 1,
+                          out->platform_version, NULL);
+    }
+    device_string(dev, CL_DEVICE_NAME, out->device_name, sizeof out->device_name);
+    device_string(dev, CL_DEVICE_VENDOR, out->vendor, sizeof out->vendor);
+    clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof out->type, &out->type, NULL);
 }
 
 static clg_status cl_device_facts(int i, clg_device_facts *out)

@@ -59,6 +59,23 @@ static bool grow_table(clg_cl_backend *b)
 }
 
 /* The host pointer of buffer m (not a sub-buffer), learnt on first use. */
+/* The queue of the probes: a second in-order queue on the device, so that
+ * learning a pointer never waits for the context's queue (where the
+ * application's work may wait for its own events: include/clgrad_opencl.h). */
+static clg_status probe_queue(clg_cl_backend *b, cl_command_queue *q)
+{
+    if (!b->probe_queue) {
+        cl_int err;
+        b->probe_queue = clCreateCommandQueue(b->context, b->dev.device, 0, &err);
+        if (err != CL_SUCCESS) {
+            b->probe_queue = NULL;
+            return clg_cl_fail(b, err, "clCreateCommandQueue (a queue for native kernels' probes)");
+        }
+    }
+    *q = b->probe_queue;
+    return CLG_OK;
+}
+
 static clg_status host_ptr(clg_cl_backend *b, cl_mem m, float **out)
 {
     if (b->native_cap) {
@@ -73,9 +90,12 @@ static clg_status host_ptr(clg_cl_backend *b, cl_mem m, float **out)
     void *ptr = NULL;
     native_ptr_probe a = {m, &ptr};
     const void *loc = &a.mem;
-    cl_int err = clEnqueueNativeKernel(b->queue, run_ptr_probe, &a, sizeof a, 1, &m, &loc, 0, NULL, NULL);
+    cl_command_queue q = NULL;
+    clg_status s = probe_queue(b, &q);
+    if (s != CLG_OK) return s;
+    cl_int err = clEnqueueNativeKernel(q, run_ptr_probe, &a, sizeof a, 1, &m, &loc, 0, NULL, NULL);
     if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clEnqueueNativeKernel (finding a buffer for a native kernel)");
-    err = clFinish(b->queue);
+    err = clFinish(q);
     if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clFinish (finding a buffer for a native kernel)");
     if (!ptr)
         return clg_error(b->base.ctx, CLG_ERR_DEVICE, "native kernels: %s gave a buffer no host pointer",
@@ -87,6 +107,12 @@ static clg_status host_ptr(clg_cl_backend *b, cl_mem m, float **out)
     b->native_count++;
     *out = ptr;
     return CLG_OK;
+}
+
+clg_status clg_cl_native_learn(clg_cl_backend *b, cl_mem m)
+{
+    float *ptr;
+    return b->natives ? clg_cl_native_buffer(b, &m, &ptr) : CLG_OK;
 }
 
 clg_status clg_cl_native_buffer(clg_cl_backend *b, cl_mem *m, float **ptr)
@@ -127,6 +153,8 @@ void clg_cl_native_forget(clg_cl_backend *b, cl_mem m)
 
 void clg_cl_native_release(clg_cl_backend *b)
 {
+    if (b->probe_queue) clReleaseCommandQueue(b->probe_queue);
+    b->probe_queue = NULL;
     free(b->native_ptrs);
     b->native_ptrs = NULL;
     b->native_cap = b->native_count = 0;
@@ -159,19 +187,21 @@ clg_status clg_cl_native_probe(clg_cl_backend *b, bool *possible)
     cl_int err;
     const float marker = 1.25f;
     float seen = 0, *ptr = NULL;
+    cl_command_queue q = NULL;
+    clg_status s = probe_queue(b, &q);
+    if (s != CLG_OK) return s;
     cl_mem m = clCreateBuffer(b->context, CL_MEM_READ_WRITE, 64, NULL, &err);
     if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clCreateBuffer (probing native kernels)");
-    clg_status s = CLG_OK;
-    err = clEnqueueWriteBuffer(b->queue, m, CL_TRUE, 0, sizeof marker, &marker, 0, NULL, NULL);
+    err = clEnqueueWriteBuffer(q, m, CL_TRUE, 0, sizeof marker, &marker, 0, NULL, NULL);
     if (err != CL_SUCCESS) s = clg_cl_fail(b, err, "clEnqueueWriteBuffer (probing native kernels)");
     if (s == CLG_OK) s = host_ptr(b, m, &ptr);
     if (s == CLG_OK) {
         native_read_probe a = {ptr, &seen};
         const void *loc = &a.p;
-        err = clEnqueueNativeKernel(b->queue, run_read_probe, &a, sizeof a, 1, &m, &loc, 0, NULL, NULL);
+        err = clEnqueueNativeKernel(q, run_read_probe, &a, sizeof a, 1, &m, &loc, 0, NULL, NULL);
         if (err != CL_SUCCESS) s = clg_cl_fail(b, err, "clEnqueueNativeKernel (probing native kernels)");
     }
-    if (s == CLG_OK && (err = clFinish(b->queue)) != CL_SUCCESS)
+    if (s == CLG_OK && (err = clFinish(q)) != CL_SUCCESS)
         s = clg_cl_fail(b, err, "clFinish (probing native kernels)");
     /* a pointer that does not reach the buffer's data: no native path */
     if (s == CLG_OK) *possible = seen == marker;

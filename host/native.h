@@ -11,6 +11,10 @@ clg_status clg_cl_native_probe(clg_cl_backend *b, bool *possible);
 /* For a native kernel: *m's host pointer (a sub-buffer's: its parent's
  * plus its origin), *m replaced by the buffer to list (the parent). */
 clg_status clg_cl_native_buffer(clg_cl_backend *b, cl_mem *m, float **ptr);
+/* Learns m's host pointer now (where native kernels run; else nothing):
+ * for a new buffer, before any command uses it, so that the first native
+ * kernel on it needs no probe while the queue may wait on events. */
+clg_status clg_cl_native_learn(clg_cl_backend *b, cl_mem m);
 #define CLG_NATIVE_MAX_BUFFERS 4
 
 /* The n buffers' host pointers into ptrs (clg_cl_native_buffer), and the

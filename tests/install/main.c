@@ -1,5 +1,7 @@
 #include <clgrad.h>
+#include <clgrad_opencl.h> /* installed too: the OpenCL objects' side of the API */
 #include <stdio.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -19,6 +21,14 @@ int main(int argc, char **argv)
         clg_graph_run(g, CLG_RUN_ALL) || clg_tensor_get(g, clg_grad(g, w), &grad, 1) ||
         clg_tensor_get(g, w, &v, 1)) {
         fprintf(stderr, "%s\n", clg_context_errmsg(ctx));
+        clg_context_destroy(ctx);
+        return 1;
+    }
+    /* a context's OpenCL objects: only an OpenCL context has them */
+    cl_context oc = NULL;
+    clg_status os = clg_context_get_opencl(ctx, &oc, NULL, NULL);
+    if (strcmp(clg_context_backend(ctx), "opencl") == 0 ? os != CLG_OK || !oc : os != CLG_ERR_UNSUPPORTED) {
+        fprintf(stderr, "clg_context_get_opencl: %s\n", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return 1;
     }
