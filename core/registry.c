@@ -110,6 +110,14 @@ clg_status clg_backend_open(clg_context *ctx, const char *spec, clg_backend **ou
     clg_device_list(list, sizeof list);
     size_t l = strlen(list);
     while (l && list[l - 1] == '\n') list[--l] = '\0';
+    /* a kind of device that no backend has: say so, not that the spec is unknown */
+    static const char *const kinds[][2] = {{"gpu", "GPU"}, {"cpu", "CPU device"}, {"accelerator", "accelerator"}};
+    for (size_t k2 = 0; k2 < sizeof kinds / sizeof kinds[0]; k2++)
+        if (!strcmp(spec, kinds[k2][0]))
+            return clg_error(ctx, CLG_ERR_NOT_FOUND,
+                             "no %s found (README, \"Choosing a device\", says how to make one visible); "
+                             "devices:\n%s",
+                             kinds[k2][1], list);
     return clg_error(ctx, CLG_ERR_NOT_FOUND, "unknown device spec '%s' (use %s); devices:\n%s", spec, help, list);
 }
 

@@ -94,6 +94,24 @@ static bool contains_nocase(const char *hay, const char *needle)
     return false;
 }
 
+/* "cpu", "gpu" or "accelerator": the device type a spec names, or 0. */
+static cl_device_type type_word(const char *spec)
+{
+    return !strcmp(spec, "cpu") ? CL_DEVICE_TYPE_CPU
+         : !strcmp(spec, "gpu") ? CL_DEVICE_TYPE_GPU
+         : !strcmp(spec, "accelerator") ? CL_DEVICE_TYPE_ACCELERATOR
+                                        : 0;
+}
+
+/* A spec that is part of one of the device's names. */
+static bool name_matches(const clg_cl_device *d, const char *spec)
+{
+    return contains_nocase(d->platform_name, spec) || contains_nocase(d->device_name, spec) ||
+           contains_nocase(d->vendor, spec) || contains_nocase(d->platform_vendor, spec) ||
+           contains_nocase(d->platform_version, spec);
+}
+
+/* The index of the device spec names; -1 none, -2 several (by name). */
 static int find(const clg_cl_device *devs, int n, const char *spec)
 {
     if (!*spec) {
@@ -101,27 +119,30 @@ static int find(const clg_cl_device *devs, int n, const char *spec)
             if (devs[i].type & CL_DEVICE_TYPE_GPU) return i;
         return n > 0 ? 0 : -1;
     }
-    static const struct { const char *name; cl_device_type type; } types[] = {
-        {"cpu", CL_DEVICE_TYPE_CPU}, {"gpu", CL_DEVICE_TYPE_GPU}, {"accelerator", CL_DEVICE_TYPE_ACCELERATOR}};
-    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
-        if (strcmp(spec, types[t].name) == 0) {
-            for (int i = 0; i < n; i++)
-                if (devs[i].type & types[t].type) return i;
-            return -1;
-        }
+    const cl_device_type type = type_word(spec);
+    if (type) {
+        for (int i = 0; i < n; i++)
+            if (devs[i].type & type) return i;
+        return -1;
+    }
     int p, d, used = 0;
     if (sscanf(spec, "%d:%d%n", &p, &d, &used) == 2 && spec[used] == '\0') {
         for (int i = 0; i < n; i++)
             if (devs[i].platform_index == p && devs[i].device_index == d) return i;
         return -1;
     }
+    /* part of a name: one device, or the one GPU among several matches
+     * ("amd": a Radeon and PoCL's "AuthenticAMD" CPU); more is ambiguous */
+    int match = -1, count = 0, gpu = -1, gpus = 0;
     for (int i = 0; i < n; i++)
-        if (contains_nocase(devs[i].platform_name, spec) || contains_nocase(devs[i].device_name, spec) ||
-            contains_nocase(devs[i].vendor, spec) || contains_nocase(devs[i].platform_vendor, spec) ||
-            contains_nocase(devs[i].platform_version, spec))
-            return i;
-    return -1;
+        if (name_matches(&devs[i], spec)) {
+            if (count++ == 0) match = i;
+            if (devs[i].type & CL_DEVICE_TYPE_GPU && gpus++ == 0) gpu = i;
+        }
+    if (count <= 1) return match;
+    return gpus == 1 ? gpu : -2;
 }
+
 
 static int cl_device_count(void)
 {
@@ -154,6 +175,19 @@ clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out)
     while (l && list[l - 1] == '\n') list[--l] = '\0';
     if (!*spec)
         return clg_error(ctx, CLG_ERR_NOT_FOUND, "no OpenCL device found; devices:\n%s", list);
+    if (i == -2) { /* never a silent pick among several */
+        char matches[2048] = "";
+        size_t k = 0;
+        for (int j = 0; j < n && k < sizeof matches; j++)
+            if (name_matches(&devs[j], spec))
+                k += (size_t)snprintf(matches + k, sizeof matches - k, "\n%d:%d  %s / %s (%s)", devs[j].platform_index,
+                                      devs[j].device_index, devs[j].platform_name, devs[j].device_name,
+                                      clg_cl_type_name(devs[j].type));
+        return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "device spec '%s' matches several devices, and not exactly one GPU among them; name one "
+                         "by P:D:%s",
+                         spec, matches);
+    }
     return clg_error(ctx, CLG_ERR_NOT_FOUND,
                      "unknown device spec '%s' (use reference, cpu, gpu, accelerator, P:D or part of a "
                      "platform or device name); devices:\n%s",

@@ -90,7 +90,10 @@ CLG_API const char *clg_version(void);
  *   "cpu" | "gpu" | "accelerator"  the first OpenCL device of that type
  *   "P:D"                       platform index P, device index D
  *   anything else               case-insensitive substring of a platform
- *                               or device name ("nvidia", "pocl", "intel")
+ *                               or device name ("nvidia", "pocl", "intel");
+ *                               of several devices, the one GPU among them,
+ *                               else CLG_ERR_INVALID_ARGUMENT listing them
+ * A kind no device is ("gpu" with no GPU) is CLG_ERR_NOT_FOUND saying so.
  * NULL or "" means the default: $CLGRAD_DEVICE when set, else the first
  * GPU, else the first OpenCL device, else "reference".
  *
