@@ -68,15 +68,11 @@ static clg_tensor block(builder *b, int index, clg_tensor x, int64_t cin, int64_
     y = clg_batch_norm(b->g, y, gamma, beta, 0.1f, 1e-5f);
     model *m = b->m;
     if (m->nbn < MODEL_MAX_BN && y.id >= 0) {
-        m->bn[m->nbn] = y;
-        snprintf(n, sizeof n, "bn%d.running_mean", index);
-        m->bn_mean[m->nbn] = clg_input(b->g, 1, &cout);
-        clg_status s = clg_tensor_set_name(b->g, m->bn_mean[m->nbn], n);
-        snprintf(n, sizeof n, "bn%d.running_var", index);
-        m->bn_var[m->nbn] = clg_input(b->g, 1, &cout);
-        if (s == CLG_OK) s = clg_tensor_set_name(b->g, m->bn_var[m->nbn], n);
+        /* its running statistics, under PyTorch's names: checkpoints carry them */
+        snprintf(n, sizeof n, "bn%d", index);
+        clg_status s = clg_batch_norm_state(b->g, y, n, NULL, NULL, NULL);
         if (s != CLG_OK) return failed(b, s);
-        m->nbn++;
+        m->bn[m->nbn++] = y;
     }
     return clg_max_pool2d(b->g, clg_relu(b->g, y), 2, 2, 2, 2, 0, 0);
 }
@@ -112,30 +108,6 @@ clg_status model_build(clg_context *ctx, const char *kind, int batch, int width,
     if (m->err != CLG_OK) return m->err;
     s = clg_graph_status(m->g);
     if (s == CLG_OK) s = clg_backward(m->g, m->loss);
-    if (s == CLG_OK) s = model_running_to_tensors(m);
     return s;
 }
 
-static clg_status running_copy(model *m, bool to_tensors)
-{
-    for (int i = 0; i < m->nbn; i++) {
-        int64_t c = clg_tensor_numel(m->g, m->bn_mean[i]);
-        float mean[1024], var[1024];
-        if (c > 1024) return CLG_ERR_UNSUPPORTED;
-        clg_status s;
-        if (to_tensors) {
-            s = clg_batch_norm_running(m->g, m->bn[i], mean, var, (size_t)c);
-            if (s == CLG_OK) s = clg_tensor_set(m->g, m->bn_mean[i], mean, (size_t)c);
-            if (s == CLG_OK) s = clg_tensor_set(m->g, m->bn_var[i], var, (size_t)c);
-        } else {
-            s = clg_tensor_get(m->g, m->bn_mean[i], mean, (size_t)c);
-            if (s == CLG_OK) s = clg_tensor_get(m->g, m->bn_var[i], var, (size_t)c);
-            if (s == CLG_OK) s = clg_batch_norm_set_running(m->g, m->bn[i], mean, var, (size_t)c);
-        }
-        if (s != CLG_OK) return s;
-    }
-    return CLG_OK;
-}
-
-clg_status model_running_to_tensors(model *m) { return running_copy(m, true); }
-clg_status model_running_from_tensors(model *m) { return running_copy(m, false); }

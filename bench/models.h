@@ -12,11 +12,10 @@
 typedef struct model {
     clg_graph *g;
     clg_status err; /* first failure while building */
-    /* batch norm layers and named tensors mirroring their running
-     * statistics ("bn1.running_mean", "bn1.running_var"), so that
-     * checkpoints carry them */
+    /* batch norm layers, their running statistics named as PyTorch's
+     * ("bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked") */
     int nbn;
-    clg_tensor bn[MODEL_MAX_BN], bn_mean[MODEL_MAX_BN], bn_var[MODEL_MAX_BN];
+    clg_tensor bn[MODEL_MAX_BN];
     int batch;
     clg_tensor x;      /* [batch, 784] (mlp) or [batch, 1, 28, 28] (cnn) */
     clg_tensor labels; /* int32 [batch] */
@@ -32,10 +31,6 @@ typedef struct model {
  * are by default, from seed. Records forward and backward; the caller adds
  * the optimizer. */
 clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, model *m);
-/* Copies the batch norm running statistics into their named tensors
- * (before a checkpoint is saved) or back (after one is loaded). */
-clg_status model_running_to_tensors(model *m);
-clg_status model_running_from_tensors(model *m);
 
 
 #endif

@@ -288,8 +288,7 @@ static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loa
 {
     int64_t step, epoch, batch;
     clg_meta *meta = NULL;
-    int rc = check(ctx, model_running_to_tensors(m));
-    if (rc == 0) rc = check(ctx, clg_optimizer_get_step(m->g, &step));
+    int rc = check(ctx, clg_optimizer_get_step(m->g, &step));
     if (rc == 0 && clg_loader_position(l, &epoch, &batch) != CLG_OK) rc = die("cannot read the loader position", NULL, NULL);
     if (rc == 0 && clg_meta_create(&meta) != CLG_OK) rc = die("out of memory", NULL, NULL);
     if (rc == 0 && (clg_meta_set(meta, "format", "clgrad-train/1") || clg_meta_set(meta, "model", o->model) ||
@@ -317,7 +316,6 @@ static int resume_checkpoint(clg_context *ctx, model *m, const options *o, clg_l
         clg_meta_get_i64(meta, "loader_batch", &lb))
         rc = die("--resume: %s lacks clgrad-train's metadata", o->resume, NULL);
     if (rc == 0) rc = check(ctx, clg_optimizer_set_step(m->g, step));
-    if (rc == 0) rc = check(ctx, model_running_from_tensors(m));
     if (rc == 0 && clg_loader_seek(l, le, lb) != CLG_OK) rc = die("--resume: bad loader position", NULL, NULL);
     *first_epoch = (int)le;
     clg_meta_free(meta);

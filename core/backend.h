@@ -54,6 +54,13 @@ typedef struct clg_node {
     uint8_t aux_scratch; /* bit k: aux[k] is used only while the node runs (any slot free then) */
     uint8_t role;       /* CLG_ROLE_*: what clg_graph_memory counts it as */
     uint64_t counter; /* set by the core before each run: RNG offsets */
+    /* batch norm's running state as tensors (core/norm.c): a leaf with no
+     * buffer, read and written through the batch_norm node state_of - 1
+     * (part 0 running mean, 1 running variance, 2 num_batches_tracked);
+     * on a batch_norm node, its training forward runs so far */
+    int32_t state_of;
+    uint8_t state_part;
+    int64_t batches;
     bool training;    /* set by clg_graph_set_training: batch norm, dropout */
     char name[64];    /* optional; names what checkpoints save */
 } clg_node;

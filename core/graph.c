@@ -160,6 +160,14 @@ clg_tensor clg_txn_end_tensor(clg_graph *g, clg_txn t, clg_tensor y)
 
 bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype dtype)
 {
+    if (clg_tensor_in(g, t) && g->nodes[t.id].state_of) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                  "%s: tensor %d is batch norm's running state (clg_batch_norm_state): it is read and written with "
+                  "clg_tensor_get/set and checkpoints, not given to ops",
+                  op, (int)t.id);
+        clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+        return false;
+    }
     if (clg_tensor_in(g, t)) {
         if (g->nodes[t.id].dtype == dtype) return true;
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s, the op needs %s", op, (int)t.id,
@@ -398,6 +406,11 @@ static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void 
 clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func)
 {
     clg_node *n = &g->nodes[id];
+    if (n->state_of)
+        return clg_error(g->ctx, CLG_ERR_STATE,
+                         "%s: tensor %d is batch norm's running state: it has no buffer of its own (read and write it "
+                         "with clg_tensor_get/set)",
+                         func, (int)id);
     if (!n->deferred) return CLG_OK;
     clg_status s = clg_plan_prepare(g);
     if (s != CLG_OK) return clg_error_wrap(g->ctx, s, "%s", func);
@@ -420,6 +433,7 @@ static clg_status transfer(clg_graph *g, clg_tensor t, void *data, size_t count,
 {
     clg_node *n = data_node(g, t, count, data, func, dtype);
     if (!n) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if (n->state_of) return write ? clg_state_write(g, t.id, data, func) : clg_state_read(g, t.id, data, func);
     clg_status s = clg_node_storage(g, t.id, func);
     if (s != CLG_OK) return s;
     clg_backend *be = g->ctx->be;
@@ -533,7 +547,11 @@ clg_status clg_graph_run(clg_graph *g, int phases)
         if (phases & CLG_RUN_UPDATE) clg_optim_cancel_update(g);
         return s;
     }
-    if (phases & CLG_RUN_FORWARD) g->runs++;
+    if (phases & CLG_RUN_FORWARD) {
+        g->runs++;
+        for (int32_t i = 0; i < g->n; i++) /* num_batches_tracked, as PyTorch counts it */
+            if (g->nodes[i].op == CLG_OP_BATCHNORM && g->nodes[i].training) g->nodes[i].batches++;
+    }
     return CLG_OK;
 }
 

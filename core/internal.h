@@ -51,6 +51,14 @@ clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(cl
 clg_status clg_context_create_with(clg_context **out, clg_status (*create)(clg_context *, void *, clg_backend **),
                                    void *arg);
 
+/* Batch norm's running state as tensors (core/norm.c): node id's values
+ * (state_of set) read into dst / written from src, counts and dtypes as
+ * the node's; a write is checked first (variances finite and >= 0, the
+ * count >= 0) and changes nothing when refused. */
+clg_status clg_state_read(clg_graph *g, int32_t id, void *dst, const char *func);
+clg_status clg_state_write(clg_graph *g, int32_t id, const void *src, const char *func);
+clg_status clg_state_check(clg_graph *g, int32_t id, const void *src, const char *func);
+
 /* Makes sure node id has a buffer of its own (preparing the graph if it
  * changed); CLG_ERR_STATE, naming the tensor, when it shares the pool. */
 clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func);

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,4 +166,115 @@ clg_status clg_backward_norm(clg_graph *g, int32_t *grads, int32_t i)
     if (gb) clg_grad_accumulate(g, grads, beta, dbeta);
     if (gx) clg_grad_accumulate(g, grads, x, bn_grad(g, CLG_OP_BATCHNORM_GRAD_INPUT, dy, i, dgamma.id, dbeta.id, x));
     return g->status;
+}
+
+/* ---- running state as tensors ---- */
+
+/* The batch_norm node keeps its state leaves' ids + 1 in i[5..7] (0: not
+ * made yet); each leaf has no buffer and names its node in state_of. */
+enum { BN_STATE_IDS = 5 };
+static const char *const state_names[3] = {"running_mean", "running_var", "num_batches_tracked"};
+
+clg_status clg_batch_norm_state(clg_graph *g, clg_tensor bn, const char *prefix, clg_tensor *running_mean,
+                                clg_tensor *running_var, clg_tensor *num_batches_tracked)
+{
+    const char *func = "clg_batch_norm_state";
+    if (clg_graph_check(g, func) != CLG_OK) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if (!clg_tensor_in(g, bn) || g->nodes[bn.id].op != CLG_OP_BATCHNORM)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d is not the output of clg_batch_norm", func,
+                         (int)bn.id);
+    char names[3][sizeof g->nodes[0].name];
+    if (prefix) {
+        for (int k = 0; k < 3; k++) {
+            int len = snprintf(names[k], sizeof names[k], "%s.%s", prefix, state_names[k]);
+            if (!*prefix || len < 0 || (size_t)len >= sizeof names[k])
+                return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                                 "%s: prefix '%s' makes a name outside 1 to %zu characters", func, prefix,
+                                 sizeof names[k] - 1);
+        }
+        /* every name free, or already this state's: checked before anything changes */
+        for (int32_t i = 0; i < g->n; i++)
+            for (int k = 0; k < 3; k++)
+                if (!strcmp(g->nodes[i].name, names[k]) &&
+                    !(g->nodes[i].state_of == bn.id + 1 && g->nodes[i].state_part == k))
+                    return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d is already named '%s'", func,
+                                     (int)i, names[k]);
+    }
+    if (!g->nodes[bn.id].i[BN_STATE_IDS]) {
+        const int64_t C = g->nodes[bn.id].shape[1];
+        int32_t ids[3];
+        clg_txn txn = clg_txn_begin(g);
+        clg_status s = CLG_OK;
+        for (int k = 0; k < 3 && s == CLG_OK; k++) {
+            /* num_batches_tracked: a 0-dimensional int32, as PyTorch's (int64) loads it */
+            clg_node proto = {.op = CLG_OP_INPUT, .dtype = k == 2 ? CLG_I32 : CLG_F32, .phase = CLG_RUN_FORWARD,
+                              .ndim = k == 2 ? 0 : 1, .shape = {C}, .src = {-1, -1, -1, -1},
+                              .state_of = bn.id + 1, .state_part = (uint8_t)k};
+            ids[k] = clg_graph_add_node(g, &proto, false);
+            if (ids[k] < 0) s = g->ctx->status != CLG_OK ? g->ctx->status : CLG_ERR_OUT_OF_MEMORY;
+            else g->nodes[ids[k]].role = CLG_ROLE_STATE;
+        }
+        if ((s = clg_txn_end(g, txn, s)) != CLG_OK) return s;
+        for (int k = 0; k < 3; k++) g->nodes[bn.id].i[BN_STATE_IDS + k] = ids[k] + 1;
+    }
+    clg_tensor t[3];
+    for (int k = 0; k < 3; k++) {
+        int32_t id = (int32_t)g->nodes[bn.id].i[BN_STATE_IDS + k] - 1;
+        t[k] = clg_tref(g, id);
+        if (prefix) strcpy(g->nodes[id].name, names[k]);
+    }
+    if (running_mean) *running_mean = t[0];
+    if (running_var) *running_var = t[1];
+    if (num_batches_tracked) *num_batches_tracked = t[2];
+    return CLG_OK;
+}
+
+clg_status clg_state_read(clg_graph *g, int32_t id, void *dst, const char *func)
+{
+    const clg_node *n = &g->nodes[id], *bn = &g->nodes[n->state_of - 1];
+    const size_t C = (size_t)bn->shape[1];
+    if (n->state_part == 2) {
+        *(int32_t *)dst = bn->batches > INT32_MAX ? INT32_MAX : (int32_t)bn->batches;
+        return CLG_OK;
+    }
+    clg_backend *be = g->ctx->be;
+    clg_status s = be->vt->buffer_read(be, bn->aux[BN_RUNNING], n->state_part * C, dst, C, CLG_F32);
+    return s == CLG_OK ? s : clg_error_wrap(g->ctx, s, "%s: batch norm's %s", func, state_names[n->state_part]);
+}
+
+clg_status clg_state_check(clg_graph *g, int32_t id, const void *src, const char *func)
+{
+    const clg_node *n = &g->nodes[id], *bn = &g->nodes[n->state_of - 1];
+    if (n->state_part == 2) {
+        const int32_t v = *(const int32_t *)src;
+        return v >= 0 ? CLG_OK
+                      : clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: num_batches_tracked %d is negative", func, (int)v);
+    }
+    const float *v = src;
+    for (int64_t c = 0; n->state_part == 1 && c < bn->shape[1]; c++)
+        if (!(v[c] >= 0.0f) || !isfinite(v[c]))
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "%s: running variance %g of channel %lld is not a finite value >= 0", func, (double)v[c],
+                             (long long)c);
+    for (int64_t c = 0; n->state_part == 0 && c < bn->shape[1]; c++)
+        if (!isfinite(v[c]))
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: running mean %g of channel %lld is not finite",
+                             func, (double)v[c], (long long)c);
+    return CLG_OK;
+}
+
+clg_status clg_state_write(clg_graph *g, int32_t id, const void *src, const char *func)
+{
+    clg_status s = clg_state_check(g, id, src, func);
+    if (s != CLG_OK) return s;
+    const clg_node *n = &g->nodes[id];
+    clg_node *bn = &g->nodes[n->state_of - 1];
+    if (n->state_part == 2) {
+        bn->batches = *(const int32_t *)src;
+        return CLG_OK;
+    }
+    const size_t C = (size_t)bn->shape[1];
+    clg_backend *be = g->ctx->be;
+    s = be->vt->buffer_write(be, bn->aux[BN_RUNNING], n->state_part * C, src, C, CLG_F32);
+    return s == CLG_OK ? s : clg_error_wrap(g->ctx, s, "%s: batch norm's %s", func, state_names[n->state_part]);
 }

@@ -330,6 +330,18 @@ CLG_API clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, 
 /* The running mean and variance of a batch_norm output (C values each;
  * either pointer may be NULL), for checkpoints and tests. */
 CLG_API clg_status clg_batch_norm_running(clg_graph *g, clg_tensor bn, float *mean, float *var, size_t C);
+/* The running statistics of a batch_norm output as tensors of the graph,
+ * as PyTorch's BatchNorm holds them: running_mean and running_var [C]
+ * (float32) and num_batches_tracked (int32, 0-dimensional: the training
+ * forward runs so far). With prefix, they are named "<prefix>.running_mean",
+ * "<prefix>.running_var" and "<prefix>.num_batches_tracked", PyTorch's
+ * names, so that checkpoints save and load them (prefix "bn1" beside
+ * "bn1.weight" and "bn1.bias"); NULL leaves them as they are. Calling it
+ * again gives the same tensors. They are read and written with
+ * clg_tensor_get/set (_i32) and by checkpoints, not given to ops; any
+ * output pointer may be NULL. */
+CLG_API clg_status clg_batch_norm_state(clg_graph *g, clg_tensor bn, const char *prefix, clg_tensor *running_mean,
+                                        clg_tensor *running_var, clg_tensor *num_batches_tracked);
 CLG_API clg_status clg_batch_norm_set_running(clg_graph *g, clg_tensor bn, const float *mean, const float *var,
                                               size_t C);
 

@@ -66,8 +66,8 @@ static clg_status download(clg_graph *g, named_set *s, const char *func)
         a->data = malloc((size_t)a->numel * 4);
         if (!a->data)
             return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory for tensor '%s'", func, n->name);
-        clg_status st = clg_node_storage(g, s->ids[i], func);
-        if (st == CLG_OK) st = be->vt->buffer_read(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
+        clg_status st = n->state_of ? clg_state_read(g, s->ids[i], a->data, func) : clg_node_storage(g, s->ids[i], func);
+        if (st == CLG_OK && !n->state_of) st = be->vt->buffer_read(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
         if (st != CLG_OK) return clg_error_wrap(g->ctx, st, "%s: reading tensor '%s'", func, n->name);
     }
     return CLG_OK;
@@ -157,7 +157,9 @@ static clg_status validate(clg_graph *g, const clg_safetensors *st, const char *
         const clg_array *a = clg_safetensors_find(st, n->name);
         clg_status s = match(g, n, a, path);
         if (s != CLG_OK) return s;
-        if (n->dtype == CLG_I32 &&
+        if (n->state_of && (s = clg_state_check(g, i, a->data, "clg_checkpoint_load")) != CLG_OK)
+            return clg_error_wrap(g->ctx, s, "clg_checkpoint_load: %s: tensor '%s'", path, n->name);
+        if (n->dtype == CLG_I32 && !n->state_of &&
             (s = clg_softmax_check_labels(g, clg_tref(g, i), a->data, (size_t)a->numel)) != CLG_OK)
             return clg_error_wrap(g->ctx, s, "clg_checkpoint_load: %s: tensor '%s'", path, n->name);
     }
@@ -197,8 +199,12 @@ clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta)
         const clg_node *n = &g->nodes[i];
         if (!n->name[0]) continue;
         const clg_array *a = clg_safetensors_find(st, n->name);
-        s = clg_node_storage(g, i, func);
-        if (s == CLG_OK) s = be->vt->buffer_write(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
+        if (n->state_of) {
+            s = clg_state_write(g, i, a->data, func);
+        } else {
+            s = clg_node_storage(g, i, func);
+            if (s == CLG_OK) s = be->vt->buffer_write(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
+        }
         if (s != CLG_OK) clg_error_wrap(g->ctx, s, "%s: %s: writing tensor '%s'", func, path, n->name);
     }
     clg_safetensors_free(st);

@@ -18,6 +18,7 @@
  * per-element step is a few ulp. The running statistics use their own
  * bounds, explained where they are checked.
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include "gradcheck.h"
 #include "util.h"
 
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ASSERT_MSG_HAS(ctx, text)                                                                   \
     do {                                                                                           \
@@ -215,6 +217,111 @@ static void running_two_steps(const char *spec)
 
 static void test_running_stats(void **state) { for_each_device(running_two_steps); }
 
+/* The running statistics as tensors (clg_batch_norm_state): PyTorch's
+ * names, the same values as clg_batch_norm_running, num_batches_tracked
+ * counting training forward runs only, writes checked (a refused one
+ * changes nothing), no ops on them, and a checkpoint round trip. */
+static void state_tensors(const char *spec)
+{
+    enum { N = 3, C = 4, L = 5, NX = N * C * L };
+    const int64_t sx[3] = {N, C, L}, sc = C;
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g[2];
+    clg_tensor x[2], y[2], st[2][3];
+    float xv[NX];
+    rng_t r = {77};
+    rng_fill(&r, xv, NX, 0.1, 2, false);
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(ctx, clg_graph_create(ctx, &g[k]));
+        x[k] = clg_input(g[k], 3, sx);
+        clg_tensor gamma = clg_param(g[k], 1, &sc), beta = clg_param(g[k], 1, &sc);
+        y[k] = clg_batch_norm(g[k], x[k], gamma, beta, 0.1f, 1e-5f);
+        CHECK_OK(ctx, clg_tensor_set_name(g[k], gamma, "bn.weight"));
+        CHECK_OK(ctx, clg_tensor_set_name(g[k], beta, "bn.bias"));
+        CHECK_OK(ctx, clg_batch_norm_state(g[k], y[k], "bn", &st[k][0], &st[k][1], &st[k][2]));
+    }
+    assert_string_equal(clg_tensor_name(g[0], st[0][0]), "bn.running_mean");
+    assert_string_equal(clg_tensor_name(g[0], st[0][1]), "bn.running_var");
+    assert_string_equal(clg_tensor_name(g[0], st[0][2]), "bn.num_batches_tracked");
+    assert_int_equal(clg_tensor_ndim(g[0], st[0][2]), 0);
+    assert_int_equal(clg_tensor_numel(g[0], st[0][2]), 1);
+    clg_tensor again[3];
+    CHECK_OK(ctx, clg_batch_norm_state(g[0], y[0], NULL, &again[0], &again[1], &again[2]));
+    for (int k = 0; k < 3; k++) assert_int_equal(again[k].id, st[0][k].id);
+
+    /* 3 training forward runs count, an evaluation run does not */
+    int32_t batches = -1;
+    CHECK_OK(ctx, clg_tensor_get_i32(g[0], st[0][2], &batches, 1));
+    assert_int_equal(batches, 0);
+    CHECK_OK(ctx, clg_tensor_set(g[0], x[0], xv, NX));
+    for (int k = 0; k < 3; k++) CHECK_OK(ctx, clg_graph_run(g[0], CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_graph_set_training(g[0], 0));
+    CHECK_OK(ctx, clg_graph_run(g[0], CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_tensor_get_i32(g[0], st[0][2], &batches, 1));
+    assert_int_equal(batches, 3);
+    float m[C], v[C], rm[C], rv[C];
+    CHECK_OK(ctx, clg_tensor_get(g[0], st[0][0], m, C));
+    CHECK_OK(ctx, clg_tensor_get(g[0], st[0][1], v, C));
+    CHECK_OK(ctx, clg_batch_norm_running(g[0], y[0], rm, rv, C));
+    assert_memory_equal(m, rm, sizeof m);
+    assert_memory_equal(v, rv, sizeof v);
+    for (int c = 0; c < C; c++) assert_true(m[c] != 0.0f && v[c] != 1.0f); /* moved from 0 and 1 */
+
+    /* writes: through to the statistics; a bad one refused, nothing changed */
+    float m2[C] = {0.5f, -1, 2, 0.25f}, bad[C] = {1, -0.5f, 1, 1};
+    CHECK_OK(ctx, clg_tensor_set(g[0], st[0][0], m2, C));
+    CHECK_OK(ctx, clg_batch_norm_running(g[0], y[0], rm, NULL, C));
+    assert_memory_equal(rm, m2, sizeof rm);
+    assert_int_equal(clg_tensor_set(g[0], st[0][1], bad, C), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clg_context_errmsg(ctx), "running variance"));
+    CHECK_OK(ctx, clg_batch_norm_running(g[0], y[0], NULL, rv, C));
+    assert_memory_equal(rv, v, sizeof rv);
+    const int32_t minus = -1;
+    assert_int_equal(clg_tensor_set_i32(g[0], st[0][2], &minus, 1), CLG_ERR_INVALID_ARGUMENT);
+    CHECK_OK(ctx, clg_tensor_get_i32(g[0], st[0][2], &batches, 1));
+    assert_int_equal(batches, 3);
+
+    /* no ops on them; a name taken refuses the call, which records nothing */
+    clg_tensor z = clg_add(g[0], st[0][0], st[0][0]);
+    assert_true(z.id < 0);
+    assert_non_null(strstr(clg_context_errmsg(ctx), "running state"));
+    clg_graph_clear_status(g[0]);
+    clg_tensor other = clg_input(g[1], 1, &sc);
+    CHECK_OK(ctx, clg_tensor_set_name(g[1], other, "bn2.running_var"));
+    const int64_t sx2[2] = {N, C};
+    clg_tensor y2 = clg_batch_norm(g[1], clg_input(g[1], 2, sx2), clg_param(g[1], 1, &sc), clg_param(g[1], 1, &sc),
+                                   0.1f, 1e-5f);
+    const int32_t count = clg_graph_tensor_count(g[1]);
+    assert_int_equal(clg_batch_norm_state(g[1], y2, "bn2", NULL, NULL, NULL), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clg_context_errmsg(ctx), "already named 'bn2.running_var'"));
+    assert_int_equal(clg_graph_tensor_count(g[1]), count);
+
+    /* a checkpoint carries them: the second graph gets the first's */
+    char path[] = "/tmp/clgrad-bn-state-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    clg_graph_destroy(g[1]);
+    CHECK_OK(ctx, clg_graph_create(ctx, &g[1]));
+    x[1] = clg_input(g[1], 3, sx);
+    clg_tensor gamma = clg_param(g[1], 1, &sc), beta = clg_param(g[1], 1, &sc);
+    y[1] = clg_batch_norm(g[1], x[1], gamma, beta, 0.1f, 1e-5f);
+    CHECK_OK(ctx, clg_tensor_set_name(g[1], gamma, "bn.weight"));
+    CHECK_OK(ctx, clg_tensor_set_name(g[1], beta, "bn.bias"));
+    CHECK_OK(ctx, clg_batch_norm_state(g[1], y[1], "bn", &st[1][0], &st[1][1], &st[1][2]));
+    CHECK_OK(ctx, clg_checkpoint_save(g[0], path, NULL, NULL, 0));
+    CHECK_OK(ctx, clg_checkpoint_load(g[1], path, NULL));
+    unlink(path);
+    CHECK_OK(ctx, clg_batch_norm_running(g[1], y[1], rm, rv, C));
+    assert_memory_equal(rm, m2, sizeof rm);
+    assert_memory_equal(rv, v, sizeof rv);
+    CHECK_OK(ctx, clg_tensor_get_i32(g[1], st[1][2], &batches, 1));
+    assert_int_equal(batches, 3);
+    clg_context_destroy(ctx);
+}
+
+static void test_state_tensors(void **state) { for_each_device(state_tensors); }
+
 static void bad_input(const char *spec)
 {
     clg_context *ctx = open_ctx(spec);
@@ -300,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_train_fd),
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_running_stats),
+        cmocka_unit_test(test_state_tensors),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
