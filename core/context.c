@@ -29,6 +29,11 @@ const char *clg_version(void)
     return CLG_STR(CLG_VERSION_MAJOR) "." CLG_STR(CLG_VERSION_MINOR) "." CLG_STR(CLG_VERSION_PATCH);
 }
 
+int clg_version_number(void)
+{
+    return CLG_VERSION_NUMBER;
+}
+
 clg_status clg_error(clg_context *ctx, clg_status s, const char *fmt, ...)
 {
     if (!ctx) return s;

@@ -29,17 +29,28 @@
 extern "C" {
 #endif
 
-#if defined(_WIN32) && defined(CLGRAD_SHARED_BUILD)
-#define CLG_API __declspec(dllexport)
-#elif defined(__GNUC__)
+/* Linux is what is built and tested (README, "ABI policy"); no Windows
+ * export branch is kept that nothing builds. */
+#if defined(__GNUC__)
 #define CLG_API __attribute__((visibility("default")))
 #else
 #define CLG_API
 #endif
 
+/* The version (the build reads it from here). ABI policy (README): from
+ * 1.0, within a major version no function is removed or changes its
+ * signature, enum values are only appended, and public structs only grow
+ * at their end where the library fills them from a caller-given size or
+ * the caller gets them from an init function (clg_optimizer_defaults);
+ * the SONAME is libclgrad.so.MAJOR. Before 1.0 a minor version may break
+ * the ABI, and the SONAME is libclgrad.so.0.MINOR. A program checks at run
+ * time that it runs with the library it was built against:
+ *   clg_version_number() / 100 == CLG_VERSION_NUMBER / 100  (before 1.0)
+ */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 1
 #define CLG_VERSION_PATCH 0
+#define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 #define CLG_MAX_DIMS 4
 
@@ -80,7 +91,8 @@ typedef struct clg_tensor {
 #endif
 
 CLG_API const char *clg_status_string(clg_status s);
-CLG_API const char *clg_version(void);
+CLG_API const char *clg_version(void); /* "0.1.0": static storage */
+CLG_API int clg_version_number(void);  /* CLG_VERSION_NUMBER of the library that runs */
 
 /* ---- Contexts and devices --------------------------------------------- */
 

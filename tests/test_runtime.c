@@ -18,6 +18,16 @@ static void expect_backend(const char *spec, const char *backend)
     clg_context_destroy(ctx);
 }
 
+/* The version: the string, the number and the macros agree. */
+static void test_version(void **s)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", CLG_VERSION_MAJOR, CLG_VERSION_MINOR, CLG_VERSION_PATCH);
+    assert_string_equal(clg_version(), want);
+    assert_int_equal(clg_version_number(), CLG_VERSION_NUMBER);
+    assert_int_equal(CLG_VERSION_NUMBER, CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH);
+}
+
 static void test_specs(void **s)
 {
     char specs[16][32];
@@ -368,6 +378,7 @@ static void test_runs_do_not_block(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_specs),         cmocka_unit_test(test_default_and_env),
         cmocka_unit_test(test_device_list),   cmocka_unit_test(test_build_failure_has_log),
         cmocka_unit_test(test_device_facts),  cmocka_unit_test(test_program_cache),

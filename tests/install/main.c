@@ -5,6 +5,11 @@
 
 int main(int argc, char **argv)
 {
+    /* the library that runs is the one built against (before 1.0: same minor) */
+    if (clg_version_number() / 100 != CLG_VERSION_NUMBER / 100) {
+        fprintf(stderr, "built against clgrad %d, running with %d\n", CLG_VERSION_NUMBER, clg_version_number());
+        return 1;
+    }
     clg_context *ctx;
     if (clg_context_create(&ctx, argc > 1 ? argv[1] : NULL) != CLG_OK) {
         fprintf(stderr, "%s\n", clg_context_errmsg(ctx));
