@@ -148,6 +148,9 @@ clg_status clg_graph_check_support(clg_graph *g);
 /* Before each run of the update phase: the next step's learning rate and
  * bias corrections into the optimizer's nodes (core/optim.c). */
 void clg_optim_begin_update(clg_graph *g);
+/* Whether suffix is one that names an optimizer's state of a parameter
+ * ("<param>.<suffix>": exp_avg, momentum_buffer, grad_accum, ...). */
+bool clg_optim_is_state_name(const char *suffix);
 /* After a run of the update phase failed: undoes begin_update's step. */
 void clg_optim_cancel_update(clg_graph *g);
 

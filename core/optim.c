@@ -202,6 +202,15 @@ static const char *state_name(const clg_optimizer_config *c, int k)
     return NULL;
 }
 
+bool clg_optim_is_state_name(const char *suffix)
+{
+    static const char *const all[] = {"momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq",
+                                      "square_avg",      "grad_avg", "sum",       "grad_accum"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(suffix, all[i])) return true;
+    return false;
+}
+
 static int64_t static_flags(const clg_optimizer_config *c)
 {
     int64_t f = 0;

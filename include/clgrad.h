@@ -655,6 +655,13 @@ CLG_API clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, cons
  * with clg_meta_free); optimizers store their step count and generator
  * state there (clg_meta_set_u64 / clg_meta_get_u64). */
 CLG_API clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta);
+/* As clg_checkpoint_load, for a graph holding the model alone (evaluation
+ * or inference: no optimizer): the file's tensors that are an optimizer's
+ * state of one of the graph's named parameters ("fc.weight.exp_avg", ...)
+ * are skipped, and *skipped (if not NULL) says how many; everything else
+ * is as strict (every named tensor of the graph, shapes, dtypes, nothing
+ * unknown). */
+CLG_API clg_status clg_checkpoint_load_model(clg_graph *g, const char *path, clg_meta **meta, int *skipped);
 
 /* ---- Autodiff and updates ------------------------------------------------ */
 

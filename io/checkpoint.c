@@ -145,10 +145,26 @@ static bool graph_has_name(const clg_graph *g, const char *name)
     return false;
 }
 
-/* Every named tensor matches, nothing else is in the file, and the label
- * tensors hold valid labels: checked before anything is written. */
-static clg_status validate(clg_graph *g, const clg_safetensors *st, const char *path)
+/* Whether name is "<a parameter of g>.<an optimizer state's suffix>". */
+static bool optimizer_state_of_param(const clg_graph *g, const char *name)
 {
+    const char *dot = strrchr(name, '.');
+    if (!dot || !clg_optim_is_state_name(dot + 1)) return false;
+    for (int32_t i = 0; i < g->n; i++) {
+        const clg_node *n = &g->nodes[i];
+        const size_t len = (size_t)(dot - name);
+        if (n->op == CLG_OP_PARAM && strlen(n->name) == len && !strncmp(n->name, name, len)) return true;
+    }
+    return false;
+}
+
+/* Every named tensor matches, nothing else is in the file (but, for a
+ * model alone, the optimizer's state of its parameters: counted in
+ * *skipped), and the label tensors hold valid labels: checked before
+ * anything is written. */
+static clg_status validate(clg_graph *g, const clg_safetensors *st, const char *path, bool model_only, int *skipped)
+{
+    *skipped = 0;
     int named = 0;
     for (int32_t i = 0; i < g->n; i++) {
         const clg_node *n = &g->nodes[i];
@@ -164,15 +180,22 @@ static clg_status validate(clg_graph *g, const clg_safetensors *st, const char *
             return clg_error_wrap(g->ctx, s, "clg_checkpoint_load: %s: tensor '%s'", path, n->name);
     }
     if (named != clg_safetensors_count(st))
-        for (int k = 0; k < clg_safetensors_count(st); k++)
-            if (!graph_has_name(g, clg_safetensors_name(st, k)))
-                return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
-                                 "clg_checkpoint_load: %s: the file has tensor '%s', which no tensor of the graph is named",
-                                 path, clg_safetensors_name(st, k));
+        for (int k = 0; k < clg_safetensors_count(st); k++) {
+            const char *name = clg_safetensors_name(st, k);
+            if (graph_has_name(g, name)) continue;
+            if (model_only && optimizer_state_of_param(g, name)) {
+                ++*skipped;
+                continue;
+            }
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_checkpoint_load: %s: the file has tensor '%s', which no tensor of the graph is "
+                             "named%s",
+                             path, name, model_only ? " (nor is it an optimizer's state of a parameter)" : "");
+        }
     return CLG_OK;
 }
 
-clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta)
+static clg_status load(clg_graph *g, const char *path, clg_meta **meta, bool model_only, int *skipped)
 {
     const char *func = "clg_checkpoint_load";
     clg_status s = clg_graph_check(g, func);
@@ -185,7 +208,8 @@ clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta)
     if (s != CLG_OK)
         return clg_error(g->ctx, s, "%s: %s", func, err + (strncmp(err, "clg_safetensors_read: ", 22) ? 0 : 22));
     clg_meta *copy = NULL;
-    s = validate(g, st, path);
+    int skip = 0;
+    s = validate(g, st, path, model_only, &skip);
     if (s == CLG_OK && meta) {
         /* Copied first: after the upload nothing may fail. */
         const clg_meta *m = clg_safetensors_meta(st);
@@ -213,5 +237,17 @@ clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta)
         return s;
     }
     if (meta) *meta = copy;
+    if (skipped) *skipped = skip;
     return CLG_OK;
+}
+
+clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta)
+{
+    return load(g, path, meta, false, NULL);
+}
+
+clg_status clg_checkpoint_load_model(clg_graph *g, const char *path, clg_meta **meta, int *skipped)
+{
+    if (skipped) *skipped = 0;
+    return load(g, path, meta, true, skipped);
 }

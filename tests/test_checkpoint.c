@@ -321,6 +321,70 @@ static void test_optimizer_metadata(void **state)
     scratch_remove(dir);
 }
 
+/* A training checkpoint (Adam's state beside the parameters) into a graph
+ * of the model alone at another batch size: clg_checkpoint_load refuses
+ * the optimizer's tensors, clg_checkpoint_load_model skips them (and says
+ * how many) and stays strict about the rest. */
+static void model_only_on(const char *spec)
+{
+    char dir[256], path[300];
+    scratch_make(dir, sizeof dir);
+    path_in(path, sizeof path, dir, "train.safetensors");
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g[2];
+    clg_tensor w[2], b[2];
+    const int64_t ws[2] = {4, 3}, bs = 4, xs[2][2] = {{2, 3}, {5, 3}};
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(ctx, clg_graph_create(ctx, &g[k]));
+        clg_tensor x = clg_input(g[k], 2, xs[k]);
+        w[k] = clg_param(g[k], 2, ws);
+        b[k] = clg_param(g[k], 1, &bs);
+        CHECK_OK(ctx, clg_tensor_set_name(g[k], w[k], "fc.weight"));
+        CHECK_OK(ctx, clg_tensor_set_name(g[k], b[k], "fc.bias"));
+        clg_tensor y = clg_linear(g[k], x, w[k], b[k]);
+        if (k == 0) { /* the training graph */
+            clg_optimizer_config cfg = clg_optimizer_defaults(CLG_OPTIM_ADAM);
+            CHECK_OK(ctx, clg_backward(g[k], clg_mean(g[k], clg_square(g[k], y))));
+            CHECK_OK(ctx, clg_optimizer(g[k], &cfg));
+            float xv[6];
+            rng_t r = {11};
+            rng_fill(&r, xv, 6, 0.1, 2, false);
+            CHECK_OK(ctx, clg_tensor_set(g[k], x, xv, 6));
+            CHECK_OK(ctx, clg_init_kaiming_uniform(g[k], w[k], 3));
+            for (int s = 0; s < 2; s++) CHECK_OK(ctx, clg_graph_run(g[k], CLG_RUN_ALL));
+        }
+        CHECK_OK(ctx, clg_graph_status(g[k]));
+    }
+    CHECK_OK(ctx, clg_checkpoint_save(g[0], path, NULL, NULL, 0));
+    float before[12], got[12], want[12];
+    CHECK_OK(ctx, clg_tensor_get(g[1], w[1], before, 12));
+    assert_int_equal(clg_checkpoint_load(g[1], path, NULL), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, ".exp_avg");
+    int skipped = -1;
+    CHECK_OK(ctx, clg_checkpoint_load_model(g[1], path, NULL, &skipped));
+    assert_int_equal(skipped, 4); /* exp_avg and exp_avg_sq of two parameters */
+    CHECK_OK(ctx, clg_tensor_get(g[0], w[0], want, 12));
+    CHECK_OK(ctx, clg_tensor_get(g[1], w[1], got, 12));
+    assert_memory_equal(got, want, sizeof got);
+    /* anything else unknown is still refused, and changes nothing */
+    clg_tensor extra = clg_input(g[0], 1, &bs);
+    CHECK_OK(ctx, clg_tensor_set_name(g[0], extra, "fc.weight.unknown"));
+    CHECK_OK(ctx, clg_checkpoint_save(g[0], path, NULL, NULL, 0));
+    CHECK_OK(ctx, clg_tensor_set(g[1], w[1], before, 12));
+    assert_int_equal(clg_checkpoint_load_model(g[1], path, NULL, &skipped), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, "fc.weight.unknown");
+    CHECK_OK(ctx, clg_tensor_get(g[1], w[1], got, 12));
+    assert_memory_equal(got, before, sizeof got);
+    clg_context_destroy(ctx);
+    scratch_remove(dir);
+}
+
+static void test_model_only(void **state)
+{
+    (void)state;
+    for_each_device(model_only_on);
+}
+
 /* Python's safetensors (and PyTorch through it, when installed) reads our
  * checkpoint, and we read what it writes. Skipped without the module. */
 static void test_python_roundtrip(void **state)
@@ -380,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_pytorch_file),
         cmocka_unit_test(test_load_errors),      cmocka_unit_test(test_save_errors),
         cmocka_unit_test(test_optimizer_metadata), cmocka_unit_test(test_python_roundtrip),
+        cmocka_unit_test(test_model_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
