@@ -46,6 +46,16 @@ inline void wg_gt(const float *r, float *o)
 /* Tiles along an axis of `extent` outputs. */
 inline int wg_tiles(int extent) { return (extent + 1) / 2; }
 
+/* Work-item idx of a [channels][N][TH][TW] walk (tiles of one image
+ * neighbours, one 64-bit division): (channel, image, ty, tx). */
+inline int4 wg_tile_of(long idx, int n, int th, int tw)
+{
+    const int plane = th * tw;
+    const long cn = idx / plane;
+    const int r = (int)(idx - cn * plane), ty = r / tw, c = (int)(cn / n);
+    return (int4)(c, (int)(cn - (long)c * n), ty, r - ty * tw);
+}
+
 /* U[e][o][c] = (G w[o,c] G^T)[e], one (o, c) per work-item. */
 __kernel void winograd_weight(__global const float *W, __global float *U, int oc, int c)
 {
@@ -88,13 +98,12 @@ __kernel void winograd_weight_adjoint(__global const float *DU, __global float *
 __kernel void winograd_input(__global const float *X, __global float *V, long off, int16 geom)
 {
     const conv_geom g = conv_unpack(geom);
-    const int th = wg_tiles(g.oh), tw = wg_tiles(g.ow), plane = th * tw;
-    const long tiles = (long)g.n * plane, total = (long)g.c * tiles;
+    const int th = wg_tiles(g.oh), tw = wg_tiles(g.ow);
+    const long total = (long)g.c * g.n * th * tw;
     V += off;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const long ct = idx / plane; /* n + N c: tiles of one image are neighbours */
-        const int r = (int)(idx - ct * plane), ty = r / tw, tx = r - ty * tw;
-        const int c = (int)(ct / g.n), n = (int)(ct - (long)c * g.n);
+        const int4 at = wg_tile_of(idx, g.n, th, tw);
+        const int c = at.x, n = at.y, ty = at.z, tx = at.w;
         const int h0 = 2 * ty - g.ph, v0 = 2 * tx - g.pw;
         __global const float *x = X + ((long)n * g.c + c) * g.h * g.w;
         float d[4][4], bd[4][4], col[4], out[4];
@@ -172,12 +181,11 @@ __kernel void winograd_output(__global const float *M, __global const float *B, 
                               int has_bias)
 {
     const conv_geom g = conv_unpack(geom);
-    const int th = wg_tiles(g.oh), tw = wg_tiles(g.ow), plane = th * tw;
-    const long tiles = (long)g.n * plane, total = (long)g.oc * tiles;
+    const int th = wg_tiles(g.oh), tw = wg_tiles(g.ow);
+    const long total = (long)g.oc * g.n * th * tw;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const long nt = idx / plane; /* n + N o: tiles of one image are neighbours */
-        const int r = (int)(idx - nt * plane), ty = r / tw, tx = r - ty * tw;
-        const int o = (int)(nt / g.n), n = (int)(nt - (long)o * g.n);
+        const int4 at = wg_tile_of(idx, g.n, th, tw);
+        const int o = at.x, n = at.y, ty = at.z, tx = at.w;
         float m[16], a0[4], a1[4];
         for (int e = 0; e < 16; e++) m[e] = M[e * total + idx];
         for (int b = 0; b < 4; b++) { /* A^T M */
@@ -200,13 +208,12 @@ __kernel void winograd_output(__global const float *M, __global const float *B, 
 __kernel void winograd_output_adjoint(__global const float *DY, __global float *DM, long off, int16 geom)
 {
     const conv_geom g = conv_unpack(geom);
-    const int th = wg_tiles(g.oh), tw = wg_tiles(g.ow), plane = th * tw;
-    const long tiles = (long)g.n * plane, total = (long)g.oc * tiles;
+    const int th = wg_tiles(g.oh), tw = wg_tiles(g.ow);
+    const long total = (long)g.oc * g.n * th * tw;
     DM += off;
     for (long idx = get_global_id(0); idx < total; idx += get_global_size(0)) {
-        const long nt = idx / plane; /* as winograd_output */
-        const int r = (int)(idx - nt * plane), ty = r / tw, tx = r - ty * tw;
-        const int o = (int)(nt / g.n), n = (int)(nt - (long)o * g.n);
+        const int4 at = wg_tile_of(idx, g.n, th, tw);
+        const int o = at.x, n = at.y, ty = at.z, tx = at.w;
         __global const float *dy = DY + ((long)n * g.oc + o) * g.oh * g.ow + (2 * ty) * g.ow + 2 * tx;
         const bool right = 2 * tx + 1 < g.ow, below = 2 * ty + 1 < g.oh;
         const float u00 = dy[0], u01 = right ? dy[1] : 0.0f;
