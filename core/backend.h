@@ -77,6 +77,9 @@ typedef struct clg_backend_vtable {
      * NULL: the backend has no views, and the memory plan gives whole
      * buffers (slots) instead of offsets in one arena. */
     clg_status (*buffer_view)(clg_backend *be, clg_buffer *parent, size_t offset, size_t count, clg_buffer **out);
+    /* One more reference to buf: buffer_free drops one, the last frees it
+     * (graphs sharing a buffer: clg_tensor_share). NULL: no sharing. */
+    void (*buffer_retain)(clg_backend *be, clg_buffer *buf);
     clg_status (*buffer_write)(clg_backend *be, clg_buffer *buf, size_t offset, const void *src, size_t count,
                                clg_dtype dtype);
     clg_status (*buffer_read)(clg_backend *be, clg_buffer *buf, size_t offset, void *dst, size_t count,

@@ -633,3 +633,49 @@ clg_tensor clg_tensor_find(const clg_graph *g, const char *name)
         if (strcmp(g->nodes[i].name, name) == 0) return clg_tref(g, i);
     return CLG_NO_TENSOR;
 }
+
+/* ---- sharing storage between graphs ---- */
+
+clg_status clg_tensor_share(clg_graph *g, clg_tensor t, clg_graph *src, clg_tensor s)
+{
+    const char *func = "clg_tensor_share";
+    clg_status st = clg_graph_check(g, func);
+    if (st != CLG_OK) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if ((st = clg_graph_check(src, func)) != CLG_OK) return g->ctx->status;
+    if (src->ctx != g->ctx)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: the two graphs belong to different contexts", func);
+    if ((st = clg_tensor_check(g, t, func)) != CLG_OK || (st = clg_tensor_check(src, s, func)) != CLG_OK) return st;
+    clg_node *nt = &g->nodes[t.id];
+    const clg_node *ns = &src->nodes[s.id];
+    const struct { const clg_node *n; int id; const char *which; } sides[2] = {{nt, t.id, "tensor"},
+                                                                            {ns, s.id, "source tensor"}};
+    for (int k = 0; k < 2; k++)
+        if (clg_op_family(sides[k].n->op) != CLG_FAM_LEAF || !sides[k].n->owns_buf || sides[k].n->state_of)
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "%s: %s %d is not a leaf with storage of its own (an input, parameter, constant or "
+                             "labels)",
+                             func, sides[k].which, sides[k].id);
+    bool same = nt->dtype == ns->dtype && nt->ndim == ns->ndim;
+    for (int d = 0; same && d < nt->ndim; d++) same = nt->shape[d] == ns->shape[d];
+    if (!same) {
+        char a[96], b[96];
+        clg_shape_string(nt->ndim, nt->shape, a, sizeof a);
+        clg_shape_string(ns->ndim, ns->shape, b, sizeof b);
+        return clg_error(g->ctx, CLG_ERR_SHAPE, "%s: tensor %d %s (%s) and source tensor %d %s (%s) differ", func,
+                         (int)t.id, a, nt->dtype == CLG_I32 ? "int32" : "float32", (int)s.id, b,
+                         ns->dtype == CLG_I32 ? "int32" : "float32");
+    }
+    clg_backend *be = g->ctx->be;
+    if (!be->vt->buffer_retain)
+        return clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "%s: the %s backend cannot share buffers", func, be->vt->kind);
+    if (nt->buf == ns->buf) return CLG_OK;
+    /* runs in flight may still use the old buffer */
+    if ((st = be->vt->synchronize(be)) != CLG_OK) return clg_error_wrap(g->ctx, st, "%s", func);
+    be->vt->buffer_retain(be, ns->buf);
+    clg_plan_release(g); /* the compiled plan holds the old buffer */
+    clg_buffer *old = nt->buf;
+    for (int32_t i = 0; i < g->n; i++) /* and so do the nodes working in place on it */
+        if (g->nodes[i].buf == old) g->nodes[i].buf = ns->buf;
+    be->vt->buffer_free(be, old);
+    return CLG_OK;
+}

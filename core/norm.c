@@ -278,3 +278,32 @@ clg_status clg_state_write(clg_graph *g, int32_t id, const void *src, const char
     s = be->vt->buffer_write(be, bn->aux[BN_RUNNING], n->state_part * C, src, C, CLG_F32);
     return s == CLG_OK ? s : clg_error_wrap(g->ctx, s, "%s: batch norm's %s", func, state_names[n->state_part]);
 }
+
+clg_status clg_batch_norm_share_state(clg_graph *g, clg_tensor bn, clg_graph *src, clg_tensor src_bn)
+{
+    const char *func = "clg_batch_norm_share_state";
+    if (clg_graph_check(g, func) != CLG_OK) return g ? g->ctx->status : CLG_ERR_INVALID_ARGUMENT;
+    if (clg_graph_check(src, func) != CLG_OK) return g->ctx->status;
+    if (src->ctx != g->ctx)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: the two graphs belong to different contexts", func);
+    if (!clg_tensor_in(g, bn) || g->nodes[bn.id].op != CLG_OP_BATCHNORM || !clg_tensor_in(src, src_bn) ||
+        src->nodes[src_bn.id].op != CLG_OP_BATCHNORM)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensors %d and %d are not both outputs of clg_batch_norm",
+                         func, (int)bn.id, (int)src_bn.id);
+    clg_node *n = &g->nodes[bn.id];
+    const clg_node *s = &src->nodes[src_bn.id];
+    if (n->shape[1] != s->shape[1])
+        return clg_error(g->ctx, CLG_ERR_SHAPE, "%s: %lld channels against the source's %lld", func,
+                         (long long)n->shape[1], (long long)s->shape[1]);
+    clg_backend *be = g->ctx->be;
+    if (!be->vt->buffer_retain)
+        return clg_error(g->ctx, CLG_ERR_UNSUPPORTED, "%s: the %s backend cannot share buffers", func, be->vt->kind);
+    if (n->aux[BN_RUNNING] == s->aux[BN_RUNNING]) return CLG_OK;
+    clg_status st = be->vt->synchronize(be);
+    if (st != CLG_OK) return clg_error_wrap(g->ctx, st, "%s", func);
+    be->vt->buffer_retain(be, s->aux[BN_RUNNING]);
+    clg_plan_release(g);
+    be->vt->buffer_free(be, n->aux[BN_RUNNING]);
+    n->aux[BN_RUNNING] = s->aux[BN_RUNNING];
+    return CLG_OK;
+}

@@ -103,6 +103,12 @@ static void cl_free(clg_backend *be, clg_buffer *buf)
     clReleaseMemObject(MEM(buf));
 }
 
+static void cl_retain(clg_backend *be, clg_buffer *buf)
+{
+    (void)be;
+    clRetainMemObject(MEM(buf));
+}
+
 static clg_status cl_write(clg_backend *be, clg_buffer *buf, size_t off, const void *src, size_t count,
                            clg_dtype dtype)
 {
@@ -260,6 +266,7 @@ static const clg_backend_vtable cl_vtable = {
     .destroy = cl_destroy,
     .buffer_alloc = cl_alloc,
     .buffer_free = cl_free,
+    .buffer_retain = cl_retain,
     .buffer_view = cl_view,
     .buffer_write = cl_write,
     .buffer_read = cl_read,

@@ -354,6 +354,13 @@ CLG_API clg_status clg_batch_norm_running(clg_graph *g, clg_tensor bn, float *me
  * output pointer may be NULL. */
 CLG_API clg_status clg_batch_norm_state(clg_graph *g, clg_tensor bn, const char *prefix, clg_tensor *running_mean,
                                         clg_tensor *running_var, clg_tensor *num_batches_tracked);
+/* Batch norm output bn of g uses the running statistics of src_bn (a
+ * batch_norm output of src, same channels, same context) from now on, not
+ * copies: an evaluation graph at another batch size follows the training
+ * graph's statistics as it trains (with clg_tensor_share for the
+ * parameters). Either graph may be destroyed first. num_batches_tracked
+ * stays each graph's own count. */
+CLG_API clg_status clg_batch_norm_share_state(clg_graph *g, clg_tensor bn, clg_graph *src, clg_tensor src_bn);
 CLG_API clg_status clg_batch_norm_set_running(clg_graph *g, clg_tensor bn, const float *mean, const float *var,
                                               size_t C);
 
@@ -747,6 +754,14 @@ CLG_API clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value);
 /* Names (up to 63 characters, unique in the graph) are what checkpoints
  * save and match on load. */
 CLG_API clg_status clg_tensor_set_name(clg_graph *g, clg_tensor t, const char *name);
+/* Leaf t of g (an input, parameter, constant or labels) uses the storage
+ * of leaf s of src from now on, without a copy: same context, shape and
+ * dtype. Its own old buffer and contents go; writes through either graph
+ * (clg_tensor_set, src's optimizer) are seen by both, and either graph may
+ * be destroyed first. For an evaluation graph (another batch size, no
+ * backward) that follows a training graph's parameters. Waits for runs in
+ * flight. */
+CLG_API clg_status clg_tensor_share(clg_graph *g, clg_tensor t, clg_graph *src, clg_tensor s);
 CLG_API const char *clg_tensor_name(const clg_graph *g, clg_tensor t); /* NULL if unnamed */
 CLG_API clg_status clg_tensor_set_i32(clg_graph *g, clg_tensor t, const int32_t *data, size_t count);
 CLG_API clg_status clg_tensor_get_i32(clg_graph *g, clg_tensor t, int32_t *data, size_t count);

@@ -26,6 +26,7 @@ typedef float real;
  * int32 slots of data. */
 struct clg_buffer {
     size_t count;
+    size_t shares; /* references beyond the first (buffer_retain) */
     real data[];
 };
 

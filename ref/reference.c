@@ -28,7 +28,14 @@ static clg_status ref_alloc(clg_backend *be, size_t count, clg_buffer **out)
 static void ref_free(clg_backend *be, clg_buffer *buf)
 {
     (void)be;
-    free(buf);
+    if (buf->shares) buf->shares--;
+    else free(buf);
+}
+
+static void ref_retain(clg_backend *be, clg_buffer *buf)
+{
+    (void)be;
+    buf->shares++;
 }
 
 static clg_status bounds(clg_backend *be, clg_buffer *buf, size_t off, size_t count, const char *what)
@@ -126,6 +133,7 @@ static const clg_backend_vtable ref_vtable = {
     .destroy = ref_destroy,
     .buffer_alloc = ref_alloc,
     .buffer_free = ref_free,
+    .buffer_retain = ref_retain,
     .buffer_write = ref_write,
     .buffer_read = ref_read,
     .buffer_fill = ref_fill,
