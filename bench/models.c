@@ -77,7 +77,8 @@ static clg_tensor block(builder *b, int index, clg_tensor x, int64_t cin, int64_
     return clg_max_pool2d(b->g, clg_relu(b->g, y), 2, 2, 2, 2, 0, 0);
 }
 
-clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, model *m)
+/* The forward pass, parameters named and initialised; train adds the loss's backward. */
+static clg_status build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, bool train, model *m)
 {
     memset(m, 0, sizeof *m);
     m->batch = batch;
@@ -107,7 +108,29 @@ clg_status model_build(clg_context *ctx, const char *kind, int batch, int width,
     m->loss = clg_softmax_cross_entropy(m->g, m->logits, m->labels);
     if (m->err != CLG_OK) return m->err;
     s = clg_graph_status(m->g);
-    if (s == CLG_OK) s = clg_backward(m->g, m->loss);
+    if (s == CLG_OK && train) s = clg_backward(m->g, m->loss);
+    return s;
+}
+
+clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, model *m)
+{
+    return build(ctx, kind, batch, width, seed, true, m);
+}
+
+clg_status model_build_eval(clg_context *ctx, const char *kind, int batch, int width, const model *train, model *m)
+{
+    clg_status s = build(ctx, kind, batch, width, 0, false, m);
+    /* every parameter (found by name) and batch norm statistic is the training graph's */
+    for (int32_t i = 0; s == CLG_OK && i < clg_graph_tensor_count(m->g); i++) {
+        clg_tensor t = clg_graph_tensor(m->g, i);
+        const char *name = clg_tensor_name(m->g, t);
+        clg_tensor src = name ? clg_tensor_find(train->g, name) : CLG_NO_TENSOR;
+        bool state = name && strstr(name, ".running_") != NULL; /* clg_batch_norm_state's, shared below */
+        if (name && !state && strstr(name, ".num_batches_tracked") == NULL) s = clg_tensor_share(m->g, t, train->g, src);
+    }
+    for (int k = 0; s == CLG_OK && k < m->nbn && k < train->nbn; k++)
+        s = clg_batch_norm_share_state(m->g, m->bn[k], train->g, train->bn[k]);
+    if (s == CLG_OK) s = clg_graph_set_training(m->g, 0);
     return s;
 }
 

@@ -31,6 +31,10 @@ typedef struct model {
  * are by default, from seed. Records forward and backward; the caller adds
  * the optimizer. */
 clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, model *m);
+/* The same network's forward pass at another batch size, in evaluation
+ * mode, sharing train's parameters and batch norm statistics (no copies:
+ * it follows train as it trains). */
+clg_status model_build_eval(clg_context *ctx, const char *kind, int batch, int width, const model *train, model *m);
 
 
 #endif

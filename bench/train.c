@@ -242,8 +242,11 @@ static int check(clg_context *ctx, clg_status s)
     return s == CLG_OK ? 0 : die("%s", clg_context_errmsg(ctx), NULL);
 }
 
-/* Test accuracy with the graph in evaluation mode; the last partial batch
- * is padded with copies of its first sample, which are not counted. */
+/* Test accuracy through the evaluation graph (model_build_eval: the
+ * training graph's parameters and statistics, EVAL_BATCH images a run);
+ * the last partial batch is padded with copies of its first sample, which
+ * are not counted. */
+#define EVAL_BATCH 500
 static int evaluate(clg_context *ctx, model *m, const split *test, const float *mean, const float *std,
                     double *accuracy)
 {
@@ -257,7 +260,6 @@ static int evaluate(clg_context *ctx, model *m, const split *test, const float *
     int32_t *y = malloc(B * sizeof(int32_t));
     int rc = !x || !logits || !y ? die("out of memory", NULL, NULL) : 0;
     int64_t right = 0, total = 0, count;
-    rc = rc ? rc : check(ctx, clg_graph_set_training(m->g, 0));
     while (rc == 0 && clg_loader_next(l, x, y, &count) == CLG_OK && count > 0) {
         for (int64_t i = count; i < m->batch; i++) {
             memcpy(x + i * 784, x, 784 * sizeof(float));
@@ -275,7 +277,6 @@ static int evaluate(clg_context *ctx, model *m, const split *test, const float *
             total++;
         }
     }
-    if (rc == 0) rc = check(ctx, clg_graph_set_training(m->g, 1));
     *accuracy = total ? (double)right / (double)total : 0;
     free(x);
     free(logits);
@@ -342,7 +343,7 @@ int main(int argc, char **argv)
                              .normalize = CLG_NORMALIZE_COMPUTE};
     clg_loader *loader = NULL;
     clg_context *ctx = NULL;
-    model m = {0};
+    model m = {0}, ev = {0};
     float *mean = malloc(784 * sizeof(float)), *std = malloc(784 * sizeof(float));
     float *x = malloc((size_t)o.batch * 784 * sizeof(float));
     int32_t *y = malloc((size_t)o.batch * sizeof(int32_t));
@@ -369,7 +370,8 @@ int main(int argc, char **argv)
         goto done;
     }
     if (model_build(ctx, o.model, o.batch, o.width, o.seed, &m) != CLG_OK ||
-        clg_optimizer(m.g, &cfg) != CLG_OK) {
+        clg_optimizer(m.g, &cfg) != CLG_OK ||
+        model_build_eval(ctx, o.model, EVAL_BATCH, o.width, &m, &ev) != CLG_OK) {
         rc = die("%s", clg_context_errmsg(ctx), NULL);
         goto done;
     }
@@ -399,7 +401,7 @@ int main(int argc, char **argv)
     if (json) fprintf(json, "{\n  \"epochs\": [");
     if (first_epoch >= o.epochs) {
         /* nothing left to train: the summary reports the checkpoint's model */
-        if ((rc = evaluate(ctx, &m, &test, mean, std, &final_acc))) goto done;
+        if ((rc = evaluate(ctx, &ev, &test, mean, std, &final_acc))) goto done;
         printf("resumed: %s has finished all %d epochs; its test accuracy %.4f\n", o.resume, o.epochs, final_acc);
     }
     for (int e = first_epoch; e < o.epochs; e++) {
@@ -436,7 +438,7 @@ int main(int argc, char **argv)
         train_seconds += t_train;
         progress_clear(&p);
         double acc;
-        if ((rc = evaluate(ctx, &m, &test, mean, std, &acc))) goto done;
+        if ((rc = evaluate(ctx, &ev, &test, mean, std, &acc))) goto done;
         final_acc = acc;
         int64_t nt = done_steps < tenth ? done_steps : tenth;
         epoch_stats st = {done_steps ? loss_sum / (double)done_steps : 0, acc, now_seconds() - t0,
