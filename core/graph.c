@@ -636,6 +636,19 @@ clg_tensor clg_tensor_find(const clg_graph *g, const char *name)
 
 /* ---- sharing storage between graphs ---- */
 
+void clg_leaf_replace_buffer(clg_graph *g, int32_t id, clg_buffer *buf)
+{
+    /* the compiled plan and the pool hold the old buffer: made again at
+     * the next run; nodes working in place on the leaf (updates, views,
+     * initialisers) follow it */
+    clg_plan_release(g);
+    clg_buffer *old = g->nodes[id].buf;
+    for (int32_t i = 0; i < g->n; i++)
+        if (g->nodes[i].buf == old) g->nodes[i].buf = buf;
+    clg_backend *be = g->ctx->be;
+    be->vt->buffer_free(be, old);
+}
+
 clg_status clg_tensor_share(clg_graph *g, clg_tensor t, clg_graph *src, clg_tensor s)
 {
     const char *func = "clg_tensor_share";
@@ -672,10 +685,6 @@ clg_status clg_tensor_share(clg_graph *g, clg_tensor t, clg_graph *src, clg_tens
     /* runs in flight may still use the old buffer */
     if ((st = be->vt->synchronize(be)) != CLG_OK) return clg_error_wrap(g->ctx, st, "%s", func);
     be->vt->buffer_retain(be, ns->buf);
-    clg_plan_release(g); /* the compiled plan holds the old buffer */
-    clg_buffer *old = nt->buf;
-    for (int32_t i = 0; i < g->n; i++) /* and so do the nodes working in place on it */
-        if (g->nodes[i].buf == old) g->nodes[i].buf = ns->buf;
-    be->vt->buffer_free(be, old);
+    clg_leaf_replace_buffer(g, t.id, ns->buf);
     return CLG_OK;
 }

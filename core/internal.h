@@ -59,6 +59,12 @@ clg_status clg_state_read(clg_graph *g, int32_t id, void *dst, const char *func)
 clg_status clg_state_write(clg_graph *g, int32_t id, const void *src, const char *func);
 clg_status clg_state_check(clg_graph *g, int32_t id, const void *src, const char *func);
 
+/* Leaf id of g takes buffer buf (a reference the caller hands over) in
+ * place of its own, which is freed; the nodes working in place on it
+ * follow, and the compiled plan goes. The caller has waited for runs in
+ * flight (clg_tensor_share, clg_tensor_bind_opencl). */
+void clg_leaf_replace_buffer(clg_graph *g, int32_t id, clg_buffer *buf);
+
 /* Makes sure node id has a buffer of its own (preparing the graph if it
  * changed); CLG_ERR_STATE, naming the tensor, when it shares the pool. */
 clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func);

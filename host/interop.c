@@ -142,14 +142,7 @@ clg_status clg_tensor_bind_opencl(clg_graph *g, clg_tensor t, cl_mem mem, size_t
         clReleaseMemObject(m);
         return clg_error_wrap(g->ctx, s, "%s", func);
     }
-    /* the compiled plan and the pool hold the old buffer: made again at
-     * the next run; nodes working in place on the leaf (updates, views,
-     * initialisers) follow it */
-    clg_plan_release(g);
-    clg_buffer *old = n->buf;
-    for (int32_t i = 0; i < g->n; i++)
-        if (g->nodes[i].buf == old) g->nodes[i].buf = (clg_buffer *)m;
-    be->vt->buffer_free(be, old);
+    clg_leaf_replace_buffer(g, t.id, (clg_buffer *)m);
     return CLG_OK;
 }
 
