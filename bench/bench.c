@@ -3,11 +3,13 @@
  *   clgrad-bench --list
  *   clgrad-bench [--device SPEC]... [--suite quick|full|GROUP] [--repeat N] [--size S]
  *                [--json FILE] [--csv FILE] [--svg FILE] [--compare FILE]
+ * (--help says more).
  * Groups: startup, ceilings, ops, gemm, optim, train. Results are checked
  * against the reference backend before they are timed; a wrong answer is
  * reported as FAILED, never timed. See bench/SCHEMA.md for the JSON.
  */
 #include "bench.h"
+#include "cli.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -16,16 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: clgrad-bench --list\n"
-               "       clgrad-bench --check-json FILE\n"
-               "       clgrad-bench [--device SPEC]... [--suite quick|full|GROUP] [--repeat N] [--size S]\n"
-               "                    [--json FILE] [--csv FILE] [--svg FILE] [--compare FILE]\n"
-               "groups: startup ceilings ops gemm optim train\n"
-               "--size S: multiplies the default sizes, from 1/128 to 1024\n");
-}
 
 /* An output path, checked before any benchmark runs (a full suite takes an
  * hour): an existing file must be a regular file (fopen on a FIFO waits for
@@ -129,76 +121,78 @@ static int setup_device(device_run *d, const char *spec)
     return -1;
 }
 
+static const cli_option options[] = {
+    {"list", NULL, "list the devices a --device can name, then exit"},
+    {"check-json", "FILE", "check that FILE conforms to the clgrad-bench/1 schema, then exit"},
+    {"device", "SPEC", "a device to benchmark; repeat it for several; default every device, the reference first"},
+    {"suite", "NAME", "quick, full, or one group: startup ceilings ops gemm optim train; default quick"},
+    {"repeat", "N", "timed runs per result, from 1 to 1000; default 5 (quick) or 20"},
+    {"size", "S", "multiply the default sizes by S, from 1/128 to 1024; default 1"},
+    {"json", "FILE", "write the results as JSON (bench/SCHEMA.md)"},
+    {"csv", "FILE", "write the results as CSV"},
+    {"svg", "FILE", "write a bar chart as SVG"},
+    {"compare", "FILE", "a JSON of PyTorch's times (bench/compare_torch.py) to compare with"},
+};
+enum { O_LIST, O_CHECK_JSON, O_DEVICE, O_SUITE, O_REPEAT, O_SIZE, O_JSON, O_CSV, O_SVG, O_COMPARE };
+
 int main(int argc, char **argv)
 {
     const char *specs[BENCH_MAX_DEVICES], *json = NULL, *csv = NULL, *svg = NULL, *compare = NULL;
     int nspecs = 0;
     bench_opts o = {.repeat = 0, .size_scale = 1.0, .quick = true, .only_group = NULL};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (!strcmp(a, "--list")) {
+    cli c;
+    cli_init(&c, "clgrad-bench", NULL,
+             "Every device side by side: device ceilings, ops, matrix products, optimizers and training steps,\n"
+             "each checked against the reference backend before it is timed.",
+             options, sizeof options / sizeof options[0]);
+    const char *v;
+    int k;
+    while ((k = cli_next(&c, argc, argv, &v)) >= 0) {
+        long long n;
+        switch (k) {
+        case O_LIST:
             list_devices();
             return 0;
-        } else if (!strcmp(a, "--check-json") && has) {
+        case O_CHECK_JSON: {
             char err[512];
-            if (bench_check_json(argv[++i], err, sizeof err) != 0) {
+            if (bench_check_json(v, err, sizeof err) != 0) {
                 fprintf(stderr, "clgrad-bench: %s\n", err);
                 return 1;
             }
-            printf("%s: conforms to clgrad-bench/1\n", argv[i]);
+            printf("%s: conforms to clgrad-bench/1\n", v);
             return 0;
-        } else if (!strcmp(a, "--device") && has) {
-            if (nspecs == BENCH_MAX_DEVICES) {
-                fprintf(stderr, "clgrad-bench: at most %d devices\n", BENCH_MAX_DEVICES);
-                return 2;
-            }
-            specs[nspecs++] = argv[++i];
-        } else if (!strcmp(a, "--suite") && has) {
-            const char *s = argv[++i];
-            if (!strcmp(s, "quick")) o.quick = true;
-            else if (!strcmp(s, "full")) o.quick = false;
-            else {
-                bool known = false;
-                for (size_t k = 0; k < NGROUPS; k++) known |= !strcmp(s, groups[k].name);
-                if (!known) {
-                    fprintf(stderr, "clgrad-bench: unknown suite '%s' (quick, full, or a group: startup ceilings ops gemm optim train)\n", s);
-                    return 2;
-                }
-                o.only_group = s;
-                o.quick = false;
-            }
-        } else if (!strcmp(a, "--repeat") && has) {
-            o.repeat = atoi(argv[++i]);
-            if (o.repeat < 1) {
-                fprintf(stderr, "clgrad-bench: --repeat must be at least 1\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--size") && has) {
+        }
+        case O_DEVICE:
+            if (nspecs == BENCH_MAX_DEVICES) return cli_fail(&c, "at most %d --device options", BENCH_MAX_DEVICES);
+            specs[nspecs++] = v;
+            break;
+        case O_SUITE: {
+            const char *names[NGROUPS + 3] = {"quick", "full"};
+            for (size_t g = 0; g < NGROUPS; g++) names[2 + g] = groups[g].name;
+            int i = cli_choice(&c, "suite", v, names);
+            if (i < 0) return 2;
+            o.quick = i == 0;
+            o.only_group = i >= 2 ? groups[i - 2].name : NULL;
+            break;
+        }
+        case O_REPEAT:
+            if (!cli_long(&c, "repeat", v, 1, 1000, &n)) return 2;
+            o.repeat = (int)n;
+            break;
+        case O_SIZE:
             /* Checked here, once: a factor no workload can use would
              * otherwise fail every row of the table one by one. The bounds
              * keep the smallest default size (128) at least 1 and the
              * largest element count (2^26) well inside int64. */
-            const char *v = argv[++i];
-            char *end;
-            o.size_scale = strtod(v, &end);
-            if (end == v || *end || !isfinite(o.size_scale) || o.size_scale < 1.0 / 128 || o.size_scale > 1024) {
-                fprintf(stderr, "clgrad-bench: --size must be a factor from 1/128 to 1024, not '%s'\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--json") && has) json = argv[++i];
-        else if (!strcmp(a, "--csv") && has) csv = argv[++i];
-        else if (!strcmp(a, "--svg") && has) svg = argv[++i];
-        else if (!strcmp(a, "--compare") && has) compare = argv[++i];
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "clgrad-bench: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            if (!cli_double(&c, "size", v, 1.0 / 128, 1024, "from 1/128 to 1024", &o.size_scale)) return 2;
+            break;
+        case O_JSON: json = v; break;
+        case O_CSV: csv = v; break;
+        case O_SVG: svg = v; break;
+        default: compare = v; break;
         }
     }
+    if (k != CLI_END) return cli_status(k);
     if (!o.repeat) o.repeat = o.quick ? 5 : 20;
     {
         const char *names[3] = {"--json", "--csv", "--svg"}, *paths[3] = {json, csv, svg};

@@ -2,12 +2,13 @@
  * The textbook first step of gradient descent, on the device:
  *   w = 5; loss = (w - 2)^2; loss.backward(); w -= 0.1 * w.grad
  * prints "Gradient: 6.0" and "Updated Weight: 4.4", as PyTorch does.
- * Usage: clgrad-hello [--device SPEC] [--steps N]
- *   --steps N  iterate N steps and print w after each (it converges to 2)
+ * The device it ran on is named on stderr, so that stdout is PyTorch's
+ * two lines exactly. --help lists the options.
  */
+#include "cli.h"
+
 #include <clgrad.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,31 +20,33 @@ static int fail(clg_context *ctx)
     return 1;
 }
 
+static const cli_option options[] = {
+    {"device", "SPEC", "the device (reference, cpu, gpu, P:D or part of a name); default $CLGRAD_DEVICE, else the "
+                       "first GPU, else the first OpenCL device"},
+    {"steps", "N", "iterate N steps, printing w after each (it converges to 2); default 1"},
+};
+
 int main(int argc, char **argv)
 {
     const char *device = NULL;
-    long steps = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
-            /* the whole value, a count from 1 to a million: "abc", "-5" or
-             * "1e30" is refused, not read as 0, -5 or 1 */
-            const char *v = argv[++i];
-            char *end;
-            errno = 0;
-            steps = strtol(v, &end, 10);
-            if (end == v || *end || errno || steps < 1 || steps > 1000000) {
-                fprintf(stderr, "clgrad-hello: --steps must be a whole number from 1 to 1000000, not '%s'\n", v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "usage: clgrad-hello [--device SPEC] [--steps N]\n");
-            return 2;
-        }
+    long long steps = 0;
+    cli c;
+    cli_init(&c, "clgrad-hello", NULL,
+             "The textbook first step of gradient descent, on the device: w = 5, loss = (w - 2)^2,\n"
+             "backward, w -= 0.1 grad. Prints \"Gradient: 6.0\" and \"Updated Weight: 4.4\" as PyTorch does;\n"
+             "the device it ran on goes to stderr.",
+             options, sizeof options / sizeof options[0]);
+    const char *arg;
+    int k;
+    while ((k = cli_next(&c, argc, argv, &arg)) >= 0) {
+        if (k == 0) device = arg;
+        else if (!cli_long(&c, "steps", arg, 1, 1000000, &steps)) return 2;
     }
+    if (k != CLI_END) return cli_status(k);
 
     clg_context *ctx;
     if (clg_context_create(&ctx, device) != CLG_OK) return fail(ctx);
+    fprintf(stderr, "clgrad-hello: on %s\n", clg_context_device(ctx));
     clg_graph *g;
     if (clg_graph_create(ctx, &g) != CLG_OK) return fail(ctx);
 
@@ -62,9 +65,9 @@ int main(int argc, char **argv)
     if (clg_tensor_get(g, w, &v, 1) != CLG_OK) return fail(ctx);
     printf("Updated Weight: %.1f\n", v);
 
-    for (long s = 1; s < steps; s++) {
+    for (long long s = 1; s < steps; s++) {
         if (clg_graph_run(g, CLG_RUN_ALL) != CLG_OK || clg_tensor_get(g, w, &v, 1) != CLG_OK) return fail(ctx);
-        printf("step %ld: w = %.6f\n", s + 1, v);
+        printf("step %lld: w = %.6f\n", s + 1, v);
     }
     clg_context_destroy(ctx);
     return 0;

@@ -6,12 +6,13 @@
  * values within the noise and agree with the least-squares solution
  * computed in double on the host; the exit status says whether it did.
  *
- * Usage: clgrad-linreg [--device SPEC]... [--all] [--rows N] [--steps N] [--seed S]
+ * --help lists the options.
  */
 #define _POSIX_C_SOURCE 199309L
+#include "cli.h"
+
 #include <clgrad.h>
 
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -125,61 +126,49 @@ done:
     return rc;
 }
 
-/* The whole of s, a decimal integer in [lo, hi] (atoi took "abc" as 0 and
- * overflowed on "99999999999"). */
-static bool parse_count(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
-}
-
-static int bad_value(const char *opt, const char *v, const char *range)
-{
-    fprintf(stderr, "clgrad-linreg: %s must be a whole number %s, not '%s'\n", opt, range, v);
-    return 2;
-}
+static const cli_option options[] = {
+    {"device", "SPEC", "a device to fit on; repeat it for several; default $CLGRAD_DEVICE, else the first GPU, "
+                       "else the first OpenCL device"},
+    {"all", NULL, "fit on every device, the reference first"},
+    {"rows", "N", "data points, from 10 to 10000000; default 4000"},
+    {"steps", "N", "full-batch gradient descent steps, from 1 to 1000000; default 200"},
+    {"seed", "S", "the data's seed, from 0 to 2^64 - 1; default 42"},
+};
 
 int main(int argc, char **argv)
 {
     const char *devices[16];
-    int ndev = 0, rows = 4000, steps = 200, all = 0;
+    int ndev = 0, all = 0;
+    long long rows = 4000, steps = 200;
     uint64_t seed = 42;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc && ndev < 16) devices[ndev++] = argv[++i];
-        else if (!strcmp(argv[i], "--all")) all = 1;
-        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) {
-            if (!parse_count(argv[++i], 10, 10000000, &rows)) return bad_value("--rows", argv[i], "from 10 to 10000000");
-        } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
-            if (!parse_count(argv[++i], 1, 1000000, &steps)) return bad_value("--steps", argv[i], "from 1 to 1000000");
-        } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-            /* digits only: strtoull alone takes "-1" as 2^64 - 1 and "abc" as 0 */
-            const char *v = argv[++i];
-            char *end;
-            errno = 0;
-            seed = strtoull(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end || errno) return bad_value("--seed", v, "from 0 to 2^64 - 1");
-        } else {
-            fprintf(stderr, "usage: clgrad-linreg [--device SPEC]... [--all] [--rows N] [--steps N] [--seed S]\n");
-            return 2;
-        }
+    cli c;
+    cli_init(&c, "clgrad-linreg", NULL,
+             "Linear regression y = 2 x1 - 3 x2 + 0.5 + noise by gradient descent on each device; the exit\n"
+             "status says whether every fit recovered the coefficients.",
+             options, sizeof options / sizeof options[0]);
+    const char *v;
+    int k;
+    while ((k = cli_next(&c, argc, argv, &v)) >= 0) {
+        bool ok = true;
+        if (k == 0) {
+            if (ndev == 16) return cli_fail(&c, "at most 16 --device options");
+            devices[ndev++] = v;
+        } else if (k == 1) all = 1;
+        else if (k == 2) ok = cli_long(&c, "rows", v, 10, 10000000, &rows);
+        else if (k == 3) ok = cli_long(&c, "steps", v, 1, 1000000, &steps);
+        else ok = cli_u64(&c, "seed", v, &seed);
+        if (!ok) return 2;
     }
-    if (rows < 10 || steps < 1) {
-        fprintf(stderr, "clgrad-linreg: --rows must be at least 10 and --steps at least 1\n");
-        return 2;
-    }
+    if (k != CLI_END) return cli_status(k);
     int rc = 0;
     if (all) {
         for (int i = 0; i < clg_device_count(); i++) { /* the reference first */
             char spec[32];
-            if (clg_device_spec(i, spec, sizeof spec) == CLG_OK) rc |= fit(spec, rows, steps, seed);
+            if (clg_device_spec(i, spec, sizeof spec) == CLG_OK) rc |= fit(spec, (int)rows, (int)steps, seed);
         }
     } else if (ndev == 0) {
-        rc = fit(NULL, rows, steps, seed);
+        rc = fit(NULL, (int)rows, (int)steps, seed);
     }
-    for (int i = 0; i < ndev; i++) rc |= fit(devices[i], rows, steps, seed);
+    for (int i = 0; i < ndev; i++) rc |= fit(devices[i], (int)rows, (int)steps, seed);
     return rc;
 }

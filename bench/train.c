@@ -1,10 +1,7 @@
 /*
  * clgrad-train: Fashion-MNIST end to end on any device.
  *
- *   clgrad-train [--model mlp|cnn] [--optimizer sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad]
- *                [--lr F] [--schedule constant|step|exponential|cosine] [--warmup STEPS]
- *                [--epochs N] [--batch N] [--width N] [--device SPEC] [--seed S] [--data DIR]
- *                [--limit N] [--save FILE] [--resume FILE] [--json FILE] [--stop-after N]
+ *   clgrad-train [--model mlp|cnn] [--optimizer NAME] [--lr F] [--epochs N] ... (--help lists them)
  *
  * Reads the gzip'd IDX files of Debian's dataset-fashion-mnist package
  * (/usr/share/datasets/fashion-mnist) or --data DIR. Per epoch: training
@@ -14,6 +11,7 @@
  * options) after every epoch; --resume continues one exactly, with the
  * options it recorded (bench/train_setup.c).
  */
+#include "cli.h"
 #include "models.h"
 #include "progress.h"
 #include "train.h"
@@ -23,16 +21,6 @@
 #include <string.h>
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: clgrad-train [--model mlp|cnn] [--optimizer sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad]\n"
-               "                    [--lr F] [--schedule constant|step|exponential|cosine] [--warmup STEPS]\n"
-               "                    [--epochs N] [--batch N] [--width N] [--device SPEC] [--seed S] [--data DIR]\n"
-               "                    [--limit N] [--save FILE] [--resume FILE] [--json FILE] [--stop-after N]\n"
-               "--limit N: the first N training images (and N/6, at least 1000, test images)\n"
-               "--stop-after N: stop after N epochs as an interruption would (for testing --resume)\n");
-}
 
 /* Errors are one line: a library message's line breaks (a device list,
  * a compiler log) become "; ". */
@@ -46,78 +34,83 @@ static int die(const char *fmt, const char *a, const char *b)
     return 1;
 }
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
+/* One table: the getopt list, --help, and which options a checkpoint
+ * records (bit: the GIVEN_* flag, 0 for options it does not record). */
+static const cli_option cli_options[] = {
+    {"model", "NAME", "mlp or cnn; default mlp"},
+    {"optimizer", "NAME", "sgd, momentum, nesterov, adam, adamw, rmsprop or adagrad; default adam"},
+    {"lr", "F", "learning rate; default the optimizer's (sgd 0.05, momentum/nesterov 0.01, adagrad 0.01, "
+                "others 0.001)"},
+    {"schedule", "NAME", "constant, step, exponential or cosine; default constant"},
+    {"warmup", "STEPS", "linear warm-up steps, from 0 to 100000000; default 0"},
+    {"epochs", "N", "from 1 to 100000; default 10"},
+    {"batch", "N", "from 1 to 65536; default 64"},
+    {"width", "N", "hidden width (mlp) or first channels (cnn), from 1 to 1024; default 32"},
+    {"device", "SPEC", "default $CLGRAD_DEVICE, else the first GPU, else the first OpenCL device"},
+    {"seed", "S", "from 0 to 2147483647; default 1"},
+    {"data", "DIR", "the gzip'd IDX files; default " DEFAULT_DATA},
+    {"limit", "N", "the first N training images (and N/6, at least 1000, test images); default all"},
+    {"save", "FILE", "write a checkpoint (safetensors) after every epoch"},
+    {"resume", "FILE", "continue a checkpoint exactly, with the options it recorded"},
+    {"json", "FILE", "write the run's figures as JSON"},
+    {"stop-after", "N", "stop after N epochs as an interruption would (for testing --resume)"},
+};
+enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SEED, O_DATA,
+       O_LIMIT, O_SAVE, O_RESUME, O_JSON, O_STOP_AFTER };
+static const unsigned recorded[] = {
+    [O_MODEL] = GIVEN_MODEL, [O_OPTIMIZER] = GIVEN_OPTIMIZER, [O_LR] = GIVEN_LR,         [O_SCHEDULE] = GIVEN_SCHEDULE,
+    [O_WARMUP] = GIVEN_WARMUP, [O_EPOCHS] = GIVEN_EPOCHS,     [O_BATCH] = GIVEN_BATCH,   [O_WIDTH] = GIVEN_WIDTH,
+    [O_SEED] = GIVEN_SEED,     [O_LIMIT] = GIVEN_LIMIT,       [O_STOP_AFTER] = 0,
+};
 
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.model = "mlp", .optimizer = "adam", .schedule = "constant", .data = DEFAULT_DATA, .lr = -1,
                    .epochs = 10, .batch = 64, .width = 32, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            exit(0);
-        }
-        if (!v) {
-            fprintf(stderr, "clgrad-train: %s '%s'\n", strncmp(a, "--", 2) ? "unknown argument" : "missing value for", a);
-            return 2;
-        }
-        i++;
-        static const struct {
-            const char *name;
-            unsigned bit;
-        } recorded[] = {{"--model", GIVEN_MODEL},   {"--optimizer", GIVEN_OPTIMIZER}, {"--schedule", GIVEN_SCHEDULE},
-                        {"--batch", GIVEN_BATCH},   {"--width", GIVEN_WIDTH},         {"--limit", GIVEN_LIMIT},
-                        {"--epochs", GIVEN_EPOCHS}, {"--warmup", GIVEN_WARMUP},       {"--lr", GIVEN_LR},
-                        {"--seed", GIVEN_SEED}};
-        for (size_t k = 0; k < sizeof recorded / sizeof recorded[0]; k++)
-            if (!strcmp(a, recorded[k].name)) o->given |= recorded[k].bit;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--optimizer")) o->optimizer = v;
-        else if (!strcmp(a, "--schedule")) o->schedule = v;
-        else if (!strcmp(a, "--device")) o->device = v;
-        else if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--save")) o->save = v;
-        else if (!strcmp(a, "--resume")) o->resume = v;
-        else if (!strcmp(a, "--json")) o->json = v;
-        else if (!strcmp(a, "--lr")) {
-            char *end;
-            o->lr = strtod(v, &end);
+    cli c;
+    cli_init(&c, "clgrad-train", NULL,
+             "Fashion-MNIST end to end on one device: per epoch the training loss, test accuracy and time,\n"
+             "then a summary naming the device.",
+             cli_options, sizeof cli_options / sizeof cli_options[0]);
+    static const char *const models[] = {"mlp", "cnn", NULL};
+    static const char *const optimizers[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", NULL};
+    static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
+    const char *v;
+    int k;
+    while ((k = cli_next(&c, argc, argv, &v)) >= 0) {
+        long long n = 0;
+        bool ok = true;
+        if ((size_t)k < sizeof recorded / sizeof recorded[0]) o->given |= recorded[k];
+        switch (k) {
+        case O_MODEL: ok = cli_choice(&c, "model", v, models) >= 0, o->model = v; break;
+        case O_OPTIMIZER: ok = cli_choice(&c, "optimizer", v, optimizers) >= 0, o->optimizer = v; break;
+        case O_SCHEDULE: ok = cli_choice(&c, "schedule", v, schedules) >= 0, o->schedule = v; break;
+        case O_LR: {
             /* as the float the optimizer takes: 1e-50 would become 0 (a run
              * that silently learns nothing), 1e39 infinity */
+            char *end;
+            o->lr = strtod(v, &end);
             const float f = (float)o->lr;
-            if (end == v || *end || !(f > 0) || !isfinite(f)) {
-                fprintf(stderr, "clgrad-train: --lr must be a positive number a float holds (1.4e-45 to 3.4e38), not '%s'\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--epochs") && parse_int(v, 1, 100000, &n)) o->epochs = (int)n;
-        else if (!strcmp(a, "--batch") && parse_int(v, 1, 65536, &n)) o->batch = (int)n;
-        else if (!strcmp(a, "--width") && parse_int(v, 1, 1024, &n)) o->width = (int)n;
-        else if (!strcmp(a, "--warmup") && parse_int(v, 0, 100000000, &n)) o->warmup = (int)n;
-        else if (!strcmp(a, "--limit") && parse_int(v, 1, 100000000, &n)) o->limit = n;
-        else if (!strcmp(a, "--stop-after") && parse_int(v, 1, 100000, &n)) o->stop_after = (int)n;
-        else if (!strcmp(a, "--seed") && parse_int(v, 0, 2147483647, &n)) o->seed = (uint64_t)n;
-        else {
-            bool known = !strcmp(a, "--epochs") || !strcmp(a, "--batch") || !strcmp(a, "--width") ||
-                         !strcmp(a, "--warmup") || !strcmp(a, "--limit") || !strcmp(a, "--seed") ||
-                         !strcmp(a, "--stop-after");
-            if (known) fprintf(stderr, "clgrad-train: bad value '%s' for %s\n", v, a);
-            else fprintf(stderr, "clgrad-train: unknown option '%s' (--help lists them)\n", a);
-            return 2;
+            ok = end != v && !*end && f > 0 && isfinite(f);
+            if (!ok) cli_fail(&c, "--lr must be a positive number a float holds (1.4e-45 to 3.4e38), not '%s'", v);
+            break;
         }
+        case O_WARMUP: ok = cli_long(&c, "warmup", v, 0, 100000000, &n), o->warmup = (int)n; break;
+        case O_EPOCHS: ok = cli_long(&c, "epochs", v, 1, 100000, &n), o->epochs = (int)n; break;
+        case O_BATCH: ok = cli_long(&c, "batch", v, 1, 65536, &n), o->batch = (int)n; break;
+        case O_WIDTH: ok = cli_long(&c, "width", v, 1, 1024, &n), o->width = (int)n; break;
+        case O_SEED: ok = cli_long(&c, "seed", v, 0, 2147483647, &n), o->seed = (uint64_t)n; break;
+        case O_LIMIT: ok = cli_long(&c, "limit", v, 1, 100000000, &n), o->limit = (long)n; break;
+        case O_STOP_AFTER: ok = cli_long(&c, "stop-after", v, 1, 100000, &n), o->stop_after = (int)n; break;
+        case O_DEVICE: o->device = v; break;
+        case O_DATA: o->data = v; break;
+        case O_SAVE: o->save = v; break;
+        case O_RESUME: o->resume = v; break;
+        default: o->json = v; break;
+        }
+        if (!ok) return 2;
     }
-    if (strcmp(o->model, "mlp") && strcmp(o->model, "cnn")) {
-        fprintf(stderr, "clgrad-train: unknown model '%s' (mlp, cnn)\n", o->model);
-        return 2;
-    }
+    if (k != CLI_END) return k == CLI_EXIT_OK ? -1 : 2;
     return 0;
 }
 
@@ -327,7 +320,7 @@ int main(int argc, char **argv)
 {
     options o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? 0 : rc; /* -1: --help or --version answered */
     /* before the data is loaded: a bad path or option fails at once */
     if (o.save && (rc = check_output_path("--save", o.save))) return rc;
     if (o.json && (rc = check_output_path("--json", o.json))) return rc;

@@ -35,6 +35,7 @@
  * tries many more, for up to an hour.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "cli.h"
 #include "models.h"
 #include "progress.h"
 
@@ -517,25 +518,36 @@ static double time_conv(const char *spec, const clg_conv_geom *g, const char *pa
     return best;
 }
 
-static int usage(void)
-{
-    fprintf(stderr, "usage: clgrad-tune [--device SPEC] [--quick | --thorough] [--budget SECONDS] [--dry-run]\n");
-    return 2;
-}
+static const cli_option options[] = {
+    {"device", "SPEC", "the OpenCL device to tune; default $CLGRAD_DEVICE, else the first GPU, else the first "
+                       "OpenCL device"},
+    {"quick", NULL, "the training graphs' products and a few squares, about 200 s (the default)"},
+    {"thorough", NULL, "more shapes and candidates, up to an hour"},
+    {"budget", "SECONDS", "stop measuring after this long; default 200 (quick) or 3600 (thorough)"},
+    {"dry-run", NULL, "measure and report, store nothing"},
+};
 
 int main(int argc, char **argv)
 {
     const char *spec = "";
     bool thorough = false, dry = false;
     double budget = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) spec = argv[++i];
-        else if (!strcmp(argv[i], "--quick")) thorough = false;
-        else if (!strcmp(argv[i], "--thorough")) thorough = true;
-        else if (!strcmp(argv[i], "--dry-run")) dry = true;
-        else if (!strcmp(argv[i], "--budget") && i + 1 < argc) budget = atof(argv[++i]);
-        else return usage();
+    cli c;
+    cli_init(&c, "clgrad-tune", NULL,
+             "Measures each matrix product and convolution of the training graphs on one device, picks the\n"
+             "fastest path and CLBlast's parameters, and stores them for every later context on it.",
+             options, sizeof options / sizeof options[0]);
+    const char *v;
+    int k;
+    while ((k = cli_next(&c, argc, argv, &v)) >= 0) {
+        if (k == 0) spec = v;
+        else if (k == 1) thorough = false;
+        else if (k == 2) thorough = true;
+        else if (k == 3) {
+            if (!cli_double(&c, "budget", v, 1, 1e6, "of seconds from 1 to 1000000", &budget)) return 2;
+        } else dry = true;
     }
+    if (k != CLI_END) return cli_status(k);
     /* the measurements start from CLBlast's own parameters and both paths */
     setenv("CLGRAD_TUNING", "off", 1);
     unsetenv("CLGRAD_GEMM");
