@@ -89,7 +89,7 @@ static int setup_device(device_run *d, const char *spec)
 {
     memset(d, 0, sizeof *d);
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, spec) != CLG_OK) {
+    if (clg_context_create(spec, &ctx) != CLG_OK) {
         fprintf(stderr, "clgrad-bench: %s\n", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return -1;

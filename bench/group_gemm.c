@@ -37,7 +37,7 @@ static result *gemm_case(device_run *d, const bench_opts *o, const char *group, 
     }
     for (int64_t i = 0; i < m * k; i++) A[i] = value((uint64_t)i, 1);
     for (int64_t i = 0; i < k * n; i++) B[i] = value((uint64_t)i, 2);
-    if (clg_context_create(&ctx, d->spec) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) {
+    if (clg_context_create(d->spec, &ctx) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) {
         result_fail(r, "%s", clg_context_errmsg(ctx));
         goto done;
     }

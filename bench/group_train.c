@@ -36,7 +36,7 @@ static float *optim_run(const char *spec, const optim_case *oc, int64_t n, const
     clg_context *ctx = NULL;
     clg_graph *g;
     float *out = NULL;
-    if (clg_context_create(&ctx, spec) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) goto fail;
+    if (clg_context_create(spec, &ctx) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) goto fail;
     clg_tensor w = clg_param(g, 1, &n), tc = clg_input(g, 1, &n);
     clg_tensor loss = clg_sum(g, clg_mul(g, w, tc));
     clg_optimizer_config cfg = clg_optimizer_defaults(oc->kind);
@@ -126,7 +126,7 @@ static double first_loss(const char *spec, const char *kind, int batch, const fl
     clg_context *ctx = NULL;
     model m;
     double loss = NAN;
-    if (clg_context_create(&ctx, spec) != CLG_OK || model_build(ctx, kind, batch, 32, 1234, &m) != CLG_OK) goto fail;
+    if (clg_context_create(spec, &ctx) != CLG_OK || model_build(ctx, kind, batch, 32, 1234, &m) != CLG_OK) goto fail;
     clg_optimizer_config cfg = clg_optimizer_defaults(CLG_OPTIM_ADAM);
     int64_t nx = clg_tensor_numel(m.g, m.x);
     float l;

@@ -79,7 +79,7 @@ static bool build_workload(const char *spec, const workload *w, bool backward, b
                            built *b, char *why, size_t whylen)
 {
     memset(b, 0, sizeof *b);
-    if (clg_context_create(&b->ctx, spec) != CLG_OK || clg_graph_create(b->ctx, &b->g) != CLG_OK) goto fail;
+    if (clg_context_create(spec, &b->ctx) != CLG_OK || clg_graph_create(b->ctx, &b->g) != CLG_OK) goto fail;
     for (int i = 0; i < w->nin; i++)
         b->in[i] = backward ? clg_param(b->g, w->ndim[i], w->shape[i]) : clg_input(b->g, w->ndim[i], w->shape[i]);
     b->y = w->build(b->g, b->in);
@@ -218,7 +218,7 @@ void group_ceilings(device_run *d, const bench_opts *o)
         goto done;
     }
     fill(x, n, 7);
-    if (clg_context_create(&ctx, d->spec) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) {
+    if (clg_context_create(d->spec, &ctx) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) {
         result_fail(r, "%s", clg_context_errmsg(ctx));
         goto done;
     }
@@ -324,7 +324,7 @@ void group_startup(device_run *d, const bench_opts *o)
         for (int i = 0; i < reps; i++) {
             double t0 = now_seconds();
             clg_context *ctx = NULL;
-            clg_status s = clg_context_create(&ctx, d->spec);
+            clg_status s = clg_context_create(d->spec, &ctx);
             double t = now_seconds() - t0;
             if (s != CLG_OK) result_fail(r, "%s", clg_context_errmsg(ctx));
             clg_context_destroy(ctx);

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     if (k != CLI_END) return cli_status(k);
 
     clg_context *ctx;
-    if (clg_context_create(&ctx, device) != CLG_OK) return fail(ctx);
+    if (clg_context_create(device, &ctx) != CLG_OK) return fail(ctx);
     fprintf(stderr, "clgrad-hello: on %s\n", clg_context_device(ctx));
     clg_graph *g;
     if (clg_graph_create(ctx, &g) != CLG_OK) return fail(ctx);

@@ -78,7 +78,7 @@ static int fit(const char *device, int rows, int steps, uint64_t seed)
     int rc = 1;
     clg_context *ctx = NULL;
     clg_graph *g = NULL;
-    if (clg_context_create(&ctx, device) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) goto done;
+    if (clg_context_create(device, &ctx) != CLG_OK || clg_graph_create(ctx, &g) != CLG_OK) goto done;
     const int64_t n = rows, one = 1;
     clg_tensor tx1 = clg_input(g, 1, &n), tx2 = clg_input(g, 1, &n), ty = clg_input(g, 1, &n);
     clg_tensor w1 = clg_param(g, 1, &one), w2 = clg_param(g, 1, &one), b = clg_param(g, 1, &one);

@@ -175,8 +175,8 @@ typedef struct split {
 
 static void split_free(split *s)
 {
-    clg_array_free(s->images);
-    clg_array_free(s->labels);
+    clg_array_destroy(s->images);
+    clg_array_destroy(s->labels);
 }
 
 static int load_split(const char *dir, const char *prefix, long limit, split *out)
@@ -188,13 +188,13 @@ static int load_split(const char *dir, const char *prefix, long limit, split *ou
     if (clg_idx_read(path, &raw, err, sizeof err) != CLG_OK) return die("%s", err, NULL);
     snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
     if (clg_idx_read(path, &lab, err, sizeof err) != CLG_OK) {
-        clg_array_free(raw);
+        clg_array_destroy(raw);
         return die("%s", err, NULL);
     }
     if (raw->ndim != 3 || raw->shape[1] != 28 || raw->shape[2] != 28 || lab->ndim != 1 ||
         lab->shape[0] != raw->shape[0]) {
-        clg_array_free(raw);
-        clg_array_free(lab);
+        clg_array_destroy(raw);
+        clg_array_destroy(lab);
         return die("%s: not 28x28 images with one label each", dir, NULL);
     }
     /* a prefix of the split: the same memory, fewer rows */
@@ -220,8 +220,8 @@ static int load_split(const char *dir, const char *prefix, long limit, split *ou
             split_free(out);
         }
     }
-    clg_array_free(raw);
-    clg_array_free(lab);
+    clg_array_destroy(raw);
+    clg_array_destroy(lab);
     return rc;
 }
 
@@ -294,7 +294,7 @@ static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loa
                     clg_meta_set_i64(meta, "loader_epoch", epoch) || clg_meta_set_i64(meta, "loader_batch", batch)))
         rc = die("out of memory", NULL, NULL);
     if (rc == 0) rc = check(ctx, clg_checkpoint_save_meta(m->g, o->save, meta));
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     return rc;
 }
 
@@ -312,7 +312,7 @@ static int resume_checkpoint(clg_context *ctx, model *m, const options *o, clg_l
     if (rc == 0) rc = check(ctx, clg_optimizer_set_step(m->g, step));
     if (rc == 0 && clg_loader_seek(l, le, lb) != CLG_OK) rc = die("--resume: bad loader position", NULL, NULL);
     *first_epoch = (int)le;
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     return rc;
 }
 
@@ -358,7 +358,7 @@ int main(int argc, char **argv)
     }
     clg_optimizer_config cfg;
     if ((rc = optimizer_config(&o, steps_per_epoch, &cfg))) goto done;
-    if (clg_context_create(&ctx, o.device) != CLG_OK) {
+    if (clg_context_create(o.device, &ctx) != CLG_OK) {
         rc = die("%s", clg_context_errmsg(ctx), NULL);
         goto done;
     }

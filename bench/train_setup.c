@@ -154,7 +154,7 @@ int resume_options(options *o, double (*default_lr)(const char *optimizer))
         fprintf(stderr, "clgrad-train: --resume: %s lacks clgrad-train's metadata\n", o->resume);
         rc = 1;
     }
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     return rc;
 }
 

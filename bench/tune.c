@@ -483,16 +483,20 @@ static void record(tuner *t, clg_context *ctx, const char *kind, int batch, cons
     clg_graph_destroy(m.g);
 }
 
+/* The settings of every context the tuner makes: measurements start from
+ * CLBlast's own parameters and every path, whatever the environment says. */
+#define TUNER_SETTINGS "tuning", "off", "gemm", "auto"
+
 /* One convolution's forward and backward (x and w both take gradients,
- * loss = sum(y)) in a context of its own on the path CLGRAD_CONV names:
- * the best of 5 runs after 2; +inf on failure. */
+ * loss = sum(y)) in a context of its own on the given path: the best of 5
+ * runs after 2; +inf on failure. */
 static double time_conv(const char *spec, const clg_conv_geom *g, const char *path)
 {
-    setenv("CLGRAD_CONV", path, 1);
+    const char *settings[] = {TUNER_SETTINGS, "conv", path, NULL};
     clg_context *ctx = NULL;
     clg_graph *gr;
     double best = INFINITY;
-    if (clg_context_create(&ctx, spec) == CLG_OK && clg_graph_create(ctx, &gr) == CLG_OK) {
+    if (clg_context_create_with(spec, settings, &ctx) == CLG_OK && clg_graph_create(ctx, &gr) == CLG_OK) {
         const int64_t sx[4] = {g->n, g->c, g->h, g->w}, sw[4] = {g->oc, g->c, g->kh, g->kw};
         clg_tensor x = clg_param(gr, 4, sx), w = clg_param(gr, 4, sw);
         clg_tensor y = clg_conv2d(gr, x, w, CLG_NO_TENSOR, (int)g->sh, (int)g->sw, (int)g->ph, (int)g->pw, (int)g->dh,
@@ -514,7 +518,6 @@ static double time_conv(const char *spec, const clg_conv_geom *g, const char *pa
         free(hw);
     }
     clg_context_destroy(ctx);
-    unsetenv("CLGRAD_CONV");
     return best;
 }
 
@@ -548,12 +551,9 @@ int main(int argc, char **argv)
         } else dry = true;
     }
     if (k != CLI_END) return cli_status(k);
-    /* the measurements start from CLBlast's own parameters and both paths */
-    setenv("CLGRAD_TUNING", "off", 1);
-    unsetenv("CLGRAD_GEMM");
-    unsetenv("CLGRAD_CONV");
+    const char *settings[] = {TUNER_SETTINGS, "conv", "auto", NULL};
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, spec) != CLG_OK) {
+    if (clg_context_create_with(spec, settings, &ctx) != CLG_OK) {
         fprintf(stderr, "clgrad-tune: %s\n", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return 1;
@@ -721,10 +721,10 @@ int main(int argc, char **argv)
 
     int rc = 0;
     char path[1200] = "(no cache folder)";
-    clg_tune_path(t.b->dev.device, path, sizeof path);
+    clg_tune_path(ctx, t.b->dev.device, path, sizeof path);
     if (dry) {
         printf("--dry-run: not written to %s\n", path);
-    } else if (clg_tune_save(t.b->dev.device, &out)) {
+    } else if (clg_tune_save(ctx, t.b->dev.device, &out)) {
         printf("written: %s\n", path);
     } else {
         fprintf(stderr, "clgrad-tune: could not write %s\n", path);

@@ -13,6 +13,21 @@
 
 #include <stdbool.h>
 
+/* A context's settings (core/settings.def): what a backend reads when it
+ * opens a device, instead of the environment. */
+typedef enum clg_setting_id {
+#define CLG_SETTING(id, name, what) CLG_SET_##id,
+#include "settings.def"
+#undef CLG_SETTING
+    CLG_SET_COUNT
+} clg_setting_id;
+
+/* A setting's value for ctx: the context's own, else its environment
+ * variable's, else NULL. ctx may be NULL (the environment alone). */
+const char *clg_setting(const clg_context *ctx, clg_setting_id id);
+/* Where that value came from, for messages: "setting conv" or "CLGRAD_CONV". */
+const char *clg_setting_source(const clg_context *ctx, clg_setting_id id, char *buf, size_t size);
+
 typedef struct clg_buffer clg_buffer; /* defined by each backend */
 typedef struct clg_backend clg_backend;
 

@@ -1,4 +1,5 @@
 /* Contexts: one device (backend), its graphs, and the last error. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include "internal.h"
 
 #include <stdarg.h>
@@ -70,24 +71,88 @@ static void clg_clear_error(clg_context *ctx)
     ctx->msg[0] = '\0';
 }
 
-clg_status clg_context_create(clg_context **out, const char *device_spec)
+static const struct {
+    const char *name, *env;
+} setting_names[CLG_SET_COUNT] = {
+#define CLG_SETTING(id, name, what) [CLG_SET_##id] = {#name, "CLGRAD_" #id},
+#include "settings.def"
+#undef CLG_SETTING
+};
+
+const char *clg_setting(const clg_context *ctx, clg_setting_id id)
 {
-    if (!out) return CLG_ERR_INVALID_ARGUMENT;
-    clg_context *ctx = calloc(1, sizeof *ctx);
-    *out = ctx;
-    if (!ctx) return CLG_ERR_OUT_OF_MEMORY;
+    if ((unsigned)id >= CLG_SET_COUNT) return NULL;
+    if (ctx && ctx->settings[id]) return ctx->settings[id];
+    return getenv(setting_names[id].env);
+}
 
-    const char *spec = device_spec;
-    if (!spec || !*spec) spec = getenv("CLGRAD_DEVICE");
-    if (!spec) spec = "";
+const char *clg_setting_source(const clg_context *ctx, clg_setting_id id, char *buf, size_t size)
+{
+    if ((unsigned)id >= CLG_SET_COUNT) return "";
+    if (ctx && ctx->settings[id]) snprintf(buf, size, "setting %s", setting_names[id].name);
+    else snprintf(buf, size, "%s", setting_names[id].env);
+    return buf;
+}
 
+const char *clg_context_setting(const clg_context *ctx, const char *name)
+{
+    for (int i = 0; name && i < CLG_SET_COUNT; i++)
+        if (!strcmp(name, setting_names[i].name)) return clg_setting(ctx, (clg_setting_id)i);
+    return NULL;
+}
+
+/* Copies the NULL-terminated name, value list into ctx, refusing an
+ * unknown name, a name without a value and a name given twice. */
+static clg_status take_settings(clg_context *ctx, const char *const *settings)
+{
+    for (int i = 0; settings && settings[i]; i += 2) {
+        int id = -1;
+        for (int k = 0; k < CLG_SET_COUNT; k++)
+            if (!strcmp(settings[i], setting_names[k].name)) id = k;
+        if (id < 0) {
+            char known[512] = "";
+            size_t len = 0;
+            for (int k = 0; k < CLG_SET_COUNT; k++) {
+                int n = snprintf(known + len, sizeof known - len, "%s%s", k ? ", " : "", setting_names[k].name);
+                if (n > 0 && (size_t)n < sizeof known - len) len += (size_t)n;
+            }
+            return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT, "clg_context_create_with: unknown setting '%s' (%s)",
+                             settings[i], known);
+        }
+        if (!settings[i + 1])
+            return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT, "clg_context_create_with: setting '%s' has no value "
+                             "(the list is name, value pairs ending with NULL)", settings[i]);
+        if (ctx->settings[id])
+            return clg_error(ctx, CLG_ERR_INVALID_ARGUMENT, "clg_context_create_with: setting '%s' given twice",
+                             settings[i]);
+        if (!(ctx->settings[id] = strdup(settings[i + 1])))
+            return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "clg_context_create_with: out of memory");
+    }
+    return CLG_OK;
+}
+
+static clg_status open_registry(clg_context *ctx, void *arg, clg_backend **be)
+{
+    const char *spec = arg;
     /* Through the registry (core/registry.c): a named spec goes to the
      * first backend that knows it; the default is the first GPU, else the
      * first device not on the host, else the reference backend. */
-    clg_status s = clg_backend_open(ctx, spec, &ctx->be);
-    if (s == CLG_OK) clg_clear_error(ctx);
-    else if (ctx->status == CLG_OK) clg_error(ctx, s, "could not open device '%s'", spec);
+    clg_status s = clg_backend_open(ctx, spec, be);
+    if (s != CLG_OK && ctx->status == CLG_OK) clg_error(ctx, s, "could not open device '%s'", spec);
     return s;
+}
+
+clg_status clg_context_create_with(const char *device_spec, const char *const *settings, clg_context **out)
+{
+    const char *spec = device_spec;
+    if (!spec || !*spec) spec = getenv("CLGRAD_DEVICE");
+    if (!spec) spec = "";
+    return clg_context_create_from(out, settings, open_registry, (void *)spec);
+}
+
+clg_status clg_context_create(const char *device_spec, clg_context **out)
+{
+    return clg_context_create_with(device_spec, NULL, out);
 }
 
 clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(clg_context *, clg_backend **))
@@ -98,14 +163,15 @@ clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(cl
     return create(ctx, &ctx->be);
 }
 
-clg_status clg_context_create_with(clg_context **out, clg_status (*create)(clg_context *, void *, clg_backend **),
-                                   void *arg)
+clg_status clg_context_create_from(clg_context **out, const char *const *settings,
+                                   clg_status (*create)(clg_context *, void *, clg_backend **), void *arg)
 {
     if (!out) return CLG_ERR_INVALID_ARGUMENT;
     clg_context *ctx = calloc(1, sizeof *ctx);
     *out = ctx;
     if (!ctx) return CLG_ERR_OUT_OF_MEMORY;
-    clg_status s = create(ctx, arg, &ctx->be);
+    clg_status s = take_settings(ctx, settings);
+    if (s == CLG_OK) s = create(ctx, arg, &ctx->be);
     if (s == CLG_OK) clg_clear_error(ctx);
     else if (ctx->status == CLG_OK) clg_error(ctx, s, "could not open the device");
     return s;
@@ -122,6 +188,7 @@ void clg_context_destroy(clg_context *ctx)
         g = next;
     }
     if (ctx->be) ctx->be->vt->destroy(ctx->be);
+    for (int i = 0; i < CLG_SET_COUNT; i++) free(ctx->settings[i]);
     free(ctx);
 }
 

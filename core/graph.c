@@ -31,7 +31,7 @@ clg_status clg_graph_create(clg_context *ctx, clg_graph **out)
     if (!g) return clg_error(ctx, CLG_ERR_OUT_OF_MEMORY, "clg_graph_create: out of host memory");
     g->magic = CLG_GRAPH_LIVE;
     g->tag = new_tag();
-    const char *plan = getenv("CLGRAD_PLAN");
+    const char *plan = clg_setting(ctx, CLG_SET_PLAN);
     g->plan_on = !(plan && strcmp(plan, "off") == 0);
     g->phase = CLG_RUN_FORWARD;
     g->training = true;

@@ -9,6 +9,7 @@
 struct clg_context {
     clg_status status;
     char msg[CLG_MSG_SIZE];
+    char *settings[CLG_SET_COUNT]; /* clg_context_create_with's values (copies), NULL where not given */
     clg_backend *be;
     clg_graph *graphs; /* live and destroyed graphs, freed with the context */
 };
@@ -46,9 +47,11 @@ struct clg_graph {
 
 /* A context on a backend the caller makes (the tests' double reference). */
 clg_status clg_context_create_backend(clg_context **out, clg_status (*create)(clg_context *, clg_backend **));
-/* A context on a backend made by create(ctx, arg, &be) (host/interop.c:
- * the application's OpenCL objects); *out set as clg_context_create does. */
-clg_status clg_context_create_with(clg_context **out, clg_status (*create)(clg_context *, void *, clg_backend **),
+/* A context with settings (checked first) on a backend made by
+ * create(ctx, arg, &be) (the registry's device, or host/interop.c: the
+ * application's OpenCL objects); *out set as clg_context_create does. */
+clg_status clg_context_create_from(clg_context **out, const char *const *settings,
+                                   clg_status (*create)(clg_context *, void *, clg_backend **),
                                    void *arg);
 
 /* Batch norm's running state as tensors (core/norm.c): node id's values

@@ -9,11 +9,14 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
-clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kind)
+static clg_optimizer_config defaults(clg_optimizer_kind kind)
 {
     clg_optimizer_config c = {
+        .size = sizeof c,
         .kind = kind,
         .lr = 1e-3f,
         .beta1 = 0.9f,
@@ -30,6 +33,18 @@ clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kind)
     if (kind == CLG_OPTIM_RMSPROP || kind == CLG_OPTIM_ADAGRAD) c.lr = 1e-2f;
     if (kind == CLG_OPTIM_ADAGRAD) c.eps = 1e-10f;
     return c;
+}
+
+/* The caller's struct may be older (smaller) or newer (larger) than this
+ * library's: the fields both know are copied, and only those. */
+clg_status clg_optimizer_config_init(clg_optimizer_config *cfg, size_t size, clg_optimizer_kind kind)
+{
+    if (!cfg || size < offsetof(clg_optimizer_config, kind) + sizeof cfg->kind) return CLG_ERR_INVALID_ARGUMENT;
+    clg_optimizer_config c = defaults(kind);
+    memset(cfg, 0, size);
+    memcpy(cfg, &c, size < sizeof c ? size : sizeof c);
+    cfg->size = size;
+    return CLG_OK;
 }
 
 /* ---- the learning-rate schedule ---- */
@@ -367,6 +382,16 @@ static clg_status optimizer(clg_graph *g, const clg_optimizer_config *cfg)
     if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: call clg_backward first");
     if (g->has_update)
         return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: the graph already has an update (clg_sgd or clg_optimizer)");
+    /* size 0: a struct filled by hand in this version's layout */
+    clg_optimizer_config full = defaults(cfg->kind);
+    size_t size = cfg->size ? cfg->size : sizeof full;
+    if (size < offsetof(clg_optimizer_config, accumulate) + sizeof full.accumulate)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "clg_optimizer: cfg->size is %zu, less than any version's config (start from "
+                         "clg_optimizer_defaults)", cfg->size);
+    memcpy(&full, cfg, size < sizeof full ? size : sizeof full);
+    full.size = sizeof full;
+    cfg = &full;
     if ((s = check_config(g, cfg)) != CLG_OK) return s;
 
     int np = 0;

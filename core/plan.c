@@ -33,6 +33,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Storage owner: a reshape shares its source's buffer. */
@@ -569,11 +570,15 @@ clg_status clg_tensor_keep(clg_graph *g, clg_tensor t)
     return CLG_OK;
 }
 
-clg_status clg_graph_memory(clg_graph *g, clg_memory *out)
+clg_status clg_graph_memory_sized(clg_graph *g, clg_memory *given, size_t size)
 {
     clg_status s = clg_graph_check(g, "clg_graph_memory");
     if (s != CLG_OK) return s;
-    if (!out) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_memory: out is NULL");
+    if (!given) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_memory: out is NULL");
+    if (size < offsetof(clg_memory, unplanned_total) + sizeof given->unplanned_total)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_memory: size %zu is less than any version's",
+                         size);
+    clg_memory m, *out = &m;
     if ((s = clg_plan_prepare(g)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_memory");
     memset(out, 0, sizeof *out);
     for (int32_t i = 0; i < g->n; i++) {
@@ -598,5 +603,7 @@ clg_status clg_graph_memory(clg_graph *g, clg_memory *out)
     out->activations += g->pool_act;
     out->workspaces += g->pool_work;
     out->total = out->parameters + out->optimizer_state + out->inputs + out->activations + out->workspaces;
+    memset(given, 0, size);
+    memcpy(given, &m, size < sizeof m ? size : sizeof m);
     return CLG_OK;
 }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #define CLG_BACKEND(name) extern const clg_backend_reg clg_##name##_backend;
@@ -28,16 +29,22 @@ int clg_device_count(void)
     return n;
 }
 
-clg_status clg_device_get_facts(int i, clg_device_facts *out)
+clg_status clg_device_get_facts_sized(int i, clg_device_facts *out, size_t size)
 {
-    if (!out || i < 0) return CLG_ERR_INVALID_ARGUMENT;
+    if (!out || i < 0 || size < offsetof(clg_device_facts, backend) + sizeof out->backend)
+        return CLG_ERR_INVALID_ARGUMENT;
     for (int b = 0; b < CLG_NBACKENDS; b++) {
         int n = registry[b]->device_count();
         if (i < n) {
-            memset(out, 0, sizeof *out);
-            clg_status s = registry[b]->device_facts(i, out);
-            if (s == CLG_OK) snprintf(out->backend, sizeof out->backend, "%s", registry[b]->name);
-            return s;
+            clg_device_facts f;
+            memset(&f, 0, sizeof f);
+            clg_status s = registry[b]->device_facts(i, &f);
+            if (s != CLG_OK) return s;
+            snprintf(f.backend, sizeof f.backend, "%s", registry[b]->name);
+            /* a newer caller's larger struct: what this library knows, the rest zero */
+            memset(out, 0, size);
+            memcpy(out, &f, size < sizeof f ? size : sizeof f);
+            return CLG_OK;
         }
         i -= n;
     }

@@ -30,6 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < bytes; i++) sum += p[i];
     if (size >= 2 && data[0] == 0 && bytes + 4 + 4 * (size_t)a->ndim != size) abort();
     sink = sum;
-    clg_array_free(a);
+    clg_array_destroy(a);
     return 0;
 }

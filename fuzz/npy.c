@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     clg_array *b;
     if (clg_npy_read_mem(out, len, &b, err, sizeof err) != CLG_OK) abort();
     same(a, b);
-    clg_array_free(b);
+    clg_array_destroy(b);
     free(out);
-    clg_array_free(a);
+    clg_array_destroy(a);
     return 0;
 }

@@ -52,10 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     clg_safetensors *back;
     if (clg_safetensors_read_mem(out, len, &back, err, sizeof err) != CLG_OK) abort();
     same(st, back);
-    clg_safetensors_free(back);
+    clg_safetensors_destroy(back);
     free(out);
     free(names);
     free(arrays);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     return 0;
 }

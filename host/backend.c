@@ -311,16 +311,24 @@ static clg_status setup(clg_cl_backend *b)
     cl_uint pref = 1;
     if (clGetDeviceInfo(b->dev.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pref, &pref, NULL) != CL_SUCCESS)
         pref = 1;
-    const char *vwenv = getenv("CLGRAD_VECTOR_WIDTH");
-    if (vwenv && *vwenv) pref = (cl_uint)atoi(vwenv);
+    const char *vwenv = clg_setting(be->ctx, CLG_SET_VECTOR_WIDTH);
+    if (vwenv && *vwenv) {
+        char src[64];
+        if (strcmp(vwenv, "1") && strcmp(vwenv, "2") && strcmp(vwenv, "4") && strcmp(vwenv, "8") && strcmp(vwenv, "16"))
+            return clg_error(be->ctx, CLG_ERR_INVALID_ARGUMENT, "%s='%s' is not one of 1, 2, 4, 8, 16",
+                             clg_setting_source(be->ctx, CLG_SET_VECTOR_WIDTH, src, sizeof src), vwenv);
+        pref = (cl_uint)atoi(vwenv);
+    }
     b->vw = pref >= 16 ? 16 : pref >= 8 ? 8 : pref >= 4 ? 4 : pref >= 2 ? 2 : 1;
     snprintf(b->options, sizeof b->options, "-cl-std=CL1.2 -DCLG_VW=%d", b->vw);
     const char *options = b->options;
     clg_status s = CLG_OK;
-    if (!clg_cl_cache_load(b->context, b->dev.device, clg_cl_sources, clg_cl_source_count, options, &b->program)) {
+    if (!clg_cl_cache_load(be->ctx, b->context, b->dev.device, clg_cl_sources, clg_cl_source_count, options,
+                           &b->program)) {
         s = clg_cl_build_program(be->ctx, b->context, b->dev.device, clg_cl_sources, clg_cl_source_count, options,
                                  &b->program);
-        if (s == CLG_OK) clg_cl_cache_store(b->program, b->dev.device, clg_cl_sources, clg_cl_source_count, options);
+        if (s == CLG_OK)
+            clg_cl_cache_store(be->ctx, b->program, b->dev.device, clg_cl_sources, clg_cl_source_count, options);
     }
     if (s != CLG_OK) return clg_error_wrap(be->ctx, s, "building clgrad's kernels for %s", be->device);
 
@@ -349,7 +357,7 @@ static clg_status setup(clg_cl_backend *b)
      * lose nothing. The cap only keeps global sizes sane for huge tensors,
      * where the kernels' loops take the rest. */
     b->max_global = (size_t)1 << 30;
-    const char *fusion = getenv("CLGRAD_FUSION");
+    const char *fusion = clg_setting(be->ctx, CLG_SET_FUSION);
     b->fuse = !(fusion && strcmp(fusion, "off") == 0);
     /* a fused kernel takes a few pointers per node (host/cl_fuse.c's
      * ptr_cost), a batched update five per parameter and 9 scalars: groups
@@ -371,13 +379,13 @@ static clg_status setup(clg_cl_backend *b)
 
     /* For the tests: a small cap makes every kernel walk its grid-stride
      * and group-stride loops on small tensors, as huge ones would. */
-    const char *cap = getenv("CLGRAD_MAX_LAUNCH");
+    const char *cap = clg_setting(be->ctx, CLG_SET_MAX_LAUNCH);
     if (cap && *cap) {
-        char *end;
+        char *end, src[64];
         unsigned long long v = strtoull(cap, &end, 10);
         if (*end || v < 1 || v > b->max_global)
-            return clg_error(be->ctx, CLG_ERR_INVALID_ARGUMENT,
-                             "CLGRAD_MAX_LAUNCH='%s' is not a work-item count from 1 to %zu", cap, b->max_global);
+            return clg_error(be->ctx, CLG_ERR_INVALID_ARGUMENT, "%s='%s' is not a work-item count from 1 to %zu",
+                             clg_setting_source(be->ctx, CLG_SET_MAX_LAUNCH, src, sizeof src), cap, b->max_global);
         b->max_global = (size_t)v;
     }
 

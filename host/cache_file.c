@@ -162,9 +162,8 @@ static bool is_temp_name(const char *name)
     return strlen(name) == 27 && name[20] == '.' && strncmp(name + 16, ".bin", 4) == 0;
 }
 
-static uint64_t cap_bytes(void)
+uint64_t clg_cache_cap_bytes(const char *v)
 {
-    const char *v = getenv("CLGRAD_CACHE_MAX_MB");
     if (v && *v) {
         char *end;
         errno = 0;
@@ -189,7 +188,7 @@ static int older_first(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-void clg_cache_evict(const char *dir)
+void clg_cache_evict(const char *dir, uint64_t limit)
 {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -224,7 +223,6 @@ void clg_cache_evict(const char *dir)
         n++;
     }
     closedir(d);
-    uint64_t limit = cap_bytes();
     if (total > limit && n > 0) {
         qsort(list, n, sizeof *list, older_first);
         for (size_t i = 0; i < n && total > limit; i++) {

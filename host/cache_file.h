@@ -50,6 +50,10 @@ void clg_cache_entry_touch(const char *path);
 /* Removes the least recently used entries of folder dir until their total
  * is within CLGRAD_CACHE_MAX_MB (else the default), and temporary files
  * that a killed process left behind. */
-void clg_cache_evict(const char *dir);
+void clg_cache_evict(const char *dir, uint64_t cap);
+/* The cap in bytes from the setting cache_max_mb's text (NULL or malformed:
+ * the default; a malformed value cannot be reported from where it is
+ * used, so the default holds). */
+uint64_t clg_cache_cap_bytes(const char *cache_max_mb);
 
 #endif

@@ -55,14 +55,16 @@ clg_status clg_cl_build_program(clg_context *ctx, cl_context clctx, cl_device_id
 /* The on-disk cache of built programs (host/program_cache.c): load gives
  * a built program when the cache holds one for exactly these sources,
  * options and device; store saves one. Neither can fail a build. */
-bool clg_cl_cache_load(cl_context clctx, cl_device_id dev, const char *const *sources, int count, const char *options,
-                       cl_program *out);
-void clg_cl_cache_store(cl_program prog, cl_device_id dev, const char *const *sources, int count, const char *options);
+bool clg_cl_cache_load(const clg_context *ctx, cl_context clctx, cl_device_id dev, const char *const *sources,
+                       int count, const char *options, cl_program *out);
+void clg_cl_cache_store(const clg_context *ctx, cl_program prog, cl_device_id dev, const char *const *sources,
+                        int count, const char *options);
 
-/* The cache's folder ($CLGRAD_CACHE_DIR, else $XDG_CACHE_HOME/clgrad, else
- * $HOME/.cache/clgrad); false when it is off ("off") or has no home. And
+/* The cache's folder for ctx (NULL: the environment alone): the setting
+ * cache_dir ($CLGRAD_CACHE_DIR), else $XDG_CACHE_HOME/clgrad, else
+ * $HOME/.cache/clgrad; false when it is off ("off") or has no home. And
  * mkdir -p for it or a folder inside it. */
-bool clg_cl_cache_dir(char *dir, size_t size);
+bool clg_cl_cache_dir(const clg_context *ctx, char *dir, size_t size);
 void clg_cl_make_dirs(const char *dir);
 
 /* The embedded cl/ sources, in compile order (generated at build time). */

@@ -1073,7 +1073,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         clg_cl_fuse_free(out);
         return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "fusing the graph: out of host memory");
     }
-    const char *dump_dir = getenv("CLGRAD_FUSION_DUMP");
+    const char *dump_dir = clg_setting(be->ctx, CLG_SET_FUSION_DUMP);
     char path[512] = "";
     if (dump_dir && *dump_dir) dump(dump_dir, t.s, t.len, path, sizeof path);
 
@@ -1085,10 +1085,10 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
     if (updates) sources[nsrc++] = clg_cl_sources[b->optim_source];
     sources[nsrc++] = t.s;
     clg_status s = CLG_OK;
-    if (!clg_cl_cache_load(b->context, b->dev.device, sources, nsrc, options, &out->program)) {
+    if (!clg_cl_cache_load(be->ctx, b->context, b->dev.device, sources, nsrc, options, &out->program)) {
         s = clg_cl_build_program(be->ctx, b->context, b->dev.device, sources, nsrc, options, &out->program);
         if (s == CLG_OK) {
-            clg_cl_cache_store(out->program, b->dev.device, sources, nsrc, options);
+            clg_cl_cache_store(be->ctx, out->program, b->dev.device, sources, nsrc, options);
         } else {
             if (!path[0]) {
                 const char *tmp = getenv("TMPDIR");

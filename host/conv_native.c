@@ -44,14 +44,16 @@ static clg_status start_engine(clg_cl_backend *b);
 
 clg_status clg_cl_conv_setup(clg_cl_backend *b)
 {
-    const char *env = getenv("CLGRAD_CONV");
+    const char *env = clg_setting(b->base.ctx, CLG_SET_CONV);
+    char src[64];
+    clg_setting_source(b->base.ctx, CLG_SET_CONV, src, sizeof src);
     b->conv_forced = -1;
     if (env && *env && strcmp(env, "auto")) {
         for (int k = 0; k < CLG_CONV_PATHS; k++)
             if (!strcmp(env, clg_conv_path_names[k])) b->conv_forced = k;
         if (b->conv_forced < 0)
             return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
-                             "CLGRAD_CONV='%s' is not one of auto, im2col, direct, onednn, winograd", env);
+                             "%s='%s' is not one of auto, im2col, direct, onednn, winograd", src, env);
     }
 #ifdef CLG_HAVE_DNNL
     const bool onednn = b->natives;
@@ -60,7 +62,7 @@ clg_status clg_cl_conv_setup(clg_cl_backend *b)
 #endif
     if (b->conv_forced == CLG_CONV_ONEDNN && !onednn)
         return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED,
-                         "CLGRAD_CONV=onednn: %s cannot take oneDNN's convolutions (%s)", b->base.device,
+                         "%s=onednn: %s cannot take oneDNN's convolutions (%s)", src, b->base.device,
 #ifdef CLG_HAVE_DNNL
                          "not a CPU device that runs native kernels"
 #else

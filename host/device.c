@@ -150,16 +150,6 @@ static int cl_device_count(void)
     return clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
 }
 
-/* Deprecated (see clgrad.h), like the two at the end. */
-clg_status clg_opencl_device_spec(int i, char *buf, size_t size)
-{
-    clg_cl_device devs[CLG_MAX_CL_DEVICES];
-    int n = clg_cl_enumerate(devs, CLG_MAX_CL_DEVICES);
-    if (!buf || i < 0 || i >= n) return CLG_ERR_INVALID_ARGUMENT;
-    snprintf(buf, size, "%d:%d", devs[i].platform_index, devs[i].device_index);
-    return CLG_OK;
-}
-
 clg_status clg_cl_select(clg_context *ctx, const char *spec, clg_cl_device *out)
 {
     clg_cl_device devs[CLG_MAX_CL_DEVICES];
@@ -258,14 +248,3 @@ const clg_backend_reg clg_opencl_backend = {
     .device_facts = cl_device_facts,
     .create = cl_create,
 };
-
-/* ---- deprecated public calls: the OpenCL devices alone ---- */
-
-int clg_opencl_device_count(void) { return cl_device_count(); }
-
-clg_status clg_opencl_device_facts(int i, clg_device_facts *out)
-{
-    clg_status s = cl_device_facts(i, out);
-    if (s == CLG_OK) snprintf(out->backend, sizeof out->backend, "opencl");
-    return s;
-}

@@ -83,7 +83,9 @@ static bool apply_kernels(cl_device_id dev, const clg_tune *t, const char **refu
 
 clg_status clg_cl_gemm_setup(clg_cl_backend *b)
 {
-    const char *env = getenv("CLGRAD_GEMM"), *conv = getenv("CLGRAD_CONV");
+    const char *env = clg_setting(b->base.ctx, CLG_SET_GEMM), *conv = clg_setting(b->base.ctx, CLG_SET_CONV);
+    char src[64];
+    clg_setting_source(b->base.ctx, CLG_SET_GEMM, src, sizeof src);
     /* native kernels are probed unless neither products nor convolutions may take them */
     if (!env || strcmp(env, "clblast") || !conv || strcmp(conv, "im2col")) {
         clg_status s = clg_cl_native_probe(b, &b->natives);
@@ -100,7 +102,7 @@ clg_status clg_cl_gemm_setup(clg_cl_backend *b)
     else if (!strcmp(env, "native") && possible) b->gemm_native = true;
     else if (!strcmp(env, "native"))
         return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED,
-                         "CLGRAD_GEMM=native: %s cannot take the host's BLAS (%s)", b->base.device,
+                         "%s=native: %s cannot take the host's BLAS (%s)", src, b->base.device,
 #ifdef CLG_HAVE_BLAS
                          "not a CPU device that runs native kernels"
 #else
@@ -109,7 +111,7 @@ clg_status clg_cl_gemm_setup(clg_cl_backend *b)
         );
     else
         return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
-                         "CLGRAD_GEMM='%s' is not one of auto, clblast, native", env);
+                         "%s='%s' is not one of auto, clblast, native", src, env);
     const char *path = b->gemm_native ? "host BLAS (OpenBLAS) as native kernels" : "CLBlast";
     char *out = b->base.gemm;
     const size_t size = sizeof b->base.gemm;
@@ -117,7 +119,7 @@ clg_status clg_cl_gemm_setup(clg_cl_backend *b)
     /* the device's tuning (host/tune.h) */
     clg_tune *t = calloc(1, sizeof *t);
     if (!t) return clg_error(b->base.ctx, CLG_ERR_OUT_OF_MEMORY, "opencl: out of host memory");
-    clg_tune_state st = clg_tune_load(b->dev.device, t);
+    clg_tune_state st = clg_tune_load(b->base.ctx, b->dev.device, t);
     const char *refused = NULL;
     CLBlastStatusCode why = CLBlastSuccess;
     if (st == CLG_TUNE_LOADED && !apply_kernels(b->dev.device, t, &refused, &why)) st = CLG_TUNE_DAMAGED;

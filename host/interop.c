@@ -23,11 +23,11 @@ static clg_status adopt(clg_context *ctx, void *arg, clg_backend **out)
     return clg_opencl_backend_adopt(ctx, a->context, a->device, a->queue, out);
 }
 
-clg_status clg_context_create_opencl(clg_context **out, cl_context context, cl_device_id device,
-                                     cl_command_queue queue)
+clg_status clg_context_create_opencl(cl_context context, cl_device_id device, cl_command_queue queue,
+                                     const char *const *settings, clg_context **out)
 {
     adopt_args a = {context, device, queue};
-    return clg_context_create_with(out, adopt, &a);
+    return clg_context_create_from(out, settings, adopt, &a);
 }
 
 /* The OpenCL backend of ctx, or NULL with CLG_ERR_UNSUPPORTED recorded. */

@@ -84,9 +84,9 @@ static bool cache_key(cl_device_id dev, const char *const *sources, int count, c
 }
 
 /* The cache's folder, or false when the cache is off or has no home. */
-bool clg_cl_cache_dir(char *dir, size_t size)
+bool clg_cl_cache_dir(const clg_context *ctx, char *dir, size_t size)
 {
-    const char *env = getenv("CLGRAD_CACHE_DIR"), *base = NULL, *sub = "";
+    const char *env = clg_setting(ctx, CLG_SET_CACHE_DIR), *base = NULL, *sub = "";
     if (env && (!strcmp(env, "off") || !*env)) return false;
     if (env) base = env;
     else if ((base = getenv("XDG_CACHE_HOME")) && *base) sub = "/clgrad";
@@ -118,12 +118,12 @@ void clg_cl_make_dirs(const char *dir)
         }
 }
 
-bool clg_cl_cache_load(cl_context clctx, cl_device_id dev, const char *const *sources, int count, const char *options,
-                       cl_program *out)
+bool clg_cl_cache_load(const clg_context *ctx, cl_context clctx, cl_device_id dev, const char *const *sources,
+                       int count, const char *options, cl_program *out)
 {
     char dir[1024], path[1100];
     bytes key;
-    if (!clg_cl_cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return false;
+    if (!clg_cl_cache_dir(ctx, dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return false;
     bool found = false;
     unsigned char *bin = NULL;
     size_t len = 0;
@@ -150,19 +150,20 @@ bool clg_cl_cache_load(cl_context clctx, cl_device_id dev, const char *const *so
     return found;
 }
 
-void clg_cl_cache_store(cl_program prog, cl_device_id dev, const char *const *sources, int count, const char *options)
+void clg_cl_cache_store(const clg_context *ctx, cl_program prog, cl_device_id dev, const char *const *sources,
+                        int count, const char *options)
 {
     char dir[1024], path[1100];
     bytes key;
     size_t len = 0;
-    if (!clg_cl_cache_dir(dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return;
+    if (!clg_cl_cache_dir(ctx, dir, sizeof dir) || !cache_key(dev, sources, count, options, &key)) return;
     if (cache_path(dir, &key, path, sizeof path) &&
         clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS && len > 0) {
         unsigned char *bin = malloc(len);
         unsigned char *bins[1] = {bin};
         if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
             clg_cl_make_dirs(dir);
-            if (clg_cache_entry_write(path, key.p, key.len, bin, len)) clg_cache_evict(dir);
+            if (clg_cache_entry_write(path, key.p, key.len, bin, len)) clg_cache_evict(dir, clg_cache_cap_bytes(clg_setting(ctx, CLG_SET_CACHE_MAX_MB)));
         }
         free(bin);
     }

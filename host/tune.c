@@ -224,31 +224,31 @@ static size_t tune_key(cl_device_id dev, char *key, size_t size)
     return len <= size ? len : 0;
 }
 
-static bool tune_dir(char *dir, size_t size)
+static bool tune_dir(const clg_context *ctx, char *dir, size_t size)
 {
     char base[1024];
-    if (!clg_cl_cache_dir(base, sizeof base)) return false;
+    if (!clg_cl_cache_dir(ctx, base, sizeof base)) return false;
     int n = snprintf(dir, size, "%s/tune", base);
     return n > 0 && (size_t)n < size;
 }
 
-bool clg_tune_path(cl_device_id dev, char *path, size_t size)
+bool clg_tune_path(const clg_context *ctx, cl_device_id dev, char *path, size_t size)
 {
     char dir[1100], key[4096];
     size_t klen = tune_key(dev, key, sizeof key);
-    if (!klen || !tune_dir(dir, sizeof dir)) return false;
+    if (!klen || !tune_dir(ctx, dir, sizeof dir)) return false;
     uint64_t h = clg_fnv1a64(CLG_FNV_OFFSET, key, klen);
     int n = snprintf(path, size, "%s/%016llx.tune", dir, (unsigned long long)h);
     return n > 0 && (size_t)n < size;
 }
 
-clg_tune_state clg_tune_load(cl_device_id dev, clg_tune *t)
+clg_tune_state clg_tune_load(const clg_context *ctx, cl_device_id dev, clg_tune *t)
 {
     memset(t, 0, sizeof *t);
-    const char *env = getenv("CLGRAD_TUNING");
+    const char *env = clg_setting(ctx, CLG_SET_TUNING);
     char path[1200], key[4096];
     size_t klen = tune_key(dev, key, sizeof key);
-    if ((env && !strcmp(env, "off")) || !klen || !clg_tune_path(dev, path, sizeof path)) return CLG_TUNE_OFF;
+    if ((env && !strcmp(env, "off")) || !klen || !clg_tune_path(ctx, dev, path, sizeof path)) return CLG_TUNE_OFF;
     unsigned char *payload = NULL;
     size_t len = 0;
     clg_entry_state st = clg_cache_entry_read(path, (const unsigned char *)key, klen, &payload, &len);
@@ -258,11 +258,11 @@ clg_tune_state clg_tune_load(cl_device_id dev, clg_tune *t)
     return ok ? CLG_TUNE_LOADED : CLG_TUNE_DAMAGED;
 }
 
-bool clg_tune_save(cl_device_id dev, const clg_tune *t)
+bool clg_tune_save(const clg_context *ctx, cl_device_id dev, const clg_tune *t)
 {
     char path[1200], dir[1100], key[4096];
     size_t klen = tune_key(dev, key, sizeof key), len = 0;
-    if (!klen || !tune_dir(dir, sizeof dir) || !clg_tune_path(dev, path, sizeof path)) return false;
+    if (!klen || !tune_dir(ctx, dir, sizeof dir) || !clg_tune_path(ctx, dev, path, sizeof path)) return false;
     char *payload = clg_tune_format(t, &len);
     if (!payload) return false;
     clg_cl_make_dirs(dir);

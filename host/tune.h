@@ -85,14 +85,15 @@ typedef enum { CLG_TUNE_ABSENT, CLG_TUNE_LOADED, CLG_TUNE_DAMAGED, CLG_TUNE_OFF 
 char *clg_tune_format(const clg_tune *t, size_t *len);
 bool clg_tune_parse(const char *text, size_t len, clg_tune *t);
 
-/* The entry's file for dev (false when the cache is off). */
-bool clg_tune_path(cl_device_id dev, char *path, size_t size);
+/* The entry's file for dev in ctx's cache folder (ctx NULL: the
+ * environment's); false when the cache is off. */
+bool clg_tune_path(const clg_context *ctx, cl_device_id dev, char *path, size_t size);
 /* Reads dev's entry into *t (empty unless LOADED). DAMAGED: present but
  * cut, damaged, foreign or unparseable (the file is left for clgrad-tune
- * to replace). OFF: CLGRAD_TUNING=off or no cache folder. */
-clg_tune_state clg_tune_load(cl_device_id dev, clg_tune *t);
+ * to replace). OFF: the setting tuning is "off" or no cache folder. */
+clg_tune_state clg_tune_load(const clg_context *ctx, cl_device_id dev, clg_tune *t);
 /* Writes dev's entry atomically; false when it could not. */
-bool clg_tune_save(cl_device_id dev, const clg_tune *t);
+bool clg_tune_save(const clg_context *ctx, cl_device_id dev, const clg_tune *t);
 
 /* The shape's entry, or NULL. */
 const clg_tune_shape *clg_tune_find(const clg_tune *t, bool ta, bool tb, int64_t m, int64_t n, int64_t k,

@@ -48,7 +48,7 @@ extern "C" {
  *   clg_version_number() / 100 == CLG_VERSION_NUMBER / 100  (before 1.0)
  */
 #define CLG_VERSION_MAJOR 0
-#define CLG_VERSION_MINOR 1
+#define CLG_VERSION_MINOR 2
 #define CLG_VERSION_PATCH 0
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
@@ -112,13 +112,46 @@ CLG_API int clg_version_number(void);  /* CLG_VERSION_NUMBER of the library that
  * Like sqlite3_open, *out is set even on failure (unless memory ran out)
  * so that clg_context_errmsg can say why; destroy it either way.
  */
-CLG_API clg_status clg_context_create(clg_context **out, const char *device_spec);
+CLG_API clg_status clg_context_create(const char *device_spec, clg_context **out);
+/*
+ * As clg_context_create, with settings for this context alone: NULL, or a
+ * list of name, value strings ending with NULL, e.g.
+ *   const char *set[] = {"cache_dir", "/var/cache/app", "fusion", "off", NULL};
+ * Each overrides the environment variable CLGRAD_<NAME> (the name in
+ * capitals), which is otherwise read when the context is made:
+ *   cache_dir     folder of compiled kernels and tuning entries; "off": none
+ *   cache_max_mb  the cache's size cap in megabytes (default 256)
+ *   tuning        "off": ignore clgrad-tune's stored entry
+ *   gemm          matrix products: auto, clblast, native
+ *   conv          convolutions: auto, im2col, direct, onednn, winograd
+ *   fusion        "off": elementwise chains run unfused
+ *   fusion_dump   a folder where each generated fused program is written
+ *   plan          "off": every tensor of a graph made on the context gets
+ *                 its own buffer
+ *   vector_width  elementwise kernels' vector width: 1, 2, 4, 8 or 16
+ *   max_launch    the largest launch in work-items (debugging)
+ * An unknown name, a name without a value or one given twice is
+ * CLG_ERR_INVALID_ARGUMENT; a value the backend cannot use fails as the
+ * environment variable would, the message naming the setting. The strings
+ * are copied.
+ */
+CLG_API clg_status clg_context_create_with(const char *device_spec, const char *const *settings, clg_context **out);
+/* The value a setting has for ctx (its own, else the environment's), NULL
+ * when neither gives one or the name is unknown. A context's own value
+ * lives as long as the context; the environment's, until the environment
+ * changes. */
+CLG_API const char *clg_context_setting(const clg_context *ctx, const char *name);
 CLG_API void clg_context_destroy(clg_context *ctx);
+/* The message of the last refused call on the context (its status's name
+ * when there is none), or a fixed text for a NULL context. The pointer is
+ * valid until clg_context_destroy; the text changes at the next refused
+ * call: copy it to keep it. */
 CLG_API const char *clg_context_errmsg(const clg_context *ctx);
 CLG_API clg_status clg_context_status(const clg_context *ctx);
-/* "reference" or "opencl" */
+/* "reference" or "opencl"; a static string. */
 CLG_API const char *clg_context_backend(const clg_context *ctx);
-/* e.g. "Portable Computing Language / pthread-skylake-avx512 (cpu, 0:0)" */
+/* e.g. "Portable Computing Language / pthread-skylake-avx512 (cpu, 0:0)";
+ * valid until clg_context_destroy (as is clg_context_gemm's). */
 CLG_API const char *clg_context_device(const clg_context *ctx);
 /* How the context's matrix products (matmul, convolutions) run: "CLBlast",
  * "host BLAS (OpenBLAS) as native kernels" on CPU devices where that path
@@ -158,14 +191,14 @@ typedef struct clg_device_facts {
  * when i is out of range or the spec does not fit in size bytes). */
 CLG_API int clg_device_count(void);
 CLG_API clg_status clg_device_spec(int i, char *buf, size_t size);
-CLG_API clg_status clg_device_get_facts(int i, clg_device_facts *out);
-
-/* Deprecated: the OpenCL devices alone, numbered from 0 (OpenCL device i
- * is device 1 + i of clg_device_get_facts today). Use clg_device_count,
- * clg_device_spec and clg_device_get_facts, and the facts' backend field. */
-CLG_API int clg_opencl_device_count(void);
-CLG_API clg_status clg_opencl_device_spec(int i, char *buf, size_t size);
-CLG_API clg_status clg_opencl_device_facts(int i, clg_device_facts *out);
+/* Structs the library fills take the caller's sizeof, so that a library
+ * with more fields never writes past an older caller's struct: call the
+ * inline wrapper. */
+CLG_API clg_status clg_device_get_facts_sized(int i, clg_device_facts *out, size_t size);
+static inline clg_status clg_device_get_facts(int i, clg_device_facts *out)
+{
+    return clg_device_get_facts_sized(i, out, sizeof *out);
+}
 
 /* ---- Graphs ------------------------------------------------------------- */
 
@@ -449,6 +482,10 @@ typedef enum clg_lr_schedule {
 /* Start from clg_optimizer_defaults(kind): zero is not a usable value for
  * every field. Defaults are PyTorch's, listed per field. */
 typedef struct clg_optimizer_config {
+    /* sizeof(clg_optimizer_config) as the caller was built with (set by
+     * clg_optimizer_defaults), so that fields added at the end later keep
+     * their defaults for this caller; 0 means this version's layout. */
+    size_t size;
     clg_optimizer_kind kind;
     float lr;           /* SGD, Adam, AdamW 1e-3; RMSProp, Adagrad 1e-2 */
     float weight_decay; /* 0 (AdamW 1e-2): L2 added to the gradient, decoupled in AdamW */
@@ -483,7 +520,15 @@ typedef struct clg_optimizer_config {
     int accumulate; /* 0 */
 } clg_optimizer_config;
 
-CLG_API clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kind);
+/* Fills the first size bytes of *cfg with kind's defaults and sets
+ * cfg->size. clg_optimizer_defaults calls it with the caller's sizeof. */
+CLG_API clg_status clg_optimizer_config_init(clg_optimizer_config *cfg, size_t size, clg_optimizer_kind kind);
+static inline clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kind)
+{
+    clg_optimizer_config c;
+    clg_optimizer_config_init(&c, sizeof c, kind);
+    return c;
+}
 
 /*
  * Appends, after clg_backward and in phase CLG_RUN_UPDATE, one fused
@@ -528,7 +573,7 @@ CLG_API const char *clg_elem_name(clg_elem e); /* "u8", "f32", ...; "?" if unkno
 
 #define CLG_ARRAY_MAX_DIMS 8
 /* A dense array in host memory: C order, native byte order. Readers return
- * one that owns its data (clg_array_free); to write buffers of your own,
+ * one that owns its data (clg_array_destroy); to write buffers of your own,
  * fill one on the stack. */
 typedef struct clg_array {
     clg_elem type;
@@ -540,7 +585,7 @@ typedef struct clg_array {
 /* A zero-filled array. */
 CLG_API clg_status clg_array_create(clg_elem type, int ndim, const int64_t *shape, clg_array **out, char *err,
                                     size_t errlen);
-CLG_API void clg_array_free(clg_array *a);
+CLG_API void clg_array_destroy(clg_array *a);
 /* A copy as another element type (to u8, i32, i64, f32 or f64). Integers and
  * f16/bf16 convert to floats as C casts do; a value the target cannot hold
  * exactly as an integer (out of range, or a float with a fraction) is an
@@ -567,7 +612,7 @@ CLG_API clg_status clg_npy_write(const char *path, const clg_array *a, char *err
  * CLG_ERR_INVALID_ARGUMENT for text that is not such a number. */
 typedef struct clg_meta clg_meta;
 CLG_API clg_status clg_meta_create(clg_meta **out);
-CLG_API void clg_meta_free(clg_meta *m);
+CLG_API void clg_meta_destroy(clg_meta *m);
 CLG_API clg_status clg_meta_set(clg_meta *m, const char *key, const char *value);
 CLG_API clg_status clg_meta_set_i64(clg_meta *m, const char *key, int64_t value);
 CLG_API clg_status clg_meta_set_u64(clg_meta *m, const char *key, uint64_t value);
@@ -589,7 +634,7 @@ typedef struct clg_safetensors clg_safetensors;
 CLG_API clg_status clg_safetensors_read(const char *path, clg_safetensors **out, char *err, size_t errlen);
 CLG_API clg_status clg_safetensors_read_mem(const void *buf, size_t len, clg_safetensors **out, char *err,
                                             size_t errlen);
-CLG_API void clg_safetensors_free(clg_safetensors *st);
+CLG_API void clg_safetensors_destroy(clg_safetensors *st);
 CLG_API int clg_safetensors_count(const clg_safetensors *st);
 CLG_API const char *clg_safetensors_name(const clg_safetensors *st, int i);
 CLG_API const clg_array *clg_safetensors_get(const clg_safetensors *st, int i);
@@ -622,6 +667,7 @@ CLG_API clg_status clg_safetensors_write(const char *path, int n, const char *co
 typedef struct clg_loader clg_loader;
 enum { CLG_NORMALIZE_NONE = 0, CLG_NORMALIZE_COMPUTE = 1, CLG_NORMALIZE_GIVEN = 2 };
 typedef struct clg_loader_options {
+    size_t size; /* 0 (this version's layout) or sizeof(clg_loader_options) */
     int64_t batch_size;
     uint64_t seed;
     int shuffle;             /* nonzero: a new order every epoch */
@@ -659,7 +705,7 @@ CLG_API clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, cons
  * graph's named tensors, each with the same shape and dtype; it is read
  * and checked whole before any tensor is written, so a bad file changes
  * nothing. When meta is not NULL, *meta receives the file's metadata (free
- * with clg_meta_free); optimizers store their step count and generator
+ * with clg_meta_destroy); optimizers store their step count and generator
  * state there (clg_meta_set_u64 / clg_meta_get_u64). */
 CLG_API clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta **meta);
 /* As clg_checkpoint_load, for a graph holding the model alone (evaluation
@@ -730,7 +776,11 @@ typedef struct clg_memory {
     uint64_t total;
     uint64_t unplanned_total; /* what every tensor and workspace with a buffer of its own would take */
 } clg_memory;
-CLG_API clg_status clg_graph_memory(clg_graph *g, clg_memory *out);
+CLG_API clg_status clg_graph_memory_sized(clg_graph *g, clg_memory *out, size_t size);
+static inline clg_status clg_graph_memory(clg_graph *g, clg_memory *out)
+{
+    return clg_graph_memory_sized(g, out, sizeof *out);
+}
 /* As clg_graph_run, and gives the device time of the run: from the start
  * of its first kernel to the end of its last, by OpenCL event profiling
  * (CLBlast reports only its last kernel, so a run that starts with a

@@ -48,11 +48,12 @@ extern "C" {
  * queue given must be in order (not CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)
  * and belong to that context and device; the device must be one of the
  * context's. Without CL_QUEUE_PROFILING_ENABLE on the queue,
- * clg_graph_run_timed is CLG_ERR_UNSUPPORTED. As clg_context_create,
- * *out is set even on failure (unless memory ran out): read its message,
- * then destroy it. */
-CLG_API clg_status clg_context_create_opencl(clg_context **out, cl_context context, cl_device_id device,
-                                             cl_command_queue queue);
+ * clg_graph_run_timed is CLG_ERR_UNSUPPORTED. settings as
+ * clg_context_create_with (NULL for none). As clg_context_create, *out is
+ * set even on failure (unless memory ran out): read its message, then
+ * destroy it. */
+CLG_API clg_status clg_context_create_opencl(cl_context context, cl_device_id device, cl_command_queue queue,
+                                             const char *const *settings, clg_context **out);
 
 /* The context's OpenCL objects (its own, or the application's), not
  * retained for the caller: valid until clg_context_destroy. Any pointer

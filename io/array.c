@@ -188,7 +188,7 @@ clg_status clg_array_create(clg_elem type, int ndim, const int64_t *shape, clg_a
     return s;
 }
 
-void clg_array_free(clg_array *a)
+void clg_array_destroy(clg_array *a)
 {
     free(a);
 }
@@ -329,7 +329,7 @@ clg_status clg_array_convert(const clg_array *a, clg_elem to, clg_array **out, c
     for (int64_t k = 0; k < a->numel; k++) {
         num v = load_num(src + (size_t)k * in, a->type);
         if (!store_num(dst + (size_t)k * on, to, v)) {
-            clg_array_free(r);
+            clg_array_destroy(r);
             return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT,
                                  "%s: element %lld (%.17g) of a %s array is not a %s value", func, (long long)k,
                                  num_as_double(v), clg_elem_name(a->type), clg_elem_name(to));

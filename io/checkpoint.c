@@ -112,7 +112,7 @@ clg_status clg_checkpoint_save(clg_graph *g, const char *path, const char *const
                                                  : "key and value must be UTF-8 strings, the key non-empty");
     }
     if (s == CLG_OK) s = clg_checkpoint_save_meta(g, path, meta);
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     return s;
 }
 
@@ -231,9 +231,9 @@ static clg_status load(clg_graph *g, const char *path, clg_meta **meta, bool mod
         }
         if (s != CLG_OK) clg_error_wrap(g->ctx, s, "%s: %s: writing tensor '%s'", func, path, n->name);
     }
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     if (s != CLG_OK) {
-        clg_meta_free(copy);
+        clg_meta_destroy(copy);
         return s;
     }
     if (meta) *meta = copy;

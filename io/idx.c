@@ -270,7 +270,7 @@ static clg_status idx_parse(source *s, clg_array **out)
     st = src_read(s, a->data, (size_t)h.data_bytes, &got);
     if (st == CLG_OK && got != h.data_bytes) st = size_mismatch(s, &h, got, false);
     if (st != CLG_OK) {
-        clg_array_free(a);
+        clg_array_destroy(a);
         return st;
     }
     size_t el = clg_elem_size(h.type);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 struct clg_loader {
@@ -132,11 +133,22 @@ static clg_status check_inputs(const clg_array *images, const clg_array *labels,
     return CLG_OK;
 }
 
-clg_status clg_loader_create(const clg_array *images, const clg_array *labels, const clg_loader_options *opt,
+clg_status clg_loader_create(const clg_array *images, const clg_array *labels, const clg_loader_options *given,
                              clg_loader **out, char *err, size_t errlen)
 {
     if (!out) return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT, "clg_loader_create: out is NULL");
     *out = NULL;
+    /* size 0: a struct filled by hand in this version's layout; a newer
+     * caller's larger struct gives the fields this library knows */
+    clg_loader_options o = {0};
+    if (given) {
+        size_t size = given->size ? given->size : sizeof o;
+        if (size < offsetof(clg_loader_options, std) + sizeof o.std)
+            return clg_data_fail(err, errlen, CLG_ERR_INVALID_ARGUMENT,
+                                 "clg_loader_create: opt->size is %zu, less than any version's options", given->size);
+        memcpy(&o, given, size < sizeof o ? size : sizeof o);
+    }
+    const clg_loader_options *opt = given ? &o : NULL;
     clg_status s = check_inputs(images, labels, opt, err, errlen);
     if (s != CLG_OK) return s;
     clg_loader *l = calloc(1, sizeof *l);

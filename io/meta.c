@@ -19,7 +19,7 @@ clg_status clg_meta_create(clg_meta **out)
     return *out ? CLG_OK : CLG_ERR_OUT_OF_MEMORY;
 }
 
-void clg_meta_free(clg_meta *m)
+void clg_meta_destroy(clg_meta *m)
 {
     if (!m) return;
     for (int i = 0; i < m->n; i++) {

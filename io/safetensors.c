@@ -58,7 +58,7 @@ static bool dtype_of(const char *name, clg_elem *e)
     return false;
 }
 
-void clg_safetensors_free(clg_safetensors *st)
+void clg_safetensors_destroy(clg_safetensors *st)
 {
     if (!st) return;
     for (int i = 0; i < st->n; i++) {
@@ -66,7 +66,7 @@ void clg_safetensors_free(clg_safetensors *st)
         free(st->t[i].copy);
     }
     free(st->t);
-    clg_meta_free(st->meta);
+    clg_meta_destroy(st->meta);
     free(st->buf);
     free(st);
 }
@@ -356,7 +356,7 @@ static clg_status st_parse(const char *func, const char *name, unsigned char *bu
     }
     clg_json_free(&r.json);
     if (s != CLG_OK) {
-        clg_safetensors_free(r.st);
+        clg_safetensors_destroy(r.st);
         return s;
     }
     *out = r.st;

@@ -76,7 +76,7 @@ static void roundtrip_on(const char *spec, const char *spec2)
     assert_int_equal(clg_meta_count(meta), 2);
     assert_string_equal(clg_meta_get(meta, "step"), "1234");
     assert_string_equal(clg_meta_get(meta, "schedule"), "cosine:0.25");
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     /* The file itself: F32 and I32 with the graph's shapes, nothing else. */
     char err[512];
     clg_safetensors *st;
@@ -86,7 +86,7 @@ static void roundtrip_on(const char *spec, const char *spec2)
     assert_true(w && w->type == CLG_ELEM_F32 && w->ndim == 2 && w->shape[0] == 3 && w->shape[1] == 4);
     assert_true(y && y->type == CLG_ELEM_I32 && y->ndim == 1 && y->shape[0] == 5);
     assert_memory_equal(w->data, va.w, sizeof va.w);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     /* Loading without asking for the metadata. */
     CHECK_OK(ctx2, clg_checkpoint_load(b.g, path, NULL));
     assert_int_equal(other_entries(dir, "ck.safetensors"), 0);
@@ -147,7 +147,7 @@ static void test_pytorch_file(void **state)
     assert_int_equal(len, sizeof python_st);
     assert_memory_equal(bytes, python_st, len);
     free(bytes);
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     clg_context_destroy(ctx);
     scratch_remove(dir);
 }
@@ -306,7 +306,7 @@ static void test_optimizer_metadata(void **state)
     assert_int_equal(clg_meta_set_u64(meta, "rng.state", 0xFEDCBA9876543210ULL), CLG_OK);
     assert_int_equal(clg_meta_set(meta, "format", "pt"), CLG_OK);
     CHECK_OK(ctx, clg_checkpoint_save_meta(m.g, path, meta));
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     CHECK_OK(ctx, clg_checkpoint_load(m.g, path, &meta));
     int64_t step;
     double lr;
@@ -316,7 +316,7 @@ static void test_optimizer_metadata(void **state)
     assert_int_equal(clg_meta_get_u64(meta, "rng.state", &rng), CLG_OK);
     assert_true(step == 987654321012LL && lr == 0.1 * 3 && rng == 0xFEDCBA9876543210ULL);
     assert_int_equal(clg_meta_get_u64(meta, "optim.missing", &rng), CLG_ERR_NOT_FOUND);
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     clg_context_destroy(ctx);
     scratch_remove(dir);
 }
@@ -433,7 +433,7 @@ static void test_python_roundtrip(void **state)
     for (int i = 0; i < 4; i++) assert_true(v2.b[i] == v.b[i] * 2);
     for (int i = 0; i < 5; i++) assert_int_equal(v2.y[i], v.y[i] * 2);
     assert_string_equal(clg_meta_get(meta, "step"), "42");
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     clg_context_destroy(ctx);
     scratch_remove(dir);
 }

@@ -71,7 +71,7 @@ static void test_idx_u8(void **state)
         assert_int_equal(a->shape[2], 4);
         assert_int_equal(a->numel, 24);
         assert_memory_equal(a->data, px, 24);
-        clg_array_free(a);
+        clg_array_destroy(a);
     }
     free(b);
     scratch_remove(dir);
@@ -106,8 +106,8 @@ static void test_idx_types(void **state)
         EXPECT_OK(clg_array_convert(a, CLG_ELEM_F64, &f, err, sizeof err));
         const double *v = f->data;
         assert_true(v[0] == cases[c].v0 && v[1] == cases[c].v1);
-        clg_array_free(f);
-        clg_array_free(a);
+        clg_array_destroy(f);
+        clg_array_destroy(a);
         free(b);
     }
 }
@@ -132,7 +132,7 @@ static void test_idx_gzip(void **state)
         assert_int_equal(a->ndim, 3);
         assert_int_equal(a->shape[2], W);
         assert_memory_equal(a->data, px, sizeof px);
-        clg_array_free(a);
+        clg_array_destroy(a);
     }
     /* Two gzip members, as `cat a.gz b.gz` makes: one stream. */
     size_t z1, z2;
@@ -146,7 +146,7 @@ static void test_idx_gzip(void **state)
         EXPECT_OK(from_file ? clg_idx_read(path, &a, err, sizeof err)
                             : clg_idx_read_mem(cat, z1 + z2, &a, err, sizeof err));
         assert_memory_equal(a->data, px, sizeof px);
-        clg_array_free(a);
+        clg_array_destroy(a);
     }
     /* Truncated compressed data: an error, in memory and from a file. */
     write_bytes(path, z, zlen - 9);
@@ -241,7 +241,7 @@ static void test_idx_errors(void **state)
     b = idx_bytes(0x08, 2, d0, NULL, 0, &len);
     EXPECT_OK(clg_idx_read_mem(b, len, &a, err, sizeof err));
     assert_int_equal(a->numel, 0);
-    clg_array_free(a);
+    clg_array_destroy(a);
     free(b);
 }
 
@@ -278,10 +278,10 @@ static void test_idx_fashion_mnist(void **state)
         counts[l]++;
     }
     for (int c = 0; c < 10; c++) assert_int_equal(counts[c], 6000);
-    clg_array_free(x);
-    clg_array_free(y);
-    clg_array_free(tx);
-    clg_array_free(ty);
+    clg_array_destroy(x);
+    clg_array_destroy(y);
+    clg_array_destroy(tx);
+    clg_array_destroy(ty);
 }
 
 /* ---- .npy ---- */
@@ -315,8 +315,8 @@ static void test_npy_roundtrip(void **state)
             unsigned char *file = read_bytes(path, &len);
             assert_int_equal((len - clg_array_bytes(a)) % 64, 0); /* data 64-aligned, as numpy does */
             free(file);
-            clg_array_free(back);
-            clg_array_free(a);
+            clg_array_destroy(back);
+            clg_array_destroy(a);
         }
     assert_int_equal(other_entries(dir, "a.npy"), 0);
     clg_array bf = {.type = CLG_ELEM_BF16, .ndim = 1, .shape = {1}, .numel = 1, .data = &(uint16_t){0}};
@@ -360,7 +360,7 @@ static void test_npy_numpy_bytes(void **state)
     assert_int_equal(mlen, len);
     assert_memory_equal(mine, b, len);
     free(mine);
-    clg_array_free(a);
+    clg_array_destroy(a);
 
     /* Format 2.0 with a big-endian int32 (numpy.lib.format.write_array(...,
      * version=(2, 0)) of np.array([1, -2, 3], '>i4')). */
@@ -375,7 +375,7 @@ static void test_npy_numpy_bytes(void **state)
     assert_int_equal(a->type, CLG_ELEM_I32);
     const int32_t *iv = a->data;
     assert_true(a->ndim == 1 && iv[0] == 1 && iv[1] == -2 && iv[2] == 3);
-    clg_array_free(a);
+    clg_array_destroy(a);
 }
 
 /* A .npy with the given header text (a newline is appended) and data. */
@@ -434,7 +434,7 @@ static void test_npy_errors(void **state)
     const char *good = "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }";
     len = npy_with(b, good, v, 24);
     EXPECT_OK(clg_npy_read_mem(b, len, &a, err, sizeof err));
-    clg_array_free(a);
+    clg_array_destroy(a);
     b[10 + strlen(good)] = 'x'; /* the newline ending the header */
     EXPECT_FAIL(clg_npy_read_mem(b, len, &a, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "newline");
     b[6] = 3;
@@ -481,8 +481,8 @@ static void test_npy_python(void **state)
     assert_int_equal(b->type, CLG_ELEM_F32);
     assert_true(b->ndim == 2 && b->shape[0] == 2 && b->shape[1] == 5);
     assert_true(((float *)b->data)[9] == 1.0f);
-    clg_array_free(a);
-    clg_array_free(b);
+    clg_array_destroy(a);
+    clg_array_destroy(b);
     scratch_remove(dir);
 }
 
@@ -610,7 +610,7 @@ static void test_meta(void **state)
     assert_int_equal(clg_meta_get_u64(m, "s", &u), CLG_ERR_INVALID_ARGUMENT);
     assert_int_equal(clg_meta_set(m, "s", ""), CLG_OK);
     assert_int_equal(clg_meta_get_f64(m, "s", &f), CLG_ERR_INVALID_ARGUMENT);
-    clg_meta_free(m);
+    clg_meta_destroy(m);
 }
 
 /* ---- safetensors ---- */
@@ -674,7 +674,7 @@ static void test_safetensors_roundtrip(void **state)
     const clg_meta *m = clg_safetensors_meta(st);
     assert_int_equal(clg_meta_count(m), 2);
     assert_string_equal(clg_meta_get(m, "note"), "quote \" and \\ and \n newline");
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     /* The header length is a multiple of 8 and the data is in the dtype order. */
     size_t len;
     unsigned char *file = read_bytes(path, &len);
@@ -685,7 +685,7 @@ static void test_safetensors_roundtrip(void **state)
     assert_true(strstr(h, "\"flags\"") > strstr(h, "\"u8 odd\""));
     free(file);
 
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     /* Bad arguments. */
     const char *dup[2] = {"a", "a"};
     const clg_array *two[2] = {arrays[0], arrays[1]};
@@ -698,7 +698,7 @@ static void test_safetensors_roundtrip(void **state)
     /* None of the failures touched the file. */
     EXPECT_OK(clg_safetensors_read(path, &st, err, sizeof err));
     assert_int_equal(clg_safetensors_count(st), NT + 1);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     /* No tensors, no metadata: "{}" padded. */
     EXPECT_OK(clg_safetensors_write(path, 0, NULL, NULL, NULL, err, sizeof err));
     file = read_bytes(path, &len);
@@ -707,9 +707,9 @@ static void test_safetensors_roundtrip(void **state)
     free(file);
     EXPECT_OK(clg_safetensors_read(path, &st, err, sizeof err));
     assert_int_equal(clg_safetensors_count(st), 0);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     assert_int_equal(other_entries(dir, "t.safetensors"), 0);
-    for (int i = 0; i < NT + 1; i++) clg_array_free(arrays[i]);
+    for (int i = 0; i < NT + 1; i++) clg_array_destroy(arrays[i]);
     scratch_remove(dir);
 }
 
@@ -739,7 +739,7 @@ static void test_safetensors_python_bytes(void **state)
     assert_int_equal(len, sizeof python_st);
     assert_memory_equal(out, python_st, len);
     free(out);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
 }
 
 static void test_safetensors_errors(void **state)
@@ -761,7 +761,7 @@ static void test_safetensors_errors(void **state)
     /* Valid to start with. */
     b = st_file("{" T("a", "F32", "[2]", 0, 8) "," T("b", "U8", "[3]", 8, 11) "}", data, 11, &len);
     EXPECT_OK(clg_safetensors_read_mem(b, len, &st, err, sizeof err));
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     EXPECT_FAIL(clg_safetensors_read_mem(b, len - 1, &st, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "[8, 11] outside the 10 bytes");
     EXPECT_FAIL(clg_safetensors_read_mem(b, 7, &st, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "too short");
     EXPECT_FAIL(clg_safetensors_read_mem(b, 30, &st, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "past the end");
@@ -813,7 +813,7 @@ static void test_safetensors_errors(void **state)
     b = st_file("{" T("e", "F64", "[0,3]", 8, 8) "," T("a", "F32", "[2]", 0, 8) "}", data, 8, &len);
     EXPECT_OK(clg_safetensors_read_mem(b, len, &st, err, sizeof err));
     assert_int_equal(clg_safetensors_find(st, "e")->numel, 0);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     b[8 + 70] = '\0';
     EXPECT_FAIL(clg_safetensors_read_mem(b, len, &st, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "JSON");
     free(b);
@@ -831,7 +831,7 @@ static void test_safetensors_errors(void **state)
     const clg_array *a = clg_safetensors_find(st, "a");
     assert_int_equal((uintptr_t)a->data % 4, 0);
     assert_memory_equal(a->data, two_f, 8);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     free(b);
     EXPECT_FAIL(clg_safetensors_read("/nonexistent/x.safetensors", &st, err, sizeof err), CLG_ERR_NOT_FOUND, "No such file");
 #undef T
@@ -912,7 +912,7 @@ static void test_atomic_write(void **state)
     clg_array *back;
     EXPECT_OK(clg_npy_read(path, &back, err, sizeof err));
     assert_int_equal(back->numel, 4096);
-    clg_array_free(back);
+    clg_array_destroy(back);
     assert_int_equal(other_entries(dir, NULL), 2);
     /* A bare file name writes into the working folder. */
     char cwd[1024];
@@ -936,20 +936,20 @@ static void test_array_convert(void **state)
     clg_array h = {.type = CLG_ELEM_F16, .ndim = 1, .shape = {6}, .numel = 6, .data = (void *)halves};
     EXPECT_OK(clg_array_convert(&h, CLG_ELEM_F32, &out, err, sizeof err));
     assert_memory_equal(out->data, half_f, sizeof half_f);
-    clg_array_free(out);
+    clg_array_destroy(out);
     const uint16_t bf[2] = {0x3f80, 0xc0a0};
     clg_array b = {.type = CLG_ELEM_BF16, .ndim = 1, .shape = {2}, .numel = 2, .data = (void *)bf};
     EXPECT_OK(clg_array_convert(&b, CLG_ELEM_F64, &out, err, sizeof err));
     assert_true(((double *)out->data)[0] == 1 && ((double *)out->data)[1] == -5);
-    clg_array_free(out);
+    clg_array_destroy(out);
     const unsigned char px[3] = {0, 128, 255};
     clg_array u = {.type = CLG_ELEM_U8, .ndim = 1, .shape = {3}, .numel = 3, .data = (void *)px};
     EXPECT_OK(clg_array_convert(&u, CLG_ELEM_F32, &out, err, sizeof err));
     assert_true(((float *)out->data)[2] == 255.0f);
-    clg_array_free(out);
+    clg_array_destroy(out);
     EXPECT_OK(clg_array_convert(&u, CLG_ELEM_I32, &out, err, sizeof err));
     assert_true(((int32_t *)out->data)[1] == 128);
-    clg_array_free(out);
+    clg_array_destroy(out);
     const int64_t big[2] = {5, (int64_t)1 << 40};
     clg_array i = {.type = CLG_ELEM_I64, .ndim = 1, .shape = {2}, .numel = 2, .data = (void *)big};
     EXPECT_FAIL(clg_array_convert(&i, CLG_ELEM_I32, &out, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "element 1 (1099511627776)");
@@ -965,7 +965,7 @@ static void test_array_convert(void **state)
     EXPECT_FAIL(clg_array_convert(&hu, CLG_ELEM_I64, &out, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "not a i64 value");
     EXPECT_OK(clg_array_convert(&hu, CLG_ELEM_F64, &out, err, sizeof err));
     assert_true(((double *)out->data)[0] == 18446744073709551616.0);
-    clg_array_free(out);
+    clg_array_destroy(out);
     EXPECT_FAIL(clg_array_convert(&u, CLG_ELEM_F16, &out, err, sizeof err), CLG_ERR_UNSUPPORTED, "cannot convert to f16");
     const int64_t neg[1] = {-3};
     EXPECT_FAIL(clg_array_create(CLG_ELEM_F32, 1, neg, &out, err, sizeof err), CLG_ERR_SHAPE, "dimension 0 is -3");
@@ -1048,8 +1048,8 @@ static void test_loader_shuffle(void **state)
 
     /* Another seed, another order; without shuffle, 0..N-1; drop_last. */
     opt.seed = 0xDEADBEEFCAFEF00DULL;
-    clg_array_free(x);
-    clg_array_free(y);
+    clg_array_destroy(x);
+    clg_array_destroy(y);
     dataset(13, 2, &x, &y);
     EXPECT_OK(clg_loader_create(x, y, &opt, &l, err, sizeof err));
     assert_int_equal(clg_loader_seek(l, 7, 0), CLG_OK);
@@ -1068,8 +1068,8 @@ static void test_loader_shuffle(void **state)
     clg_loader_destroy(l);
 
     /* A sample is a permutation at any size (each index once). */
-    clg_array_free(x);
-    clg_array_free(y);
+    clg_array_destroy(x);
+    clg_array_destroy(y);
     dataset(1000, 1, &x, &y);
     opt = (clg_loader_options){.batch_size = 64, .seed = 1, .shuffle = 1};
     EXPECT_OK(clg_loader_create(x, y, &opt, &l, err, sizeof err));
@@ -1080,8 +1080,8 @@ static void test_loader_shuffle(void **state)
     for (int i = 0; i < 1000; i++) assert_int_equal(seen[i], 1);
     free(big);
     clg_loader_destroy(l);
-    clg_array_free(x);
-    clg_array_free(y);
+    clg_array_destroy(x);
+    clg_array_destroy(y);
 }
 
 static void test_loader_normalize(void **state)
@@ -1143,7 +1143,7 @@ static void test_loader_normalize(void **state)
     assert_int_equal(clg_loader_stats(l, mean, std), CLG_OK);
     assert_memory_equal(mean, gm, sizeof gm);
     clg_loader_destroy(l);
-    clg_array_free(x);
+    clg_array_destroy(x);
 }
 
 static void test_loader_errors(void **state)
@@ -1167,6 +1167,13 @@ static void test_loader_errors(void **state)
     EXPECT_FAIL(clg_loader_create(x, y, NULL, &l, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "options are NULL");
     opt.batch_size = 0;
     EXPECT_FAIL(clg_loader_create(x, y, &opt, &l, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "batch size 0");
+    /* size: 0 or a struct at least this version's (ABI policy) */
+    opt = (clg_loader_options){.size = 8, .batch_size = 2};
+    EXPECT_FAIL(clg_loader_create(x, y, &opt, &l, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "opt->size is 8");
+    opt.size = sizeof opt;
+    EXPECT_OK(clg_loader_create(x, y, &opt, &l, err, sizeof err));
+    clg_loader_destroy(l);
+    l = (clg_loader *)1;
     opt = (clg_loader_options){.batch_size = 11, .drop_last = 1};
     EXPECT_FAIL(clg_loader_create(x, y, &opt, &l, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "leaves no batch");
     opt = (clg_loader_options){.batch_size = 2, .normalize = CLG_NORMALIZE_GIVEN};
@@ -1178,9 +1185,9 @@ static void test_loader_errors(void **state)
     opt.normalize = 7;
     EXPECT_FAIL(clg_loader_create(x, y, &opt, &l, err, sizeof err), CLG_ERR_INVALID_ARGUMENT, "normalize 7");
     assert_int_equal(clg_loader_next(NULL, NULL, NULL, NULL), CLG_ERR_INVALID_ARGUMENT);
-    clg_array_free(u8);
-    clg_array_free(x);
-    clg_array_free(y);
+    clg_array_destroy(u8);
+    clg_array_destroy(x);
+    clg_array_destroy(y);
 }
 
 /* The loader on Fashion-MNIST: u8 images converted, normalised with the
@@ -1210,10 +1217,10 @@ static void test_loader_fashion_mnist(void **state)
     assert_int_equal(total, 10000);
     assert_int_equal(nb, 79);
     clg_loader_destroy(l);
-    clg_array_free(img);
-    clg_array_free(lab);
-    clg_array_free(x);
-    clg_array_free(y);
+    clg_array_destroy(img);
+    clg_array_destroy(lab);
+    clg_array_destroy(x);
+    clg_array_destroy(y);
 }
 
 int main(void)

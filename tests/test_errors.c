@@ -163,7 +163,7 @@ static void test_null_handles(void **s)
     clg_graph *g = (clg_graph *)1;
     assert_int_equal(clg_graph_create(NULL, &g), CLG_ERR_INVALID_ARGUMENT);
     assert_null(g);
-    assert_int_equal(clg_context_create(NULL, "reference"), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_context_create("reference", NULL), CLG_ERR_INVALID_ARGUMENT);
     const int64_t s3[1] = {3};
     assert_true(clg_input(NULL, 1, s3).id < 0);
     assert_true(clg_add(NULL, (clg_tensor){0, 0}, (clg_tensor){1, 0}).id < 0);
@@ -188,14 +188,14 @@ static void test_null_handles(void **s)
 static void test_unknown_device(void **s)
 {
     clg_context *ctx = NULL;
-    assert_int_equal(clg_context_create(&ctx, "no-such-device-xyz"), CLG_ERR_NOT_FOUND);
+    assert_int_equal(clg_context_create("no-such-device-xyz", &ctx), CLG_ERR_NOT_FOUND);
     assert_non_null(ctx);
     ASSERT_MSG_HAS(ctx, "no-such-device-xyz");
     ASSERT_MSG_HAS(ctx, "reference"); /* the message lists the devices there are */
     clg_graph *g;
     assert_int_equal(clg_graph_create(ctx, &g), CLG_ERR_STATE);
     clg_context_destroy(ctx);
-    assert_int_equal(clg_context_create(&ctx, "97:3"), CLG_ERR_NOT_FOUND);
+    assert_int_equal(clg_context_create("97:3", &ctx), CLG_ERR_NOT_FOUND);
     ASSERT_MSG_HAS(ctx, "97:3");
     clg_context_destroy(ctx);
 }

@@ -842,7 +842,7 @@ static bool try_once_inner(device_state *dev, int op, int mk, int kind, long n)
         clg_context *ctx = NULL;
         if (op == OP_CONTEXT_NOCACHE) setenv("CLGRAD_CACHE_DIR", "off", 1);
         arm(kind, n);
-        s = clg_context_create(&ctx, dev->spec);
+        s = clg_context_create(dev->spec, &ctx);
         disarm();
         setenv("CLGRAD_CACHE_DIR", cachedir, 1);
         done = fi.calls[kind] < n;
@@ -1000,7 +1000,7 @@ static bool try_once_inner(device_state *dev, int op, int mk, int kind, long n)
             if (!same_fingerprint(&fp, clean)) VIOLATION("CLG_OK, but the step differs from a clean one");
         }
     }
-    if (meta != (clg_meta *)&meta) clg_meta_free(meta);
+    if (meta != (clg_meta *)&meta) clg_meta_destroy(meta);
     if (m.g) clg_graph_destroy(m.g);
     free(before);
     free(expect);
@@ -1229,7 +1229,7 @@ static bool data_try(data_env *e, int op, int kind, long n)
             clg_array *back = NULL;
             CHECK_OK(NULL, clg_npy_read(e->npy, &back, err, sizeof err));
             if (!same_array(back, e->b)) VIOLATION("a write that returned CLG_OK wrote other values");
-            clg_array_free(back);
+            clg_array_destroy(back);
             /* the next try overwrites a's file again */
             CHECK_OK(NULL, clg_npy_write(e->npy, e->a, err, sizeof err));
             break;
@@ -1262,8 +1262,8 @@ static bool data_try(data_env *e, int op, int kind, long n)
             break;
         }
     }
-    clg_array_free(out);
-    clg_safetensors_free(st);
+    clg_array_destroy(out);
+    clg_safetensors_destroy(st);
     clg_loader_destroy(l);
     free(before);
     int fds = fds_after(fds0);
@@ -1306,7 +1306,7 @@ static void test_data_files(void **state)
     const char *names[1] = {"t"};
     const clg_array *arrays[1] = {e.a};
     CHECK_OK(NULL, clg_safetensors_write(e.st, 1, names, arrays, meta, err, sizeof err));
-    clg_meta_free(meta);
+    clg_meta_destroy(meta);
     e.stbuf = slurp(e.st, &e.st_len);
     assert_non_null(e.stbuf);
     clg_loader *l;
@@ -1329,9 +1329,9 @@ static void test_data_files(void **state)
     unlink(e.st);
     free(e.gz);
     free(e.stbuf);
-    clg_array_free(e.a);
-    clg_array_free(e.b);
-    clg_array_free(e.u8);
+    clg_array_destroy(e.a);
+    clg_array_destroy(e.b);
+    clg_array_destroy(e.u8);
     if (violations) fail_msg("%d violations (listed above)", violations);
 }
 

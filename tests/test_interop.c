@@ -209,7 +209,7 @@ static void test_train_on_application_buffers(void **state)
         const cl_uint rc = refs_context(a.context), rq = refs_queue(a.queue), rm = refs_mem(ybuf);
 
         clg_context *ctx = NULL;
-        CHECK_OK(ctx, clg_context_create_opencl(&ctx, a.context, a.device, a.queue));
+        CHECK_OK(ctx, clg_context_create_opencl(a.context, a.device, a.queue, NULL, &ctx));
         assert_true(refs_context(a.context) > rc);
         assert_true(refs_queue(a.queue) > rq);
         assert_non_null(strstr(clg_context_device(ctx), "the application's context"));
@@ -276,7 +276,7 @@ static void test_events(void **state)
         cl_int err;
         clg_context *ctx = NULL;
         /* no queue given: clgrad makes its own (with profiling) in the application's context */
-        CHECK_OK(ctx, clg_context_create_opencl(&ctx, a.context, a.device, NULL));
+        CHECK_OK(ctx, clg_context_create_opencl(a.context, a.device, NULL, NULL, &ctx));
         cl_command_queue own;
         CHECK_OK(ctx, clg_context_get_opencl(ctx, NULL, NULL, &own));
         assert_true(own != a.queue);
@@ -353,7 +353,7 @@ static void test_bind_at_offset(void **state)
         cl_mem big = clCreateBuffer(a.context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, total, init, &err);
         assert_int_equal(err, CL_SUCCESS);
         clg_context *ctx = NULL;
-        CHECK_OK(ctx, clg_context_create_opencl(&ctx, a.context, a.device, a.queue));
+        CHECK_OK(ctx, clg_context_create_opencl(a.context, a.device, a.queue, NULL, &ctx));
         model m;
         build(ctx, &m, false);
         CHECK_OK(ctx, clg_tensor_bind_opencl(m.g, m.w, big, off));
@@ -404,21 +404,21 @@ static void test_refusals(void **state)
             cl_command_queue ooo =
                 clCreateCommandQueue(a.context, a.device, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
             assert_int_equal(err, CL_SUCCESS);
-            REFUSED(ctx, clg_context_create_opencl(&ctx, a.context, a.device, ooo), CLG_ERR_INVALID_ARGUMENT,
+            REFUSED(ctx, clg_context_create_opencl(a.context, a.device, ooo, NULL, &ctx), CLG_ERR_INVALID_ARGUMENT,
                     "out of order");
             clg_context_destroy(ctx);
             clReleaseCommandQueue(ooo);
         }
         ctx = NULL;
-        REFUSED(ctx, clg_context_create_opencl(&ctx, a.context, a.device, other.queue), CLG_ERR_INVALID_ARGUMENT,
+        REFUSED(ctx, clg_context_create_opencl(a.context, a.device, other.queue, NULL, &ctx), CLG_ERR_INVALID_ARGUMENT,
                 "another context");
         clg_context_destroy(ctx);
         ctx = NULL;
-        REFUSED(ctx, clg_context_create_opencl(&ctx, a.context, NULL, NULL), CLG_ERR_INVALID_ARGUMENT,
+        REFUSED(ctx, clg_context_create_opencl(a.context, NULL, NULL, NULL, &ctx), CLG_ERR_INVALID_ARGUMENT,
                 "the device is NULL");
         clg_context_destroy(ctx);
 
-        CHECK_OK(ctx, clg_context_create_opencl(&ctx, a.context, a.device, a.queue));
+        CHECK_OK(ctx, clg_context_create_opencl(a.context, a.device, a.queue, NULL, &ctx));
         model m;
         build(ctx, &m, false);
         const float w[D] = {1, 2, 3, 4, 5};

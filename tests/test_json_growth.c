@@ -95,7 +95,7 @@ static void test_large_safetensors_header(void **state)
     assert_string_equal(clg_meta_get(clg_safetensors_meta(st), "key99999"), "value 99999");
     /* the parse and the metadata map together, still logarithmic */
     if (used > 128) fail_msg("%ld reallocations for a %zu-byte header", used, hlen);
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     free(file);
     free(head);
 }

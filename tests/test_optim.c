@@ -937,12 +937,52 @@ static void errors(const char *spec, clg_context *ctx)
 
 static void test_errors(void **state) { each_device(errors); }
 
+/* The config's size field: a caller's struct from another version of the
+ * header. Hand-filled (size 0) is this version's layout; a longer struct
+ * gets this version's defaults and zeros after them; one shorter than any
+ * version's is refused, the graph unchanged. */
+static void test_config_size(void **state)
+{
+    unsigned char longer[sizeof(clg_optimizer_config) + 32];
+    memset(longer, 0xab, sizeof longer);
+    assert_int_equal(clg_optimizer_config_init((clg_optimizer_config *)(void *)longer, sizeof longer, CLG_OPTIM_ADAMW),
+                     CLG_OK);
+    clg_optimizer_config d = clg_optimizer_defaults(CLG_OPTIM_ADAMW), l;
+    memcpy(&l, longer, sizeof l);
+    assert_int_equal(d.size, sizeof d);
+    assert_int_equal(l.size, sizeof longer);
+    assert_true(l.weight_decay == 1e-2f && l.beta2 == d.beta2 && l.warmup_start_factor == d.warmup_start_factor);
+    for (size_t k = sizeof l; k < sizeof longer; k++) assert_int_equal(longer[k], 0);
+    assert_int_equal(clg_optimizer_config_init(&l, 2, CLG_OPTIM_SGD), CLG_ERR_INVALID_ARGUMENT);
+
+    clg_context *ctx = open_ctx("reference");
+    for (int k = 0; k < 3; k++) {
+        clg_graph *g;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const int64_t n = 3;
+        clg_tensor w = clg_param(g, 1, &n);
+        CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_square(g, w))));
+        clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_SGD);
+        c.size = k == 0 ? 0 : k == 1 ? sizeof longer : 16;
+        assert_int_equal(clg_optimizer(g, &c), k < 2 ? CLG_OK : CLG_ERR_INVALID_ARGUMENT);
+        if (k == 2) {
+            assert_non_null(strstr(clg_context_errmsg(ctx), "cfg->size is 16"));
+            /* refused: nothing recorded, a good config still goes in */
+            c.size = sizeof c;
+            clg_graph_clear_status(g);
+            CHECK_OK(ctx, clg_optimizer(g, &c));
+        }
+        clg_graph_destroy(g);
+    }
+    clg_context_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_host), cmocka_unit_test(test_converges), cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_clipping),     cmocka_unit_test(test_accumulation), cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_state_init),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_state_init),   cmocka_unit_test(test_errors), cmocka_unit_test(test_config_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,7 @@ static char self[4096];
 static int compute(const char *spec)
 {
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, spec) != CLG_OK) {
+    if (clg_context_create(spec, &ctx) != CLG_OK) {
         fprintf(stderr, "context: %s\n", clg_context_errmsg(ctx));
         return 1;
     }
@@ -178,7 +178,7 @@ static blob foreign_entry(const char *spec, const char *dir, const char *keep)
     char saved[600];
     snprintf(saved, sizeof saved, "%s.keep", dir); /* beside the folder, not in it */
     assert_int_equal(rename(keep, saved), 0);
-    clg_cl_cache_store(prog, dev.device, src, 1, "");
+    clg_cl_cache_store(NULL, prog, dev.device, src, 1, "");
     char path[600];
     only_entry(dir, path, sizeof path);
     blob b = slurp(path);

@@ -62,7 +62,7 @@ static void test_specs(void **s)
     for (int t = 0; t < 3; t++) {
         bool present = false;
         for (int i = 0; i < m; i++) present |= strcmp(clg_cl_type_name(devs[i].type), types[t]) == 0;
-        clg_status st = clg_context_create(&ctx, types[t]);
+        clg_status st = clg_context_create(types[t], &ctx);
         assert_int_equal(st, present ? CLG_OK : CLG_ERR_NOT_FOUND);
         clg_context_destroy(ctx);
     }
@@ -244,21 +244,24 @@ static void test_device_facts(void **s)
                     strcmp(f.type, "other") == 0);
         CHECK_OK(NULL, clg_device_spec(1 + i, spec, sizeof spec));
         assert_string_equal(spec, specs[i]);
-        /* deprecated: the same device as OpenCL device i */
-        clg_device_facts g;
-        CHECK_OK(NULL, clg_opencl_device_facts(i, &g));
-        assert_memory_equal(&f, &g, sizeof f);
-        CHECK_OK(NULL, clg_opencl_device_spec(i, spec, sizeof spec));
-        assert_string_equal(spec, specs[i]);
+        /* a caller built with a shorter struct (an older header) gets
+         * what fits, nothing written past it; a longer one, zeros after */
+        unsigned char older[offsetof(clg_device_facts, backend) + 16 + 8], newer[sizeof f + 64];
+        memset(older, 0xab, sizeof older);
+        memset(newer, 0xab, sizeof newer);
+        CHECK_OK(NULL, clg_device_get_facts_sized(1 + i, (clg_device_facts *)(void *)older, sizeof older - 8));
+        CHECK_OK(NULL, clg_device_get_facts_sized(1 + i, (clg_device_facts *)(void *)newer, sizeof newer));
+        assert_memory_equal(older, &f, sizeof older - 8);
+        for (size_t k = sizeof older - 8; k < sizeof older; k++) assert_int_equal(older[k], 0xab);
+        assert_memory_equal(newer, &f, sizeof f);
+        for (size_t k = sizeof f; k < sizeof newer; k++) assert_int_equal(newer[k], 0);
     }
-    assert_int_equal(clg_opencl_device_count(), n);
+    assert_int_equal(clg_device_get_facts_sized(0, &f, offsetof(clg_device_facts, backend)), CLG_ERR_INVALID_ARGUMENT);
     assert_int_equal(clg_device_get_facts(1 + n, &f), CLG_ERR_INVALID_ARGUMENT);
     assert_int_equal(clg_device_get_facts(-1, &f), CLG_ERR_INVALID_ARGUMENT);
     assert_int_equal(clg_device_get_facts(0, NULL), CLG_ERR_INVALID_ARGUMENT);
     assert_int_equal(clg_device_spec(1 + n, spec, sizeof spec), CLG_ERR_INVALID_ARGUMENT);
     assert_int_equal(clg_device_spec(0, spec, 4), CLG_ERR_INVALID_ARGUMENT); /* "reference" does not fit */
-    assert_int_equal(clg_opencl_device_facts(n, &f), CLG_ERR_INVALID_ARGUMENT);
-    assert_int_equal(clg_opencl_device_facts(0, NULL), CLG_ERR_INVALID_ARGUMENT);
 }
 
 static void test_build_failure_has_log(void **s)
@@ -370,6 +373,105 @@ static void async_on(const char *spec)
     free(b);
 }
 
+/* A graph's memory with a context's settings: planned, its pool holds
+ * less than a buffer per tensor; plan=off gives each its own. */
+static void memory_of(const char *spec, const char *const *settings, clg_memory *m)
+{
+    clg_context *ctx = NULL;
+    assert_int_equal(clg_context_create_with(spec, settings, &ctx), CLG_OK);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    /* products: no fusion joins them, so their outputs need memory */
+    const int64_t n[2] = {67, 67};
+    clg_tensor x = clg_input(g, 2, n), w = clg_input(g, 2, n);
+    clg_tensor y = clg_sum(g, clg_matmul(g, clg_matmul(g, clg_matmul(g, clg_matmul(g, x, w, 0, 0), w, 0, 0), w, 0, 0), w, 0, 0));
+    assert_true(y.id >= 0);
+    CHECK_OK(ctx, clg_graph_prepare(g));
+    CHECK_OK(ctx, clg_graph_memory(g, m));
+    clg_context_destroy(ctx);
+}
+
+/* Settings per context (clg_context_create_with): each overrides its
+ * environment variable for that context alone, two contexts in one
+ * process may differ, and a bad list is refused with a message that names
+ * the setting. */
+static void test_settings(void **s)
+{
+    unsetenv("CLGRAD_PLAN");
+    clg_context *ctx = NULL;
+    const char *unknown[] = {"cache_directory", "/tmp", NULL};
+    assert_int_equal(clg_context_create_with("reference", unknown, &ctx), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clg_context_errmsg(ctx), "unknown setting 'cache_directory'"));
+    assert_non_null(strstr(clg_context_errmsg(ctx), "cache_dir, cache_max_mb"));
+    clg_context_destroy(ctx);
+    const char *no_value[] = {"plan", NULL};
+    assert_int_equal(clg_context_create_with("reference", no_value, &ctx), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clg_context_errmsg(ctx), "'plan' has no value"));
+    clg_context_destroy(ctx);
+    const char *twice[] = {"plan", "off", "plan", "on", NULL};
+    assert_int_equal(clg_context_create_with("reference", twice, &ctx), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clg_context_errmsg(ctx), "given twice"));
+    clg_context_destroy(ctx);
+    assert_int_equal(clg_context_create_with("reference", NULL, NULL), CLG_ERR_INVALID_ARGUMENT);
+
+    /* the context's own value, else the environment's */
+    setenv("CLGRAD_FUSION", "off", 1);
+    const char *mine[] = {"fusion", "on", "tuning", "off", NULL};
+    assert_int_equal(clg_context_create_with("reference", mine, &ctx), CLG_OK);
+    assert_string_equal(clg_context_setting(ctx, "fusion"), "on");
+    assert_string_equal(clg_context_setting(ctx, "tuning"), "off");
+    assert_null(clg_context_setting(ctx, "no_such_setting"));
+    clg_context_destroy(ctx);
+    ctx = open_ctx("reference");
+    assert_string_equal(clg_context_setting(ctx, "fusion"), "off");
+    clg_context_destroy(ctx);
+    unsetenv("CLGRAD_FUSION");
+
+    /* plan, on every device */
+    char specs[16][32];
+    int n = test_opencl_devices(specs, 16);
+    const char *plan_off[] = {"plan", "off", NULL};
+    for (int i = -1; i < n; i++) {
+        const char *spec = i < 0 ? "reference" : specs[i];
+        clg_memory planned, own;
+        memory_of(spec, NULL, &planned);
+        memory_of(spec, plan_off, &own);
+        assert_true(planned.total < planned.unplanned_total);
+        assert_true(own.total == own.unplanned_total);
+    }
+    if (n == 0) return;
+
+    /* cache_dir beats $CLGRAD_CACHE_DIR=off: the kernels land in the
+     * context's folder, and a context without the setting writes nothing */
+    char dir[] = "/tmp/clgrad-settings-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CLGRAD_CACHE_DIR", "off", 1);
+    ctx = open_ctx(specs[0]);
+    clg_context_destroy(ctx);
+    assert_int_equal(count_bins(dir, NULL, 0), 0);
+    const char *cache[] = {"cache_dir", dir, NULL};
+    assert_int_equal(clg_context_create_with(specs[0], cache, &ctx), CLG_OK);
+    assert_string_equal(clg_context_setting(ctx, "cache_dir"), dir);
+    clg_context_destroy(ctx);
+    assert_true(count_bins(dir, NULL, 0) >= 1);
+    unsetenv("CLGRAD_CACHE_DIR");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* two contexts at once on different paths; a bad value names the setting */
+    const char *clblast[] = {"gemm", "clblast", NULL}, *fft[] = {"conv", "fft", NULL};
+    clg_context *a = NULL, *b = NULL;
+    assert_int_equal(clg_context_create_with(specs[0], clblast, &a), CLG_OK);
+    b = open_ctx(specs[0]);
+    assert_int_equal(strncmp(clg_context_gemm(a), "CLBlast", 7), 0);
+    clg_context_destroy(a);
+    clg_context_destroy(b);
+    assert_int_equal(clg_context_create_with(specs[0], fft, &ctx), CLG_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clg_context_errmsg(ctx), "setting conv='fft' is not one of"));
+    clg_context_destroy(ctx);
+}
+
 static void test_runs_do_not_block(void **s)
 {
     for_each_device(async_on);
@@ -383,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_device_list),   cmocka_unit_test(test_build_failure_has_log),
         cmocka_unit_test(test_device_facts),  cmocka_unit_test(test_program_cache),
         cmocka_unit_test(test_errors_by_name), cmocka_unit_test(test_runs_do_not_block),
+        cmocka_unit_test(test_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

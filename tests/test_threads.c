@@ -29,7 +29,7 @@ static const char *spec_in_child;
 static int one_context(const char *spec, char *why, size_t size)
 {
     clg_context *ctx = NULL;
-    clg_status s = clg_context_create(&ctx, spec);
+    clg_status s = clg_context_create(spec, &ctx);
     if (s != CLG_OK) {
         snprintf(why, size, "clg_context_create('%s'): %s", spec, clg_context_errmsg(ctx));
         clg_context_destroy(ctx);

@@ -49,7 +49,7 @@ static char self[4096];
 static int product(const char *spec, const char *out, bool conv)
 {
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, spec) != CLG_OK) {
+    if (clg_context_create(spec, &ctx) != CLG_OK) {
         fprintf(stderr, "context: %s\n", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return 1;
@@ -260,7 +260,7 @@ static void test_shape_paths(void **state)
         if (!has_native) {
             /* one path only: an entry's shapes change nothing */
             clg_tune t = one_shape(true);
-            assert_true(clg_tune_save(device_of(specs[d]), &t));
+            assert_true(clg_tune_save(NULL, device_of(specs[d]), &t));
             run_child(specs[d], NULL, &tuned);
             assert_true(same(&tuned, &plain));
             continue;
@@ -271,7 +271,7 @@ static void test_shape_paths(void **state)
 
         cl_device_id dev = device_of(specs[d]);
         clg_tune t = one_shape(false);
-        assert_true(clg_tune_save(dev, &t));
+        assert_true(clg_tune_save(NULL, dev, &t));
         run_child(specs[d], NULL, &tuned);
         if (!strstr(tuned.gemm, "CLBlast for 1 tuned shape")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
         assert_true(same(&tuned, &clblast));
@@ -283,7 +283,7 @@ static void test_shape_paths(void **state)
         assert_null(strstr(tuned.gemm, "tune"));
 
         char path[1200];
-        assert_true(clg_tune_path(dev, path, sizeof path));
+        assert_true(clg_tune_path(NULL, dev, path, sizeof path));
         struct stat st;
         assert_int_equal(stat(path, &st), 0);
         /* damaged: one byte of the payload changed */
@@ -298,7 +298,7 @@ static void test_shape_paths(void **state)
         if (!strstr(tuned.gemm, "damaged")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
         assert_true(same(&tuned, &native));
         /* cut */
-        assert_true(clg_tune_save(dev, &t));
+        assert_true(clg_tune_save(NULL, dev, &t));
         assert_int_equal(truncate(path, st.st_size - 1), 0);
         run_child(specs[d], NULL, &tuned);
         if (!strstr(tuned.gemm, "damaged")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
@@ -342,7 +342,7 @@ static void test_kernel_parameters(void **state)
                                    .values = {4096}};
         assert_true(clg_tune_set_kernel(&t, &direct));
         assert_true(clg_tune_set_kernel(&t, &routine));
-        assert_true(clg_tune_save(dev, &t));
+        assert_true(clg_tune_save(NULL, dev, &t));
         run_child(specs[d], "CLGRAD_GEMM=clblast", &tuned);
         if (!strstr(tuned.gemm, "CLBlast tuned")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
         for (int i = 0; i < PM; i++)
@@ -361,7 +361,7 @@ static void test_kernel_parameters(void **state)
         clg_tune bad = {0};
         clg_tune_kernel half = {.name = "XgemmDirect", .count = 1, .names = {"WGD"}, .values = {16}};
         assert_true(clg_tune_set_kernel(&bad, &half));
-        assert_true(clg_tune_save(dev, &bad));
+        assert_true(clg_tune_save(NULL, dev, &bad));
         run_child(specs[d], "CLGRAD_GEMM=clblast", &tuned);
         if (!strstr(tuned.gemm, "refused")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
         assert_true(same(&tuned, &base));
@@ -391,7 +391,7 @@ static void test_conv_paths(void **state)
             clg_tune t = {0};
             clg_tune_conv c = {.geom = {CN, CC, CH, CW, CO, 3, 3, 1, 1, 1, 1, 1, 1}, .path = paths[k], .speedup = 1.25};
             assert_true(clg_tune_set_conv(&t, &c));
-            assert_true(clg_tune_save(dev, &t));
+            assert_true(clg_tune_save(NULL, dev, &t));
             run_child_as("--conv", specs[d], NULL, &tuned);
             if (!strstr(tuned.gemm, "as tuned per layer")) fail_msg("%s: gemm '%s'", specs[d], tuned.gemm);
             if (!same(&tuned, &forced[k])) fail_msg("%s: the entry's %s path did not run", specs[d], env[k]);
@@ -399,7 +399,7 @@ static void test_conv_paths(void **state)
             assert_true(same(&tuned, &forced[(k + 1) % 3]));
             /* another geometry in the entry changes nothing here */
             t.convs[0].geom[0] = CN + 1;
-            assert_true(clg_tune_save(dev, &t));
+            assert_true(clg_tune_save(NULL, dev, &t));
             run_child_as("--conv", specs[d], NULL, &tuned);
             assert_true(same(&tuned, &plain));
         }
@@ -419,20 +419,20 @@ static void test_atomic(void **state)
         clg_tune_shape s = {.m = 1 + i, .n = 2, .k = 3, .batch = 1, .speedup = 1};
         assert_true(clg_tune_set_shape(&b, &s));
     }
-    assert_true(clg_tune_save(dev, &a));
+    assert_true(clg_tune_save(NULL, dev, &a));
     pid_t kids[2];
     for (int w = 0; w < 2; w++) {
         kids[w] = fork();
         assert_true(kids[w] >= 0);
         if (kids[w] == 0) {
             for (int i = 0; i < 150; i++)
-                if (!clg_tune_save(dev, w ? &b : &a)) _exit(1);
+                if (!clg_tune_save(NULL, dev, w ? &b : &a)) _exit(1);
             _exit(0);
         }
     }
     for (int i = 0; i < 400; i++) {
         clg_tune t;
-        clg_tune_state st = clg_tune_load(dev, &t);
+        clg_tune_state st = clg_tune_load(NULL, dev, &t);
         if (st != CLG_TUNE_LOADED) fail_msg("read %d: state %d", i, (int)st);
         if (t.nshapes != 1 && t.nshapes != 41) fail_msg("read %d: %d shapes", i, t.nshapes);
     }

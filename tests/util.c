@@ -116,7 +116,7 @@ void assert_close_d(const float *got, const double *want, size_t n, double rtol,
 clg_context *open_ctx(const char *spec)
 {
     clg_context *ctx = NULL;
-    clg_status s = clg_context_create(&ctx, spec);
+    clg_status s = clg_context_create(spec, &ctx);
     if (s != CLG_OK) fail_msg("clg_context_create(%s): %s: %s", spec, clg_status_string(s), clg_context_errmsg(ctx));
     return ctx;
 }

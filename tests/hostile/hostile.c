@@ -121,7 +121,7 @@ static int probe_train(probe *p, int steps, float *losses)
 static int cmd_good_ckpt(const char *dev, const char *path)
 {
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, dev) != CLG_OK) {
+    if (clg_context_create(dev, &ctx) != CLG_OK) {
         fprintf(stderr, "context: %s\n", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return 2;
@@ -165,7 +165,7 @@ static int cmd_feed(const char *devices, const char *manifest, int from)
     for (char *tok = strtok(devbuf, ","); tok && nd < 4; tok = strtok(NULL, ",")) {
         dp[nd].spec = tok;
         dp[nd].ctx = NULL;
-        if (clg_context_create(&dp[nd].ctx, tok) != CLG_OK || probe_build(dp[nd].ctx, &dp[nd].p) != CLG_OK) {
+        if (clg_context_create(tok, &dp[nd].ctx) != CLG_OK || probe_build(dp[nd].ctx, &dp[nd].p) != CLG_OK) {
             fprintf(stderr, "device %s: %s\n", tok, clg_context_errmsg(dp[nd].ctx));
             return 2;
         }
@@ -201,7 +201,7 @@ static int cmd_feed(const char *devices, const char *manifest, int from)
                 int ok = s != CLG_OK && msg && msg[0] && same && runs && !meta;
                 result("files", ok, "%s [%s] status=%s same=%d runs=%d msg=%.160s", path, dp[d].spec,
                        clg_status_string(s), same, runs, msg ? msg : "(null)");
-                if (meta) clg_meta_free(meta);
+                if (meta) clg_meta_destroy(meta);
             }
             continue;
         }
@@ -209,17 +209,17 @@ static int cmd_feed(const char *devices, const char *manifest, int from)
         if (!strcmp(kind, "st")) {
             clg_safetensors *st = NULL;
             s = clg_safetensors_read(path, &st, err, sizeof err);
-            if (s == CLG_OK) clg_safetensors_free(st);
+            if (s == CLG_OK) clg_safetensors_destroy(st);
             else if (st) s = CLG_OK; /* a failed read must not hand back an object */
         } else if (!strcmp(kind, "npy")) {
             clg_array *a = NULL;
             s = clg_npy_read(path, &a, err, sizeof err);
-            if (s == CLG_OK) clg_array_free(a);
+            if (s == CLG_OK) clg_array_destroy(a);
             else if (a) s = CLG_OK;
         } else if (!strcmp(kind, "idx")) {
             clg_array *a = NULL;
             s = clg_idx_read(path, &a, err, sizeof err);
-            if (s == CLG_OK) clg_array_free(a);
+            if (s == CLG_OK) clg_array_destroy(a);
             else if (a) s = CLG_OK;
         } else {
             fprintf(stderr, "unknown kind %s\n", kind);
@@ -298,7 +298,7 @@ static int cmd_api(const char *dev)
     /* devices and contexts */
     clg_context *bad = NULL;
     A_ctx = NULL;
-    BADS(clg_context_create(NULL, dev));
+    BADS(clg_context_create(dev, NULL));
     {
         static const char *specs[] = {"no-such-device", "9:9", "0:99", "-1:0", "99999999999999999999:0", ":",
                                       "0:", ":0", "1:-1", "\xff\xfe", "gpu", "accelerator"};
@@ -307,7 +307,7 @@ static int cmd_api(const char *dev)
             printf("BEGIN api %d spec %zu\n", A_tried, i);
             fflush(stdout);
             bad = NULL;
-            clg_status s = clg_context_create(&bad, specs[i]);
+            clg_status s = clg_context_create(specs[i], &bad);
             const char *m = clg_context_errmsg(bad);
             result("api", s != CLG_OK && bad && m && m[0], "[%s] clg_context_create(spec %zu) -> %s: %.120s", dev, i,
                    clg_status_string(s), m ? m : "(null)");
@@ -319,10 +319,11 @@ static int cmd_api(const char *dev)
     BADV(clg_context_backend(NULL) != NULL);
     BADV(clg_context_device(NULL) != NULL);
     BADS(clg_graph_create(NULL, NULL));
-    BADS(clg_opencl_device_spec(-1, (char[16]){0}, 16));
-    BADS(clg_opencl_device_spec(1 << 30, (char[16]){0}, 16));
-    BADS(clg_opencl_device_facts(-5, &(clg_device_facts){0}));
-    BADS(clg_opencl_device_facts(0, NULL));
+    BADS(clg_device_spec(-1, (char[16]){0}, 16));
+    BADS(clg_device_spec(1 << 30, (char[16]){0}, 16));
+    BADS(clg_device_get_facts(-5, &(clg_device_facts){0}));
+    BADS(clg_device_get_facts(0, NULL));
+    BADS(clg_device_get_facts_sized(0, &(clg_device_facts){0}, 3));
     {
         char tiny[1];
         A_tried++;
@@ -334,7 +335,7 @@ static int cmd_api(const char *dev)
     }
 
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, dev) != CLG_OK) {
+    if (clg_context_create(dev, &ctx) != CLG_OK) {
         fprintf(stderr, "context %s: %s\n", dev, clg_context_errmsg(ctx));
         return 2;
     }
@@ -675,7 +676,7 @@ static int cmd_api(const char *dev)
         BADS(clg_meta_get_i64(m, "missing", &(int64_t){0}));
         clg_meta_set(m, "f", "1e999x");
         BADS(clg_meta_get_f64(m, "f", &(double){0}));
-        clg_meta_free(m);
+        clg_meta_destroy(m);
         clg_loader *l = NULL;
         clg_loader_options o = {0};
         BADS(clg_loader_create(NULL, NULL, &o, &l, err, sizeof err));
@@ -700,7 +701,7 @@ static int cmd_api(const char *dev)
 
     clg_context *ctx2 = NULL;
     probe q;
-    clg_context_create(&ctx2, dev);
+    clg_context_create(dev, &ctx2);
     int fb = probe_build(ctx2, &q) != CLG_OK || probe_train(&q, STEPS, lb);
     size_t nb = probe_state(q.g, sb, STATE_CAP);
     int same = !fa && !fb && !memcmp(la, lb, sizeof la) && na == nb && na > 0 && !memcmp(sa, sb, na * sizeof(float));
@@ -729,7 +730,7 @@ static long rss_kib(void)
 static int one_cycle(const char *dev)
 {
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, dev) != CLG_OK) {
+    if (clg_context_create(dev, &ctx) != CLG_OK) {
         fprintf(stderr, "%s\n", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return 1;
@@ -791,7 +792,7 @@ static int train_job(job *j)
 {
     clg_context *ctx = NULL;
     probe p;
-    if (clg_context_create(&ctx, j->dev) != CLG_OK || probe_build(ctx, &p) != CLG_OK) {
+    if (clg_context_create(j->dev, &ctx) != CLG_OK || probe_build(ctx, &p) != CLG_OK) {
         snprintf(j->why, sizeof j->why, "%s", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return 1;
@@ -864,14 +865,14 @@ static int cmd_stcheck(const char *path)
         return 1;
     }
     printf("complete: %d tensors\n", clg_safetensors_count(st));
-    clg_safetensors_free(st);
+    clg_safetensors_destroy(st);
     return 0;
 }
 
 static int cmd_save_big(const char *path, long floats)
 {
     clg_context *ctx = NULL;
-    if (clg_context_create(&ctx, "reference") != CLG_OK) return 2;
+    if (clg_context_create("reference", &ctx) != CLG_OK) return 2;
     clg_graph *g;
     clg_graph_create(ctx, &g);
     int64_t sh[1] = {floats};

@@ -11,7 +11,7 @@ int main(int argc, char **argv)
         return 1;
     }
     clg_context *ctx;
-    if (clg_context_create(&ctx, argc > 1 ? argv[1] : NULL) != CLG_OK) {
+    if (clg_context_create(argc > 1 ? argv[1] : NULL, &ctx) != CLG_OK) {
         fprintf(stderr, "%s\n", clg_context_errmsg(ctx));
         clg_context_destroy(ctx);
         return 1;

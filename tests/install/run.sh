@@ -10,7 +10,8 @@ trap 'rm -rf "$work"' EXIT
 want="Gradient: 6.0 Updated Weight: 4.4"
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
-cmake -S "$src/tests/install" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+version=$(sed -n 's/^#define CLG_VERSION_\(MAJOR\|MINOR\) \([0-9]*\)$/\2/p' "$src/include/clgrad.h" | paste -sd.)
+cmake -S "$src/tests/install" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" -DCLGRAD_WANT="$version" >/dev/null
 cmake --build "$work/cmake" >/dev/null
 for exe in consumer consumer_static; do
   out=$("$work/cmake/$exe" reference)
@@ -26,3 +27,24 @@ ${CC:-cc} "$src/tests/install/main.c" -o "$work/pc_consumer" \
 out=$("$work/pc_consumer" reference)
 echo "pkg-config: $out"
 case "$out" in *"$want"*) ;; *) echo "unexpected output" >&2; exit 1 ;; esac
+
+# C++: the headers compile warning-free and CLG_NO_TENSOR is valid there
+if command -v "${CXX:-c++}" >/dev/null 2>&1; then
+  # shellcheck disable=SC2046
+  "${CXX:-c++}" -std=c++11 -Wall -Wextra -pedantic -Werror "$src/tests/install/cxx.cpp" -o "$work/cxx_consumer" \
+    $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs clgrad) -Wl,-rpath,"$libdir"
+  "$work/cxx_consumer"
+else
+  echo "C++: no C++ compiler here; skipped"
+fi
+
+# The installed programs run from the prefix with no LD_LIBRARY_PATH, and
+# still after the prefix is moved (RPATH relative to the program), and
+# run with the library they were installed with (its SONAME, libclgrad.so.0.MINOR).
+mv "$work/prefix" "$work/moved"
+out=$(env -u LD_LIBRARY_PATH "$work/moved/bin/clgrad-hello" --device reference 2>/dev/null | tr '\n' ' ')
+echo "installed clgrad-hello, prefix moved: $out"
+case "$out" in *"$want"*) ;; *) echo "unexpected output" >&2; exit 1 ;; esac
+lib=$(env -u LD_LIBRARY_PATH ldd "$work/moved/bin/clgrad-train" | grep libclgrad)
+echo "clgrad-train: $lib"
+case "$lib" in *"libclgrad.so.0.$(echo "$version" | cut -d. -f2) => $work/moved/"*) ;; *) echo "not the installed library" >&2; exit 1 ;; esac

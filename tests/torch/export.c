@@ -38,7 +38,7 @@ static int write_npy(const char *dir, const char *name, const float *v, int ndim
     memcpy(a->data, v, (size_t)a->numel * sizeof(float));
     int rc = clg_npy_write(path, a, err, sizeof err) != CLG_OK;
     if (rc) fprintf(stderr, "%s\n", err);
-    clg_array_free(a);
+    clg_array_destroy(a);
     return rc;
 }
 
@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) return fprintf(stderr, "usage: torch_export DIR [DEVICE]\n"), 2;
     clg_context *ctx;
-    if (clg_context_create(&ctx, argc > 2 ? argv[2] : NULL) != CLG_OK) return fail(ctx, "context");
+    if (clg_context_create(argc > 2 ? argv[2] : NULL, &ctx) != CLG_OK) return fail(ctx, "context");
     clg_graph *g;
     if (clg_graph_create(ctx, &g) != CLG_OK) return fail(ctx, "graph");
     const int64_t xs[4] = {N, C, H, W}, ws[4] = {OC, C, 3, 3}, oc = OC, flat[2] = {N, OC * 3 * 3},
