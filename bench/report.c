@@ -60,7 +60,7 @@ void print_table(device_run *runs, int nruns, FILE *out, const char *compare_lab
                 group = r->group;
                 fprintf(out, "[%s]\n", group);
             }
-            char label[96], c[64];
+            char label[2 + sizeof r->name + 2 + sizeof r->size + 1], c[64]; /* the whole label; the column cuts it */
             snprintf(label, sizeof label, "  %s (%s)", r->name, r->size);
             fprintf(out, "%-*.*s", w0, w0, label);
             for (int d = 0; d < nruns; d++) {

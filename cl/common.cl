@@ -64,11 +64,12 @@ typedef struct {
     int n, c, h, w, oc, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
 } conv_geom;
 
-inline conv_geom conv_unpack(int16 v)
-{
-    conv_geom g = {v.s0, v.s1, v.s2, v.s3, v.s4, v.s5, v.s6, v.s7, v.s8, v.s9, v.sa, v.sb, v.sc, v.sd, v.se};
-    return g;
-}
+/* A macro, not a function: an int16 passed to a function changes the ABI
+ * on CPUs without AVX-512, and PoCL's compiler says so (-Wpsabi, "warnings
+ * generated" on every cold build); the kernel argument itself is fine. */
+#define conv_unpack(v)                                                                                      \
+    ((conv_geom){(v).s0, (v).s1, (v).s2, (v).s3, (v).s4, (v).s5, (v).s6, (v).s7, (v).s8, (v).s9, (v).sa, (v).sb, \
+                 (v).sc, (v).sd, (v).se})
 
 /* The first and last output index (along one axis) whose window holds
  * input index `in`: a window at o covers o stride - pad + t dil for taps
@@ -126,13 +127,30 @@ inline float ce_row(__global const float *z, int label, long C, __global float *
  * with the row's m and ls (stats) from the forward; g = dloss; NaN in a row
  * whose label lies outside [0, C).
  *
- * The exponential is computed on 16-float vectors everywhere, even for one
- * element (ce_exp): PoCL's vector exp rounds about 1 % of inputs one ulp
- * apart from its scalar exp, and the op's kernel runs on vectors while a
- * fused kernel may take one element at a time; both give the same bits.
- * (16, not 8: PoCL runs this kernel on float8 four times slower.)
+ * The exponential is computed on CE_W-float vectors everywhere, even for
+ * one element (ce_exp): PoCL's vector exp rounds about 1 % of inputs one
+ * ulp apart from its scalar exp, and the op's kernel runs on vectors while
+ * a fused kernel may take one element at a time; both give the same bits.
+ * CE_W is 16 where the device prefers 16 floats (AVX-512: PoCL runs this
+ * kernel on float8 four times slower there), else 8: a 16-float value
+ * passed to or returned from a function (exp, vload16, select) changes the
+ * ABI on CPUs without AVX-512, and PoCL's compiler said so on every cold
+ * build ("warnings generated"). host/cl_softmax.c launches by the same rule.
  */
-inline float ce_exp(float x) { return exp((float16)(x)).s0; }
+#if CLG_VW >= 16
+#define CE_W 16
+#define CE_LANES ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#else
+#define CE_W 8
+#define CE_LANES ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#endif
+#define CLG_CE_CAT_(a, b) a##b
+#define CLG_CE_CAT(a, b) CLG_CE_CAT_(a, b)
+typedef CLG_CE_CAT(float, CE_W) floatce;
+typedef CLG_CE_CAT(int, CE_W) intce;
+#define CE_VLOAD(q, p) CLG_CE_CAT(vload, CE_W)(q, p)
+#define CE_VSTORE(v, q, p) CLG_CE_CAT(vstore, CE_W)(v, q, p)
+inline float ce_exp(float x) { return exp((floatce)(x)).s0; }
 
 /* element i (ce_grad_at: with its row's statistics and label) */
 inline float ce_grad_value(float z, float m, float ls, int l, long j, long C, float k)
@@ -147,42 +165,44 @@ inline float ce_grad_at(__global const float *Z, __global const int *labels, __g
     return ce_grad_value(Z[i], stats[2 * r], stats[2 * r + 1], labels[r], j, C, g / (float)rows);
 }
 
-/* Elements 16q .. 16q + 15 (all inside Z). Where rows hold at least 8
- * logits the lanes lie in at most three rows, whose statistics are
- * selected on vectors; shorter rows gather them lane by lane. */
-inline float16 ce_grad16(__global const float *Z, __global const int *labels, __global const float *stats, float k,
-                         long rows, long C, long q)
+/* Elements CE_W q .. CE_W q + CE_W - 1 (all inside Z), written to DZ.
+ * Where rows hold at least 8 logits the lanes lie in at most three rows
+ * (two when CE_W is 8), whose statistics are selected on vectors; shorter
+ * rows gather them lane by lane. Stored here, not returned: see CE_W. */
+inline void ce_grad_vec(__global const float *Z, __global const int *labels, __global const float *stats, float k,
+                        long rows, long C, long q, __global float *DZ)
 {
-    const long i0 = 16 * q, r0 = i0 / C, j0 = i0 - r0 * C;
-    const float16 z = vload16(q, Z);
-    float16 m, ls, h;
+    const long i0 = CE_W * q, r0 = i0 / C, j0 = i0 - r0 * C;
+    const floatce z = CE_VLOAD(q, Z);
+    floatce m, ls, h;
     if (C >= 8) {
         const long r1 = r0 + 1 < rows ? r0 + 1 : r0, r2 = r0 + 2 < rows ? r0 + 2 : r1;
         const int c = (int)C;
-        const int16 j = (int16)((int)j0) + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        const int16 past1 = j >= c, past2 = j >= 2 * c;
-        const int16 col = select(select(j, j - c, past1), j - 2 * c, past2);
-        const int16 l = select(select((int16)(labels[r0]), (int16)(labels[r1]), past1), (int16)(labels[r2]), past2);
-        m = select(select((float16)(stats[2 * r0]), (float16)(stats[2 * r1]), past1), (float16)(stats[2 * r2]), past2);
-        ls = select(select((float16)(stats[2 * r0 + 1]), (float16)(stats[2 * r1 + 1]), past1),
-                    (float16)(stats[2 * r2 + 1]), past2);
-        h = select(select((float16)(0.0f), (float16)(1.0f), col == l), (float16)(NAN), l < 0 || l >= c);
+        const intce j = (intce)((int)j0) + CE_LANES;
+        const intce past1 = j >= c, past2 = j >= 2 * c;
+        const intce col = select(select(j, j - c, past1), j - 2 * c, past2);
+        const intce l = select(select((intce)(labels[r0]), (intce)(labels[r1]), past1), (intce)(labels[r2]), past2);
+        m = select(select((floatce)(stats[2 * r0]), (floatce)(stats[2 * r1]), past1), (floatce)(stats[2 * r2]), past2);
+        ls = select(select((floatce)(stats[2 * r0 + 1]), (floatce)(stats[2 * r1 + 1]), past1),
+                    (floatce)(stats[2 * r2 + 1]), past2);
+        h = select(select((floatce)(0.0f), (floatce)(1.0f), col == l), (floatce)(NAN), l < 0 || l >= c);
     } else {
-        float mv[16], lv[16], hv[16];
+        float mv[CE_W], lv[CE_W], hv[CE_W];
         long r = r0, j = j0;
-        for (int t = 0; t < 16; t++) {
+        for (int t = 0; t < CE_W; t++) {
             const int l = labels[r];
             mv[t] = stats[2 * r];
             lv[t] = stats[2 * r + 1];
             hv[t] = l >= 0 && l < C ? (j == l ? 1.0f : 0.0f) : NAN;
             if (++j == C) j = 0, r++;
         }
-        m = vload16(0, mv);
-        ls = vload16(0, lv);
-        h = vload16(0, hv);
+        m = CE_VLOAD(0, mv);
+        ls = CE_VLOAD(0, lv);
+        h = CE_VLOAD(0, hv);
     }
-    return (exp((z - m) - ls) - h) * k;
+    CE_VSTORE((exp((z - m) - ls) - h) * k, q, DZ);
 }
+
 
 /* y[i] = v: new buffers (v = 0) and clg_tensor_fill. Here, in every build
  * (see CLGRAD_CL_FILES), since every buffer needs it; a kernel rather than

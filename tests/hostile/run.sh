@@ -71,7 +71,10 @@ sanitizer_text() { grep -lE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime err
 
 # ---- the C side, built against both trees -------------------------------------
 cc_flags="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -I$root/include"
-libs="-lOpenCL -lclblast -lz -lm -lpthread"
+# what the static library needs (OpenCL, CLBlast, zlib, and the optional
+# BLAS, oneDNN and OpenMP it was built with): the build's pkg-config file
+libs="$(sed -n 's/^Libs.private: //p' "$build/clgrad.pc") $(sed -n 's/^Requires.private: //p' "$build/clgrad.pc" |
+  xargs pkg-config --libs 2>/dev/null || echo "-lOpenCL -lclblast -lz")"
 # shellcheck disable=SC2086
 cc $cc_flags -fsanitize=address,undefined -fno-omit-frame-pointer "$root/tests/hostile/hostile.c" \
   "$asan/libclgrad.a" $libs -o "$work/hostile-asan" || { echo "run.sh: building hostile.c (ASan) failed" >&2; exit 2; }
