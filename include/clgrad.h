@@ -296,6 +296,30 @@ CLG_API clg_tensor clg_max_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, in
 CLG_API clg_tensor clg_avg_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
                                   int pad_w);
 
+/* layers */
+
+/*
+ * An op with its parameters, made, named and initialised as PyTorch's
+ * module does it, so that a network is a line per layer and checkpoints
+ * hold PyTorch's state_dict names. Each is one call: refused, it leaves
+ * nothing behind. name must be unique among the graph's names (a tensor
+ * name holds 63 characters, "<name>.weight" included); the parameters are
+ * found again with clg_tensor_find(g, "<name>.weight").
+ *   linear      nn.Linear(in, out_features, bias): x [..., in]; weight
+ *               [out, in] and bias [out] from U(-1/sqrt(in), 1/sqrt(in))
+ *               (PyTorch's default: kaiming_uniform with a = sqrt 5)
+ *   conv2d      nn.Conv2d(c, out_channels, kernel, stride, padding, bias):
+ *               x [N, c, H, W], square kernel, U(+-1/sqrt(c kernel^2))
+ *   batch_norm  nn.BatchNorm1d/2d(c): weight 1, bias 0, momentum 0.1,
+ *               eps 1e-5, running statistics named as clg_batch_norm_state
+ * The weight is drawn from stream (seed, 0), the bias from (seed + 1, 0).
+ */
+CLG_API clg_tensor clg_linear_layer(clg_graph *g, clg_tensor x, int64_t out_features, int bias, const char *name,
+                                    uint64_t seed);
+CLG_API clg_tensor clg_conv2d_layer(clg_graph *g, clg_tensor x, int64_t out_channels, int kernel, int stride,
+                                    int padding, int bias, const char *name, uint64_t seed);
+CLG_API clg_tensor clg_batch_norm_layer(clg_graph *g, clg_tensor x, const char *name);
+
 /* shape */
 
 /* A view of x with another shape and the same elements in the same
@@ -685,6 +709,14 @@ CLG_API int64_t clg_loader_batches(const clg_loader *l);      /* per epoch */
  * labels into y (may be NULL). After an epoch's last batch one call gives
  * *count = 0; the call after it starts the next epoch. */
 CLG_API clg_status clg_loader_next(clg_loader *l, float *x, int32_t *y, int64_t *count);
+/* As clg_loader_next, straight into a graph's tensors: x (batch_size *
+ * sample_numel floats) and labels (batch_size int32, or CLG_NO_TENSOR),
+ * through a host buffer the loader keeps. Full batches only: a partial
+ * last batch (without drop_last) is CLG_ERR_SHAPE before anything moves.
+ * *count = 0 at the end of an epoch, as clg_loader_next. Errors go to g's
+ * context; a refused call (a label out of range) leaves the loader where
+ * it was. */
+CLG_API clg_status clg_loader_feed(clg_loader *l, clg_graph *g, clg_tensor x, clg_tensor labels, int64_t *count);
 /* Where the next call starts, to save with a checkpoint, and back there. */
 CLG_API clg_status clg_loader_position(const clg_loader *l, int64_t *epoch, int64_t *batch);
 CLG_API clg_status clg_loader_seek(clg_loader *l, int64_t epoch, int64_t batch);

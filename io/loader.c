@@ -1,5 +1,6 @@
 /* Mini-batches over an in-memory data set: per-epoch seeded shuffle, per-pixel normalisation. */
 #include "data.h"
+#include "../core/internal.h" /* clg_loader_feed reports on the graph's context */
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@ struct clg_loader {
     float *mean, *std;
     int64_t *perm, perm_epoch; /* the order of perm_epoch (-1: none yet) */
     int64_t epoch, batch;      /* the next batch; batch == batches: the end-of-epoch call */
+    float *stage_x;            /* clg_loader_feed's batch on the host, made at its first call */
+    int32_t *stage_y;
 };
 
 static uint64_t mix64(uint64_t z)
@@ -192,6 +195,8 @@ void clg_loader_destroy(clg_loader *l)
     free(l->perm);
     free(l->mean);
     free(l->std);
+    free(l->stage_x);
+    free(l->stage_y);
     free(l);
 }
 
@@ -238,6 +243,50 @@ clg_status clg_loader_next(clg_loader *l, float *x, int32_t *y, int64_t *count)
     l->batch++;
     *count = n;
     return CLG_OK;
+}
+
+clg_status clg_loader_feed(clg_loader *l, clg_graph *g, clg_tensor x, clg_tensor labels, int64_t *count)
+{
+    const char *f = "clg_loader_feed";
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_ERR_INVALID_ARGUMENT;
+    if (!l || !count) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: the loader or count is NULL", f);
+    const bool with_labels = !(labels.id < 0 && labels.graph != CLG_TENSOR_FAILED);
+    const int64_t want = l->batch_size * l->sample, nx = clg_tensor_numel(g, x);
+    if (nx != want)
+        return clg_error(g->ctx, nx < 0 ? CLG_ERR_INVALID_ARGUMENT : CLG_ERR_SHAPE,
+                         "%s: x holds %lld values, a batch %lld (%lld samples of %lld)", f, (long long)nx,
+                         (long long)want, (long long)l->batch_size, (long long)l->sample);
+    if (with_labels) {
+        const int64_t ny = clg_tensor_numel(g, labels);
+        if (ny != l->batch_size)
+            return clg_error(g->ctx, ny < 0 ? CLG_ERR_INVALID_ARGUMENT : CLG_ERR_SHAPE,
+                             "%s: labels hold %lld values, a batch %lld", f, (long long)ny, (long long)l->batch_size);
+        if (!l->y) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: the loader was made without labels", f);
+    }
+    /* a partial last batch would leave rows of x from the batch before:
+     * refused, before anything moves */
+    if (l->batch < l->batches) {
+        const int64_t left = l->n - l->batch * l->batch_size;
+        if (left < l->batch_size)
+            return clg_error(g->ctx, CLG_ERR_SHAPE,
+                             "%s: the epoch's last batch holds %lld samples, x takes %lld: make the loader with "
+                             "drop_last, or take that batch with clg_loader_next",
+                             f, (long long)left, (long long)l->batch_size);
+    }
+    if (!l->stage_x) l->stage_x = malloc((size_t)want * sizeof *l->stage_x);
+    if (!l->stage_y) l->stage_y = malloc((size_t)l->batch_size * sizeof *l->stage_y);
+    if (!l->stage_x || !l->stage_y) return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", f);
+    const int64_t epoch = l->epoch, batch = l->batch;
+    clg_status s = clg_loader_next(l, l->stage_x, l->stage_y, count);
+    if (s != CLG_OK || *count == 0) return s;
+    s = clg_tensor_set(g, x, l->stage_x, (size_t)want);
+    if (s == CLG_OK && with_labels) s = clg_tensor_set_i32(g, labels, l->stage_y, (size_t)l->batch_size);
+    if (s != CLG_OK) { /* refused (a label out of range): the loader stays where it was */
+        l->epoch = epoch;
+        l->batch = batch;
+        *count = 0;
+    }
+    return s;
 }
 
 clg_status clg_loader_position(const clg_loader *l, int64_t *epoch, int64_t *batch)

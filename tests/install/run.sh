@@ -11,7 +11,7 @@ want="Gradient: 6.0 Updated Weight: 4.4"
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 version=$(sed -n 's/^#define CLG_VERSION_\(MAJOR\|MINOR\) \([0-9]*\)$/\2/p' "$src/include/clgrad.h" | paste -sd.)
-cmake -S "$src/tests/install" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" -DCLGRAD_WANT="$version" >/dev/null
+cmake -S "$src/tests/install" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" -DCLGRAD_WANT="$version" -DCLGRAD_SRC="$src" >/dev/null
 cmake --build "$work/cmake" >/dev/null
 for exe in consumer consumer_static; do
   out=$("$work/cmake/$exe" reference)
@@ -27,6 +27,14 @@ ${CC:-cc} "$src/tests/install/main.c" -o "$work/pc_consumer" \
 out=$("$work/pc_consumer" reference)
 echo "pkg-config: $out"
 case "$out" in *"$want"*) ;; *) echo "unexpected output" >&2; exit 1 ;; esac
+
+# the embedder's MLP, built against the installed package: one epoch
+data=/usr/share/datasets/fashion-mnist
+if [ -f "$data/train-images-idx3-ubyte.gz" ]; then
+  "$work/cmake/example_mlp" "$data"
+else
+  echo "example_mlp: built; not run (no Fashion-MNIST in $data)"
+fi
 
 # C++: the headers compile warning-free and CLG_NO_TENSOR is valid there
 if command -v "${CXX:-c++}" >/dev/null 2>&1; then
