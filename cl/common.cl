@@ -135,7 +135,7 @@ inline float ce_row(__global const float *z, int label, long C, __global float *
  * kernel on float8 four times slower there), else 8: a 16-float value
  * passed to or returned from a function (exp, vload16, select) changes the
  * ABI on CPUs without AVX-512, and PoCL's compiler said so on every cold
- * build ("warnings generated"). host/cl_softmax.c launches by the same rule.
+ * build ("warnings generated").
  */
 #if CLG_VW >= 16
 #define CE_W 16
@@ -165,12 +165,12 @@ inline float ce_grad_at(__global const float *Z, __global const int *labels, __g
     return ce_grad_value(Z[i], stats[2 * r], stats[2 * r + 1], labels[r], j, C, g / (float)rows);
 }
 
-/* Elements CE_W q .. CE_W q + CE_W - 1 (all inside Z), written to DZ.
- * Where rows hold at least 8 logits the lanes lie in at most three rows
- * (two when CE_W is 8), whose statistics are selected on vectors; shorter
- * rows gather them lane by lane. Stored here, not returned: see CE_W. */
-inline void ce_grad_vec(__global const float *Z, __global const int *labels, __global const float *stats, float k,
-                        long rows, long C, long q, __global float *DZ)
+/* Elements CE_W q .. CE_W q + CE_W - 1 (all inside Z). Where rows hold at
+ * least 8 logits the lanes lie in at most three rows (two when CE_W is 8),
+ * whose statistics are selected on vectors; shorter rows gather them lane
+ * by lane. */
+inline floatce ce_grad_vec(__global const float *Z, __global const int *labels, __global const float *stats, float k,
+                           long rows, long C, long q)
 {
     const long i0 = CE_W * q, r0 = i0 / C, j0 = i0 - r0 * C;
     const floatce z = CE_VLOAD(q, Z);
@@ -200,7 +200,7 @@ inline void ce_grad_vec(__global const float *Z, __global const int *labels, __g
         ls = CE_VLOAD(0, lv);
         h = CE_VLOAD(0, hv);
     }
-    CE_VSTORE((exp((z - m) - ls) - h) * k, q, DZ);
+    return (exp((z - m) - ls) - h) * k;
 }
 
 

@@ -181,16 +181,25 @@ __kernel void softmax_ce_rows(__global const float *Z, __global const int *label
 }
 
 /* dz = (softmax(z) - onehot(label)) dloss / N (common.cl): a work-item per
- * CE_W logits, the last ones (past a multiple of CE_W) one at a time */
+ * 16 logits (as two vectors of 8 where CE_W is 8: PoCL ran this kernel
+ * three to four times slower with a work-item per 8), the last ones (past
+ * a multiple of 16) one at a time */
 __kernel void softmax_ce_backward(__global const float *Z, __global const int *labels, __global const float *stats,
                                   __global const float *G, __global float *DZ, long rows, long C)
 {
     const float g = G[0], k = g / (float)rows;
-    const long n = rows * C, full = n / CE_W;
-    for (long q = get_global_id(0); q < (n + CE_W - 1) / CE_W; q += get_global_size(0)) {
-        if (q < full) ce_grad_vec(Z, labels, stats, k, rows, C, q, DZ);
-        else
-            for (long i = CE_W * q; i < n; i++) DZ[i] = ce_grad_at(Z, labels, stats, g, rows, C, i);
+    const long n = rows * C, full = n / 16;
+    for (long q = get_global_id(0); q < (n + 15) / 16; q += get_global_size(0)) {
+        if (q < full) {
+#if CE_W == 16
+            vstore16(ce_grad_vec(Z, labels, stats, k, rows, C, q), q, DZ);
+#else
+            CE_VSTORE(ce_grad_vec(Z, labels, stats, k, rows, C, 2 * q), 2 * q, DZ);
+            CE_VSTORE(ce_grad_vec(Z, labels, stats, k, rows, C, 2 * q + 1), 2 * q + 1, DZ);
+#endif
+        } else {
+            for (long i = 16 * q; i < n; i++) DZ[i] = ce_grad_at(Z, labels, stats, g, rows, C, i);
+        }
     }
 }
 

@@ -95,9 +95,7 @@ static clg_status ce_backward(clg_cl_backend *b, const clg_node *nodes, const cl
     cl_mem gm = MEM(nodes[n->src[1]].buf), dz = MEM(n->buf);
     cl_long rows = z->shape[0], c = z->shape[1];
     clg_karg args[] = {ARG(zm), ARG(lm), ARG(stats), ARG(gm), ARG(dz), ARG(rows), ARG(c)};
-    /* CE_W logits per work-item (cl/common.cl: 16 where the vector width is 16, else 8) */
-    const cl_long w = b->vw >= 16 ? 16 : 8;
-    return clg_cl_launch(b, K_softmax_ce_backward, args, 7, (size_t)((rows * c + w - 1) / w), 0);
+    return clg_cl_launch(b, K_softmax_ce_backward, args, 7, (size_t)((rows * c + 15) / 16), 0);
 }
 
 /* Pass 1 into b->partials as clg_cl_reduce_all does, then sum_final. */
