@@ -82,6 +82,7 @@ static const struct {
 } groups[] = {
     {"startup", group_startup, true}, {"ceilings", group_ceilings, true}, {"ops", group_ops, true},
     {"gemm", group_gemm, true},       {"optim", group_optim, true},       {"train", group_train, true},
+    {"tta", group_tta, false}, /* minutes per device: the full suite, or --group tta */
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
@@ -113,7 +114,8 @@ static int setup_device(device_run *d, const char *spec)
         if (strstr(d->description, tag)) {
             d->facts = f;
             snprintf(d->spec, sizeof d->spec, "%s", f.spec);
-            snprintf(d->label, sizeof d->label, "%.40s (%s)", f.name, f.spec);
+            /* short enough for a column, with P:D to tell identical devices apart */
+            snprintf(d->label, sizeof d->label, "%.32s (%s)", f.name, f.spec);
             return 0;
         }
     }
@@ -125,19 +127,29 @@ static const cli_option options[] = {
     {"list", NULL, "list the devices a --device can name, then exit"},
     {"check-json", "FILE", "check that FILE conforms to the clgrad-bench/1 schema, then exit"},
     {"device", "SPEC", "a device to benchmark; repeat it for several; default every device, the reference first"},
-    {"suite", "NAME", "quick, full, or one group: startup ceilings ops gemm optim train; default quick"},
+    {"suite", "NAME", "quick or full (the sizes), or one group at quick sizes; default quick"},
+    {"group", "NAME", "run only this group: startup ceilings ops gemm optim train tta (with --suite full: at full "
+                      "sizes)"},
     {"repeat", "N", "timed runs per result, from 1 to 1000; default 5 (quick) or 20"},
     {"size", "S", "multiply the default sizes by S, from 1/128 to 1024; default 1"},
+    {"budget", "SECONDS", "skip (saying so) a result whose runs would take longer; default 20 (quick) or 120"},
     {"json", "FILE", "write the results as JSON (bench/SCHEMA.md)"},
     {"csv", "FILE", "write the results as CSV"},
-    {"svg", "FILE", "write a bar chart as SVG"},
+    {"svg", "FILE", "write every row as bars per device, grouped, with summaries, as SVG"},
+    {"roofline", "FILE", "write a roofline chart (GFLOP/s against flops per byte) as SVG"},
     {"compare", "FILE", "a JSON of PyTorch's times (bench/compare_torch.py) to compare with"},
+    {"baseline", "FILE", "a stored run (--json) to gate against: exit 3 when a result or the suite is slower by "
+                         "more than --threshold beyond the runs' noise"},
+    {"threshold", "PCT", "the gate's allowance, in percent; default 20"},
 };
-enum { O_LIST, O_CHECK_JSON, O_DEVICE, O_SUITE, O_REPEAT, O_SIZE, O_JSON, O_CSV, O_SVG, O_COMPARE };
+enum { O_LIST, O_CHECK_JSON, O_DEVICE, O_SUITE, O_GROUP, O_REPEAT, O_SIZE, O_BUDGET, O_JSON, O_CSV, O_SVG, O_ROOFLINE,
+       O_COMPARE, O_BASELINE, O_THRESHOLD };
 
 int main(int argc, char **argv)
 {
-    const char *specs[BENCH_MAX_DEVICES], *json = NULL, *csv = NULL, *svg = NULL, *compare = NULL;
+    const char *specs[BENCH_MAX_DEVICES], *json = NULL, *csv = NULL, *svg = NULL, *roofline = NULL, *compare = NULL;
+    const char *baseline = NULL;
+    double threshold = 20;
     int nspecs = 0;
     bench_opts o = {.repeat = 0, .size_scale = 1.0, .quick = true, .only_group = NULL};
     cli c;
@@ -171,8 +183,16 @@ int main(int argc, char **argv)
             for (size_t g = 0; g < NGROUPS; g++) names[2 + g] = groups[g].name;
             int i = cli_choice(&c, "suite", v, names);
             if (i < 0) return 2;
-            o.quick = i == 0;
-            o.only_group = i >= 2 ? groups[i - 2].name : NULL;
+            if (i < 2) o.quick = i == 0;
+            else o.only_group = groups[i - 2].name;
+            break;
+        }
+        case O_GROUP: {
+            const char *names[NGROUPS + 1] = {NULL};
+            for (size_t g = 0; g < NGROUPS; g++) names[g] = groups[g].name;
+            int i = cli_choice(&c, "group", v, names);
+            if (i < 0) return 2;
+            o.only_group = groups[i].name;
             break;
         }
         case O_REPEAT:
@@ -186,17 +206,26 @@ int main(int argc, char **argv)
              * largest element count (2^26) well inside int64. */
             if (!cli_double(&c, "size", v, 1.0 / 128, 1024, "from 1/128 to 1024", &o.size_scale)) return 2;
             break;
+        case O_BUDGET:
+            if (!cli_double(&c, "budget", v, 0.001, 1e6, "of seconds from 0.001 to 1000000", &o.budget)) return 2;
+            break;
         case O_JSON: json = v; break;
         case O_CSV: csv = v; break;
         case O_SVG: svg = v; break;
-        default: compare = v; break;
+        case O_ROOFLINE: roofline = v; break;
+        case O_COMPARE: compare = v; break;
+        case O_BASELINE: baseline = v; break;
+        default:
+            if (!cli_double(&c, "threshold", v, 0, 1000, "of percent from 0 to 1000", &threshold)) return 2;
+            break;
         }
     }
     if (k != CLI_END) return cli_status(k);
     if (!o.repeat) o.repeat = o.quick ? 5 : 20;
+    if (!o.budget) o.budget = o.quick ? 20 : 120;
     {
-        const char *names[3] = {"--json", "--csv", "--svg"}, *paths[3] = {json, csv, svg};
-        for (int k = 0; k < 3; k++)
+        const char *names[4] = {"--json", "--csv", "--svg", "--roofline"}, *paths[4] = {json, csv, svg, roofline};
+        for (int k = 0; k < 4; k++)
             if (paths[k] && check_output(names[k], paths[k]) != 0) return 2;
     }
 
@@ -229,6 +258,18 @@ int main(int argc, char **argv)
         free(runs);
         return 1;
     }
+    /* read before anything runs: a bad baseline fails at once */
+    device_run *base = NULL;
+    int nbase = 0;
+    if (baseline) {
+        base = calloc(BENCH_MAX_DEVICES + 1, sizeof *base);
+        if (!base || read_runs_json(baseline, base, BENCH_MAX_DEVICES + 1, &nbase, err, sizeof err) != 0) {
+            fprintf(stderr, "clgrad-bench: --baseline %s: %s\n", baseline, base ? err : "out of memory");
+            free(base);
+            free(runs);
+            return 1;
+        }
+    }
 
     progress p;
     progress_init(&p, stderr);
@@ -255,9 +296,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "clgrad-bench: %s\n", err);
         rc = 1;
     }
-    if (svg && write_svg(svg, runs, nruns, err, sizeof err) != 0) {
+    if (roofline && write_roofline(roofline, runs, nruns, err, sizeof err) != 0) {
         fprintf(stderr, "clgrad-bench: %s\n", err);
         rc = 1;
+    }
+    if (svg && write_svg(svg, runs, nruns, compare ? &cmp : NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "clgrad-bench: %s\n", err);
+        rc = 1;
+    }
+    if (base) {
+        if (bench_gate(runs, nruns, base, nbase, threshold / 100, stdout) > 0 && rc == 0) rc = 3;
+        free(base);
     }
     for (int d = 0; d < nruns; d++)
         for (int i = 0; i < runs[d].nresults; i++)

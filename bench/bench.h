@@ -23,6 +23,7 @@ typedef struct result {
     char unit[12];           /* "GB/s", "GFLOP/s", "samples/s", "params/s", "ms" */
     double rate;             /* work / median in unit */
     double ratio;            /* rate / the device's ceiling for this unit, or 0 */
+    double flops, bytes;     /* per run, where known (0 otherwise): the roofline's intensity */
     check_status check;
     char note[160]; /* why a check failed or a result was skipped */
 } result;
@@ -35,6 +36,7 @@ typedef struct device_run {
     clg_device_facts facts;
     double copy_gbs;     /* ceiling: copy bandwidth, bytes read + written */
     double gemm_gflops;  /* ceiling: best GEMM rate */
+    double gemm_seen;    /* the best GEMM rate measured so far (the budget's estimates) */
     result results[BENCH_MAX_RESULTS];
     int nresults;
 } device_run;
@@ -44,7 +46,13 @@ typedef struct bench_opts {
     double size_scale; /* --size: multiplies the default sizes */
     bool quick;
     const char *only_group; /* NULL: all groups of the suite */
+    double budget;          /* seconds a result may take; one estimated to take longer is skipped, saying so */
 } bench_opts;
+
+/* The estimated seconds of a result's runs (the check run, warm-up and
+ * repeats) from one run's seconds: over o->budget, the result is skipped
+ * with a note naming the estimate. Returns true when it may run. */
+bool bench_within_budget(result *r, const bench_opts *o, double one_run_seconds, int warmup);
 
 /* A benchmark measures one workload on one device: it builds the graph,
  * checks one run's output against the reference (or an invariant), then
@@ -68,17 +76,36 @@ void group_gemm(device_run *d, const bench_opts *o);
 void group_optim(device_run *d, const bench_opts *o);
 void group_train(device_run *d, const bench_opts *o);
 void group_startup(device_run *d, const bench_opts *o);
+void group_tta(device_run *d, const bench_opts *o);
 
 result *bench_new_result(device_run *d, const char *group, const char *name, const char *size);
+
+/* d's result with like's group, name and size, or NULL. */
+const result *bench_find(const device_run *d, const result *like);
+/* Higher is better for every unit: a rate, or a time's inverse; 0 when
+ * the result did not run. */
+double bench_goodness(const result *x);
 
 /* Output. */
 void print_table(device_run *runs, int nruns, FILE *out, const char *compare_label, device_run *compare);
 int write_json(const char *path, device_run *runs, int nruns, const bench_opts *o, char *err, size_t errlen);
 int write_csv(const char *path, device_run *runs, int nruns, char *err, size_t errlen);
-int write_svg(const char *path, device_run *runs, int nruns, char *err, size_t errlen);
+/* Every row of the table as bars per device (and the compared run, or NULL). */
+int write_svg(const char *path, device_run *runs, int nruns, const device_run *compare, char *err, size_t errlen);
+/* Achieved GFLOP/s against flops per byte, under each device's roof. */
+int write_roofline(const char *path, device_run *runs, int nruns, char *err, size_t errlen);
 /* Reads a JSON file of the same schema (e.g. from bench/compare_torch.py)
  * into one device_run. */
 int read_compare_json(const char *path, device_run *out, char *err, size_t errlen);
+/* Every device of such a file, up to max. */
+int read_runs_json(const char *path, device_run *out, int max, int *n, char *err, size_t errlen);
+/* The regression gate: each device of runs against the baseline's device
+ * of the same spec and name. A result regresses when its rate (a time's
+ * inverse) fell below the baseline's by more than threshold beyond the
+ * noise both runs measured (their max/min spreads); a device regresses
+ * when the geometric mean over its common rows fell by more than
+ * threshold. Prints what it found; returns the number of regressions. */
+int bench_gate(const device_run *runs, int nruns, const device_run *base, int nbase, double threshold, FILE *out);
 /* Checks a file against bench/SCHEMA.md; 0 when it conforms. */
 int bench_check_json(const char *path, char *err, size_t errlen);
 

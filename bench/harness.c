@@ -57,6 +57,16 @@ fail:
     return false;
 }
 
+bool bench_within_budget(result *r, const bench_opts *o, double one_run_seconds, int warmup)
+{
+    const double est = one_run_seconds * (1 + warmup + o->repeat);
+    if (o->budget <= 0 || est <= o->budget) return true;
+    r->check = CHECK_SKIPPED;
+    snprintf(r->note, sizeof r->note, "over budget: a run takes %.3g s, %d runs %.3g s > %.3g s (--budget)",
+             one_run_seconds, 1 + warmup + o->repeat, est, o->budget);
+    return false;
+}
+
 void result_set_rate(result *r, double work, const char *unit, double ceiling)
 {
     r->work = work;

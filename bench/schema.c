@@ -161,35 +161,46 @@ done:
     return rc;
 }
 
-int read_compare_json(const char *path, device_run *out, char *err, size_t errlen)
+int read_runs_json(const char *path, device_run *out, int max, int *n, char *err, size_t errlen)
 {
+    *n = 0;
     if (bench_check_json(path, err, errlen)) return -1;
     clg_json j;
     if (load(path, &j, err, errlen)) return -1;
-    memset(out, 0, sizeof *out);
-    const clg_json_value *dv = &j.v[member(&j, &j.v[0], "devices")->first];
-    snprintf(out->spec, sizeof out->spec, "%s", string(&j, member(&j, dv, "spec")));
-    snprintf(out->label, sizeof out->label, "%s", string(&j, member(&j, dv, "label")));
-    snprintf(out->description, sizeof out->description, "%s", string(&j, member(&j, dv, "description")));
-    const clg_json_value *ce = member(&j, dv, "ceilings");
-    out->copy_gbs = number(&j, member(&j, ce, "copy_gbs"));
-    out->gemm_gflops = number(&j, member(&j, ce, "gemm_gflops"));
-    const clg_json_value *rs = member(&j, dv, "results");
-    for (int32_t r = rs->first; r >= 0 && out->nresults < BENCH_MAX_RESULTS; r = j.v[r].next) {
-        const clg_json_value *rv = &j.v[r];
-        result *x = &out->results[out->nresults++];
-        snprintf(x->group, sizeof x->group, "%s", string(&j, member(&j, rv, "group")));
-        snprintf(x->name, sizeof x->name, "%s", string(&j, member(&j, rv, "name")));
-        snprintf(x->size, sizeof x->size, "%s", string(&j, member(&j, rv, "size")));
-        snprintf(x->unit, sizeof x->unit, "%s", string(&j, member(&j, rv, "unit")));
-        x->median = number(&j, member(&j, rv, "median_s"));
-        x->min = number(&j, member(&j, rv, "min_s"));
-        x->max = number(&j, member(&j, rv, "max_s"));
-        x->rate = number(&j, member(&j, rv, "rate"));
-        x->ratio = number(&j, member(&j, rv, "ratio_to_ceiling"));
-        const char *c = string(&j, member(&j, rv, "check"));
-        x->check = !strcmp(c, "ok") ? CHECK_OK : !strcmp(c, "FAILED") ? CHECK_FAILED : CHECK_SKIPPED;
+    for (int32_t di = member(&j, &j.v[0], "devices")->first; di >= 0 && *n < max; di = j.v[di].next) {
+        const clg_json_value *dv = &j.v[di];
+        device_run *o = &out[(*n)++];
+        memset(o, 0, sizeof *o);
+        snprintf(o->spec, sizeof o->spec, "%s", string(&j, member(&j, dv, "spec")));
+        snprintf(o->label, sizeof o->label, "%s", string(&j, member(&j, dv, "label")));
+        snprintf(o->description, sizeof o->description, "%s", string(&j, member(&j, dv, "description")));
+        snprintf(o->facts.name, sizeof o->facts.name, "%s", string(&j, member(&j, dv, "name")));
+        const clg_json_value *ce = member(&j, dv, "ceilings");
+        o->copy_gbs = number(&j, member(&j, ce, "copy_gbs"));
+        o->gemm_gflops = number(&j, member(&j, ce, "gemm_gflops"));
+        const clg_json_value *rs = member(&j, dv, "results");
+        for (int32_t r = rs->first; r >= 0 && o->nresults < BENCH_MAX_RESULTS; r = j.v[r].next) {
+            const clg_json_value *rv = &j.v[r];
+            result *x = &o->results[o->nresults++];
+            snprintf(x->group, sizeof x->group, "%s", string(&j, member(&j, rv, "group")));
+            snprintf(x->name, sizeof x->name, "%s", string(&j, member(&j, rv, "name")));
+            snprintf(x->size, sizeof x->size, "%s", string(&j, member(&j, rv, "size")));
+            snprintf(x->unit, sizeof x->unit, "%s", string(&j, member(&j, rv, "unit")));
+            x->median = number(&j, member(&j, rv, "median_s"));
+            x->min = number(&j, member(&j, rv, "min_s"));
+            x->max = number(&j, member(&j, rv, "max_s"));
+            x->rate = number(&j, member(&j, rv, "rate"));
+            x->ratio = number(&j, member(&j, rv, "ratio_to_ceiling"));
+            const char *c = string(&j, member(&j, rv, "check"));
+            x->check = !strcmp(c, "ok") ? CHECK_OK : !strcmp(c, "FAILED") ? CHECK_FAILED : CHECK_SKIPPED;
+        }
     }
     clg_json_free(&j);
     return 0;
+}
+
+int read_compare_json(const char *path, device_run *out, char *err, size_t errlen)
+{
+    int n;
+    return read_runs_json(path, out, 1, &n, err, errlen);
 }

@@ -54,13 +54,15 @@ static const cli_option cli_options[] = {
     {"resume", "FILE", "continue a checkpoint exactly, with the options it recorded"},
     {"json", "FILE", "write the run's figures as JSON"},
     {"stop-after", "N", "stop after N epochs as an interruption would (for testing --resume)"},
+    {"target-accuracy", "A", "stop after the first epoch whose test accuracy reaches A (0 to 1), and report the time "
+                             "to it (clgrad-bench's tta group); --epochs is the cap"},
 };
 enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SEED, O_DATA,
-       O_LIMIT, O_SAVE, O_RESUME, O_JSON, O_STOP_AFTER };
+       O_LIMIT, O_SAVE, O_RESUME, O_JSON, O_STOP_AFTER, O_TARGET };
 static const unsigned recorded[] = {
     [O_MODEL] = GIVEN_MODEL, [O_OPTIMIZER] = GIVEN_OPTIMIZER, [O_LR] = GIVEN_LR,         [O_SCHEDULE] = GIVEN_SCHEDULE,
     [O_WARMUP] = GIVEN_WARMUP, [O_EPOCHS] = GIVEN_EPOCHS,     [O_BATCH] = GIVEN_BATCH,   [O_WIDTH] = GIVEN_WIDTH,
-    [O_SEED] = GIVEN_SEED,     [O_LIMIT] = GIVEN_LIMIT,       [O_STOP_AFTER] = 0,
+    [O_SEED] = GIVEN_SEED,     [O_LIMIT] = GIVEN_LIMIT,       [O_STOP_AFTER] = 0,        [O_TARGET] = 0,
 };
 
 static int parse(int argc, char **argv, options *o)
@@ -106,6 +108,12 @@ static int parse(int argc, char **argv, options *o)
         case O_DATA: o->data = v; break;
         case O_SAVE: o->save = v; break;
         case O_RESUME: o->resume = v; break;
+        case O_TARGET: {
+            double t;
+            ok = cli_double(&c, "target-accuracy", v, 1e-9, 1, "above 0, at most 1", &t);
+            o->target = t;
+            break;
+        }
         default: o->json = v; break;
         }
         if (!ok) return 2;
@@ -389,7 +397,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     progress p;
     progress_init(&p, stderr);
-    double t_start = now_seconds(), train_seconds = 0, final_acc = 0;
+    double t_start = now_seconds(), train_seconds = 0, final_acc = 0, to_target = 0;
+    int epochs_run = 0, reached = 0;
     long long samples = 0;
     if (json) fprintf(json, "{\n  \"epochs\": [");
     if (first_epoch >= o.epochs) {
@@ -446,12 +455,22 @@ int main(int argc, char **argv)
                     e > first_epoch ? "," : "", e + 1, st.train_loss, st.loss_first, st.loss_last, st.test_accuracy,
                     st.seconds, st.samples_per_s);
         if (o.save && (rc = save_checkpoint(ctx, &m, &o, loader))) goto done;
+        epochs_run = e + 1;
+        to_target += st.seconds;
+        if (o.target > 0 && acc >= o.target) {
+            reached = e + 1;
+            printf("target: test accuracy %.4f >= %.4g after epoch %d: %.1f s of training and evaluation\n", acc,
+                   o.target, reached, to_target);
+            break;
+        }
         if (o.stop_after && e + 1 >= o.stop_after) break;
     }
+    if (o.target > 0 && !reached)
+        printf("target: test accuracy %.4g not reached in %d epochs (final %.4f)\n", o.target, epochs_run, final_acc);
     double total = now_seconds() - t_start;
     printf("summary: device %s; model %s; optimizer %s; epochs %d; final test accuracy %.4f; %.0f samples/s; "
            "%.1f s\n",
-           clg_context_device(ctx), o.model, o.optimizer, o.epochs, final_acc,
+           clg_context_device(ctx), o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
            train_seconds > 0 ? (double)samples / train_seconds : 0, total);
     if (json) {
         fprintf(json, "\n  ],\n  \"summary\": {\"device\": \"");
@@ -460,9 +479,16 @@ int main(int argc, char **argv)
             fputc(*s, json);
         }
         fprintf(json, "\", \"model\": \"%s\", \"optimizer\": \"%s\", \"epochs\": %d, \"final_test_accuracy\": %.6g, "
-                      "\"samples_per_s\": %.6g, \"seconds\": %.4g}\n}\n",
-                o.model, o.optimizer, o.epochs, final_acc, train_seconds > 0 ? (double)samples / train_seconds : 0,
-                total);
+                      "\"samples_per_s\": %.6g, \"seconds\": %.4g",
+                o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
+                train_seconds > 0 ? (double)samples / train_seconds : 0, total);
+        if (o.target > 0) {
+            fprintf(json, ", \"target_accuracy\": %.6g, \"reached_epoch\": %d, \"seconds_to_target\": ", o.target,
+                    reached);
+            if (reached) fprintf(json, "%.4g", to_target);
+            else fprintf(json, "null");
+        }
+        fprintf(json, "}\n}\n");
     }
 done:
     if (json && rc == 0 && output_commit(&json_out) != 0) rc = die("error writing %s", o.json, NULL);

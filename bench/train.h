@@ -24,6 +24,7 @@ enum {
 typedef struct options {
     const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json;
     double lr; /* <= 0: the optimizer's default */
+    double target; /* > 0: stop after the first epoch whose test accuracy reaches it */
     int epochs, batch, width, warmup, stop_after;
     long limit;
     uint64_t seed;
