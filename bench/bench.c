@@ -128,6 +128,7 @@ static const cli_option options[] = {
     {"check-json", "FILE", "check that FILE conforms to the clgrad-bench/1 schema, then exit"},
     {"device", "SPEC", "a device to benchmark; repeat it for several; default every device, the reference first"},
     {"suite", "NAME", "quick or full (the sizes), or one group at quick sizes; default quick"},
+    {"op", "PATTERN", "only the results whose name matches: a shell pattern ('relu*'), else a substring ('adam')"},
     {"group", "NAME", "run only this group: startup ceilings ops gemm optim train tta (with --suite full: at full "
                       "sizes)"},
     {"repeat", "N", "timed runs per result, from 1 to 1000; default 5 (quick) or 20"},
@@ -142,7 +143,7 @@ static const cli_option options[] = {
                          "more than --threshold beyond the runs' noise"},
     {"threshold", "PCT", "the gate's allowance, in percent; default 20"},
 };
-enum { O_LIST, O_CHECK_JSON, O_DEVICE, O_SUITE, O_GROUP, O_REPEAT, O_SIZE, O_BUDGET, O_JSON, O_CSV, O_SVG, O_ROOFLINE,
+enum { O_LIST, O_CHECK_JSON, O_DEVICE, O_SUITE, O_OP, O_GROUP, O_REPEAT, O_SIZE, O_BUDGET, O_JSON, O_CSV, O_SVG, O_ROOFLINE,
        O_COMPARE, O_BASELINE, O_THRESHOLD };
 
 int main(int argc, char **argv)
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
             else o.only_group = groups[i - 2].name;
             break;
         }
+        case O_OP: o.op = v; break;
         case O_GROUP: {
             const char *names[NGROUPS + 1] = {NULL};
             for (size_t g = 0; g < NGROUPS; g++) names[g] = groups[g].name;
@@ -276,7 +278,7 @@ int main(int argc, char **argv)
     for (int d = 0; d < nruns; d++)
         for (size_t k = 0; k < NGROUPS; k++) {
             if (o.only_group && strcmp(o.only_group, groups[k].name) != 0) continue;
-            if (o.quick && !groups[k].in_quick) continue;
+            if (o.quick && !groups[k].in_quick && !o.only_group) continue; /* tta: asked for by name */
             if (p.tty) {
                 fprintf(stderr, "\r%-79s", "");
                 fprintf(stderr, "\rbenchmarking %s: %s ...", runs[d].label, groups[k].name);

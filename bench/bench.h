@@ -47,7 +47,12 @@ typedef struct bench_opts {
     bool quick;
     const char *only_group; /* NULL: all groups of the suite */
     double budget;          /* seconds a result may take; one estimated to take longer is skipped, saying so */
+    const char *op;         /* --op: only results whose name matches (a shell pattern, else a substring) */
 } bench_opts;
+
+/* Whether --op picks a result of this name (ceilings always run: the
+ * ratios need them). */
+bool bench_wanted(const bench_opts *o, const char *name);
 
 /* The estimated seconds of a result's runs (the check run, warm-up and
  * repeats) from one run's seconds: over o->budget, the result is skipped

@@ -96,7 +96,7 @@ def gemm_case(dev, timer, repeat, group, m, n, k, ta, tb, ceiling):
 
 
 def ops(dev, gpu, quick, timer, repeat, copy, best, out):
-    large = 1 << 22 if quick else 1 << 24
+    large = 1 << 24 if quick else 1 << 26
     F = torch.nn.functional
     for n in (1 << 12, large):
         rows = n // 1024
@@ -170,7 +170,7 @@ def optim(dev, gpu, quick, timer, repeat, copy, out):
         ("rmsprop update", lambda p: torch.optim.RMSprop(p, lr=1e-2), 20),
         ("adagrad update", lambda p: torch.optim.Adagrad(p, lr=1e-2), 20),
     ]
-    sizes = [1000000] + ([] if quick else [10000000, 100000000])
+    sizes = [10000000] + ([] if quick else [100000000])
     for n in sizes:
         for name, make, bpp in cases:
             w = torch.nn.Parameter(torch.rand(n, device=dev) - 0.5)

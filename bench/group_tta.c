@@ -63,6 +63,7 @@ static void run_case(device_run *d, const bench_opts *o, const tta_case *c, cons
     char name[64], size[48];
     snprintf(name, sizeof name, "%s to %.2f", c->model, c->target);
     snprintf(size, sizeof size, "batch 64, adam, %s, cap %d", c->schedule, c->cap);
+    if (!bench_wanted(o, name)) return;
     result *r = bench_new_result(d, "tta", name, size);
     if (!r) return;
     char json[] = "/tmp/clgrad-bench-tta-XXXXXX";

@@ -51,17 +51,27 @@ static int64_t numel(int nd, const int64_t *s)
     return k;
 }
 
-static bool close_enough(const float *got, const float *want, int64_t n, char *why, size_t whylen)
+/* Within the bound everywhere but at most n / 10^6 elements: a ReLU whose
+ * input lies within rounding of 0 goes either way on two devices, and its
+ * gradient with it (relu(batch norm(x)) backward at 2^24 elements: one
+ * element whose batch norm output is 1.2e-7 in double came out negative on
+ * PoCL, dx -1.43 against 1.21; the test suite checks the kernels at their
+ * kinks). *outside gets how many were outside. */
+static bool close_enough(const float *got, const float *want, int64_t n, char *why, size_t whylen, int64_t *outside)
 {
     double m = 0;
     for (int64_t i = 0; i < n; i++)
         if (fabs(want[i]) > m) m = fabs(want[i]);
+    int64_t bad = 0, first = -1;
     for (int64_t i = 0; i < n; i++) {
         double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= 1e-4 * fabs((double)want[i]) + 1e-5 * m)) {
-            snprintf(why, whylen, "element %lld: %.7g, reference %.7g", (long long)i, (double)got[i], (double)want[i]);
-            return false;
-        }
+        if (!(d <= 1e-4 * fabs((double)want[i]) + 1e-5 * m) && bad++ == 0) first = i;
+    }
+    *outside = bad;
+    if (bad > n / 1000000) {
+        snprintf(why, whylen, "%lld elements outside the bound, the first %lld: %.7g, reference %.7g", (long long)bad,
+                 (long long)first, (double)got[first], (double)want[first]);
+        return false;
     }
     return true;
 }
@@ -132,6 +142,7 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
 {
     char name[64];
     snprintf(name, sizeof name, "%s %s", w->name, backward ? "backward" : "forward");
+    if (!bench_wanted(o, name)) return;
     result *r = bench_new_result(d, "ops", name, size_label);
     if (!r) return;
     float *data[3] = {NULL, NULL, NULL};
@@ -150,7 +161,7 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
         result_fail(r, "%s", why);
         goto done;
     }
-    int64_t n1 = 0, n2 = 0;
+    int64_t n1 = 0, n2 = 0, outside = 0;
     const double t0 = now_seconds();
     float *got = run_once(&dev, w, backward, &n1);
     const double first_run = now_seconds() - t0; /* with the first run's kernel builds: an overestimate */
@@ -162,7 +173,10 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
         } else {
             float *want = run_once(&ref, w, backward, &n2);
             if (!want || n1 != n2) result_fail(r, "reference run failed");
-            else if (!close_enough(got, want, n1, why, sizeof why)) result_fail(r, "wrong result: %s", why);
+            else if (!close_enough(got, want, n1, why, sizeof why, &outside)) result_fail(r, "wrong result: %s", why);
+            else if (outside)
+                snprintf(r->note, sizeof r->note, "%lld of %lld elements outside the check's bound (up to n/10^6 "
+                         "allowed: ReLU kinks)", (long long)outside, (long long)n1);
             free(want);
             clg_context_destroy(ref.ctx);
         }
@@ -251,8 +265,11 @@ void group_ceilings(device_run *d, const bench_opts *o)
     }
     result_set_rate(r, 8.0 * (double)n * 1e-9, "GB/s", 0);
     r->bytes = 8.0 * (double)n;
-    d->copy_gbs = r->rate;
+    /* the ceiling is the best repeat, not the median: a ceiling read low on
+     * a noisy run put a dozen ops "above" it */
+    d->copy_gbs = r->min > 0 ? 8.0 * (double)n * 1e-9 / r->min : r->rate;
     r->ratio = 1.0;
+    snprintf(r->note, sizeof r->note, "the ceiling: %.4g GB/s, the best of %d runs", d->copy_gbs, o->repeat);
 done:
     clg_context_destroy(ctx);
     free(x);
@@ -285,9 +302,11 @@ static clg_tensor b_bn_relu(clg_graph *g, const clg_tensor *in) { return clg_rel
  * each kernel must read and write at least; conv counts its flops. */
 void group_ops(device_run *d, const bench_opts *o)
 {
-    /* the same sizes on every device: 4096 elements (launch-bound) and 2^22
-     * (quick: three 16 MB tensors for add, beyond a 32 MB L3) or 2^24 (full) */
-    int64_t large = o->quick ? (1 << 22) : (1 << 24), small = 1 << 12;
+    /* the same sizes on every device: 4096 elements (launch-bound) and 2^24
+     * (quick: 64 MB a tensor, beyond any CPU's last-level cache; at 2^22
+     * sum and the updates ran from this machine's 32 MB L3, up to 388% of
+     * the copy ceiling) or 2^26 (full) */
+    int64_t large = o->quick ? (1 << 24) : (1 << 26), small = 1 << 12;
     large = (int64_t)(large * o->size_scale);
     const int64_t sizes[2] = {small, large};
     for (int s = 0; s < 2; s++) {

@@ -2,6 +2,7 @@
 #include "bench.h"
 #include "progress.h"
 
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,13 @@ fail:
     free(t);
     free(enq);
     return false;
+}
+
+bool bench_wanted(const bench_opts *o, const char *name)
+{
+    if (!o->op) return true;
+    if (strpbrk(o->op, "*?[")) return fnmatch(o->op, name, 0) == 0;
+    return strstr(name, o->op) != NULL;
 }
 
 bool bench_within_budget(result *r, const bench_opts *o, double one_run_seconds, int warmup)

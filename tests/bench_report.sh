@@ -49,4 +49,10 @@ set -e
 cat "$out/gate2.txt" | grep "^gate"
 [ "$rc" -eq 3 ] || { echo "the gate let a 3x slowdown through (exit $rc)" >&2; exit 1; }
 grep -q "slower than the baseline" "$out/gate2.txt"
+# --op picks results by name: a pattern, or a substring
+"$bench" --device reference --group ops --op 'add [fb]*' --size 0.01 --repeat 1 >"$out/op.txt"
+grep -q '^  add forward' "$out/op.txt" && grep -q '^  add backward' "$out/op.txt"
+if grep -q '^  mul\|^  add row bias' "$out/op.txt"; then echo "--op 'add [fb]*' ran more than add" >&2; exit 1; fi
+"$bench" --device reference --group optim --op adam --size 0.01 --repeat 1 >"$out/op2.txt"
+[ "$(grep -c '^  adam' "$out/op2.txt")" -eq 3 ] || { echo "--op adam: $(grep -c '^  adam' "$out/op2.txt") rows" >&2; exit 1; }
 echo "bench_report: every row for every device, charts written, the gate passes itself and stops a 3x slowdown"
