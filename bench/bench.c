@@ -132,7 +132,7 @@ static const cli_option options[] = {
     {"group", "NAME", "run only this group: startup ceilings ops gemm optim train tta (with --suite full: at full "
                       "sizes)"},
     {"repeat", "N", "timed runs per result, from 1 to 1000; default 5 (quick) or 20"},
-    {"size", "S", "multiply the default sizes by S, from 1/128 to 1024; default 1"},
+    {"size", "S", "multiply the default sizes by S, a decimal from 0.0078125 (1/128) to 1024; default 1"},
     {"budget", "SECONDS", "skip (saying so) a result whose runs would take longer; default 20 (quick) or 120"},
     {"json", "FILE", "write the results as JSON (bench/SCHEMA.md)"},
     {"csv", "FILE", "write the results as CSV"},
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
              * otherwise fail every row of the table one by one. The bounds
              * keep the smallest default size (128) at least 1 and the
              * largest element count (2^26) well inside int64. */
-            if (!cli_double(&c, "size", v, 1.0 / 128, 1024, "from 1/128 to 1024", &o.size_scale)) return 2;
+            if (!cli_double(&c, "size", v, 1.0 / 128, 1024, "from 0.0078125 (1/128) to 1024", &o.size_scale)) return 2;
             break;
         case O_BUDGET:
             if (!cli_double(&c, "budget", v, 0.001, 1e6, "of seconds from 0.001 to 1000000", &o.budget)) return 2;
