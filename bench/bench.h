@@ -102,6 +102,14 @@ int write_roofline(const char *path, device_run *runs, int nruns, char *err, siz
 /* Reads a JSON file of the same schema (e.g. from bench/compare_torch.py)
  * into one device_run. */
 int read_compare_json(const char *path, device_run *out, char *err, size_t errlen);
+/* The summary of a clgrad-train --json file run with --target-accuracy. */
+typedef struct train_summary {
+    bool reached;          /* the target was reached */
+    int reached_epoch;     /* 0 when not */
+    double seconds_to_target;
+    double final_accuracy;
+} train_summary;
+int read_train_summary(const char *path, train_summary *out, char *err, size_t errlen);
 /* Every device of such a file, up to max. */
 int read_runs_json(const char *path, device_run *out, int max, int *n, char *err, size_t errlen);
 /* The regression gate: each device of runs against the baseline's device

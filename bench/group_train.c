@@ -90,9 +90,15 @@ void group_optim(device_run *d, const bench_opts *o)
             if (!bench_wanted(o, cases[k].name)) continue;
             result *r = bench_new_result(d, "optim", cases[k].name, size);
             if (!r) break;
-            /* the budget's estimate: a size ten times smaller, if measured */
-            if (s > 0 && r - 7 >= d->results && r[-7].check == CHECK_OK && r[-7].median > 0 &&
-                !bench_within_budget(r, o, 10 * r[-7].median, 4))
+            /* the budget's estimate: this case at the size ten times smaller, if measured */
+            const result *prev = NULL;
+            if (s > 0) {
+                result like = {.group = "optim"};
+                snprintf(like.name, sizeof like.name, "%s", cases[k].name);
+                snprintf(like.size, sizeof like.size, "%.0e params", (double)sizes[s - 1]);
+                prev = bench_find(d, &like);
+            }
+            if (prev && prev->check == CHECK_OK && prev->median > 0 && !bench_within_budget(r, o, 10 * prev->median, 4))
                 continue;
             float *got = optim_run(d->spec, &cases[k], n, w0, c, o, r);
             if (!got) continue;

@@ -45,19 +45,6 @@ static bool train_path(char *out, size_t size)
     return k > 0 && (size_t)k < size && access(out, X_OK) == 0;
 }
 
-/* The number after "key": in text, or false (absent or null). */
-static bool json_number_of(const char *text, const char *key, double *v)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *p = strstr(text, pat);
-    if (!p) return false;
-    p += strlen(pat);
-    char *end;
-    *v = strtod(p, &end);
-    return end != p;
-}
-
 static void run_case(device_run *d, const bench_opts *o, const tta_case *c, const char *train)
 {
     char name[64], size[48];
@@ -104,30 +91,25 @@ static void run_case(device_run *d, const bench_opts *o, const tta_case *c, cons
         }
         nanosleep(&(struct timespec){0, 100000000}, NULL);
     }
-    char *text = NULL;
-    FILE *f = fopen(json, "r");
-    if (f) {
-        text = calloc(1, 1 << 16);
-        if (text && fread(text, 1, (1 << 16) - 1, f) == 0) text[0] = '\0';
-        fclose(f);
-    }
+    train_summary ts;
+    char why[256] = "";
+    const bool read = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+                      read_train_summary(json, &ts, why, sizeof why) == 0;
     unlink(json);
-    double secs = 0, epoch = 0, final = 0;
     if (killed) {
         r->check = CHECK_SKIPPED;
         snprintf(r->note, sizeof r->note, "over budget: stopped after %.0f s", limit);
-    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !text) {
-        result_fail(r, "clgrad-train failed (exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    } else if (!json_number_of(text, "seconds_to_target", &secs) || !json_number_of(text, "reached_epoch", &epoch)) {
-        json_number_of(text, "final_test_accuracy", &final);
-        result_fail(r, "not reached in %d epochs (final test accuracy %.4f)", c->cap, final);
+    } else if (!read) {
+        result_fail(r, "clgrad-train failed (exit %d)%s%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                    why[0] ? ": " : "", why);
+    } else if (!ts.reached) {
+        result_fail(r, "not reached in %d epochs (final test accuracy %.4f)", c->cap, ts.final_accuracy);
     } else {
-        r->median = r->min = r->max = secs;
+        r->median = r->min = r->max = ts.seconds_to_target;
         snprintf(r->unit, sizeof r->unit, "s");
-        r->rate = secs;
-        snprintf(r->note, sizeof r->note, "reached after epoch %.0f", epoch);
+        r->rate = ts.seconds_to_target;
+        snprintf(r->note, sizeof r->note, "reached after epoch %d", ts.reached_epoch);
     }
-    free(text);
 }
 
 void group_tta(device_run *d, const bench_opts *o)

@@ -204,3 +204,23 @@ int read_compare_json(const char *path, device_run *out, char *err, size_t errle
     int n;
     return read_runs_json(path, out, 1, &n, err, errlen);
 }
+
+int read_train_summary(const char *path, train_summary *out, char *err, size_t errlen)
+{
+    clg_json j;
+    memset(out, 0, sizeof *out);
+    if (load(path, &j, err, errlen)) return -1;
+    const clg_json_value *sum = member(&j, &j.v[0], "summary");
+    if (!sum || sum->type != CLG_JSON_OBJECT) {
+        snprintf(err, errlen, "%s: no \"summary\" object", path);
+        clg_json_free(&j);
+        return -1;
+    }
+    const clg_json_value *reached = member(&j, sum, "reached_epoch"), *secs = member(&j, sum, "seconds_to_target");
+    out->final_accuracy = number(&j, member(&j, sum, "final_test_accuracy"));
+    out->reached_epoch = (int)number(&j, reached);
+    out->reached = out->reached_epoch > 0 && secs && secs->type == CLG_JSON_NUMBER;
+    out->seconds_to_target = number(&j, secs);
+    clg_json_free(&j);
+    return 0;
+}
