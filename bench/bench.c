@@ -3,8 +3,9 @@
  *   clgrad-bench --list
  *   clgrad-bench [--device SPEC]... [--suite quick|full|GROUP] [--repeat N] [--size S]
  *                [--json FILE] [--csv FILE] [--svg FILE] [--compare FILE]
+ *   clgrad-bench --list-cases (the ops group's rows, for bench/compare_torch.py)
  * (--help says more).
- * Groups: startup, ceilings, ops, gemm, optim, train. Results are checked
+ * Groups: startup, ceilings, ops (the op cases of tests/cases/), gemm, optim, train, tta. Results are checked
  * against the reference backend before they are timed; a wrong answer is
  * reported as FAILED, never timed. See bench/SCHEMA.md for the JSON.
  */
@@ -126,6 +127,8 @@ static int setup_device(device_run *d, const char *spec)
 static const cli_option options[] = {
     {"list", NULL, "list the devices a --device can name, then exit"},
     {"check-json", "FILE", "check that FILE conforms to the clgrad-bench/1 schema, then exit"},
+    {"list-cases", NULL, "print the ops group's rows (with --suite, --size and --op), their inputs and work, as "
+                         "JSON for bench/compare_torch.py, then exit"},
     {"device", "SPEC", "a device to benchmark; repeat it for several; default every device, the reference first"},
     {"suite", "NAME", "quick or full (the sizes), or one group at quick sizes; default quick"},
     {"op", "PATTERN", "only the results whose name matches: a shell pattern ('relu*'), else a substring ('adam')"},
@@ -143,7 +146,7 @@ static const cli_option options[] = {
                          "more than --threshold beyond the runs' noise"},
     {"threshold", "PCT", "the gate's allowance, in percent; default 20"},
 };
-enum { O_LIST, O_CHECK_JSON, O_DEVICE, O_SUITE, O_OP, O_GROUP, O_REPEAT, O_SIZE, O_BUDGET, O_JSON, O_CSV, O_SVG, O_ROOFLINE,
+enum { O_LIST, O_CHECK_JSON, O_LIST_CASES, O_DEVICE, O_SUITE, O_OP, O_GROUP, O_REPEAT, O_SIZE, O_BUDGET, O_JSON, O_CSV, O_SVG, O_ROOFLINE,
        O_COMPARE, O_BASELINE, O_THRESHOLD };
 
 int main(int argc, char **argv)
@@ -152,6 +155,7 @@ int main(int argc, char **argv)
     const char *baseline = NULL;
     double threshold = 20;
     int nspecs = 0;
+    bool list_only = false;
     bench_opts o = {.repeat = 0, .size_scale = 1.0, .quick = true, .only_group = NULL};
     cli c;
     cli_init(&c, "clgrad-bench", NULL,
@@ -175,6 +179,7 @@ int main(int argc, char **argv)
             printf("%s: conforms to clgrad-bench/1\n", v);
             return 0;
         }
+        case O_LIST_CASES: list_only = true; break;
         case O_DEVICE:
             if (nspecs == BENCH_MAX_DEVICES) return cli_fail(&c, "at most %d --device options", BENCH_MAX_DEVICES);
             specs[nspecs++] = v;
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
         }
     }
     if (k != CLI_END) return cli_status(k);
+    if (list_only) return list_cases(&o, stdout) == 0 ? 0 : 1;
     if (!o.repeat) o.repeat = o.quick ? 5 : 20;
     if (!o.budget) o.budget = o.quick ? 20 : 120;
     {

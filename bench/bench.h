@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define BENCH_MAX_RESULTS 256
+#define BENCH_MAX_RESULTS 512
 #define BENCH_MAX_DEVICES 16
 
 typedef enum { CHECK_OK, CHECK_FAILED, CHECK_SKIPPED } check_status;
@@ -81,6 +81,8 @@ void group_gemm(device_run *d, const bench_opts *o);
 void group_optim(device_run *d, const bench_opts *o);
 void group_train(device_run *d, const bench_opts *o);
 void group_startup(device_run *d, const bench_opts *o);
+/* The ops group's rows, inputs and work as JSON (bench/compare_torch.py). */
+int list_cases(const bench_opts *o, FILE *f);
 void group_tta(device_run *d, const bench_opts *o);
 
 result *bench_new_result(device_run *d, const char *group, const char *name, const char *size);

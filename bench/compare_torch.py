@@ -3,10 +3,13 @@
 JSON schema (bench/SCHEMA.md), for `clgrad-bench --compare FILE`.
 
     python3 bench/compare_torch.py [--device cuda|cpu] [--suite quick|full|GROUP]
-                                   [--repeat N] --json FILE
+                                   [--repeat N] [--bench CLGRAD_BENCH | --cases FILE] --json FILE
+    python3 bench/compare_torch.py --check-cases [--bench CLGRAD_BENCH | --cases FILE]
 
 fp32 throughout, TF32 off. Result names and sizes match clgrad-bench's, so
-the table lines up. Runs with a CUDA GPU or on the CPU (Debian's
+the table lines up: the ops group's rows, inputs and work are clgrad-bench's
+own (`clgrad-bench --list-cases`, from the op cases in tests/cases/), and
+only the PyTorch expression of each case is written here. Runs with a CUDA GPU or on the CPU (Debian's
 python3-torch; it uses whatever BLAS the libblas.so.3 alternative points
 at: install libopenblas0-pthread for a fair CPU comparison, and where
 OPENBLAS_CORETYPE is set unset it for the run).
@@ -18,10 +21,11 @@ import os
 import platform
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
-import torch
+torch = F = None  # imported in main(): --check-cases needs no PyTorch
 
 
 def now():
@@ -95,60 +99,137 @@ def gemm_case(dev, timer, repeat, group, m, n, k, ta, tb, ceiling):
     return result(group, name, f"{m}x{n}x{k}", t, 2.0 * m * n * k * 1e-9, "GFLOP/s", ceiling)
 
 
-def ops(dev, gpu, quick, timer, repeat, copy, best, out):
-    large = 1 << 24 if quick else 1 << 26
-    F = torch.nn.functional
-    for n in (1 << 12, large):
-        rows = n // 1024
-        C = 16
-        B = max(n // (C * 28 * 28), 1)
-        img = B * C * 28 * 28
-        conv_flops = 2.0 * B * 28 * 28 * C * C * 9
-        labels = (torch.arange(n // 10, device=dev) * 7) % 10
-        cases = [
-            ("add", [(n,), (n,)], lambda a, b: a + b, 12, 16),
-            ("mul", [(n,), (n,)], lambda a, b: a * b, 12, 24),
-            ("relu", [(n,)], torch.relu, 8, 12),
-            ("sigmoid", [(n,)], torch.sigmoid, 8, 12),
-            ("exp", [(n,)], torch.exp, 8, 12),
-            ("sum", [(n,)], torch.sum, None, None),
-            ("add row bias", [(rows, 1024), (1, 1024)], lambda a, b: a + b, 8, 8),
-            # clgrad's gelu is the tanh form
-            ("gelu(x + row bias), chain", [(rows, 1024), (1, 1024)],
-             lambda a, b: F.gelu(a + b, approximate="tanh"), 8, 12),
-            ("sigmoid(x) * y + z, chain", [(n,), (n,), (n,)], lambda x, y, z: torch.sigmoid(x) * y + z, 16, 24),
-            # (name, input shapes, function, forward work, backward work, flops?) from here on: totals
-            ("softmax cross-entropy", [(n // 10, 10)], lambda z: F.cross_entropy(z, labels), ("t", 4.0 * n),
-             ("t", 8.0 * n)),
-            ("conv2d 3x3", [(B, C, 28, 28), (C, C, 3, 3)], lambda x, w: F.conv2d(x, w, padding=1),
-             ("f", conv_flops), ("f", 2 * conv_flops)),
-            ("max pool 2x2", [(B, C, 28, 28)], lambda x: F.max_pool2d(x, 2), ("t", 5.0 * img), ("t", 5.0 * img)),
-            ("avg pool 2x2", [(B, C, 28, 28)], lambda x: F.avg_pool2d(x, 2), ("t", 5.0 * img), ("t", 5.0 * img)),
-            ("batch norm", [(B, C, 28, 28), (C,), (C,)],
-             lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=1e-5), ("t", 8.0 * img),
-             ("t", 12.0 * img)),
-            ("relu(batch norm(x)), chain", [(B, C, 28, 28), (C,), (C,)],
-             lambda x, g, b: torch.relu(F.batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
-             ("t", 8.0 * img), ("t", 12.0 * img)),
-        ]
-        for name, shapes, fn, bf, bb in cases:
-            xs = [(torch.rand(s, device=dev) * 1.9 + 0.1).requires_grad_(True) for s in shapes]
-            y = fn(*xs)
-            ny = y.numel()
-            unit, ceiling = "GB/s", copy
-            if isinstance(bf, tuple):
-                if bf[0] == "f":
-                    unit, ceiling = "GFLOP/s", best
-                work_f, work_b = bf[1], bb[1]
-            else:
-                work_f = 4.0 * n if bf is None else bf * ny
-                work_b = 4.0 * n if bb is None else bb * ny
+# PyTorch's expression for each op case of clgrad's (tests/cases/), by the
+# case's name; the inputs, sizes and work come from `clgrad-bench
+# --list-cases`, so only this mapping is written here (and `--check-cases`
+# fails when it misses a case). Where clgrad materialises a result that
+# PyTorch would leave a view (permute, transpose, slice), .contiguous()
+# makes PyTorch do the same copy.
+TORCH_OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "neg": lambda x: -x,
+    "scale": lambda x: x * -1.75,
+    "square": lambda x: torch.square(x),
+    "exp": lambda x: torch.exp(x),
+    "log": lambda x: torch.log(x),
+    "sqrt": lambda x: torch.sqrt(x),
+    "relu": lambda x: torch.relu(x),
+    "sigmoid": lambda x: torch.sigmoid(x),
+    "tanh": lambda x: torch.tanh(x),
+    "add row bias": lambda a, b: a + b,
+    # clgrad's gelu is the tanh form
+    "gelu(x + row bias), chain": lambda a, b: F.gelu(a + b, approximate="tanh"),
+    "sigmoid(x) * y + z, chain": lambda x, y, z: torch.sigmoid(x) * y + z,
+    "leaky relu": lambda x: F.leaky_relu(x, 0.07),
+    "gelu": lambda x: F.gelu(x, approximate="tanh"),
+    "silu": lambda x: F.silu(x),
+    "softplus": lambda x: F.softplus(x),
+    "sum": lambda x: torch.sum(x),
+    "mean": lambda x: torch.mean(x),
+    "mse loss": lambda a, b: F.mse_loss(a, b),
+    "sum over rows": lambda x: x.sum(0),
+    "mean over columns": lambda x: x.mean(1, keepdim=True),
+    "max over columns": lambda x: torch.amax(x, 1),
+    "reshape": lambda x: x.reshape(x.shape[1], x.shape[0]),
+    "permute NCHW to NHWC": lambda x: x.permute(0, 2, 3, 1).contiguous(),
+    "transpose": lambda x: x.t().contiguous(),
+    "slice columns": lambda x: x[:, min(1, x.shape[1] - 1):min(1, x.shape[1] - 1) + max(1, x.shape[1] // 2)].contiguous(),
+    "concat columns": lambda a, b: torch.cat((a, b), 1),
+    "softmax": lambda x: F.softmax(x, 1),
+    "log softmax": lambda x: F.log_softmax(x, 1),
+    "softmax cross-entropy": lambda z, labels: F.cross_entropy(z, labels),
+    "bce with logits": lambda z, t: F.binary_cross_entropy_with_logits(z, t),
+    "matmul": lambda a, b: a @ b,
+    "linear": lambda x, w, b: F.linear(x, w, b),
+    "conv2d 3x3": lambda x, w, b: F.conv2d(x, w, b, padding=1),
+    "max pool 2x2": lambda x: F.max_pool2d(x, 2),
+    "avg pool 2x2": lambda x: F.avg_pool2d(x, 2),
+    "batch norm": lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=1e-5),
+    "relu(batch norm(x)), chain": lambda x, g, b: torch.relu(F.batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
+    "dropout": lambda x: F.dropout(x, 0.3, training=True),
+}
+
+
+def read_cases(a):
+    """The rows of clgrad-bench's ops group at this suite's sizes."""
+    if a.cases:
+        with open(a.cases) as f:
+            doc = json.load(f)
+    else:
+        suite = "full" if a.suite == "full" else "quick"
+        cmd = [a.bench, "--list-cases", "--suite", suite, "--size", repr(a.size)] + (["--op", a.op] if a.op else [])
+        try:
+            doc = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        except (OSError, subprocess.CalledProcessError) as e:
+            sys.exit(f"compare_torch.py: {' '.join(cmd)}: {e} (build clgrad-bench, or give --bench or --cases)")
+    if doc.get("schema") != "clgrad-bench-cases/1":
+        sys.exit("compare_torch.py: the case list is not clgrad-bench-cases/1")
+    return doc["rows"]
+
+
+def check_cases(rows, whole):
+    """Every case of the rows has an expression; with the whole list (no
+    --op), every expression a case."""
+    names = {r["case"] for r in rows}
+    missing = sorted(names - TORCH_OPS.keys())
+    stale = sorted(TORCH_OPS.keys() - names) if whole else []
+    for m in missing:
+        print(f"compare_torch.py: case '{m}' has no PyTorch expression in TORCH_OPS", file=sys.stderr)
+    for m in stale:
+        print(f"compare_torch.py: TORCH_OPS has '{m}', which is no case of clgrad-bench's", file=sys.stderr)
+    return not missing and not stale
+
+
+def make_input(spec, dev, phase):
+    shape = tuple(spec["shape"])
+    if spec["label_max"] > 0:
+        return torch.randint(0, spec["label_max"], shape, device=dev)
+    lo, hi = spec["lo"], spec["hi"]
+    x = torch.rand(shape, device=dev) * (hi - lo) + lo
+    if not spec["positive"]:
+        x = torch.where(torch.rand(shape, device=dev) < 0.5, -x, x)
+    return x.requires_grad_(phase == "backward" and spec["param"])
+
+
+def ops(dev, rows, timer, repeat, copy, best, out):
+    for row in rows:
+        fn = TORCH_OPS.get(row["case"])
+        r = result("ops", row["name"], row["size"], (0.0, 0.0, 0.0), 0, "GB/s", 0)
+        if fn is None:
+            r["check"], r["note"] = "skipped", "no PyTorch expression in compare_torch.py"
+            out.append(r)
+            continue
+        xs = [make_input(s, dev, row["phase"]) for s in row["inputs"]]
+        if row["phase"] == "forward":
             with torch.no_grad():
                 t = timer.run(lambda: fn(*xs), 2, repeat)
-            out.append(result("ops", f"{name} forward", str(n), t, work_f * 1e-9, unit, ceiling))
-            loss = y.sum()
-            t = timer.run(lambda: loss.backward(retain_graph=True), 2, repeat)
-            out.append(result("ops", f"{name} backward", str(n), t, work_b * 1e-9, unit, ceiling))
+        else:
+            loss = fn(*xs).sum()
+            grads = [x for x in xs if x.requires_grad]
+
+            def backward():
+                # fresh gradients, as clgrad writes them: accumulating into
+                # .grad would read and write each once more
+                for x in grads:
+                    x.grad = None
+                loss.backward(retain_graph=True)
+
+            t = timer.run(backward, 2, repeat)
+        if row["bytes"] <= 0 and row["flops"] <= 0:  # a view: its time
+            r = result("ops", row["name"], row["size"], t, 0, "ms", 0)
+            r["rate"] = t[0] * 1e3
+        elif row["by_flops"]:
+            r = result("ops", row["name"], row["size"], t, row["flops"] * 1e-9, "GFLOP/s", best)
+        else:
+            r = result("ops", row["name"], row["size"], t, row["bytes"] * 1e-9, "GB/s", copy)
+        if row["flops"] > 0:
+            r["flops"] = row["flops"]
+        if row["bytes"] > 0:
+            r["bytes"] = row["bytes"]
+        out.append(r)
 
 
 def gemm(dev, gpu, quick, timer, repeat, best, out):
@@ -291,15 +372,31 @@ def sync(dev):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", help="cuda or cpu; default cuda where PyTorch has it")
     ap.add_argument("--suite", default="quick", help="quick or full (sizes), or a group at quick sizes")
     ap.add_argument("--repeat", type=int, default=0)
-    ap.add_argument("--json", required=True)
+    ap.add_argument("--json")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST, for --suite tta")
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--bench", default=os.path.join(here, "..", "build", "bench", "clgrad-bench"),
+                    help="clgrad-bench, whose --list-cases gives the ops group's rows (default: the build folder's)")
+    ap.add_argument("--cases", help="its --list-cases output, instead of running it")
+    ap.add_argument("--size", type=float, default=1.0, help="as clgrad-bench's --size: the ops group's sizes")
+    ap.add_argument("--op", help="as clgrad-bench's --op: only the ops rows whose name matches")
+    ap.add_argument("--check-cases", action="store_true",
+                    help="only check that every op case has a PyTorch expression (exit 1 if not); needs no PyTorch")
     a = ap.parse_args()
+    if a.check_cases:
+        sys.exit(0 if check_cases(read_cases(a), not a.op) else 1)
+    global torch, F
+    import torch
+    import torch.nn.functional as F
     groups = ["ceilings", "ops", "gemm", "optim", "train", "tta"]
     if a.suite not in ("quick", "full") and a.suite not in groups + ["startup"]:
         sys.exit(f"compare_torch.py: unknown suite '{a.suite}'")
+    if not a.json:
+        sys.exit("compare_torch.py: --json FILE is required")
+    a.device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     quick = a.suite != "full"
     repeat = a.repeat or (5 if quick else 20)
     dev = torch.device(a.device)
@@ -318,7 +415,9 @@ def main():
         if "ceilings" in want:
             out += row
     if "ops" in want:
-        ops(dev, gpu, quick, timer, repeat, copy, best, out)
+        rows = read_cases(a)
+        check_cases(rows, False)
+        ops(dev, rows, timer, repeat, copy, best, out)
     if "gemm" in want:
         gemm(dev, gpu, quick, timer, repeat, best, out)
     if "optim" in want:

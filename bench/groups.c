@@ -3,31 +3,17 @@
  * its output against the reference backend's for the same inputs (or
  * against an invariant where the reference would be too slow), within
  * 1e-4 relative + 1e-5 of the largest value: a sanity bound that catches
- * wrong answers, not a precision test (the test suite does those).
+ * wrong answers, not a precision test (the test suite does those, with
+ * each op case's own tolerance at the tests' sizes: tests/test_cases.c).
  */
 #include "bench.h"
+#include "cases.h"
 #include "progress.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef clg_tensor (*build_fn)(clg_graph *g, const clg_tensor *in);
-
-typedef struct workload {
-    const char *name;
-    int nin;
-    int ndim[3];
-    int64_t shape[3][4]; /* of each input */
-    build_fn build;
-    /* work per run: bytes (GB/s) or flops (GFLOP/s, when flops is set) */
-    double work_fwd, work_bwd;
-    bool flops;
-    /* the other count per run where it is exact (flops of a bytes-rated op,
-     * bytes of a flops-rated one), 0 where it is not: the roofline's */
-    double other_fwd, other_bwd;
-} workload;
 
 static uint64_t mix(uint64_t z)
 {
@@ -40,15 +26,8 @@ static void fill(float *v, int64_t n, uint64_t seed)
 {
     for (int64_t i = 0; i < n; i++) {
         double u = (double)(mix(seed + (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 11) / 9007199254740992.0;
-        v[i] = (float)(0.1 + 1.9 * u); /* positive, away from zero: log and sqrt are defined */
+        v[i] = (float)(0.1 + 1.9 * u); /* positive, away from zero: the check's loss weights, the copy's input */
     }
-}
-
-static int64_t numel(int nd, const int64_t *s)
-{
-    int64_t k = 1;
-    for (int i = 0; i < nd; i++) k *= s[i];
-    return k;
 }
 
 /* Within the bound everywhere but at most n / 10^6 elements: a ReLU whose
@@ -76,45 +55,52 @@ static bool close_enough(const float *got, const float *want, int64_t n, char *w
     return true;
 }
 
-/* Builds L = sum(f(inputs)) so that backward has a scalar; returns the
- * output of f in *y. */
+/* Builds y = f(inputs), and L = sum(y) with its backward for a backward
+ * run. */
 typedef struct built {
     clg_context *ctx;
     clg_graph *g;
-    clg_tensor in[3], y;
+    clg_tensor in[CASE_MAX_IN], y;
     int64_t ny;
 } built;
 
 /* weighted: the loss is sum(y * c) with c varying over y, for the check:
  * sum(y) alone can have a zero gradient (batch norm's is), leaving only
  * rounding noise to compare. Timed graphs use sum(y). */
-static bool build_workload(const char *spec, const workload *w, bool backward, bool weighted, float *const *data,
-                           built *b, char *why, size_t whylen)
+static bool build_workload(const char *spec, const op_case *c, const case_input *in, int nin, bool backward,
+                           bool weighted, float *const *data, built *b, char *why, size_t whylen)
 {
     memset(b, 0, sizeof *b);
     if (clg_context_create(spec, &b->ctx) != CLG_OK || clg_graph_create(b->ctx, &b->g) != CLG_OK) goto fail;
-    for (int i = 0; i < w->nin; i++)
-        b->in[i] = backward ? clg_param(b->g, w->ndim[i], w->shape[i]) : clg_input(b->g, w->ndim[i], w->shape[i]);
-    b->y = w->build(b->g, b->in);
+    for (int i = 0; i < nin; i++)
+        b->in[i] = in[i].label_max > 0       ? clg_labels(b->g, in[i].ndim, in[i].shape)
+                   : backward && in[i].param ? clg_param(b->g, in[i].ndim, in[i].shape)
+                                             : clg_input(b->g, in[i].ndim, in[i].shape);
+    if (clg_graph_status(b->g) != CLG_OK) goto fail;
+    b->y = c->build(b->g, b->in);
     clg_tensor out = b->y;
     if (weighted && backward && clg_graph_status(b->g) == CLG_OK) {
         int64_t shape[4], ny = clg_tensor_numel(b->g, b->y);
         int nd = clg_tensor_ndim(b->g, b->y);
         for (int k = 0; k < nd; k++) shape[k] = clg_tensor_dim(b->g, b->y, k);
-        clg_tensor c = clg_input(b->g, nd, shape);
+        clg_tensor cw = clg_input(b->g, nd, shape);
         float *cv = malloc(sizeof(float) * (size_t)ny);
         if (!cv) goto fail;
         fill(cv, ny, 77);
-        clg_status st = clg_tensor_set(b->g, c, cv, (size_t)ny);
+        clg_status st = clg_tensor_set(b->g, cw, cv, (size_t)ny);
         free(cv);
         if (st != CLG_OK) goto fail;
-        out = clg_mul(b->g, b->y, c);
+        out = clg_mul(b->g, b->y, cw);
     }
     if (backward && clg_backward(b->g, clg_sum(b->g, out)) != CLG_OK) goto fail;
     if (clg_graph_status(b->g) != CLG_OK) goto fail;
     b->ny = clg_tensor_numel(b->g, b->y);
-    for (int i = 0; i < w->nin; i++)
-        if (clg_tensor_set(b->g, b->in[i], data[i], (size_t)numel(w->ndim[i], w->shape[i])) != CLG_OK) goto fail;
+    for (int i = 0; i < nin; i++) {
+        const size_t n = (size_t)case_numel(&in[i]);
+        clg_status st = in[i].label_max > 0 ? clg_tensor_set_i32(b->g, b->in[i], (const int32_t *)(void *)data[i], n)
+                                            : clg_tensor_set(b->g, b->in[i], data[i], n);
+        if (st != CLG_OK) goto fail;
+    }
     return true;
 fail:
     snprintf(why, whylen, "%s", clg_context_errmsg(b->ctx));
@@ -124,7 +110,7 @@ fail:
 }
 
 /* Output (forward) or the first input's gradient (backward) after one run. */
-static float *run_once(built *b, const workload *w, bool backward, int64_t *count)
+static float *run_once(built *b, bool backward, int64_t *count)
 {
     clg_tensor t = backward ? clg_grad(b->g, b->in[0]) : b->y;
     *count = clg_tensor_numel(b->g, t);
@@ -138,40 +124,58 @@ static float *run_once(built *b, const workload *w, bool backward, int64_t *coun
     return out;
 }
 
-static void measure(device_run *d, const bench_opts *o, const workload *w, bool backward, const char *size_label)
+/* The size column names the first input's shape: "1024x1024". */
+static void shape_label(const case_input *in, char *buf, size_t len)
 {
-    char name[64];
-    snprintf(name, sizeof name, "%s %s", w->name, backward ? "backward" : "forward");
+    size_t at = 0;
+    for (int k = 0; k < in->ndim && at < len; k++) {
+        int w = snprintf(buf + at, len - at, k ? "x%lld" : "%lld", (long long)in->shape[k]);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+}
+
+/* One case at about n elements (tests/cases/cases.h), aligned shapes. */
+static void measure(device_run *d, const bench_opts *o, const op_case *c, int64_t n, bool backward)
+{
+    char name[64], size_label[48];
+    snprintf(name, sizeof name, "%s %s", c->name, backward ? "backward" : "forward");
     if (!bench_wanted(o, name)) return;
+    case_input in[CASE_MAX_IN];
+    const int nin = c->inputs(n, true, in);
+    shape_label(&in[0], size_label, sizeof size_label);
     result *r = bench_new_result(d, "ops", name, size_label);
     if (!r) return;
-    float *data[3] = {NULL, NULL, NULL};
-    for (int i = 0; i < w->nin; i++) {
-        int64_t n = numel(w->ndim[i], w->shape[i]);
-        data[i] = malloc(sizeof(float) * (size_t)n);
+    if (backward && !in[0].param) {
+        result_fail(r, "the case's first input has no gradient");
+        return;
+    }
+    float *data[CASE_MAX_IN] = {NULL};
+    for (int i = 0; i < nin; i++) {
+        data[i] = malloc(sizeof(float) * (size_t)case_numel(&in[i]));
         if (!data[i]) {
             result_fail(r, "out of host memory");
             goto done;
         }
-        fill(data[i], n, 1000 + (uint64_t)i);
+        case_fill(&in[i], case_seed(c->name, 100 + i), data[i]);
     }
     built dev, ref;
     char why[160];
-    if (!build_workload(d->spec, w, backward, true, data, &dev, why, sizeof why)) {
+    if (!build_workload(d->spec, c, in, nin, backward, true, data, &dev, why, sizeof why)) {
         result_fail(r, "%s", why);
         goto done;
     }
     int64_t n1 = 0, n2 = 0, outside = 0;
     const double t0 = now_seconds();
-    float *got = run_once(&dev, w, backward, &n1);
+    float *got = run_once(&dev, backward, &n1);
     const double first_run = now_seconds() - t0; /* with the first run's kernel builds: an overestimate */
     if (!got) {
         result_fail(r, "%s", clg_context_errmsg(dev.ctx));
     } else if (!d->is_reference) {
-        if (!build_workload("reference", w, backward, true, data, &ref, why, sizeof why)) {
+        if (!build_workload("reference", c, in, nin, backward, true, data, &ref, why, sizeof why)) {
             result_fail(r, "reference: %s", why);
         } else {
-            float *want = run_once(&ref, w, backward, &n2);
+            float *want = run_once(&ref, backward, &n2);
             if (!want || n1 != n2) result_fail(r, "reference run failed");
             else if (!close_enough(got, want, n1, why, sizeof why, &outside)) result_fail(r, "wrong result: %s", why);
             else if (outside)
@@ -184,7 +188,7 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
     free(got);
     if (r->check == CHECK_OK && backward) {
         clg_context_destroy(dev.ctx);
-        if (!build_workload(d->spec, w, backward, false, data, &dev, why, sizeof why)) {
+        if (!build_workload(d->spec, c, in, nin, backward, false, data, &dev, why, sizeof why)) {
             result_fail(r, "%s", why);
             goto done;
         }
@@ -194,35 +198,32 @@ static void measure(device_run *d, const bench_opts *o, const workload *w, bool 
     } else if (r->check == CHECK_OK) {
         /* time the phase itself: the backward alone after a forward */
         int phases = backward ? CLG_RUN_BACKWARD : CLG_RUN_FORWARD;
+        case_work w;
+        c->work(in, &w);
+        const int p = backward ? 1 : 0;
+        /* a view runs no kernel: the host's time for the run, by its clock */
+        const bool view = w.bytes[p] <= 0 && w.flops[p] <= 0;
         if (backward && clg_graph_run(dev.g, CLG_RUN_FORWARD) != CLG_OK) result_fail(r, "%s", clg_context_errmsg(dev.ctx));
-        else if (!bench_time_graph(dev.g, phases, 2, o->repeat, false, r)) result_fail(r, "%s", clg_context_errmsg(dev.ctx));
+        else if (!bench_time_graph(dev.g, phases, 2, o->repeat, view, r)) result_fail(r, "%s", clg_context_errmsg(dev.ctx));
         else {
-            const double work = backward ? w->work_bwd : w->work_fwd, other = backward ? w->other_bwd : w->other_fwd;
-            result_set_rate(r, work * 1e-9, w->flops ? "GFLOP/s" : "GB/s", w->flops ? d->gemm_gflops : d->copy_gbs);
-            r->flops = w->flops ? work : other;
-            r->bytes = w->flops ? other : work;
+            r->flops = w.flops[p];
+            r->bytes = w.bytes[p];
+            if (view) {
+                snprintf(r->unit, sizeof r->unit, "ms");
+                r->rate = r->median * 1e3;
+            } else if (w.by_flops) {
+                result_set_rate(r, w.flops[p] * 1e-9, "GFLOP/s", d->gemm_gflops);
+            } else {
+                result_set_rate(r, w.bytes[p] * 1e-9, "GB/s", d->copy_gbs);
+            }
         }
     }
     clg_context_destroy(dev.ctx);
 done:
-    for (int i = 0; i < w->nin; i++) free(data[i]);
+    for (int i = 0; i < nin; i++) free(data[i]);
 }
 
-static clg_tensor b_add(clg_graph *g, const clg_tensor *in) { return clg_add(g, in[0], in[1]); }
-static clg_tensor b_mul(clg_graph *g, const clg_tensor *in) { return clg_mul(g, in[0], in[1]); }
-static clg_tensor b_relu(clg_graph *g, const clg_tensor *in) { return clg_relu(g, in[0]); }
-static clg_tensor b_sigmoid(clg_graph *g, const clg_tensor *in) { return clg_sigmoid(g, in[0]); }
-static clg_tensor b_exp(clg_graph *g, const clg_tensor *in) { return clg_exp(g, in[0]); }
-static clg_tensor b_copy(clg_graph *g, const clg_tensor *in) { return clg_scale(g, in[0], 1.0f); }
-static clg_tensor b_sum(clg_graph *g, const clg_tensor *in) { return clg_sum(g, in[0]); }
-static clg_tensor b_row_bias(clg_graph *g, const clg_tensor *in) { return clg_add(g, in[0], in[1]); }
-/* Chains of elementwise ops: one fused kernel each way where the device
- * fuses (host/cl_fuse.c); the bytes counted are those that must move. */
-static clg_tensor b_bias_gelu(clg_graph *g, const clg_tensor *in) { return clg_gelu(g, clg_add(g, in[0], in[1])); }
-static clg_tensor b_sigmoid_mul_add(clg_graph *g, const clg_tensor *in)
-{
-    return clg_add(g, clg_mul(g, clg_sigmoid(g, in[0]), in[1]), in[2]);
-}
+static clg_tensor b_copy(clg_graph *g, clg_tensor x) { return clg_scale(g, x, 1.0f); }
 
 void group_ceilings(device_run *d, const bench_opts *o)
 {
@@ -249,7 +250,7 @@ void group_ceilings(device_run *d, const bench_opts *o)
         goto done;
     }
     clg_tensor tx = clg_input(g, 1, &n);
-    clg_tensor ty = b_copy(g, &tx);
+    clg_tensor ty = b_copy(g, tx);
     if (clg_tensor_set(g, tx, x, (size_t)n) != CLG_OK || clg_graph_run(g, CLG_RUN_FORWARD) != CLG_OK ||
         clg_tensor_get(g, ty, y, (size_t)n) != CLG_OK) {
         result_fail(r, "%s", clg_context_errmsg(ctx));
@@ -277,74 +278,26 @@ done:
     ceilings_gemm(d, o);
 }
 
-static clg_tensor b_ce(clg_graph *g, const clg_tensor *in)
+/* Every op case (tests/cases/, the tests' cases too) forward and backward,
+ * at a small and a large size: the same sizes on every device, 4096
+ * elements (launch-bound) and 2^24 (quick: 64 MB a tensor, beyond any CPU's
+ * last-level cache; at 2^22 sum and the updates ran from this machine's
+ * 32 MB L3, up to 388% of the copy ceiling) or 2^26 (full). */
+static void ops_sizes(const bench_opts *o, int64_t sizes[2])
 {
-    int64_t rows = clg_tensor_dim(g, in[0], 0), classes = clg_tensor_dim(g, in[0], 1);
-    clg_tensor labels = clg_labels(g, 1, &rows);
-    int32_t *v = malloc(sizeof(int32_t) * (size_t)rows);
-    if (!v) return CLG_NO_TENSOR;
-    for (int64_t i = 0; i < rows; i++) v[i] = (int32_t)((i * 7) % classes);
-    clg_status s = clg_tensor_set_i32(g, labels, v, (size_t)rows);
-    free(v);
-    return s == CLG_OK ? clg_softmax_cross_entropy(g, in[0], labels) : CLG_NO_TENSOR;
+    sizes[0] = 1 << 12;
+    sizes[1] = (int64_t)((o->quick ? (1 << 24) : (1 << 26)) * o->size_scale);
 }
-static clg_tensor b_conv(clg_graph *g, const clg_tensor *in)
-{
-    return clg_conv2d(g, in[0], in[1], CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
-}
-static clg_tensor b_maxpool(clg_graph *g, const clg_tensor *in) { return clg_max_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
-static clg_tensor b_avgpool(clg_graph *g, const clg_tensor *in) { return clg_avg_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
-static clg_tensor b_bn(clg_graph *g, const clg_tensor *in) { return clg_batch_norm(g, in[0], in[1], in[2], 0.1f, 1e-5f); }
-static clg_tensor b_bn_relu(clg_graph *g, const clg_tensor *in) { return clg_relu(g, b_bn(g, in)); }
 
-/* Elementwise and broadcast ops, reductions, softmax cross-entropy, conv2d,
- * pooling and batch norm at a small and a large size. Bytes count what
- * each kernel must read and write at least; conv counts its flops. */
 void group_ops(device_run *d, const bench_opts *o)
 {
-    /* the same sizes on every device: 4096 elements (launch-bound) and 2^24
-     * (quick: 64 MB a tensor, beyond any CPU's last-level cache; at 2^22
-     * sum and the updates ran from this machine's 32 MB L3, up to 388% of
-     * the copy ceiling) or 2^26 (full) */
-    int64_t large = o->quick ? (1 << 24) : (1 << 26), small = 1 << 12;
-    large = (int64_t)(large * o->size_scale);
-    const int64_t sizes[2] = {small, large};
-    for (int s = 0; s < 2; s++) {
-        int64_t n = sizes[s], rows = n / 1024;
-        double e = (double)n;
-        /* images: batch B of C channels 28x28 with about n elements */
-        int64_t C = 16, B = n / (C * 28 * 28) > 0 ? n / (C * 28 * 28) : 1, img = B * C * 28 * 28;
-        double conv_flops = 2.0 * (double)B * 28 * 28 * (double)C * (double)C * 9;
-        char label[48];
-        snprintf(label, sizeof label, "%lld", (long long)n);
-        workload ws[] = {
-            {"add", 2, {1, 1}, {{n}, {n}}, b_add, 12 * e, 16 * e, false, e, 0},
-            {"mul", 2, {1, 1}, {{n}, {n}}, b_mul, 12 * e, 24 * e, false, e, 2 * e},
-            {"relu", 1, {1}, {{n}}, b_relu, 8 * e, 12 * e, false, 0, 0},
-            {"sigmoid", 1, {1}, {{n}}, b_sigmoid, 8 * e, 12 * e, false, 0, 0},
-            {"exp", 1, {1}, {{n}}, b_exp, 8 * e, 12 * e, false, 0, 0},
-            {"sum", 1, {1}, {{n}}, b_sum, 4 * e, 4 * e, false, e, 0},
-            {"add row bias", 2, {2, 2}, {{rows, 1024}, {1, 1024}}, b_row_bias, 8 * e, 8 * e, false, 0, 0},
-            /* forward: x in, y out; backward: dy and x + b in, dx out */
-            {"gelu(x + row bias), chain", 2, {2, 2}, {{rows, 1024}, {1, 1024}}, b_bias_gelu, 8 * e, 12 * e, false, 0, 0},
-            /* forward: x, y, z in, out; backward: dout, x, y in, dx, dy, dz out */
-            {"sigmoid(x) * y + z, chain", 3, {1, 1, 1}, {{n}, {n}, {n}}, b_sigmoid_mul_add, 16 * e, 24 * e, false, 0, 0},
-            {"softmax cross-entropy", 1, {2}, {{n / 10, 10}}, b_ce, 4 * e, 8 * e, false, 0, 0},
-            /* bytes: x, w and y once each (backward: dy, x, w in; dx, dw out) */
-            {"conv2d 3x3", 2, {4, 4}, {{B, C, 28, 28}, {C, C, 3, 3}}, b_conv, conv_flops, 2 * conv_flops, true,
-             4.0 * (2.0 * (double)img + 9.0 * (double)(C * C)), 4.0 * (3.0 * (double)img + 18.0 * (double)(C * C))},
-            {"max pool 2x2", 1, {4}, {{B, C, 28, 28}}, b_maxpool, 5.0 * (double)img, 5.0 * (double)img, false, 0, 0},
-            {"avg pool 2x2", 1, {4}, {{B, C, 28, 28}}, b_avgpool, 5.0 * (double)img, 5.0 * (double)img, false, 0, 0},
-            {"batch norm", 3, {4, 1, 1}, {{B, C, 28, 28}, {C}, {C}}, b_bn, 8.0 * (double)img, 12.0 * (double)img, false, 0, 0},
-            /* forward: x in, y out; backward: dy and x in, dx out */
-            {"relu(batch norm(x)), chain", 3, {4, 1, 1}, {{B, C, 28, 28}, {C}, {C}}, b_bn_relu, 8.0 * (double)img,
-             12.0 * (double)img, false, 0, 0},
-        };
-        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) {
-            measure(d, o, &ws[k], false, label);
-            measure(d, o, &ws[k], true, label);
+    int64_t sizes[2];
+    ops_sizes(o, sizes);
+    for (int s = 0; s < 2; s++)
+        for (size_t k = 0; k < case_count(); k++) {
+            measure(d, o, case_at(k), sizes[s], false);
+            measure(d, o, case_at(k), sizes[s], true);
         }
-    }
 }
 
 void group_startup(device_run *d, const bench_opts *o)
@@ -373,4 +326,46 @@ void group_startup(device_run *d, const bench_opts *o)
         snprintf(r->unit, sizeof r->unit, "ms");
         r->rate = r->median * 1e3;
     }
+}
+
+/* The ops group's rows as JSON (schema "clgrad-bench-cases/1"): for each
+ * case and size the row's name and size, each input's shape and values,
+ * and the work one run must do. bench/compare_torch.py times PyTorch on
+ * exactly these, so the two lists cannot drift apart. */
+int list_cases(const bench_opts *o, FILE *f)
+{
+    int64_t sizes[2];
+    ops_sizes(o, sizes);
+    fprintf(f, "{\"schema\": \"clgrad-bench-cases/1\", \"rows\": [");
+    bool first = true;
+    for (int s = 0; s < 2; s++)
+        for (size_t k = 0; k < case_count(); k++) {
+            const op_case *c = case_at(k);
+            case_input in[CASE_MAX_IN];
+            const int nin = c->inputs(sizes[s], true, in);
+            case_work w;
+            c->work(in, &w);
+            char size[48];
+            shape_label(&in[0], size, sizeof size);
+            for (int p = 0; p < 2; p++) {
+                char name[64];
+                snprintf(name, sizeof name, "%s %s", c->name, p ? "backward" : "forward");
+                if (!bench_wanted(o, name)) continue;
+                fprintf(f, "%s\n {\"case\": \"%s\", \"name\": \"%s\", \"phase\": \"%s\", \"size\": \"%s\", \"ops\": \"%s\",",
+                        first ? "" : ",", c->name, name, p ? "backward" : "forward", size, c->ops);
+                first = false;
+                fprintf(f, " \"bytes\": %.17g, \"flops\": %.17g, \"by_flops\": %s, \"inputs\": [", w.bytes[p], w.flops[p],
+                        w.by_flops ? "true" : "false");
+                for (int i = 0; i < nin; i++) {
+                    fprintf(f, "%s{\"shape\": [", i ? ", " : "");
+                    for (int d = 0; d < in[i].ndim; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)in[i].shape[d]);
+                    fprintf(f, "], \"lo\": %.17g, \"hi\": %.17g, \"positive\": %s, \"label_max\": %d, \"param\": %s}",
+                            in[i].lo, in[i].hi, in[i].positive ? "true" : "false", (int)in[i].label_max,
+                            in[i].param ? "true" : "false");
+                }
+                fprintf(f, "]}");
+            }
+        }
+    fprintf(f, "\n]}\n");
+    return ferror(f) ? -1 : 0;
 }

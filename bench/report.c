@@ -17,8 +17,10 @@ static const char *check_name(check_status c)
 }
 
 /* A rate above the device's own ceiling (by more than the timing noise):
- * the ceiling was measured wrong, or the op counts bytes it does not move
- * (a cache). Flagged "!", never shown as normal. */
+ * the data sat in a cache, the op mostly reads (a CPU's copy pays a read
+ * for every line it writes, so a read stream beats it), the ceiling was
+ * measured wrong, or the op counts bytes it does not move. Flagged "!",
+ * never shown as normal. */
 static bool above_ceiling(const result *r)
 {
     return r->ratio > 1.05 && strcmp(r->group, "ceilings") != 0;
@@ -28,7 +30,7 @@ static void cell(const result *r, char *buf, size_t n)
 {
     if (r->check == CHECK_FAILED) snprintf(buf, n, "FAILED");
     else if (r->check == CHECK_SKIPPED) snprintf(buf, n, "skipped");
-    else if (!strcmp(r->unit, "ms")) snprintf(buf, n, "%.1f ms", r->rate);
+    else if (!strcmp(r->unit, "ms")) snprintf(buf, n, "%.3g ms", r->rate);
     else if (!strcmp(r->unit, "s")) snprintf(buf, n, "%.1f s", r->rate);
     else if (!strcmp(r->unit, "kernels")) snprintf(buf, n, "%.0f kernels", r->rate);
     else if (r->ratio > 0 && strcmp(r->group, "ceilings") != 0)
@@ -173,7 +175,8 @@ void print_table(device_run *runs, int nruns, FILE *out, const char *compare_lab
         }
     }
     if (flagged)
-        fprintf(out, "!: above the device's own ceiling: that ceiling or the op's byte count is off (a cache?)\n");
+        fprintf(out, "!: above the device's own ceiling: the data sat in a cache (the 4096-element rows fit in one), the "
+                     "op mostly reads (a copy's writes cost a read too on CPUs), or its byte count is off\n");
     for (int d = 0; d < nruns; d++) fprintf(out, "%s: %s\n", runs[d].label, runs[d].description);
 }
 
@@ -264,6 +267,8 @@ int write_json(const char *path, device_run *runs, int nruns, const bench_opts *
             key_string(f, ", ", "unit", x->unit);
             key_number(f, ", ", "rate", x->rate);
             key_number(f, ", ", "ratio_to_ceiling", x->ratio);
+            if (x->flops > 0) key_number(f, ", ", "flops", x->flops);
+            if (x->bytes > 0) key_number(f, ", ", "bytes", x->bytes);
             key_string(f, ", ", "check", check_name(x->check));
             key_string(f, ", ", "note", x->note);
             fprintf(f, "}%s\n", i + 1 < r->nresults ? "," : "");
@@ -473,6 +478,20 @@ int write_roofline(const char *path, device_run *runs, int nruns, char *err, siz
     ymax = pow(10, ceil(log10(ymax * 1.5)));
     const double ymin = ymax / 1e5;
     const int left = 70, top = 50, w = 640, h = 420, legend_x = left + w + 20;
+    /* the points' names, once each over every device (the same op shares
+     * its intensity everywhere; a row one device skipped still counts) */
+    static const result *named[BENCH_MAX_RESULTS * (BENCH_MAX_DEVICES + 1)];
+    int nnamed = 0;
+    for (int d = 0; d < nruns; d++)
+        for (int i = 0; i < runs[d].nresults; i++) {
+            const result *r = &runs[d].results[i];
+            if (!(r->flops > 0) || !(r->bytes > 0) || !strcmp(r->group, "ceilings")) continue;
+            bool seen = false;
+            for (int k = 0; k < nnamed && !seen; k++) seen = !strcmp(named[k]->name, r->name) && !strcmp(named[k]->size, r->size);
+            if (!seen) named[nnamed++] = r;
+        }
+    const int list_top = top + 18 * nruns + 26, list_end = list_top + 14 * nnamed + 20;
+    const int height = list_end > top + h + 60 ? list_end : top + h + 60;
     FILE *f = fopen(path, "w");
     if (!f) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
@@ -482,7 +501,7 @@ int write_roofline(const char *path, device_run *runs, int nruns, char *err, siz
 #define RY(v) (top + h - (int)(h * (log10(v) - log10(ymin)) / (log10(ymax) - log10(ymin))))
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            legend_x + 470, top + h + 60);
+            legend_x + 470, height);
     fprintf(f, "<text x=\"10\" y=\"22\" font-size=\"14\" font-weight=\"bold\">clgrad-bench roofline: achieved "
                "GFLOP/s against flops per byte moved; dashed, each device's roof min(intensity x copy bandwidth, best "
                "GEMM)</text>\n");
@@ -514,7 +533,9 @@ int write_roofline(const char *path, device_run *runs, int nruns, char *err, siz
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">",
                 legend_x, ly, col, legend_x + 16, ly + 9);
         svg_text(f, dv->label, 60);
-        fprintf(f, ": copy %.3g GB/s, GEMM %.3g GFLOP/s</text>\n", dv->copy_gbs, dv->gemm_gflops);
+        if (dv->copy_gbs > 0 && dv->gemm_gflops > 0)
+            fprintf(f, ": copy %.3g GB/s, GEMM %.3g GFLOP/s</text>\n", dv->copy_gbs, dv->gemm_gflops);
+        else fprintf(f, ": ceilings not measured in this run</text>\n");
         ly += 18;
         for (int i = 0; i < dv->nresults; i++) {
             const result *r = &dv->results[i];
@@ -527,13 +548,11 @@ int write_roofline(const char *path, device_run *runs, int nruns, char *err, siz
             fprintf(f, " (%s): %.3g GFLOP/s at %.3g flops/byte</title></circle>\n", r->size, gf, ai);
         }
     }
-    /* the points' names, once each (the same op on every device shares its intensity) */
-    ly += 10;
+    ly = list_top - 16;
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">points (intensity: name)</text>\n", legend_x, ly);
     ly += 16;
-    for (int i = 0; nruns > 0 && i < runs[0].nresults && ly < top + h + 40; i++) {
-        const result *r = &runs[0].results[i];
-        if (!(r->flops > 0) || !(r->bytes > 0) || !strcmp(r->group, "ceilings")) continue;
+    for (int k = 0; k < nnamed; k++) {
+        const result *r = named[k];
         fprintf(f, "<text x=\"%d\" y=\"%d\">%.3g: ", legend_x, ly, r->flops / r->bytes);
         svg_text(f, r->name, 40);
         fprintf(f, " (");

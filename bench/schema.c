@@ -147,6 +147,14 @@ int bench_check_json(const char *path, char *err, size_t errlen)
                          where, g, u, c);
                 goto done;
             }
+            static const char *const optional[] = {"enqueue_s", "flops", "bytes"};
+            for (int k = 0; k < 3; k++) {
+                const clg_json_value *v = member(&j, rv, optional[k]);
+                if (v && !(v->type == CLG_JSON_NUMBER && number(&j, v) >= 0)) {
+                    snprintf(err, errlen, "%s: \"%s\" is not a number >= 0", where, optional[k]);
+                    goto done;
+                }
+            }
             double med = number(&j, member(&j, rv, "median_s")), lo = number(&j, member(&j, rv, "min_s")),
                    hi = number(&j, member(&j, rv, "max_s"));
             if (!strcmp(c, "ok") && !(lo <= med && med <= hi && lo >= 0)) {
@@ -191,6 +199,9 @@ int read_runs_json(const char *path, device_run *out, int max, int *n, char *err
             x->max = number(&j, member(&j, rv, "max_s"));
             x->rate = number(&j, member(&j, rv, "rate"));
             x->ratio = number(&j, member(&j, rv, "ratio_to_ceiling"));
+            const clg_json_value *fl = member(&j, rv, "flops"), *by = member(&j, rv, "bytes");
+            x->flops = fl ? number(&j, fl) : 0;
+            x->bytes = by ? number(&j, by) : 0;
             const char *c = string(&j, member(&j, rv, "check"));
             x->check = !strcmp(c, "ok") ? CHECK_OK : !strcmp(c, "FAILED") ? CHECK_FAILED : CHECK_SKIPPED;
         }

@@ -11,12 +11,6 @@
 clg_status clg_reference_backend_create_f64(clg_context *ctx, clg_backend **out);
 double *clg_ref64_data(const clg_buffer *buf);
 
-const gc_tol gc_default_tol = {
-    .fwd_rtol = 4e-6, .fwd_atol_of_max = 1e-6,
-    .grad_rtol = 4e-6, .grad_atol_of_max = 1e-6,
-    .fd_rtol = 1e-6, .fd_atol_of_max = 1e-7, .fd_h = 1e-6,
-    .f32_rtol = 4e-6, .f32_atol_of_max = 1e-6,
-};
 
 #define GC_MAX_IN 8
 

@@ -16,32 +16,17 @@
 #ifndef CLG_GRADCHECK_H
 #define CLG_GRADCHECK_H
 
+#include "cases/cases.h"
 #include "util.h"
 
-typedef struct gc_input {
-    int ndim;
-    int64_t shape[4];
-    bool param;         /* differentiate with respect to it */
-    double lo, hi;      /* |value| range */
-    bool positive;      /* no random sign */
-    int32_t label_max;  /* > 0: int32 labels in [0, label_max) */
-} gc_input;
-
+/* The inputs and tolerances are those of the op cases (tests/cases/cases.h). */
+typedef case_input gc_input;
 typedef clg_tensor (*gc_build_fn)(clg_graph *g, const clg_tensor *inputs, void *arg);
 
-typedef struct gc_tol {
-    /* device vs reference, forward: |d| <= fwd_rtol |ref| + fwd_atol_of_max max|ref| */
-    double fwd_rtol, fwd_atol_of_max;
-    /* device vs reference, gradients: same form */
-    double grad_rtol, grad_atol_of_max;
-    /* double reference vs finite differences (h = fd_h, 0 means 1e-6) */
-    double fd_rtol, fd_atol_of_max, fd_h;
-    /* float reference vs double reference (output and gradients) */
-    double f32_rtol, f32_atol_of_max;
-} gc_tol;
+typedef case_tol gc_tol;
 
 /* Tolerances for ops whose float error stays within a few ulp per element. */
-extern const gc_tol gc_default_tol;
+#define gc_default_tol case_default_tol
 
 void gc_check_devices(const char *name, gc_build_fn f, void *arg, const gc_input *in, int nin, const gc_tol *tol,
                       uint64_t seed);
