@@ -53,13 +53,16 @@ static const char *const group_order[] = {"startup", "ceilings", "ops", "gemm", 
 /* The rows of the table, the chart and the summaries: the union of every
  * device's results (and the compared run's), group by group, each in the
  * order the first device that has it ran it. Returns how many. */
+/* The rows the devices ran (or skipped), each once, in group order. A row
+ * of the compared run alone is left out: the devices' run chose its rows
+ * (--op, --group), and the comparison's file may hold more. */
 static int collect_rows(const device_run *runs, int nruns, const device_run *compare, const result **rows, int max)
 {
+    (void)compare;
     int n = 0;
     for (size_t go = 0; go < NGROUP_ORDER; go++)
-        for (int d0 = 0; d0 <= nruns; d0++) {
-            const device_run *src = d0 < nruns ? &runs[d0] : compare;
-            if (!src) continue;
+        for (int d0 = 0; d0 < nruns; d0++) {
+            const device_run *src = &runs[d0];
             for (int i = 0; i < src->nresults && n < max; i++) {
                 const result *r = &src->results[i];
                 if (strcmp(r->group, group_order[go]) != 0) continue;
@@ -143,7 +146,8 @@ void print_table(device_run *runs, int nruns, FILE *out, const char *compare_lab
                 const result *mine = bench_find(&runs[nruns - 1], r);
                 double ratio = 0, a = bench_goodness(mine), b = bench_goodness(x);
                 if (a > 0 && b > 0) ratio = a / b;
-                fprintf(out, " %-*s %.2fx", w, c, ratio);
+                if (ratio > 0) fprintf(out, " %-*s %.2fx", w, c, ratio);
+                else fprintf(out, " %-*s -", w, c);
             } else {
                 fprintf(out, " %-*s", w, "-");
             }

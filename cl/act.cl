@@ -37,3 +37,44 @@ ACT_GRAD_KERNEL(silu_backward, EW_SILU_GRAD(x, dy, slope), EWV_SILU_GRAD(x, dy, 
 /* softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|);  dx = dy sigmoid(x) */
 UNARY_KERNEL(softplus, EW_SOFTPLUS(x, 0.0f, c), EWV_SOFTPLUS(x, VSPLAT(0.0f), c))
 ACT_GRAD_KERNEL(softplus_backward, EW_SOFTPLUS_GRAD(x, dy, slope), EWV_SOFTPLUS_GRAD(x, dy, slope))
+
+/* gelu_erf(x) = x Phi(x);  dx = dy (Phi(x) + x phi(x)): EW_GELU_ERF in common.cl */
+UNARY_KERNEL(gelu_erf, EW_GELU_ERF(x, 0.0f, c), EWV_GELU_ERF(x, VSPLAT(0.0f), c))
+ACT_GRAD_KERNEL(gelu_erf_backward, EW_GELU_ERF_GRAD(x, dy, slope), EWV_GELU_ERF_GRAD(x, dy, slope))
+
+/* y = |x|;  dx = sign(x) dy */
+UNARY_KERNEL(abs_forward, EW_ABS(x, 0.0f, c), EWV_ABS(x, VSPLAT(0.0f), c))
+ACT_GRAD_KERNEL(abs_backward, EW_ABS_GRAD(x, dy, slope), EWV_ABS_GRAD(x, dy, slope))
+
+/* y = x^p;  dx = dy p x^(p - 1)   (c, slope: p) */
+UNARY_KERNEL(pow_forward, EW_POW(x, 0.0f, c), EWV_POW(x, VSPLAT(0.0f), c))
+ACT_GRAD_KERNEL(pow_backward, EW_POW_GRAD(x, dy, slope), EWV_POW_GRAD(x, dy, slope))
+
+/* y = lo if x < lo, hi if x > hi, else x (a NaN fails both tests and stays);
+ * dx = dy where lo <= x <= hi, else 0. Two constants: its own kernels. */
+__kernel void clamp_forward(__global const float *X, __global float *Y, long n, float lo, float hi)
+{
+    const long nv = n / CLG_VW;
+    for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {
+        const floatv x = VLOAD(q, X);
+        VSTORE(select(select(x, VSPLAT(hi), x > hi), VSPLAT(lo), x < lo), q, Y);
+    }
+    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {
+        const float x = X[i];
+        Y[i] = x < lo ? lo : x > hi ? hi : x;
+    }
+}
+
+__kernel void clamp_backward(__global const float *X, __global const float *DY, __global float *DX, long n, float lo,
+                             float hi)
+{
+    const long nv = n / CLG_VW;
+    for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {
+        const floatv x = VLOAD(q, X), dy = VLOAD(q, DY);
+        VSTORE(select(VSPLAT(0.0f), dy, x >= lo && x <= hi), q, DX);
+    }
+    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {
+        const float x = X[i];
+        DX[i] = x >= lo && x <= hi ? DY[i] : 0.0f;
+    }
+}

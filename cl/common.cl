@@ -398,6 +398,18 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
 #define EW_GELU_GRAD(a, b, c) ((b) * act_gelu_grad(a))
 #define EW_SILU(a, b, c) act_silu(a)
 #define EW_SILU_GRAD(a, b, c) ((b) * act_silu_grad(a))
+/* gelu_erf(x) = x Phi(x), Phi(x) = 0.5 erfc(-x / sqrt 2) (no cancellation
+ * for x << 0, where 1 + erf would);  dx = dy (Phi(x) + x phi(x)), phi(x) =
+ * e^(-x^2 / 2) / sqrt(2 pi)   (a = x, b = dy) */
+#define EW_GELU_ERF(a, b, c) ((a) * 0.5f * erfc((a) * -0.70710678118654752f))
+#define EW_GELU_ERF_GRAD(a, b, c)                                                                  \
+    ((b) * (0.5f * erfc((a) * -0.70710678118654752f) + (a) * 0.39894228040143268f * exp(-0.5f * (a) * (a))))
+/* y = |x|;  dx = sign(x) dy, 0 at x = 0   (a = x, b = dy) */
+#define EW_ABS(a, b, c) fabs(a)
+#define EW_ABS_GRAD(a, b, c) (sign(a) * (b))
+/* y = x^p;  dx = dy p x^(p - 1)   (a = x, b = dy, c = p) */
+#define EW_POW(a, b, c) pow((a), (c))
+#define EW_POW_GRAD(a, b, c) ((b) * (c) * pow((a), (c) - 1.0f))
 /* on vectors (EWV_<OP>): the macro itself where its math takes vectors,
  * else lane by lane; b is a vector (VSPLAT it for unary ops) */
 #define EWV_ADD EW_ADD
@@ -420,6 +432,12 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
 #define EWV_LEAKY_RELU EW_LEAKY_RELU
 #define EWV_LEAKY_RELU_GRAD EW_LEAKY_RELU_GRAD
 #define EWV_SOFTPLUS EW_SOFTPLUS
+#define EWV_GELU_ERF EW_GELU_ERF
+#define EWV_GELU_ERF_GRAD EW_GELU_ERF_GRAD
+#define EWV_ABS EW_ABS
+#define EWV_ABS_GRAD EW_ABS_GRAD
+#define EWV_POW(a, b, c) pow((a), VSPLAT(c))
+#define EWV_POW_GRAD(a, b, c) ((b) * (c) * pow((a), VSPLAT((c) - 1.0f)))
 #if CLG_VW > 1
 #define EWV_GELU(a, b, c) act_gelu_v(a)
 #define EWV_GELU_GRAD(a, b, c) ((b) * act_gelu_grad_v(a))

@@ -19,7 +19,7 @@
     X(CONV, conv)       /* conv2d, max/avg pool */                                                 \
     X(SHAPE, shape)     /* reshape, permute, slice, concat */                                      \
     X(AXIS, axis)       /* sum/mean/max along an axis */                                           \
-    X(ACT, act)         /* leaky relu, gelu, silu, softplus */                                     \
+    X(ACT, act)         /* leaky relu, gelu (both forms), silu, softplus, abs, clamp, pow */       \
     X(SOFTMAX, softmax) /* softmax, log-softmax, softmax cross-entropy, bce with logits */         \
     X(NORM, norm)       /* batch norm */                                                           \
     X(RANDOM, random)   /* philox, dropout, initialisers */                                        \
@@ -96,6 +96,14 @@ typedef enum clg_family {
     X(SILU_GRAD, "silu_backward", 2, ACT)                                                          \
     X(SOFTPLUS, "softplus", 1, ACT)                                                                \
     X(SOFTPLUS_GRAD, "softplus_backward", 2, ACT)                                                  \
+    X(GELU_ERF, "gelu_erf", 1, ACT)                                                                \
+    X(GELU_ERF_GRAD, "gelu_erf_backward", 2, ACT)                                                  \
+    X(ABS, "abs", 1, ACT)                                                                          \
+    X(ABS_GRAD, "abs_backward", 2, ACT)                                                            \
+    X(CLAMP, "clamp", 1, ACT) /* f[0] = min, f[1] = max */                                         \
+    X(CLAMP_GRAD, "clamp_backward", 2, ACT)                                                        \
+    X(POW, "pow", 1, ACT) /* f[0] = the exponent */                                                \
+    X(POW_GRAD, "pow_backward", 2, ACT)                                                            \
     /* softmax and losses: i[0] = axis */                                                          \
     X(SOFTMAX, "softmax", 1, SOFTMAX)                                                              \
     X(SOFTMAX_GRAD, "softmax_backward", 2, SOFTMAX)         /* (y, dy) */                          \

@@ -19,6 +19,21 @@ static clg_status run_backward(clg_cl_backend *b, int k, const clg_node *X, cons
     return clg_cl_launch(b, k, args, 5, clg_cl_vector_items(b, n), 0);
 }
 
+/* clamp: its bounds are two constants */
+static clg_status run_clamp(clg_cl_backend *b, const clg_node *X, const clg_node *DY, const clg_node *OUT)
+{
+    cl_mem x = MEM(X->buf), out = MEM(OUT->buf);
+    cl_long n = OUT->numel;
+    float lo = OUT->f[0], hi = OUT->f[1];
+    if (!DY) {
+        clg_karg args[] = {ARG(x), ARG(out), ARG(n), ARG(lo), ARG(hi)};
+        return clg_cl_launch(b, K_clamp_forward, args, 5, clg_cl_vector_items(b, n), 0);
+    }
+    cl_mem dy = MEM(DY->buf);
+    clg_karg args[] = {ARG(x), ARG(dy), ARG(out), ARG(n), ARG(lo), ARG(hi)};
+    return clg_cl_launch(b, K_clamp_backward, args, 6, clg_cl_vector_items(b, n), 0);
+}
+
 clg_status clg_cl_act(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     const clg_node *x = &nodes[n->src[0]];
@@ -32,6 +47,14 @@ clg_status clg_cl_act(clg_cl_backend *b, const clg_node *nodes, const clg_node *
     case CLG_OP_GELU_GRAD: return run_backward(b, K_gelu_backward, x, dy, n);
     case CLG_OP_SILU_GRAD: return run_backward(b, K_silu_backward, x, dy, n);
     case CLG_OP_SOFTPLUS_GRAD: return run_backward(b, K_softplus_backward, x, dy, n);
+    case CLG_OP_GELU_ERF: return run_forward(b, K_gelu_erf, x, n);
+    case CLG_OP_GELU_ERF_GRAD: return run_backward(b, K_gelu_erf_backward, x, dy, n);
+    case CLG_OP_ABS: return run_forward(b, K_abs_forward, x, n);
+    case CLG_OP_ABS_GRAD: return run_backward(b, K_abs_backward, x, dy, n);
+    case CLG_OP_POW: return run_forward(b, K_pow_forward, x, n);
+    case CLG_OP_POW_GRAD: return run_backward(b, K_pow_backward, x, dy, n);
+    case CLG_OP_CLAMP: return run_clamp(b, x, NULL, n);
+    case CLG_OP_CLAMP_GRAD: return run_clamp(b, x, dy, n);
     default: return clg_cl_unsupported(b, n);
     }
 }

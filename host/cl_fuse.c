@@ -48,7 +48,8 @@
 #define CLG_FUSABLE_LIST(X)                                                                        \
     X(ADD) X(SUB) X(MUL) X(DIV) X(NEG) X(SCALE) X(SQUARE) X(EXP) X(LOG) X(SQRT) X(EXPAND) X(RELU) \
     X(RELU_GRAD) X(SIGMOID) X(SIGMOID_GRAD) X(TANH) X(TANH_GRAD) X(LEAKY_RELU) X(LEAKY_RELU_GRAD) \
-    X(GELU) X(GELU_GRAD) X(SILU) X(SILU_GRAD) X(SOFTPLUS) X(SOFTPLUS_GRAD)
+    X(GELU) X(GELU_GRAD) X(SILU) X(SILU_GRAD) X(SOFTPLUS) X(SOFTPLUS_GRAD) X(GELU_ERF) X(GELU_ERF_GRAD) \
+    X(ABS) X(ABS_GRAD) X(POW) X(POW_GRAD)
 
 static const char *const ew_macro[CLG_OP_COUNT] = {
 #define EW_NAME(op) [CLG_OP_##op] = "EW_" #op,
@@ -112,7 +113,9 @@ static bool rounds_alike(const clg_cl_backend *b, const clg_node *nodes, const c
     case CLG_OP_SIGMOID_GRAD:
     case CLG_OP_TANH_GRAD:
     case CLG_OP_LEAKY_RELU:
-    case CLG_OP_LEAKY_RELU_GRAD: return true;
+    case CLG_OP_LEAKY_RELU_GRAD:
+    case CLG_OP_ABS:
+    case CLG_OP_ABS_GRAD: return true;
     default: return false;
     }
 }

@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 2
-#define CLG_VERSION_PATCH 0
+#define CLG_VERSION_PATCH 1
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 #define CLG_MAX_DIMS 4
@@ -358,6 +358,18 @@ CLG_API clg_tensor clg_gelu(clg_graph *g, clg_tensor x);
 CLG_API clg_tensor clg_silu(clg_graph *g, clg_tensor x);
 /* log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|): finite for any finite x */
 CLG_API clg_tensor clg_softplus(clg_graph *g, clg_tensor x);
+/* GELU, exact (erf) form, PyTorch's default nn.GELU(): x Phi(x) =
+ * 0.5 x erfc(-x / sqrt 2) */
+CLG_API clg_tensor clg_gelu_erf(clg_graph *g, clg_tensor x);
+/* |x|; the gradient is sign(x) dy, 0 at x = 0 (as PyTorch's) */
+CLG_API clg_tensor clg_abs(clg_graph *g, clg_tensor x);
+/* min(max(x, lo), hi); -INFINITY or INFINITY for no bound on that side;
+ * lo <= hi, neither NaN. A NaN x stays NaN. The gradient passes where
+ * lo <= x <= hi (bounds included, as PyTorch's), else 0. */
+CLG_API clg_tensor clg_clamp(clg_graph *g, clg_tensor x, float lo, float hi);
+/* x^p for a finite exponent p (C's pow: a negative x with a non-integer p
+ * gives NaN); the gradient is p x^(p-1) dy. */
+CLG_API clg_tensor clg_pow(clg_graph *g, clg_tensor x, float p);
 
 /* softmax */
 

@@ -59,11 +59,19 @@ static real softplus_grad(real x)
     return s;
 }
 
+/* gelu_erf(x) = x Phi(x), Phi(x) = 0.5 erfc(-x / sqrt 2) (erfc: no
+ * cancellation for x << 0, where 1 + erf would);  d/dx = Phi(x) + x phi(x),
+ * phi(x) = e^(-x^2 / 2) / sqrt(2 pi) */
+#define SQRT1_2 ((real)0.70710678118654752440)
+#define INV_SQRT_2PI ((real)0.39894228040143267794)
+static real phi_cdf(real x) { return (real)0.5 * erfc(-x * SQRT1_2); }
+static real gelu_erf_grad(real x) { return phi_cdf(x) + x * INV_SQRT_2PI * exp((real)-0.5 * x * x); }
+
 clg_status REF(clg_ref_act)(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
     const real *x = ref_data(&nodes[n->src[0]]);
     const real *dy = n->src[1] >= 0 ? ref_data(&nodes[n->src[1]]) : NULL;
-    real *y = ref_data(n), slope = (real)n->f[0];
+    real *y = ref_data(n), slope = (real)n->f[0], hi = (real)n->f[1];
     int64_t count = n->numel;
 
     switch (n->op) {
@@ -90,6 +98,30 @@ clg_status REF(clg_ref_act)(clg_backend *be, const clg_node *nodes, const clg_no
         return CLG_OK;
     case CLG_OP_SOFTPLUS_GRAD:
         for (int64_t i = 0; i < count; i++) y[i] = dy[i] * softplus_grad(x[i]);
+        return CLG_OK;
+    case CLG_OP_GELU_ERF:
+        for (int64_t i = 0; i < count; i++) y[i] = x[i] * phi_cdf(x[i]);
+        return CLG_OK;
+    case CLG_OP_GELU_ERF_GRAD:
+        for (int64_t i = 0; i < count; i++) y[i] = dy[i] * gelu_erf_grad(x[i]);
+        return CLG_OK;
+    case CLG_OP_ABS:
+        for (int64_t i = 0; i < count; i++) y[i] = fabs(x[i]);
+        return CLG_OK;
+    case CLG_OP_ABS_GRAD:
+        for (int64_t i = 0; i < count; i++) y[i] = x[i] > 0 ? dy[i] : x[i] < 0 ? -dy[i] : 0;
+        return CLG_OK;
+    case CLG_OP_CLAMP: /* slope: lo; comparisons pass a NaN through */
+        for (int64_t i = 0; i < count; i++) y[i] = x[i] < slope ? slope : x[i] > hi ? hi : x[i];
+        return CLG_OK;
+    case CLG_OP_CLAMP_GRAD:
+        for (int64_t i = 0; i < count; i++) y[i] = x[i] >= slope && x[i] <= hi ? dy[i] : 0;
+        return CLG_OK;
+    case CLG_OP_POW: /* slope: the exponent */
+        for (int64_t i = 0; i < count; i++) y[i] = pow(x[i], slope);
+        return CLG_OK;
+    case CLG_OP_POW_GRAD:
+        for (int64_t i = 0; i < count; i++) y[i] = dy[i] * slope * pow(x[i], slope - 1);
         return CLG_OK;
     default:
         return REF(clg_ref_unsupported)(be, n);

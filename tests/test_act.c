@@ -1,6 +1,6 @@
 /*
- * The act family: leaky relu, gelu (tanh approximation), silu, softplus,
- * forward and backward.
+ * The act family: leaky relu, gelu (tanh approximation and the exact erf
+ * form), silu, softplus, abs, clamp, pow, forward and backward.
  *  - the double reference against each op's textbook formula, written here
  *    independently (gelu as 0.5 x (1 + tanh u), not the library's
  *    sigmoid form; softplus as log(1 + e^x));
@@ -21,19 +21,24 @@
  *  - devices vs reference and float vs double reference: gc_default_tol
  *    (4e-6 relative, about 32 ulp, plus 1e-6 of the largest value): each
  *    result chains a few ops with the OpenCL 1.2 bounds (exp 3 ulp, log1p
- *    2 ulp, division 2.5 ulp); the 1e-6-of-max part covers gradients that
- *    cross zero (silu' near x = -1.28, gelu' near x = -0.75), where the
- *    relative error of a small result is large by cancellation.
+ *    2 ulp, division 2.5 ulp; erfc and pow 16 ulp, 1.9e-6, for gelu_erf
+ *    and pow); the 1e-6-of-max part covers gradients that cross zero
+ *    (silu' near x = -1.28, gelu' near x = -0.75, gelu_erf' near -0.75),
+ *    where the relative error of a small result is large by cancellation.
  *  - finite differences: gc_default_tol (1e-6 relative + 1e-7 of max,
  *    h = 1e-6 |x|): truncation error ~h^2 f''' ~ 1e-12, roundoff ~1e-16 L /
  *    h ~ 1e-9 for these small sums. Inputs have |x| >= 0.05, so leaky
- *    relu's kink at 0 is 5e4 steps away.
- *  - +-1e4 and +-30: results are exactly 0, x, 1 or tiny numbers computed
- *    from one exp; 2e-6 relative (about 16 ulp) and no absolute slack.
+ *    relu's and abs's kinks at 0 are 5e4 steps away; clamp's bounds (-1,
+ *    1.5) lie within a step of an input with odds of about 1e-6 each.
+ *  - +-1e4 and +-30: results are exactly 0, x, 1, a bound, x^3 or tiny
+ *    numbers computed from one exp or erfc; 2e-6 relative (about 16 ulp)
+ *    plus FLT_MIN absolute: gelu_erf(-30) is 1.5e-196 in double, and 0 is
+ *    the float nearest it.
  */
 #include "gradcheck.h"
 #include "util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,11 +77,38 @@ static double df_silu(double x)
 static double f_softplus(double x) { return x > 30 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 static double df_softplus(double x) { return 1 / (1 + exp(-x)); }
 
+/* gelu_erf as PyTorch defines it, 0.5 x (1 + erf(x / sqrt 2)) (the library
+ * uses erfc); its derivative Phi(x) + x phi(x) */
+static double f_gelu_erf(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+static double df_gelu_erf(double x)
+{
+    return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * 3.14159265358979323846);
+}
+
+static double f_abs(double x) { return fabs(x); }
+static double df_abs(double x) { return x > 0 ? 1 : x < 0 ? -1 : 0; }
+
+/* clamp to [-1, 1.5]: both bounds bite for |x| in [0.05, 4] */
+static const double CLO = -1, CHI = 1.5;
+static clg_tensor clamp_op(clg_graph *g, clg_tensor x) { return clg_clamp(g, x, (float)CLO, (float)CHI); }
+static double f_clamp(double x) { return x < CLO ? CLO : x > CHI ? CHI : x; }
+static double df_clamp(double x) { return x >= CLO && x <= CHI ? 1 : 0; }
+
+/* an integer exponent, so that negative x are defined (the op case in
+ * tests/cases/act.c takes 1.5 on positive x) */
+static clg_tensor pow_op(clg_graph *g, clg_tensor x) { return clg_pow(g, x, 3.0f); }
+static double f_pow(double x) { return x * x * x; }
+static double df_pow(double x) { return 3 * x * x; }
+
 static const act_case cases[] = {
     {"leaky_relu", leaky, f_leaky, df_leaky},
     {"gelu", clg_gelu, f_gelu, df_gelu},
     {"silu", clg_silu, f_silu, df_silu},
     {"softplus", clg_softplus, f_softplus, df_softplus},
+    {"gelu_erf", clg_gelu_erf, f_gelu_erf, df_gelu_erf},
+    {"abs", clg_abs, f_abs, df_abs},
+    {"clamp", clamp_op, f_clamp, df_clamp},
+    {"pow", pow_op, f_pow, df_pow},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -187,9 +219,9 @@ static void check_extremes(const char *spec)
             want_dx[i] = cases[c].df(x[i]);
         }
         snprintf(what, sizeof what, "%s forward at +-1e4, +-30 on %s", cases[c].name, spec);
-        assert_close_d(y, want_y, (size_t)n, 2e-6, 0, what);
+        assert_close_d(y, want_y, (size_t)n, 2e-6, FLT_MIN, what);
         snprintf(what, sizeof what, "%s gradient at +-1e4, +-30 on %s", cases[c].name, spec);
-        assert_close_d(dx, want_dx, (size_t)n, 2e-6, 0, what);
+        assert_close_d(dx, want_dx, (size_t)n, 2e-6, FLT_MIN, what);
     }
 }
 
@@ -232,6 +264,35 @@ static void test_bad_input(void **state)
     ASSERT_MSG_HAS(ctx, "gelu");
     assert_true(clg_softplus(g, (clg_tensor){99, 0}).id < 0);
     clg_context_destroy(ctx);
+
+    /* the constants: named with the shape, and the graph refuses them */
+    static const struct {
+        float lo, hi, p;
+        const char *says;
+    } bad[] = {{2, 1, 1, "lo <= hi"}, {NAN, 1, 1, "NaN"}, {0, NAN, 1, "NaN"}, {0, 1, INFINITY, "not finite"},
+               {0, 1, NAN, "not finite"}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ctx = open_ctx("reference");
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        x = clg_input(g, 2, s35);
+        const bool is_pow = bad[k].p != 1;
+        clg_tensor y = is_pow ? clg_pow(g, x, bad[k].p) : clg_clamp(g, x, bad[k].lo, bad[k].hi);
+        assert_true(y.id < 0);
+        assert_int_equal(clg_graph_status(g), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(ctx, is_pow ? "pow" : "clamp");
+        ASSERT_MSG_HAS(ctx, bad[k].says);
+        ASSERT_MSG_HAS(ctx, "[3,5]");
+        clg_context_destroy(ctx);
+    }
+    /* no bound on a side: infinities are bounds */
+    ctx = open_ctx("reference");
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    x = clg_input(g, 2, s35);
+    assert_true(clg_clamp(g, x, -INFINITY, 0.5f).id >= 0);
+    assert_true(clg_clamp(g, x, 0.5f, INFINITY).id >= 0);
+    assert_true(clg_clamp(g, x, 0.5f, 0.5f).id >= 0);
+    CHECK_OK(ctx, clg_graph_status(g));
+    clg_context_destroy(ctx);
 }
 
 /* Forward and backward ops of every activation in one graph, through the
@@ -239,7 +300,8 @@ static void test_bad_input(void **state)
 static clg_tensor chain(clg_graph *g, const clg_tensor *in, void *arg)
 {
     clg_tensor x = in[0];
-    return clg_softplus(g, clg_silu(g, clg_gelu(g, clg_leaky_relu(g, x, 0.2f))));
+    x = clg_softplus(g, clg_silu(g, clg_gelu(g, clg_leaky_relu(g, x, 0.2f))));
+    return clg_gelu_erf(g, clg_clamp(g, clg_pow(g, clg_abs(g, x), 1.5f), 0.2f, 3.0f));
 }
 
 static void test_chain(void **state)

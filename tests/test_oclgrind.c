@@ -101,6 +101,9 @@ static clg_tensor build_binary(clg_graph *g, const clg_tensor *in, void *arg)
     return ((binary_fn)arg)(g, in[0], in[1]);
 }
 
+static clg_tensor clamp_op(clg_graph *g, clg_tensor x) { return clg_clamp(g, x, -1.0f, 1.5f); }
+static clg_tensor pow_op(clg_graph *g, clg_tensor x) { return clg_pow(g, x, 1.5f); }
+
 static void test_elementwise(void **state)
 {
     static const struct {
@@ -113,6 +116,8 @@ static void test_elementwise(void **state)
         {"relu", clg_relu, false},        {"sigmoid", clg_sigmoid, false}, {"tanh", clg_tanh, false},
         {"leaky_relu", leaky, false},     {"gelu", clg_gelu, false},    {"silu", clg_silu, false},
         {"softplus", clg_softplus, false}, {"sum", sum_times, false},   {"mean", mean_times, false},
+        {"gelu_erf", clg_gelu_erf, false}, {"abs", clg_abs, false},     {"clamp", clamp_op, false},
+        {"pow", pow_op, true},
     };
     for (size_t k = 0; k < sizeof unary / sizeof unary[0]; k++) {
         const gc_input in = {
