@@ -249,6 +249,12 @@ CLG_API clg_tensor clg_mean(clg_graph *g, clg_tensor x);
 
 /* Losses. mse = mean((pred - target)^2), same shapes. */
 CLG_API clg_tensor clg_mse_loss(clg_graph *g, clg_tensor pred, clg_tensor target);
+/* PyTorch's huber_loss and smooth_l1_loss (mean reduction, same shapes),
+ * d = pred - target: huber = mean(0.5 d^2 where |d| <= delta, else
+ * delta (|d| - 0.5 delta)), delta > 0; smooth L1 = huber with delta = beta,
+ * divided by beta (beta >= 0; 0 gives mean |d|). Built from abs and clamp. */
+CLG_API clg_tensor clg_huber_loss(clg_graph *g, clg_tensor pred, clg_tensor target, float delta);
+CLG_API clg_tensor clg_smooth_l1_loss(clg_graph *g, clg_tensor pred, clg_tensor target, float beta);
 
 /* ---- Ops for networks (one section per family) ------------------------ */
 
@@ -295,6 +301,11 @@ CLG_API clg_tensor clg_max_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, in
                                   int pad_w);
 CLG_API clg_tensor clg_avg_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
                                   int pad_w);
+/* PyTorch's adaptive_avg_pool2d to out_h x out_w: 1x1 is the global
+ * average pool (a mean over each plane); otherwise H and W must be
+ * multiples of out_h and out_w (equal windows, an average pool),
+ * CLG_ERR_UNSUPPORTED if not. Built from the ops above. */
+CLG_API clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, int64_t out_w);
 
 /* layers */
 

@@ -27,6 +27,14 @@ static int in_img(int64_t n, bool aligned, case_input *in)
     return 1;
 }
 
+/* positive: a plane's mean sums H*W terms of one sign (tol_sum's bound) */
+static int in_pos_img(int64_t n, bool aligned, case_input *in)
+{
+    in[0] = case_img(n, aligned);
+    in[0].positive = true;
+    return 1;
+}
+
 static double img(const case_input *in) { return (double)case_numel(&in[0]); }
 
 static void w_conv(const case_input *in, case_work *w)
@@ -39,6 +47,14 @@ static void w_conv(const case_input *in, case_work *w)
  * maximum, the average only writes dx */
 static void w_max(const case_input *in, case_work *w) { *w = (case_work){{5 * img(in), 8 * img(in)}, {0, 0}, false}; }
 static void w_avg(const case_input *in, case_work *w) { *w = (case_work){{5 * img(in), 4 * img(in)}, {0, 0}, false}; }
+
+/* the global average pool: x in, one value a plane out; backward dx out */
+static void w_gap(const case_input *in, case_work *w)
+{
+    const double planes = (double)(in[0].shape[0] * in[0].shape[1]);
+    *w = (case_work){{4 * img(in) + 4 * planes, 4 * img(in)}, {img(in), 0}, false};
+}
+static void tol_gap(const case_input *in, case_tol *t) { tol_sum(t, (double)(in[0].shape[2] * in[0].shape[3]), 1); }
 
 static void tol_conv(const case_input *in, case_tol *t)
 {
@@ -55,10 +71,12 @@ static void tol_pool(const case_input *in, case_tol *t)
 static clg_tensor b_conv(clg_graph *g, const clg_tensor *in) { return clg_conv2d(g, in[0], in[1], in[2], 1, 1, 1, 1, 1, 1); }
 static clg_tensor b_maxpool(clg_graph *g, const clg_tensor *in) { return clg_max_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
 static clg_tensor b_avgpool(clg_graph *g, const clg_tensor *in) { return clg_avg_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
+static clg_tensor b_gap(clg_graph *g, const clg_tensor *in) { return clg_adaptive_avg_pool2d(g, in[0], 1, 1); }
 
 const op_case conv_cases[] = {
     {"conv2d 3x3", "clg_conv2d", in_conv, b_conv, w_conv, tol_conv, NULL},
     {"max pool 2x2", "clg_max_pool2d", in_img, b_maxpool, w_max, tol_pool, NULL},
     {"avg pool 2x2", "clg_avg_pool2d", in_img, b_avgpool, w_avg, tol_pool, NULL},
+    {"adaptive avg pool to 1x1", "clg_adaptive_avg_pool2d", in_pos_img, b_gap, w_gap, tol_gap, NULL},
 };
 const size_t conv_ncases = sizeof conv_cases / sizeof conv_cases[0];

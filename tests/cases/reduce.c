@@ -62,6 +62,14 @@ static void tol_all(const case_input *in, case_tol *t) { tol_sum(t, (double)case
 static void tol_over_rows(const case_input *in, case_tol *t) { tol_sum(t, rows(in), 1); }
 static void tol_over_cols(const case_input *in, case_tol *t) { tol_sum(t, cols(in), 1); }
 
+/* Huber and smooth L1 (core/compose.c: from abs and clamp): forward
+ * pred, target in; backward pred, target in, both gradients out. Their
+ * terms are positive. |pred - target| spans [0, 4] here, both sides of
+ * delta = 1 and beta = 0.5. */
+static void w_huber(const case_input *in, case_work *w) { *w = (case_work){{2 * E(in) + 4, 4 * E(in)}, {0, 0}, false}; }
+static clg_tensor b_huber(clg_graph *g, const clg_tensor *in) { return clg_huber_loss(g, in[0], in[1], 1.0f); }
+static clg_tensor b_smooth_l1(clg_graph *g, const clg_tensor *in) { return clg_smooth_l1_loss(g, in[0], in[1], 0.5f); }
+
 static clg_tensor b_sum(clg_graph *g, const clg_tensor *in) { return clg_sum(g, in[0]); }
 static clg_tensor b_mean(clg_graph *g, const clg_tensor *in) { return clg_mean(g, in[0]); }
 static clg_tensor b_mse(clg_graph *g, const clg_tensor *in) { return clg_mse_loss(g, in[0], in[1]); }
@@ -75,6 +83,8 @@ const op_case reduce_cases[] = {
     {"mean", "clg_mean", in_pos, b_mean, w_all, tol_all, NULL},
     /* every term (a - b)^2 is positive */
     {"mse loss", "clg_mse_loss", in_mse, b_mse, w_mse, tol_all, NULL},
+    {"huber loss", "clg_huber_loss", in_mse, b_huber, w_huber, tol_all, NULL},
+    {"smooth l1 loss", "clg_smooth_l1_loss", in_mse, b_smooth_l1, w_huber, tol_all, NULL},
     {"sum over rows", "clg_sum_axis", in_pos_mat, b_sum_axis, w_cols, tol_over_rows, NULL},
     {"mean over columns", "clg_mean_axis", in_pos_mat, b_mean_axis, w_rows, tol_over_cols, NULL},
     /* exact: it picks a value */
