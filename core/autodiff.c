@@ -143,7 +143,7 @@ static clg_status backward(clg_graph *g, clg_tensor loss)
                          (int)loss.id, clg_op_name(ln->op), sh);
     }
     if (!ln->requires_grad)
-        return clg_error(g->ctx, CLG_ERR_STATE, "clg_backward: the loss does not depend on any parameter");
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_backward: the loss depends on no parameter and no input marked by clg_tensor_requires_grad");
 
     int32_t n0 = loss.id + 1;
     int32_t *grads = malloc((size_t)n0 * sizeof *grads);
@@ -162,7 +162,7 @@ static clg_status backward(clg_graph *g, clg_tensor loss)
      * buffers of their own cost the plan nothing */
     if (g->status == CLG_OK)
         for (int32_t i = 0; i < n0; i++)
-            if (g->nodes[i].op == CLG_OP_PARAM) {
+            if (g->nodes[i].op == CLG_OP_PARAM || (g->nodes[i].op == CLG_OP_INPUT && g->nodes[i].requires_grad)) {
                 g->nodes[i].grad = grads[i];
                 if (grads[i] >= 0) g->nodes[grads[i]].keep = true;
             }
@@ -180,11 +180,41 @@ clg_status clg_backward(clg_graph *g, clg_tensor loss)
     return clg_txn_end(g, txn, backward(g, loss));
 }
 
+/* Gradients of an input: marked before anything reads it, since each op
+ * takes requires_grad from its sources when it is recorded. */
+clg_status clg_tensor_requires_grad(clg_graph *g, clg_tensor input)
+{
+    const char *f = "clg_tensor_requires_grad";
+    clg_status s = clg_graph_check(g, f);
+    if (s != CLG_OK) return s;
+    if ((s = clg_tensor_check(g, input, f)) != CLG_OK) return s;
+    clg_node *n = &g->nodes[input.id];
+    if (n->op == CLG_OP_PARAM) return CLG_OK; /* it has one already */
+    if (n->op != CLG_OP_INPUT || n->dtype != CLG_F32)
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "%s: tensor %d is %s, not a float input: only inputs and parameters have gradients", f,
+                         (int)input.id, n->dtype != CLG_F32 ? "int32 labels" : clg_op_name(n->op));
+    if (g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "%s: the graph already has its backward pass", f);
+    for (int32_t i = input.id + 1; i < g->n; i++)
+        for (int k = 0; k < CLG_MAX_SRC; k++)
+            if (g->nodes[i].src[k] == input.id)
+                return clg_error(g->ctx, CLG_ERR_STATE,
+                                 "%s: input %d is already read by tensor %d (%s): mark it before recording the ops "
+                                 "that use it",
+                                 f, (int)input.id, (int)i, clg_op_name(g->nodes[i].op));
+    n->requires_grad = true;
+    return CLG_OK;
+}
+
 clg_tensor clg_grad(clg_graph *g, clg_tensor param)
 {
     if (clg_graph_check(g, "clg_grad") != CLG_OK) return CLG_FAILED;
-    if (!clg_tensor_in(g, param) || g->nodes[param.id].op != CLG_OP_PARAM) {
-        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_grad: tensor %d is not a parameter", (int)param.id);
+    if (!clg_tensor_in(g, param) ||
+        !(g->nodes[param.id].op == CLG_OP_PARAM || (g->nodes[param.id].op == CLG_OP_INPUT &&
+                                                     g->nodes[param.id].requires_grad))) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                  "clg_grad: tensor %d is neither a parameter nor an input marked by clg_tensor_requires_grad",
+                  (int)param.id);
         return CLG_FAILED;
     }
     if (!g->has_backward) {

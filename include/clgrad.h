@@ -777,9 +777,17 @@ CLG_API clg_status clg_checkpoint_load_model(clg_graph *g, const char *path, clg
  * every parameter t that loss depends on. loss must have one element.
  * May be called once per graph. */
 CLG_API clg_status clg_backward(clg_graph *g, clg_tensor loss);
-/* The gradient tensor of a parameter after clg_backward (id < 0 if the
- * loss does not depend on it; the status says why). */
+/* The gradient tensor of a parameter, or of an input marked by
+ * clg_tensor_requires_grad, after clg_backward (id < 0 if the loss does
+ * not depend on it; the status says why). */
 CLG_API clg_tensor clg_grad(clg_graph *g, clg_tensor param);
+/* Asks for d loss / d input of a float input (clg_input), as PyTorch's
+ * requires_grad_(): for input attributions, adversarial examples and
+ * gradient penalties. Call it before any op reads the input and before
+ * clg_backward (CLG_ERR_STATE otherwise, naming the op that reads it);
+ * labels cannot have one (CLG_ERR_INVALID_ARGUMENT). The optimizer
+ * updates parameters only. A parameter already has one: CLG_OK. */
+CLG_API clg_status clg_tensor_requires_grad(clg_graph *g, clg_tensor input);
 
 /* Plain gradient descent: appends, for every parameter with a gradient,
  * the update w -= lr * grad (one kernel per parameter). lr must be finite
