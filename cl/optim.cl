@@ -5,7 +5,8 @@
  * dependent factors (scheduled lr, bias corrections) come as arguments.
  *
  * Every fused update starts from g = c G[i], c the clip coefficient
- * (optim_clip_coef's output) when OPTIM_CLIP is set, else 1. In accumulate
+ * (optim_clip_coef's output) when OPTIM_CLIP is set, else 1, negated
+ * when OPTIM_MAXIMIZE is. In accumulate
  * mode G is the accumulator, zeroed once read (OPTIM_ZERO_GRAD). State
  * buffers a flag leaves unused may alias W and are never touched.
  */
@@ -19,10 +20,14 @@
 #define OPTIM_AMSGRAD 32
 #define OPTIM_DECOUPLED 64
 #define OPTIM_CENTERED 128
+#define OPTIM_MAXIMIZE 256
 
+/* c: the clip coefficient or 1, negated to maximize (the negated gradient
+ * enters weight decay and the state, as PyTorch's maximize) */
 inline float optim_clip_scale(__global const float *clip, int flags)
 {
-    return (flags & OPTIM_CLIP) ? clip[0] : 1.0f;
+    const float c = (flags & OPTIM_CLIP) ? clip[0] : 1.0f;
+    return (flags & OPTIM_MAXIMIZE) ? -c : c;
 }
 
 /* Plain gradient descent: w <- w - lr * grad */

@@ -237,6 +237,7 @@ static int64_t static_flags(const clg_optimizer_config *c)
     if (adam && c->amsgrad) f |= OPTIM_F_AMSGRAD;
     if (c->kind == CLG_OPTIM_ADAMW) f |= OPTIM_F_DECOUPLED;
     if (c->kind == CLG_OPTIM_RMSPROP && c->centered) f |= OPTIM_F_CENTERED;
+    if (c->maximize) f |= OPTIM_F_MAXIMIZE;
     return f;
 }
 

@@ -36,7 +36,8 @@ enum {
     OPTIM_F_FIRST = 16,     /* SGD: the first step (buffer = gradient); set per step */
     OPTIM_F_AMSGRAD = 32,   /* Adam(W) */
     OPTIM_F_DECOUPLED = 64, /* AdamW: f-argument 1 is the decay factor 1 - lr wd */
-    OPTIM_F_CENTERED = 128  /* RMSProp */
+    OPTIM_F_CENTERED = 128, /* RMSProp */
+    OPTIM_F_MAXIMIZE = 256  /* the gradient negated first (cfg->maximize) */
 };
 
 #define OPTIM_NARGS 8

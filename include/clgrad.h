@@ -565,6 +565,11 @@ typedef struct clg_optimizer_config {
      * (for a mean over the whole batch, scale each micro-batch's loss by
      * 1 / micro-batches). */
     int accumulate; /* 0 */
+    /* Nonzero: maximize the loss (PyTorch's maximize=True): every update
+     * starts from the negated gradient, before weight decay and state, so
+     * it equals minimizing -loss. Added in 0.2.1; a smaller struct (size)
+     * leaves it 0. */
+    int maximize; /* 0 */
 } clg_optimizer_config;
 
 /* Fills the first size bytes of *cfg with kind's defaults and sets

@@ -17,6 +17,7 @@ static update_io update_io_of(const clg_node *nodes, const clg_node *n)
     update_io io = {.w = ref_data(n), .g = ref_data(&nodes[n->src[0]]), .clip = 1, .flags = n->i[1]};
     for (int k = 0; k < 3; k++) io.s[k] = n->src[1 + k] >= 0 ? ref_data(&nodes[n->src[1 + k]]) : NULL;
     if (io.flags & OPTIM_F_CLIP) io.clip = ref_data(&nodes[n->i[2]])[0];
+    if (io.flags & OPTIM_F_MAXIMIZE) io.clip = -io.clip;
     return io;
 }
 

@@ -37,6 +37,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #define ASSERT_MSG_HAS(ctx, text)                                                                   \
@@ -937,6 +938,71 @@ static void errors(const char *spec, clg_context *ctx)
 
 static void test_errors(void **state) { each_device(errors); }
 
+/* maximize (PyTorch's maximize=True) negates the gradient before weight
+ * decay and state, so maximizing sum(w * c) is minimizing sum(w * -c): the
+ * same parameters bit for bit (the negation is exact), for every
+ * optimizer, option and schedule of make_cases, plain, clipped and
+ * accumulated; and a caller's struct that ends before the field (an
+ * older header's) leaves it off whatever follows. */
+static void maximize_one(clg_context *ctx, clg_optimizer_config cfg, int mode, uint64_t seed, const char *spec)
+{
+    enum { STEPS = 4 };
+    if (mode == MODE_CLIP) cfg.max_grad_norm = 10.0f;
+    if (mode == MODE_ACCUM) cfg.accumulate = 1;
+    lin_graph L[3];
+    clg_optimizer_config c2 = cfg, c3 = cfg;
+    cfg.maximize = 1;
+    c3.maximize = 1;
+    c3.size = offsetof(clg_optimizer_config, maximize); /* an older struct: the field is not read */
+    lin_build(ctx, &L[0], &cfg);
+    lin_build(ctx, &L[1], &c2);
+    lin_build(ctx, &L[2], &c3);
+    const size_t n = L[0].off[NP];
+    float *w0 = malloc(n * sizeof(float)), *c = malloc(n * sizeof(float)), *neg = malloc(n * sizeof(float));
+    float *got[3] = {malloc(n * sizeof(float)), malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    rng_t r = {seed};
+    rng_fill(&r, w0, n, 0.5, 2.0, false);
+    for (int k = 0; k < 3; k++) lin_set(ctx, &L[k], L[k].w, w0);
+    const int micro = mode == MODE_ACCUM ? 2 : 1;
+    for (int step = 0; step < STEPS; step++) {
+        for (int mb = 0; mb < micro; mb++) {
+            rng_fill(&r, c, n, 0.1, 2.0, false);
+            for (size_t i = 0; i < n; i++) neg[i] = -c[i];
+            for (int k = 0; k < 3; k++) {
+                lin_set(ctx, &L[k], L[k].c, k == 1 ? neg : c);
+                CHECK_OK(ctx, clg_graph_run(L[k].g, micro > 1 ? CLG_RUN_FORWARD | CLG_RUN_BACKWARD : CLG_RUN_ALL));
+            }
+        }
+        for (int k = 0; micro > 1 && k < 3; k++) CHECK_OK(ctx, clg_graph_run(L[k].g, CLG_RUN_UPDATE));
+    }
+    for (int k = 0; k < 3; k++) lin_get(ctx, &L[k], L[k].w, got[k]);
+    char label[320], what[400];
+    describe(&cfg, mode, label, sizeof label);
+    snprintf(what, sizeof what, "%s: %s: maximize sum(w c) against minimize sum(w -c)", spec, label);
+    assert_close_ulp(got[0], got[1], n, 0, what);
+    /* the older struct minimized sum(w c): it moved the other way */
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += got[2][i] != got[0][i];
+    if (differ == 0) fail_msg("%s: %s: a struct without the maximize field maximized", spec, label);
+    for (int k = 0; k < 3; k++) {
+        free(got[k]);
+        clg_graph_destroy(L[k].g);
+    }
+    free(w0);
+    free(c);
+    free(neg);
+}
+
+static void maximize(const char *spec, clg_context *ctx)
+{
+    clg_optimizer_config cases[64];
+    const int n = make_cases(cases);
+    for (int i = 0; i < n; i++)
+        for (int mode = 0; mode < MODE_COUNT; mode++) maximize_one(ctx, cases[i], mode, 900 + (uint64_t)i, spec);
+}
+
+static void test_maximize(void **state) { each_device(maximize); }
+
 /* The config's size field: a caller's struct from another version of the
  * header. Hand-filled (size 0) is this version's layout; a longer struct
  * gets this version's defaults and zeros after them; one shorter than any
@@ -983,6 +1049,7 @@ int main(void)
         cmocka_unit_test(test_matches_host), cmocka_unit_test(test_converges), cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_clipping),     cmocka_unit_test(test_accumulation), cmocka_unit_test(test_resume),
         cmocka_unit_test(test_state_init),   cmocka_unit_test(test_errors), cmocka_unit_test(test_config_size),
+        cmocka_unit_test(test_maximize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
