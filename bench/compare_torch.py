@@ -131,6 +131,7 @@ TORCH_OPS = {
     "abs": lambda x: torch.abs(x),
     "clamp": lambda x: torch.clamp(x, -1.0, 1.5),
     "pow": lambda x: torch.pow(x, 1.5),
+    "softplus beta 2 threshold 3": lambda x: F.softplus(x, beta=2.0, threshold=3.0),
     "sum": lambda x: torch.sum(x),
     "mean": lambda x: torch.mean(x),
     "mse loss": lambda a, b: F.mse_loss(a, b),

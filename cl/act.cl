@@ -78,3 +78,24 @@ __kernel void clamp_backward(__global const float *X, __global const float *DY, 
         DX[i] = x >= lo && x <= hi ? DY[i] : 0.0f;
     }
 }
+
+/* softplus_beta(x) = log(1 + e^z) / beta, z = beta x, as softplus's stable
+ * form max(z, 0) + log1p(e^-|z|); x where z > threshold (PyTorch's
+ * reversion to linear);  dx = dy sigmoid(z), dy beyond the threshold.
+ * Two constants: its own kernels, not fused. */
+__kernel void softplus_beta_forward(__global const float *X, __global float *Y, long n, float beta, float thr)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const float x = X[i], z = beta * x;
+        Y[i] = z > thr ? x : EW_SOFTPLUS(z, 0.0f, 0.0f) / beta;
+    }
+}
+
+__kernel void softplus_beta_backward(__global const float *X, __global const float *DY, __global float *DX, long n,
+                                     float beta, float thr)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const float z = beta * X[i];
+        DX[i] = z > thr ? DY[i] : DY[i] * act_sigmoid(z);
+    }
+}

@@ -50,6 +50,15 @@ clg_tensor clg_clamp(clg_graph *g, clg_tensor x, float lo, float hi)
     return act_unary2(g, CLG_OP_CLAMP, x, lo, hi, lo <= hi ? NULL : why);
 }
 
+clg_tensor clg_softplus_beta(clg_graph *g, clg_tensor x, float beta, float threshold)
+{
+    char why[128];
+    snprintf(why, sizeof why, "beta %g must be finite and > 0, threshold %g finite", (double)beta,
+             (double)threshold);
+    const bool ok = beta > 0 && isfinite(beta) && isfinite(threshold);
+    return act_unary2(g, CLG_OP_SOFTPLUS_BETA, x, beta, threshold, ok ? NULL : why);
+}
+
 clg_tensor clg_pow(clg_graph *g, clg_tensor x, float p)
 {
     char why[96];
@@ -78,6 +87,7 @@ static clg_op grad_op_of(clg_op op)
     case CLG_OP_ABS: return CLG_OP_ABS_GRAD;
     case CLG_OP_CLAMP: return CLG_OP_CLAMP_GRAD;
     case CLG_OP_POW: return CLG_OP_POW_GRAD;
+    case CLG_OP_SOFTPLUS_BETA: return CLG_OP_SOFTPLUS_BETA_GRAD;
     default: return CLG_OP_COUNT;
     }
 }

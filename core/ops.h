@@ -104,6 +104,8 @@ typedef enum clg_family {
     X(CLAMP_GRAD, "clamp_backward", 2, ACT)                                                        \
     X(POW, "pow", 1, ACT) /* f[0] = the exponent */                                                \
     X(POW_GRAD, "pow_backward", 2, ACT)                                                            \
+    X(SOFTPLUS_BETA, "softplus_beta", 1, ACT) /* f[0] = beta, f[1] = threshold */                  \
+    X(SOFTPLUS_BETA_GRAD, "softplus_beta_backward", 2, ACT)                                        \
     /* softmax and losses: i[0] = axis */                                                          \
     X(SOFTMAX, "softmax", 1, SOFTMAX)                                                              \
     X(SOFTMAX_GRAD, "softmax_backward", 2, SOFTMAX)         /* (y, dy) */                          \

@@ -19,19 +19,21 @@ static clg_status run_backward(clg_cl_backend *b, int k, const clg_node *X, cons
     return clg_cl_launch(b, k, args, 5, clg_cl_vector_items(b, n), 0);
 }
 
-/* clamp: its bounds are two constants */
-static clg_status run_clamp(clg_cl_backend *b, const clg_node *X, const clg_node *DY, const clg_node *OUT)
+/* clamp and softplus_beta: two constants (f[0], f[1]); kf and kb the
+ * forward and backward kernels, items the work-items n elements take */
+static clg_status run_two_constants(clg_cl_backend *b, int kf, int kb, const clg_node *X, const clg_node *DY,
+                                    const clg_node *OUT, size_t items)
 {
     cl_mem x = MEM(X->buf), out = MEM(OUT->buf);
     cl_long n = OUT->numel;
-    float lo = OUT->f[0], hi = OUT->f[1];
+    float f0 = OUT->f[0], f1 = OUT->f[1];
     if (!DY) {
-        clg_karg args[] = {ARG(x), ARG(out), ARG(n), ARG(lo), ARG(hi)};
-        return clg_cl_launch(b, K_clamp_forward, args, 5, clg_cl_vector_items(b, n), 0);
+        clg_karg args[] = {ARG(x), ARG(out), ARG(n), ARG(f0), ARG(f1)};
+        return clg_cl_launch(b, kf, args, 5, items, 0);
     }
     cl_mem dy = MEM(DY->buf);
-    clg_karg args[] = {ARG(x), ARG(dy), ARG(out), ARG(n), ARG(lo), ARG(hi)};
-    return clg_cl_launch(b, K_clamp_backward, args, 6, clg_cl_vector_items(b, n), 0);
+    clg_karg args[] = {ARG(x), ARG(dy), ARG(out), ARG(n), ARG(f0), ARG(f1)};
+    return clg_cl_launch(b, kb, args, 6, items, 0);
 }
 
 clg_status clg_cl_act(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
@@ -53,8 +55,12 @@ clg_status clg_cl_act(clg_cl_backend *b, const clg_node *nodes, const clg_node *
     case CLG_OP_ABS_GRAD: return run_backward(b, K_abs_backward, x, dy, n);
     case CLG_OP_POW: return run_forward(b, K_pow_forward, x, n);
     case CLG_OP_POW_GRAD: return run_backward(b, K_pow_backward, x, dy, n);
-    case CLG_OP_CLAMP: return run_clamp(b, x, NULL, n);
-    case CLG_OP_CLAMP_GRAD: return run_clamp(b, x, dy, n);
+    case CLG_OP_CLAMP:
+    case CLG_OP_CLAMP_GRAD:
+        return run_two_constants(b, K_clamp_forward, K_clamp_backward, x, dy, n, clg_cl_vector_items(b, n->numel));
+    case CLG_OP_SOFTPLUS_BETA:
+    case CLG_OP_SOFTPLUS_BETA_GRAD: /* scalar kernels: a work-item an element */
+        return run_two_constants(b, K_softplus_beta_forward, K_softplus_beta_backward, x, dy, n, (size_t)n->numel);
     default: return clg_cl_unsupported(b, n);
     }
 }

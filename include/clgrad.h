@@ -381,6 +381,11 @@ CLG_API clg_tensor clg_clamp(clg_graph *g, clg_tensor x, float lo, float hi);
 /* x^p for a finite exponent p (C's pow: a negative x with a non-integer p
  * gives NaN); the gradient is p x^(p-1) dy. */
 CLG_API clg_tensor clg_pow(clg_graph *g, clg_tensor x, float p);
+/* PyTorch's softplus(x, beta, threshold): log(1 + e^(beta x)) / beta, and
+ * x where beta x > threshold (PyTorch's defaults: beta 1, threshold 20);
+ * beta > 0 and threshold finite. The gradient is sigmoid(beta x), 1
+ * beyond the threshold. */
+CLG_API clg_tensor clg_softplus_beta(clg_graph *g, clg_tensor x, float beta, float threshold);
 
 /* softmax */
 

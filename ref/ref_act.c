@@ -117,6 +117,18 @@ clg_status REF(clg_ref_act)(clg_backend *be, const clg_node *nodes, const clg_no
     case CLG_OP_CLAMP_GRAD:
         for (int64_t i = 0; i < count; i++) y[i] = x[i] >= slope && x[i] <= hi ? dy[i] : 0;
         return CLG_OK;
+    case CLG_OP_SOFTPLUS_BETA: /* slope: beta, hi: the threshold */
+        for (int64_t i = 0; i < count; i++) {
+            const real z = slope * x[i];
+            y[i] = z > hi ? x[i] : softplus(z) / slope;
+        }
+        return CLG_OK;
+    case CLG_OP_SOFTPLUS_BETA_GRAD:
+        for (int64_t i = 0; i < count; i++) {
+            const real z = slope * x[i];
+            y[i] = z > hi ? dy[i] : dy[i] * softplus_grad(z);
+        }
+        return CLG_OK;
     case CLG_OP_POW: /* slope: the exponent */
         for (int64_t i = 0; i < count; i++) y[i] = pow(x[i], slope);
         return CLG_OK;

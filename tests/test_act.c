@@ -100,6 +100,11 @@ static clg_tensor pow_op(clg_graph *g, clg_tensor x) { return clg_pow(g, x, 3.0f
 static double f_pow(double x) { return x * x * x; }
 static double df_pow(double x) { return 3 * x * x; }
 
+/* PyTorch's softplus(beta = 2, threshold = 3): linear where 2x > 3 */
+static clg_tensor softplus_beta_op(clg_graph *g, clg_tensor x) { return clg_softplus_beta(g, x, 2.0f, 3.0f); }
+static double f_softplus_beta(double x) { return 2 * x > 3 ? x : log1p(exp(2 * x)) / 2; }
+static double df_softplus_beta(double x) { return 2 * x > 3 ? 1 : 1 / (1 + exp(-2 * x)); }
+
 static const act_case cases[] = {
     {"leaky_relu", leaky, f_leaky, df_leaky},
     {"gelu", clg_gelu, f_gelu, df_gelu},
@@ -109,6 +114,7 @@ static const act_case cases[] = {
     {"abs", clg_abs, f_abs, df_abs},
     {"clamp", clamp_op, f_clamp, df_clamp},
     {"pow", pow_op, f_pow, df_pow},
+    {"softplus_beta", softplus_beta_op, f_softplus_beta, df_softplus_beta},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -281,6 +287,18 @@ static void test_bad_input(void **state)
         assert_int_equal(clg_graph_status(g), CLG_ERR_INVALID_ARGUMENT);
         ASSERT_MSG_HAS(ctx, is_pow ? "pow" : "clamp");
         ASSERT_MSG_HAS(ctx, bad[k].says);
+        ASSERT_MSG_HAS(ctx, "[3,5]");
+        clg_context_destroy(ctx);
+    }
+    /* softplus_beta: beta > 0 and finite, threshold finite */
+    static const float bad_sb[][2] = {{0, 20}, {-1, 20}, {NAN, 20}, {INFINITY, 20}, {1, NAN}, {1, INFINITY}};
+    for (size_t k = 0; k < sizeof bad_sb / sizeof bad_sb[0]; k++) {
+        ctx = open_ctx("reference");
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        x = clg_input(g, 2, s35);
+        assert_true(clg_softplus_beta(g, x, bad_sb[k][0], bad_sb[k][1]).id < 0);
+        assert_int_equal(clg_graph_status(g), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(ctx, "softplus_beta");
         ASSERT_MSG_HAS(ctx, "[3,5]");
         clg_context_destroy(ctx);
     }

@@ -103,6 +103,7 @@ static clg_tensor build_binary(clg_graph *g, const clg_tensor *in, void *arg)
 
 static clg_tensor clamp_op(clg_graph *g, clg_tensor x) { return clg_clamp(g, x, -1.0f, 1.5f); }
 static clg_tensor pow_op(clg_graph *g, clg_tensor x) { return clg_pow(g, x, 1.5f); }
+static clg_tensor softplus_beta_op(clg_graph *g, clg_tensor x) { return clg_softplus_beta(g, x, 2.0f, 3.0f); }
 
 static void test_elementwise(void **state)
 {
@@ -117,7 +118,7 @@ static void test_elementwise(void **state)
         {"leaky_relu", leaky, false},     {"gelu", clg_gelu, false},    {"silu", clg_silu, false},
         {"softplus", clg_softplus, false}, {"sum", sum_times, false},   {"mean", mean_times, false},
         {"gelu_erf", clg_gelu_erf, false}, {"abs", clg_abs, false},     {"clamp", clamp_op, false},
-        {"pow", pow_op, true},
+        {"pow", pow_op, true},             {"softplus_beta", softplus_beta_op, false},
     };
     for (size_t k = 0; k < sizeof unary / sizeof unary[0]; k++) {
         const gc_input in = {

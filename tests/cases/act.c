@@ -41,6 +41,8 @@ static clg_tensor b_gelu_erf(clg_graph *g, const clg_tensor *in) { return clg_ge
 static clg_tensor b_abs(clg_graph *g, const clg_tensor *in) { return clg_abs(g, in[0]); }
 static clg_tensor b_clamp(clg_graph *g, const clg_tensor *in) { return clg_clamp(g, in[0], -1.0f, 1.5f); }
 static clg_tensor b_pow(clg_graph *g, const clg_tensor *in) { return clg_pow(g, in[0], 1.5f); }
+/* beta 2, threshold 3: both sides for |x| in [0.05, 4] (the switch at x = 1.5) */
+static clg_tensor b_softplus_beta(clg_graph *g, const clg_tensor *in) { return clg_softplus_beta(g, in[0], 2.0f, 3.0f); }
 
 const op_case act_cases[] = {
     {"leaky relu", "clg_leaky_relu", in_x, b_leaky, w_act, NULL, NULL},
@@ -51,5 +53,6 @@ const op_case act_cases[] = {
     {"abs", "clg_abs", in_x, b_abs, w_act, NULL, NULL},
     {"clamp", "clg_clamp", in_x, b_clamp, w_act, NULL, NULL},
     {"pow", "clg_pow", in_pos, b_pow, w_act, NULL, NULL},
+    {"softplus beta 2 threshold 3", "clg_softplus_beta", in_x, b_softplus_beta, w_act, NULL, NULL},
 };
 const size_t act_ncases = sizeof act_cases / sizeof act_cases[0];
