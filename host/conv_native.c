@@ -403,9 +403,16 @@ static void CL_CALLBACK run_native_conv(void *v)
     if (s != dnnl_success) p->failed = 1;
 }
 
+/* oneDNN 2.6.3's backward-data convolution (x64:gemm:jit) with a stride
+ * and a dilation both above 1 returned dnnl_invalid_arguments, then wrote
+ * out of bounds (a crash in its memset; x [2,2,7,9] by [3,2,3,3], stride 2,
+ * dilation 2, padding 1, 2026-12-02): such convolutions take clgrad's own
+ * kernels, every phase (one path per node). */
+static bool avoided(const clg_conv_geom *g) { return (g->sh > 1 || g->sw > 1) && (g->dh > 1 || g->dw > 1); }
+
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g)
 {
-    if (!b->conv_native || !b->dnnl) return false;
+    if (!b->conv_native || !b->dnnl || avoided(g)) return false;
     /* every phase must be made, bias or not: asked once per node recorded */
     conv_desc d;
     if (describe(g, &d) != dnnl_success) return false;
@@ -423,6 +430,7 @@ clg_status clg_cl_conv_native(clg_cl_backend *b, int phase, const clg_conv_geom 
 {
     conv_prim *p;
     *taken = false;
+    if (avoided(g)) return CLG_OK;
     clg_status st = get_prim(b, phase, bias != NULL, g, &p);
     if (st != CLG_OK || !p) return st;
     *taken = true;
