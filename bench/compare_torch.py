@@ -139,6 +139,8 @@ TORCH_OPS = {
     "smooth l1 loss": lambda a, b: F.smooth_l1_loss(a, b, beta=0.5),
     "sum over rows": lambda x: x.sum(0),
     "mean over columns": lambda x: x.mean(1, keepdim=True),
+    "max minus min of all": lambda x: x.amax() - x.amin(),
+    "one-hot of argmax times x": lambda x: F.one_hot(x.argmax(1), x.shape[1]).float() * x,
     "max over columns": lambda x: torch.amax(x, 1),
     "reshape": lambda x: x.reshape(x.shape[1], x.shape[0]),
     "permute NCHW to NHWC": lambda x: x.permute(0, 2, 3, 1).contiguous(),
@@ -149,14 +151,26 @@ TORCH_OPS = {
     "log softmax": lambda x: F.log_softmax(x, 1),
     "softmax cross-entropy": lambda z, labels: F.cross_entropy(z, labels),
     "bce with logits": lambda z, t: F.binary_cross_entropy_with_logits(z, t),
+    "cross-entropy, weights, smoothing, ignore": lambda z, labels, w: F.cross_entropy(
+        z, labels, weight=w, ignore_index=0, label_smoothing=0.1),
+    "nll loss, sum": lambda x, labels: F.nll_loss(x, labels, reduction="sum"),
+    "one-hot times x, ignore 2": lambda x, labels: F.one_hot(labels, x.shape[1]).masked_fill(
+        (labels == 2).unsqueeze(1), 0).float() * x,
     "matmul": lambda a, b: a @ b,
+    "embedding": lambda ids, w: F.embedding(ids, w),
     "linear": lambda x, w, b: F.linear(x, w, b),
     "conv2d 3x3": lambda x, w, b: F.conv2d(x, w, b, padding=1),
+    "conv2d 3x3 grouped": lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=x.shape[1] // w.shape[1]),
     "max pool 2x2": lambda x: F.max_pool2d(x, 2),
     "avg pool 2x2": lambda x: F.avg_pool2d(x, 2),
     "adaptive avg pool to 1x1": lambda x: F.adaptive_avg_pool2d(x, 1),
+    "upsample nearest 2x": lambda x: F.interpolate(x, scale_factor=2, mode="nearest"),
+    "layer norm": lambda x, g, b: F.layer_norm(x, x.shape[-1:], g, b, eps=1e-5),
+    "group norm": lambda x, g, b: F.group_norm(x, 4 if x.shape[1] % 4 == 0 else x.shape[1], g, b, eps=1e-5),
     "batch norm": lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=1e-5),
     "relu(batch norm(x)), chain": lambda x, g, b: torch.relu(F.batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
+    # torchvision's RandomCrop(padding=2) + RandomHorizontalFlip on the whole batch, as tensors
+    "random crop flip": lambda x: torch.roll(F.pad(x, (2, 2, 2, 2)), (1, -1), (2, 3))[:, :, 2:-2, 2:-2].flip(3),
     "dropout": lambda x: F.dropout(x, 0.3, training=True),
 }
 

@@ -62,6 +62,7 @@ typedef struct built {
     clg_graph *g;
     clg_tensor in[CASE_MAX_IN], y;
     int64_t ny;
+    int wrt; /* the input whose gradient the check reads: the first with one */
 } built;
 
 /* weighted: the loss is sum(y * c) with c varying over y, for the check:
@@ -71,6 +72,8 @@ static bool build_workload(const char *spec, const op_case *c, const case_input 
                            bool weighted, float *const *data, built *b, char *why, size_t whylen)
 {
     memset(b, 0, sizeof *b);
+    for (int i = nin - 1; i >= 0; i--)
+        if (in[i].param && in[i].label_max <= 0) b->wrt = i;
     if (clg_context_create(spec, &b->ctx) != CLG_OK || clg_graph_create(b->ctx, &b->g) != CLG_OK) goto fail;
     for (int i = 0; i < nin; i++)
         b->in[i] = in[i].label_max > 0       ? clg_labels(b->g, in[i].ndim, in[i].shape)
@@ -109,10 +112,10 @@ fail:
     return false;
 }
 
-/* Output (forward) or the first input's gradient (backward) after one run. */
+/* Output (forward) or the first differentiated input's gradient (backward) after one run. */
 static float *run_once(built *b, bool backward, int64_t *count)
 {
-    clg_tensor t = backward ? clg_grad(b->g, b->in[0]) : b->y;
+    clg_tensor t = backward ? clg_grad(b->g, b->in[b->wrt]) : b->y;
     *count = clg_tensor_numel(b->g, t);
     float *out = malloc(sizeof(float) * (size_t)*count);
     if (!out) return NULL;
@@ -146,8 +149,10 @@ static void measure(device_run *d, const bench_opts *o, const op_case *c, int64_
     shape_label(&in[0], size_label, sizeof size_label);
     result *r = bench_new_result(d, "ops", name, size_label);
     if (!r) return;
-    if (backward && !in[0].param) {
-        result_fail(r, "the case's first input has no gradient");
+    bool any_param = false;
+    for (int i = 0; i < nin; i++) any_param |= in[i].param;
+    if (backward && !any_param) {
+        result_fail(r, "no input of the case has a gradient");
         return;
     }
     float *data[CASE_MAX_IN] = {NULL};

@@ -1,7 +1,7 @@
 /*
  * clgrad-train: Fashion-MNIST end to end on any device.
  *
- *   clgrad-train [--model mlp|cnn] [--optimizer NAME] [--lr F] [--epochs N] ... (--help lists them)
+ *   clgrad-train [--model mlp|cnn|resnet] [--optimizer NAME] [--lr F] [--epochs N] ... (--help lists them)
  *
  * Reads the gzip'd IDX files of Debian's dataset-fashion-mnist package
  * (/usr/share/datasets/fashion-mnist) or --data DIR. Per epoch: training
@@ -37,15 +37,20 @@ static int die(const char *fmt, const char *a, const char *b)
 /* One table: the getopt list, --help, and which options a checkpoint
  * records (bit: the GIVEN_* flag, 0 for options it does not record). */
 static const cli_option cli_options[] = {
-    {"model", "NAME", "mlp or cnn; default mlp"},
+    {"model", "NAME", "mlp, cnn or resnet; default mlp"},
     {"optimizer", "NAME", "sgd, momentum, nesterov, adam, adamw, rmsprop or adagrad; default adam"},
     {"lr", "F", "learning rate; default the optimizer's (sgd 0.05, momentum/nesterov 0.01, adagrad 0.01, "
                 "others 0.001)"},
     {"schedule", "NAME", "constant, step, exponential or cosine; default constant"},
     {"warmup", "STEPS", "linear warm-up steps, from 0 to 100000000; default 0"},
+    {"weight-decay", "F", "L2 weight decay (decoupled for adamw) of the weights; biases and batch norm parameters "
+                          "get none (a parameter group); default 0 (adamw 0.01)"},
+    {"label-smoothing", "F", "cross-entropy's label smoothing, from 0 to 1 (below 1); default 0"},
+    {"augment", "NAME", "none, or crop-flip: random crop with padding 2 and horizontal flip on the device; "
+                        "default none"},
     {"epochs", "N", "from 1 to 100000; default 10"},
     {"batch", "N", "from 1 to 65536; default 64"},
-    {"width", "N", "hidden width (mlp) or first channels (cnn), from 1 to 1024; default 32"},
+    {"width", "N", "hidden width (mlp) or first channels (cnn, resnet), from 1 to 1024; default 32"},
     {"device", "SPEC", "default $CLGRAD_DEVICE, else the first GPU, else the first OpenCL device"},
     {"seed", "S", "from 0 to 2147483647; default 1"},
     {"data", "DIR", "the gzip'd IDX files; default " DEFAULT_DATA},
@@ -57,24 +62,27 @@ static const cli_option cli_options[] = {
     {"target-accuracy", "A", "stop after the first epoch whose test accuracy reaches A (0 to 1), and report the time "
                              "to it (clgrad-bench's tta group); --epochs is the cap"},
 };
-enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SEED, O_DATA,
+enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_WEIGHT_DECAY, O_LABEL_SMOOTHING, O_AUGMENT, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SEED, O_DATA,
        O_LIMIT, O_SAVE, O_RESUME, O_JSON, O_STOP_AFTER, O_TARGET };
 static const unsigned recorded[] = {
     [O_MODEL] = GIVEN_MODEL, [O_OPTIMIZER] = GIVEN_OPTIMIZER, [O_LR] = GIVEN_LR,         [O_SCHEDULE] = GIVEN_SCHEDULE,
-    [O_WARMUP] = GIVEN_WARMUP, [O_EPOCHS] = GIVEN_EPOCHS,     [O_BATCH] = GIVEN_BATCH,   [O_WIDTH] = GIVEN_WIDTH,
+    [O_WARMUP] = GIVEN_WARMUP, [O_WEIGHT_DECAY] = GIVEN_WEIGHT_DECAY, [O_AUGMENT] = GIVEN_AUGMENT,
+    [O_LABEL_SMOOTHING] = GIVEN_LABEL_SMOOTHING,
+    [O_EPOCHS] = GIVEN_EPOCHS,     [O_BATCH] = GIVEN_BATCH,   [O_WIDTH] = GIVEN_WIDTH,
     [O_SEED] = GIVEN_SEED,     [O_LIMIT] = GIVEN_LIMIT,       [O_STOP_AFTER] = 0,        [O_TARGET] = 0,
 };
 
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.model = "mlp", .optimizer = "adam", .schedule = "constant", .data = DEFAULT_DATA, .lr = -1,
-                   .epochs = 10, .batch = 64, .width = 32, .seed = 1};
+                   .epochs = 10, .batch = 64, .width = 32, .seed = 1, .augment = "none", .weight_decay = -1};
     cli c;
     cli_init(&c, "clgrad-train", NULL,
              "Fashion-MNIST end to end on one device: per epoch the training loss, test accuracy and time,\n"
              "then a summary naming the device.",
              cli_options, sizeof cli_options / sizeof cli_options[0]);
-    static const char *const models[] = {"mlp", "cnn", NULL};
+    static const char *const models[] = {"mlp", "cnn", "resnet", NULL};
+    static const char *const augments[] = {"none", "crop-flip", NULL};
     static const char *const optimizers[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", NULL};
     static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
     const char *v;
@@ -95,6 +103,19 @@ static int parse(int argc, char **argv, options *o)
             const float f = (float)o->lr;
             ok = end != v && !*end && f > 0 && isfinite(f);
             if (!ok) cli_fail(&c, "--lr must be a positive number a float holds (1.4e-45 to 3.4e38), not '%s'", v);
+            break;
+        }
+        case O_AUGMENT: ok = cli_choice(&c, "augment", v, augments) >= 0, o->augment = v; break;
+        case O_LABEL_SMOOTHING: {
+            double e;
+            ok = cli_double(&c, "label-smoothing", v, 0, 0.999999, "from 0 to below 1", &e);
+            o->label_smoothing = e;
+            break;
+        }
+        case O_WEIGHT_DECAY: {
+            double wd;
+            ok = cli_double(&c, "weight-decay", v, 0, 1, "from 0 to 1", &wd);
+            o->weight_decay = wd;
             break;
         }
         case O_WARMUP: ok = cli_long(&c, "warmup", v, 0, 100000000, &n), o->warmup = (int)n; break;
@@ -151,6 +172,7 @@ static int optimizer_config(const options *o, int64_t steps_per_epoch, clg_optim
             cfg->momentum = table[i].momentum;
             cfg->nesterov = table[i].nesterov;
             cfg->lr = o->lr > 0 ? (float)o->lr : table[i].lr;
+            if (o->weight_decay >= 0) cfg->weight_decay = (float)o->weight_decay;
             int64_t total = steps_per_epoch * o->epochs;
             if (!strcmp(o->schedule, "constant")) cfg->schedule = CLG_LR_CONSTANT;
             else if (!strcmp(o->schedule, "step")) {
@@ -290,7 +312,9 @@ static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loa
 {
     int64_t step, epoch, batch;
     clg_meta *meta = NULL;
+    uint64_t rng = 0;
     int rc = check(ctx, clg_optimizer_get_step(m->g, &step));
+    if (rc == 0) rc = check(ctx, clg_graph_get_rng_counter(m->g, &rng));
     if (rc == 0 && clg_loader_position(l, &epoch, &batch) != CLG_OK) rc = die("cannot read the loader position", NULL, NULL);
     if (rc == 0 && clg_meta_create(&meta) != CLG_OK) rc = die("out of memory", NULL, NULL);
     if (rc == 0 && (clg_meta_set(meta, "format", "clgrad-train/1") || clg_meta_set(meta, "model", o->model) ||
@@ -299,7 +323,10 @@ static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loa
                     clg_meta_set_i64(meta, "epochs", o->epochs) || clg_meta_set_i64(meta, "warmup", o->warmup) ||
                     clg_meta_set_i64(meta, "limit", o->limit) || clg_meta_set_f64(meta, "lr", o->lr) ||
                     clg_meta_set_u64(meta, "seed", o->seed) || clg_meta_set_i64(meta, "step", step) ||
-                    clg_meta_set_i64(meta, "loader_epoch", epoch) || clg_meta_set_i64(meta, "loader_batch", batch)))
+                    clg_meta_set_i64(meta, "loader_epoch", epoch) || clg_meta_set_i64(meta, "loader_batch", batch) ||
+                    clg_meta_set(meta, "augment", o->augment) || clg_meta_set_f64(meta, "weight_decay", o->weight_decay) ||
+                    clg_meta_set_f64(meta, "label_smoothing", o->label_smoothing) ||
+                    clg_meta_set_u64(meta, "rng_counter", rng)))
         rc = die("out of memory", NULL, NULL);
     if (rc == 0) rc = check(ctx, clg_checkpoint_save_meta(m->g, o->save, meta));
     clg_meta_destroy(meta);
@@ -318,6 +345,10 @@ static int resume_checkpoint(clg_context *ctx, model *m, const options *o, clg_l
         clg_meta_get_i64(meta, "loader_batch", &lb))
         rc = die("--resume: %s lacks clgrad-train's metadata", o->resume, NULL);
     if (rc == 0) rc = check(ctx, clg_optimizer_set_step(m->g, step));
+    /* the random ops' counter (augmentation, dropout); absent before 0.2.2 */
+    uint64_t rng;
+    if (rc == 0 && clg_meta_get_u64(meta, "rng_counter", &rng) == CLG_OK)
+        rc = check(ctx, clg_graph_set_rng_counter(m->g, rng));
     if (rc == 0 && clg_loader_seek(l, le, lb) != CLG_OK) rc = die("--resume: bad loader position", NULL, NULL);
     *first_epoch = (int)le;
     clg_meta_destroy(meta);
@@ -370,8 +401,13 @@ int main(int argc, char **argv)
         rc = die("%s", clg_context_errmsg(ctx), NULL);
         goto done;
     }
-    if (model_build(ctx, o.model, o.batch, o.width, o.seed, &m) != CLG_OK ||
-        clg_optimizer(m.g, &cfg) != CLG_OK ||
+    /* no weight decay for biases and batch norm parameters: a group of their own */
+    clg_optimizer_config flat_cfg = cfg;
+    flat_cfg.weight_decay = 0;
+    if (model_build(ctx, o.model, o.batch, o.width, o.seed, !strcmp(o.augment, "crop-flip"),
+                    (float)o.label_smoothing, &m) != CLG_OK ||
+        clg_optimizer_groups(m.g, &cfg, cfg.weight_decay > 0 && m.nflat > 0,
+                             &(clg_optimizer_group){&flat_cfg, m.nflat, m.flat}) != CLG_OK ||
         model_build_eval(ctx, o.model, EVAL_BATCH, o.width, &m, &ev) != CLG_OK) {
         rc = die("%s", clg_context_errmsg(ctx), NULL);
         goto done;
@@ -383,8 +419,10 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    printf("clgrad-train: %s (%lld parameters), %s, lr %g, %s schedule, batch %d, on %s\n", o.model,
-           (long long)m.nparams, o.optimizer, (double)cfg.lr, o.schedule, o.batch, clg_context_device(ctx));
+    printf("clgrad-train: %s (%lld parameters), %s, lr %g, weight decay %g, %s schedule, batch %d, augment %s, "
+           "label smoothing %g, on %s\n",
+           o.model, (long long)m.nparams, o.optimizer, (double)cfg.lr, (double)cfg.weight_decay, o.schedule, o.batch,
+           o.augment, o.label_smoothing, clg_context_device(ctx));
     printf("matrix products: %s\n", clg_context_gemm(ctx));
     printf("data: %lld training and %lld test images from %s\n", (long long)train.images->shape[0],
            (long long)test.images->shape[0], o.data);

@@ -19,10 +19,15 @@ enum {
     GIVEN_WARMUP = 1 << 7,
     GIVEN_LR = 1 << 8,
     GIVEN_SEED = 1 << 9,
+    GIVEN_WEIGHT_DECAY = 1 << 10,
+    GIVEN_AUGMENT = 1 << 11,
+    GIVEN_LABEL_SMOOTHING = 1 << 12,
 };
 
 typedef struct options {
-    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json;
+    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json, *augment;
+    double weight_decay; /* on the weights; 1-D parameters are left out (a parameter group) */
+    double label_smoothing;
     double lr; /* <= 0: the optimizer's default */
     double target; /* > 0: stop after the first epoch whose test accuracy reaches it */
     int epochs, batch, width, warmup, stop_after;

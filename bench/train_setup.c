@@ -103,9 +103,29 @@ static int take_int(const clg_meta *meta, const char *key, unsigned bit, const o
     return 0;
 }
 
+/* A float option recorded since 0.2.2 (an older checkpoint's run had its
+ * default): compared as the float the run uses. */
+static int take_float(const clg_meta *meta, const char *key, unsigned bit, options *o, double *field)
+{
+    double v;
+    if (!clg_meta_get(meta, key)) return 0;
+    if (clg_meta_get_f64(meta, key, &v) != CLG_OK) return -1;
+    if ((o->given & bit) && (float)v != (float)*field) {
+        char option[32], a[32], b[32];
+        snprintf(option, sizeof option, "--%s", key);
+        for (char *c = option; *c; c++)
+            if (*c == '_') *c = '-';
+        snprintf(a, sizeof a, "%g", *field);
+        snprintf(b, sizeof b, "%g", v);
+        return conflict(option, a, b);
+    }
+    *field = v;
+    return 0;
+}
+
 int resume_options(options *o, double (*default_lr)(const char *optimizer))
 {
-    static char model[64], optimizer[64], schedule[64];
+    static char model[64], optimizer[64], schedule[64], augment[64];
     clg_safetensors *st = NULL;
     char err[512];
     if (clg_safetensors_read(o->resume, &st, err, sizeof err) != CLG_OK) {
@@ -118,6 +138,11 @@ int resume_options(options *o, double (*default_lr)(const char *optimizer))
     if (rc == 0) rc = take_string(meta, "model", GIVEN_MODEL, o, &o->model, model, sizeof model);
     if (rc == 0) rc = take_string(meta, "optimizer", GIVEN_OPTIMIZER, o, &o->optimizer, optimizer, sizeof optimizer);
     if (rc == 0) rc = take_string(meta, "schedule", GIVEN_SCHEDULE, o, &o->schedule, schedule, sizeof schedule);
+    /* recorded since 0.2.2; an older checkpoint's run had neither */
+    if (rc == 0 && clg_meta_get(meta, "augment"))
+        rc = take_string(meta, "augment", GIVEN_AUGMENT, o, &o->augment, augment, sizeof augment);
+    if (rc == 0) rc = take_float(meta, "weight_decay", GIVEN_WEIGHT_DECAY, o, &o->weight_decay);
+    if (rc == 0) rc = take_float(meta, "label_smoothing", GIVEN_LABEL_SMOOTHING, o, &o->label_smoothing);
     long v = 0;
     /* the ranges are those the command line accepts (limit 0: all images) */
     if (rc == 0 && (rc = take_int(meta, "batch", GIVEN_BATCH, o, 1, 65536, o->batch, &v)) == 0) o->batch = (int)v;

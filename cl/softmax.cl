@@ -235,3 +235,18 @@ __kernel void bce_logits_backward(__global const float *Z, __global const float 
         D[i] = wrt_targets ? -z * k : (s - T[i]) * k;
     }
 }
+
+/*
+ * One-hot rows of n = N C elements: y[r, c] = (label_r == c), all zeros in
+ * the row of ignore_index, NaN in the row of a label outside [0, C) (one
+ * that escaped clg_tensor_set_i32's check: the loss shows it).
+ */
+__kernel void one_hot(__global const int *labels, __global float *Y, long n, long C, int ignore)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const long r = i / C, c = i - r * C;
+        const int l = labels[r];
+        const bool bad = (l < 0 || l >= C) && l != ignore;
+        Y[i] = l == ignore ? 0.0f : bad ? NAN : l == c ? 1.0f : 0.0f;
+    }
+}

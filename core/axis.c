@@ -66,6 +66,23 @@ clg_tensor clg_max_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
     return clg_txn_end_tensor(g, txn, reduce_axis(g, CLG_OP_MAX_AXIS, x, axis, keepdim));
 }
 
+/* The max node's saved indices as an int32 tensor of its shape. */
+clg_tensor clg_argmax(clg_graph *g, clg_tensor x, int axis, int keepdim)
+{
+    const char *name = clg_op_name(CLG_OP_ARGMAX);
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g);
+    clg_tensor m = reduce_axis(g, CLG_OP_MAX_AXIS, x, axis, keepdim);
+    clg_tensor y = CLG_FAILED;
+    if (m.id >= 0) {
+        const clg_node *mn = &g->nodes[m.id];
+        clg_node proto = {.op = CLG_OP_ARGMAX, .dtype = CLG_I32, .src = {m.id}, .ndim = mn->ndim};
+        memcpy(proto.shape, mn->shape, sizeof proto.shape);
+        y = clg_record(g, &proto, 1);
+    }
+    return clg_txn_end_tensor(g, txn, y);
+}
+
 /* dy of a sum along the axis, spread back over x's shape. */
 static clg_tensor broadcast_back(clg_graph *g, clg_tensor dy, const clg_node *x, int axis)
 {

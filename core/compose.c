@@ -1,14 +1,21 @@
 /*
  * Ops built from other public ops, whose gradients are those ops': the
  * adaptive average pool (a mean over each plane, or an average pool when
- * the windows are equal), and the Huber and smooth L1 losses (from abs and
- * clamp). Each is one transaction, so a refused call leaves nothing.
+ * the windows are equal), nearest upsampling (broadcast products by
+ * ones), grouped convolution (a convolution per group), global max and
+ * min (max_axis), layer and group norm (mean_axis and elementwise ops),
+ * embedding (one-hot rows times the weight), cross-entropy and NLL with
+ * PyTorch's options (one-hot rows), and the Huber and smooth L1 losses
+ * (abs and clamp). Each is one transaction, so a refused call leaves
+ * nothing. Where a fused kernel would be faster, the header says so.
  */
 #include "internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Records "<op>: <what> (input <shape>)" and fails the graph. */
 static clg_tensor refuse(clg_graph *g, clg_status code, const char *op, const clg_node *x, const char *what)
@@ -48,6 +55,277 @@ clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, in
         const int64_t kh = h / out_h, kw = w / out_w;
         y = kh > INT32_MAX || kw > INT32_MAX ? refuse(g, CLG_ERR_SHAPE, f, xn, "the windows are too large")
                                               : clg_avg_pool2d(g, x, (int)kh, (int)kw, (int)kh, (int)kw, 0, 0);
+    }
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+/* [N C H, W, 1] * ones[1, 1, sw] repeats each column sw times, then
+ * [N C H, 1, W sw] * ones[1, sh, 1] each row sh times: products by 1 are
+ * exact, and their broadcast gradients sum the blocks */
+clg_tensor clg_upsample_nearest2d(clg_graph *g, clg_tensor x, int64_t scale_h, int64_t scale_w)
+{
+    const char *f = "upsample_nearest2d";
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
+    const clg_node *xn = &g->nodes[x.id];
+    char what[160];
+    if (xn->ndim != 4) return refuse(g, CLG_ERR_SHAPE, f, xn, "x must be 4-D [N, C, H, W]");
+    const int64_t n = xn->shape[0], c = xn->shape[1], h = xn->shape[2], w = xn->shape[3];
+    if (scale_h < 1 || scale_w < 1 || scale_h > (int64_t)1 << 20 || scale_w > (int64_t)1 << 20) {
+        snprintf(what, sizeof what, "scales %lldx%lld must be in [1, 2^20]", (long long)scale_h, (long long)scale_w);
+        return refuse(g, CLG_ERR_INVALID_ARGUMENT, f, xn, what);
+    }
+    if (h * scale_h > INT64_MAX / (n * c * w * scale_w > 0 ? n * c * w * scale_w : 1)) {
+        snprintf(what, sizeof what, "scales %lldx%lld overflow the element count", (long long)scale_h,
+                 (long long)scale_w);
+        return refuse(g, CLG_ERR_SHAPE, f, xn, what);
+    }
+    clg_txn txn = clg_txn_begin(g);
+    const int64_t rows = n * c * h;
+    const int64_t cols[3] = {rows, w, 1}, ones_w[3] = {1, 1, scale_w}, wide[3] = {rows, 1, w * scale_w};
+    const int64_t ones_h[3] = {1, scale_h, 1}, out[4] = {n, c, h * scale_h, w * scale_w};
+    clg_tensor y = clg_reshape(g, x, 3, cols);
+    if (scale_w > 1) y = clg_reshape(g, clg_mul(g, y, clg_constant(g, 3, ones_w, 1.0f)), 3, wide);
+    else y = clg_reshape(g, y, 3, wide);
+    if (scale_h > 1) y = clg_mul(g, y, clg_constant(g, 3, ones_h, 1.0f));
+    y = clg_reshape(g, y, 4, out);
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+/* max over all elements: one row of numel values, its maximum */
+static clg_tensor extreme(clg_graph *g, const char *f, clg_tensor x, bool min)
+{
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
+    const int64_t row[2] = {1, g->nodes[x.id].numel};
+    clg_txn txn = clg_txn_begin(g);
+    clg_tensor v = clg_reshape(g, x, 2, row);
+    if (min) v = clg_neg(g, v); /* negation is exact: min x = -max(-x) */
+    clg_tensor y = clg_max_axis(g, v, 1, 0);
+    if (min) y = clg_neg(g, y);
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+clg_tensor clg_max(clg_graph *g, clg_tensor x) { return extreme(g, "max", x, false); }
+clg_tensor clg_min(clg_graph *g, clg_tensor x) { return extreme(g, "min", x, true); }
+
+/* (x - mean) / sqrt(var + eps) along the last axis, var biased */
+static clg_tensor normalize_last(clg_graph *g, clg_tensor x, float eps)
+{
+    clg_tensor d = clg_sub(g, x, clg_mean_axis(g, x, -1, 1));
+    clg_tensor var = clg_mean_axis(g, clg_square(g, d), -1, 1);
+    return clg_div(g, d, clg_sqrt(g, clg_add(g, var, clg_scalar(g, eps))));
+}
+
+/* gamma and beta (either absent) of extent c: [c] or CLG_NO_TENSOR */
+static bool affine_ok(clg_graph *g, const char *f, const clg_node *xn, clg_tensor t, const char *which, int64_t c)
+{
+    if (t.id < 0 && t.graph != CLG_TENSOR_FAILED) return true;
+    if (!clg_tensor_ok(g, t, f)) return false;
+    const clg_node *tn = &g->nodes[t.id];
+    if (tn->ndim == 1 && tn->shape[0] == c) return true;
+    char ts[96], what[160];
+    clg_shape_string(tn->ndim, tn->shape, ts, sizeof ts);
+    snprintf(what, sizeof what, "%s %s must be [%lld]", which, ts, (long long)c);
+    refuse(g, CLG_ERR_SHAPE, f, xn, what);
+    return false;
+}
+
+static bool eps_ok(clg_graph *g, const char *f, const clg_node *xn, float eps)
+{
+    if (eps >= 0 && isfinite(eps)) return true;
+    char what[96];
+    snprintf(what, sizeof what, "eps %g must be finite and >= 0", (double)eps);
+    refuse(g, CLG_ERR_INVALID_ARGUMENT, f, xn, what);
+    return false;
+}
+
+clg_tensor clg_layer_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float eps)
+{
+    const char *f = "layer_norm";
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
+    const clg_node *xn = &g->nodes[x.id];
+    const int64_t d = xn->shape[xn->ndim - 1];
+    if (!affine_ok(g, f, xn, gamma, "gamma", d) || !affine_ok(g, f, xn, beta, "beta", d) || !eps_ok(g, f, xn, eps))
+        return CLG_FAILED;
+    clg_txn txn = clg_txn_begin(g);
+    clg_tensor y = normalize_last(g, x, eps);
+    if (gamma.id >= 0) y = clg_mul(g, y, gamma); /* [D] broadcasts along the last axis */
+    if (beta.id >= 0) y = clg_add(g, y, beta);
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+clg_tensor clg_group_norm(clg_graph *g, clg_tensor x, int64_t groups, clg_tensor gamma, clg_tensor beta, float eps)
+{
+    const char *f = "group_norm";
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
+    const clg_node *xn = &g->nodes[x.id];
+    char what[160];
+    if (xn->ndim != 3 && xn->ndim != 4) return refuse(g, CLG_ERR_SHAPE, f, xn, "x must be [N, C, L] or [N, C, H, W]");
+    const int64_t n = xn->shape[0], c = xn->shape[1], per = xn->numel / (n * c);
+    if (groups < 1 || c % groups != 0) {
+        snprintf(what, sizeof what, "%lld groups do not divide %lld channels", (long long)groups, (long long)c);
+        return refuse(g, CLG_ERR_INVALID_ARGUMENT, f, xn, what);
+    }
+    if (!affine_ok(g, f, xn, gamma, "gamma", c) || !affine_ok(g, f, xn, beta, "beta", c) || !eps_ok(g, f, xn, eps))
+        return CLG_FAILED;
+    int64_t shape[4], chan[4] = {1, c, 1, 1};
+    const int ndim = xn->ndim;
+    memcpy(shape, xn->shape, sizeof shape);
+    clg_txn txn = clg_txn_begin(g);
+    const int64_t grouped[3] = {n, groups, c / groups * per};
+    clg_tensor y = clg_reshape(g, normalize_last(g, clg_reshape(g, x, 3, grouped), eps), ndim, shape);
+    if (gamma.id >= 0) y = clg_mul(g, y, clg_reshape(g, gamma, ndim, chan));
+    if (beta.id >= 0) y = clg_add(g, y, clg_reshape(g, beta, ndim, chan));
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+clg_tensor clg_embedding(clg_graph *g, clg_tensor ids, clg_tensor weight)
+{
+    const char *f = "embedding";
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, weight, f) || !clg_tensor_ok_dtype(g, ids, f, CLG_I32)) return CLG_FAILED;
+    const clg_node *wn = &g->nodes[weight.id], *in = &g->nodes[ids.id];
+    if (wn->ndim != 2) return refuse(g, CLG_ERR_SHAPE, f, wn, "the weight must be 2-D [V, D]");
+    if (in->ndim != 1) return refuse(g, CLG_ERR_SHAPE, f, in, "ids must be 1-D [N]");
+    clg_txn txn = clg_txn_begin(g);
+    /* ignore_index INT32_MIN: every id outside [0, V) is refused on upload (and NaN if written before) */
+    clg_tensor y = clg_matmul(g, clg_one_hot(g, ids, wn->shape[0], INT32_MIN), weight, 0, 0);
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+clg_status clg_loss_options_init(clg_loss_options *opt, size_t size)
+{
+    if (!opt || size < offsetof(clg_loss_options, reduction) + sizeof opt->reduction) return CLG_ERR_INVALID_ARGUMENT;
+    const clg_loss_options d = {.size = size, .reduction = CLG_REDUCTION_MEAN, .weight = {-1, 0},
+                                .ignore_index = -100, .label_smoothing = 0.0f};
+    memset(opt, 0, size);
+    memcpy(opt, &d, size < sizeof d ? size : sizeof d);
+    opt->size = size;
+    return CLG_OK;
+}
+
+/*
+ * l_i = (1 - e) (-sum_j O_ij w_j x_ij) + (e / C) (-sum_j w_j x_ij) m_i, m_i =
+ * sum_j O_ij (0 for an ignored row), x the log-probabilities; the mean
+ * divides by sum_i sum_j O_ij w_j. The products by one-hot rows pick
+ * exactly (x * 1 and x * 0), so the sums are the picked values.
+ */
+static clg_tensor class_loss(clg_graph *g, const char *f, clg_tensor x, clg_tensor labels, const clg_loss_options *in,
+                             bool log_softmax)
+{
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    clg_loss_options o = clg_loss_defaults();
+    if (in) {
+        size_t size = in->size ? in->size : sizeof o;
+        if (size < offsetof(clg_loss_options, reduction) + sizeof o.reduction) {
+            clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: opt->size is %zu, less than any version's options", f,
+                      in->size);
+            return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+        }
+        memcpy(&o, in, size < sizeof o ? size : sizeof o);
+    }
+    if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
+    const clg_node *xn = &g->nodes[x.id];
+    char what[160];
+    if (xn->ndim != 2) return refuse(g, CLG_ERR_SHAPE, f, xn, "x must be 2-D [N, C]");
+    const int64_t C = xn->shape[1];
+    if (o.reduction != CLG_REDUCTION_MEAN && o.reduction != CLG_REDUCTION_SUM && o.reduction != CLG_REDUCTION_NONE) {
+        snprintf(what, sizeof what, "reduction %d is not a clg_reduction", (int)o.reduction);
+        return refuse(g, CLG_ERR_INVALID_ARGUMENT, f, xn, what);
+    }
+    if (!(o.label_smoothing >= 0 && o.label_smoothing <= 1)) {
+        snprintf(what, sizeof what, "label_smoothing %g is not in [0, 1]", (double)o.label_smoothing);
+        return refuse(g, CLG_ERR_INVALID_ARGUMENT, f, xn, what);
+    }
+    const bool weighted = o.weight.id >= 0;
+    if (weighted) {
+        if (!clg_tensor_ok(g, o.weight, f)) return CLG_FAILED;
+        const clg_node *wn = &g->nodes[o.weight.id];
+        if (wn->ndim != 1 || wn->shape[0] != C) {
+            char ws[96];
+            clg_shape_string(wn->ndim, wn->shape, ws, sizeof ws);
+            snprintf(what, sizeof what, "weight %s must be [C] = [%lld]", ws, (long long)C);
+            return refuse(g, CLG_ERR_SHAPE, f, xn, what);
+        }
+    }
+    if (clg_tensor_ok_dtype(g, labels, f, CLG_I32)) {
+        const clg_node *ln = &g->nodes[labels.id];
+        if (ln->ndim != 1 || ln->shape[0] != xn->shape[0]) {
+            char ls[96];
+            clg_shape_string(ln->ndim, ln->shape, ls, sizeof ls);
+            snprintf(what, sizeof what, "labels %s must be [N] = [%lld]", ls, (long long)xn->shape[0]);
+            return refuse(g, CLG_ERR_SHAPE, f, xn, what);
+        }
+    } else {
+        return CLG_FAILED;
+    }
+    clg_txn txn = clg_txn_begin(g);
+    const int64_t row[2] = {1, C};
+    clg_tensor p = log_softmax ? clg_log_softmax(g, x, 1) : x;
+    clg_tensor oh = clg_one_hot(g, labels, C, o.ignore_index);
+    clg_tensor w = weighted ? clg_reshape(g, o.weight, 2, row) : CLG_NO_TENSOR;
+    clg_tensor ow = weighted ? clg_mul(g, oh, w) : oh;      /* O_ij w_j */
+    clg_tensor l = clg_neg(g, clg_sum_axis(g, clg_mul(g, p, ow), 1, 0));
+    const float e = o.label_smoothing;
+    if (log_softmax && e > 0) {
+        clg_tensor kept = clg_sum_axis(g, oh, 1, 0);          /* m_i */
+        clg_tensor pw = weighted ? clg_mul(g, p, w) : p;
+        clg_tensor smooth = clg_mul(g, clg_neg(g, clg_sum_axis(g, pw, 1, 0)), kept);
+        l = clg_add(g, clg_scale(g, l, 1.0f - e), clg_scale(g, smooth, (float)((double)e / (double)C)));
+    }
+    clg_tensor y = l;
+    if (o.reduction == CLG_REDUCTION_SUM) y = clg_sum(g, l);
+    else if (o.reduction == CLG_REDUCTION_MEAN) y = clg_div(g, clg_sum(g, l), clg_sum(g, ow));
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+clg_tensor clg_nll_loss(clg_graph *g, clg_tensor x, clg_tensor labels, const clg_loss_options *opt)
+{
+    return class_loss(g, "nll_loss", x, labels, opt, false);
+}
+
+clg_tensor clg_cross_entropy(clg_graph *g, clg_tensor logits, clg_tensor labels, const clg_loss_options *opt)
+{
+    return class_loss(g, "cross_entropy", logits, labels, opt, true);
+}
+
+clg_tensor clg_conv2d_grouped(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
+                              int pad_h, int pad_w, int dilation_h, int dilation_w, int groups)
+{
+    const char *f = "conv2d_grouped";
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, f) || !clg_tensor_ok(g, w, f)) return CLG_FAILED;
+    if (bias.id >= 0 || bias.graph == CLG_TENSOR_FAILED)
+        if (!clg_tensor_ok(g, bias, f)) return CLG_FAILED;
+    const clg_node *xn = &g->nodes[x.id], *wn = &g->nodes[w.id];
+    char what[192], ws[96];
+    clg_shape_string(wn->ndim, wn->shape, ws, sizeof ws);
+    if (xn->ndim != 4 || wn->ndim != 4) {
+        snprintf(what, sizeof what, "x and w %s must be 4-D", ws);
+        return refuse(g, CLG_ERR_SHAPE, f, xn, what);
+    }
+    const int64_t c = xn->shape[1], oc = wn->shape[0];
+    if (groups < 1 || c % groups != 0 || oc % groups != 0) {
+        snprintf(what, sizeof what, "%d groups must divide the %lld input and %lld output channels (w %s)", groups,
+                 (long long)c, (long long)oc, ws);
+        return refuse(g, CLG_ERR_INVALID_ARGUMENT, f, xn, what);
+    }
+    if (wn->shape[1] != c / groups) {
+        snprintf(what, sizeof what, "w %s must have C / groups = %lld input channels", ws, (long long)(c / groups));
+        return refuse(g, CLG_ERR_SHAPE, f, xn, what);
+    }
+    if (groups == 1) return clg_conv2d(g, x, w, bias, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w);
+    const int64_t ci = c / groups, co = oc / groups;
+    clg_txn txn = clg_txn_begin(g);
+    clg_tensor y = CLG_NO_TENSOR;
+    for (int k = 0; k < groups && g->status == CLG_OK; k++) {
+        clg_tensor b = bias.id >= 0 ? clg_slice(g, bias, 0, k * co, co) : CLG_NO_TENSOR;
+        clg_tensor yk = clg_conv2d(g, clg_slice(g, x, 1, k * ci, ci), clg_slice(g, w, 0, k * co, co), b, stride_h,
+                                   stride_w, pad_h, pad_w, dilation_h, dilation_w);
+        y = k == 0 ? yk : clg_concat(g, y, yk, 1);
     }
     return clg_txn_end_tensor(g, txn, y);
 }

@@ -64,7 +64,7 @@ void clg_graph_free_nodes(clg_graph *g)
     truncate_nodes(g, 0);
     free(g->nodes);
     g->nodes = NULL;
-    free(g->optim);
+    clg_optim_free(g->optim);
     g->optim = NULL;
     g->n = g->cap = 0;
 }
@@ -590,6 +590,23 @@ clg_status clg_graph_set_training(clg_graph *g, int training)
     if (s != CLG_OK) return s;
     for (int32_t i = 0; i < g->n; i++) g->nodes[i].training = training != 0;
     g->training = training != 0;
+    return CLG_OK;
+}
+
+clg_status clg_graph_get_rng_counter(const clg_graph *g, uint64_t *counter)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_get_rng_counter");
+    if (s != CLG_OK) return s;
+    if (!counter) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_graph_get_rng_counter: counter is NULL");
+    *counter = g->runs;
+    return CLG_OK;
+}
+
+clg_status clg_graph_set_rng_counter(clg_graph *g, uint64_t counter)
+{
+    clg_status s = clg_graph_check(g, "clg_graph_set_rng_counter");
+    if (s != CLG_OK) return s;
+    g->runs = counter;
     return CLG_OK;
 }
 

@@ -162,6 +162,7 @@ void clg_optim_begin_update(clg_graph *g);
 bool clg_optim_is_state_name(const char *suffix);
 /* After a run of the update phase failed: undoes begin_update's step. */
 void clg_optim_cancel_update(clg_graph *g);
+void clg_optim_free(struct clg_optim *o);
 
 /* Labels written to tensor t (count values) must lie in [0, C) for every
  * softmax_cross_entropy using that tensor (core/softmax.c). */

@@ -26,6 +26,7 @@ clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc)
         if (s->phase > proto->phase) proto->phase = s->phase;
         proto->requires_grad |= s->requires_grad;
     }
+    if (proto->dtype == CLG_I32) proto->requires_grad = false; /* integers have no gradient */
     for (int i = nsrc; i < CLG_MAX_SRC; i++) proto->src[i] = -1;
     /* planned: the buffer comes at prepare (core/plan.c) */
     clg_tensor t = clg_tref(g, clg_graph_add_node(g, proto, !g->plan_on));

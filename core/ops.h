@@ -18,11 +18,11 @@
     X(MATMUL, matmul)   /* matmul (2-D, batched), through CLBlast on OpenCL */                     \
     X(CONV, conv)       /* conv2d, max/avg pool */                                                 \
     X(SHAPE, shape)     /* reshape, permute, slice, concat */                                      \
-    X(AXIS, axis)       /* sum/mean/max along an axis */                                           \
+    X(AXIS, axis)       /* sum/mean/max/argmax along an axis */                                           \
     X(ACT, act)         /* leaky relu, gelu (both forms), silu, softplus, abs, clamp, pow */       \
-    X(SOFTMAX, softmax) /* softmax, log-softmax, softmax cross-entropy, bce with logits */         \
+    X(SOFTMAX, softmax) /* softmax, log-softmax, cross-entropy, bce with logits, one-hot */         \
     X(NORM, norm)       /* batch norm */                                                           \
-    X(RANDOM, random)   /* philox, dropout, initialisers */                                        \
+    X(RANDOM, random)   /* philox, dropout, crop/flip, initialisers */                                        \
     X(OPTIM, optim)     /* optimizer updates (beyond plain sgd) */
 
 typedef enum clg_family {
@@ -87,6 +87,7 @@ typedef enum clg_family {
     X(MEAN_AXIS, "mean_axis", 1, AXIS)                                                             \
     X(MAX_AXIS, "max_axis", 1, AXIS)                                                               \
     X(MAX_AXIS_GRAD, "max_axis_backward", 2, AXIS) /* (dy, max node) */                            \
+    X(ARGMAX, "argmax", 1, AXIS) /* (max node) -> int32: its saved arg-max indices */                \
     /* activations */                                                                              \
     X(LEAKY_RELU, "leaky_relu", 1, ACT)                                                            \
     X(LEAKY_RELU_GRAD, "leaky_relu_backward", 2, ACT) /* (x, dy) */                                \
@@ -115,6 +116,7 @@ typedef enum clg_family {
     X(SOFTMAX_CE_GRAD, "softmax_cross_entropy_backward", 2, SOFTMAX) /* (ce node, dloss) */        \
     X(BCE_LOGITS, "bce_with_logits", 2, SOFTMAX)            /* (logits, targets) */                \
     X(BCE_LOGITS_GRAD, "bce_with_logits_backward", 3, SOFTMAX) /* (logits, targets, dloss) */      \
+    X(ONE_HOT, "one_hot", 1, SOFTMAX) /* (labels) -> [N, C]; i[0] = C, i[1] = ignore_index */       \
     /* batch norm: f[0] = momentum, f[1] = eps */                                                  \
     X(BATCHNORM, "batch_norm", 3, NORM) /* (x, gamma, beta) */                                     \
     X(BATCHNORM_GRAD_GAMMA, "batch_norm_backward_gamma", 2, NORM) /* (dy, bn node) */              \
@@ -124,6 +126,8 @@ typedef enum clg_family {
     X(DROPOUT, "dropout", 1, RANDOM)                                                               \
     X(DROPOUT_GRAD, "dropout_backward", 2, RANDOM) /* (dy, dropout node) */                        \
     X(RNG_FILL, "random_fill", 0, RANDOM)          /* run once by an initialiser */                \
+    X(RANDOM_CROP_FLIP, "random_crop_flip", 1, RANDOM) /* i[0] padding, i[1] seed, i[2] flip */    \
+    X(RANDOM_CROP_FLIP_GRAD, "random_crop_flip_backward", 2, RANDOM) /* (dy, crop node) */         \
     /* optimizers beyond plain sgd; layouts in core/optim.h */                                     \
     X(OPTIM_UPDATE, "optimizer_update", 4, OPTIM) /* (grad, state...), in place on a parameter */  \
     X(OPTIM_ACCUM, "grad_accumulate", 2, OPTIM)   /* (accumulator, grad), in place */              \

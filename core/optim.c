@@ -108,10 +108,10 @@ void clg_optim_begin_update(clg_graph *g)
     struct clg_optim *o = g->optim;
     if (!o) return;
     o->step++;
-    float a[OPTIM_NARGS];
-    step_args(&o->cfg, o->step, a);
     for (int32_t i = o->update_begin; i < o->update_end; i++) {
         clg_node *n = &g->nodes[i];
+        float a[OPTIM_NARGS];
+        step_args(&o->cfgs[o->group_of[i - o->update_begin]], o->step, a);
         for (int k = 0; k < OPTIM_NARGS; k++) optim_set_arg(n, k, a[k]);
         if (o->step == 1) n->i[1] |= OPTIM_F_FIRST;
         else n->i[1] &= ~(int64_t)OPTIM_F_FIRST;
@@ -244,6 +244,7 @@ static int64_t static_flags(const clg_optimizer_config *c)
 /* One parameter being given an optimizer. */
 typedef struct param_rec {
     int32_t w;     /* the parameter */
+    int grp;       /* its config: 0 the graph's, k > 0 group k - 1's */
     int32_t gsrc;  /* what its update reads: the gradient or the accumulator */
     int32_t state[MAX_STATES];
 } param_rec;
@@ -258,9 +259,10 @@ static bool name_taken(const clg_graph *g, const char *name)
 /* The names "<param>.<suffix>" of the state must fit and be free; checked
  * before anything is recorded, so that a failure leaves the graph as it
  * was. */
-static clg_status check_names(clg_graph *g, const clg_optimizer_config *c, const param_rec *p, int np)
+static clg_status check_names(clg_graph *g, const clg_optimizer_config *cfgs, const param_rec *p, int np)
 {
     for (int j = 0; j < np; j++) {
+        const clg_optimizer_config *c = &cfgs[p[j].grp];
         const char *pn = g->nodes[p[j].w].name;
         if (!pn[0]) continue;
         for (int k = 0; k <= MAX_STATES; k++) {
@@ -327,9 +329,10 @@ static int32_t scalar_op(clg_graph *g, clg_op op, int32_t a, int32_t b, float f0
 
 /* State leaves and accumulators of every parameter (accumulation runs in
  * the backward phase, after every gradient op). */
-static clg_status record_state(clg_graph *g, const clg_optimizer_config *c, param_rec *p, int np)
+static clg_status record_state(clg_graph *g, const clg_optimizer_config *cfgs, param_rec *p, int np)
 {
     for (int j = 0; j < np && g->status == CLG_OK; j++) {
+        const clg_optimizer_config *c = &cfgs[p[j].grp];
         for (int k = 0; k < MAX_STATES; k++) {
             const char *s = state_name(c, k);
             float init = c->kind == CLG_OPTIM_ADAGRAD ? c->initial_accumulator_value : 0.0f;
@@ -356,16 +359,17 @@ static int32_t record_clip(clg_graph *g, const clg_optimizer_config *c, const pa
 
 static clg_status record(clg_graph *g, struct clg_optim *o, param_rec *p, int np)
 {
-    const clg_optimizer_config *c = &o->cfg;
-    if (check_names(g, c, p, np) != CLG_OK) return g->ctx->status;
-    if (record_state(g, c, p, np) != CLG_OK) return g->status;
-    int32_t clip = c->max_grad_norm > 0 ? record_clip(g, c, p, np) : -1;
+    if (check_names(g, o->cfgs, p, np) != CLG_OK) return g->ctx->status;
+    if (record_state(g, o->cfgs, p, np) != CLG_OK) return g->status;
+    int32_t clip = o->cfg.max_grad_norm > 0 ? record_clip(g, &o->cfg, p, np) : -1;
     if (g->status != CLG_OK) return g->status;
     o->update_begin = g->n;
     for (int j = 0; j < np && g->status == CLG_OK; j++) {
+        const clg_optimizer_config *c = &o->cfgs[p[j].grp];
         int32_t src[CLG_MAX_SRC] = {p[j].gsrc, p[j].state[0], p[j].state[1], p[j].state[2]};
         int32_t u = in_place(g, CLG_OP_OPTIM_UPDATE, CLG_RUN_UPDATE, p[j].w, src);
         if (u < 0) break;
+        o->group_of[j] = p[j].grp;
         clg_node *n = &g->nodes[u];
         n->i[0] = c->kind;
         n->i[1] = static_flags(c);
@@ -376,42 +380,116 @@ static clg_status record(clg_graph *g, struct clg_optim *o, param_rec *p, int np
     return g->status;
 }
 
-static clg_status optimizer(clg_graph *g, const clg_optimizer_config *cfg)
+/* A caller's config, of any version's size, as this version's struct;
+ * what names it in messages is what. */
+static clg_status full_config(clg_graph *g, const clg_optimizer_config *cfg, const char *what, clg_optimizer_config *out)
 {
-    clg_status s;
-    if (!cfg) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: cfg is NULL");
-    if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: call clg_backward first");
-    if (g->has_update)
-        return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: the graph already has an update (clg_sgd or clg_optimizer)");
+    if (!cfg) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: %s is NULL", what);
     /* size 0: a struct filled by hand in this version's layout */
     clg_optimizer_config full = defaults(cfg->kind);
     size_t size = cfg->size ? cfg->size : sizeof full;
     if (size < offsetof(clg_optimizer_config, accumulate) + sizeof full.accumulate)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
-                         "clg_optimizer: cfg->size is %zu, less than any version's config (start from "
-                         "clg_optimizer_defaults)", cfg->size);
+                         "clg_optimizer: %s->size is %zu, less than any version's config (start from "
+                         "clg_optimizer_defaults)", what, cfg->size);
     memcpy(&full, cfg, size < sizeof full ? size : sizeof full);
     full.size = sizeof full;
-    cfg = &full;
-    if ((s = check_config(g, cfg)) != CLG_OK) return s;
+    *out = full;
+    return check_config(g, out);
+}
 
-    int np = 0;
-    for (int32_t i = 0; i < g->n; i++) np += g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0;
-    if (!np) return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: no parameter has a gradient");
-    param_rec *p = malloc((size_t)np * sizeof *p);
-    struct clg_optim *o = calloc(1, sizeof *o);
-    if (!p || !o) {
-        free(p);
-        free(o);
+/* What one optimizer shares across its groups: the kind, the schedule
+ * (one scheduler scales every group's lr, as torch.optim.lr_scheduler
+ * does), clipping (one norm over all gradients) and accumulation. */
+static clg_status check_group(clg_graph *g, const clg_optimizer_config *c, const clg_optimizer_config *gc, int k)
+{
+    const char *field = NULL;
+    if (gc->kind != c->kind) field = "kind";
+    else if (gc->schedule != c->schedule) field = "schedule";
+    else if (gc->step_size != c->step_size) field = "step_size";
+    else if (gc->gamma != c->gamma) field = "gamma";
+    else if (gc->t_max != c->t_max) field = "t_max";
+    else if (gc->eta_min != c->eta_min) field = "eta_min";
+    else if (gc->warmup_steps != c->warmup_steps) field = "warmup_steps";
+    else if (gc->warmup_start_factor != c->warmup_start_factor) field = "warmup_start_factor";
+    else if (gc->max_grad_norm != c->max_grad_norm) field = "max_grad_norm";
+    else if ((gc->accumulate != 0) != (c->accumulate != 0)) field = "accumulate";
+    if (!field) return CLG_OK;
+    return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                     "clg_optimizer: group %d's %s differs from the config's (one optimizer shares its kind, "
+                     "schedule, clipping and accumulation; lr, weight decay and the kind's own options may differ)",
+                     k, field);
+}
+
+static clg_status optimizer(clg_graph *g, const clg_optimizer_config *cfg, int ngroups,
+                            const clg_optimizer_group *groups)
+{
+    clg_status s;
+    if (!g->has_backward) return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: call clg_backward first");
+    if (g->has_update)
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: the graph already has an update (clg_sgd or clg_optimizer)");
+    if (ngroups < 0 || (ngroups > 0 && !groups))
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: %d groups at %p", ngroups, (const void *)groups);
+    clg_optimizer_config *cfgs = calloc((size_t)ngroups + 1, sizeof *cfgs);
+    int *grp = calloc((size_t)g->n, sizeof *grp); /* each node's group + 1, 0: the config's */
+    if (!cfgs || !grp) {
+        free(cfgs);
+        free(grp);
         return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "clg_optimizer: out of host memory");
     }
-    for (int32_t i = 0, j = 0; i < g->n; i++)
-        if (g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0) p[j++] = (param_rec){i, g->nodes[i].grad, {-1, -1, -1}};
-    o->cfg = *cfg;
-    s = record(g, o, p, np);
+    s = full_config(g, cfg, "cfg", &cfgs[0]);
+    for (int k = 0; k < ngroups && s == CLG_OK; k++) {
+        char what[48];
+        snprintf(what, sizeof what, "group %d's cfg", k);
+        s = full_config(g, groups[k].cfg, what, &cfgs[k + 1]);
+        if (s == CLG_OK) s = check_group(g, &cfgs[0], &cfgs[k + 1], k);
+        if (s == CLG_OK && (groups[k].nparams < 0 || (groups[k].nparams > 0 && !groups[k].params)))
+            s = clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_optimizer: group %d lists %d parameters at %p", k,
+                          groups[k].nparams, (const void *)groups[k].params);
+        for (int j = 0; s == CLG_OK && j < groups[k].nparams; j++) {
+            clg_tensor t = groups[k].params[j];
+            if ((s = clg_tensor_check(g, t, "clg_optimizer")) != CLG_OK) break;
+            const clg_node *n = &g->nodes[t.id];
+            if (n->op != CLG_OP_PARAM)
+                s = clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                              "clg_optimizer: group %d's tensor %d (id %d) is not a parameter of this graph", k, j,
+                              (int)t.id);
+            else if (n->grad < 0)
+                s = clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                              "clg_optimizer: group %d's parameter %d ('%s') has no gradient (the loss does not use it)",
+                              k, (int)t.id, n->name);
+            else if (grp[t.id])
+                s = clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                              "clg_optimizer: parameter %d ('%s') is in group %d and group %d", (int)t.id, n->name,
+                              grp[t.id] - 1, k);
+            else
+                grp[t.id] = k + 1;
+        }
+    }
+    int np = 0;
+    for (int32_t i = 0; s == CLG_OK && i < g->n; i++) np += g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0;
+    if (s == CLG_OK && !np) s = clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: no parameter has a gradient");
+    param_rec *p = s == CLG_OK ? malloc((size_t)np * sizeof *p) : NULL;
+    struct clg_optim *o = s == CLG_OK ? calloc(1, sizeof *o) : NULL;
+    int *group_of = s == CLG_OK ? calloc((size_t)np, sizeof *group_of) : NULL;
+    if (s == CLG_OK && (!p || !o || !group_of))
+        s = clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "clg_optimizer: out of host memory");
+    if (s == CLG_OK) {
+        for (int32_t i = 0, j = 0; i < g->n; i++)
+            if (g->nodes[i].op == CLG_OP_PARAM && g->nodes[i].grad >= 0)
+                p[j++] = (param_rec){i, grp[i], g->nodes[i].grad, {-1, -1, -1}};
+        o->cfg = cfgs[0];
+        o->cfgs = cfgs;
+        o->ngroups = ngroups;
+        o->group_of = group_of;
+        s = record(g, o, p, np);
+    }
     free(p);
+    free(grp);
     if (s != CLG_OK) {
         free(o);
+        free(cfgs);
+        free(group_of);
         return s;
     }
     g->optim = o;
@@ -424,7 +502,24 @@ clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg)
     clg_status s = clg_graph_check(g, "clg_optimizer");
     if (s != CLG_OK) return s;
     clg_txn txn = clg_txn_begin(g);
-    return clg_txn_end(g, txn, optimizer(g, cfg));
+    return clg_txn_end(g, txn, optimizer(g, cfg, 0, NULL));
+}
+
+clg_status clg_optimizer_groups(clg_graph *g, const clg_optimizer_config *cfg, int ngroups,
+                                const clg_optimizer_group *groups)
+{
+    clg_status s = clg_graph_check(g, "clg_optimizer");
+    if (s != CLG_OK) return s;
+    clg_txn txn = clg_txn_begin(g);
+    return clg_txn_end(g, txn, optimizer(g, cfg, ngroups, groups));
+}
+
+void clg_optim_free(struct clg_optim *o)
+{
+    if (!o) return;
+    free(o->cfgs);
+    free(o->group_of);
+    free(o);
 }
 
 /* ---- step count, learning rate, accumulators ---- */

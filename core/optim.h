@@ -64,7 +64,10 @@ static inline void optim_set_arg(clg_node *n, int k, float v)
 
 /* The optimizer recorded by clg_optimizer (g->optim). */
 struct clg_optim {
-    clg_optimizer_config cfg;
+    clg_optimizer_config cfg;     /* the graph's config (cfgs[0]) */
+    clg_optimizer_config *cfgs;   /* [1 + ngroups]: the config, then each group's */
+    int ngroups;
+    int *group_of;                /* per update node (from update_begin): index into cfgs */
     int64_t step;                 /* updates done so far */
     int32_t update_begin, update_end; /* node range of the OPTIM_UPDATE nodes */
 };

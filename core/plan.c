@@ -74,7 +74,9 @@ static bool reads_state_of_source(clg_op op)
     case CLG_OP_BATCHNORM_GRAD_GAMMA:
     case CLG_OP_BATCHNORM_GRAD_BETA:
     case CLG_OP_BATCHNORM_GRAD_INPUT:
-    case CLG_OP_DROPOUT_GRAD: return true;
+    case CLG_OP_ARGMAX:
+    case CLG_OP_DROPOUT_GRAD:
+    case CLG_OP_RANDOM_CROP_FLIP_GRAD: return true;
     default: return false;
     }
 }

@@ -34,10 +34,40 @@ clg_tensor clg_dropout(clg_graph *g, clg_tensor x, float p, uint64_t seed)
     return clg_txn_end_tensor(g, txn, dropout(g, x, p, seed));
 }
 
-/* dx = dy * mask, the mask the forward kept (identity in evaluation mode) */
+clg_tensor clg_random_crop_flip(clg_graph *g, clg_tensor x, int64_t padding, int flip, uint64_t seed)
+{
+    const char *op = "random_crop_flip";
+    if (clg_graph_check(g, op) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, op)) return CLG_FAILED;
+    const clg_node *nx = &g->nodes[x.id];
+    char sh[96];
+    clg_shape_string(nx->ndim, nx->shape, sh, sizeof sh);
+    if (nx->ndim != 4) {
+        clg_error(g->ctx, CLG_ERR_SHAPE, "random_crop_flip: input %s: want 4 dimensions [N, C, H, W]", sh);
+        return clg_graph_fail(g, CLG_ERR_SHAPE);
+    }
+    if (padding < 0 || padding > 65535) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "random_crop_flip: input %s: padding %lld is not in [0, 65535]",
+                  sh, (long long)padding);
+        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    }
+    clg_node proto = {.op = CLG_OP_RANDOM_CROP_FLIP, .src = {x.id}, .ndim = 4,
+                      .i = {padding, (int64_t)seed, flip != 0}};
+    memcpy(proto.shape, nx->shape, sizeof proto.shape);
+    clg_txn txn = clg_txn_begin(g);
+    return clg_txn_end_tensor(g, txn, clg_record(g, &proto, 1));
+}
+
+/* dx = dy * mask, the mask the forward kept (identity in evaluation mode);
+ * a crop's is its transpose, the same words drawn again */
 clg_status clg_backward_random(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i];
+    if (n.op == CLG_OP_RANDOM_CROP_FLIP) {
+        clg_tensor dx = clg_op_grad2(g, CLG_OP_RANDOM_CROP_FLIP_GRAD, clg_tref(g, grads[i]), clg_tref(g, i));
+        clg_grad_accumulate(g, grads, n.src[0], dx);
+        return g->status;
+    }
     if (n.op != CLG_OP_DROPOUT) {
         return clg_backward_unsupported(g, i);
     }

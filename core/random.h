@@ -57,6 +57,22 @@ static inline uint32_t clg_philox_word(uint64_t seed, uint64_t counter, uint64_t
     return out[i % 4];
 }
 
+/* RANDOM_CROP_FLIP (and its gradient, from the crop node it names):
+ * image n's words are block n of (seed i[1], counter); see
+ * clg_random_crop_flip. The crop's corner and flip of image n: */
+static inline void clg_crop_flip_draw(uint64_t seed, uint64_t counter, uint64_t n, int64_t padding, int flip,
+                                      int64_t *oy, int64_t *ox, int *flipped)
+{
+    const uint32_t ctr[4] = {(uint32_t)n, (uint32_t)(n >> 32), (uint32_t)counter, (uint32_t)(counter >> 32)};
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    uint32_t w[4];
+    clg_philox4x32_10(ctr, key, w);
+    const uint32_t span = 2u * (uint32_t)padding + 1u;
+    *oy = (int64_t)(w[0] % span);
+    *ox = (int64_t)(w[1] % span);
+    *flipped = flip && w[2] < 0x80000000u;
+}
+
 /* RNG_FILL: node.i[0] the distribution, i[1] the seed, i[2] block0,
  * f[0], f[1] its parameters, node.counter the counter. DROPOUT: i[1] the
  * seed, f[0] = p, f[1] = 1 / (1 - p). */

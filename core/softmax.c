@@ -10,9 +10,12 @@
  *   SOFTMAX_CE_GRAD: (ce node, dloss) -> [N,C].
  *   BCE_LOGITS_GRAD: (logits, targets, dloss); i[0] = 0 gives d/dlogits,
  *     1 gives d/dtargets.
+ *   ONE_HOT: (labels int32 [N]) -> [N, C]; i[0] = C, i[1] = ignore_index.
  */
 #include "internal.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static bool begin(clg_graph *g, const char *op, clg_tensor x)
@@ -99,6 +102,50 @@ clg_tensor clg_bce_with_logits(clg_graph *g, clg_tensor logits, clg_tensor targe
     return clg_record(g, &proto, 2);
 }
 
+clg_tensor clg_one_hot(clg_graph *g, clg_tensor labels, int64_t classes, int32_t ignore_index)
+{
+    const char *name = clg_op_name(CLG_OP_ONE_HOT);
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok_dtype(g, labels, name, CLG_I32)) return CLG_FAILED;
+    const clg_node *l = &g->nodes[labels.id];
+    char ls[96];
+    clg_shape_string(l->ndim, l->shape, ls, sizeof ls);
+    if (l->ndim != 1) {
+        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: labels %s must be 1-D [N]", name, ls);
+        return clg_graph_fail(g, CLG_ERR_SHAPE);
+    }
+    if (classes < 1 || classes > INT32_MAX) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: labels %s: %lld classes is not in [1, 2^31)", name, ls,
+                  (long long)classes);
+        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    }
+    clg_node proto = {.op = CLG_OP_ONE_HOT, .src = {labels.id}, .ndim = 2, .shape = {l->shape[0], classes},
+                      .i = {classes, ignore_index}};
+    clg_txn txn = clg_txn_begin(g);
+    return clg_txn_end_tensor(g, txn, clg_record(g, &proto, 1));
+}
+
+/* What labels node n (a cross-entropy or a one-hot) accepts: [0, classes),
+ * and its ignore_index for a one-hot. */
+static bool reads_labels(const clg_graph *g, const clg_node *n, const clg_node *labels, int64_t *classes,
+                         int64_t *ignore)
+{
+    int32_t src;
+    if (n->op == CLG_OP_SOFTMAX_CE) {
+        src = n->src[1];
+        *classes = g->nodes[n->src[0]].shape[1];
+        *ignore = -1;
+    } else if (n->op == CLG_OP_ONE_HOT) {
+        src = n->src[0];
+        *classes = n->i[0];
+        *ignore = n->i[1];
+    } else {
+        return false;
+    }
+    /* by buffer: a reshaped view of the labels shares it */
+    return g->nodes[src].buf == labels->buf;
+}
+
 clg_status clg_softmax_check_labels(clg_graph *g, clg_tensor t, const int32_t *data, size_t count)
 {
     /* Bad handles, ids and counts are left to the transfer to report. */
@@ -107,19 +154,20 @@ clg_status clg_softmax_check_labels(clg_graph *g, clg_tensor t, const int32_t *d
     if ((int64_t)count != g->nodes[id].numel) return CLG_OK;
     for (int32_t i = 0; i < g->n; i++) {
         const clg_node *n = &g->nodes[i];
-        /* by buffer: a reshaped view of the labels shares it */
-        if (n->op != CLG_OP_SOFTMAX_CE || g->nodes[n->src[1]].buf != g->nodes[id].buf) continue;
-        const clg_node *z = &g->nodes[n->src[0]];
-        int64_t classes = z->shape[1];
+        int64_t classes, ignore;
+        if (!reads_labels(g, n, &g->nodes[id], &classes, &ignore)) continue;
         for (size_t k = 0; k < count; k++) {
-            if (data[k] >= 0 && data[k] < classes) continue;
-            char zs[96];
-            clg_shape_string(z->ndim, z->shape, zs, sizeof zs);
+            if ((data[k] >= 0 && data[k] < classes) || (n->op == CLG_OP_ONE_HOT && data[k] == ignore)) continue;
+            char zs[96], also[64] = "";
+            clg_shape_string(n->op == CLG_OP_ONE_HOT ? n->ndim : g->nodes[n->src[0]].ndim,
+                             n->op == CLG_OP_ONE_HOT ? n->shape : g->nodes[n->src[0]].shape, zs, sizeof zs);
+            if (n->op == CLG_OP_ONE_HOT) snprintf(also, sizeof also, " or ignore_index %lld", (long long)ignore);
             return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
                              "clg_tensor_set_i32: label %d at index %zu is out of range for %s (node %d) with "
-                             "logits %s: %lld classes, labels must be in [0, %lld)",
-                             (int)data[k], k, clg_op_name(n->op), (int)i, zs, (long long)classes,
-                             (long long)classes);
+                             "%s %s: %lld classes, labels must be in [0, %lld)%s",
+                             (int)data[k], k, clg_op_name(n->op), (int)i,
+                             n->op == CLG_OP_ONE_HOT ? "output" : "logits", zs, (long long)classes,
+                             (long long)classes, also);
         }
     }
     return CLG_OK;

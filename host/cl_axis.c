@@ -26,6 +26,16 @@ static clg_status max_backward(clg_cl_backend *b, const clg_node *dy, const clg_
     return clg_cl_launch(b, K_axis_max_backward, args, 6, (size_t)n, 0);
 }
 
+/* the max node's indices, copied as they are */
+static clg_status argmax(clg_cl_backend *b, const clg_node *max, const clg_node *n)
+{
+    if (clg_cl_opaque(b)) return CLG_OK;
+    b->base.launches++;
+    cl_int err = clEnqueueCopyBuffer(b->queue, MEM(max->aux[0]), MEM(n->buf), 0, 0, (size_t)n->numel * 4, 0, NULL,
+                                     NULL);
+    return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(b, err, "clEnqueueCopyBuffer (argmax)");
+}
+
 clg_status clg_cl_axis(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     const clg_node *s0 = &nodes[n->src[0]];
@@ -34,6 +44,7 @@ clg_status clg_cl_axis(clg_cl_backend *b, const clg_node *nodes, const clg_node 
     case CLG_OP_MEAN_AXIS:
     case CLG_OP_MAX_AXIS: return reduce(b, s0, n);
     case CLG_OP_MAX_AXIS_GRAD: return max_backward(b, s0, &nodes[n->src[1]], n);
+    case CLG_OP_ARGMAX: return argmax(b, s0, n);
     default: return clg_cl_unsupported(b, n);
     }
 }

@@ -47,12 +47,31 @@ static clg_status dropout_grad(clg_cl_backend *b, const clg_node *nodes, const c
     return clg_cl_launch(b, K_dropout_backward, args, 4, (size_t)count, 0);
 }
 
+/* forward and backward alike: the crop node's draw, x (or dy) in, y (or dx) out */
+static clg_status crop_flip(clg_cl_backend *b, const clg_node *nodes, const clg_node *n, bool backward)
+{
+    const clg_node *crop = backward ? &nodes[n->src[1]] : n;
+    const clg_node *xn = &nodes[n->src[0]];
+    if (!crop->training) return copy(b, xn, n);
+    cl_mem x = MEM(xn->buf), y = MEM(n->buf);
+    cl_long count = n->numel;
+    cl_int H = (cl_int)n->shape[2], W = (cl_int)n->shape[3], pad = (cl_int)crop->i[0], flip = (cl_int)crop->i[2];
+    cl_long plane = (cl_long)n->shape[1] * H * W;
+    uint64_t seed = (uint64_t)crop->i[1], ctr = crop->counter;
+    cl_uint k0 = (cl_uint)seed, k1 = (cl_uint)(seed >> 32), c0 = (cl_uint)ctr, c1 = (cl_uint)(ctr >> 32);
+    clg_karg args[] = {ARG(x), ARG(y), ARG(count), ARG(plane), ARG(H), ARG(W), ARG(pad), ARG(flip),
+                       ARG(k0), ARG(k1), ARG(c0), ARG(c1)};
+    return clg_cl_launch(b, backward ? K_crop_flip_backward : K_crop_flip_forward, args, 12, (size_t)count, 0);
+}
+
 clg_status clg_cl_random(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     switch (n->op) {
     case CLG_OP_RNG_FILL: return fill(b, n);
     case CLG_OP_DROPOUT: return dropout(b, nodes, n);
     case CLG_OP_DROPOUT_GRAD: return dropout_grad(b, nodes, n);
+    case CLG_OP_RANDOM_CROP_FLIP: return crop_flip(b, nodes, n, false);
+    case CLG_OP_RANDOM_CROP_FLIP_GRAD: return crop_flip(b, nodes, n, true);
     default: return clg_cl_unsupported(b, n);
     }
 }

@@ -123,6 +123,15 @@ static clg_status bce_backward(clg_cl_backend *b, const clg_node *nodes, const c
     return clg_cl_launch(b, K_bce_logits_backward, args, 6, (size_t)cnt, 0);
 }
 
+static clg_status one_hot(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    cl_mem lm = MEM(nodes[n->src[0]].buf), y = MEM(n->buf);
+    cl_long cnt = n->numel, c = n->shape[1];
+    cl_int ignore = (cl_int)n->i[1];
+    clg_karg args[] = {ARG(lm), ARG(y), ARG(cnt), ARG(c), ARG(ignore)};
+    return clg_cl_launch(b, K_one_hot, args, 5, (size_t)cnt, 0);
+}
+
 clg_status clg_cl_softmax(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     switch (n->op) {
@@ -134,6 +143,7 @@ clg_status clg_cl_softmax(clg_cl_backend *b, const clg_node *nodes, const clg_no
     case CLG_OP_SOFTMAX_CE_GRAD: return ce_backward(b, nodes, n);
     case CLG_OP_BCE_LOGITS: return bce_forward(b, nodes, n);
     case CLG_OP_BCE_LOGITS_GRAD: return bce_backward(b, nodes, n);
+    case CLG_OP_ONE_HOT: return one_hot(b, nodes, n);
     default: return clg_cl_unsupported(b, n);
     }
 }

@@ -34,11 +34,11 @@
     X(softmax_fwd_rows) X(softmax_fwd_group) X(softmax_bwd_rows) X(softmax_bwd_group)            \
     X(softmax_ce_forward) X(softmax_ce_small) X(softmax_ce_rows) X(softmax_ce_backward)          \
     X(bce_logits_partial)                                                                        \
-    X(bce_logits_backward)                                                                       \
+    X(bce_logits_backward) X(one_hot)                                                            \
     /* norm */                                                                                     \
     X(bn_forward) X(bn_backward_reduce) X(bn_backward_input)                                     \
     /* random */                                                                                   \
-    X(rng_fill) X(dropout_forward) X(dropout_backward)                                           \
+    X(rng_fill) X(dropout_forward) X(dropout_backward) X(crop_flip_forward) X(crop_flip_backward) \
     /* optim */                                                                                    \
     X(optim_sgd) X(optim_adam) X(optim_rmsprop) X(optim_adagrad) X(optim_accumulate)             \
     X(optim_sqnorm_partial) X(optim_sqnorm_final) X(optim_clip_coef)

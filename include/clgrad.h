@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 2
-#define CLG_VERSION_PATCH 1
+#define CLG_VERSION_PATCH 2
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 #define CLG_MAX_DIMS 4
@@ -246,6 +246,12 @@ CLG_API clg_tensor clg_tanh(clg_graph *g, clg_tensor x);
 /* Reductions over all elements, giving a one-element tensor. */
 CLG_API clg_tensor clg_sum(clg_graph *g, clg_tensor x);
 CLG_API clg_tensor clg_mean(clg_graph *g, clg_tensor x);
+/* The largest (smallest) element, a one-element tensor (torch.amax /
+ * amin over all dimensions); the gradient goes to the first extreme
+ * element when several are equal (PyTorch splits it evenly among them);
+ * a NaN propagates. Built from max_axis. Added in 0.2.2. */
+CLG_API clg_tensor clg_max(clg_graph *g, clg_tensor x);
+CLG_API clg_tensor clg_min(clg_graph *g, clg_tensor x);
 
 /* Losses. mse = mean((pred - target)^2), same shapes. */
 CLG_API clg_tensor clg_mse_loss(clg_graph *g, clg_tensor pred, clg_tensor target);
@@ -278,7 +284,7 @@ CLG_API clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tens
 /*
  * 2-D convolution (cross-correlation, as in PyTorch), NCHW float tensors:
  * x [N,C,H,W], w [OC,C,KH,KW], bias [OC] or CLG_NO_TENSOR for none;
- * groups = 1. y [N,OC,OH,OW] with
+ * groups = 1 (clg_conv2d_grouped below for more). y [N,OC,OH,OW] with
  *   OH = (H + 2 pad_h - dilation_h (KH - 1) - 1) / stride_h + 1
  * (rounded down; OW likewise). Strides and dilations must be >= 1,
  * paddings >= 0, and the dilated kernel must fit the padded input.
@@ -288,6 +294,15 @@ CLG_API clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tens
  */
 CLG_API clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
                               int pad_h, int pad_w, int dilation_h, int dilation_w);
+/* Grouped convolution (PyTorch's groups): x [N, C, H, W], w [OC, C /
+ * groups, KH, KW], groups dividing C and OC; output channels of group k
+ * see input channels [k C / groups, (k + 1) C / groups) only. groups = C
+ * = OC is the depthwise convolution. Built from one clg_conv2d per group
+ * on channel slices, concatenated: correct and differentiable, but
+ * `groups` products instead of one (a grouped kernel would be faster for
+ * many groups). groups 1 is clg_conv2d. Added in 0.2.2. */
+CLG_API clg_tensor clg_conv2d_grouped(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h,
+                                      int stride_w, int pad_h, int pad_w, int dilation_h, int dilation_w, int groups);
 /*
  * Pooling over kh x kw windows of x [N,C,H,W], giving [N,C,OH,OW] with
  * OH = (H + 2 pad_h - kh) / stride_h + 1 (rounded down, no ceil mode).
@@ -306,6 +321,13 @@ CLG_API clg_tensor clg_avg_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, in
  * multiples of out_h and out_w (equal windows, an average pool),
  * CLG_ERR_UNSUPPORTED if not. Built from the ops above. */
 CLG_API clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, int64_t out_w);
+/* Nearest-neighbour upsampling by integer factors (PyTorch's
+ * F.interpolate(x, scale_factor=(scale_h, scale_w), mode="nearest"), the
+ * nn.Upsample of YOLO-style necks): y[n,c,i,j] = x[n,c,i / scale_h,
+ * j / scale_w] for x [N, C, H, W]; the gradient sums each scale_h x
+ * scale_w block. Built from broadcasting products by ones (exact). Added
+ * in 0.2.2. */
+CLG_API clg_tensor clg_upsample_nearest2d(clg_graph *g, clg_tensor x, int64_t scale_h, int64_t scale_w);
 
 /* layers */
 
@@ -357,6 +379,13 @@ CLG_API clg_tensor clg_concat(clg_graph *g, clg_tensor a, clg_tensor b, int axis
 CLG_API clg_tensor clg_sum_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
 CLG_API clg_tensor clg_mean_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
 CLG_API clg_tensor clg_max_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
+/* The index along axis of each maximum, as int32 (torch.argmax(x, axis,
+ * keepdim)): the first maximum on ties, the first NaN if any. Read it
+ * with clg_tensor_get_i32 (after clg_tensor_keep), or give it to
+ * clg_one_hot, e.g. for the accuracy on the device:
+ * sum(one_hot(argmax(logits, 1)) * one_hot(labels)). Not differentiable.
+ * Added in 0.2.2. */
+CLG_API clg_tensor clg_argmax(clg_graph *g, clg_tensor x, int axis, int keepdim);
 
 /* act */
 
@@ -408,6 +437,51 @@ CLG_API clg_tensor clg_softmax_cross_entropy(clg_graph *g, clg_tensor logits, cl
  * (sigmoid(z) - t) / n, d/dt = -z / n.
  */
 CLG_API clg_tensor clg_bce_with_logits(clg_graph *g, clg_tensor logits, clg_tensor targets);
+/*
+ * One-hot rows: labels int32 [N] to float [N, classes], row i the unit
+ * vector of class labels[i]; a row whose label equals ignore_index is all
+ * zeros. A label neither in [0, classes) nor ignore_index is refused by
+ * clg_tensor_set_i32 when written after this op is recorded (and makes
+ * its row NaN if written before). Not differentiable (labels are
+ * integers). Added in 0.2.2.
+ */
+CLG_API clg_tensor clg_one_hot(clg_graph *g, clg_tensor labels, int64_t classes, int32_t ignore_index);
+
+/* Options of the classification losses, PyTorch's arguments. */
+typedef enum clg_reduction {
+    CLG_REDUCTION_MEAN, /* a [1] result: the weighted mean over the rows not ignored */
+    CLG_REDUCTION_SUM,  /* [1]: the sum over the rows */
+    CLG_REDUCTION_NONE  /* [N]: one loss per row (0 for an ignored row) */
+} clg_reduction;
+typedef struct clg_loss_options {
+    size_t size;              /* sizeof, set by clg_loss_options_init; 0: this version's layout */
+    clg_reduction reduction;  /* CLG_REDUCTION_MEAN */
+    clg_tensor weight;        /* CLG_NO_TENSOR, or float [C]: a weight per class */
+    int32_t ignore_index;     /* -100: rows with this label count for nothing */
+    float label_smoothing;    /* 0, in [0, 1] (cross-entropy only) */
+} clg_loss_options;
+CLG_API clg_status clg_loss_options_init(clg_loss_options *opt, size_t size);
+static inline clg_loss_options clg_loss_defaults(void)
+{
+    clg_loss_options o;
+    clg_loss_options_init(&o, sizeof o);
+    return o;
+}
+/*
+ * PyTorch's nll_loss and cross_entropy on x [N, C] and labels int32 [N]
+ * (opt NULL: the defaults). With w the class weights (1 without), O the
+ * one-hot rows (zero for ignored rows) and e the label smoothing:
+ *   nll            l_i = -w_{y_i} x_{i, y_i}
+ *   cross_entropy  p = log_softmax(x, 1); l_i = (1 - e) (-w_{y_i} p_{i, y_i})
+ *                  + (e / C) (-sum_j w_j p_{i, j}) for rows not ignored
+ * reduced as opt->reduction says; the mean divides the sum of the l_i by
+ * sum_i w_{y_i} over the rows not ignored (NaN when every row is
+ * ignored, as PyTorch). Built from one-hot rows and the public ops, so
+ * differentiable in x (and in the weights); clg_softmax_cross_entropy is
+ * the fused kernel for the default case. Added in 0.2.2.
+ */
+CLG_API clg_tensor clg_nll_loss(clg_graph *g, clg_tensor x, clg_tensor labels, const clg_loss_options *opt);
+CLG_API clg_tensor clg_cross_entropy(clg_graph *g, clg_tensor logits, clg_tensor labels, const clg_loss_options *opt);
 
 /* norm */
 
@@ -424,6 +498,27 @@ CLG_API clg_tensor clg_bce_with_logits(clg_graph *g, clg_tensor logits, clg_tens
  * CLG_ERR_SHAPE. PyTorch's defaults are momentum 0.1, eps 1e-5. */
 CLG_API clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float momentum,
                                   float eps);
+/* Layer norm over the last dimension (PyTorch's F.layer_norm(x, [D],
+ * gamma, beta, eps)): y = (x - mean) / sqrt(var + eps) * gamma + beta,
+ * mean and biased variance over each row of D = x's last extent; gamma
+ * and beta [D], either may be CLG_NO_TENSOR (no scale, no shift). Group
+ * norm (F.group_norm(x, groups, gamma, beta, eps)): x [N, C, ...] (3 or 4
+ * dimensions), the same normalisation over each of the `groups` groups of
+ * C / groups channels and all their positions; gamma and beta [C]. Both
+ * work the same in training and evaluation (no running statistics). Built
+ * from mean_axis and the elementwise ops. Added in 0.2.2. */
+CLG_API clg_tensor clg_layer_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float eps);
+CLG_API clg_tensor clg_group_norm(clg_graph *g, clg_tensor x, int64_t groups, clg_tensor gamma, clg_tensor beta,
+                                  float eps);
+/* Embedding lookup (F.embedding(ids, weight)): ids int32 [N] (clg_labels,
+ * each in [0, V), checked on upload as labels are), weight [V, D] ->
+ * [N, D], row i = weight[ids[i]]; the weight's gradient adds each row's
+ * upstream gradient into row ids[i] (a scatter-add). Built as one-hot
+ * rows times the weight (clg_one_hot, clg_matmul): exact, but N V D
+ * multiply-adds, so for vocabularies of thousands a gather kernel would
+ * be faster. Added in 0.2.2. */
+CLG_API clg_tensor clg_embedding(clg_graph *g, clg_tensor ids, clg_tensor weight);
+
 /* The running mean and variance of a batch_norm output (C values each;
  * either pointer may be NULL), for checkpoints and tests. */
 CLG_API clg_status clg_batch_norm_running(clg_graph *g, clg_tensor bn, float *mean, float *var, size_t C);
@@ -464,6 +559,21 @@ CLG_API clg_status clg_batch_norm_set_running(clg_graph *g, clg_tensor bn, const
  * same mask. Evaluation mode: y = x. p in [0, 1). Give each dropout its
  * own seed: two of the same shape and seed drop the same elements. */
 CLG_API clg_tensor clg_dropout(clg_graph *g, clg_tensor x, float p, uint64_t seed);
+
+/* Data augmentation on the device: torchvision's RandomCrop(H x W,
+ * padding, zero fill) then, when flip is nonzero, RandomHorizontalFlip(0.5),
+ * per image of x [N, C, H, W], drawn as dropout's masks are (training
+ * mode, counter = the graph's run count, so each run draws anew). Image n
+ * takes block n of the stream: words w0, w1, w2 give the crop's corner in
+ * the padded image, oy = w0 mod (2 padding + 1), ox = w1 mod (2 padding +
+ * 1), and a flip when w2 < 2^31 (u < 1/2). Then
+ *   y[n,c,i,j] = x[n,c, i + oy - padding, j' + ox - padding], 0 outside x,
+ *   j' = W - 1 - j when flipped, else j.
+ * Integer arithmetic only: every device crops and flips every image the
+ * same way. The gradient is the transpose (each x element reaches at most
+ * one y element). Evaluation mode: y = x. padding in [0, 65535]. Added in
+ * 0.2.2. */
+CLG_API clg_tensor clg_random_crop_flip(clg_graph *g, clg_tensor x, int64_t padding, int flip, uint64_t seed);
 
 /* Initialisers: fill t (float32, e.g. a parameter) now, on its device,
  * from stream (seed, counter 0). uniform: [lo, hi]; normal: mean, std.
@@ -600,6 +710,25 @@ static inline clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kin
  * arguments; nothing is read back from the device.
  */
 CLG_API clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg);
+/* Parameter groups, as torch.optim's: the parameters a group lists are
+ * updated with its cfg, every other parameter with cfg (e.g. no weight
+ * decay for biases and norm parameters, or another lr for a part of the
+ * model). A group may change the lr (the schedule scales each group's
+ * from its own, as PyTorch's schedulers scale each group's base lr),
+ * weight_decay, maximize and the kind's own options (momentum, nesterov,
+ * betas, eps, ...; the state tensors follow the group's options). It
+ * must share cfg's kind, schedule and its fields, warm-up, max_grad_norm
+ * (one norm over all gradients) and accumulate. A parameter in two
+ * groups, or without a gradient, is refused. Once per graph, instead of
+ * clg_optimizer (which is clg_optimizer_groups with no group). Added in
+ * 0.2.2. */
+typedef struct clg_optimizer_group {
+    const clg_optimizer_config *cfg;
+    int nparams;
+    const clg_tensor *params;
+} clg_optimizer_group;
+CLG_API clg_status clg_optimizer_groups(clg_graph *g, const clg_optimizer_config *cfg, int ngroups,
+                                        const clg_optimizer_group *groups);
 /* Updates done so far; set it when restoring a checkpoint (with the
  * state tensors) so that schedules and bias corrections continue. */
 CLG_API clg_status clg_optimizer_get_step(const clg_graph *g, int64_t *step);
@@ -864,6 +993,13 @@ CLG_API clg_status clg_graph_run_timed(clg_graph *g, int phases, double *device_
  * batch norm (batch statistics vs running averages), dropout (mask vs
  * identity). */
 CLG_API clg_status clg_graph_set_training(clg_graph *g, int training);
+/* The count of forward runs so far, the counter random ops draw from
+ * (dropout's masks, clg_random_crop_flip's crops). Save it with a
+ * checkpoint and set it when restoring one, with the optimizer's step,
+ * so that a resumed run draws what the uninterrupted run would have.
+ * Added in 0.2.2. */
+CLG_API clg_status clg_graph_get_rng_counter(const clg_graph *g, uint64_t *counter);
+CLG_API clg_status clg_graph_set_rng_counter(clg_graph *g, uint64_t counter);
 
 /* ---- Tensor data ------------------------------------------------------- */
 

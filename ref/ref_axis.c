@@ -3,6 +3,8 @@
 #include "ref_real.h"
 #include "../core/shape_layout.h"
 
+#include <string.h>
+
 /* y[o, r] = sum_a x[o, a, r] (divided by the extent for mean), in double */
 static void sum_axis(const clg_node *x, const clg_node *y, bool mean)
 {
@@ -64,6 +66,7 @@ clg_status REF(clg_ref_axis)(clg_backend *be, const clg_node *nodes, const clg_n
     case CLG_OP_MEAN_AXIS: sum_axis(s0, n, true); return CLG_OK;
     case CLG_OP_MAX_AXIS: max_axis(s0, n); return CLG_OK;
     case CLG_OP_MAX_AXIS_GRAD: max_axis_grad(s0, &nodes[n->src[1]], n); return CLG_OK;
+    case CLG_OP_ARGMAX: memcpy(ref_i32(n), ref_aux_i32(s0, 0), (size_t)n->numel * sizeof(int32_t)); return CLG_OK;
     default: return REF(clg_ref_unsupported)(be, n);
     }
 }

@@ -90,12 +90,50 @@ static void dropout_grad(const clg_node *nodes, const clg_node *n)
     for (int64_t i = 0; i < n->numel; i++) dx[i] = drop->training ? dy[i] * mask[i] : dy[i];
 }
 
+/* y[n,c,i,j] = x[n,c,i+oy-p, j'+ox-p] (0 outside), j' = W-1-j when flipped;
+ * the gradient maps back: dx[n,c,a,b] = dy[n,c,a-oy+p, j], b-ox+p = j' */
+static void crop_flip(const clg_node *nodes, const clg_node *n, bool backward)
+{
+    const clg_node *crop = backward ? &nodes[n->src[1]] : n;
+    const real *x = ref_data(&nodes[n->src[0]]);
+    real *y = ref_data(n);
+    if (!crop->training) {
+        memcpy(y, x, (size_t)n->numel * sizeof *y);
+        return;
+    }
+    const int64_t N = n->shape[0], C = n->shape[1], H = n->shape[2], W = n->shape[3], p = crop->i[0];
+    for (int64_t b = 0; b < N; b++) {
+        int64_t oy, ox;
+        int f;
+        clg_crop_flip_draw((uint64_t)crop->i[1], crop->counter, (uint64_t)b, p, (int)crop->i[2], &oy, &ox, &f);
+        for (int64_t c = 0; c < C; c++) {
+            const real *xp = x + (b * C + c) * H * W;
+            real *yp = y + (b * C + c) * H * W;
+            for (int64_t i = 0; i < H; i++)
+                for (int64_t j = 0; j < W; j++) {
+                    int64_t si, sj;
+                    if (!backward) {
+                        si = i + oy - p;
+                        sj = (f ? W - 1 - j : j) + ox - p;
+                    } else {
+                        si = i - oy + p;
+                        sj = j - ox + p;
+                        if (f) sj = W - 1 - sj;
+                    }
+                    yp[i * W + j] = si >= 0 && si < H && sj >= 0 && sj < W ? xp[si * W + sj] : 0;
+                }
+        }
+    }
+}
+
 clg_status REF(clg_ref_random)(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
     switch (n->op) {
     case CLG_OP_RNG_FILL: fill(n); return CLG_OK;
     case CLG_OP_DROPOUT: dropout(nodes, n); return CLG_OK;
     case CLG_OP_DROPOUT_GRAD: dropout_grad(nodes, n); return CLG_OK;
+    case CLG_OP_RANDOM_CROP_FLIP: crop_flip(nodes, n, false); return CLG_OK;
+    case CLG_OP_RANDOM_CROP_FLIP_GRAD: crop_flip(nodes, n, true); return CLG_OK;
     default: return REF(clg_ref_unsupported)(be, n);
     }
 }

@@ -1,6 +1,9 @@
 /* Reference implementation of the softmax family. Sums in double. */
 #include "ref_real.h"
 
+#include <math.h>
+#include <stdbool.h>
+
 /* A tensor seen as [outer, C, inner] around axis: row (o, j) holds the C
  * elements at o * C * inner + c * inner + j. */
 typedef struct {
@@ -133,6 +136,21 @@ static clg_status bce_backward(const clg_node *nodes, const clg_node *n)
     return CLG_OK;
 }
 
+/* y[r, c] = (label_r == c); 0 in the row of ignore_index; NaN in the row
+ * of a label out of range (one escaped clg_tensor_set_i32's check) */
+static clg_status one_hot(const clg_node *nodes, const clg_node *n)
+{
+    const int32_t *label = ref_i32(&nodes[n->src[0]]);
+    real *y = ref_data(n);
+    const int64_t rows = n->shape[0], C = n->shape[1];
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t l = label[r];
+        const bool bad = (l < 0 || l >= C) && l != n->i[1];
+        for (int64_t c = 0; c < C; c++) y[r * C + c] = l == n->i[1] ? 0 : bad ? (real)NAN : l == c ? 1 : 0;
+    }
+    return CLG_OK;
+}
+
 clg_status REF(clg_ref_softmax)(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
     switch (n->op) {
@@ -144,6 +162,7 @@ clg_status REF(clg_ref_softmax)(clg_backend *be, const clg_node *nodes, const cl
     case CLG_OP_SOFTMAX_CE_GRAD: return ce_backward(nodes, n);
     case CLG_OP_BCE_LOGITS: return bce_forward(nodes, n);
     case CLG_OP_BCE_LOGITS_GRAD: return bce_backward(nodes, n);
+    case CLG_OP_ONE_HOT: return one_hot(nodes, n);
     default: return REF(clg_ref_unsupported)(be, n);
     }
 }

@@ -2,7 +2,10 @@
 # Resume is exact: two epochs straight, and one epoch, a stop, then the
 # second resumed from the checkpoint, must leave byte-identical
 # checkpoints (parameters, optimizer state, batch norm statistics, step,
-# schedule position and loader position).
+# schedule position and loader position). The residual network runs with
+# on-device augmentation (its crops follow the graph's RNG counter, which
+# the checkpoint carries) and Nesterov SGD with weight decay off for its
+# 1-D parameters (a parameter group), and label smoothing (cross_entropy).
 # Usage: resume.sh CLGRAD_TRAIN DATA_DIR
 set -eu
 train=$1
@@ -13,9 +16,13 @@ if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for model in mlp cnn; do
-  set -- --model "$model" --width 4 --limit 1200 --batch 50 --data "$data" --optimizer adamw \
-    --schedule cosine --warmup 5 --epochs 2
+for model in mlp cnn resnet; do
+  set -- --model "$model" --width 4 --limit 1200 --batch 50 --data "$data" --schedule cosine --warmup 5 --epochs 2
+  if [ "$model" = resnet ]; then
+    set -- "$@" --optimizer nesterov --lr 0.05 --weight-decay 5e-4 --augment crop-flip --label-smoothing 0.1
+  else
+    set -- "$@" --optimizer adamw
+  fi
   "$train" "$@" --save "$out/straight.st" >/dev/null
   "$train" "$@" --stop-after 1 --save "$out/first.st" >/dev/null
   "$train" "$@" --resume "$out/first.st" --save "$out/resumed.st" >/dev/null

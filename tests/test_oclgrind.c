@@ -194,6 +194,12 @@ static clg_tensor build_ce(clg_graph *g, const clg_tensor *in, void *arg)
     return clg_softmax_cross_entropy(g, in[0], in[1]);
 }
 
+/* one-hot rows (ignoring class 2) times x: the one-hot kernel */
+static clg_tensor build_one_hot(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    return clg_mul(g, clg_one_hot(g, in[1], clg_tensor_dim(g, in[0], 1), 2), in[0]);
+}
+
 static void test_softmax(void **state)
 {
     /* The last axis (contiguous rows) and the middle one (rows `inner`
@@ -215,6 +221,7 @@ static void test_softmax(void **state)
     const gc_input ce11[2] = {{.ndim = 2, .shape = {6, 11}, .param = true, .lo = 0.1, .hi = 3},
                               {.ndim = 1, .shape = {6}, .label_max = 11}};
     gc_check_devices("softmax_cross_entropy 6x11", build_ce, NULL, ce11, 2, &gc_default_tol, 411);
+    gc_check_devices("one_hot 5x7 times x", build_one_hot, NULL, ce, 2, &gc_default_tol, 412);
 }
 
 /* ---- conv and pooling ---- */
@@ -377,6 +384,11 @@ static clg_tensor build_dropout(clg_graph *g, const clg_tensor *in, void *arg)
     return clg_dropout(g, in[0], 0.3f, 77);
 }
 
+static clg_tensor build_crop_flip(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    return clg_random_crop_flip(g, in[0], 3, 1, 78);
+}
+
 enum { INIT_KINDS = 6 };
 
 /* Each initialiser on a [7, 5] weight (30 elements: a partial block of
@@ -424,6 +436,9 @@ static void test_random(void **state)
     }
     const gc_input in = {.ndim = 2, .shape = {3, 5}, .param = true, .lo = 0.05, .hi = 2};
     gc_check_devices("dropout 3x5", build_dropout, NULL, &in, 1, &gc_default_tol, 701);
+    /* 5 images of 2x3x5: crops past every edge with padding 3 */
+    const gc_input img = {.ndim = 4, .shape = {5, 2, 3, 5}, .param = true, .lo = 0.05, .hi = 2};
+    gc_check_devices("random_crop_flip 5x2x3x5", build_crop_flip, NULL, &img, 1, &gc_default_tol, 702);
 }
 
 /* ---- optimizers and global-norm clipping ---- */

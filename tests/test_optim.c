@@ -251,7 +251,17 @@ typedef struct lin_graph {
     size_t off[NP + 1];
 } lin_graph;
 
+/* gcfg[k] non-NULL: parameter k in a group of its own with that config */
+static void lin_build_groups(clg_context *ctx, lin_graph *L, const clg_optimizer_config *cfg,
+                             const clg_optimizer_config *const gcfg[NP]);
+
 static void lin_build(clg_context *ctx, lin_graph *L, const clg_optimizer_config *cfg)
+{
+    lin_build_groups(ctx, L, cfg, NULL);
+}
+
+static void lin_build_groups(clg_context *ctx, lin_graph *L, const clg_optimizer_config *cfg,
+                             const clg_optimizer_config *const gcfg[NP])
 {
     CHECK_OK(ctx, clg_graph_create(ctx, &L->g));
     clg_tensor loss = CLG_NO_TENSOR;
@@ -267,7 +277,12 @@ static void lin_build(clg_context *ctx, lin_graph *L, const clg_optimizer_config
         L->off[k + 1] = L->off[k] + (size_t)numel_of(param_ndim[k], param_shape[k]);
     }
     CHECK_OK(ctx, clg_backward(L->g, loss));
-    CHECK_OK(ctx, clg_optimizer(L->g, cfg));
+    clg_optimizer_group groups[NP];
+    int ng = 0;
+    for (int k = 0; gcfg && k < NP; k++)
+        if (gcfg[k]) groups[ng++] = (clg_optimizer_group){gcfg[k], 1, &L->w[k]};
+    if (gcfg) CHECK_OK(ctx, clg_optimizer_groups(L->g, cfg, ng, groups));
+    else CHECK_OK(ctx, clg_optimizer(L->g, cfg));
 }
 
 static void lin_set(clg_context *ctx, lin_graph *L, clg_tensor *t, const float *v)
@@ -1003,6 +1018,152 @@ static void maximize(const char *spec, clg_context *ctx)
 
 static void test_maximize(void **state) { each_device(maximize); }
 
+/* Parameter groups: p1 and p2 in groups of their own with other options
+ * (lr, weight decay and the kind's own: momentum on or off, nesterov,
+ * betas, amsgrad, alpha, centered, lr_decay, maximize), p0 on the graph's
+ * config. Each parameter must end bit for bit where a graph with its
+ * group's config for every parameter takes it, for every case of
+ * make_cases, plain, clipped (one norm over all gradients) and
+ * accumulated; the state tensors follow the group's options. */
+static clg_optimizer_config group_variant(clg_optimizer_config c, int v)
+{
+    c.lr *= v == 1 ? 0.3f : 2.0f;
+    c.weight_decay = v == 1 ? 0.0f : 0.05f;
+    switch (c.kind) {
+    case CLG_OPTIM_SGD:
+        if (v == 1) c.momentum = c.momentum > 0 ? 0.0f : 0.8f, c.nesterov = 0, c.dampening = 0;
+        else c.momentum = 0.5f, c.nesterov = 1, c.dampening = 0;
+        break;
+    case CLG_OPTIM_ADAM:
+    case CLG_OPTIM_ADAMW:
+        c.beta1 = v == 1 ? 0.8f : 0.95f;
+        c.amsgrad = !c.amsgrad;
+        break;
+    case CLG_OPTIM_RMSPROP:
+        c.alpha = 0.9f;
+        c.centered = !c.centered;
+        c.momentum = v == 1 ? 0.0f : 0.3f;
+        break;
+    case CLG_OPTIM_ADAGRAD: c.lr_decay = 0.01f; break;
+    }
+    if (v == 2) c.maximize = !c.maximize;
+    return c;
+}
+
+static void groups_one(clg_context *ctx, clg_optimizer_config cfg, int mode, uint64_t seed, const char *spec)
+{
+    enum { STEPS = 4 };
+    if (mode == MODE_CLIP) cfg.max_grad_norm = 10.0f;
+    if (mode == MODE_ACCUM) cfg.accumulate = 1;
+    const clg_optimizer_config v1 = group_variant(cfg, 1), v2 = group_variant(cfg, 2);
+    const clg_optimizer_config *const gcfg[NP] = {NULL, &v1, &v2};
+    /* L[0] grouped; L[1..3] every parameter on cfg, v1, v2 */
+    lin_graph L[4];
+    lin_build_groups(ctx, &L[0], &cfg, gcfg);
+    lin_build(ctx, &L[1], &cfg);
+    lin_build(ctx, &L[2], &v1);
+    lin_build(ctx, &L[3], &v2);
+    const size_t n = L[0].off[NP];
+    float *w0 = malloc(n * sizeof(float)), *c = malloc(n * sizeof(float));
+    float *got[4];
+    for (int k = 0; k < 4; k++) got[k] = malloc(n * sizeof(float));
+    rng_t r = {seed};
+    rng_fill(&r, w0, n, 0.5, 2.0, false);
+    for (int k = 0; k < 4; k++) lin_set(ctx, &L[k], L[k].w, w0);
+    const int micro = mode == MODE_ACCUM ? 2 : 1;
+    for (int step = 0; step < STEPS; step++) {
+        for (int mb = 0; mb < micro; mb++) {
+            rng_fill(&r, c, n, -2.0, 2.0, false);
+            for (int k = 0; k < 4; k++) {
+                lin_set(ctx, &L[k], L[k].c, c);
+                CHECK_OK(ctx, clg_graph_run(L[k].g, micro > 1 ? CLG_RUN_FORWARD | CLG_RUN_BACKWARD : CLG_RUN_ALL));
+            }
+        }
+        for (int k = 0; micro > 1 && k < 4; k++) CHECK_OK(ctx, clg_graph_run(L[k].g, CLG_RUN_UPDATE));
+    }
+    for (int k = 0; k < 4; k++) lin_get(ctx, &L[k], L[k].w, got[k]);
+    char label[320], what[480];
+    describe(&cfg, mode, label, sizeof label);
+    for (int p = 0; p < NP; p++) {
+        snprintf(what, sizeof what, "%s: %s: parameter p%d of the grouped graph", spec, label, p);
+        assert_close_ulp(got[0] + L[0].off[p], got[1 + p] + L[0].off[p], L[0].off[p + 1] - L[0].off[p], 0, what);
+        /* the state follows the group: p<k>.<slot> exists iff the group's options use it */
+        const clg_optimizer_config *pc = p == 0 ? &cfg : gcfg[p];
+        for (int slot = 0; slot < 3; slot++) {
+            const char *sname = host_slot_name(pc->kind, slot);
+            if (!sname) continue;
+            char name[48];
+            snprintf(name, sizeof name, "p%d.%s", p, sname);
+            bool has = find_named(L[0].g, name).id >= 0;
+            if (has != host_slot_used(pc, slot))
+                fail_msg("%s: %s: state %s %s", spec, label, name, has ? "exists, unused" : "is missing");
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        free(got[k]);
+        clg_graph_destroy(L[k].g);
+    }
+    free(w0);
+    free(c);
+}
+
+static void groups(const char *spec, clg_context *ctx)
+{
+    clg_optimizer_config cases[64];
+    const int n = make_cases(cases);
+    for (int i = 0; i < n; i++)
+        for (int mode = 0; mode < MODE_COUNT; mode++) groups_one(ctx, cases[i], mode, 1300 + (uint64_t)i, spec);
+}
+
+static void test_groups(void **state) { each_device(groups); }
+
+/* Refused groups name what is wrong and record nothing: a good call follows. */
+static void test_group_errors(void **state)
+{
+    clg_context *ctx = open_ctx("reference");
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t n = 3;
+    clg_tensor w = clg_param(g, 1, &n), v = clg_param(g, 1, &n), unused = clg_param(g, 1, &n);
+    clg_tensor x = clg_input(g, 1, &n);
+    CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_mul(g, clg_mul(g, w, v), x))));
+    const clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_SGD);
+    clg_optimizer_config adam = clg_optimizer_defaults(CLG_OPTIM_ADAM), cos = c, clip = c, bad = c;
+    cos.schedule = CLG_LR_COSINE;
+    cos.t_max = 10;
+    clip.max_grad_norm = 1.0f;
+    bad.lr = -1.0f;
+    const clg_tensor both[2] = {w, w};
+    struct {
+        clg_optimizer_group grp[2];
+        int ng;
+        const char *says;
+    } cases[] = {
+        {{{&adam, 1, &w}}, 1, "group 0's kind differs"},
+        {{{&cos, 1, &w}}, 1, "group 0's schedule differs"},
+        {{{&clip, 1, &w}}, 1, "group 0's max_grad_norm differs"},
+        {{{&bad, 1, &w}}, 1, "lr = -1 is invalid"},
+        {{{NULL, 1, &w}}, 1, "group 0's cfg is NULL"},
+        {{{&c, 1, &x}}, 1, "is not a parameter"},
+        {{{&c, 1, &unused}}, 1, "has no gradient"},
+        {{{&c, 2, both}}, 1, "is in group 0 and group 0"},
+        {{{&c, 1, &w}, {&c, 1, &w}}, 2, "is in group 0 and group 1"},
+        {{{&c, -1, &w}}, 1, "lists -1 parameters"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        assert_int_equal(clg_optimizer_groups(g, &c, cases[k].ng, cases[k].grp), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(ctx, cases[k].says);
+        clg_graph_clear_status(g);
+    }
+    int32_t before = clg_graph_tensor_count(g);
+    const clg_optimizer_group ok = {&c, 1, &v};
+    CHECK_OK(ctx, clg_optimizer_groups(g, &c, 1, &ok));
+    assert_true(clg_graph_tensor_count(g) > before);
+    assert_int_equal(clg_optimizer_groups(g, &c, 1, &ok), CLG_ERR_STATE);
+    clg_graph_destroy(g);
+    clg_context_destroy(ctx);
+}
+
 /* The config's size field: a caller's struct from another version of the
  * header. Hand-filled (size 0) is this version's layout; a longer struct
  * gets this version's defaults and zeros after them; one shorter than any
@@ -1049,7 +1210,7 @@ int main(void)
         cmocka_unit_test(test_matches_host), cmocka_unit_test(test_converges), cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_clipping),     cmocka_unit_test(test_accumulation), cmocka_unit_test(test_resume),
         cmocka_unit_test(test_state_init),   cmocka_unit_test(test_errors), cmocka_unit_test(test_config_size),
-        cmocka_unit_test(test_maximize),
+        cmocka_unit_test(test_maximize),     cmocka_unit_test(test_groups), cmocka_unit_test(test_group_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,11 @@
  *    stream and new on each run, evaluation the identity, the backward
  *    using the forward's mask (checked against it element by element, not
  *    with finite differences: every forward run draws a new mask);
+ *  - random crop and flip: every image of two runs cropped and flipped
+ *    exactly as the documented draw from the stream says (written again
+ *    here from clg_random_crop_flip's comment), every corner and both
+ *    flips occurring, the gradient the exact transpose, evaluation the
+ *    identity, bad input refused;
  *  - initialisers: ranges and moments of the formulas, PyTorch's fans for
  *    2-D and 4-D weights, and bad input.
  */
@@ -359,6 +364,141 @@ static void dropout_p_zero_and_errors(const char *spec)
 
 static void test_dropout_p_zero_and_errors(void **state) { for_each_device(dropout_p_zero_and_errors); }
 
+/* ---- random crop and flip ---- */
+
+enum { CROP_N = 203, CROP_C = 2, CROP_H = 7, CROP_W = 9, CROP_PAD = 3 };
+#define CROP_NUMEL ((size_t)CROP_N * CROP_C * CROP_H * CROP_W)
+
+/* y = crop_flip(x) as documented, image n from words 4n..4n+2 of the stream */
+static void crop_want(const float *x, float *y, const uint32_t *w, int flip, int *hits_y, int *hits_x, int *flips)
+{
+    const uint32_t span = 2 * CROP_PAD + 1;
+    for (int n = 0; n < CROP_N; n++) {
+        int oy = (int)(w[4 * n] % span), ox = (int)(w[4 * n + 1] % span), f = flip && w[4 * n + 2] < 0x80000000u;
+        hits_y[oy]++;
+        hits_x[ox]++;
+        *flips += f;
+        for (int c = 0; c < CROP_C; c++)
+            for (int i = 0; i < CROP_H; i++)
+                for (int j = 0; j < CROP_W; j++) {
+                    int si = i + oy - CROP_PAD, sj = (f ? CROP_W - 1 - j : j) + ox - CROP_PAD;
+                    size_t plane = ((size_t)n * CROP_C + (size_t)c) * CROP_H * CROP_W;
+                    y[plane + (size_t)i * CROP_W + (size_t)j] =
+                        si >= 0 && si < CROP_H && sj >= 0 && sj < CROP_W ? x[plane + (size_t)si * CROP_W + (size_t)sj]
+                                                                         : 0.0f;
+                }
+    }
+}
+
+/* dx of sum(y w): scatter w back along the same reads */
+static void crop_want_grad(const float *w, float *dx, const uint32_t *words, int flip)
+{
+    const uint32_t span = 2 * CROP_PAD + 1;
+    memset(dx, 0, CROP_NUMEL * sizeof *dx);
+    for (int n = 0; n < CROP_N; n++) {
+        int oy = (int)(words[4 * n] % span), ox = (int)(words[4 * n + 1] % span);
+        int f = flip && words[4 * n + 2] < 0x80000000u;
+        for (int c = 0; c < CROP_C; c++)
+            for (int i = 0; i < CROP_H; i++)
+                for (int j = 0; j < CROP_W; j++) {
+                    int si = i + oy - CROP_PAD, sj = (f ? CROP_W - 1 - j : j) + ox - CROP_PAD;
+                    size_t plane = ((size_t)n * CROP_C + (size_t)c) * CROP_H * CROP_W;
+                    if (si >= 0 && si < CROP_H && sj >= 0 && sj < CROP_W)
+                        dx[plane + (size_t)si * CROP_W + (size_t)sj] += w[plane + (size_t)i * CROP_W + (size_t)j];
+                }
+    }
+}
+
+static void crop_flip_runs(const char *spec)
+{
+    const uint64_t seed = 0x5eed0000abcdull;
+    const int64_t shape[4] = {CROP_N, CROP_C, CROP_H, CROP_W};
+    for (int flip = 0; flip < 2; flip++) {
+        dev d = open_dev(spec);
+        clg_tensor x = clg_param(d.g, 4, shape), w = clg_input(d.g, 4, shape);
+        clg_tensor y = clg_random_crop_flip(d.g, x, CROP_PAD, flip, seed);
+        clg_tensor_keep(d.g, y);
+        CHECK_OK(d.ctx, clg_backward(d.g, clg_sum(d.g, clg_mul(d.g, y, w))));
+        clg_tensor dx = clg_grad(d.g, x);
+        float *xv = malloc(CROP_NUMEL * sizeof *xv), *wv = malloc(CROP_NUMEL * sizeof *wv);
+        float *yv = malloc(CROP_NUMEL * sizeof *yv), *gv = malloc(CROP_NUMEL * sizeof *gv);
+        float *want = malloc(CROP_NUMEL * sizeof *want), *y0 = malloc(CROP_NUMEL * sizeof *y0);
+        uint32_t *words = malloc(4 * CROP_N * sizeof *words);
+        assert_true(xv && wv && yv && gv && want && y0 && words);
+        rng_t r = {77 + (uint64_t)flip};
+        rng_fill(&r, xv, CROP_NUMEL, 0.05, 2, false);
+        rng_fill(&r, wv, CROP_NUMEL, 0.5, 1.5, false);
+        CHECK_OK(d.ctx, clg_tensor_set(d.g, x, xv, CROP_NUMEL));
+        CHECK_OK(d.ctx, clg_tensor_set(d.g, w, wv, CROP_NUMEL));
+        int hits_y[2 * CROP_PAD + 1] = {0}, hits_x[2 * CROP_PAD + 1] = {0}, flips = 0;
+        for (uint64_t run = 0; run < 2; run++) {
+            CHECK_OK(d.ctx, clg_graph_run(d.g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD));
+            CHECK_OK(d.ctx, clg_tensor_get(d.g, y, yv, CROP_NUMEL));
+            CHECK_OK(d.ctx, clg_tensor_get(d.g, dx, gv, CROP_NUMEL));
+            host_words(seed, run, words, 4 * CROP_N);
+            crop_want(xv, want, words, flip, hits_y, hits_x, &flips);
+            for (size_t e = 0; e < CROP_NUMEL; e++)
+                if (yv[e] != want[e])
+                    fail_msg("%s: flip %d run %llu: y[%zu] = %.9g, want %.9g", spec, flip, (unsigned long long)run, e,
+                             yv[e], want[e]);
+            /* the transpose, exactly: each x element's gradient is the w of the one
+             * output that reads it, or 0 */
+            crop_want_grad(wv, want, words, flip);
+            for (size_t e = 0; e < CROP_NUMEL; e++)
+                if (gv[e] != want[e])
+                    fail_msg("%s: flip %d run %llu: dx[%zu] = %.9g, want %.9g", spec, flip, (unsigned long long)run, e,
+                             gv[e], want[e]);
+            if (run == 0) memcpy(y0, yv, CROP_NUMEL * sizeof *yv);
+        }
+        /* run 1 drew anew */
+        assert_true(memcmp(y0, yv, CROP_NUMEL * sizeof *yv) != 0);
+        for (int k = 0; k < 2 * CROP_PAD + 1; k++)
+            if (!hits_y[k] || !hits_x[k]) fail_msg("%s: corner offset %d never drawn in %d images", spec, k, 2 * CROP_N);
+        /* flips: Binomial(406, 1/2) within 4 standard deviations (about 40) */
+        if (flip ? abs(flips - CROP_N) > 41 : flips != 0)
+            fail_msg("%s: flip %d: %d of %d images flipped", spec, flip, flips, 2 * CROP_N);
+
+        CHECK_OK(d.ctx, clg_graph_set_training(d.g, 0));
+        CHECK_OK(d.ctx, clg_graph_run(d.g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD));
+        CHECK_OK(d.ctx, clg_tensor_get(d.g, y, yv, CROP_NUMEL));
+        CHECK_OK(d.ctx, clg_tensor_get(d.g, dx, gv, CROP_NUMEL));
+        assert_memory_equal(yv, xv, CROP_NUMEL * sizeof *xv);
+        assert_memory_equal(gv, wv, CROP_NUMEL * sizeof *wv);
+        free(xv);
+        free(wv);
+        free(yv);
+        free(gv);
+        free(want);
+        free(y0);
+        free(words);
+        clg_context_destroy(d.ctx);
+    }
+}
+
+static void test_crop_flip(void **state) { for_each_device(crop_flip_runs); }
+
+static void test_crop_flip_errors(void **state)
+{
+    dev d = open_dev("reference");
+    const int64_t s3[3] = {2, 7, 9}, s4[4] = {2, 1, 7, 9};
+    clg_tensor x3 = clg_input(d.g, 3, s3), x4 = clg_input(d.g, 4, s4);
+    const int32_t before = clg_graph_tensor_count(d.g);
+    assert_true(clg_random_crop_flip(d.g, x3, 2, 1, 1).id < 0);
+    assert_int_equal(clg_graph_status(d.g), CLG_ERR_SHAPE);
+    ASSERT_MSG_HAS(d.ctx, "random_crop_flip: input [2,7,9]: want 4 dimensions");
+    clg_graph_clear_status(d.g);
+    const int64_t bad[] = {-1, 65536};
+    for (int k = 0; k < 2; k++) {
+        assert_true(clg_random_crop_flip(d.g, x4, bad[k], 1, 1).id < 0);
+        assert_int_equal(clg_graph_status(d.g), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(d.ctx, "is not in [0, 65535]");
+        clg_graph_clear_status(d.g);
+    }
+    assert_int_equal(clg_graph_tensor_count(d.g), before);
+    assert_true(clg_random_crop_flip(d.g, x4, 65535, 1, 1).id >= 0);
+    clg_context_destroy(d.ctx);
+}
+
 /* ---- initialisers ---- */
 
 /* uniform on [-a, a]: all values inside, mean within 3 sigma / sqrt(n),
@@ -473,6 +613,8 @@ int main(void)
         cmocka_unit_test(test_dropout_devices),
         cmocka_unit_test(test_dropout_masks),
         cmocka_unit_test(test_dropout_p_zero_and_errors),
+        cmocka_unit_test(test_crop_flip),
+        cmocka_unit_test(test_crop_flip_errors),
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_random_errors),
     };

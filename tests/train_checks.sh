@@ -2,8 +2,9 @@
 # clgrad-train's checks before it trains, and its outputs when it stops:
 #  1. --save and --json paths it cannot write are refused before any
 #     training (a missing folder, a folder, a FIFO, a device node);
-#  2. --resume refuses a --seed, --lr, --epochs or --warmup other than the
-#     checkpoint's, naming the option and both values;
+#  2. --resume refuses a --seed, --lr, --epochs, --warmup, --weight-decay,
+#     --label-smoothing or --augment other than the checkpoint's, naming the
+#     option and both values;
 #  3. --resume takes the options not given from the checkpoint: the run is
 #     byte-identical to the uninterrupted one;
 #  4. resuming a finished run reports the model's real test accuracy;
@@ -48,9 +49,10 @@ else
 fi
 
 # 2. Options that differ from the checkpoint's.
-run="--epochs 2 --seed 3 --lr 0.002 --warmup 2"
+run="--epochs 2 --seed 3 --lr 0.002 --warmup 2 --weight-decay 0.001 --label-smoothing 0.05 --augment crop-flip"
 "$train" $small $run --stop-after 1 --save "$out/first.st" >/dev/null || bad "the first epoch failed"
-for pair in "--seed 4 3" "--lr 0.003 0.002" "--epochs 3 2" "--warmup 5 2"; do
+for pair in "--seed 4 3" "--lr 0.003 0.002" "--epochs 3 2" "--warmup 5 2" "--weight-decay 0.002 0.001" \
+  "--label-smoothing 0.1 0.05" "--augment none crop-flip"; do
   set -- $pair
   # every other option as recorded; the last value given counts
   "$train" $small $run --resume "$out/first.st" "$1" "$2" >"$out/stdout" 2>"$out/stderr"

@@ -21,6 +21,14 @@ static int in_conv(int64_t n, bool aligned, case_input *in)
     in[2] = case_with_shape(in[1], 1, b);
     return 3;
 }
+/* 4 groups of 4 channels aligned (16), depthwise otherwise (3 groups of 1) */
+static int64_t groups_of(int64_t c) { return c % 4 == 0 ? 4 : c; }
+static int in_conv_grouped(int64_t n, bool aligned, case_input *in)
+{
+    in_conv(n, aligned, in);
+    in[1].shape[1] = in[0].shape[1] / groups_of(in[0].shape[1]);
+    return 3;
+}
 static int in_img(int64_t n, bool aligned, case_input *in)
 {
     in[0] = case_img(n, aligned);
@@ -62,6 +70,18 @@ static void tol_conv(const case_input *in, case_tol *t)
     const double k_dw = (double)(in[0].shape[0] * in[0].shape[2] * in[0].shape[3]), k_dx = c * 9;
     tol_sum(t, k_out + 1, k_dw > k_dx ? k_dw : k_dx);
 }
+static void w_conv_grouped(const case_input *in, case_work *w)
+{
+    const double c = (double)in[0].shape[1], ci = (double)in[1].shape[1], weights = c * ci * 9, x = img(in);
+    const double f = 2 * x * ci * 9;
+    *w = (case_work){{4 * (2 * x + weights + c), 4 * (2 * x + 2 * weights + c)}, {f + x, 2 * f + x}, true};
+}
+static void tol_conv_grouped(const case_input *in, case_tol *t)
+{
+    const double k_out = (double)in[1].shape[1] * 9;
+    const double k_dw = (double)(in[0].shape[0] * in[0].shape[2] * in[0].shape[3]), k_dx = (double)in[0].shape[1] * 9;
+    tol_sum(t, k_out + 1, k_dw > k_dx ? k_dw : k_dx);
+}
 static void tol_pool(const case_input *in, case_tol *t)
 {
     (void)in;
@@ -71,12 +91,29 @@ static void tol_pool(const case_input *in, case_tol *t)
 static clg_tensor b_conv(clg_graph *g, const clg_tensor *in) { return clg_conv2d(g, in[0], in[1], in[2], 1, 1, 1, 1, 1, 1); }
 static clg_tensor b_maxpool(clg_graph *g, const clg_tensor *in) { return clg_max_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
 static clg_tensor b_avgpool(clg_graph *g, const clg_tensor *in) { return clg_avg_pool2d(g, in[0], 2, 2, 2, 2, 0, 0); }
+static clg_tensor b_conv_grouped(clg_graph *g, const clg_tensor *in)
+{
+    return clg_conv2d_grouped(g, in[0], in[1], in[2], 1, 1, 1, 1, 1, 1, (int)groups_of(clg_tensor_dim(g, in[0], 1)));
+}
 static clg_tensor b_gap(clg_graph *g, const clg_tensor *in) { return clg_adaptive_avg_pool2d(g, in[0], 1, 1); }
+static clg_tensor b_up(clg_graph *g, const clg_tensor *in) { return clg_upsample_nearest2d(g, in[0], 2, 2); }
+
+/* the output is the largest operand: 4 times x */
+static int in_up(int64_t n, bool aligned, case_input *in)
+{
+    in[0] = case_img(n / 4, aligned);
+    return 1;
+}
+/* x in, 4x out; backward: dx out, each a sum of 4 (3 additions) */
+static void w_up(const case_input *in, case_work *w) { *w = (case_work){{20 * img(in), 4 * img(in)}, {0, 3 * img(in)}, false}; }
 
 const op_case conv_cases[] = {
     {"conv2d 3x3", "clg_conv2d", in_conv, b_conv, w_conv, tol_conv, NULL},
+    {"conv2d 3x3 grouped", "clg_conv2d_grouped", in_conv_grouped, b_conv_grouped, w_conv_grouped, tol_conv_grouped,
+     NULL},
     {"max pool 2x2", "clg_max_pool2d", in_img, b_maxpool, w_max, tol_pool, NULL},
     {"avg pool 2x2", "clg_avg_pool2d", in_img, b_avgpool, w_avg, tol_pool, NULL},
     {"adaptive avg pool to 1x1", "clg_adaptive_avg_pool2d", in_pos_img, b_gap, w_gap, tol_gap, NULL},
+    {"upsample nearest 2x", "clg_upsample_nearest2d", in_up, b_up, w_up, tol_pool, NULL},
 };
 const size_t conv_ncases = sizeof conv_cases / sizeof conv_cases[0];

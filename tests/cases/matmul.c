@@ -75,11 +75,35 @@ static void tol_mm(const case_input *in, bool linear, case_tol *t)
 static void tol_matmul(const case_input *in, case_tol *t) { tol_mm(in, false, t); }
 static void tol_linear(const case_input *in, case_tol *t) { tol_mm(in, true, t); }
 
+/* ids [N] in [0, V) and a weight [V, D]: V 1000, D 64 aligned (a small
+ * vocabulary); V 13, D 37 otherwise; N rows of the output of about n, at
+ * most 16384 aligned (the one-hot rows are N V floats: 65 MB there) */
+static int in_embedding(int64_t count, bool aligned, case_input *in)
+{
+    const int64_t v = aligned ? 1000 : 13, d = aligned ? 64 : 37;
+    int64_t rows = count / d > 0 ? count / d : 1;
+    if (aligned && rows > 16384) rows = 16384;
+    in[0] = (case_input){.ndim = 1, .shape = {rows}, .label_max = (int32_t)v};
+    in[1] = (case_input){.ndim = 2, .shape = {v, d}, .param = true, .lo = 0.1, .hi = 1};
+    return 2;
+}
+/* forward: ids and the weight in, rows out; backward: the weight's gradient
+ * out; the one-hot product's flops, N V D each way */
+static void w_embedding(const case_input *in, case_work *w)
+{
+    const double n = (double)in[0].shape[0], v = (double)in[1].shape[0], d = (double)in[1].shape[1];
+    *w = (case_work){{4 * (n + v * d + n * d), 4 * v * d}, {2 * n * v * d, 2 * n * v * d}, true};
+}
+/* a weight row's gradient sums the rows of its id, up to N of them */
+static void tol_embedding(const case_input *in, case_tol *t) { tol_sum(t, 1, (double)in[0].shape[0]); }
+static clg_tensor b_embedding(clg_graph *g, const clg_tensor *in) { return clg_embedding(g, in[0], in[1]); }
+
 static clg_tensor b_matmul(clg_graph *g, const clg_tensor *in) { return clg_matmul(g, in[0], in[1], 0, 0); }
 static clg_tensor b_linear(clg_graph *g, const clg_tensor *in) { return clg_linear(g, in[0], in[1], in[2]); }
 
 const op_case matmul_cases[] = {
     {"matmul", "clg_matmul", in_matmul, b_matmul, w_matmul, tol_matmul, NULL},
     {"linear", "clg_linear", in_linear, b_linear, w_linear, tol_linear, NULL},
+    {"embedding", "clg_embedding", in_embedding, b_embedding, w_embedding, tol_embedding, NULL},
 };
 const size_t matmul_ncases = sizeof matmul_cases / sizeof matmul_cases[0];

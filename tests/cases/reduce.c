@@ -77,6 +77,11 @@ static clg_tensor b_mse(clg_graph *g, const clg_tensor *in) { return clg_mse_los
 static clg_tensor b_sum_axis(clg_graph *g, const clg_tensor *in) { return clg_sum_axis(g, in[0], 0, 0); }
 static clg_tensor b_mean_axis(clg_graph *g, const clg_tensor *in) { return clg_mean_axis(g, in[0], 1, 1); }
 static clg_tensor b_max_axis(clg_graph *g, const clg_tensor *in) { return clg_max_axis(g, in[0], 1, 0); }
+static clg_tensor b_argmax_pick(clg_graph *g, const clg_tensor *in)
+{
+    return clg_mul(g, clg_one_hot(g, clg_argmax(g, in[0], 1, 0), clg_tensor_dim(g, in[0], 1), -1), in[0]);
+}
+static clg_tensor b_max_min(clg_graph *g, const clg_tensor *in) { return clg_sub(g, clg_max(g, in[0]), clg_min(g, in[0])); }
 
 const op_case reduce_cases[] = {
     {"sum", "clg_sum", in_pos, b_sum, w_all, tol_all, NULL},
@@ -89,5 +94,9 @@ const op_case reduce_cases[] = {
     {"mean over columns", "clg_mean_axis", in_pos_mat, b_mean_axis, w_rows, tol_over_cols, NULL},
     /* exact: it picks a value */
     {"max over columns", "clg_max_axis", in_mat, b_max_axis, w_max_rows, NULL, NULL},
+    /* exact too: the range max - min of all elements */
+    {"max minus min of all", "clg_max clg_min", in_mat, b_max_min, w_all, NULL, NULL},
+    /* exact: the row maxima, picked by one-hot rows of their indices */
+    {"one-hot of argmax times x", "clg_argmax clg_one_hot clg_mul", in_mat, b_argmax_pick, w_max_rows, NULL, NULL},
 };
 const size_t reduce_ncases = sizeof reduce_cases / sizeof reduce_cases[0];
