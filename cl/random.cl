@@ -95,39 +95,42 @@ __kernel void dropout_backward(__global const float *DY, __global const float *m
  *   y[n,c,i,j] = x[n,c, i + oy - p, j' + ox - p] (0 outside), j' = f ? W-1-j : j.
  * Each x element reaches at most one y element, so the backward is a
  * gather too: dx[n,c,a,b] = dy[n,c, a - oy + p, j], j' = b - ox + p.
- * Every work-item draws its image's block again: ten rounds of integer
- * arithmetic, cheaper than a pass through memory for the draws.
+ * A work-item takes whole rows of W outputs: one draw (ten Philox rounds)
+ * per row, not per element.
  */
-inline float crop_flip_at(__global const float *X, long e, long plane, int H, int W, int pad, int flip, uint k0,
-                          uint k1, uint c0, uint c1, int backward)
+inline void crop_flip_row(__global const float *X, __global float *Y, long q, int C, int H, int W, int pad, int flip,
+                          uint k0, uint k1, uint c0, uint c1, int backward)
 {
-    const long n = e / plane;
-    const int j = (int)(e % W), i = (int)((e / W) % H);
+    const long n = q / ((long)C * H);
+    const int i = (int)(q % H);
     const uint4 w = rng_block((ulong)n, c0, c1, k0, k1);
     const uint span = 2u * (uint)pad + 1u;
     const int oy = (int)(w.x % span), ox = (int)(w.y % span), f = flip && w.z < 0x80000000u;
-    int si, sj;
-    if (!backward) {
-        si = i + oy - pad;
-        sj = (f ? W - 1 - j : j) + ox - pad;
-    } else {
-        si = i - oy + pad;
-        sj = j - ox + pad;
-        if (f) sj = W - 1 - sj;
+    const int si = backward ? i - oy + pad : i + oy - pad;
+    const long plane = (q - i) * W; /* the first element of the row's plane */
+    __global float *dst = Y + q * W;
+    for (int j = 0; j < W; j++) {
+        int sj;
+        if (!backward) {
+            sj = (f ? W - 1 - j : j) + ox - pad;
+        } else {
+            sj = j - ox + pad;
+            if (f) sj = W - 1 - sj;
+        }
+        dst[j] = si >= 0 && si < H && sj >= 0 && sj < W ? X[plane + (long)si * W + sj] : 0.0f;
     }
-    return si >= 0 && si < H && sj >= 0 && sj < W ? X[e - (long)i * W - j + (long)si * W + sj] : 0.0f;
 }
 
-__kernel void crop_flip_forward(__global const float *X, __global float *Y, long n, long plane, int H, int W, int pad,
+__kernel void crop_flip_forward(__global const float *X, __global float *Y, long rows, int C, int H, int W, int pad,
                                 int flip, uint k0, uint k1, uint c0, uint c1)
 {
-    for (long e = get_global_id(0); e < n; e += get_global_size(0))
-        Y[e] = crop_flip_at(X, e, plane, H, W, pad, flip, k0, k1, c0, c1, 0);
+    for (long q = get_global_id(0); q < rows; q += get_global_size(0))
+        crop_flip_row(X, Y, q, C, H, W, pad, flip, k0, k1, c0, c1, 0);
 }
 
-__kernel void crop_flip_backward(__global const float *DY, __global float *DX, long n, long plane, int H, int W,
+__kernel void crop_flip_backward(__global const float *DY, __global float *DX, long rows, int C, int H, int W,
                                  int pad, int flip, uint k0, uint k1, uint c0, uint c1)
 {
-    for (long e = get_global_id(0); e < n; e += get_global_size(0))
-        DX[e] = crop_flip_at(DY, e, plane, H, W, pad, flip, k0, k1, c0, c1, 1);
+    for (long q = get_global_id(0); q < rows; q += get_global_size(0))
+        crop_flip_row(DY, DX, q, C, H, W, pad, flip, k0, k1, c0, c1, 1);
 }

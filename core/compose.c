@@ -97,11 +97,21 @@ static clg_tensor extreme(clg_graph *g, const char *f, clg_tensor x, bool min)
 {
     if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
     if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
-    const int64_t row[2] = {1, g->nodes[x.id].numel};
+    /* Two stages where the count factors: the maxima of r rows of n / r,
+     * then of those, r the largest divisor of n up to sqrt(n). A max_axis
+     * over one long row is one work-group's job; r rows are r. Exact, and
+     * the first maximum is still the one found (the first row holding it,
+     * the first place in that row). */
+    const int64_t n = g->nodes[x.id].numel;
+    int64_t r = 1;
+    for (int64_t d = 2; d * d <= n; d++)
+        if (n % d == 0) r = d;
+    const int64_t rows[2] = {r, n / r};
     clg_txn txn = clg_txn_begin(g);
-    clg_tensor v = clg_reshape(g, x, 2, row);
+    clg_tensor v = clg_reshape(g, x, 2, rows);
     if (min) v = clg_neg(g, v); /* negation is exact: min x = -max(-x) */
     clg_tensor y = clg_max_axis(g, v, 1, 0);
+    if (r > 1) y = clg_max_axis(g, y, 0, 0);
     if (min) y = clg_neg(g, y);
     return clg_txn_end_tensor(g, txn, y);
 }

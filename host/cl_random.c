@@ -54,14 +54,14 @@ static clg_status crop_flip(clg_cl_backend *b, const clg_node *nodes, const clg_
     const clg_node *xn = &nodes[n->src[0]];
     if (!crop->training) return copy(b, xn, n);
     cl_mem x = MEM(xn->buf), y = MEM(n->buf);
-    cl_long count = n->numel;
-    cl_int H = (cl_int)n->shape[2], W = (cl_int)n->shape[3], pad = (cl_int)crop->i[0], flip = (cl_int)crop->i[2];
-    cl_long plane = (cl_long)n->shape[1] * H * W;
+    cl_int C = (cl_int)n->shape[1], H = (cl_int)n->shape[2], W = (cl_int)n->shape[3];
+    cl_int pad = (cl_int)crop->i[0], flip = (cl_int)crop->i[2];
+    cl_long rows = n->numel / W; /* a work-item a row */
     uint64_t seed = (uint64_t)crop->i[1], ctr = crop->counter;
     cl_uint k0 = (cl_uint)seed, k1 = (cl_uint)(seed >> 32), c0 = (cl_uint)ctr, c1 = (cl_uint)(ctr >> 32);
-    clg_karg args[] = {ARG(x), ARG(y), ARG(count), ARG(plane), ARG(H), ARG(W), ARG(pad), ARG(flip),
+    clg_karg args[] = {ARG(x), ARG(y), ARG(rows), ARG(C), ARG(H), ARG(W), ARG(pad), ARG(flip),
                        ARG(k0), ARG(k1), ARG(c0), ARG(c1)};
-    return clg_cl_launch(b, backward ? K_crop_flip_backward : K_crop_flip_forward, args, 12, (size_t)count, 0);
+    return clg_cl_launch(b, backward ? K_crop_flip_backward : K_crop_flip_forward, args, 12, (size_t)rows, 0);
 }
 
 clg_status clg_cl_random(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
