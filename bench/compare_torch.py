@@ -123,6 +123,13 @@ TORCH_OPS = {
     # clgrad's gelu is the tanh form
     "gelu(x + row bias), chain": lambda a, b: F.gelu(a + b, approximate="tanh"),
     "sigmoid(x) * y + z, chain": lambda x, y, z: torch.sigmoid(x) * y + z,
+    "maximum": lambda a, b: torch.maximum(a, b),
+    "minimum with a row": lambda a, b: torch.minimum(a, b),
+    "x times its comparisons with max(x, y)": lambda x, y: x * sum(
+        c(x, torch.maximum(x, y)).float() * (1 << k)
+        for k, c in enumerate((torch.lt, torch.le, torch.gt, torch.ge, torch.eq, torch.ne))),
+    "where(x > y, x, y * z)": lambda x, y, z: torch.where(x > y, x, y * z),
+    "where(row > 0, x, row)": lambda x, r: torch.where(r > 0, x, r),
     "leaky relu": lambda x: F.leaky_relu(x, 0.07),
     "gelu": lambda x: F.gelu(x, approximate="tanh"),
     "silu": lambda x: F.silu(x),
@@ -160,6 +167,20 @@ TORCH_OPS = {
     "embedding": lambda ids, w: F.embedding(ids, w),
     "linear": lambda x, w, b: F.linear(x, w, b),
     "conv2d 3x3": lambda x, w, b: F.conv2d(x, w, b, padding=1),
+    "max pool 2x2 ceil mode": lambda x: F.max_pool2d(x, 2, 2, ceil_mode=True),
+    "max pool 3x3 stride 2 dilation 2 ceil mode": lambda x: F.max_pool2d(x, 3, 2, 1, dilation=2, ceil_mode=True),
+    "avg pool 2x2 ceil mode": lambda x: F.avg_pool2d(x, 2, 2, ceil_mode=True),
+    "avg pool 3x3 stride 2 ceil, padding excluded":
+        lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    "upsample bilinear 2x": lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False),
+    "resize bilinear, align corners":
+        lambda x: F.interpolate(x, size=(x.shape[2] + 3, x.shape[3] - 2), mode="bilinear", align_corners=True),
+    "adaptive avg pool to 3x4": lambda x: F.adaptive_avg_pool2d(x, (3, 4)),
+    "conv transpose 2x2 stride 2": lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2),
+    "conv transpose 3x3 stride 2 output padding 1":
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+    "conv transpose 3x3 stride 2 dilation 2":
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=(2, 1), output_padding=(1, 0), dilation=2),
     "conv2d 3x3 grouped": lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=x.shape[1] // w.shape[1]),
     "max pool 2x2": lambda x: F.max_pool2d(x, 2),
     "avg pool 2x2": lambda x: F.avg_pool2d(x, 2),

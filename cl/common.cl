@@ -62,6 +62,7 @@ inline float group_sum(float v, __local float *tmp)
 /* conv and pooling sizes, travelling as one int16 (host/cl_conv.c, geom16) */
 typedef struct {
     int n, c, h, w, oc, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+    int xpad; /* average pooling's divisor (core/conv_geom.h): 0 kh kw, 1 cells in x, 2 cells in the padded input */
 } conv_geom;
 
 /* A macro, not a function: an int16 passed to a function changes the ABI
@@ -69,7 +70,7 @@ typedef struct {
  * generated" on every cold build); the kernel argument itself is fine. */
 #define conv_unpack(v)                                                                                      \
     ((conv_geom){(v).s0, (v).s1, (v).s2, (v).s3, (v).s4, (v).s5, (v).s6, (v).s7, (v).s8, (v).s9, (v).sa, (v).sb, \
-                 (v).sc, (v).sd, (v).se})
+                 (v).sc, (v).sd, (v).se, (v).sf})
 
 /* The first and last output index (along one axis) whose window holds
  * input index `in`: a window at o covers o stride - pad + t dil for taps
@@ -93,11 +94,12 @@ inline int conv_whole_tap(int in, int out, int stride, int pad, int dil)
  * dx[n,c,h,v] = sum of dy[n,c,i,l] over the windows (i, l) that hold
  * (h, v) (conv_windows) and whose argmax it is: element idx of dx.
  */
-inline float pool_max_grad_at(__global const float *DY, __global const int *ARG, const conv_geom *g, long idx)
+inline float pool_max_grad_taps(__global const float *DY, __global const int *ARG, const conv_geom *g, long idx,
+                               int dh, int dw)
 {
     const long t = idx / g->w, nc = t / g->h;
     const int v = (int)(idx - t * g->w), h = (int)(t - nc * g->h);
-    const int2 ri = conv_windows(h, g->kh, g->sh, g->ph, 1, g->oh), rl = conv_windows(v, g->kw, g->sw, g->pw, 1, g->ow);
+    const int2 ri = conv_windows(h, g->kh, g->sh, g->ph, dh, g->oh), rl = conv_windows(v, g->kw, g->sw, g->pw, dw, g->ow);
     const long base = nc * g->oh * g->ow;
     const int me = h * g->w + v;
     float acc = 0.0f;
@@ -105,6 +107,16 @@ inline float pool_max_grad_at(__global const float *DY, __global const int *ARG,
         for (int l = rl.x; l <= rl.y; l++)
             if (ARG[base + (long)i * g->ow + l] == me) acc += DY[base + (long)i * g->ow + l];
     return acc;
+}
+/* undilated pooling, the common case: dilation a literal 1 the compiler
+ * folds (the geometry's 1 read at run time cost 10-20% of the kernel on PoCL) */
+inline float pool_max_grad_at(__global const float *DY, __global const int *ARG, const conv_geom *g, long idx)
+{
+    return pool_max_grad_taps(DY, ARG, g, idx, 1, 1);
+}
+inline float pool_max_grad_dil(__global const float *DY, __global const int *ARG, const conv_geom *g, long idx)
+{
+    return pool_max_grad_taps(DY, ARG, g, idx, g->dh, g->dw);
 }
 
 /* Softmax cross-entropy of one row z of C logits, in order by one work-item
@@ -410,6 +422,19 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
 /* y = x^p;  dx = dy p x^(p - 1)   (a = x, b = dy, c = p) */
 #define EW_POW(a, b, c) pow((a), (c))
 #define EW_POW_GRAD(a, b, c) ((b) * (c) * pow((a), (c) - 1.0f))
+/* maximum / minimum: a NaN on either side wins (PyTorch propagates it);
+ * a tie gives a, as PyTorch (maximum(-0, +0) is -0) */
+#define EW_MAXIMUM(a, b, c) (((a) >= (b) || isnan(a)) ? (a) : (b))
+#define EW_MINIMUM(a, b, c) (((a) <= (b) || isnan(a)) ? (a) : (b))
+/* maximum's share of dy for a against b: 1 if a > b, 1/2 on a tie, 0 if
+ * a < b (1 with a NaN: PyTorch gives dy to both sides then) */
+#define EW_TIE_WEIGHT(a, b, c) ((a) < (b) ? 0.0f : (a) == (b) ? 0.5f : 1.0f)
+/* a op b for clg_compare's op c (the enum's order: lt le gt ge eq ne), as
+ * 0/1; c is a constant of the kernel, so the compiler keeps one branch */
+#define CMP_OF(a, b, c)                                                                            \
+    ((c) < 0.5f ? (a) < (b) : (c) < 1.5f ? (a) <= (b) : (c) < 2.5f ? (a) > (b) :                   \
+     (c) < 3.5f ? (a) >= (b) : (c) < 4.5f ? (a) == (b) : (a) != (b))
+#define EW_COMPARE(a, b, c) (CMP_OF(a, b, c) ? 1.0f : 0.0f)
 /* on vectors (EWV_<OP>): the macro itself where its math takes vectors,
  * else lane by lane; b is a vector (VSPLAT it for unary ops) */
 #define EWV_ADD EW_ADD
@@ -436,6 +461,10 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
 #define EWV_GELU_ERF_GRAD EW_GELU_ERF_GRAD
 #define EWV_ABS EW_ABS
 #define EWV_ABS_GRAD EW_ABS_GRAD
+#define EWV_MAXIMUM EW_MAXIMUM
+#define EWV_MINIMUM EW_MINIMUM
+#define EWV_TIE_WEIGHT(a, b, c) ((a) < (b) ? VSPLAT(0.0f) : (a) == (b) ? VSPLAT(0.5f) : VSPLAT(1.0f))
+#define EWV_COMPARE(a, b, c) (CMP_OF(a, b, c) ? VSPLAT(1.0f) : VSPLAT(0.0f))
 #define EWV_POW(a, b, c) pow((a), VSPLAT(c))
 #define EWV_POW_GRAD(a, b, c) ((b) * (c) * pow((a), VSPLAT((c) - 1.0f)))
 #if CLG_VW > 1

@@ -12,10 +12,11 @@
 
 /* NAME runs CLG_VW elements per work-item (common.cl): launched over
  * ceil(n / CLG_VW) work-items (clg_cl_launch_vec). exprv is expr on
- * vectors (the EWV_ form). */
+ * vectors (the EWV_ form); c is the op's constant (clg_compare's comparison;
+ * 0 for the others). */
 #define BINARY_KERNELS(name, expr, exprv)                                                          \
     __kernel void name(__global const float *A, __global const float *B, __global float *Y,       \
-                       long n, long sa, long sb)                                                   \
+                       long n, long sa, long sb, float c)                                          \
     {                                                                                              \
         const long nv = n / CLG_VW;                                                                \
         for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {                         \
@@ -28,7 +29,7 @@
         }                                                                                          \
     }                                                                                              \
     __kernel void name##_bc(__global const float *A, __global const float *B, __global float *Y,  \
-                            long n, long4 dims, long4 st_a, long4 st_b)                            \
+                            long n, long4 dims, long4 st_a, long4 st_b, float c)                   \
     {                                                                                              \
         for (long i = get_global_id(0); i < n; i += get_global_size(0)) {                          \
             const float a = A[bcast_offset(i, dims, st_a)], b = B[bcast_offset(i, dims, st_b)];    \
@@ -44,6 +45,32 @@ BINARY_KERNELS(sub, EW_SUB(a, b, 0.0f), EWV_SUB(a, b, 0.0f))
 BINARY_KERNELS(mul, EW_MUL(a, b, 0.0f), EWV_MUL(a, b, 0.0f))
 /* y = a / b;  da = dy / b, db = -(dy / b) * y */
 BINARY_KERNELS(div, EW_DIV(a, b, 0.0f), EWV_DIV(a, b, 0.0f))
+
+/* y = max(a, b) (min(a, b)), NaN if either is;
+ * da = dy w(a, b), db = dy w(b, a) (for min: da = dy w(b, a), db = dy w(a, b))
+ * with w(p, q) = 1 if p > q, 1/2 if p == q, 0 if p < q: the tie_weight kernels */
+BINARY_KERNELS(maximum, EW_MAXIMUM(a, b, 0.0f), EWV_MAXIMUM(a, b, 0.0f))
+BINARY_KERNELS(minimum, EW_MINIMUM(a, b, 0.0f), EWV_MINIMUM(a, b, 0.0f))
+BINARY_KERNELS(tie_weight, EW_TIE_WEIGHT(a, b, 0.0f), EWV_TIE_WEIGHT(a, b, 0.0f))
+/* y = 1 if a op b else 0, op = c (clg_comparison); no gradient */
+BINARY_KERNELS(compare, EW_COMPARE(a, b, c), EWV_COMPARE(a, b, c))
+
+/* y = c != 0 ? a : b (C the condition);  da = c != 0 ? dy : 0, db = c != 0 ? 0 : dy
+ * (where(c, dy, 0) and where(c, 0, dy)). Same shapes or one-element sources
+ * (sc, sa, sb in {0, 1}); where_bc broadcasts. */
+__kernel void where_f(__global const float *C, __global const float *A, __global const float *B,
+                      __global float *Y, long n, long sc, long sa, long sb)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0))
+        Y[i] = C[i * sc] != 0.0f ? A[i * sa] : B[i * sb];
+}
+__kernel void where_bc(__global const float *C, __global const float *A, __global const float *B,
+                       __global float *Y, long n, long4 dims, long4 st_c, long4 st_a, long4 st_b)
+{
+    for (long i = get_global_id(0); i < n; i += get_global_size(0))
+        Y[i] = C[bcast_offset(i, dims, st_c)] != 0.0f ? A[bcast_offset(i, dims, st_a)]
+                                                        : B[bcast_offset(i, dims, st_b)];
+}
 
 /* y = -x;  dx = -dy */
 UNARY_KERNEL(neg, EW_NEG(x, 0.0f, c), EWV_NEG(x, VSPLAT(0.0f), c))

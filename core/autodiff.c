@@ -56,6 +56,27 @@ clg_status clg_backward_basic(clg_graph *g, int32_t *grads, int32_t i)
         if (gb) cb = clg_neg(g, clg_mul(g, gyb, y));
         break;
     }
+    case CLG_OP_MAXIMUM:
+    case CLG_OP_MINIMUM: {
+        /* PyTorch's rule: the winner takes dy, a tie splits it in halves;
+         * a NaN side gives y = NaN and both sides take dy. minimum(a, b)'s
+         * weights are maximum's with a and b swapped. */
+        clg_tensor hi = n.op == CLG_OP_MAXIMUM ? a : b, lo = n.op == CLG_OP_MAXIMUM ? b : a;
+        if (ga) ca = clg_mul(g, gy, clg_tie_weight(g, hi, lo));
+        if (gb) cb = clg_mul(g, gy, clg_tie_weight(g, lo, hi));
+        break;
+    }
+    case CLG_OP_WHERE: {
+        /* y = c ? a : b: dy goes to a where c holds, to b elsewhere */
+        clg_tensor c = a, zero = clg_scalar(g, 0.0f);
+        a = clg_tref(g, n.src[1]);
+        b = clg_tref(g, n.src[2]);
+        ga = g->nodes[a.id].requires_grad;
+        gb = g->nodes[b.id].requires_grad;
+        if (ga) ca = clg_where(g, c, gy, zero);
+        if (gb) cb = clg_where(g, c, zero, gy);
+        break;
+    }
     case CLG_OP_NEG: ca = clg_neg(g, gy); break;
     case CLG_OP_SCALE: ca = clg_scale(g, gy, n.f[0]); break;
     case CLG_OP_SQUARE: ca = clg_scale(g, clg_mul(g, gy, a), 2.0f); break;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Records "<op>: <what> (input <shape>)" and fails the graph. */
@@ -24,6 +25,46 @@ static clg_tensor refuse(clg_graph *g, clg_status code, const char *op, const cl
     clg_shape_string(x->ndim, x->shape, sh, sizeof sh);
     clg_error(g->ctx, code, "%s: %s (input %s)", op, what, sh);
     return clg_graph_fail(g, code);
+}
+
+/* A constant [rows, cols] holding m (rows * cols floats). */
+static clg_tensor matrix_constant(clg_graph *g, int64_t rows, int64_t cols, const float *m)
+{
+    const int64_t shape[2] = {rows, cols};
+    clg_tensor t = clg_constant(g, 2, shape, 0.0f);
+    if (t.id >= 0 && clg_tensor_set(g, t, m, (size_t)(rows * cols)) != CLG_OK) return clg_graph_fail(g, g->ctx->status);
+    return t;
+}
+
+/* y[n, c] = A_h x[n, c] A_w^T for each plane: x [N, C, H, W], a_h [OH, H]
+ * and a_w [OW, W] (row-major floats) -> [N, C, OH, OW]. Two products: the
+ * rows along W, then the columns along H, as PyTorch's bilinear kernel
+ * interpolates (the zeros of the matrices add exactly). */
+static clg_tensor separable2d(clg_graph *g, clg_tensor x, const clg_node *xn, int64_t oh, const float *a_h,
+                              int64_t ow, const float *a_w)
+{
+    const int64_t n = xn->shape[0], c = xn->shape[1], h = xn->shape[2], w = xn->shape[3];
+    const int64_t rows[2] = {n * c * h, w}, planes[3] = {n * c, h, ow}, out[4] = {n, c, oh, ow};
+    clg_tensor y = clg_matmul(g, clg_reshape(g, x, 2, rows), matrix_constant(g, ow, w, a_w), 0, 1);
+    y = clg_matmul(g, matrix_constant(g, oh, h, a_h), clg_reshape(g, y, 3, planes), 0, 0);
+    return clg_reshape(g, y, 4, out);
+}
+
+/* The interpolation matrices' sizes: each below 2^24 entries (64 MB). */
+static bool matrices_fit(int64_t oh, int64_t h, int64_t ow, int64_t w)
+{
+    const int64_t cap = (int64_t)1 << 24;
+    return oh <= cap / h && ow <= cap / w;
+}
+
+/* PyTorch's adaptive_avg_pool2d windows along one axis: row i averages
+ * [floor(i in / out), ceil((i + 1) in / out)). */
+static void adaptive_rows(int64_t out, int64_t in, float *m)
+{
+    for (int64_t i = 0; i < out; i++) {
+        const int64_t a = i * in / out, b = ((i + 1) * in + out - 1) / out;
+        for (int64_t j = 0; j < in; j++) m[i * in + j] = j >= a && j < b ? (float)(1.0 / (double)(b - a)) : 0.0f;
+    }
 }
 
 clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, int64_t out_w)
@@ -39,16 +80,26 @@ clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, in
         snprintf(what, sizeof what, "output %lldx%lld is empty", (long long)out_h, (long long)out_w);
         return refuse(g, CLG_ERR_SHAPE, f, xn, what);
     }
-    if (h % out_h != 0 || w % out_w != 0) {
-        snprintf(what, sizeof what,
-                 "output %lldx%lld needs windows of different sizes, not supported yet: H and W must be multiples of "
-                 "the output's",
+    const bool equal = h % out_h == 0 && w % out_w == 0;
+    if (!equal && !matrices_fit(out_h, h, out_w, w)) {
+        snprintf(what, sizeof what, "output %lldx%lld: its windows' matrices would exceed 2^24 entries",
                  (long long)out_h, (long long)out_w);
         return refuse(g, CLG_ERR_UNSUPPORTED, f, xn, what);
     }
     clg_txn txn = clg_txn_begin(g);
     clg_tensor y;
-    if (out_h == 1 && out_w == 1) { /* the global average pool: a mean over each plane */
+    if (!equal) { /* windows of different sizes: a mean along W, then along H */
+        float *ah = malloc((size_t)(out_h * h) * sizeof *ah), *aw = malloc((size_t)(out_w * w) * sizeof *aw);
+        if (!ah || !aw) {
+            y = clg_graph_fail(g, clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: no memory for its window matrices", f));
+        } else {
+            adaptive_rows(out_h, h, ah);
+            adaptive_rows(out_w, w, aw);
+            y = separable2d(g, x, xn, out_h, ah, out_w, aw);
+        }
+        free(ah);
+        free(aw);
+    } else if (out_h == 1 && out_w == 1) { /* the global average pool: a mean over each plane */
         const int64_t planes[3] = {n, c, h * w}, pooled[4] = {n, c, 1, 1};
         y = clg_reshape(g, clg_mean_axis(g, clg_reshape(g, x, 3, planes), 2, 0), 4, pooled);
     } else { /* PyTorch's windows [floor(i H / out), ceil((i + 1) H / out)) are then all H / out wide */
@@ -89,6 +140,59 @@ clg_tensor clg_upsample_nearest2d(clg_graph *g, clg_tensor x, int64_t scale_h, i
     else y = clg_reshape(g, y, 3, wide);
     if (scale_h > 1) y = clg_mul(g, y, clg_constant(g, 3, ones_h, 1.0f));
     y = clg_reshape(g, y, 4, out);
+    return clg_txn_end_tensor(g, txn, y);
+}
+
+/* PyTorch's bilinear source index along one axis (upsample_bilinear2d,
+ * area_pixel_compute_source_index): output i reads in[i0] (1 - l) +
+ * in[i1] l; row i of m holds those two weights. */
+static void bilinear_rows(int64_t out, int64_t in, bool align_corners, float *m)
+{
+    for (int64_t i = 0; i < out; i++) {
+        double src = align_corners ? (out > 1 ? (double)i * (double)(in - 1) / (double)(out - 1) : 0.0)
+                                   : ((double)i + 0.5) * (double)in / (double)out - 0.5;
+        if (src < 0) src = 0;
+        int64_t i0 = (int64_t)src;
+        if (i0 > in - 1) i0 = in - 1;
+        const int64_t i1 = i0 < in - 1 ? i0 + 1 : i0;
+        const double l1 = src - (double)i0, l0 = 1.0 - l1;
+        for (int64_t j = 0; j < in; j++) m[i * in + j] = 0.0f;
+        m[i * in + i0] += (float)l0;
+        m[i * in + i1] += (float)l1;
+    }
+}
+
+clg_tensor clg_upsample_bilinear2d(clg_graph *g, clg_tensor x, int64_t out_h, int64_t out_w, int align_corners)
+{
+    const char *f = "upsample_bilinear2d";
+    if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
+    const clg_node *xn = &g->nodes[x.id];
+    char what[160];
+    if (xn->ndim != 4) return refuse(g, CLG_ERR_SHAPE, f, xn, "x must be 4-D [N, C, H, W]");
+    const int64_t h = xn->shape[2], w = xn->shape[3];
+    if (out_h < 1 || out_w < 1) {
+        snprintf(what, sizeof what, "output %lldx%lld is empty", (long long)out_h, (long long)out_w);
+        return refuse(g, CLG_ERR_SHAPE, f, xn, what);
+    }
+    if (!matrices_fit(out_h, h, out_w, w)) {
+        snprintf(what, sizeof what, "output %lldx%lld: its interpolation matrices would exceed 2^24 entries",
+                 (long long)out_h, (long long)out_w);
+        return refuse(g, CLG_ERR_UNSUPPORTED, f, xn, what);
+    }
+    float *ah = malloc((size_t)(out_h * h) * sizeof *ah), *aw = malloc((size_t)(out_w * w) * sizeof *aw);
+    if (!ah || !aw) {
+        free(ah);
+        free(aw);
+        clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: no memory for its interpolation matrices", f);
+        return clg_graph_fail(g, CLG_ERR_OUT_OF_MEMORY);
+    }
+    bilinear_rows(out_h, h, align_corners != 0, ah);
+    bilinear_rows(out_w, w, align_corners != 0, aw);
+    clg_txn txn = clg_txn_begin(g);
+    clg_tensor y = separable2d(g, x, xn, out_h, ah, out_w, aw);
+    free(ah);
+    free(aw);
     return clg_txn_end_tensor(g, txn, y);
 }
 

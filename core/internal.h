@@ -171,6 +171,8 @@ clg_status clg_softmax_check_labels(clg_graph *g, clg_tensor t, const int32_t *d
 /* Ops used by autodiff to build gradient graphs (same checks as public). */
 clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c);
 clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b);
+/* maximum's gradient weights (1, 1/2 or 0 as a >, ==, < b); no gradient */
+clg_tensor clg_tie_weight(clg_graph *g, clg_tensor a, clg_tensor b);
 clg_tensor clg_op_shaped(clg_graph *g, clg_op op, clg_tensor x, int ndim, const int64_t *shape);
 clg_tensor clg_op_grad2(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b);
 clg_tensor clg_op_grad3(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, clg_tensor c);

@@ -37,6 +37,23 @@ clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc)
     return t;
 }
 
+/* NumPy broadcasting of a and b into out's ndim and shape: align on the
+ * right; extents equal or one of them 1. */
+static bool broadcast_shape(const clg_node *na, const clg_node *nb, clg_node *out)
+{
+    int ndim = na->ndim > nb->ndim ? na->ndim : nb->ndim;
+    int64_t shape[CLG_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) {
+        int ia = na->ndim - ndim + d, ib = nb->ndim - ndim + d;
+        int64_t ea = ia >= 0 ? na->shape[ia] : 1, eb = ib >= 0 ? nb->shape[ib] : 1;
+        if (ea != eb && ea != 1 && eb != 1) return false;
+        shape[d] = ea == 1 ? eb : ea;
+    }
+    out->ndim = ndim;
+    memcpy(out->shape, shape, (size_t)ndim * sizeof *shape);
+    return true;
+}
+
 clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
 {
     const char *name = clg_op_name(op);
@@ -45,15 +62,7 @@ clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
     const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
     clg_node proto = {.op = op, .src = {a.id, b.id}};
 
-    /* NumPy broadcasting: align on the right; extents equal or one of them 1. */
-    proto.ndim = na->ndim > nb->ndim ? na->ndim : nb->ndim;
-    for (int d = 0; d < proto.ndim; d++) {
-        int ia = na->ndim - proto.ndim + d, ib = nb->ndim - proto.ndim + d;
-        int64_t ea = ia >= 0 ? na->shape[ia] : 1, eb = ib >= 0 ? nb->shape[ib] : 1;
-        if (ea != eb && ea != 1 && eb != 1)
-            return clg_shape_error(g, name, na, nb, "cannot be broadcast together");
-        proto.shape[d] = ea == 1 ? eb : ea;
-    }
+    if (!broadcast_shape(na, nb, &proto)) return clg_shape_error(g, name, na, nb, "cannot be broadcast together");
     if (op == CLG_OP_MSE) {
         if (na->ndim != nb->ndim || memcmp(na->shape, nb->shape, (size_t)na->ndim * sizeof(int64_t)))
             return clg_shape_error(g, name, na, nb, "differ (pred and target must have the same shape)");
@@ -138,6 +147,57 @@ clg_tensor clg_sub(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_bin
 clg_tensor clg_mul(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_MUL, a, b); }
 clg_tensor clg_div(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_DIV, a, b); }
 clg_tensor clg_mse_loss(clg_graph *g, clg_tensor p, clg_tensor t) { return clg_op_binary(g, CLG_OP_MSE, p, t); }
+
+clg_tensor clg_maximum(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_MAXIMUM, a, b); }
+clg_tensor clg_minimum(clg_graph *g, clg_tensor a, clg_tensor b) { return clg_op_binary(g, CLG_OP_MINIMUM, a, b); }
+
+/* A mask of a and b: 0/1 (compare) or maximum's tie weights. Neither is
+ * differentiable: the result never requires a gradient, so backward
+ * stops there (its derivative is zero wherever it exists). */
+static clg_tensor mask_op(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, int code)
+{
+    clg_tensor t = clg_op_binary(g, op, a, b);
+    if (t.id >= 0) {
+        g->nodes[t.id].requires_grad = false;
+        g->nodes[t.id].f[0] = (float)code;
+        g->nodes[t.id].i[0] = code;
+    }
+    return t;
+}
+
+clg_tensor clg_compare(clg_graph *g, clg_tensor a, clg_tensor b, clg_comparison op)
+{
+    if (clg_graph_check(g, "compare") != CLG_OK) return CLG_FAILED;
+    if ((unsigned)op > (unsigned)CLG_NE) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "compare: comparison %d is not a clg_comparison (CLG_LT..CLG_NE)",
+                  (int)op);
+        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    }
+    return mask_op(g, CLG_OP_COMPARE, a, b, (int)op);
+}
+
+clg_tensor clg_tie_weight(clg_graph *g, clg_tensor a, clg_tensor b) { return mask_op(g, CLG_OP_TIE_WEIGHT, a, b, 0); }
+
+clg_tensor clg_where(clg_graph *g, clg_tensor c, clg_tensor a, clg_tensor b)
+{
+    const char *name = "where";
+    if (!begin(g, name)) return CLG_FAILED;
+    if (!clg_tensor_ok(g, c, name) || !clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return CLG_FAILED;
+    const clg_node *nc = &g->nodes[c.id], *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
+    if (nc->dtype != CLG_F32 || na->dtype != CLG_F32 || nb->dtype != CLG_F32) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "where: the condition and both values must be float tensors");
+        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    }
+    clg_node ab = {0}, proto = {.op = CLG_OP_WHERE, .src = {c.id, a.id, b.id}};
+    if (!broadcast_shape(na, nb, &ab)) return clg_shape_error(g, name, na, nb, "cannot be broadcast together");
+    if (!broadcast_shape(nc, &ab, &proto))
+        return clg_shape_error(g, name, nc, &ab, "(the condition's, and the values' broadcast) cannot be broadcast together");
+    const bool grad = na->requires_grad || nb->requires_grad; /* recording may move the nodes */
+    clg_tensor t = clg_record(g, &proto, 3);
+    /* the condition gets no gradient: only the values make it require one */
+    if (t.id >= 0) g->nodes[t.id].requires_grad = grad;
+    return t;
+}
 
 clg_tensor clg_neg(clg_graph *g, clg_tensor x) { return clg_op_unary(g, CLG_OP_NEG, x, 0.f); }
 clg_tensor clg_scale(clg_graph *g, clg_tensor x, float c) { return clg_op_unary(g, CLG_OP_SCALE, x, c); }

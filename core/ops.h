@@ -60,6 +60,11 @@ typedef enum clg_family {
     X(EXPAND, "expand", 1, BASIC)                 /* broadcast src up to this shape */             \
     X(REDUCE_TO, "reduce_to", 1, BASIC)           /* sum src down to this shape */                 \
     X(SGD, "sgd_update", 2, BASIC)                /* (w, grad), in place on w */                   \
+    X(MAXIMUM, "maximum", 2, BASIC)                                                                \
+    X(MINIMUM, "minimum", 2, BASIC)                                                                \
+    X(TIE_WEIGHT, "tie_weight", 2, BASIC) /* (a, b): 1 if a > b, 1/2 if a == b, 0 if a < b */      \
+    X(COMPARE, "compare", 2, BASIC)       /* (a, b) -> 0/1; f[0] = i[0] = the clg_comparison */    \
+    X(WHERE, "where", 3, BASIC)           /* (condition, a, b) */                                  \
     /* matmul: i[0] = transpose a, i[1] = transpose b; the constructor adds the GEMM it runs:      \
      * i[2] = batch, i[3..5] = m, n, k, i[6..7] = batch strides of a and b (0: shared) */          \
     X(MATMUL, "matmul", 2, MATMUL)                                                                 \
@@ -71,6 +76,8 @@ typedef enum clg_family {
     X(CONV2D_GRAD_INPUT, "conv2d_backward_input", 2, CONV)   /* (dy, conv node) */                 \
     X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight", 2, CONV) /* (dy, conv node) */                 \
     X(CONV2D_GRAD_BIAS, "conv2d_backward_bias", 1, CONV)     /* (dy) */                            \
+    /* (x, w [C, OC, KH, KW], bias or -1); i[0..5] as conv2d, i[6..7] output padding */            \
+    X(CONV_TRANSPOSE2D, "conv_transpose2d", 3, CONV)                                               \
     /* pooling: i[] = kernel h, w, stride h, w, pad h, w; max keeps argmax in aux[0] */            \
     X(MAXPOOL2D, "max_pool2d", 1, CONV)                                                            \
     X(MAXPOOL2D_GRAD, "max_pool2d_backward", 2, CONV) /* (dy, pool node) */                        \

@@ -18,23 +18,46 @@ bool clg_same_shape(const clg_node *a, const clg_node *b)
     return true;
 }
 
+/* y = f(a, b) with the op's constant f[0] (clg_compare's comparison) */
 static clg_status run_binary(clg_cl_backend *be, int k, const clg_node *A, const clg_node *B, const clg_node *Y)
 {
     cl_mem a = MEM(A->buf), b = MEM(B->buf), y = MEM(Y->buf);
     cl_long n = Y->numel;
+    float c = Y->f[0];
     bool fa = clg_same_shape(A, Y), fb = clg_same_shape(B, Y);
     if ((fa || A->numel == 1) && (fb || B->numel == 1)) {
         cl_long sa = fa ? 1 : 0, sb = fb ? 1 : 0;
-        clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(sa), ARG(sb)};
-        return clg_cl_launch(be, k, args, 6, clg_cl_vector_items(be, n), 0);
+        clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(sa), ARG(sb), ARG(c)};
+        return clg_cl_launch(be, k, args, 7, clg_cl_vector_items(be, n), 0);
     }
     int64_t dims[4], sa[4], sb[4];
     clg_padded_shape(Y, dims);
     clg_broadcast_strides(A, Y, sa);
     clg_broadcast_strides(B, Y, sb);
     cl_long4 d4 = clg_cl_long4(dims), a4 = clg_cl_long4(sa), b4 = clg_cl_long4(sb);
-    clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(d4), ARG(a4), ARG(b4)};
-    return clg_cl_launch(be, k + 1, args, 7, (size_t)n, 0);
+    clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(d4), ARG(a4), ARG(b4), ARG(c)};
+    return clg_cl_launch(be, k + 1, args, 8, (size_t)n, 0);
+}
+
+static clg_status run_where(clg_cl_backend *be, const clg_node *C, const clg_node *A, const clg_node *B,
+                            const clg_node *Y)
+{
+    cl_mem c = MEM(C->buf), a = MEM(A->buf), b = MEM(B->buf), y = MEM(Y->buf);
+    cl_long n = Y->numel;
+    bool fc = clg_same_shape(C, Y), fa = clg_same_shape(A, Y), fb = clg_same_shape(B, Y);
+    if ((fc || C->numel == 1) && (fa || A->numel == 1) && (fb || B->numel == 1)) {
+        cl_long sc = fc, sa = fa, sb = fb;
+        clg_karg args[] = {ARG(c), ARG(a), ARG(b), ARG(y), ARG(n), ARG(sc), ARG(sa), ARG(sb)};
+        return clg_cl_launch(be, K_where_f, args, 8, (size_t)n, 0);
+    }
+    int64_t dims[4], sc[4], sa[4], sb[4];
+    clg_padded_shape(Y, dims);
+    clg_broadcast_strides(C, Y, sc);
+    clg_broadcast_strides(A, Y, sa);
+    clg_broadcast_strides(B, Y, sb);
+    cl_long4 d4 = clg_cl_long4(dims), c4 = clg_cl_long4(sc), a4 = clg_cl_long4(sa), b4 = clg_cl_long4(sb);
+    clg_karg args[] = {ARG(c), ARG(a), ARG(b), ARG(y), ARG(n), ARG(d4), ARG(c4), ARG(a4), ARG(b4)};
+    return clg_cl_launch(be, K_where_bc, args, 9, (size_t)n, 0);
 }
 
 static clg_status run_unary(clg_cl_backend *b, int k, const clg_node *X, const clg_node *Y, float c)
@@ -117,6 +140,11 @@ clg_status clg_cl_basic(clg_cl_backend *b, const clg_node *nodes, const clg_node
     case CLG_OP_SUB: return run_binary(b, K_sub, s0, s1, n);
     case CLG_OP_MUL: return run_binary(b, K_mul, s0, s1, n);
     case CLG_OP_DIV: return run_binary(b, K_div, s0, s1, n);
+    case CLG_OP_MAXIMUM: return run_binary(b, K_maximum, s0, s1, n);
+    case CLG_OP_MINIMUM: return run_binary(b, K_minimum, s0, s1, n);
+    case CLG_OP_TIE_WEIGHT: return run_binary(b, K_tie_weight, s0, s1, n);
+    case CLG_OP_COMPARE: return run_binary(b, K_compare, s0, s1, n);
+    case CLG_OP_WHERE: return run_where(b, s0, s1, &nodes[n->src[2]], n);
     case CLG_OP_RELU_GRAD: return run_binary(b, K_relu_backward, s0, s1, n);
     case CLG_OP_SIGMOID_GRAD: return run_binary(b, K_sigmoid_backward, s0, s1, n);
     case CLG_OP_TANH_GRAD: return run_binary(b, K_tanh_backward, s0, s1, n);

@@ -36,10 +36,10 @@
 /* The layout conv_unpack reads in cl/common.cl. */
 cl_int16 clg_cl_geom16(const clg_conv_geom *g)
 {
-    const int64_t v[15] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->oh, g->ow,
-                           g->sh, g->sw, g->ph, g->pw, g->dh, g->dw};
+    const int64_t v[16] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->oh, g->ow,
+                           g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->xpad};
     cl_int16 r = {{0}};
-    for (int i = 0; i < 15; i++) r.s[i] = (cl_int)v[i];
+    for (int i = 0; i < 16; i++) r.s[i] = (cl_int)v[i];
     return r;
 }
 
@@ -301,6 +301,30 @@ static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, cons
     return s;
 }
 
+/* y = conv_transpose2d(x, w) + bias: its virtual conv's input gradient
+ * (core/conv_geom.h) through oneDNN where that path takes it, else the
+ * direct kernel (no workspace: the im2col and Winograd paths' scratch is
+ * sized for conv nodes); then the bias, a pass over y. */
+static clg_status conv_transpose(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
+{
+    clg_conv_geom g = clg_conv_transpose_geom(nodes, n);
+    cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), y = MEM(n->buf);
+    clg_status s = CLG_OK;
+    bool taken = false;
+    if (clg_cl_conv_path(b, &g) == CLG_CONV_ONEDNN) s = clg_cl_conv_native(b, CLG_CONV_INPUT_GRAD, &g, x, w, NULL, y, &taken);
+    if (s == CLG_OK && !taken) {
+        cl_int16 g16 = clg_cl_geom16(&g);
+        clg_karg args[] = {ARG(x), ARG(w), ARG(y), ARG(g16)};
+        s = clg_cl_launch(b, K_conv_direct_input_grad, args, 4, (size_t)(g.n * blocks(g.c) * g.h * g.w), 0);
+    }
+    if (s != CLG_OK || n->src[2] < 0) return s;
+    cl_mem bias = MEM(nodes[n->src[2]].buf);
+    cl_int oc = (cl_int)g.c;
+    cl_long plane = g.h * g.w, total = n->numel;
+    clg_karg args[] = {ARG(y), ARG(bias), ARG(oc), ARG(plane), ARG(total)};
+    return clg_cl_launch(b, K_conv_bias_add, args, 5, (size_t)total, 0);
+}
+
 static clg_status conv_grad_bias(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     const clg_node *dyn = &nodes[n->src[0]];
@@ -377,9 +401,11 @@ clg_status clg_cl_conv(clg_cl_backend *b, const clg_node *nodes, const clg_node 
     case CLG_OP_CONV2D_GRAD_WEIGHT: return conv_grad_weight(b, nodes, n);
     case CLG_OP_CONV2D_GRAD_INPUT: return conv_grad_input(b, nodes, n);
     case CLG_OP_CONV2D_GRAD_BIAS: return conv_grad_bias(b, nodes, n);
+    case CLG_OP_CONV_TRANSPOSE2D: return conv_transpose(b, nodes, n);
     case CLG_OP_MAXPOOL2D: {
         clg_conv_geom g = clg_conv_geom_of(nodes, n);
-        return pool(b, K_pool_max_forward, s0, y, MEM(n->aux[0]), &g, g.n * g.c * g.oh); /* a row each */
+        const int k = g.dh == 1 && g.dw == 1 ? K_pool_max_forward : K_pool_max_forward_dil;
+        return pool(b, k, s0, y, MEM(n->aux[0]), &g, g.n * g.c * g.oh); /* a row each */
     }
     case CLG_OP_AVGPOOL2D: {
         clg_conv_geom g = clg_conv_geom_of(nodes, n);
@@ -390,8 +416,8 @@ clg_status clg_cl_conv(clg_cl_backend *b, const clg_node *nodes, const clg_node 
         const clg_node *fwd = &nodes[n->src[1]];
         clg_conv_geom g = clg_conv_geom_of(nodes, fwd);
         bool max = n->op == CLG_OP_MAXPOOL2D_GRAD;
-        return pool(b, max ? K_pool_max_backward : K_pool_avg_backward, s0, y, max ? MEM(fwd->aux[0]) : NULL, &g,
-                    n->numel);
+        const int k = !max ? K_pool_avg_backward : g.dh == 1 && g.dw == 1 ? K_pool_max_backward : K_pool_max_backward_dil;
+        return pool(b, k, s0, y, max ? MEM(fwd->aux[0]) : NULL, &g, n->numel);
     }
     default: return clg_cl_unsupported(b, n);
     }

@@ -49,7 +49,7 @@
     X(ADD) X(SUB) X(MUL) X(DIV) X(NEG) X(SCALE) X(SQUARE) X(EXP) X(LOG) X(SQRT) X(EXPAND) X(RELU) \
     X(RELU_GRAD) X(SIGMOID) X(SIGMOID_GRAD) X(TANH) X(TANH_GRAD) X(LEAKY_RELU) X(LEAKY_RELU_GRAD) \
     X(GELU) X(GELU_GRAD) X(SILU) X(SILU_GRAD) X(SOFTPLUS) X(SOFTPLUS_GRAD) X(GELU_ERF) X(GELU_ERF_GRAD) \
-    X(ABS) X(ABS_GRAD) X(POW) X(POW_GRAD)
+    X(ABS) X(ABS_GRAD) X(POW) X(POW_GRAD) X(MAXIMUM) X(MINIMUM) X(TIE_WEIGHT) X(COMPARE)
 
 static const char *const ew_macro[CLG_OP_COUNT] = {
 #define EW_NAME(op) [CLG_OP_##op] = "EW_" #op,
@@ -115,7 +115,11 @@ static bool rounds_alike(const clg_cl_backend *b, const clg_node *nodes, const c
     case CLG_OP_LEAKY_RELU:
     case CLG_OP_LEAKY_RELU_GRAD:
     case CLG_OP_ABS:
-    case CLG_OP_ABS_GRAD: return true;
+    case CLG_OP_ABS_GRAD:
+    case CLG_OP_MAXIMUM:
+    case CLG_OP_MINIMUM:
+    case CLG_OP_TIE_WEIGHT:
+    case CLG_OP_COMPARE: return true;
     default: return false;
     }
 }
@@ -678,12 +682,15 @@ static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec, boo
             put(t, "ce_grad_at(z%d, label%d, stats%d, %s, %lldL, %lldL, i);\n", (int)i, (int)i, (int)i,
                 ref(g, n->src[1], a, sizeof a), (long long)z->shape[0], (long long)z->shape[1]);
         } else if (n->op == CLG_OP_MAXPOOL2D_GRAD) {
+            /* the op's kernel's function: dilated poolings have their own */
+            const clg_node *pool = &nodes[n->src[1]];
+            const char *fn = pool->i[6] == 1 && pool->i[7] == 1 ? "pool_max_grad_at" : "pool_max_grad_dil";
             if (!vec) {
-                put(t, "pool_max_grad_at(dy%d, argmax%d, &geom%d, i);\n", (int)i, (int)i, (int)i);
+                put(t, "%s(dy%d, argmax%d, &geom%d, i);\n", fn, (int)i, (int)i, (int)i);
             } else { /* lane by lane, as its op's kernel computes each */
                 put(t, "(floatv)(");
                 for (int l = 0; l < vw; l++)
-                    put(t, "%spool_max_grad_at(dy%d, argmax%d, &geom%d, i0 + %d)", l ? ", " : "", (int)i, (int)i, (int)i, l);
+                    put(t, "%s%s(dy%d, argmax%d, &geom%d, i0 + %d)", l ? ", " : "", fn, (int)i, (int)i, (int)i, l);
                 put(t, ");\n");
             }
         } else {

@@ -407,8 +407,16 @@ static void CL_CALLBACK run_native_conv(void *v)
  * and a dilation both above 1 returned dnnl_invalid_arguments, then wrote
  * out of bounds (a crash in its memset; x [2,2,7,9] by [3,2,3,3], stride 2,
  * dilation 2, padding 1, 2026-12-02): such convolutions take clgrad's own
- * kernels, every phase (one path per node). */
-static bool avoided(const clg_conv_geom *g) { return (g->sh > 1 || g->sw > 1) && (g->dh > 1 || g->dw > 1); }
+ * kernels, every phase (one path per node). Its forward crashed too (a
+ * segmentation fault in a parallel_nd of its jit kernels) when a padding
+ * reaches the dilated kernel's extent (k - 1) d + 1: kernels 1, 2, 3 with
+ * paddings 1, 2, 3, kernel 2 dilation 2 with padding 3; not with padding
+ * 2 there, nor with padding k - 1 (seen 2026-12-03, x [1,3,6,6]). */
+static bool avoided(const clg_conv_geom *g)
+{
+    const bool pad_beyond = g->ph >= (g->kh - 1) * g->dh + 1 || g->pw >= (g->kw - 1) * g->dw + 1;
+    return pad_beyond || ((g->sh > 1 || g->sw > 1) && (g->dh > 1 || g->dw > 1));
+}
 
 bool clg_cl_conv_native_takes(const clg_cl_backend *b, const clg_conv_geom *g)
 {

@@ -12,6 +12,8 @@
     X(neg) X(scale) X(square) X(exp_f) X(log_f) X(sqrt_f) X(relu) X(sigmoid) X(tanh_f)          \
     X(relu_backward) X(relu_backward_bc) X(sigmoid_backward) X(sigmoid_backward_bc)             \
     X(tanh_backward) X(tanh_backward_bc) X(expand)                                               \
+    X(maximum) X(maximum_bc) X(minimum) X(minimum_bc) X(tie_weight) X(tie_weight_bc)             \
+    X(compare) X(compare_bc) X(where_f) X(where_bc)                                              \
     X(sum_partial) X(sqdiff_partial) X(sum_final) X(reduce_to) X(mse_backward)                  \
     X(sgd_update) X(fill)                                                                        \
     /* matmul */                                                                                   \
@@ -20,7 +22,8 @@
     X(conv_direct_forward) X(conv_direct_input_grad) X(conv_direct_weight_grad)                  \
     X(winograd_weight) X(winograd_weight_adjoint) X(winograd_input) X(winograd_input_adjoint)     \
     X(winograd_output) X(winograd_output_adjoint)                                                \
-    X(pool_max_forward) X(pool_max_backward) X(pool_avg_forward) X(pool_avg_backward)            \
+    X(pool_max_forward) X(pool_max_forward_dil) X(pool_max_backward) X(pool_max_backward_dil) X(pool_avg_forward)             \
+    X(pool_avg_backward)            \
     /* shape */                                                                                    \
     X(shape_permute) X(shape_slice) X(shape_slice_backward) X(shape_concat)                      \
     /* axis */                                                                                     \

@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 2
-#define CLG_VERSION_PATCH 2
+#define CLG_VERSION_PATCH 3
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 #define CLG_MAX_DIMS 4
@@ -231,6 +231,22 @@ CLG_API clg_tensor clg_add(clg_graph *g, clg_tensor a, clg_tensor b);
 CLG_API clg_tensor clg_sub(clg_graph *g, clg_tensor a, clg_tensor b);
 CLG_API clg_tensor clg_mul(clg_graph *g, clg_tensor a, clg_tensor b);
 CLG_API clg_tensor clg_div(clg_graph *g, clg_tensor a, clg_tensor b);
+/* PyTorch's maximum / minimum: the larger (smaller) of a and b, with
+ * broadcasting; a NaN on either side gives NaN. Where a == b the gradient
+ * is split evenly between them, as PyTorch does. Added in 0.2.3. */
+CLG_API clg_tensor clg_maximum(clg_graph *g, clg_tensor a, clg_tensor b);
+CLG_API clg_tensor clg_minimum(clg_graph *g, clg_tensor a, clg_tensor b);
+/* Comparisons, with broadcasting: 1.0 where `a op b` holds, else 0.0 (a
+ * comparison with a NaN is false, but CLG_NE's true), as float: PyTorch's
+ * lt/le/gt/ge/eq/ne followed by .float(). Not differentiable (the result
+ * never requires a gradient). Added in 0.2.3. */
+typedef enum clg_comparison { CLG_LT, CLG_LE, CLG_GT, CLG_GE, CLG_EQ, CLG_NE } clg_comparison;
+CLG_API clg_tensor clg_compare(clg_graph *g, clg_tensor a, clg_tensor b, clg_comparison op);
+/* torch.where(condition != 0, a, b), the three broadcast together: a
+ * where the float condition is nonzero (NaN counts as nonzero, as in
+ * PyTorch's bool()), else b. The gradient goes to a where the condition
+ * holds and to b elsewhere, none to the condition. Added in 0.2.3. */
+CLG_API clg_tensor clg_where(clg_graph *g, clg_tensor condition, clg_tensor a, clg_tensor b);
 
 /* Elementwise unary ops. */
 CLG_API clg_tensor clg_neg(clg_graph *g, clg_tensor x);
@@ -303,9 +319,23 @@ CLG_API clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tens
  * many groups). groups 1 is clg_conv2d. Added in 0.2.2. */
 CLG_API clg_tensor clg_conv2d_grouped(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h,
                                       int stride_w, int pad_h, int pad_w, int dilation_h, int dilation_w, int groups);
+/* PyTorch's conv_transpose2d (groups 1; the argument order is PyTorch's):
+ * x [N, C, H, W], w [C, OC, KH, KW] (PyTorch's layout: input channels
+ * first), bias [OC] or CLG_NO_TENSOR; y [N, OC, OH, OW] with
+ *   OH = (H - 1) stride_h - 2 pad_h + dilation_h (KH - 1) + output_pad_h + 1
+ * (OW likewise). It is the gradient of clg_conv2d with respect to its
+ * input (the learned upsampling of U-Nets and decoders): y[n, o, i, j] sums
+ * x[n, c, p, q] w[c, o, kh, kw] over i = p stride - pad + kh dilation.
+ * Strides and dilations >= 1, paddings >= 0, 0 <= output padding < stride
+ * (PyTorch also allows it below the dilation; refused here), OH, OW >= 1.
+ * Added in 0.2.3. */
+CLG_API clg_tensor clg_conv_transpose2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h,
+                                        int stride_w, int pad_h, int pad_w, int output_pad_h, int output_pad_w,
+                                        int dilation_h, int dilation_w);
 /*
  * Pooling over kh x kw windows of x [N,C,H,W], giving [N,C,OH,OW] with
- * OH = (H + 2 pad_h - kh) / stride_h + 1 (rounded down, no ceil mode).
+ * OH = (H + 2 pad_h - kh) / stride_h + 1 (rounded down; ceil mode and the
+ * other options: the _opt forms below).
  * Paddings may be at most half the window (as in PyTorch), so every window
  * holds at least one cell of x. Max pooling: padding cells never win; the
  * gradient goes to the first maximum of each window in row-major order.
@@ -316,10 +346,38 @@ CLG_API clg_tensor clg_max_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, in
                                   int pad_w);
 CLG_API clg_tensor clg_avg_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
                                   int pad_w);
+/* PyTorch's other pooling arguments (nn.MaxPool2d's dilation and
+ * ceil_mode, nn.AvgPool2d's ceil_mode and count_include_pad), for the
+ * _opt forms below; NULL gives the defaults, which are the plain calls'.
+ *  - dilation: max pooling's taps h0 + p dilation_h (average pooling has
+ *    none: must be 1); a window whose taps all fall in the padding gives
+ *    -inf and no gradient;
+ *  - ceil_mode: OH = ceil((H + 2 pad_h - dilation_h (kh - 1) - 1) /
+ *    stride_h) + 1, less one when that last window would start beyond x
+ *    and its left padding (PyTorch's rule); windows reaching past the
+ *    input are clipped;
+ *  - count_include_pad 0: average pooling divides each window by its cells
+ *    inside x; 1 (the default) by its cells inside the padded input (kh kw
+ *    but for ceil mode's clipped last windows).
+ * Added in 0.2.3. */
+typedef struct clg_pool_options {
+    size_t size;               /* sizeof, set by clg_pool_options_init */
+    int dilation_h, dilation_w; /* 1 */
+    int ceil_mode;             /* 0 */
+    int count_include_pad;     /* 1 */
+} clg_pool_options;
+CLG_API clg_status clg_pool_options_init(clg_pool_options *opt, size_t size);
+CLG_API clg_tensor clg_max_pool2d_opt(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w,
+                                      int pad_h, int pad_w, const clg_pool_options *opt);
+CLG_API clg_tensor clg_avg_pool2d_opt(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w,
+                                      int pad_h, int pad_w, const clg_pool_options *opt);
 /* PyTorch's adaptive_avg_pool2d to out_h x out_w: 1x1 is the global
- * average pool (a mean over each plane); otherwise H and W must be
- * multiples of out_h and out_w (equal windows, an average pool),
- * CLG_ERR_UNSUPPORTED if not. Built from the ops above. */
+ * average pool (a mean over each plane); H and W multiples of out_h and
+ * out_w, an average pool (equal windows); otherwise (windows of different
+ * sizes, [floor(i H / out_h), ceil((i + 1) H / out_h)) as PyTorch's, since
+ * 0.2.3) two products by constant window matrices, [out_w, W] then
+ * [out_h, H] (each below 2^24 entries, else CLG_ERR_UNSUPPORTED). Built
+ * from the ops above. */
 CLG_API clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, int64_t out_w);
 /* Nearest-neighbour upsampling by integer factors (PyTorch's
  * F.interpolate(x, scale_factor=(scale_h, scale_w), mode="nearest"), the
@@ -328,6 +386,17 @@ CLG_API clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t o
  * scale_w block. Built from broadcasting products by ones (exact). Added
  * in 0.2.2. */
 CLG_API clg_tensor clg_upsample_nearest2d(clg_graph *g, clg_tensor x, int64_t scale_h, int64_t scale_w);
+/* Bilinear resizing to out_h x out_w (PyTorch's F.interpolate(x, size=(out_h,
+ * out_w), mode="bilinear", align_corners=...), for x [N, C, H, W]; larger
+ * or smaller). Output i reads the source position (i + 0.5) H / out_h -
+ * 0.5 (clamped at 0), or i (H - 1) / (out_h - 1) with align_corners;
+ * PyTorch's weights. Built from two products by constant interpolation
+ * matrices, [out_w, W] then [out_h, H] (each below 2^24 entries, else
+ * CLG_ERR_UNSUPPORTED): exact in form, but W + H multiply-adds per output
+ * where a gathering kernel needs 4 (fine at feature-map sizes; a kernel
+ * would be faster on large images). Added in 0.2.3. */
+CLG_API clg_tensor clg_upsample_bilinear2d(clg_graph *g, clg_tensor x, int64_t out_h, int64_t out_w,
+                                           int align_corners);
 
 /* layers */
 

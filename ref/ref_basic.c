@@ -2,9 +2,26 @@
  * broadcasting, sum/mean, mse, expand, reduce_to, sgd. */
 #include "ref_real.h"
 
-static real binary(clg_op op, real a, real b)
+/* a op b for clg_compare's op (its enum order) */
+static bool compare(int op, real a, real b)
 {
     switch (op) {
+    case 0: return a < b;
+    case 1: return a <= b;
+    case 2: return a > b;
+    case 3: return a >= b;
+    case 4: return a == b;
+    default: return a != b;
+    }
+}
+
+static real binary(clg_op op, real a, real b, int code)
+{
+    switch (op) {
+    case CLG_OP_MAXIMUM: return a >= b || isnan(a) ? a : b; /* a tie gives a, as PyTorch */
+    case CLG_OP_MINIMUM: return a <= b || isnan(a) ? a : b;
+    case CLG_OP_TIE_WEIGHT: return a < b ? 0 : a == b ? (real)0.5 : 1;
+    case CLG_OP_COMPARE: return compare(code, a, b) ? 1 : 0;
     case CLG_OP_ADD: return a + b;
     case CLG_OP_SUB: return a - b;
     case CLG_OP_MUL: return a * b;
@@ -47,13 +64,30 @@ clg_status REF(clg_ref_basic)(clg_backend *be, const clg_node *nodes, const clg_
     case CLG_OP_DIV:
     case CLG_OP_RELU_GRAD:
     case CLG_OP_SIGMOID_GRAD:
-    case CLG_OP_TANH_GRAD: {
+    case CLG_OP_TANH_GRAD:
+    case CLG_OP_MAXIMUM:
+    case CLG_OP_MINIMUM:
+    case CLG_OP_TIE_WEIGHT:
+    case CLG_OP_COMPARE: {
         int64_t dims[CLG_MAX_DIMS], sa[CLG_MAX_DIMS], sb[CLG_MAX_DIMS];
         clg_padded_shape(n, dims);
         clg_broadcast_strides(s0, n, sa);
         clg_broadcast_strides(s1, n, sb);
         for (int64_t i = 0; i < count; i++)
-            y[i] = binary(n->op, x[ref_bcast_offset(i, dims, sa)], b[ref_bcast_offset(i, dims, sb)]);
+            y[i] = binary(n->op, x[ref_bcast_offset(i, dims, sa)], b[ref_bcast_offset(i, dims, sb)], n->i[0]);
+        return CLG_OK;
+    }
+    case CLG_OP_WHERE: {
+        const clg_node *s2 = &nodes[n->src[2]];
+        const real *c = x, *va = b, *vb = ref_data(s2);
+        int64_t dims[CLG_MAX_DIMS], sc[CLG_MAX_DIMS], sa[CLG_MAX_DIMS], sb[CLG_MAX_DIMS];
+        clg_padded_shape(n, dims);
+        clg_broadcast_strides(s0, n, sc);
+        clg_broadcast_strides(s1, n, sa);
+        clg_broadcast_strides(s2, n, sb);
+        for (int64_t i = 0; i < count; i++)
+            y[i] = c[ref_bcast_offset(i, dims, sc)] != 0 ? va[ref_bcast_offset(i, dims, sa)]
+                                                         : vb[ref_bcast_offset(i, dims, sb)];
         return CLG_OK;
     }
     case CLG_OP_NEG:

@@ -121,10 +121,10 @@ static void max_pool_forward(const clg_conv_geom *g, const real *x, real *y, int
                 real best = -INFINITY;
                 int64_t best_at = -1;
                 for (int64_t p = 0; p < g->kh; p++) {
-                    int64_t h = i * g->sh - g->ph + p;
+                    int64_t h = i * g->sh - g->ph + p * g->dh;
                     if (h < 0 || h >= g->h) continue;
                     for (int64_t q = 0; q < g->kw; q++) {
-                        int64_t v = j * g->sw - g->pw + q;
+                        int64_t v = j * g->sw - g->pw + q * g->dw;
                         if (v < 0 || v >= g->w) continue;
                         real val = x[(nc * g->h + h) * g->w + v];
                         if (best_at < 0 || val > best || (isnan(val) && !isnan(best))) {
@@ -139,7 +139,21 @@ static void max_pool_forward(const clg_conv_geom *g, const real *x, real *y, int
             }
 }
 
-/* Average pooling counts padding cells: every window divides by kh kw. */
+/* Average pooling's divisor of window (i, j), PyTorch's (AvgPool2d.cpp):
+ * the window clipped to the padded input (kh kw but for ceil mode's last
+ * windows), or to x without the padding cells (count_include_pad false). */
+static double avg_divisor(const clg_conv_geom *g, int64_t i, int64_t j)
+{
+    int64_t h0 = i * g->sh - g->ph, v0 = j * g->sw - g->pw;
+    int64_t h1 = h0 + g->kh < g->h + g->ph ? h0 + g->kh : g->h + g->ph;
+    int64_t v1 = v0 + g->kw < g->w + g->pw ? v0 + g->kw : g->w + g->pw;
+    if (g->xpad == 1) {
+        h0 = h0 > 0 ? h0 : 0, v0 = v0 > 0 ? v0 : 0;
+        h1 = h1 < g->h ? h1 : g->h, v1 = v1 < g->w ? v1 : g->w;
+    }
+    return (double)((h1 - h0) * (v1 - v0));
+}
+
 static void avg_pool_forward(const clg_conv_geom *g, const real *x, real *y)
 {
     for (int64_t nc = 0; nc < g->n * g->c; nc++)
@@ -154,12 +168,13 @@ static void avg_pool_forward(const clg_conv_geom *g, const real *x, real *y)
                         if (v >= 0 && v < g->w) acc += (double)x[(nc * g->h + h) * g->w + v];
                     }
                 }
-                y[(nc * g->oh + i) * g->ow + j] = (real)(acc / (double)(g->kh * g->kw));
+                y[(nc * g->oh + i) * g->ow + j] = (real)(acc / avg_divisor(g, i, j));
             }
 }
 
 /* dx[h,v] sums dy over the windows that hold (h, v): over max pooling's
- * windows only those whose argmax it is (arg non-NULL). */
+ * windows only those whose argmax it is (arg non-NULL), average pooling's
+ * each divided by its divisor. */
 static void pool_backward(const clg_conv_geom *g, const real *dy, const int32_t *arg, real *dx)
 {
     for (int64_t nc = 0; nc < g->n * g->c; nc++)
@@ -167,16 +182,17 @@ static void pool_backward(const clg_conv_geom *g, const real *dy, const int32_t 
             for (int64_t v = 0; v < g->w; v++) {
                 double acc = 0.0;
                 for (int64_t p = 0; p < g->kh; p++) {
-                    int64_t i = reader(h, p, g->ph, 1, g->sh, g->oh);
+                    int64_t i = reader(h, p, g->ph, g->dh, g->sh, g->oh);
                     if (i < 0) continue;
                     for (int64_t q = 0; q < g->kw; q++) {
-                        int64_t j = reader(v, q, g->pw, 1, g->sw, g->ow);
+                        int64_t j = reader(v, q, g->pw, g->dw, g->sw, g->ow);
                         if (j < 0) continue;
                         int64_t o = (nc * g->oh + i) * g->ow + j;
-                        if (!arg || arg[o] == h * g->w + v) acc += (double)dy[o];
+                        if (!arg) acc += (double)dy[o] / avg_divisor(g, i, j);
+                        else if (arg[o] == h * g->w + v) acc += (double)dy[o];
                     }
                 }
-                dx[(nc * g->h + h) * g->w + v] = (real)(arg ? acc : acc / (double)(g->kh * g->kw));
+                dx[(nc * g->h + h) * g->w + v] = (real)acc;
             }
 }
 
@@ -198,6 +214,18 @@ clg_status REF(clg_ref_conv)(clg_backend *be, const clg_node *nodes, const clg_n
             conv_grad_input(&g, ref_data(s0), ref_data(&nodes[conv->src[1]]), ref_data(n));
         else
             conv_grad_weight(&g, ref_data(s0), ref_data(&nodes[conv->src[0]]), ref_data(n));
+        return CLG_OK;
+    }
+    case CLG_OP_CONV_TRANSPOSE2D: {
+        /* the input gradient of its virtual conv (core/conv_geom.h), then the bias */
+        clg_conv_geom g = clg_conv_transpose_geom(nodes, n);
+        real *y = ref_data(n);
+        conv_grad_input(&g, ref_data(s0), ref_data(&nodes[n->src[1]]), y);
+        if (n->src[2] >= 0) {
+            const real *b = ref_data(&nodes[n->src[2]]);
+            const int64_t plane = g.h * g.w;
+            for (int64_t k = 0; k < n->numel; k++) y[k] += b[(k / plane) % g.c];
+        }
         return CLG_OK;
     }
     case CLG_OP_CONV2D_GRAD_BIAS: conv_grad_bias(s0, ref_data(n)); return CLG_OK;

@@ -25,7 +25,7 @@ typedef struct {
     bool any_param;
 } gc_graph;
 
-static clg_context *open_any(const char *spec)
+clg_context *gc_open(const char *spec)
 {
     if (strcmp(spec, "reference64") != 0) return open_ctx(spec);
     clg_context *ctx = NULL;
@@ -55,7 +55,7 @@ static void build(gc_graph *G, const char *spec, gc_build_fn f, void *arg, const
 {
     assert_true(nin <= GC_MAX_IN);
     memset(G, 0, sizeof *G);
-    G->ctx = open_any(spec);
+    G->ctx = gc_open(spec);
     if (gc_device_hook && strncmp(spec, "reference", 9) != 0) gc_device_hook(G->ctx);
     CHECK_OK(G->ctx, clg_graph_create(G->ctx, &G->g));
     for (int i = 0; i < nin; i++) {

@@ -43,6 +43,8 @@ extern void (*gc_device_hook)(clg_context *ctx);
 float *gc_eval(const char *spec, gc_build_fn f, void *arg, const gc_input *in, int nin, const float *const *values,
                int64_t *count);
 /* Fills values[i] for each input as the checks do (caller frees each). */
+/* A context on spec, or on the reference backend in double for "reference64". */
+clg_context *gc_open(const char *spec);
 void gc_make_inputs(const gc_input *in, int nin, uint64_t seed, float **values);
 
 #endif

@@ -239,12 +239,6 @@ static void test_extremes(void **state)
     for (int d = 0; d < ndev; d++) check_extremes(specs[d]);
 }
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 static void test_bad_input(void **state)
 {
     clg_context *ctx = open_ctx("reference");

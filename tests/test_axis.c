@@ -30,12 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 typedef enum { SUM, MEAN, MAX } op_kind;
 static const char *const op_names[] = {"sum_axis", "mean_axis", "max_axis"};
 

@@ -42,12 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 typedef struct {
     int kind; /* 0 huber, 1 smooth l1 */
     float c;  /* delta or beta */
@@ -166,7 +160,7 @@ static void test_refusals(void **state)
         clg_status status;
         const char *says;
     } bad[] = {
-        {0, 2, 2, 0, CLG_ERR_UNSUPPORTED, "windows of different sizes"},
+        {0, (int64_t)1 << 22, 1, 0, CLG_ERR_UNSUPPORTED, "would exceed 2^24 entries"},
         {0, 0, 1, 0, CLG_ERR_SHAPE, "empty"},
         {1, 0, 0, 0.0f, CLG_ERR_INVALID_ARGUMENT, "delta 0"},
         {1, 0, 0, NAN, CLG_ERR_INVALID_ARGUMENT, "delta nan"},
@@ -296,6 +290,34 @@ static void test_upsample_refusals(void **state)
     assert_int_equal(clg_graph_status(g), CLG_ERR_SHAPE);
     ASSERT_MSG_HAS(ctx, "4-D");
     clg_context_destroy(ctx);
+}
+
+/* bilinear resizing: an empty output, matrices too large, a 3-D input */
+static void test_bilinear_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        int nd;
+        int64_t oh, ow;
+        clg_status status;
+        const char *says;
+    } bad[] = {{4, 0, 4, CLG_ERR_SHAPE, "output 0x4 is empty"},
+               {4, 5, (int64_t)1 << 22, CLG_ERR_UNSUPPORTED, "exceed 2^24 entries"},
+               {3, 5, 5, CLG_ERR_SHAPE, "4-D"}};
+    const int64_t s[4] = {2, 3, 7, 9};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        clg_context *ctx = open_ctx("reference");
+        clg_graph *g;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        clg_tensor x = clg_input(g, bad[k].nd, bad[k].nd == 4 ? s : s + 1);
+        const int32_t before = clg_graph_tensor_count(g);
+        assert_true(clg_upsample_bilinear2d(g, x, bad[k].oh, bad[k].ow, 0).id < 0);
+        assert_int_equal(clg_graph_status(g), bad[k].status);
+        ASSERT_MSG_HAS(ctx, "upsample_bilinear2d");
+        ASSERT_MSG_HAS(ctx, bad[k].says);
+        assert_int_equal(clg_graph_tensor_count(g), before);
+        clg_context_destroy(ctx);
+    }
 }
 
 typedef struct {
@@ -716,7 +738,8 @@ int main(void)
         cmocka_unit_test(test_losses_vs_definition), cmocka_unit_test(test_losses_checked),
         cmocka_unit_test(test_global_pool_vs_definition), cmocka_unit_test(test_equal_windows),
         cmocka_unit_test(test_refusals),             cmocka_unit_test(test_upsample),
-        cmocka_unit_test(test_upsample_refusals),    cmocka_unit_test(test_class_losses_vs_definition),
+        cmocka_unit_test(test_upsample_refusals),
+        cmocka_unit_test(test_bilinear_refusals),    cmocka_unit_test(test_class_losses_vs_definition),
         cmocka_unit_test(test_class_losses_checked), cmocka_unit_test(test_class_loss_refusals),
         cmocka_unit_test(test_norms_vs_definition),  cmocka_unit_test(test_picks),
         cmocka_unit_test(test_norm_refusals),        cmocka_unit_test(test_grouped_conv),

@@ -10,12 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 static void shape_mismatch(const char *spec)
 {
     clg_context *ctx = open_ctx(spec);

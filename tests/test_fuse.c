@@ -168,12 +168,13 @@ static void on_opencl_devices(void (*fn)(const char *spec))
 
 typedef enum {
     F_ADD, F_SUB, F_MUL, F_DIV, F_NEG, F_SCALE, F_SQUARE, F_EXP, F_LOG, F_SQRT, F_RELU, F_SIGMOID, F_TANH,
-    F_LEAKY_RELU, F_GELU, F_SILU, F_SOFTPLUS, F_GELU_ERF, F_ABS, F_POW, F_COUNT
+    F_LEAKY_RELU, F_GELU, F_SILU, F_SOFTPLUS, F_GELU_ERF, F_ABS, F_MAXIMUM, F_MINIMUM, F_COMPARE, F_POW, F_COUNT
 } fop;
 
 static const char *const fop_names[F_COUNT] = {"add", "sub", "mul", "div", "neg", "scale", "square", "exp", "log",
                                                 "sqrt", "relu", "sigmoid", "tanh", "leaky_relu", "gelu", "silu",
-                                                "softplus", "gelu_erf", "abs", "pow"};
+                                                "softplus", "gelu_erf", "abs", "maximum", "minimum",
+                                                "compare", "pow"};
 
 /* op applied to a (and b for binary ops); inputs in (0.5, 2.5) keep log,
  * sqrt and div finite */
@@ -199,6 +200,9 @@ static clg_tensor apply(clg_graph *g, int op, clg_tensor a, clg_tensor b)
     case F_SOFTPLUS: return clg_softplus(g, clg_sub(g, a, b));
     case F_GELU_ERF: return clg_gelu_erf(g, clg_sub(g, a, b));
     case F_ABS: return clg_abs(g, clg_sub(g, a, b));
+    case F_MAXIMUM: return clg_maximum(g, a, b);
+    case F_MINIMUM: return clg_minimum(g, a, b);
+    case F_COMPARE: return clg_mul(g, a, clg_compare(g, a, b, CLG_LE)); /* a mask fused in */
     default: return clg_pow(g, clg_abs(g, a), 1.5f); /* defined whatever training does to a */
     }
 }

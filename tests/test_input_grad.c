@@ -90,12 +90,6 @@ static void test_input_only(void **state)
     clg_context_destroy(ctx);
 }
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 static void test_refusals(void **state)
 {
     (void)state;

@@ -338,12 +338,6 @@ static void test_large(void **state)
 
 /* ---- bad input ------------------------------------------------------------ */
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 /* matmul(a, b) with these shapes must fail with a message naming all of it. */
 static void refuse(int na, const int64_t *sa, int nb, const int64_t *sb, int ta, int tb, const char *const *needles)
 {

@@ -11,12 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));  \
-    } while (0)
-
 /* Every path that makes a shape refuses one whose element count passes the
  * largest buffer (or wraps past 2^64), naming the shape, and records
  * nothing. */

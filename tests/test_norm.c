@@ -28,12 +28,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 typedef struct bn_case {
     float momentum, eps;
     bool eval;          /* evaluation mode with running statistics below */

@@ -101,6 +101,11 @@ static clg_tensor build_binary(clg_graph *g, const clg_tensor *in, void *arg)
     return ((binary_fn)arg)(g, in[0], in[1]);
 }
 
+/* compare (with its constant), where's kernels and their backward */
+static clg_tensor where_ge(clg_graph *g, clg_tensor a, clg_tensor b)
+{
+    return clg_where(g, clg_compare(g, a, b, CLG_GE), a, b);
+}
 static clg_tensor clamp_op(clg_graph *g, clg_tensor x) { return clg_clamp(g, x, -1.0f, 1.5f); }
 static clg_tensor pow_op(clg_graph *g, clg_tensor x) { return clg_pow(g, x, 1.5f); }
 static clg_tensor softplus_beta_op(clg_graph *g, clg_tensor x) { return clg_softplus_beta(g, x, 2.0f, 3.0f); }
@@ -129,8 +134,9 @@ static void test_elementwise(void **state)
     static const struct {
         const char *name;
         binary_fn f;
-    } binary[] = {{"add", clg_add}, {"sub", clg_sub}, {"mul", clg_mul}, {"div", clg_div},
-                  {"mse_loss", clg_mse_loss}, {"bce_with_logits", clg_bce_with_logits}};
+    } binary[] = {{"add", clg_add},         {"sub", clg_sub},         {"mul", clg_mul},
+                  {"div", clg_div},         {"maximum", clg_maximum}, {"minimum", clg_minimum},
+                  {"where(a >= b, a, b)", where_ge}, {"mse_loss", clg_mse_loss}, {"bce_with_logits", clg_bce_with_logits}};
     /* same shapes; a one-element side (no index arithmetic); broadcasting
      * of a row and of a column (the _bc kernels and reduce_to backward) */
     static const struct {
@@ -139,7 +145,7 @@ static void test_elementwise(void **state)
     } rhs[] = {{2, {3, 5}}, {1, {1}}, {1, {5}}, {2, {3, 1}}};
     for (size_t k = 0; k < sizeof binary / sizeof binary[0]; k++)
         for (size_t r = 0; r < sizeof rhs / sizeof rhs[0]; r++) {
-            if (k >= 4 && r > 0) break; /* the losses take equal shapes */
+            if (k >= 7 && r > 0) break; /* the losses take equal shapes */
             gc_input in[2] = {{.ndim = 2, .shape = {3, 5}, .param = true, .lo = 0.1, .hi = 2},
                               {.ndim = rhs[r].nb, .param = true, .lo = 0.5, .hi = 2}};
             memcpy(in[1].shape, rhs[r].b, sizeof rhs[r].b);
@@ -280,26 +286,66 @@ static void test_conv(void **state)
     }
 }
 
+/* the transposed convolution: its forward is the direct input-gradient
+ * kernel (with the bias pass), its backward a conv2d and that conv's
+ * weight gradient; stride 2 with output padding 1, and stride and dilation 2 */
+static clg_tensor build_convt(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    return *(const int *)arg ? clg_conv_transpose2d(g, in[0], in[1], in[2], 2, 2, 2, 1, 1, 0, 2, 2)
+                             : clg_conv_transpose2d(g, in[0], in[1], in[2], 2, 2, 1, 1, 1, 1, 1, 1);
+}
+
+static void test_conv_transpose(void **state)
+{
+    (void)state;
+    const gc_input in[3] = {{.ndim = 4, .shape = {2, 3, 4, 3}, .param = true, .lo = 0.1, .hi = 2},
+                            {.ndim = 4, .shape = {3, 2, 3, 3}, .param = true, .lo = 0.1, .hi = 1},
+                            {.ndim = 1, .shape = {2}, .param = true, .lo = 0.1, .hi = 1}};
+    /* test_conv.c's bound: sums of at most C k^2 = 27 (forward), 2 * 3 * 3
+     * (dx) and N H W = 24 terms (dw) */
+    gc_tol tol = gc_default_tol;
+    tol.fwd_atol_of_max = fmax(tol.fwd_atol_of_max, 28 * U);
+    tol.grad_atol_of_max = fmax(tol.grad_atol_of_max, 24 * U);
+    static const int which[2] = {0, 1};
+    gc_check_devices("conv_transpose2d stride 2, output padding 1", build_convt, (void *)&which[0], in, 3, &tol, 650);
+    gc_check_devices("conv_transpose2d stride 2, dilation 2", build_convt, (void *)&which[1], in, 3, &tol, 651);
+}
+
 typedef struct pool_case {
     bool max;
     int k, s, p;
+    int dilation, ceil_mode, count_include_pad; /* 0, 0, 0: the plain calls */
 } pool_case;
 
 static clg_tensor build_pool(clg_graph *g, const clg_tensor *in, void *arg)
 {
     const pool_case *c = arg;
+    if (c->dilation) {
+        clg_pool_options o;
+        clg_pool_options_init(&o, sizeof o);
+        o.dilation_h = o.dilation_w = c->dilation;
+        o.ceil_mode = c->ceil_mode;
+        o.count_include_pad = c->count_include_pad;
+        return c->max ? clg_max_pool2d_opt(g, in[0], c->k, c->k, c->s, c->s, c->p, c->p, &o)
+                      : clg_avg_pool2d_opt(g, in[0], c->k, c->k, c->s, c->s, c->p, c->p, &o);
+    }
     return c->max ? clg_max_pool2d(g, in[0], c->k, c->k, c->s, c->s, c->p, c->p)
                   : clg_avg_pool2d(g, in[0], c->k, c->k, c->s, c->s, c->p, c->p);
 }
 
 static void test_pool(void **state)
 {
-    static const pool_case cases[] = {{true, 2, 2, 0}, {true, 3, 2, 1}, {false, 2, 2, 0}, {false, 3, 2, 1}};
+    /* and the options: ceil mode's clipped windows on the 5x6 planes,
+     * dilated taps, the divisor without the padding */
+    static const pool_case cases[] = {
+        {true, 2, 2, 0, 0, 0, 0},  {true, 3, 2, 1, 0, 0, 0},  {false, 2, 2, 0, 0, 0, 0}, {false, 3, 2, 1, 0, 0, 0},
+        {true, 2, 2, 0, 1, 1, 1},  {true, 3, 2, 1, 2, 1, 1},  {false, 2, 2, 0, 1, 1, 1}, {false, 3, 2, 1, 1, 1, 0}};
     const gc_input in = {.ndim = 4, .shape = {2, 3, 5, 6}, .param = true, .lo = 0.1, .hi = 2};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char name[64];
-        snprintf(name, sizeof name, "%s_pool2d %dx%d stride %d padding %d", cases[k].max ? "max" : "avg", cases[k].k,
-                 cases[k].k, cases[k].s, cases[k].p);
+        snprintf(name, sizeof name, "%s_pool2d %dx%d stride %d padding %d%s dilation %d", cases[k].max ? "max" : "avg",
+                 cases[k].k, cases[k].k, cases[k].s, cases[k].p, cases[k].ceil_mode ? " ceil" : "",
+                 cases[k].dilation ? cases[k].dilation : 1);
         /* at most k*k terms per sum: within gc_default_tol (test_conv.c) */
         gc_check_devices(name, build_pool, (void *)&cases[k], &in, 1, &gc_default_tol, 520 + k);
     }
@@ -777,7 +823,7 @@ static void test_grid_stride(void **state)
     tol.fwd_atol_of_max = fmax(tol.fwd_atol_of_max, 27 * U);
     tol.grad_atol_of_max = fmax(tol.grad_atol_of_max, 126 * U);
     gc_check_devices(cc.name, build_conv, (void *)&cc, in, 3, &tol, 1130);
-    const pool_case pc = {true, 2, 2, 0};
+    const pool_case pc = {true, 2, 2, 0, 0, 0, 0};
     const gc_input plane = {.ndim = 4, .shape = {2, 3, 12, 12}, .param = true, .lo = 0.1, .hi = 2};
     gc_check_devices("max_pool2d 2x3x12x12, capped", build_pool, (void *)&pc, &plane, 1, &gc_default_tol, 1131);
 
@@ -806,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_axis_reductions),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_conv_transpose),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_random),

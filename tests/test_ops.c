@@ -12,7 +12,8 @@
  *
  * Tolerances, and why:
  *  - device vs reference forward: in ulps of the reference, 0 for ops
- *    IEEE rounds exactly (add, sub, mul, neg, scale, square, relu); for the
+ *    IEEE rounds exactly (add, sub, mul, neg, scale, square, relu, maximum,
+ *    minimum); for the
  *    others the OpenCL 1.2 spec's own bounds (div 2.5, exp/log/sqrt 3,
  *    tanh 5 ulp) plus the reference libm's 1 ulp, rounded up: div, exp,
  *    log, sqrt 4; tanh 6; sigmoid (exp, add, div chained) 8;
@@ -69,6 +70,8 @@ static double f_relu(double a, double b) { return a > 0 ? a : 0; }
 static double f_sigmoid(double a, double b) { return 1.0 / (1.0 + exp(-a)); }
 static double f_tanh(double a, double b) { return tanh(a); }
 static double f_id(double a, double b) { return a; }
+static double f_max(double a, double b) { return a >= b ? a : b; }
+static double f_min(double a, double b) { return a <= b ? a : b; }
 static double f_sqdiff(double a, double b) { return (a - b) * (a - b); }
 
 static const opcase cases[] = {
@@ -85,6 +88,8 @@ static const opcase cases[] = {
     {"relu", ELEMENTWISE, 1, NULL, clg_relu, f_relu, 0.05, 4, false, 0, 0, false, 0},
     {"sigmoid", ELEMENTWISE, 1, NULL, clg_sigmoid, f_sigmoid, 0.01, 8, false, 0, 0, false, 8},
     {"tanh", ELEMENTWISE, 1, NULL, clg_tanh, f_tanh, 0.01, 4, false, 0, 0, false, 6},
+    {"maximum", ELEMENTWISE, 2, clg_maximum, NULL, f_max, 0.1, 4, false, 0.1, 4, false, 0},
+    {"minimum", ELEMENTWISE, 2, clg_minimum, NULL, f_min, 0.1, 4, false, 0.1, 4, false, 0},
     {"sum", REDUCE, 1, NULL, clg_sum, f_id, 0.1, 4, false, 0, 0, false, 0},
     {"mean", REDUCE, 1, NULL, clg_mean, f_id, 0.1, 4, false, 0, 0, false, 0},
     {"mse_loss", REDUCE, 2, clg_mse_loss, NULL, f_sqdiff, 0.1, 4, false, 0.1, 4, false, 0},

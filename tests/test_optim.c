@@ -40,12 +40,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 static const double HOST_RTOL = 2e-5, HOST_ATOL_OF_MAX = 2e-6;
 
 typedef void (*device_fn)(const char *spec, clg_context *ctx);

@@ -30,12 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 /* Random123 tests/kat_vectors, philox4x32 10: counter words, key words, result. */
 static const struct {
     uint32_t ctr[4], key[2], out[4];

@@ -20,12 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 typedef enum { RESHAPE, PERMUTE, TRANSPOSE, SLICE, CONCAT } op_kind;
 
 typedef struct {

@@ -50,12 +50,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_MSG_HAS(ctx, text)                                                                   \
-    do {                                                                                           \
-        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
-            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
-    } while (0)
-
 static uint64_t seed_for(const char *name, int variant)
 {
     uint64_t h = 1469598103934665603ull;

@@ -46,6 +46,12 @@ void assert_close_d(const float *got, const double *want, size_t n, double rtol,
 
 /* Opens a context, failing the test with the context's message if not. */
 clg_context *open_ctx(const char *spec);
+/* the context's last message mentions text */
+#define ASSERT_MSG_HAS(ctx, text)                                                                   \
+    do {                                                                                           \
+        if (!strstr(clg_context_errmsg(ctx), (text)))                                              \
+            fail_msg("message \"%s\" does not mention \"%s\"", clg_context_errmsg(ctx), (text));   \
+    } while (0)
 #define CHECK_OK(ctx, call)                                                                         \
     do {                                                                                           \
         clg_status st_ = (call);                                                                   \

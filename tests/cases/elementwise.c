@@ -37,6 +37,13 @@ static int in_three(int64_t n, bool aligned, case_input *in)
     in[0] = in[1] = in[2] = case_vec(n);
     return 3;
 }
+/* y only compared with: not a parameter (it gets no gradient) */
+static int in_compared(int64_t n, bool aligned, case_input *in)
+{
+    in_two(n, aligned, in);
+    in[1].param = false;
+    return 2;
+}
 /* x [rows, cols] and a bias [1, cols] */
 static int in_row_bias(int64_t n, bool aligned, case_input *in)
 {
@@ -99,6 +106,29 @@ static clg_tensor b_sigmoid_mul_add(clg_graph *g, const clg_tensor *in)
 {
     return clg_add(g, clg_mul(g, clg_sigmoid(g, in[0]), in[1]), in[2]);
 }
+/* maximum, minimum: a tie splits the gradient (none here: random values) */
+static clg_tensor b_maximum(clg_graph *g, const clg_tensor *in) { return clg_maximum(g, in[0], in[1]); }
+static clg_tensor b_minimum(clg_graph *g, const clg_tensor *in) { return clg_minimum(g, in[0], in[1]); }
+/* x weighted by the six comparisons of x with max(x, y): ties (x == m
+ * exactly where x >= y) for le, ge, eq and ne to tell apart; the masks
+ * have no gradient, so dx is the weight */
+static clg_tensor b_compare(clg_graph *g, const clg_tensor *in)
+{
+    clg_tensor m = clg_maximum(g, in[0], in[1]), w = clg_compare(g, in[0], m, CLG_LT);
+    for (int op = CLG_LE; op <= CLG_NE; op++)
+        w = clg_add(g, w, clg_scale(g, clg_compare(g, in[0], m, (clg_comparison)op), (float)(1 << op)));
+    return clg_mul(g, in[0], w);
+}
+/* where(x > y, x, y * z): a branch on each side, the condition not differentiated */
+static clg_tensor b_where(clg_graph *g, const clg_tensor *in)
+{
+    return clg_where(g, clg_compare(g, in[0], in[1], CLG_GT), in[0], clg_mul(g, in[1], in[2]));
+}
+/* where(row > 0, x, row): the condition and one value broadcast */
+static clg_tensor b_where_row(clg_graph *g, const clg_tensor *in)
+{
+    return clg_where(g, clg_compare(g, in[1], clg_scalar(g, 0.0f), CLG_GT), in[0], in[1]);
+}
 
 const op_case elementwise_cases[] = {
     {"add", "clg_add", in_two, b_add, w_add, NULL, NULL},
@@ -116,6 +146,12 @@ const op_case elementwise_cases[] = {
     {"tanh", "clg_tanh", in_one, b_tanh, w_unary, NULL, NULL},
     {"add row bias", "clg_add", in_row_bias, b_add, w_row_bias, tol_row_bias, NULL},
     {"gelu(x + row bias), chain", "clg_gelu clg_add", in_row_bias, b_bias_gelu, w_bias_chain, tol_row_bias, NULL},
+    {"maximum", "clg_maximum", in_two, b_maximum, w_mul, NULL, NULL},
+    {"minimum with a row", "clg_minimum", in_row_bias, b_minimum, w_row_bias, tol_row_bias, NULL},
+    {"x times its comparisons with max(x, y)", "clg_compare clg_maximum clg_mul", in_compared, b_compare, w_mul, NULL,
+     NULL},
+    {"where(x > y, x, y * z)", "clg_where clg_compare clg_mul", in_three, b_where, w_sigmoid_chain, NULL, NULL},
+    {"where(row > 0, x, row)", "clg_where clg_compare", in_row_bias, b_where_row, w_row_bias, tol_row_bias, NULL},
     {"sigmoid(x) * y + z, chain", "clg_sigmoid clg_mul clg_add", in_three, b_sigmoid_mul_add, w_sigmoid_chain, NULL,
      NULL},
 };
