@@ -59,12 +59,45 @@ static bool matrices_fit(int64_t oh, int64_t h, int64_t ow, int64_t w)
 
 /* PyTorch's adaptive_avg_pool2d windows along one axis: row i averages
  * [floor(i in / out), ceil((i + 1) in / out)). */
-static void adaptive_rows(int64_t out, int64_t in, float *m)
+static void adaptive_rows(int64_t out, int64_t in, bool unused, float *m)
 {
+    (void)unused;
     for (int64_t i = 0; i < out; i++) {
         const int64_t a = i * in / out, b = ((i + 1) * in + out - 1) / out;
         for (int64_t j = 0; j < in; j++) m[i * in + j] = j >= a && j < b ? (float)(1.0 / (double)(b - a)) : 0.0f;
     }
+}
+
+/* Fills m [out, in] for one axis (flag: bilinear's align_corners). */
+typedef void (*axis_rows_fn)(int64_t out, int64_t in, bool flag, float *m);
+
+/* x resized to out_h x out_w by separable2d with the matrices rows() makes,
+ * refused (CLG_ERR_UNSUPPORTED) when they would be too large. */
+static clg_tensor by_matrices(clg_graph *g, const char *f, clg_tensor x, const clg_node *xn, int64_t out_h,
+                              int64_t out_w, axis_rows_fn rows, bool flag)
+{
+    const int64_t h = xn->shape[2], w = xn->shape[3];
+    if (!matrices_fit(out_h, h, out_w, w)) {
+        char what[160];
+        snprintf(what, sizeof what, "output %lldx%lld: its matrices would exceed 2^24 entries", (long long)out_h,
+                 (long long)out_w);
+        return refuse(g, CLG_ERR_UNSUPPORTED, f, xn, what);
+    }
+    float *ah = malloc((size_t)(out_h * h) * sizeof *ah), *aw = malloc((size_t)(out_w * w) * sizeof *aw);
+    if (!ah || !aw) {
+        free(ah);
+        free(aw);
+        clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: no memory for its %lldx%lld and %lldx%lld matrices", f,
+                  (long long)out_h, (long long)h, (long long)out_w, (long long)w);
+        return clg_graph_fail(g, CLG_ERR_OUT_OF_MEMORY);
+    }
+    rows(out_h, h, flag, ah);
+    rows(out_w, w, flag, aw);
+    clg_txn txn = clg_txn_begin(g);
+    clg_tensor y = separable2d(g, x, xn, out_h, ah, out_w, aw);
+    free(ah);
+    free(aw);
+    return clg_txn_end_tensor(g, txn, y);
 }
 
 clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, int64_t out_w)
@@ -80,26 +113,11 @@ clg_tensor clg_adaptive_avg_pool2d(clg_graph *g, clg_tensor x, int64_t out_h, in
         snprintf(what, sizeof what, "output %lldx%lld is empty", (long long)out_h, (long long)out_w);
         return refuse(g, CLG_ERR_SHAPE, f, xn, what);
     }
-    const bool equal = h % out_h == 0 && w % out_w == 0;
-    if (!equal && !matrices_fit(out_h, h, out_w, w)) {
-        snprintf(what, sizeof what, "output %lldx%lld: its windows' matrices would exceed 2^24 entries",
-                 (long long)out_h, (long long)out_w);
-        return refuse(g, CLG_ERR_UNSUPPORTED, f, xn, what);
-    }
+    /* windows of different sizes: a mean along W, then along H */
+    if (h % out_h != 0 || w % out_w != 0) return by_matrices(g, f, x, xn, out_h, out_w, adaptive_rows, false);
     clg_txn txn = clg_txn_begin(g);
     clg_tensor y;
-    if (!equal) { /* windows of different sizes: a mean along W, then along H */
-        float *ah = malloc((size_t)(out_h * h) * sizeof *ah), *aw = malloc((size_t)(out_w * w) * sizeof *aw);
-        if (!ah || !aw) {
-            y = clg_graph_fail(g, clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: no memory for its window matrices", f));
-        } else {
-            adaptive_rows(out_h, h, ah);
-            adaptive_rows(out_w, w, aw);
-            y = separable2d(g, x, xn, out_h, ah, out_w, aw);
-        }
-        free(ah);
-        free(aw);
-    } else if (out_h == 1 && out_w == 1) { /* the global average pool: a mean over each plane */
+    if (out_h == 1 && out_w == 1) { /* the global average pool: a mean over each plane */
         const int64_t planes[3] = {n, c, h * w}, pooled[4] = {n, c, 1, 1};
         y = clg_reshape(g, clg_mean_axis(g, clg_reshape(g, x, 3, planes), 2, 0), 4, pooled);
     } else { /* PyTorch's windows [floor(i H / out), ceil((i + 1) H / out)) are then all H / out wide */
@@ -170,30 +188,11 @@ clg_tensor clg_upsample_bilinear2d(clg_graph *g, clg_tensor x, int64_t out_h, in
     const clg_node *xn = &g->nodes[x.id];
     char what[160];
     if (xn->ndim != 4) return refuse(g, CLG_ERR_SHAPE, f, xn, "x must be 4-D [N, C, H, W]");
-    const int64_t h = xn->shape[2], w = xn->shape[3];
     if (out_h < 1 || out_w < 1) {
         snprintf(what, sizeof what, "output %lldx%lld is empty", (long long)out_h, (long long)out_w);
         return refuse(g, CLG_ERR_SHAPE, f, xn, what);
     }
-    if (!matrices_fit(out_h, h, out_w, w)) {
-        snprintf(what, sizeof what, "output %lldx%lld: its interpolation matrices would exceed 2^24 entries",
-                 (long long)out_h, (long long)out_w);
-        return refuse(g, CLG_ERR_UNSUPPORTED, f, xn, what);
-    }
-    float *ah = malloc((size_t)(out_h * h) * sizeof *ah), *aw = malloc((size_t)(out_w * w) * sizeof *aw);
-    if (!ah || !aw) {
-        free(ah);
-        free(aw);
-        clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: no memory for its interpolation matrices", f);
-        return clg_graph_fail(g, CLG_ERR_OUT_OF_MEMORY);
-    }
-    bilinear_rows(out_h, h, align_corners != 0, ah);
-    bilinear_rows(out_w, w, align_corners != 0, aw);
-    clg_txn txn = clg_txn_begin(g);
-    clg_tensor y = separable2d(g, x, xn, out_h, ah, out_w, aw);
-    free(ah);
-    free(aw);
-    return clg_txn_end_tensor(g, txn, y);
+    return by_matrices(g, f, x, xn, out_h, out_w, bilinear_rows, align_corners != 0);
 }
 
 /* max over all elements: one row of numel values, its maximum */

@@ -75,6 +75,19 @@ static bool dims_fit_int(clg_graph *g, const char *op, const clg_node *x, const 
     return ok;
 }
 
+/* bias, if any, is [oc]: one per output channel of w */
+static bool bias_ok(clg_graph *g, const char *op, const clg_node *nb, const clg_node *nw, int64_t oc)
+{
+    if (!nb || (nb->ndim == 1 && nb->shape[0] == oc)) return true;
+    char sb[96], sw[96];
+    clg_shape_string(nb->ndim, nb->shape, sb, sizeof sb);
+    clg_shape_string(nw->ndim, nw->shape, sw, sizeof sw);
+    clg_error(g->ctx, CLG_ERR_SHAPE, "%s: bias %s must have shape [%lld] (one per output channel of w %s)", op, sb,
+              (long long)oc, sw);
+    clg_graph_fail(g, CLG_ERR_SHAPE);
+    return false;
+}
+
 static bool conv_shapes_ok(clg_graph *g, const char *op, const clg_node *nx, const clg_node *nw, const clg_node *nb)
 {
     if (nx->ndim != 4 || nw->ndim != 4) {
@@ -88,16 +101,7 @@ static bool conv_shapes_ok(clg_graph *g, const char *op, const clg_node *nx, con
         clg_shape_error(g, op, nx, nw, why);
         return false;
     }
-    if (nb && (nb->ndim != 1 || nb->shape[0] != nw->shape[0])) {
-        char sb[96], sw[96];
-        clg_shape_string(nb->ndim, nb->shape, sb, sizeof sb);
-        clg_shape_string(nw->ndim, nw->shape, sw, sizeof sw);
-        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: bias %s must have shape [%lld] (one per output channel of w %s)", op,
-                  sb, (long long)nw->shape[0], sw);
-        clg_graph_fail(g, CLG_ERR_SHAPE);
-        return false;
-    }
-    return dims_fit_int(g, op, nx, nw);
+    return bias_ok(g, op, nb, nw, nw->shape[0]) && dims_fit_int(g, op, nx, nw);
 }
 
 static clg_tensor conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
@@ -163,15 +167,7 @@ static clg_tensor conv_transpose2d(clg_graph *g, clg_tensor x, clg_tensor w, clg
                  (long long)nx->shape[1], (long long)nw->shape[0]);
         return clg_shape_error(g, op, nx, nw, why);
     }
-    if (nb && (nb->ndim != 1 || nb->shape[0] != nw->shape[1])) {
-        char sb[96], sw[96];
-        clg_shape_string(nb->ndim, nb->shape, sb, sizeof sb);
-        clg_shape_string(nw->ndim, nw->shape, sw, sizeof sw);
-        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: bias %s must have shape [%lld] (one per output channel of w %s)", op, sb,
-                  (long long)nw->shape[1], sw);
-        return clg_graph_fail(g, CLG_ERR_SHAPE);
-    }
-    if (!dims_fit_int(g, op, nx, nw)) return invalid();
+    if (!bias_ok(g, op, nb, nw, nw->shape[1]) || !dims_fit_int(g, op, nx, nw)) return invalid();
     if (p[0] < 1 || p[1] < 1) return bad_param(g, op, nx, nw, "stride", p[0], p[1], "must be at least 1");
     if (p[4] < 1 || p[5] < 1) return bad_param(g, op, nx, nw, "dilation", p[4], p[5], "must be at least 1");
     if (p[2] < 0 || p[3] < 0) return bad_param(g, op, nx, nw, "padding", p[2], p[3], "must not be negative");
@@ -305,22 +301,25 @@ static bool pool_options(clg_graph *g, clg_op opc, const clg_pool_options *opt, 
     return true;
 }
 
+static clg_tensor pool2d_opt(clg_graph *g, clg_op opc, clg_tensor x, int kh, int kw, int sh, int sw, int ph, int pw,
+                             const clg_pool_options *opt)
+{
+    if (clg_graph_check(g, clg_op_name(opc)) != CLG_OK) return invalid();
+    int p[10] = {kh, kw, sh, sw, ph, pw};
+    if (!pool_options(g, opc, opt, p)) return invalid();
+    return pool2d(g, opc, x, p);
+}
+
 clg_tensor clg_max_pool2d_opt(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
                               int pad_w, const clg_pool_options *opt)
 {
-    if (clg_graph_check(g, clg_op_name(CLG_OP_MAXPOOL2D)) != CLG_OK) return invalid();
-    int p[10] = {kh, kw, stride_h, stride_w, pad_h, pad_w};
-    if (!pool_options(g, CLG_OP_MAXPOOL2D, opt, p)) return invalid();
-    return pool2d(g, CLG_OP_MAXPOOL2D, x, p);
+    return pool2d_opt(g, CLG_OP_MAXPOOL2D, x, kh, kw, stride_h, stride_w, pad_h, pad_w, opt);
 }
 
 clg_tensor clg_avg_pool2d_opt(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
                               int pad_w, const clg_pool_options *opt)
 {
-    if (clg_graph_check(g, clg_op_name(CLG_OP_AVGPOOL2D)) != CLG_OK) return invalid();
-    int p[10] = {kh, kw, stride_h, stride_w, pad_h, pad_w};
-    if (!pool_options(g, CLG_OP_AVGPOOL2D, opt, p)) return invalid();
-    return pool2d(g, CLG_OP_AVGPOOL2D, x, p);
+    return pool2d_opt(g, CLG_OP_AVGPOOL2D, x, kh, kw, stride_h, stride_w, pad_h, pad_w, opt);
 }
 
 /* ---- backward ---- */
