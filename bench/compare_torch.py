@@ -193,6 +193,12 @@ TORCH_OPS = {
     # torchvision's RandomCrop(padding=2) + RandomHorizontalFlip on the whole batch, as tensors
     "random crop flip": lambda x: torch.roll(F.pad(x, (2, 2, 2, 2)), (1, -1), (2, 3))[:, :, 2:-2, 2:-2].flip(3),
     "dropout": lambda x: F.dropout(x, 0.3, training=True),
+    "add 6-D and a broadcast 5-D": lambda a, b: a + b,
+    "mul 8-D and a broadcast 7-D": lambda a, b: a * b,
+    "mul 6-D by a 0-d parameter": lambda a, s: a * s,
+    "sum_axis of 6-D, axis 2": lambda x: x.sum(2),
+    "permute 6-D": lambda x: x.permute(4, 0, 5, 2, 1, 3).contiguous(),
+    "where 6-D, a 5-D condition and branch": lambda x, y: torch.where(y > 0, x, y),
 }
 
 

@@ -83,7 +83,7 @@ static bool build_workload(const char *spec, const op_case *c, const case_input 
     b->y = c->build(b->g, b->in);
     clg_tensor out = b->y;
     if (weighted && backward && clg_graph_status(b->g) == CLG_OK) {
-        int64_t shape[4], ny = clg_tensor_numel(b->g, b->y);
+        int64_t shape[CLG_MAX_DIMS], ny = clg_tensor_numel(b->g, b->y);
         int nd = clg_tensor_ndim(b->g, b->y);
         for (int k = 0; k < nd; k++) shape[k] = clg_tensor_dim(b->g, b->y, k);
         clg_tensor cw = clg_input(b->g, nd, shape);

@@ -11,20 +11,36 @@
  * the pair back into one division.
  */
 
+/* Extents or strides of 8 axes (v[0] outermost; CLG_MAX_DIMS), as kernels
+ * take them: a struct, not a long8, whose 512 bits would change the
+ * calling convention on CPUs without AVX-512 (clang's -Wpsabi warning).
+ * The host passes a cl_long8, the same 64 bytes. */
+typedef struct axes8 {
+    long v[8];
+} axes8;
+
 /* Offset of a broadcast source for linear output index i. dims are the
- * output's extents padded to 4-D (s0 outermost); st the source's strides
- * against them, 0 along broadcast axes. */
-inline long bcast_offset(long i, long4 dims, long4 st)
+ * output's extents padded to 8-D (v[0] outermost); st the source's
+ * strides against them, 0 along broadcast axes. Past the three innermost
+ * axes, a quotient below dims.v[4] means every outer index is 0: up to
+ * 4-D (the common case, and a branch every work-item takes alike) costs
+ * what the 4-D form did, three divisions. */
+inline long bcast_offset(long i, axes8 dims, axes8 st)
 {
-    long q = i / dims.s3;
-    long off = (i - q * dims.s3) * st.s3;
-    i = q;
-    q = i / dims.s2;
-    off += (i - q * dims.s2) * st.s2;
-    i = q;
-    q = i / dims.s1;
-    off += (i - q * dims.s1) * st.s1;
-    return off + q * st.s0;
+    long q = i / dims.v[7];
+    long off = (i - q * dims.v[7]) * st.v[7];
+    for (int a = 6; a >= 5; a--) {
+        i = q;
+        q = i / dims.v[a];
+        off += (i - q * dims.v[a]) * st.v[a];
+    }
+    if (q < dims.v[4]) return off + q * st.v[4];
+    for (int a = 4; a >= 1; a--) {
+        i = q;
+        q = i / dims.v[a];
+        off += (i - q * dims.v[a]) * st.v[a];
+    }
+    return off + q * st.v[0];
 }
 
 /* Tree reduction of one value per work-item across the work-group; the

@@ -29,7 +29,7 @@
         }                                                                                          \
     }                                                                                              \
     __kernel void name##_bc(__global const float *A, __global const float *B, __global float *Y,  \
-                            long n, long4 dims, long4 st_a, long4 st_b, float c)                   \
+                            long n, axes8 dims, axes8 st_a, axes8 st_b, float c)                   \
     {                                                                                              \
         for (long i = get_global_id(0); i < n; i += get_global_size(0)) {                          \
             const float a = A[bcast_offset(i, dims, st_a)], b = B[bcast_offset(i, dims, st_b)];    \
@@ -65,7 +65,7 @@ __kernel void where_f(__global const float *C, __global const float *A, __global
         Y[i] = C[i * sc] != 0.0f ? A[i * sa] : B[i * sb];
 }
 __kernel void where_bc(__global const float *C, __global const float *A, __global const float *B,
-                       __global float *Y, long n, long4 dims, long4 st_c, long4 st_a, long4 st_b)
+                       __global float *Y, long n, axes8 dims, axes8 st_c, axes8 st_a, axes8 st_b)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0))
         Y[i] = C[bcast_offset(i, dims, st_c)] != 0.0f ? A[bcast_offset(i, dims, st_a)]
@@ -101,7 +101,7 @@ UNARY_KERNEL(tanh_f, EW_TANH(x, 0.0f, c), EWV_TANH(x, VSPLAT(0.0f), c))
 BINARY_KERNELS(tanh_backward, EW_TANH_GRAD(a, b, 0.0f), EWV_TANH_GRAD(a, b, 0.0f))
 
 /* Broadcast X up to Y's shape: y[i] = x[off(i)] (the backward of a sum). */
-__kernel void expand(__global const float *X, __global float *Y, long n, long4 dims, long4 st)
+__kernel void expand(__global const float *X, __global float *Y, long n, axes8 dims, axes8 st)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) Y[i] = X[bcast_offset(i, dims, st)];
 }

@@ -46,8 +46,8 @@ __kernel void sum_final(__global const float *partial, int m, float scale, __glo
  * element; base is j's offset in x, and the k = prod(rdims) reduced
  * positions step through x with strides st.
  */
-__kernel void reduce_to(__global const float *X, __global float *Y, long m, long4 odims, long4 st,
-                        long4 rdims, long k)
+__kernel void reduce_to(__global const float *X, __global float *Y, long m, axes8 odims, axes8 st,
+                        axes8 rdims, long k)
 {
     for (long j = get_global_id(0); j < m; j += get_global_size(0)) {
         const long base = bcast_offset(j, odims, st);

@@ -7,10 +7,10 @@
 
 /*
  * y = permute(x, perm): y's axis d is x's axis perm[d], so y[c] = x[sum_d c_d * st[d]]
- * with st[d] = x's stride along axis perm[d] (dims, st padded to 4-D).
+ * with st[d] = x's stride along axis perm[d] (dims, st padded to 8-D).
  * Backward: dx = permute(dy, perm^-1).
  */
-__kernel void shape_permute(__global const float *X, __global float *Y, long n, long4 dims, long4 st)
+__kernel void shape_permute(__global const float *X, __global float *Y, long n, axes8 dims, axes8 st)
 {
     for (long i = get_global_id(0); i < n; i += get_global_size(0)) Y[i] = X[bcast_offset(i, dims, st)];
 }

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Adds contribution c to the gradient of node id, summing contributions
  * of a tensor used more than once. */
@@ -172,8 +173,11 @@ static clg_status backward(clg_graph *g, clg_tensor loss)
     for (int32_t i = 0; i < n0; i++) grads[i] = -1;
 
     g->phase = CLG_RUN_BACKWARD;
-    int64_t one = 1;
-    grads[loss.id] = clg_constant(g, 1, &one, 1.0f).id;
+    /* dloss/dloss = 1, in the loss's shape ([] or [1], ...) */
+    int64_t lshape[CLG_MAX_DIMS];
+    const int lnd = ln->ndim;
+    memcpy(lshape, ln->shape, sizeof lshape);
+    grads[loss.id] = clg_constant(g, lnd, lshape, 1.0f).id;
     for (int32_t i = loss.id; i >= 0 && g->status == CLG_OK; i--)
         if (grads[i] >= 0 && g->nodes[i].requires_grad && clg_op_family(g->nodes[i].op) != CLG_FAM_LEAF)
             differentiate(g, grads, i);

@@ -2,7 +2,7 @@
  * The axis family: sum, mean and max along one axis; constructors and
  * backward rules. Node parameters: i[0] = axis (0..ndim-1), i[1] = keepdim.
  * The output drops the axis (or keeps it with extent 1 when keepdim); a
- * 1-D source without keepdim gives shape [1].
+ * 1-D source without keepdim gives a 0-d scalar, as in PyTorch.
  *
  * max_axis keeps, in aux[0], the index along the axis of each output's
  * maximum (int32): the first one on ties, and the first NaN if any (NaN
@@ -20,9 +20,9 @@ static void keepdim_shape(const clg_node *x, int axis, int64_t shape[CLG_MAX_DIM
     shape[axis] = 1;
 }
 
-static clg_tensor reduce_axis(clg_graph *g, clg_op op, clg_tensor x, int axis, int keepdim)
+/* name: the public op's, for messages (argmax records a max_axis) */
+static clg_tensor reduce_axis(clg_graph *g, const char *name, clg_op op, clg_tensor x, int axis, int keepdim)
 {
-    const char *name = clg_op_name(op);
     if (clg_graph_check(g, name) != CLG_OK || !clg_tensor_ok(g, x, name)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     int a;
@@ -41,7 +41,6 @@ static clg_tensor reduce_axis(clg_graph *g, clg_op op, clg_tensor x, int axis, i
     } else {
         for (int d = 0; d < nx->ndim; d++)
             if (d != a) proto.shape[proto.ndim++] = nx->shape[d];
-        if (proto.ndim == 0) proto.shape[proto.ndim++] = 1;
     }
     clg_tensor y = clg_record(g, &proto, 1);
     if (y.id >= 0 && op == CLG_OP_MAX_AXIS && clg_node_alloc_aux(g, y.id, 0, g->nodes[y.id].numel) != CLG_OK)
@@ -51,19 +50,19 @@ static clg_tensor reduce_axis(clg_graph *g, clg_op op, clg_tensor x, int axis, i
 
 clg_tensor clg_sum_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 {
-    return reduce_axis(g, CLG_OP_SUM_AXIS, x, axis, keepdim);
+    return reduce_axis(g, clg_op_name(CLG_OP_SUM_AXIS), CLG_OP_SUM_AXIS, x, axis, keepdim);
 }
 
 clg_tensor clg_mean_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 {
-    return reduce_axis(g, CLG_OP_MEAN_AXIS, x, axis, keepdim);
+    return reduce_axis(g, clg_op_name(CLG_OP_MEAN_AXIS), CLG_OP_MEAN_AXIS, x, axis, keepdim);
 }
 
 clg_tensor clg_max_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 {
     if (clg_graph_check(g, clg_op_name(CLG_OP_MAX_AXIS)) != CLG_OK) return CLG_FAILED;
     clg_txn txn = clg_txn_begin(g); /* the node and its arg-max state */
-    return clg_txn_end_tensor(g, txn, reduce_axis(g, CLG_OP_MAX_AXIS, x, axis, keepdim));
+    return clg_txn_end_tensor(g, txn, reduce_axis(g, clg_op_name(CLG_OP_MAX_AXIS), CLG_OP_MAX_AXIS, x, axis, keepdim));
 }
 
 /* The max node's saved indices as an int32 tensor of its shape. */
@@ -72,7 +71,7 @@ clg_tensor clg_argmax(clg_graph *g, clg_tensor x, int axis, int keepdim)
     const char *name = clg_op_name(CLG_OP_ARGMAX);
     if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
     clg_txn txn = clg_txn_begin(g);
-    clg_tensor m = reduce_axis(g, CLG_OP_MAX_AXIS, x, axis, keepdim);
+    clg_tensor m = reduce_axis(g, name, CLG_OP_MAX_AXIS, x, axis, keepdim);
     clg_tensor y = CLG_FAILED;
     if (m.id >= 0) {
         const clg_node *mn = &g->nodes[m.id];

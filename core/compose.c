@@ -216,6 +216,7 @@ static clg_tensor extreme(clg_graph *g, const char *f, clg_tensor x, bool min)
     clg_tensor y = clg_max_axis(g, v, 1, 0);
     if (r > 1) y = clg_max_axis(g, y, 0, 0);
     if (min) y = clg_neg(g, y);
+    y = clg_reshape(g, y, 0, NULL); /* r == 1 leaves [1]; PyTorch's max() is 0-d */
     return clg_txn_end_tensor(g, txn, y);
 }
 
@@ -259,6 +260,7 @@ clg_tensor clg_layer_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tens
     if (clg_graph_check(g, f) != CLG_OK) return CLG_FAILED;
     if (!clg_tensor_ok(g, x, f)) return CLG_FAILED;
     const clg_node *xn = &g->nodes[x.id];
+    if (xn->ndim == 0) return refuse(g, CLG_ERR_SHAPE, f, xn, "x is 0-d (normalized along its last axis)");
     const int64_t d = xn->shape[xn->ndim - 1];
     if (!affine_ok(g, f, xn, gamma, "gamma", d) || !affine_ok(g, f, xn, beta, "beta", d) || !eps_ok(g, f, xn, eps))
         return CLG_FAILED;

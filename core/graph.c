@@ -307,8 +307,8 @@ int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
 
 static bool shape_ok(clg_graph *g, const char *op, int ndim, const int64_t *shape)
 {
-    if (ndim < 1 || ndim > CLG_MAX_DIMS || !shape) {
-        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: ndim must be 1..%d with a shape array (got %d%s)", op,
+    if (ndim < 0 || ndim > CLG_MAX_DIMS || (ndim > 0 && !shape)) {
+        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: ndim must be 0..%d with a shape array (got %d%s)", op,
                   CLG_MAX_DIMS, ndim, shape ? "" : ", shape NULL");
         clg_graph_fail(g, CLG_ERR_SHAPE);
         return false;
@@ -329,7 +329,7 @@ static clg_tensor leaf_dtype(clg_graph *g, clg_op op, int ndim, const int64_t *s
     if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
     if (!shape_ok(g, name, ndim, shape)) return CLG_FAILED;
     clg_node proto = {.op = op, .dtype = dtype, .phase = CLG_RUN_FORWARD, .ndim = ndim, .src = {-1, -1, -1, -1}};
-    memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0) memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
     proto.requires_grad = op == CLG_OP_PARAM;
     return clg_tref(g, clg_graph_add_node(g, &proto, true));
 }
@@ -372,8 +372,7 @@ clg_tensor clg_constant(clg_graph *g, int ndim, const int64_t *shape, float valu
 
 clg_tensor clg_scalar(clg_graph *g, float value)
 {
-    const int64_t one = 1;
-    return clg_constant(g, 1, &one, value);
+    return clg_constant(g, 0, NULL, value);
 }
 
 /* ---- tensor data ---- */

@@ -66,8 +66,7 @@ clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
     if (op == CLG_OP_MSE) {
         if (na->ndim != nb->ndim || memcmp(na->shape, nb->shape, (size_t)na->ndim * sizeof(int64_t)))
             return clg_shape_error(g, name, na, nb, "differ (pred and target must have the same shape)");
-        proto.ndim = 1;
-        proto.shape[0] = 1;
+        proto.ndim = 0; /* a scalar, as PyTorch's */
     }
     return clg_record(g, &proto, 2);
 }
@@ -80,8 +79,7 @@ clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c)
     const clg_node *nx = &g->nodes[x.id];
     clg_node proto = {.op = op, .src = {x.id}, .f = {c}};
     if (op == CLG_OP_SUM || op == CLG_OP_MEAN) {
-        proto.ndim = 1;
-        proto.shape[0] = 1;
+        proto.ndim = 0;
     } else {
         proto.ndim = nx->ndim;
         memcpy(proto.shape, nx->shape, sizeof proto.shape);
@@ -218,7 +216,13 @@ bool clg_axis_ok(clg_graph *g, const char *op, const clg_node *x, int axis, cons
         *out = a;
         return true;
     }
-    char xs[96];
+    if (x->ndim == 0) {
+        clg_error(g->ctx, CLG_ERR_SHAPE, "%s: the input is 0-d (a scalar) and has no %s %d; reshape it to [1]", op,
+                  what, axis);
+        clg_graph_fail(g, CLG_ERR_SHAPE);
+        return false;
+    }
+    char xs[160];
     clg_shape_string(x->ndim, x->shape, xs, sizeof xs);
     clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %s %d is out of range for shape %s (valid: %d..%d)", op, what,
               axis, xs, -x->ndim, x->ndim - 1);

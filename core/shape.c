@@ -50,11 +50,11 @@ static void request_string(int ndim, const int64_t *shape, char *buf, size_t siz
 /* Checks a reshape request against x and fills out[] with -1 resolved. */
 static bool resolve_shape(clg_graph *g, const clg_node *x, int ndim, const int64_t *shape, int64_t *out)
 {
-    char xs[96], req[160] = "(null)";
+    char xs[96], req[8 + CLG_MAX_DIMS * 21] = "(null)";
     clg_shape_string(x->ndim, x->shape, xs, sizeof xs);
-    if (shape && ndim >= 1 && ndim <= CLG_MAX_DIMS) request_string(ndim, shape, req, sizeof req);
-    if (!shape || ndim < 1 || ndim > CLG_MAX_DIMS) {
-        clg_error(g->ctx, CLG_ERR_SHAPE, "reshape: cannot reshape %s: ndim must be 1..%d with a shape array (got %d%s)",
+    if ((shape || ndim == 0) && ndim >= 0 && ndim <= CLG_MAX_DIMS) request_string(ndim, shape, req, sizeof req);
+    if ((!shape && ndim != 0) || ndim < 0 || ndim > CLG_MAX_DIMS) {
+        clg_error(g->ctx, CLG_ERR_SHAPE, "reshape: cannot reshape %s: ndim must be 0..%d with a shape array (got %d%s)",
                   xs, CLG_MAX_DIMS, ndim, shape ? "" : ", shape NULL");
         clg_graph_fail(g, CLG_ERR_SHAPE);
         return false;
@@ -123,7 +123,7 @@ static clg_tensor permute_named(clg_graph *g, clg_tensor x, const int *perm, con
     const clg_node *nx = &g->nodes[x.id];
     char xs[96];
     clg_shape_string(nx->ndim, nx->shape, xs, sizeof xs);
-    if (!perm) {
+    if (!perm && nx->ndim > 0) { /* a 0-d permutes with no entries */
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: shape %s: perm is NULL", op, xs);
         return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
     }

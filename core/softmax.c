@@ -76,7 +76,7 @@ static clg_tensor softmax_ce(clg_graph *g, clg_tensor logits, clg_tensor labels)
     }
     if (!labels_ok(g, name, z, labels)) return CLG_FAILED;
     int64_t rows = z->shape[0];
-    clg_node proto = {.op = CLG_OP_SOFTMAX_CE, .src = {logits.id, labels.id}, .ndim = 1, .shape = {1}};
+    clg_node proto = {.op = CLG_OP_SOFTMAX_CE, .src = {logits.id, labels.id}, .ndim = 0};
     clg_tensor t = clg_record(g, &proto, 2);
     if (t.id < 0) return t;
     if (clg_node_alloc_aux(g, t.id, 0, 2 * rows) != CLG_OK || clg_node_alloc_aux(g, t.id, 1, rows) != CLG_OK)
@@ -98,7 +98,7 @@ clg_tensor clg_bce_with_logits(clg_graph *g, clg_tensor logits, clg_tensor targe
     const clg_node *z = &g->nodes[logits.id], *t = &g->nodes[targets.id];
     if (z->ndim != t->ndim || memcmp(z->shape, t->shape, (size_t)z->ndim * sizeof(int64_t)))
         return clg_shape_error(g, name, z, t, "differ (logits and targets must have the same shape)");
-    clg_node proto = {.op = CLG_OP_BCE_LOGITS, .src = {logits.id, targets.id}, .ndim = 1, .shape = {1}};
+    clg_node proto = {.op = CLG_OP_BCE_LOGITS, .src = {logits.id, targets.id}, .ndim = 0};
     return clg_record(g, &proto, 2);
 }
 

@@ -112,7 +112,8 @@ void clg_cl_event_done(clg_cl_backend *b);
  * (padded to 4-D; returns the reduced count), batch norm's view of x as
  * [N, C, inner] with M = N * inner values per channel, and a convolution's
  * or pooling's sizes as cl/common.cl's conv_geom takes them. */
-int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t od[4], int64_t st[4], int64_t rd[4]);
+int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t od[CLG_MAX_DIMS],
+                                   int64_t st[CLG_MAX_DIMS], int64_t rd[CLG_MAX_DIMS]);
 void clg_cl_bn_dims(const clg_node *x, int64_t *C, int64_t *inner, int64_t *M);
 cl_int16 clg_cl_geom16(const struct clg_conv_geom *g);
 
@@ -144,7 +145,7 @@ static inline size_t clg_cl_vector_items(const clg_cl_backend *b, int64_t n)
     return (size_t)((n + b->vw - 1) / b->vw);
 }
 
-cl_long4 clg_cl_long4(const int64_t v[CLG_MAX_DIMS]);
+cl_long8 clg_cl_long8(const int64_t v[CLG_MAX_DIMS]);
 bool clg_same_shape(const clg_node *a, const clg_node *b);
 
 /* One function per family runs that family's ops (host/cl_<family>.c). */

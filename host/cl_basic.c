@@ -3,10 +3,10 @@
 #include "cl_backend.h"
 
 
-cl_long4 clg_cl_long4(const int64_t v[CLG_MAX_DIMS])
+cl_long8 clg_cl_long8(const int64_t v[CLG_MAX_DIMS])
 {
-    cl_long4 r;
-    for (int d = 0; d < 4; d++) r.s[d] = v[d];
+    cl_long8 r;
+    for (int d = 0; d < CLG_MAX_DIMS; d++) r.s[d] = v[d];
     return r;
 }
 
@@ -30,12 +30,12 @@ static clg_status run_binary(clg_cl_backend *be, int k, const clg_node *A, const
         clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(sa), ARG(sb), ARG(c)};
         return clg_cl_launch(be, k, args, 7, clg_cl_vector_items(be, n), 0);
     }
-    int64_t dims[4], sa[4], sb[4];
+    int64_t dims[CLG_MAX_DIMS], sa[CLG_MAX_DIMS], sb[CLG_MAX_DIMS];
     clg_padded_shape(Y, dims);
     clg_broadcast_strides(A, Y, sa);
     clg_broadcast_strides(B, Y, sb);
-    cl_long4 d4 = clg_cl_long4(dims), a4 = clg_cl_long4(sa), b4 = clg_cl_long4(sb);
-    clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(d4), ARG(a4), ARG(b4), ARG(c)};
+    cl_long8 d8 = clg_cl_long8(dims), a8 = clg_cl_long8(sa), b8 = clg_cl_long8(sb);
+    clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(d8), ARG(a8), ARG(b8), ARG(c)};
     return clg_cl_launch(be, k + 1, args, 8, (size_t)n, 0);
 }
 
@@ -50,13 +50,13 @@ static clg_status run_where(clg_cl_backend *be, const clg_node *C, const clg_nod
         clg_karg args[] = {ARG(c), ARG(a), ARG(b), ARG(y), ARG(n), ARG(sc), ARG(sa), ARG(sb)};
         return clg_cl_launch(be, K_where_f, args, 8, (size_t)n, 0);
     }
-    int64_t dims[4], sc[4], sa[4], sb[4];
+    int64_t dims[CLG_MAX_DIMS], sc[CLG_MAX_DIMS], sa[CLG_MAX_DIMS], sb[CLG_MAX_DIMS];
     clg_padded_shape(Y, dims);
     clg_broadcast_strides(C, Y, sc);
     clg_broadcast_strides(A, Y, sa);
     clg_broadcast_strides(B, Y, sb);
-    cl_long4 d4 = clg_cl_long4(dims), c4 = clg_cl_long4(sc), a4 = clg_cl_long4(sa), b4 = clg_cl_long4(sb);
-    clg_karg args[] = {ARG(c), ARG(a), ARG(b), ARG(y), ARG(n), ARG(d4), ARG(c4), ARG(a4), ARG(b4)};
+    cl_long8 d8 = clg_cl_long8(dims), c8 = clg_cl_long8(sc), a8 = clg_cl_long8(sa), b8 = clg_cl_long8(sb);
+    clg_karg args[] = {ARG(c), ARG(a), ARG(b), ARG(y), ARG(n), ARG(d8), ARG(c8), ARG(a8), ARG(b8)};
     return clg_cl_launch(be, K_where_bc, args, 9, (size_t)n, 0);
 }
 
@@ -105,12 +105,13 @@ clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs)
     return clg_cl_launch(b, k, args, nargs, w, w);
 }
 
-int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t od[4], int64_t st[4], int64_t rd[4])
+int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t od[CLG_MAX_DIMS],
+                                   int64_t st[CLG_MAX_DIMS], int64_t rd[CLG_MAX_DIMS])
 {
-    int64_t sd[4], stride = 1, k = 1;
+    int64_t sd[CLG_MAX_DIMS], stride = 1, k = 1;
     clg_padded_shape(X, sd);
     clg_padded_shape(Y, od);
-    for (int d = 3; d >= 0; d--) {
+    for (int d = CLG_MAX_DIMS - 1; d >= 0; d--) {
         st[d] = stride;
         stride *= sd[d];
         rd[d] = od[d] == 1 ? sd[d] : 1;
@@ -122,12 +123,12 @@ int64_t clg_cl_reduce_to_geometry(const clg_node *X, const clg_node *Y, int64_t 
 static clg_status run_reduce_to(clg_cl_backend *b, const clg_node *X, const clg_node *Y)
 {
     if (Y->numel == 1) return clg_cl_reduce_all(b, MEM(X->buf), NULL, X->numel, 1.0f, MEM(Y->buf));
-    int64_t od[4], st[4], rd[4];
+    int64_t od[CLG_MAX_DIMS], st[CLG_MAX_DIMS], rd[CLG_MAX_DIMS];
     cl_long k = clg_cl_reduce_to_geometry(X, Y, od, st, rd);
     cl_mem x = MEM(X->buf), y = MEM(Y->buf);
     cl_long m = Y->numel;
-    cl_long4 o4 = clg_cl_long4(od), s4 = clg_cl_long4(st), r4 = clg_cl_long4(rd);
-    clg_karg args[] = {ARG(x), ARG(y), ARG(m), ARG(o4), ARG(s4), ARG(r4), ARG(k)};
+    cl_long8 o8 = clg_cl_long8(od), s8 = clg_cl_long8(st), r8 = clg_cl_long8(rd);
+    clg_karg args[] = {ARG(x), ARG(y), ARG(m), ARG(o8), ARG(s8), ARG(r8), ARG(k)};
     return clg_cl_launch(b, K_reduce_to, args, 7, (size_t)m, 0);
 }
 
@@ -170,13 +171,13 @@ clg_status clg_cl_basic(clg_cl_backend *b, const clg_node *nodes, const clg_node
         return clg_cl_launch(b, K_mse_backward, args, 5, (size_t)cnt, 0);
     }
     case CLG_OP_EXPAND: {
-        int64_t dims[4], st[4];
+        int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
         clg_padded_shape(n, dims);
         clg_broadcast_strides(s0, n, st);
         cl_mem x = MEM(s0->buf), y = MEM(n->buf);
         cl_long cnt = n->numel;
-        cl_long4 d4 = clg_cl_long4(dims), s4 = clg_cl_long4(st);
-        clg_karg args[] = {ARG(x), ARG(y), ARG(cnt), ARG(d4), ARG(s4)};
+        cl_long8 d8 = clg_cl_long8(dims), s8 = clg_cl_long8(st);
+        clg_karg args[] = {ARG(x), ARG(y), ARG(cnt), ARG(d8), ARG(s8)};
         return clg_cl_launch(b, K_expand, args, 5, (size_t)cnt, 0);
     }
     case CLG_OP_REDUCE_TO: return run_reduce_to(b, s0, n);

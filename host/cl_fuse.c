@@ -393,6 +393,15 @@ static bool read_outside(const clg_node *nodes, int32_t count, int32_t v, int32_
     return false;
 }
 
+/* Declares `const axes8 name = {{v0, ..., v7}};` (cl/common.cl): extents
+ * or strides as constants the kernel's compiler folds into bcast_offset. */
+static void put_axes(text *t, const char *pad, const char *name, int id, const int64_t v[CLG_MAX_DIMS])
+{
+    put(t, "%sconst axes8 %s%d = {{", pad, name, id);
+    for (int d = 0; d < CLG_MAX_DIMS; d++) put(t, d ? ", %lldL" : "%lldL", (long long)v[d]);
+    put(t, "}};\n");
+}
+
 /* Loads input `in` at the element (vec: the vector at q, i0 in scope;
  * else the float at i) of a group whose members have `shape`, as x<id>. */
 static void emit_load(text *t, const char *pad, const clg_node *in, int id, const clg_node *shape, int vw, bool vec)
@@ -409,18 +418,19 @@ static void emit_load(text *t, const char *pad, const clg_node *in, int id, cons
     int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
     clg_padded_shape(shape, dims);
     clg_broadcast_strides(in, shape, st);
-    char bc[160];
-    snprintf(bc, sizeof bc, "(long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld)", (long long)dims[0],
-             (long long)dims[1], (long long)dims[2], (long long)dims[3], (long long)st[0], (long long)st[1],
-             (long long)st[2], (long long)st[3]);
+    put_axes(t, pad, "dims", id, dims);
+    put_axes(t, pad, "st", id, st);
+    char bc[40];
+    snprintf(bc, sizeof bc, "dims%d, st%d", id, id);
+    const int in_ax = CLG_MAX_DIMS - 1;
     if (!vec) {
         put(t, "%sconst float x%d = in%d[bcast_offset(i, %s)];\n", pad, id, id, bc);
     } else if (vw == 1) {
         put(t, "%sconst floatv x%d = in%d[bcast_offset(i0, %s)];\n", pad, id, id, bc);
-    } else if (dims[3] % vw == 0 && (st[3] == 1 || st[3] == 0)) {
+    } else if (dims[in_ax] % vw == 0 && (st[in_ax] == 1 || st[in_ax] == 0)) {
         /* a vector's lanes lie in one innermost row: consecutive in the
          * source (a row bias), or one value (a column) */
-        if (st[3] == 1) put(t, "%sconst floatv x%d = VLOAD(0, in%d + bcast_offset(i0, %s));\n", pad, id, id, bc);
+        if (st[in_ax] == 1) put(t, "%sconst floatv x%d = VLOAD(0, in%d + bcast_offset(i0, %s));\n", pad, id, id, bc);
         else put(t, "%sconst floatv x%d = VSPLAT(in%d[bcast_offset(i0, %s)]);\n", pad, id, id, bc);
     } else { /* gathered lane by lane */
         put(t, "%sconst floatv x%d = (floatv)(", pad, id);
@@ -467,10 +477,10 @@ static void emit_body(text *t, const clg_node *nodes, int32_t count, int32_t fir
 static bool vector_reduce(const clg_cl_backend *b, const clg_node *shape, const clg_node *r)
 {
     if (b->vw == 1 || r->numel % b->vw) return false;
-    int64_t sd[4], od[4];
+    int64_t sd[CLG_MAX_DIMS], od[CLG_MAX_DIMS];
     clg_padded_shape(shape, sd);
     clg_padded_shape(r, od);
-    int d = 3;
+    int d = CLG_MAX_DIMS - 1;
     while (d >= 0 && od[d] == sd[d]) d--; /* kept, innermost */
     for (; d >= 0; d--)
         if (od[d] != 1) return false; /* a kept axis outside a reduced one */
@@ -511,7 +521,7 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
     }
     if (pend < last) {
         const clg_node *r = &nodes[last];
-        int64_t od[4], st[4], rd[4], k = clg_cl_reduce_to_geometry(&nodes[first], r, od, st, rd);
+        int64_t od[CLG_MAX_DIMS], st[CLG_MAX_DIMS], rd[CLG_MAX_DIMS], k = clg_cl_reduce_to_geometry(&nodes[first], r, od, st, rd);
         const long long mv = (long long)(r->numel / vw);
         put(t, ", __global float *out%d)\n{\n", (int)last);
         put(t, "    for (long p = get_global_id(0); p < %lldL; p += get_global_size(0)) {\n", mv);
@@ -766,17 +776,16 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
     switch (kind) {
     case CLG_FG_REDUCE: {
         const clg_node *r = &nodes[last];
-        int64_t od[4], st[4], rd[4], k = clg_cl_reduce_to_geometry(shape, r, od, st, rd);
+        int64_t od[CLG_MAX_DIMS], st[CLG_MAX_DIMS], rd[CLG_MAX_DIMS], k = clg_cl_reduce_to_geometry(shape, r, od, st, rd);
         put(t, ")\n{\n");
         pool_geoms(&g);
         put(t, "    for (long j = get_global_id(0); j < %lldL; j += get_global_size(0)) {\n", (long long)r->numel);
-        put(t, "        const long base = bcast_offset(j, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld));\n",
-            (long long)od[0], (long long)od[1], (long long)od[2], (long long)od[3], (long long)st[0], (long long)st[1],
-            (long long)st[2], (long long)st[3]);
+        put_axes(t, "        ", "red_dims", 0, od);
+        put_axes(t, "        ", "red_st", 0, st);
+        put_axes(t, "        ", "red_rdims", 0, rd);
+        put(t, "        const long base = bcast_offset(j, red_dims0, red_st0);\n");
         put(t, "        float acc = 0.0f;\n        for (long r = 0; r < %lldL; r++) {\n", (long long)k);
-        put(t, "            const long i = base + bcast_offset(r, (long4)(%lld, %lld, %lld, %lld), (long4)(%lld, %lld, %lld, %lld));\n",
-            (long long)rd[0], (long long)rd[1], (long long)rd[2], (long long)rd[3], (long long)st[0], (long long)st[1],
-            (long long)st[2], (long long)st[3]);
+        put(t, "            const long i = base + bcast_offset(r, red_rdims0, red_st0);\n");
         element(&g, "            ", false, 1, false, true);
         put(t, "            /* node %d: %s */\n            acc += %s;\n        }\n        out%d[j] = acc;\n    }\n}\n",
             (int)last, clg_op_name(r->op), ref(&g, r->src[0], a, sizeof a), (int)last);

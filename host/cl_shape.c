@@ -8,8 +8,8 @@ static clg_status permute(clg_cl_backend *b, const clg_node *x, const clg_node *
     clg_permute_layout(x, y, dims, st);
     cl_mem xm = MEM(x->buf), ym = MEM(y->buf);
     cl_long n = y->numel;
-    cl_long4 d4 = clg_cl_long4(dims), s4 = clg_cl_long4(st);
-    clg_karg args[] = {ARG(xm), ARG(ym), ARG(n), ARG(d4), ARG(s4)};
+    cl_long8 d8 = clg_cl_long8(dims), s8 = clg_cl_long8(st);
+    clg_karg args[] = {ARG(xm), ARG(ym), ARG(n), ARG(d8), ARG(s8)};
     return clg_cl_launch(b, K_shape_permute, args, 5, (size_t)n, 0);
 }
 

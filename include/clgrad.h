@@ -48,11 +48,12 @@ extern "C" {
  *   clg_version_number() / 100 == CLG_VERSION_NUMBER / 100  (before 1.0)
  */
 #define CLG_VERSION_MAJOR 0
-#define CLG_VERSION_MINOR 2
-#define CLG_VERSION_PATCH 3
+#define CLG_VERSION_MINOR 3
+#define CLG_VERSION_PATCH 0
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
-#define CLG_MAX_DIMS 4
+/* Tensors have 0 (a scalar) to CLG_MAX_DIMS dimensions (4 before 0.3). */
+#define CLG_MAX_DIMS 8
 
 typedef enum clg_status {
     CLG_OK = 0,
@@ -216,11 +217,12 @@ CLG_API int32_t clg_graph_tensor_count(const clg_graph *g);
 CLG_API clg_tensor clg_graph_tensor(const clg_graph *g, int32_t index);
 CLG_API clg_tensor clg_tensor_find(const clg_graph *g, const char *name);
 
-/* Leaves of the graph. Shapes are up to CLG_MAX_DIMS dimensions. */
+/* Leaves of the graph: ndim 0 (a scalar; shape may be NULL) to
+ * CLG_MAX_DIMS, each extent 1..2^40. */
 CLG_API clg_tensor clg_input(clg_graph *g, int ndim, const int64_t *shape);
 CLG_API clg_tensor clg_param(clg_graph *g, int ndim, const int64_t *shape);
 CLG_API clg_tensor clg_constant(clg_graph *g, int ndim, const int64_t *shape, float value);
-CLG_API clg_tensor clg_scalar(clg_graph *g, float value); /* a one-element constant */
+CLG_API clg_tensor clg_scalar(clg_graph *g, float value); /* a 0-d constant */
 /* An input of int32 values (class labels); set with clg_tensor_set_i32. */
 CLG_API clg_tensor clg_labels(clg_graph *g, int ndim, const int64_t *shape);
 
@@ -259,17 +261,18 @@ CLG_API clg_tensor clg_relu(clg_graph *g, clg_tensor x);
 CLG_API clg_tensor clg_sigmoid(clg_graph *g, clg_tensor x);
 CLG_API clg_tensor clg_tanh(clg_graph *g, clg_tensor x);
 
-/* Reductions over all elements, giving a one-element tensor. */
+/* Reductions over all elements, giving a 0-d tensor (PyTorch's shape;
+ * [1] before 0.3). */
 CLG_API clg_tensor clg_sum(clg_graph *g, clg_tensor x);
 CLG_API clg_tensor clg_mean(clg_graph *g, clg_tensor x);
-/* The largest (smallest) element, a one-element tensor (torch.amax /
+/* The largest (smallest) element, a 0-d tensor (torch.amax /
  * amin over all dimensions); the gradient goes to the first extreme
  * element when several are equal (PyTorch splits it evenly among them);
  * a NaN propagates. Built from max_axis. Added in 0.2.2. */
 CLG_API clg_tensor clg_max(clg_graph *g, clg_tensor x);
 CLG_API clg_tensor clg_min(clg_graph *g, clg_tensor x);
 
-/* Losses. mse = mean((pred - target)^2), same shapes. */
+/* Losses, each a 0-d tensor. mse = mean((pred - target)^2), same shapes. */
 CLG_API clg_tensor clg_mse_loss(clg_graph *g, clg_tensor pred, clg_tensor target);
 /* PyTorch's huber_loss and smooth_l1_loss (mean reduction, same shapes),
  * d = pred - target: huber = mean(0.5 d^2 where |d| <= delta, else
@@ -426,10 +429,11 @@ CLG_API clg_tensor clg_batch_norm_layer(clg_graph *g, clg_tensor x, const char *
 
 /* A view of x with another shape and the same elements in the same
  * (row-major) order: it shares x's data and runs nothing. One extent may
- * be -1, inferred from the element count. Int32 labels may be reshaped. */
+ * be -1, inferred from the element count. Int32 labels may be reshaped.
+ * ndim 0 (shape may be NULL) makes a one-element x a 0-d scalar. */
 CLG_API clg_tensor clg_reshape(clg_graph *g, clg_tensor x, int ndim, const int64_t *shape);
 /* Output axis d is x's axis perm[d] (perm holds ndim entries, a
- * permutation of 0..ndim-1). A copy. */
+ * permutation of 0..ndim-1; NULL for a 0-d x). A copy. */
 CLG_API clg_tensor clg_permute(clg_graph *g, clg_tensor x, const int *perm);
 /* Swaps two axes (a permute); negative axes count from the end. */
 CLG_API clg_tensor clg_transpose(clg_graph *g, clg_tensor x, int axis0, int axis1);
@@ -443,7 +447,7 @@ CLG_API clg_tensor clg_concat(clg_graph *g, clg_tensor a, clg_tensor b, int axis
 
 /* Sum, mean or max along one axis (negative counts from the end). keepdim
  * nonzero keeps the axis with extent 1; otherwise it is dropped (a 1-D x
- * gives shape [1]). max: the gradient goes to the first maximum along the
+ * gives a 0-d tensor). max: the gradient goes to the first maximum along the
  * axis when several are equal; a NaN propagates (the first NaN is taken). */
 CLG_API clg_tensor clg_sum_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
 CLG_API clg_tensor clg_mean_axis(clg_graph *g, clg_tensor x, int axis, int keepdim);
@@ -518,8 +522,8 @@ CLG_API clg_tensor clg_one_hot(clg_graph *g, clg_tensor labels, int64_t classes,
 
 /* Options of the classification losses, PyTorch's arguments. */
 typedef enum clg_reduction {
-    CLG_REDUCTION_MEAN, /* a [1] result: the weighted mean over the rows not ignored */
-    CLG_REDUCTION_SUM,  /* [1]: the sum over the rows */
+    CLG_REDUCTION_MEAN, /* a 0-d result: the weighted mean over the rows not ignored */
+    CLG_REDUCTION_SUM,  /* 0-d: the sum over the rows */
     CLG_REDUCTION_NONE  /* [N]: one loss per row (0 for an ignored row) */
 } clg_reduction;
 typedef struct clg_loss_options {

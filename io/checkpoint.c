@@ -7,6 +7,9 @@
 
 #define ERRLEN 1024
 
+/* a tensor's shape is copied into an array's */
+_Static_assert(CLG_MAX_DIMS <= CLG_ARRAY_MAX_DIMS, "a tensor of CLG_MAX_DIMS must fit a clg_array");
+
 /* The named tensors of g, as host arrays read from the device. */
 typedef struct named_set {
     int n;

@@ -72,7 +72,7 @@ static void build(gc_graph *G, const char *spec, gc_build_fn f, void *arg, const
     float *w = NULL;
     clg_tensor tw = CLG_NO_TENSOR;
     if (with_loss && G->any_param) {
-        int64_t shape[4];
+        int64_t shape[CLG_MAX_DIMS];
         int nd = clg_tensor_ndim(G->g, G->y);
         for (int d = 0; d < nd; d++) shape[d] = clg_tensor_dim(G->g, G->y, d);
         tw = clg_input(G->g, nd, shape);

@@ -81,7 +81,7 @@ static void check_reference(const axis_case *c, const gc_input *in, uint64_t see
     CHECK_OK(ctx, clg_graph_create(ctx, &g));
     clg_tensor x = clg_input(g, in->ndim, in->shape), y = build_op(g, &x, (void *)c);
     CHECK_OK(ctx, clg_graph_status(g));
-    int want_ndim = c->keepdim ? in->ndim : in->ndim > 1 ? in->ndim - 1 : 1;
+    int want_ndim = c->keepdim ? in->ndim : in->ndim - 1; /* a 1-D x gives 0-d, as PyTorch */
     assert_int_equal(clg_tensor_ndim(g, y), want_ndim);
     for (int d = 0, k = 0; d < in->ndim; d++) {
         if (d == a && !c->keepdim) continue;

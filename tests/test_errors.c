@@ -64,11 +64,15 @@ static void bad_leaves_and_counts(const char *spec)
     clg_context *ctx = open_ctx(spec);
     clg_graph *g;
     CHECK_OK(ctx, clg_graph_create(ctx, &g));
-    const int64_t zero[1] = {0}, five[5] = {1, 1, 1, 1, 1};
+    const int64_t zero[1] = {0}, nine[CLG_MAX_DIMS + 1] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
     assert_true(clg_input(g, 1, zero).id < 0);
     ASSERT_MSG_HAS(ctx, "dimension 0 is 0");
-    assert_true(clg_param(g, 5, five).id < 0);
-    ASSERT_MSG_HAS(ctx, "ndim");
+    assert_true(clg_param(g, CLG_MAX_DIMS + 1, nine).id < 0);
+    ASSERT_MSG_HAS(ctx, "ndim must be 0..8");
+    assert_true(clg_param(g, -1, nine).id < 0);
+    ASSERT_MSG_HAS(ctx, "ndim must be 0..8");
+    assert_true(clg_param(g, 2, NULL).id < 0);
+    ASSERT_MSG_HAS(ctx, "shape NULL");
     clg_context_destroy(ctx);
 
     ctx = open_ctx(spec);

@@ -243,6 +243,35 @@ static void chains_on(const char *spec)
 
 static void test_every_op_in_a_chain(void **s) { on_opencl_devices(chains_on); }
 
+/* ---- ranks past 4 ---- */
+
+/* x viewed as [7, 1, 3, 1, 11, 1] times p1 viewed as [3, 1, 1, 11]: a
+ * 6-D [7, 1, 3, 1, 11, 11] with each operand stretched along an interior
+ * axis, plus p2 as [7, 1, 1, 1, 1, 1] and the 0-d p3 (view of [1]); the
+ * gradients sum back over those axes (reduce_to groups at rank 6). */
+static clg_tensor high_rank(fgraph *f, void *arg)
+{
+    (void)arg;
+    clg_graph *g = f->g;
+    const int64_t xs[6] = {R, 1, 3, 1, C / 3, 1}, ps[4] = {3, 1, 1, C / 3}, cs[6] = {R, 1, 1, 1, 1, 1};
+    clg_tensor u = clg_mul(g, clg_reshape(g, f->x, 6, xs), clg_reshape(g, f->p[1], 4, ps));
+    clg_tensor v = clg_add(g, u, clg_reshape(g, f->p[2], 6, cs));
+    clg_tensor w = clg_mul(g, clg_tanh(g, v), clg_reshape(g, f->p[3], 0, NULL));
+    f->kept[f->nkept++] = w;
+    CHECK_OK(f->ctx, clg_tensor_keep(g, w));
+    return clg_add(g, clg_sum(g, w), clg_mean(g, clg_square(g, clg_sigmoid(g, u))));
+}
+
+static void high_rank_on(const char *spec)
+{
+    uint64_t lf, lu;
+    compare_on(spec, "6-D broadcasts", high_rank, NULL, false, 77, &lf, &lu);
+    if (!(lf < lu)) fail_msg("6-D broadcasts on %s: %llu kernels fused, %llu unfused", spec, (unsigned long long)lf,
+                             (unsigned long long)lu);
+}
+
+static void test_high_rank(void **s) { on_opencl_devices(high_rank_on); }
+
 /* ---- random DAGs ---- */
 
 static clg_tensor random_dag(fgraph *f, void *arg)
@@ -697,6 +726,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_in_a_chain),
         cmocka_unit_test(test_random_dags),
+        cmocka_unit_test(test_high_rank),
         cmocka_unit_test(test_batched_updates),
         cmocka_unit_test(test_update_widths),
         cmocka_unit_test(test_group_limits),

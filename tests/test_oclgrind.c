@@ -156,6 +156,36 @@ static void test_elementwise(void **state)
         }
 }
 
+/* ---- ranks past 4 ---- */
+
+static clg_tensor permute6(clg_graph *g, clg_tensor x)
+{
+    static const int perm[6] = {5, 3, 0, 4, 1, 2};
+    return clg_permute(g, x, perm);
+}
+
+/* 8-D against 7-D, each stretched along interior axes: bcast_offset's
+ * long path in the _bc kernels, reduce_to at rank 8 backward; a 0-d side;
+ * a 6-D permutation */
+static void test_high_rank(void **state)
+{
+    (void)state;
+    /* outputs of 192 elements: the loss's sum stays in one work-group
+     * (Oclgrind 21.10's uninitialised-value check flags sum_final's read
+     * of the second work-group's partial, though the sums come out right) */
+    const gc_input x8 = {.ndim = 8, .shape = {2, 1, 2, 1, 2, 1, 1, 3}, .param = true, .lo = 0.1, .hi = 2};
+    gc_input y7 = {.ndim = 7, .shape = {2, 1, 2, 1, 2, 1, 3}, .param = true, .lo = 0.5, .hi = 2};
+    const gc_input pair[2] = {x8, y7};
+    gc_check_devices("add 8-D and 7-D", build_binary, (void *)clg_add, pair, 2, &gc_default_tol, 900);
+    gc_check_devices("where 8-D and 7-D", build_binary, (void *)where_ge, pair, 2, &gc_default_tol, 901);
+    y7.ndim = 0;
+    gc_input scalar[2] = {x8, y7};
+    scalar[0].positive = true; /* the 0-d side's gradient sums x dz: no cancellation */
+    gc_check_devices("mul 8-D and 0-d", build_binary, (void *)clg_mul, scalar, 2, &gc_default_tol, 902);
+    const gc_input x6 = {.ndim = 6, .shape = {2, 3, 1, 2, 3, 2}, .param = true, .lo = 0.1, .hi = 2};
+    gc_check_devices("permute 6-D", build_unary, (void *)permute6, &x6, 1, &gc_default_tol, 903);
+}
+
 /* ---- reductions along an axis ---- */
 
 typedef struct axis_case {
@@ -849,6 +879,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_devices_are_oclgrind),
         cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_high_rank),
         cmocka_unit_test(test_axis_reductions),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_conv),

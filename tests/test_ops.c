@@ -98,7 +98,7 @@ static const opcase cases[] = {
 
 typedef struct {
     int na, nb, ny;
-    int64_t a[4], b[4], y[4];
+    int64_t a[CLG_MAX_DIMS], b[CLG_MAX_DIMS], y[CLG_MAX_DIMS];
 } shapes_t;
 
 static shapes_t make_shapes(const opcase *c, int na, const int64_t *a, int nb, const int64_t *b)
@@ -107,8 +107,7 @@ static shapes_t make_shapes(const opcase *c, int na, const int64_t *a, int nb, c
     memcpy(s.a, a, sizeof(int64_t) * (size_t)na);
     if (c->arity == 2) memcpy(s.b, b, sizeof(int64_t) * (size_t)nb);
     if (c->kind == REDUCE) {
-        s.ny = 1;
-        s.y[0] = 1;
+        s.ny = 0; /* a 0-d scalar */
     } else if (c->arity == 2) {
         s.ny = bcast_shape(na, a, nb, b, s.y);
     } else {
@@ -328,15 +327,21 @@ static void test_devices_same_shape(void **state)
         }
 }
 
-/* Broadcast pairs: scalar either side, row, column, 4-D against 1-D. */
+/* Broadcast pairs: scalar either side ([1] and 0-d), row, column, 4-D
+ * against 1-D; 6-D against 5-D and 8-D against 8-D, each side stretched
+ * along interior axes (bcast_offset's long path). */
 static const struct {
     int na;
-    int64_t a[4];
+    int64_t a[CLG_MAX_DIMS];
     int nb;
-    int64_t b[4];
+    int64_t b[CLG_MAX_DIMS];
 } bshapes[] = {
     {2, {3, 5}, 1, {1}},      {1, {1}, 2, {3, 5}},        {2, {3, 5}, 1, {5}},     {2, {3, 1}, 2, {1, 5}},
-    {4, {2, 3, 4, 5}, 1, {5}}, {3, {4, 1, 5}, 2, {3, 1}}, {2, {17, 33}, 2, {17, 1}}, {1, {1000003}, 1, {1}},
+    {4, {2, 3, 4, 5}, 1, {5}}, {3, {4, 1, 5}, 2, {3, 1}}, {2, {17, 33}, 2, {17, 1}},
+    {0, {0}, 3, {3, 1, 5}},   {2, {3, 5}, 0, {0}},
+    {6, {2, 3, 1, 5, 1, 7}, 5, {3, 4, 1, 6, 1}},
+    {8, {2, 1, 3, 1, 2, 1, 3, 1}, 8, {1, 2, 1, 3, 1, 2, 1, 5}},
+    {1, {1000003}, 1, {1}}, /* last: test_reference_vs_double leaves it out (finite differences) */
 };
 
 static void test_devices_broadcast(void **state)

@@ -447,7 +447,8 @@ static void test_errors(void **state)
     clg_tensor x = clg_input(g, 2, s35);
 
     const int64_t huge[4] = {(int64_t)1 << 40, (int64_t)1 << 40, (int64_t)1 << 40, (int64_t)1 << 40};
-    const int64_t s44[2] = {4, 4}, two_inferred[2] = {-1, -1}, s4x[2] = {4, -1}, s0[2] = {0, 15}, s5[5] = {1, 1, 1, 3, 5};
+    const int64_t s44[2] = {4, 4}, two_inferred[2] = {-1, -1}, s4x[2] = {4, -1}, s0[2] = {0, 15},
+                  s9[CLG_MAX_DIMS + 1] = {1, 1, 1, 1, 1, 1, 1, 3, 5};
     assert_true(clg_reshape(g, x, 2, s44).id < 0);
     assert_int_equal(clg_graph_status(g), CLG_ERR_SHAPE);
     ASSERT_MSG_HAS(ctx, "reshape");
@@ -460,7 +461,7 @@ static void test_errors(void **state)
         const char *says;
     } bad_reshapes[] = {
         {2, two_inferred, "dimension 1 is -1"}, {2, s4x, "[4,-1]"}, {2, s0, "dimension 0 is 0"},
-        {5, s5, "ndim"}, {2, NULL, "shape NULL"}, {4, huge, "more elements"},
+        {CLG_MAX_DIMS + 1, s9, "ndim must be 0..8"}, {-1, s44, "ndim must be 0..8"}, {2, NULL, "shape NULL"}, {4, huge, "more elements"},
     };
     for (size_t k = 0; k < sizeof bad_reshapes / sizeof bad_reshapes[0]; k++) {
         clg_graph *h;

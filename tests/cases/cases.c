@@ -101,7 +101,7 @@ case_input case_with_shape(case_input in, int ndim, const int64_t *shape)
 {
     in.ndim = ndim;
     memset(in.shape, 0, sizeof in.shape);
-    memcpy(in.shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0) memcpy(in.shape, shape, (size_t)ndim * sizeof *shape);
     return in;
 }
 

@@ -29,7 +29,7 @@
 
 typedef struct case_input {
     int ndim;
-    int64_t shape[4];
+    int64_t shape[CLG_MAX_DIMS];
     bool param;         /* differentiate with respect to it */
     double lo, hi;      /* |value| range */
     bool positive;      /* no random sign */

@@ -2,12 +2,13 @@
  * The ops whose forward is not a formula the other tests restate (the
  * transposed convolution, the selection ops at ties and NaN, pooling's
  * ceil mode, dilation and divisors, bilinear resizing, adaptive pooling's
- * unequal windows) evaluated on
+ * unequal windows; broadcasting at rank 6 with a 0-d operand, a loss
+ * and a full reduction as 0-d results) evaluated on
  * the double-precision reference and on every device, with their
  * gradients, for ops_values.py to recompute with PyTorch in float64.
  * Writes, for each graph and device, lines "<graph> <device> <tensor>
- * <count> <values...>": the inputs (device "in"), the output and the
- * gradients of L = sum(y * r).
+ * <count> <values...>": the inputs (device "in"), the output, its shape
+ * ("shape", count = ndim) and the gradients of L = sum(y * r).
  * Usage: torch_ops_values OUT_FILE
  */
 #include "../gradcheck.h"
@@ -18,14 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_IN = 3, CONVT = 4, POOL = 16, RESIZE = 32 };
+enum { MAX_IN = 3, CONVT = 4, POOL = 16, RESIZE = 32, RANKS = 48 };
 
 typedef struct {
     const char *name;
     int nin;
     int ndim[MAX_IN];
-    int64_t shape[MAX_IN][4];
-    int conv; /* CONVT + k: conv_transpose2d config k; POOL + k: pooling k; RESIZE + k: resizing k; 0: selection */
+    int64_t shape[MAX_IN][CLG_MAX_DIMS];
+    int conv; /* CONVT + k: conv_transpose2d config k; POOL + k: pooling k; RESIZE + k: resizing k;
+               * RANKS + k: rank graph k; 0: selection */
 } graph_def;
 
 /* stride, padding, output padding, dilation (h, w each) */
@@ -47,6 +49,8 @@ static const graph_def defs[] = {
     {"bilinear_11x3_align", 1, {4}, {{2, 3, 5, 4}}, RESIZE + 1},
     {"bilinear_3x7", 1, {4}, {{2, 3, 5, 4}}, RESIZE + 2},
     {"adaptive_3x3", 1, {4}, {{2, 3, 5, 4}}, RESIZE + 3},
+    {"rank6_bcast", 3, {6, 5, 0}, {{2, 3, 1, 5, 1, 3}, {3, 4, 1, 2, 1}}, RANKS + 0},
+    {"scalar_loss", 3, {2, 2, 0}, {{3, 4}, {3, 4}}, RANKS + 1},
 };
 
 /* max?, kernel, stride, padding, dilation, ceil mode, count_include_pad */
@@ -55,6 +59,11 @@ static const int pools[5][7] = {
 
 static clg_tensor build(clg_graph *g, const graph_def *d, const clg_tensor *in)
 {
+    if (d->conv >= RANKS) { /* sum(a b + c a, axis 2) at rank 6; mse(a c, b) + max(a), 0-d */
+        if (d->conv == RANKS)
+            return clg_sum_axis(g, clg_add(g, clg_mul(g, in[0], in[1]), clg_mul(g, in[2], in[0])), 2, 0);
+        return clg_add(g, clg_mse_loss(g, clg_mul(g, in[0], in[2]), in[1]), clg_max(g, in[0]));
+    }
     if (d->conv >= RESIZE) { /* up 2x; 11x3 with aligned corners; 3x7 (down, up); adaptive 5x4 -> 3x3 */
         switch (d->conv - RESIZE) {
         case 0: return clg_upsample_bilinear2d(g, in[0], 10, 8, 0);
@@ -106,8 +115,12 @@ static void run(FILE *f, const graph_def *d, const char *spec, float *const *val
     clg_tensor y = build(g, d, in);
     if (y.id < 0) fail_msg("%s: %s", d->name, clg_context_errmsg(ctx));
     int ndim = clg_tensor_ndim(g, y);
-    int64_t shape[4], ny = 1;
-    for (int k = 0; k < ndim; k++) ny *= shape[k] = clg_tensor_dim(g, y, k);
+    int64_t shape[CLG_MAX_DIMS], ny = 1;
+    float fshape[CLG_MAX_DIMS];
+    for (int k = 0; k < ndim; k++) {
+        ny *= shape[k] = clg_tensor_dim(g, y, k);
+        fshape[k] = (float)shape[k];
+    }
     clg_tensor tr = clg_input(g, ndim, shape);
     CHECK_OK(ctx, clg_tensor_keep(g, y));
     CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_mul(g, y, tr))));
@@ -127,6 +140,7 @@ static void run(FILE *f, const graph_def *d, const char *spec, float *const *val
     }
     CHECK_OK(ctx, clg_tensor_get(g, y, out, (size_t)ny));
     put(f, d->name, spec, "y", out, ny);
+    put(f, d->name, spec, "shape", fshape, ndim);
     for (int k = 0; k < d->nin; k++) {
         float *gv = malloc((size_t)n[k] * sizeof *gv);
         CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, in[k]), gv, (size_t)n[k]));

@@ -1,7 +1,8 @@
 """Checks torch_ops_values' output (ops_values.c) against PyTorch in float64
 (conv_transpose2d, the selection ops, pooling's options, bilinear resizing,
-adaptive pooling's unequal windows):
-each device's output and gradients of L = sum(y * r), from the same inputs.
+adaptive pooling's unequal windows, broadcasting at rank 6 with a 0-d
+operand, a loss and a full reduction as 0-d results): each device's output,
+its shape, and the gradients of L = sum(y * r), from the same inputs.
 Bounds: |got - want| <= rtol |want| + atol max|want| per tensor, rtol 1e-6
 and atol 1e-7 for the double reference (its results are rounded to float
 once), rtol 1e-5 and atol 1e-6 for the float devices (sums of at most 27
@@ -35,9 +36,17 @@ SHAPES["avgpool_k3_s2_p1_ceil_h8"] = [(1, 2, 8, 7)]
 RESIZE = {"bilinear_2x": ((10, 8), False), "bilinear_11x3_align": ((11, 3), True), "bilinear_3x7": ((3, 7), False)}
 for k in list(RESIZE) + ["adaptive_3x3"]:
     SHAPES[k] = [(2, 3, 5, 4)]
+SHAPES["rank6_bcast"] = [(2, 3, 1, 5, 1, 3), (3, 4, 1, 2, 1), ()]
+SHAPES["scalar_loss"] = [(3, 4), (3, 4), ()]
 
 
 def graph(name, ins):
+    if name == "rank6_bcast":
+        a, b, c = ins
+        return torch.sum(a * b + c * a, 2)
+    if name == "scalar_loss":
+        a, b, c = ins
+        return F.mse_loss(a * c, b) + a.max()
     if name in RESIZE:
         size, ac = RESIZE[name]
         return F.interpolate(ins[0], size=size, mode="bilinear", align_corners=ac)
@@ -73,6 +82,11 @@ def main(path):
         want = {"y": y.detach().flatten()}
         want.update({f"grad{k}": t.grad.flatten() for k, t in enumerate(ins)})
         for dev, got in devs.items():
+            shape = [int(v) for v in got.pop("shape")]
+            checked += 1
+            if shape != list(y.shape):
+                bad += 1
+                print(f"FAIL {name} on {dev}: shape {shape}, want {list(y.shape)}")
             rtol, atol = (1e-6, 1e-7) if dev == "reference64" else (1e-5, 1e-6)
             for what, w in want.items():
                 g = torch.tensor(got[what], dtype=torch.float64)
@@ -85,7 +99,7 @@ def main(path):
                           f"want {w[i].item():.9g}")
                 else:
                     print(f"ok   {name} on {dev}, {what} ({len(w)} values)")
-    print(f"{checked - bad} of {checked} tensors agree with PyTorch {torch.__version__} in float64")
+    print(f"{checked - bad} of {checked} shapes and tensors agree with PyTorch {torch.__version__} in float64")
     return 1 if bad or not checked else 0
 
 
