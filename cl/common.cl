@@ -20,26 +20,29 @@ typedef struct axes8 {
 } axes8;
 
 /* Offset of a broadcast source for linear output index i. dims are the
- * output's extents padded to 8-D (v[0] outermost); st the source's
- * strides against them, 0 along broadcast axes. Past the three innermost
- * axes, a quotient below dims.v[4] means every outer index is 0: up to
- * 4-D (the common case, and a branch every work-item takes alike) costs
- * what the 4-D form did, three divisions. */
+ * output's extents padded to 8-D (v[0] outermost); st the
+ * source's strides against them, 0 along broadcast axes. The hosts merge
+ * what axes they can first (clg_collapse_axes), so most shapes come here
+ * as 1 to 3 axes. Each split is an integer division (dear on a GPU,
+ * 64-bit ones most); a quotient below the next extent means every outer
+ * index is 0, so the walk ends there: a division per axis actually used.
+ * Neighbouring work-items take the same branches but at the boundaries
+ * of an outer index. */
+#define BCAST_STEP(a)                            \
+    if (q < dims.v[a]) return off + q * st.v[a]; \
+    i = q;                                       \
+    q = i / dims.v[a];                           \
+    off += (i - q * dims.v[a]) * st.v[a];
 inline long bcast_offset(long i, axes8 dims, axes8 st)
 {
     long q = i / dims.v[7];
     long off = (i - q * dims.v[7]) * st.v[7];
-    for (int a = 6; a >= 5; a--) {
-        i = q;
-        q = i / dims.v[a];
-        off += (i - q * dims.v[a]) * st.v[a];
-    }
-    if (q < dims.v[4]) return off + q * st.v[4];
-    for (int a = 4; a >= 1; a--) {
-        i = q;
-        q = i / dims.v[a];
-        off += (i - q * dims.v[a]) * st.v[a];
-    }
+    BCAST_STEP(6)
+    BCAST_STEP(5)
+    BCAST_STEP(4)
+    BCAST_STEP(3)
+    BCAST_STEP(2)
+    BCAST_STEP(1)
     return off + q * st.v[0];
 }
 

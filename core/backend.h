@@ -186,6 +186,14 @@ void clg_padded_shape(const clg_node *n, int64_t out[CLG_MAX_DIMS]);
  * memory plan's liveness and a backend's fusion agree through it. */
 int clg_op_forward_source(clg_op op);
 void clg_broadcast_strides(const clg_node *in, const clg_node *out, int64_t strides[CLG_MAX_DIMS]);
+/* The same walk in fewer axes: drops extent-1 axes and merges two
+ * neighbours where each of the nst operands steps through them as one
+ * (its stride along the outer is the inner's times the inner's extent: a
+ * contiguous run, or 0 along both). dims and each st[k] are rewritten,
+ * right-aligned, padded on the left with extent 1 and stride 0; index
+ * arithmetic over them then splits the index at fewer axes (an integer
+ * division each). Returns how many axes are left. */
+int clg_collapse_axes(int64_t dims[CLG_MAX_DIMS], int nst, int64_t *const *st);
 
 /* A backend as the registry knows it. Each backend defines one, named
  * clg_<name>_backend, and core/backends.def lists them: the order in which

@@ -287,6 +287,32 @@ void clg_padded_shape(const clg_node *n, int64_t out[CLG_MAX_DIMS])
     for (int d = 0; d < CLG_MAX_DIMS; d++) out[d] = d < pad ? 1 : n->shape[d - pad];
 }
 
+int clg_collapse_axes(int64_t dims[CLG_MAX_DIMS], int nst, int64_t *const *st)
+{
+    enum { MAX_ST = 4 };
+    int64_t d[CLG_MAX_DIMS], s[MAX_ST][CLG_MAX_DIMS];
+    int n = 0; /* axes kept, innermost first */
+    if (nst > MAX_ST) return CLG_MAX_DIMS; /* left as they are */
+    for (int a = CLG_MAX_DIMS - 1; a >= 0; a--) {
+        if (dims[a] == 1) continue;
+        bool merge = n > 0;
+        for (int k = 0; merge && k < nst; k++) merge = st[k][a] == s[k][n - 1] * d[n - 1];
+        if (merge) {
+            d[n - 1] *= dims[a];
+            continue;
+        }
+        d[n] = dims[a];
+        for (int k = 0; k < nst; k++) s[k][n] = st[k][a];
+        n++;
+    }
+    for (int j = 0; j < CLG_MAX_DIMS; j++) {
+        const int a = CLG_MAX_DIMS - 1 - j;
+        dims[a] = j < n ? d[j] : 1;
+        for (int k = 0; k < nst; k++) st[k][a] = j < n ? s[k][j] : 0;
+    }
+    return n;
+}
+
 void clg_broadcast_strides(const clg_node *in, const clg_node *out, int64_t strides[CLG_MAX_DIMS])
 {
     int64_t ins[CLG_MAX_DIMS], outs[CLG_MAX_DIMS];

@@ -34,6 +34,7 @@ static clg_status run_binary(clg_cl_backend *be, int k, const clg_node *A, const
     clg_padded_shape(Y, dims);
     clg_broadcast_strides(A, Y, sa);
     clg_broadcast_strides(B, Y, sb);
+    clg_collapse_axes(dims, 2, (int64_t *const[]){sa, sb});
     cl_long8 d8 = clg_cl_long8(dims), a8 = clg_cl_long8(sa), b8 = clg_cl_long8(sb);
     clg_karg args[] = {ARG(a), ARG(b), ARG(y), ARG(n), ARG(d8), ARG(a8), ARG(b8), ARG(c)};
     return clg_cl_launch(be, k + 1, args, 8, (size_t)n, 0);
@@ -55,6 +56,7 @@ static clg_status run_where(clg_cl_backend *be, const clg_node *C, const clg_nod
     clg_broadcast_strides(C, Y, sc);
     clg_broadcast_strides(A, Y, sa);
     clg_broadcast_strides(B, Y, sb);
+    clg_collapse_axes(dims, 3, (int64_t *const[]){sc, sa, sb});
     cl_long8 d8 = clg_cl_long8(dims), c8 = clg_cl_long8(sc), a8 = clg_cl_long8(sa), b8 = clg_cl_long8(sb);
     clg_karg args[] = {ARG(c), ARG(a), ARG(b), ARG(y), ARG(n), ARG(d8), ARG(c8), ARG(a8), ARG(b8)};
     return clg_cl_launch(be, K_where_bc, args, 9, (size_t)n, 0);
@@ -174,6 +176,7 @@ clg_status clg_cl_basic(clg_cl_backend *b, const clg_node *nodes, const clg_node
         int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
         clg_padded_shape(n, dims);
         clg_broadcast_strides(s0, n, st);
+        clg_collapse_axes(dims, 1, (int64_t *const[]){st});
         cl_mem x = MEM(s0->buf), y = MEM(n->buf);
         cl_long cnt = n->numel;
         cl_long8 d8 = clg_cl_long8(dims), s8 = clg_cl_long8(st);

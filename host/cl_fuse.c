@@ -418,6 +418,7 @@ static void emit_load(text *t, const char *pad, const clg_node *in, int id, cons
     int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
     clg_padded_shape(shape, dims);
     clg_broadcast_strides(in, shape, st);
+    clg_collapse_axes(dims, 1, (int64_t *const[]){st});
     put_axes(t, pad, "dims", id, dims);
     put_axes(t, pad, "st", id, st);
     char bc[40];

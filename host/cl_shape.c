@@ -6,6 +6,7 @@ static clg_status permute(clg_cl_backend *b, const clg_node *x, const clg_node *
 {
     int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
     clg_permute_layout(x, y, dims, st);
+    clg_collapse_axes(dims, 1, (int64_t *const[]){st});
     cl_mem xm = MEM(x->buf), ym = MEM(y->buf);
     cl_long n = y->numel;
     cl_long8 d8 = clg_cl_long8(dims), s8 = clg_cl_long8(st);
