@@ -1074,6 +1074,36 @@ CLG_API clg_status clg_graph_set_training(clg_graph *g, int training);
 CLG_API clg_status clg_graph_get_rng_counter(const clg_graph *g, uint64_t *counter);
 CLG_API clg_status clg_graph_set_rng_counter(clg_graph *g, uint64_t counter);
 
+/* ---- Data parallelism in one process ------------------------------------ */
+
+/*
+ * Replicas: n graphs of one model (built by the same code, so the same
+ * parameters in the same order and shapes), each on its own context (any
+ * devices, any platforms) or several on one, each with clg_backward and
+ * usually an optimizer. Give each replica an equal slice of the batch
+ * (its inputs, set as usual) and a mean loss; clg_replicas_step then runs
+ * forward and backward on all of them (enqueued on every device before
+ * waiting for any), averages each parameter's gradient over the replicas
+ * on the host (in replica order, in double: the same bits whatever the
+ * timing; with equal slices, the gradient of the whole batch), writes the
+ * average into every replica and runs every replica's update. Create
+ * copies replica 0's parameters into the others, so they start and stay
+ * identical: bit for bit on one kind of device; across kinds (whose
+ * update kernels may round differently) by copying replica 0's
+ * parameters into the others after each update. Batch norm keeps its statistics per replica (PyTorch's
+ * DistributedDataParallel without SyncBatchNorm). Gradient accumulation
+ * (clg_optimizer_config.accumulate) is refused for now.
+ * Messages go to replica 0's context (a failing replica named with its
+ * device). Not thread-safe: one thread steps a replicas handle, and uses
+ * its graphs only between steps. The graphs must outlive it; destroying
+ * it leaves them as they are. Added in 0.3.
+ */
+typedef struct clg_replicas clg_replicas;
+CLG_API clg_status clg_replicas_create(clg_graph *const *graphs, int n, clg_replicas **out);
+CLG_API clg_status clg_replicas_step(clg_replicas *r);
+CLG_API int clg_replicas_count(const clg_replicas *r);
+CLG_API void clg_replicas_destroy(clg_replicas *r);
+
 /* ---- Tensor data ------------------------------------------------------- */
 
 CLG_API int clg_tensor_ndim(const clg_graph *g, clg_tensor t);
