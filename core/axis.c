@@ -20,9 +20,10 @@ static void keepdim_shape(const clg_node *x, int axis, int64_t shape[CLG_MAX_DIM
     shape[axis] = 1;
 }
 
-/* name: the public op's, for messages (argmax records a max_axis) */
+/* name: the public op's for messages, when not op's own (argmax records a max_axis) */
 static clg_tensor reduce_axis(clg_graph *g, const char *name, clg_op op, clg_tensor x, int axis, int keepdim)
 {
+    if (!name) name = clg_op_name(op);
     if (clg_graph_check(g, name) != CLG_OK || !clg_tensor_ok(g, x, name)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     int a;
@@ -50,19 +51,19 @@ static clg_tensor reduce_axis(clg_graph *g, const char *name, clg_op op, clg_ten
 
 clg_tensor clg_sum_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 {
-    return reduce_axis(g, clg_op_name(CLG_OP_SUM_AXIS), CLG_OP_SUM_AXIS, x, axis, keepdim);
+    return reduce_axis(g, NULL, CLG_OP_SUM_AXIS, x, axis, keepdim);
 }
 
 clg_tensor clg_mean_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 {
-    return reduce_axis(g, clg_op_name(CLG_OP_MEAN_AXIS), CLG_OP_MEAN_AXIS, x, axis, keepdim);
+    return reduce_axis(g, NULL, CLG_OP_MEAN_AXIS, x, axis, keepdim);
 }
 
 clg_tensor clg_max_axis(clg_graph *g, clg_tensor x, int axis, int keepdim)
 {
     if (clg_graph_check(g, clg_op_name(CLG_OP_MAX_AXIS)) != CLG_OK) return CLG_FAILED;
     clg_txn txn = clg_txn_begin(g); /* the node and its arg-max state */
-    return clg_txn_end_tensor(g, txn, reduce_axis(g, clg_op_name(CLG_OP_MAX_AXIS), CLG_OP_MAX_AXIS, x, axis, keepdim));
+    return clg_txn_end_tensor(g, txn, reduce_axis(g, NULL, CLG_OP_MAX_AXIS, x, axis, keepdim));
 }
 
 /* The max node's saved indices as an int32 tensor of its shape. */

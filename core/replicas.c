@@ -24,7 +24,6 @@
 #include "internal.h"
 #include "optim.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,19 +56,6 @@ static int params_of(const clg_graph *g, int32_t *ids)
     return k;
 }
 
-/* A refusal, its message in replica 0's context (none without a usable one). */
-static clg_status fail(clg_graph *g0, clg_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static clg_status fail(clg_graph *g0, clg_status s, const char *fmt, ...)
-{
-    if (!g0) return s;
-    char m[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
-    va_end(ap);
-    return clg_error(g0->ctx, s, "%s", m);
-}
-
 void clg_replicas_destroy(clg_replicas *r)
 {
     if (!r) return;
@@ -90,8 +76,8 @@ static clg_status match(clg_replicas *r, int i, const int32_t *ids0, int32_t *id
     clg_graph *g0 = r->g[0], *g = r->g[i];
     const char *f = "clg_replicas_create";
     if (params_of(g, NULL) != r->nparam) {
-        return fail(g0, CLG_ERR_SHAPE, "%s: replica %d has %d parameters, replica 0 has %d", f, i,
-                    params_of(g, NULL), r->nparam);
+        return clg_error(g0->ctx, CLG_ERR_SHAPE, "%s: replica %d has %d parameters, replica 0 has %d", f, i,
+                         params_of(g, NULL), r->nparam);
     }
     params_of(g, ids);
     for (int k = 0; k < r->nparam; k++) {
@@ -102,9 +88,10 @@ static clg_status match(clg_replicas *r, int i, const int32_t *ids0, int32_t *id
             char sa[96], sb[96];
             clg_shape_string(a->ndim, a->shape, sa, sizeof sa);
             clg_shape_string(b->ndim, b->shape, sb, sizeof sb);
-            return fail(g0, CLG_ERR_SHAPE, "%s: replica %d: parameter %d ('%s') is %s%s, replica 0's ('%s') %s%s", f, i,
-                        k, b->name, sb, b->grad >= 0 ? "" : " with no gradient", a->name, sa,
-                        a->grad >= 0 ? "" : " with no gradient");
+            return clg_error(g0->ctx, CLG_ERR_SHAPE,
+                             "%s: replica %d: parameter %d ('%s') is %s%s, replica 0's ('%s') %s%s", f, i, k, b->name,
+                             sb, b->grad >= 0 ? "" : " with no gradient", a->name, sa,
+                             a->grad >= 0 ? "" : " with no gradient");
         }
         r->param[(size_t)i * r->nparam + k] = clg_tref(g, ids[k]);
         r->grad[(size_t)i * r->nparam + k] = b->grad >= 0 ? clg_tref(g, b->grad) : CLG_NO_TENSOR;
@@ -117,20 +104,21 @@ clg_status clg_replicas_create(clg_graph *const *graphs, int n, clg_replicas **o
     const char *f = "clg_replicas_create";
     if (out) *out = NULL;
     clg_graph *g0 = graphs && n >= 1 && clg_graph_check(graphs[0], f) == CLG_OK ? graphs[0] : NULL;
+    clg_context *c0 = g0 ? g0->ctx : NULL; /* messages go there; none without it */
     if (!graphs || n < 1 || !out || !g0)
-        return fail(g0, CLG_ERR_INVALID_ARGUMENT, "%s: needs graphs, n >= 1 and out (n is %d)", f, n);
+        return clg_error(c0, CLG_ERR_INVALID_ARGUMENT, "%s: needs graphs, n >= 1 and out (n is %d)", f, n);
     for (int i = 0; i < n; i++) {
         if (clg_graph_check(graphs[i], f) != CLG_OK)
-            return fail(g0, CLG_ERR_INVALID_ARGUMENT, "%s: replica %d is not a live graph", f, i);
+            return clg_error(g0->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: replica %d is not a live graph", f, i);
         for (int j = 0; j < i; j++)
             if (graphs[j] == graphs[i])
-                return fail(g0, CLG_ERR_INVALID_ARGUMENT, "%s: replica %d is replica %d again", f, i, j);
+                return clg_error(g0->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: replica %d is replica %d again", f, i, j);
         if (!graphs[i]->has_backward)
-            return fail(g0, CLG_ERR_STATE, "%s: replica %d has no backward (clg_backward first)", f, i);
+            return clg_error(g0->ctx, CLG_ERR_STATE, "%s: replica %d has no backward (clg_backward first)", f, i);
         if (graphs[i]->optim && graphs[i]->optim->cfg.accumulate)
-            return fail(g0, CLG_ERR_UNSUPPORTED,
-                        "%s: replica %d accumulates gradients (clg_optimizer_config.accumulate), which replicas "
-                        "do not take yet", f, i);
+            return clg_error(g0->ctx, CLG_ERR_UNSUPPORTED,
+                             "%s: replica %d accumulates gradients (clg_optimizer_config.accumulate), which "
+                             "replicas do not take yet", f, i);
     }
     clg_replicas *r = calloc(1, sizeof *r);
     int np = params_of(g0, NULL);
