@@ -81,9 +81,9 @@ static const struct {
     group_fn fn;
     bool in_quick;
 } groups[] = {
-    {"startup", group_startup, true}, {"ceilings", group_ceilings, true}, {"ops", group_ops, true},
-    {"gemm", group_gemm, true},       {"optim", group_optim, true},       {"train", group_train, true},
-    {"tta", group_tta, false}, /* minutes per device: the full suite, or --group tta */
+#define GROUP_ROW(name, quick) {#name, group_##name, quick},
+    BENCH_GROUPS(GROUP_ROW)
+#undef GROUP_ROW
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 

@@ -72,7 +72,17 @@ bool bench_time_graph(clg_graph *g, int phases, int warmup, int repeat, bool hos
 void result_set_rate(result *r, double work, const char *unit, double ceiling);
 void result_fail(result *r, const char *fmt, ...);
 
+/* The groups, in the order they run and are reported: one list that
+ * clgrad-bench's table (bench.c), the report's order (report.c) and the
+ * JSON schema's check (schema.c) expand. X(name, in_quick): group_<name>
+ * appends its results to d; in_quick: part of --suite quick. */
+#define BENCH_GROUPS(X)                                                                                              \
+    X(startup, true) X(ceilings, true) X(ops, true) X(gemm, true) X(optim, true) X(train, true)                     \
+    X(scale, false) X(tta, false) /* scale: a minute per device; tta: minutes. The full suite or --group */
+#define BENCH_GROUP_NAME(name, quick) #name,
+
 /* The groups. Each appends results to d. */
+void group_scale(device_run *d, const bench_opts *o);
 void group_ceilings(device_run *d, const bench_opts *o);
 /* Part of the ceilings: the best GEMM rate over square sizes. */
 void ceilings_gemm(device_run *d, const bench_opts *o);

@@ -40,3 +40,10 @@ for r in 1 2; do
 done
 python3 bench/compare_runs.py "$OUT/fusion-ops-off-*.json" "$OUT/fusion-ops-on-*.json" | tee "$OUT/fusion-ops.md"
 python3 bench/compare_runs.py "$OUT/fusion-train-off-*.json" "$OUT/fusion-train-on-*.json" | tee "$OUT/fusion-train.md"
+# Data parallelism (issue 15) with a real second device: the GPU and the
+# machine's PoCL in one process, batch split by measured speed, one epoch
+# of the MLP; then the GPU alone for the same epoch.
+/tmp/b/bench/clgrad-train --model mlp --epochs 1 --device nvidia --device pocl --split speed \
+  --json "$OUT/train-gpu-pocl.json" 2>&1 | tee "$OUT/train-gpu-pocl.txt" || true
+/tmp/b/bench/clgrad-train --model mlp --epochs 1 --device nvidia --json "$OUT/train-gpu.json" 2>&1 \
+  | tee "$OUT/train-gpu.txt" || true

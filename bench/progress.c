@@ -14,7 +14,7 @@ double now_seconds(void)
 void progress_init(progress *p, FILE *out)
 {
     p->out = out;
-    p->tty = isatty(fileno(out)) != 0;
+    p->tty = out && isatty(fileno(out)) != 0; /* NULL: draws nothing (an MPI rank other than 0) */
     p->last_draw = 0;
 }
 

@@ -47,7 +47,7 @@ const result *bench_find(const device_run *d, const result *like)
     return NULL;
 }
 
-static const char *const group_order[] = {"startup", "ceilings", "ops", "gemm", "optim", "train", "tta"};
+static const char *const group_order[] = {BENCH_GROUPS(BENCH_GROUP_NAME)};
 #define NGROUP_ORDER (sizeof group_order / sizeof group_order[0])
 
 /* The rows of the table, the chart and the summaries: the union of every

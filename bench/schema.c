@@ -102,8 +102,8 @@ int bench_check_json(const char *path, char *err, size_t errlen)
         {"median_s", CLG_JSON_NUMBER, true}, {"min_s", CLG_JSON_NUMBER, true},  {"max_s", CLG_JSON_NUMBER, true},
         {"unit", CLG_JSON_STRING, false},         {"rate", CLG_JSON_NUMBER, true},   {"ratio_to_ceiling", CLG_JSON_NUMBER, true},
         {"check", CLG_JSON_STRING, false},        {"note", CLG_JSON_STRING, false}};
-    static const char *const groups[] = {"startup", "ceilings", "ops", "gemm", "optim", "train", "tta", NULL};
-    static const char *const units[] = {"GB/s", "GFLOP/s", "samples/s", "params/s", "ms", "kernels", "s", NULL};
+    static const char *const groups[] = {BENCH_GROUPS(BENCH_GROUP_NAME) NULL};
+    static const char *const units[] = {"GB/s", "GFLOP/s", "samples/s", "params/s", "ms", "kernels", "s", "%", NULL};
     static const char *const checks[] = {"ok", "FAILED", "skipped", NULL};
     static const char *const types[] = {"gpu", "cpu", "accelerator", "other", "host", NULL};
     const clg_json_value *root = &j.v[0];

@@ -10,8 +10,15 @@
  * statistics, and in its metadata the step, the loader's position and the
  * options) after every epoch; --resume continues one exactly, with the
  * options it recorded (bench/train_setup.c).
+ *
+ * Data parallelism (bench/fleet.c): --device given several times trains
+ * one replica per device, each on its slice of every batch; built with
+ * MPI, `mpirun -np N clgrad-train ...` trains one rank per process, each
+ * on the --device its local rank picks, and rank 0 evaluates, prints and
+ * writes the checkpoints.
  */
 #include "cli.h"
+#include "fleet.h"
 #include "models.h"
 #include "progress.h"
 #include "train.h"
@@ -20,17 +27,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef CLG_TRAIN_MPI
+#include <mpi.h>
+#endif
+
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 /* Errors are one line: a library message's line breaks (a device list,
  * a compiler log) become "; ". */
+static int rank = 0, ranks = 1; /* MPI's, when mpirun started this process */
+
 static int die(const char *fmt, const char *a, const char *b)
 {
     char msg[4096];
     snprintf(msg, sizeof msg, fmt, a, b);
     for (char *c = msg; *c; c++)
         if (*c == '\n') *c = ';';
-    fprintf(stderr, "clgrad-train: %s\n", msg);
+    if (ranks > 1) fprintf(stderr, "clgrad-train: rank %d: %s\n", rank, msg);
+    else fprintf(stderr, "clgrad-train: %s\n", msg);
     return 1;
 }
 
@@ -51,7 +65,13 @@ static const cli_option cli_options[] = {
     {"epochs", "N", "from 1 to 100000; default 10"},
     {"batch", "N", "from 1 to 65536; default 64"},
     {"width", "N", "hidden width (mlp) or first channels (cnn, resnet), from 1 to 1024; default 32"},
-    {"device", "SPEC", "default $CLGRAD_DEVICE, else the first GPU, else the first OpenCL device"},
+    {"device", "SPEC", "default $CLGRAD_DEVICE, else the first GPU, else the first OpenCL device; repeat it to "
+                       "train on several devices at once (data parallel), or under mpirun to give each local rank "
+                       "its own (the rank's local number picks, cycling)"},
+    {"split", "HOW", "how several devices share a batch: even, or speed (in proportion to each one's measured "
+                     "forward and backward time); default even"},
+    {"timeout", "S", "under mpirun: seconds a rank waits for the others before it stops the job, from 1 to "
+                     "86400; default 300"},
     {"seed", "S", "from 0 to 2147483647; default 1"},
     {"data", "DIR", "the gzip'd IDX files; default " DEFAULT_DATA},
     {"limit", "N", "the first N training images (and N/6, at least 1000, test images); default all"},
@@ -62,7 +82,7 @@ static const cli_option cli_options[] = {
     {"target-accuracy", "A", "stop after the first epoch whose test accuracy reaches A (0 to 1), and report the time "
                              "to it (clgrad-bench's tta group); --epochs is the cap"},
 };
-enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_WEIGHT_DECAY, O_LABEL_SMOOTHING, O_AUGMENT, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SEED, O_DATA,
+enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_WEIGHT_DECAY, O_LABEL_SMOOTHING, O_AUGMENT, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SPLIT, O_TIMEOUT, O_SEED, O_DATA,
        O_LIMIT, O_SAVE, O_RESUME, O_JSON, O_STOP_AFTER, O_TARGET };
 static const unsigned recorded[] = {
     [O_MODEL] = GIVEN_MODEL, [O_OPTIMIZER] = GIVEN_OPTIMIZER, [O_LR] = GIVEN_LR,         [O_SCHEDULE] = GIVEN_SCHEDULE,
@@ -75,16 +95,18 @@ static const unsigned recorded[] = {
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.model = "mlp", .optimizer = "adam", .schedule = "constant", .data = DEFAULT_DATA, .lr = -1,
-                   .epochs = 10, .batch = 64, .width = 32, .seed = 1, .augment = "none", .weight_decay = -1};
+                   .epochs = 10, .batch = 64, .width = 32, .seed = 1, .augment = "none", .weight_decay = -1,
+                   .split = "even", .timeout = 300, .ranks = ranks};
     cli c;
     cli_init(&c, "clgrad-train", NULL,
-             "Fashion-MNIST end to end on one device: per epoch the training loss, test accuracy and time,\n"
-             "then a summary naming the device.",
+             "Fashion-MNIST end to end on one device or several: per epoch the training loss, test accuracy\n"
+             "and time, then a summary naming the device.",
              cli_options, sizeof cli_options / sizeof cli_options[0]);
     static const char *const models[] = {"mlp", "cnn", "resnet", NULL};
     static const char *const augments[] = {"none", "crop-flip", NULL};
     static const char *const optimizers[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", NULL};
     static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
+    static const char *const splits[] = {"even", "speed", NULL};
     const char *v;
     int k;
     while ((k = cli_next(&c, argc, argv, &v)) >= 0) {
@@ -125,7 +147,13 @@ static int parse(int argc, char **argv, options *o)
         case O_SEED: ok = cli_long(&c, "seed", v, 0, 2147483647, &n), o->seed = (uint64_t)n; break;
         case O_LIMIT: ok = cli_long(&c, "limit", v, 1, 100000000, &n), o->limit = (long)n; break;
         case O_STOP_AFTER: ok = cli_long(&c, "stop-after", v, 1, 100000, &n), o->stop_after = (int)n; break;
-        case O_DEVICE: o->device = v; break;
+        case O_DEVICE:
+            ok = o->ndevices < 8;
+            if (!ok) cli_fail(&c, "--device at most 8 times");
+            else o->devices[o->ndevices++] = v;
+            break;
+        case O_SPLIT: ok = cli_choice(&c, "split", v, splits) >= 0, o->split = v; break;
+        case O_TIMEOUT: ok = cli_double(&c, "timeout", v, 1, 86400, "from 1 to 86400", &o->timeout); break;
         case O_DATA: o->data = v; break;
         case O_SAVE: o->save = v; break;
         case O_RESUME: o->resume = v; break;
@@ -140,6 +168,8 @@ static int parse(int argc, char **argv, options *o)
         if (!ok) return 2;
     }
     if (k != CLI_END) return k == CLI_EXIT_OK ? -1 : 2;
+    if (o->ndevices == 0) o->devices[o->ndevices++] = NULL; /* the default device */
+    o->device = o->devices[0];
     return 0;
 }
 
@@ -308,7 +338,7 @@ static int evaluate(clg_context *ctx, model *m, const split *test, const float *
     return rc;
 }
 
-static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loader *l)
+static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loader *l, int devices)
 {
     int64_t step, epoch, batch;
     clg_meta *meta = NULL;
@@ -326,7 +356,8 @@ static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loa
                     clg_meta_set_i64(meta, "loader_epoch", epoch) || clg_meta_set_i64(meta, "loader_batch", batch) ||
                     clg_meta_set(meta, "augment", o->augment) || clg_meta_set_f64(meta, "weight_decay", o->weight_decay) ||
                     clg_meta_set_f64(meta, "label_smoothing", o->label_smoothing) ||
-                    clg_meta_set_u64(meta, "rng_counter", rng)))
+                    clg_meta_set_u64(meta, "rng_counter", rng) || clg_meta_set_i64(meta, "ranks", ranks) ||
+                    clg_meta_set_i64(meta, "devices", devices)))
         rc = die("out of memory", NULL, NULL);
     if (rc == 0) rc = check(ctx, clg_checkpoint_save_meta(m->g, o->save, meta));
     clg_meta_destroy(meta);
@@ -355,14 +386,34 @@ static int resume_checkpoint(clg_context *ctx, model *m, const options *o, clg_l
     return rc;
 }
 
-int main(int argc, char **argv)
+/* Under MPI, what every rank adds up at the end of an epoch: its loss
+ * sums (rank 0 prints them for the whole batch). */
+static void epoch_sums(double *v, int n)
+{
+#ifdef CLG_TRAIN_MPI
+    if (ranks > 1) MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+#else
+    (void)v, (void)n;
+#endif
+}
+
+static int train(int argc, char **argv, void *comm)
 {
     options o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc; /* -1: --help or --version answered */
+    if (ranks > 1) { /* one device per rank: the local rank picks */
+        const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+        if (!lr) lr = getenv("MPI_LOCALRANKID");
+        int local = lr ? atoi(lr) : rank;
+        o.device = o.devices[local % o.ndevices];
+        o.devices[0] = o.device;
+        o.ndevices = 1;
+    }
+    const bool lead = rank == 0; /* prints, evaluates, writes */
     /* before the data is loaded: a bad path or option fails at once */
-    if (o.save && (rc = check_output_path("--save", o.save))) return rc;
-    if (o.json && (rc = check_output_path("--json", o.json))) return rc;
+    if (lead && o.save && (rc = check_output_path("--save", o.save))) return rc;
+    if (lead && o.json && (rc = check_output_path("--json", o.json))) return rc;
     if (o.resume && (rc = resume_options(&o, default_lr))) return rc;
     split train, test;
     if (load_split(o.data, "train", o.limit, &train)) return 1;
@@ -374,8 +425,9 @@ int main(int argc, char **argv)
     clg_loader_options lo = {.batch_size = o.batch, .seed = o.seed, .shuffle = 1, .drop_last = 1,
                              .normalize = CLG_NORMALIZE_COMPUTE};
     clg_loader *loader = NULL;
+    fleet fl = {0};
     clg_context *ctx = NULL;
-    model m = {0}, ev = {0};
+    model *m = &fl.m[0], ev = {0};
     float *mean = malloc(784 * sizeof(float)), *std = malloc(784 * sizeof(float));
     float *x = malloc((size_t)o.batch * 784 * sizeof(float));
     int32_t *y = malloc((size_t)o.batch * sizeof(int32_t));
@@ -397,55 +449,65 @@ int main(int argc, char **argv)
     }
     clg_optimizer_config cfg;
     if ((rc = optimizer_config(&o, steps_per_epoch, &cfg))) goto done;
-    if (clg_context_create(o.device, &ctx) != CLG_OK) {
-        rc = die("%s", clg_context_errmsg(ctx), NULL);
-        goto done;
-    }
-    /* no weight decay for biases and batch norm parameters: a group of their own */
-    clg_optimizer_config flat_cfg = cfg;
-    flat_cfg.weight_decay = 0;
-    if (model_build(ctx, o.model, o.batch, o.width, o.seed, !strcmp(o.augment, "crop-flip"),
-                    (float)o.label_smoothing, &m) != CLG_OK ||
-        clg_optimizer_groups(m.g, &cfg, cfg.weight_decay > 0 && m.nflat > 0,
-                             &(clg_optimizer_group){&flat_cfg, m.nflat, m.flat}) != CLG_OK ||
-        model_build_eval(ctx, o.model, EVAL_BATCH, o.width, &m, &ev) != CLG_OK) {
+    fleet_spec fs = {o.model, o.batch, o.width, !strcmp(o.augment, "crop-flip"), o.seed, (float)o.label_smoothing,
+                     &cfg, o.devices, o.ndevices, !strcmp(o.split, "speed"), rank, ranks, comm, o.timeout};
+    if ((rc = fleet_build(&fl, &fs))) goto done;
+    ctx = fl.ctx[0];
+    if (model_build_eval(ctx, o.model, EVAL_BATCH, o.width, m, &ev) != CLG_OK) {
         rc = die("%s", clg_context_errmsg(ctx), NULL);
         goto done;
     }
     int first_epoch = 0;
-    if (o.resume && (rc = resume_checkpoint(ctx, &m, &o, loader, &first_epoch))) goto done;
-    if (o.json && !(json = output_begin(o.json, &json_out))) {
+    for (int i = 0; o.resume && i < fl.n; i++) /* every replica continues the same parameters and state */
+        if ((rc = resume_checkpoint(fl.ctx[i], &fl.m[i], &o, loader, &first_epoch))) goto done;
+    if (lead && o.json && !(json = output_begin(o.json, &json_out))) {
         rc = die("cannot write %s", o.json, NULL);
         goto done;
     }
 
-    printf("clgrad-train: %s (%lld parameters), %s, lr %g, weight decay %g, %s schedule, batch %d, augment %s, "
-           "label smoothing %g, on %s\n",
-           o.model, (long long)m.nparams, o.optimizer, (double)cfg.lr, (double)cfg.weight_decay, o.schedule, o.batch,
-           o.augment, o.label_smoothing, clg_context_device(ctx));
-    printf("matrix products: %s\n", clg_context_gemm(ctx));
-    printf("data: %lld training and %lld test images from %s\n", (long long)train.images->shape[0],
-           (long long)test.images->shape[0], o.data);
-    clg_memory mem;
-    if (clg_graph_memory(m.g, &mem) == CLG_OK)
-        printf("device memory: %.1f MB (parameters %.1f, optimizer state %.1f, inputs %.1f, activations %.1f, "
-               "workspaces %.1f; %.1f MB with a buffer per tensor)\n",
-               mem.total / 1e6, mem.parameters / 1e6, mem.optimizer_state / 1e6, mem.inputs / 1e6,
-               mem.activations / 1e6, mem.workspaces / 1e6, mem.unplanned_total / 1e6);
-    fflush(stdout);
+    char where[1024];
+    int at = snprintf(where, sizeof where, "%s", clg_context_device(ctx));
+    for (int i = 1; i < fl.n && at < (int)sizeof where; i++)
+        at += snprintf(where + at, sizeof where - (size_t)at, " + %s", clg_context_device(fl.ctx[i]));
+    if (ranks > 1 && at < (int)sizeof where)
+        snprintf(where + at, sizeof where - (size_t)at, " (rank 0 of %d ranks)", ranks);
+    if (lead) {
+        printf("clgrad-train: %s (%lld parameters), %s, lr %g, weight decay %g, %s schedule, batch %d, augment %s, "
+               "label smoothing %g, on %s\n",
+               o.model, (long long)m->nparams, o.optimizer, (double)cfg.lr, (double)cfg.weight_decay, o.schedule,
+               o.batch, o.augment, o.label_smoothing, where);
+        if (fl.n > 1 || ranks > 1) {
+            printf("data parallel: %d rank%s x %d device%s; rows per batch on this rank:", ranks, ranks > 1 ? "s" : "",
+                   fl.n, fl.n > 1 ? "s" : "");
+            for (int i = 0; i < fl.n; i++) printf(" %d", fl.rows[i]);
+            printf(" (%s); gradients averaged in %d bucket%s\n", fl.n > 1 ? o.split : "one device",
+                   clg_replicas_buckets(fl.r), clg_replicas_buckets(fl.r) == 1 ? "" : "s");
+        }
+        printf("matrix products: %s\n", clg_context_gemm(ctx));
+        printf("data: %lld training and %lld test images from %s\n", (long long)train.images->shape[0],
+               (long long)test.images->shape[0], o.data);
+        clg_memory mem;
+        if (clg_graph_memory(m->g, &mem) == CLG_OK)
+            printf("device memory: %.1f MB (parameters %.1f, optimizer state %.1f, inputs %.1f, activations %.1f, "
+                   "workspaces %.1f; %.1f MB with a buffer per tensor)%s\n",
+                   mem.total / 1e6, mem.parameters / 1e6, mem.optimizer_state / 1e6, mem.inputs / 1e6,
+                   mem.activations / 1e6, mem.workspaces / 1e6, mem.unplanned_total / 1e6,
+                   fl.n > 1 || ranks > 1 ? " on the first device" : "");
+        fflush(stdout);
+    }
     progress p;
-    progress_init(&p, stderr);
+    progress_init(&p, lead ? stderr : NULL);
     double t_start = now_seconds(), train_seconds = 0, final_acc = 0, to_target = 0;
     int epochs_run = 0, reached = 0;
     long long samples = 0;
     if (json) fprintf(json, "{\n  \"epochs\": [");
-    if (first_epoch >= o.epochs) {
+    if (first_epoch >= o.epochs && lead) {
         /* nothing left to train: the summary reports the checkpoint's model */
         if ((rc = evaluate(ctx, &ev, &test, mean, std, &final_acc))) goto done;
         printf("resumed: %s has finished all %d epochs; its test accuracy %.4f\n", o.resume, o.epochs, final_acc);
     }
     for (int e = first_epoch; e < o.epochs; e++) {
-        double t0 = now_seconds(), loss_sum = 0, first_sum = 0, last_sum = 0;
+        double t0 = now_seconds(), sums[3] = {0, 0, 0}; /* the epoch's loss, its first and last tenth */
         int64_t count, done_steps = 0, remaining = steps_per_epoch, tenth = steps_per_epoch / 10 > 0 ? steps_per_epoch / 10 : 1;
         int64_t already = 0, le, lb;
         if (clg_loader_position(loader, &le, &lb) == CLG_OK && le == e) already = lb;
@@ -454,71 +516,76 @@ int main(int argc, char **argv)
         snprintf(label, sizeof label, "epoch %d/%d", e + 1, o.epochs);
         while ((rc = check(ctx, clg_loader_next(loader, x, y, &count) == CLG_OK ? CLG_OK : CLG_ERR_INVALID_ARGUMENT)) == 0 &&
                count > 0) {
-            float loss;
-            rc = check(ctx, clg_tensor_set(m.g, m.x, x, (size_t)o.batch * 784));
-            rc = rc ? rc : check(ctx, clg_tensor_set_i32(m.g, m.labels, y, (size_t)o.batch));
-            rc = rc ? rc : check(ctx, clg_graph_run(m.g, CLG_RUN_ALL));
-            rc = rc ? rc : check(ctx, clg_tensor_get(m.g, m.loss, &loss, 1));
-            if (rc) goto done;
+            double loss;
+            if ((rc = fleet_step(&fl, x, y, &loss))) goto done;
             if (!isfinite(loss)) {
                 rc = die("the training loss is %s: lower --lr", isnan(loss) ? "NaN" : "infinite", NULL);
                 goto done;
             }
-            loss_sum += loss;
-            if (done_steps < tenth) first_sum += loss;
-            if (done_steps >= remaining - tenth) last_sum += loss;
+            sums[0] += loss;
+            if (done_steps < tenth) sums[1] += loss;
+            if (done_steps >= remaining - tenth) sums[2] += loss;
             done_steps++;
             samples += count;
             double el = now_seconds() - t0;
             progress_update(&p, label, (long)done_steps, (long)steps_per_epoch,
-                            el > 0 ? (double)(done_steps * o.batch) / el : 0, loss_sum / (double)done_steps);
+                            el > 0 ? (double)(done_steps * o.batch) / el : 0, sums[0] / (double)done_steps);
         }
         if (rc) goto done;
         double t_train = now_seconds() - t0;
         train_seconds += t_train;
         progress_clear(&p);
-        double acc;
-        if ((rc = evaluate(ctx, &ev, &test, mean, std, &acc))) goto done;
+        epoch_sums(sums, 3); /* every rank's rows: the whole batch's mean loss */
+        for (int k = 0; k < 3; k++) sums[k] /= ranks;
+        double acc = 0;
+        if (lead && (rc = evaluate(ctx, &ev, &test, mean, std, &acc))) goto done;
         final_acc = acc;
         int64_t nt = done_steps < tenth ? done_steps : tenth;
-        epoch_stats st = {done_steps ? loss_sum / (double)done_steps : 0, acc, now_seconds() - t0,
+        epoch_stats st = {done_steps ? sums[0] / (double)done_steps : 0, acc, now_seconds() - t0,
                           t_train > 0 ? (double)(done_steps * o.batch) / t_train : 0,
-                          nt ? first_sum / (double)nt : 0, nt ? last_sum / (double)nt : 0};
-        printf("epoch %2d/%d  train loss %.4f  test accuracy %.4f  %.1f s  (%.0f samples/s)\n", e + 1, o.epochs,
-               st.train_loss, st.test_accuracy, st.seconds, st.samples_per_s);
-        fflush(stdout);
+                          nt ? sums[1] / (double)nt : 0, nt ? sums[2] / (double)nt : 0};
+        if (lead) {
+            printf("epoch %2d/%d  train loss %.4f  test accuracy %.4f  %.1f s  (%.0f samples/s)\n", e + 1, o.epochs,
+                   st.train_loss, st.test_accuracy, st.seconds, st.samples_per_s);
+            fflush(stdout);
+        }
         if (json)
             fprintf(json, "%s\n    {\"epoch\": %d, \"train_loss\": %.6g, \"loss_first_tenth\": %.6g, "
                           "\"loss_last_tenth\": %.6g, \"test_accuracy\": %.6g, \"seconds\": %.4g, \"samples_per_s\": %.6g}",
                     e > first_epoch ? "," : "", e + 1, st.train_loss, st.loss_first, st.loss_last, st.test_accuracy,
                     st.seconds, st.samples_per_s);
-        if (o.save && (rc = save_checkpoint(ctx, &m, &o, loader))) goto done;
+        if (lead && o.save && (rc = save_checkpoint(ctx, m, &o, loader, fl.n))) goto done;
         epochs_run = e + 1;
         to_target += st.seconds;
-        if (o.target > 0 && acc >= o.target) {
+        /* rank 0's accuracy decides for every rank */
+        double stop = o.target > 0 && acc >= o.target;
+        epoch_sums(&stop, 1);
+        if (stop > 0) {
             reached = e + 1;
-            printf("target: test accuracy %.4f >= %.4g after epoch %d: %.1f s of training and evaluation\n", acc,
-                   o.target, reached, to_target);
+            if (lead)
+                printf("target: test accuracy %.4f >= %.4g after epoch %d: %.1f s of training and evaluation\n", acc,
+                       o.target, reached, to_target);
             break;
         }
         if (o.stop_after && e + 1 >= o.stop_after) break;
     }
-    if (o.target > 0 && !reached)
+    if (lead && o.target > 0 && !reached)
         printf("target: test accuracy %.4g not reached in %d epochs (final %.4f)\n", o.target, epochs_run, final_acc);
     double total = now_seconds() - t_start;
-    printf("summary: device %s; model %s; optimizer %s; epochs %d; final test accuracy %.4f; %.0f samples/s; "
-           "%.1f s\n",
-           clg_context_device(ctx), o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
-           train_seconds > 0 ? (double)samples / train_seconds : 0, total);
+    if (lead)
+        printf("summary: device %s; model %s; optimizer %s; epochs %d; final test accuracy %.4f; %.0f samples/s; "
+               "%.1f s\n",
+               where, o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
+               train_seconds > 0 ? (double)samples / train_seconds : 0, total);
     if (json) {
         fprintf(json, "\n  ],\n  \"summary\": {\"device\": \"");
-        for (const char *s = clg_context_device(ctx); *s; s++) {
-            if (*s == '"' || *s == '\\') fputc('\\', json);
-            fputc(*s, json);
+        for (const char *c = where; *c; c++) {
+            if (*c == '"' || *c == '\\') fputc('\\', json);
+            fputc(*c, json);
         }
-        fprintf(json, "\", \"model\": \"%s\", \"optimizer\": \"%s\", \"epochs\": %d, \"final_test_accuracy\": %.6g, "
-                      "\"samples_per_s\": %.6g, \"seconds\": %.4g",
-                o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
+        fprintf(json, "\", \"devices\": %d, \"ranks\": %d, \"model\": \"%s\", \"optimizer\": \"%s\", \"epochs\": %d, "
+                      "\"final_test_accuracy\": %.6g, \"samples_per_s\": %.6g, \"seconds\": %.4g",
+                fl.n, ranks, o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
                 train_seconds > 0 ? (double)samples / train_seconds : 0, total);
         if (o.target > 0) {
             fprintf(json, ", \"target_accuracy\": %.6g, \"reached_epoch\": %d, \"seconds_to_target\": ", o.target,
@@ -532,7 +599,7 @@ done:
     if (json && rc == 0 && output_commit(&json_out) != 0) rc = die("error writing %s", o.json, NULL);
     if (json && rc != 0) output_abandon(&json_out); /* complete or absent, never half */
     clg_loader_destroy(loader);
-    clg_context_destroy(ctx);
+    fleet_free(&fl);
     split_free(&train);
     split_free(&test);
     free(mean);
@@ -540,4 +607,27 @@ done:
     free(x);
     free(y);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+#ifdef CLG_TRAIN_MPI
+    /* MPI only when a launcher started this process: alone, clgrad-train
+     * never touches it */
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
+        MPI_Init(&argc, &argv);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+        MPI_Comm world = MPI_COMM_WORLD;
+        int rc = train(argc, argv, &world);
+        /* any rank's failure ends the job: the others may be waiting for
+         * it (its one line is on stderr; a checkpoint is renamed into place
+         * complete or not at all) */
+        int any = rc;
+        if (ranks > 1 && rc) MPI_Abort(MPI_COMM_WORLD, rc);
+        MPI_Finalize();
+        return any;
+    }
+#endif
+    return train(argc, argv, NULL);
 }

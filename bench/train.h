@@ -32,6 +32,12 @@ typedef struct options {
     double target; /* > 0: stop after the first epoch whose test accuracy reaches it */
     int epochs, batch, width, warmup, stop_after;
     long limit;
+    /* data parallelism: --device given n times (devices[0] is device),
+     * --split, and under mpirun the ranks and how long one waits */
+    const char *devices[8];
+    int ndevices, ranks;
+    const char *split;
+    double timeout;
     uint64_t seed;
     unsigned given;
 } options;

@@ -175,6 +175,21 @@ int resume_options(options *o, double (*default_lr)(const char *optimizer))
         }
     }
     if (rc == 0 && !(o->given & GIVEN_LR)) o->lr = lr;
+    /* recorded since 0.3.1: the same layout continues exactly (each replica's
+     * batch norm statistics, the sums' order); older runs had one of each */
+    int64_t ranks = 1, devices = 1;
+    if (rc == 0 && clg_meta_get(meta, "ranks") && clg_meta_get_i64(meta, "ranks", &ranks) != CLG_OK) rc = -1;
+    if (rc == 0 && clg_meta_get(meta, "devices") && clg_meta_get_i64(meta, "devices", &devices) != CLG_OK) rc = -1;
+    if (rc == 0 && (ranks != o->ranks || devices != o->ndevices)) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "%d rank%s x %d device%s", o->ranks, o->ranks > 1 ? "s" : "", o->ndevices,
+                 o->ndevices > 1 ? "s" : "");
+        snprintf(b, sizeof b, "%lld rank%s x %lld device%s", (long long)ranks, ranks > 1 ? "s" : "",
+                 (long long)devices, devices > 1 ? "s" : "");
+        fprintf(stderr, "clgrad-train: --resume: this run has %s, the checkpoint's had %s; resume with the same "
+                        "(mpirun -np, --device), so that it continues exactly\n", a, b);
+        rc = 2;
+    }
     if (rc < 0) {
         fprintf(stderr, "clgrad-train: --resume: %s lacks clgrad-train's metadata\n", o->resume);
         rc = 1;

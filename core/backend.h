@@ -126,7 +126,8 @@ typedef struct clg_backend_vtable {
     /* Whole-graph plans (NULL: the core calls run_node node by node).
      * plan_build gets the graph once its buffers are assigned and compiles
      * what it can (kernels chosen, arguments bound); plan_run enqueues the
-     * nodes of [0, count) whose phase is in phases, in order, and on an error
+     * nodes of [from, count) whose phase is in phases, in order (from is 0 or
+     * one past the last node of a fused group), and on an error
      * sets *failed to the node's index; plan_free releases a plan (runs in
      * flight may still use what it holds: the backend keeps that alive).
      * The core builds a plan again whenever the graph's nodes or buffers
@@ -134,8 +135,8 @@ typedef struct clg_backend_vtable {
      * constants, the training flag, RNG counters), and the plan must run
      * each node as run_node would with its fields now. */
     clg_status (*plan_build)(clg_backend *be, const clg_node *nodes, int32_t count, void **plan);
-    clg_status (*plan_run)(clg_backend *be, void *plan, const clg_node *nodes, int32_t count, int phases,
-                           int32_t *failed);
+    clg_status (*plan_run)(clg_backend *be, void *plan, const clg_node *nodes, int32_t from, int32_t count,
+                           int phases, int32_t *failed);
     void (*plan_free)(clg_backend *be, void *plan);
     /* Fusion (NULL: none): end[i] = the last node of the group that node i
      * runs in (i when it runs alone), for the nodes of [0, count); groups
@@ -144,6 +145,19 @@ typedef struct clg_backend_vtable {
      * alive until the group's last node; plan_build must form the same
      * groups. */
     void (*fusion)(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end);
+    /* Reads without waiting (NULL: the core reads with buffer_read): the
+     * read is enqueued after what was enqueued before it, *event set to a
+     * handle that read_wait waits for and releases (each exactly once).
+     * Lets data parallelism read a bucket of gradients while the rest of
+     * backward runs. */
+    clg_status (*buffer_read_start)(clg_backend *be, clg_buffer *buf, size_t offset, float *dst, size_t count,
+                                    void **event);
+    clg_status (*read_wait)(clg_backend *be, void *event);
+    /* Host memory the device transfers to and from fastest (pinned, mapped;
+     * NULL: the core uses malloc): count floats at *ptr, released with
+     * host_free(handle). */
+    clg_status (*host_alloc)(clg_backend *be, size_t count, float **ptr, void **handle);
+    void (*host_free)(clg_backend *be, void *handle);
 } clg_backend_vtable;
 
 struct clg_backend {

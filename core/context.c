@@ -19,6 +19,7 @@ const char *clg_status_string(clg_status s)
     case CLG_ERR_DEVICE: return "CLG_ERR_DEVICE";
     case CLG_ERR_BUILD: return "CLG_ERR_BUILD";
     case CLG_ERR_UNSUPPORTED: return "CLG_ERR_UNSUPPORTED";
+    case CLG_ERR_PEER: return "CLG_ERR_PEER";
     }
     return "CLG_ERR_UNKNOWN";
 }

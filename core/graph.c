@@ -503,7 +503,7 @@ int64_t clg_tensor_numel(const clg_graph *g, clg_tensor t)
 
 /* ---- running ---- */
 
-clg_status clg_graph_run(clg_graph *g, int phases)
+clg_status clg_graph_run_begin(clg_graph *g, int phases)
 {
     clg_status s = clg_graph_check(g, "clg_graph_run");
     if (s != CLG_OK) return s;
@@ -514,17 +514,23 @@ clg_status clg_graph_run(clg_graph *g, int phases)
      * before anything runs */
     if (!g->checked && (s = clg_graph_check_support(g)) != CLG_OK)
         return clg_error_wrap(g->ctx, s, "clg_graph_run: refused before any node ran");
-    clg_backend *be = g->ctx->be;
     if (g->replan && (phases & CLG_RUN_FORWARD)) clg_plan_release(g);
     if ((s = clg_plan_prepare(g)) != CLG_OK) return clg_error_wrap(g->ctx, s, "clg_graph_run");
     if (phases & CLG_RUN_UPDATE) clg_optim_begin_update(g);
     for (int32_t i = 0; i < g->n; i++)
         if (g->nodes[i].phase & phases) g->nodes[i].counter = g->runs;
+    return CLG_OK;
+}
+
+clg_status clg_graph_run_nodes(clg_graph *g, int phases, int32_t from, int32_t to)
+{
+    clg_backend *be = g->ctx->be;
+    clg_status s = CLG_OK;
     int32_t failed = -1;
     if (g->be_plan) {
-        s = be->vt->plan_run(be, g->be_plan, g->nodes, g->n, phases, &failed);
+        s = be->vt->plan_run(be, g->be_plan, g->nodes, from, to, phases, &failed);
     } else {
-        for (int32_t i = 0; i < g->n && s == CLG_OK; i++) {
+        for (int32_t i = from; i < to && s == CLG_OK; i++) {
             clg_node *n = &g->nodes[i];
             if (clg_op_family(n->op) == CLG_FAM_LEAF || !(n->phase & phases)) continue;
             s = be->vt->run_node(be, g->nodes, n);
@@ -544,14 +550,25 @@ clg_status clg_graph_run(clg_graph *g, int phases)
          * succeeded. An error the device meets later surfaces at the next
          * wait, after the step was counted. */
         if (phases & CLG_RUN_UPDATE) clg_optim_cancel_update(g);
-        return s;
     }
+    return s;
+}
+
+void clg_graph_run_end(clg_graph *g, int phases)
+{
     if (phases & CLG_RUN_FORWARD) {
         g->runs++;
         for (int32_t i = 0; i < g->n; i++) /* num_batches_tracked, as PyTorch counts it */
             if (g->nodes[i].op == CLG_OP_BATCHNORM && g->nodes[i].training) g->nodes[i].batches++;
     }
-    return CLG_OK;
+}
+
+clg_status clg_graph_run(clg_graph *g, int phases)
+{
+    clg_status s = clg_graph_run_begin(g, phases);
+    if (s == CLG_OK) s = clg_graph_run_nodes(g, phases, 0, g->n);
+    if (s == CLG_OK) clg_graph_run_end(g, phases);
+    return s;
 }
 
 clg_status clg_graph_wait(clg_graph *g)

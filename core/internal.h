@@ -146,6 +146,19 @@ void clg_graph_free_nodes(clg_graph *g);
  * Run by clg_graph_run, data access and clg_graph_memory when the graph
  * changed; clg_plan_release frees the pool. */
 clg_status clg_plan_prepare(clg_graph *g);
+
+/* clg_graph_run in three parts, so that data parallelism (core/replicas.c)
+ * can enqueue backward a segment at a time and read each bucket of
+ * gradients while the rest runs: begin checks, prepares and stamps the
+ * nodes of phases; run_nodes enqueues [from, to) of them and flushes (from
+ * and to at fused group boundaries: clg_graph_group_ends); end counts the
+ * run. */
+clg_status clg_graph_run_begin(clg_graph *g, int phases);
+clg_status clg_graph_run_nodes(clg_graph *g, int phases, int32_t from, int32_t to);
+void clg_graph_run_end(clg_graph *g, int phases);
+/* end[i]: the last node of the fused group node i runs in (i alone), as
+ * the backend groups g's nodes (g->n entries). */
+void clg_graph_group_ends(const clg_graph *g, int32_t *end);
 void clg_plan_release(clg_graph *g);
 
 /* Asks the backend whether it supports each of g's nodes (supports_op);

@@ -449,8 +449,7 @@ clg_status clg_plan_prepare(clg_graph *g)
     slots p = {0}, t = {0};
     int32_t failed_at = 0;
     if (!last || !gend || !where || !try_where || !offs || !offs_try || !own) goto oom;
-    for (int32_t i = 0; i < n; i++) gend[i] = i;
-    if (g->plan_on && be->vt->fusion) be->vt->fusion(be, g->nodes, n, gend);
+    clg_graph_group_ends(g, gend);
 
     /* kept tensors (through a view too): a buffer of their own */
     liveness(g, false, gend, last);
@@ -608,4 +607,11 @@ clg_status clg_graph_memory_sized(clg_graph *g, clg_memory *given, size_t size)
     memset(given, 0, size);
     memcpy(given, &m, size < sizeof m ? size : sizeof m);
     return CLG_OK;
+}
+
+void clg_graph_group_ends(const clg_graph *g, int32_t *end)
+{
+    clg_backend *be = g->ctx->be;
+    for (int32_t i = 0; i < g->n; i++) end[i] = i;
+    if (g->plan_on && be->vt->fusion) be->vt->fusion(be, g->nodes, g->n, end);
 }

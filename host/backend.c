@@ -122,6 +122,68 @@ static clg_status cl_read(clg_backend *be, clg_buffer *buf, size_t off, void *ds
     return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(CLB(be), err, "clEnqueueReadBuffer");
 }
 
+static clg_status cl_read_start(clg_backend *be, clg_buffer *buf, size_t off, float *dst, size_t count, void **event)
+{
+    cl_event ev = NULL;
+    cl_int err = clEnqueueReadBuffer(CLB(be)->queue, MEM(buf), CL_FALSE, off * 4, count * 4, dst, 0, NULL, &ev);
+    *event = ev;
+    return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(CLB(be), err, "clEnqueueReadBuffer(not waiting)");
+}
+
+static clg_status cl_read_wait(clg_backend *be, void *event)
+{
+    cl_event ev = event;
+    cl_int err = clWaitForEvents(1, &ev);
+    cl_int st = CL_COMPLETE;
+    if (err == CL_SUCCESS)
+        err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+    clReleaseEvent(ev);
+    if (err == CL_SUCCESS && st < 0) err = st; /* the read (or a kernel before it) failed */
+    return err == CL_SUCCESS ? CLG_OK : clg_cl_fail(CLB(be), err, "clWaitForEvents(a read)");
+}
+
+/* Pinned host memory: a buffer the runtime allocates on the host side,
+ * mapped once; GPUs copy to and from it by DMA without a staging copy. */
+typedef struct {
+    cl_mem mem;
+    void *ptr;
+} pinned;
+
+static void cl_host_free(clg_backend *be, void *handle)
+{
+    pinned *p = handle;
+    if (!p) return;
+    if (p->ptr) {
+        cl_event ev = NULL;
+        if (clEnqueueUnmapMemObject(CLB(be)->queue, p->mem, p->ptr, 0, NULL, &ev) == CL_SUCCESS && ev) {
+            clWaitForEvents(1, &ev);
+            clReleaseEvent(ev);
+        }
+    }
+    if (p->mem) clReleaseMemObject(p->mem);
+    free(p);
+}
+
+static clg_status cl_host_alloc(clg_backend *be, size_t count, float **ptr, void **handle)
+{
+    clg_cl_backend *b = CLB(be);
+    pinned *p = calloc(1, sizeof *p);
+    if (!p) return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "pinned host memory: out of host memory");
+    cl_int err;
+    p->mem = clCreateBuffer(b->context, CL_MEM_ALLOC_HOST_PTR, (count ? count : 1) * 4, NULL, &err);
+    if (err == CL_SUCCESS)
+        p->ptr = clEnqueueMapBuffer(b->queue, p->mem, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, (count ? count : 1) * 4,
+                                    0, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        p->ptr = NULL;
+        cl_host_free(be, p);
+        return clg_cl_fail(b, err, "pinned host memory (clCreateBuffer with CL_MEM_ALLOC_HOST_PTR, mapped)");
+    }
+    *ptr = p->ptr;
+    *handle = p;
+    return CLG_OK;
+}
+
 static clg_status cl_fill(clg_backend *be, clg_buffer *buf, float v, size_t count)
 {
     return count ? fill(CLB(be), MEM(buf), v, count) : CLG_OK;
@@ -281,6 +343,10 @@ static const clg_backend_vtable cl_vtable = {
     .plan_run = clg_cl_plan_run,
     .plan_free = clg_cl_plan_free,
     .fusion = clg_cl_fusion,
+    .buffer_read_start = cl_read_start,
+    .read_wait = cl_read_wait,
+    .host_alloc = cl_host_alloc,
+    .host_free = cl_host_free,
 };
 
 /* Kernel kern's local size: the largest power of two within the device's

@@ -86,7 +86,7 @@ typedef struct { size_t size; const void *ptr; } clg_karg;
 /* Plans (host/cl_plan.c): the vtable's plan_build, plan_run, plan_free;
  * the launch helpers record into b->rec while a plan is built. */
 clg_status clg_cl_plan_build(clg_backend *be, const clg_node *nodes, int32_t count, void **plan);
-clg_status clg_cl_plan_run(clg_backend *be, void *plan, const clg_node *nodes, int32_t count, int phases,
+clg_status clg_cl_plan_run(clg_backend *be, void *plan, const clg_node *nodes, int32_t from, int32_t count, int phases,
                            int32_t *failed);
 void clg_cl_plan_free(clg_backend *be, void *plan);
 clg_status clg_cl_record_launch(clg_cl_backend *b, int k, const clg_karg *args, int nargs, size_t global,

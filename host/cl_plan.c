@@ -294,12 +294,12 @@ static clg_status run_group(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_gr
     return clg_cl_fail(b, err, "clEnqueueNDRangeKernel(a fused kernel)");
 }
 
-clg_status clg_cl_plan_run(clg_backend *be, void *plan, const clg_node *nodes, int32_t count, int phases,
-                           int32_t *failed)
+clg_status clg_cl_plan_run(clg_backend *be, void *plan, const clg_node *nodes, int32_t from, int32_t count,
+                           int phases, int32_t *failed)
 {
     clg_cl_backend *b = CLB(be);
     cl_plan *p = plan;
-    for (int32_t i = 0; i < count && i < p->count; i++) {
+    for (int32_t i = from; i < count && i < p->count; i++) {
         const clg_node *n = &nodes[i];
         if (clg_op_family(n->op) == CLG_FAM_LEAF || !(n->phase & phases)) continue;
         clg_cl_node_plan *np = &p->np[i];

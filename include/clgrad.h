@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 3
-#define CLG_VERSION_PATCH 0
+#define CLG_VERSION_PATCH 1
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 /* Tensors have 0 (a scalar) to CLG_MAX_DIMS dimensions (4 before 0.3). */
@@ -64,7 +64,9 @@ typedef enum clg_status {
     CLG_ERR_OUT_OF_MEMORY,    /* host or device allocation failed */
     CLG_ERR_DEVICE,           /* an OpenCL call failed; message names the error */
     CLG_ERR_BUILD,            /* kernel build failed; message has the compiler log */
-    CLG_ERR_UNSUPPORTED       /* op or feature missing on this backend or device */
+    CLG_ERR_UNSUPPORTED,      /* op or feature missing on this backend or device */
+    CLG_ERR_PEER              /* another process of a data-parallel job failed or did not answer in time
+                                 (clg_reducer); added in 0.3.1 */
 } clg_status;
 
 typedef struct clg_context clg_context;
@@ -1074,7 +1076,7 @@ CLG_API clg_status clg_graph_set_training(clg_graph *g, int training);
 CLG_API clg_status clg_graph_get_rng_counter(const clg_graph *g, uint64_t *counter);
 CLG_API clg_status clg_graph_set_rng_counter(clg_graph *g, uint64_t counter);
 
-/* ---- Data parallelism in one process ------------------------------------ */
+/* ---- Data parallelism ---------------------------------------------------- */
 
 /*
  * Replicas: n graphs of one model (built by the same code, so the same
@@ -1082,27 +1084,68 @@ CLG_API clg_status clg_graph_set_rng_counter(clg_graph *g, uint64_t counter);
  * devices, any platforms) or several on one, each with clg_backward and
  * usually an optimizer. Give each replica an equal slice of the batch
  * (its inputs, set as usual) and a mean loss; clg_replicas_step then runs
- * forward and backward on all of them (enqueued on every device before
- * waiting for any), averages each parameter's gradient over the replicas
- * on the host (in replica order, in double: the same bits whatever the
- * timing; with equal slices, the gradient of the whole batch), writes the
- * average into every replica and runs every replica's update. Create
- * copies replica 0's parameters into the others, so they start and stay
- * identical: bit for bit on one kind of device; across kinds (whose
- * update kernels may round differently) by copying replica 0's
- * parameters into the others after each update. Batch norm keeps its statistics per replica (PyTorch's
+ * forward and backward on all of them and averages each parameter's
+ * gradient over the replicas, as PyTorch's DistributedDataParallel does:
+ * the gradients are grouped into buckets of about
+ * clg_replicas_set_bucket_size bytes (1 MiB by default) in the order
+ * backward produces them, and each bucket is read from the devices
+ * (through pinned host memory where the backend has it) and summed while
+ * the devices run the rest of backward. The sums are in double in replica
+ * order, rounded once: the same bits whatever the timing; with equal
+ * slices, the gradient of the whole batch. The average is written into
+ * every replica, which then runs its update. Create copies replica 0's
+ * parameters into the others, so they start and stay identical: bit for
+ * bit on one kind of device; across kinds (whose update kernels may round
+ * differently) by copying replica 0's parameters into the others after
+ * each update. Batch norm keeps its statistics per replica (PyTorch's
  * DistributedDataParallel without SyncBatchNorm). Gradient accumulation
  * (clg_optimizer_config.accumulate) is refused for now.
  * Messages go to replica 0's context (a failing replica named with its
  * device). Not thread-safe: one thread steps a replicas handle, and uses
  * its graphs only between steps. The graphs must outlive it; destroying
- * it leaves them as they are. Added in 0.3.
+ * it leaves them as they are. Added in 0.3; buckets, the reducer and
+ * clg_replicas_buckets in 0.3.1.
  */
 typedef struct clg_replicas clg_replicas;
 CLG_API clg_status clg_replicas_create(clg_graph *const *graphs, int n, clg_replicas **out);
 CLG_API clg_status clg_replicas_step(clg_replicas *r);
 CLG_API int clg_replicas_count(const clg_replicas *r);
 CLG_API void clg_replicas_destroy(clg_replicas *r);
+CLG_API clg_status clg_replicas_set_bucket_size(clg_replicas *r, size_t bytes);
+/* Slices of unequal size (a fast device and a slow one): replica i takes
+ * rows[i] rows of the process's batch, and its gradient (of a mean loss)
+ * weighs rows[i] / the sum of rows; NULL: equal slices (the default).
+ * Every process of a reducer must have the same total. Added in 0.3.1. */
+CLG_API clg_status clg_replicas_set_rows(clg_replicas *r, const int64_t *rows);
+/* How many buckets a step has (0 on an error: the message is replica 0's). */
+CLG_API int clg_replicas_buckets(clg_replicas *r);
+
+/*
+ * A reducer sums the replicas' buckets across processes (machines), each
+ * process running the same replicas code on its own slice of the batch:
+ * clgrad_mpi.h makes one from an MPI communicator, and a program may
+ * write its own. Each step, for bucket b = 0, 1, ... in turn (the same
+ * buckets in the same order on every process), start is handed the
+ * bucket's sum over this process's replicas, count doubles, and begins
+ * summing them in place across the processes without waiting; wait(b)
+ * returns when data holds the total, which must be the same bits on every
+ * process (so that parameters stay identical). The gradients are then
+ * averaged over processes x replicas. Both return 0, or nonzero with a
+ * message in err (a peer that died or did not answer in time), which
+ * clg_replicas_step reports as CLG_ERR_PEER; after a failure, wait is
+ * still called for every bucket started. release(user) runs when the
+ * reducer is replaced or the replicas destroyed (NULL: nothing to free).
+ * clg_replicas_set_reducer(r, NULL) goes back to this process alone.
+ * Added in 0.3.1.
+ */
+typedef struct clg_reducer {
+    int processes;
+    void *user;
+    int (*start)(void *user, int bucket, double *data, size_t count, char *err, size_t errlen);
+    int (*wait)(void *user, int bucket, char *err, size_t errlen);
+    void (*release)(void *user);
+} clg_reducer;
+CLG_API clg_status clg_replicas_set_reducer(clg_replicas *r, const clg_reducer *reducer);
 
 /* ---- Tensor data ------------------------------------------------------- */
 

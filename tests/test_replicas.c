@@ -8,105 +8,36 @@
  * plus 1e-6 of the largest (the averaged gradient differs from the whole
  * batch's by the rounding of the two means, a few ulp; three steps of lr
  * 0.1 carry that into the weights). Two runs of the same replicas agree
- * bit for bit. Replica 0's parameters reach the others at create; the
- * refusals (parameters that differ, no backward, accumulation, a graph
- * twice) change nothing.
+ * bit for bit, and with buckets of one gradient each (segments of
+ * backward, reads while the rest runs) as with one bucket. Replica 0's
+ * parameters reach the others at create; the refusals (parameters that
+ * differ, no backward, accumulation, a graph twice) change nothing.
+ *
+ * Processes through a clg_reducer: two threads stand for two processes
+ * (each its own contexts and replicas), exchanging their buckets through
+ * a reducer of the tests' own (barriers, sums in process order), so the
+ * reducer contract is tested without MPI (tests/test_mpi.c runs the MPI
+ * one under mpirun): 2 processes x 2 replicas against one graph, equal
+ * across processes bit for bit; a reducer that fails, at the start or the
+ * wait of a bucket, gives CLG_ERR_PEER with its message, each started
+ * bucket is waited for, and the replicas step again afterwards.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_barrier_t */
 #include "util.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { B = 8, IN = 6, HID = 8, OUT = 3, STEPS = 3, MAXP = 4, MAXW = 512 };
-
-typedef struct {
-    clg_context *ctx;
-    clg_graph *g;
-    clg_tensor x, labels, p[MAXP];
-    int np, batch;
-} model;
-
-/* cnn: x [b, 1, 5, 5], conv 3x3 (2 channels, padding 1), relu, [b, 50] x
- * [50, 3]; else x [b, 6], [6, 8] + [8], relu, [8, 3] + [3]. */
-static void build(model *m, const char *spec, int batch, bool cnn)
-{
-    memset(m, 0, sizeof *m);
-    m->ctx = open_ctx(spec);
-    m->batch = batch;
-    CHECK_OK(m->ctx, clg_graph_create(m->ctx, &m->g));
-    clg_graph *g = m->g;
-    const int64_t nb = batch;
-    m->labels = clg_labels(g, 1, &nb);
-    clg_tensor logits;
-    if (cnn) {
-        const int64_t xs[4] = {batch, 1, 5, 5}, ws[4] = {2, 1, 3, 3}, two = 2, fc[2] = {50, OUT}, flat[2] = {batch, 50};
-        m->x = clg_input(g, 4, xs);
-        m->p[0] = clg_param(g, 4, ws);
-        m->p[1] = clg_param(g, 1, &two);
-        m->p[2] = clg_param(g, 2, fc);
-        m->np = 3;
-        clg_tensor h = clg_relu(g, clg_conv2d(g, m->x, m->p[0], m->p[1], 1, 1, 1, 1, 1, 1));
-        logits = clg_matmul(g, clg_reshape(g, h, 2, flat), m->p[2], 0, 0);
-    } else {
-        const int64_t xs[2] = {batch, IN}, w1[2] = {IN, HID}, b1 = HID, w2[2] = {HID, OUT}, b2 = OUT;
-        m->x = clg_input(g, 2, xs);
-        m->p[0] = clg_param(g, 2, w1);
-        m->p[1] = clg_param(g, 1, &b1);
-        m->p[2] = clg_param(g, 2, w2);
-        m->p[3] = clg_param(g, 1, &b2);
-        m->np = 4;
-        clg_tensor h = clg_relu(g, clg_add(g, clg_matmul(g, m->x, m->p[0], 0, 0), m->p[1]));
-        logits = clg_add(g, clg_matmul(g, h, m->p[2], 0, 0), m->p[3]);
-    }
-    clg_tensor loss = clg_softmax_cross_entropy(g, logits, m->labels);
-    CHECK_OK(m->ctx, clg_backward(g, loss));
-    clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_SGD);
-    c.lr = 0.1f;
-    c.momentum = 0.9f;
-    CHECK_OK(m->ctx, clg_optimizer(g, &c));
-}
-
-static void destroy(model *m) { clg_context_destroy(m->ctx); }
-
-static size_t numel(const model *m, int k) { return (size_t)clg_tensor_numel(m->g, m->p[k]); }
-
-static void init_params(model *m, uint64_t seed)
-{
-    rng_t r = {seed};
-    float v[MAXW];
-    for (int k = 0; k < m->np; k++) {
-        rng_fill(&r, v, numel(m, k), 0.1, 0.6, false);
-        CHECK_OK(m->ctx, clg_tensor_set(m->g, m->p[k], v, numel(m, k)));
-    }
-}
-
-/* Step s's batch of B rows; rows [first, first + m->batch) into m. */
-static void feed(model *m, int s, int first, bool cnn)
-{
-    const int per = cnn ? 25 : IN;
-    float x[B * 25];
-    int32_t l[B];
-    rng_t r = {1000 + (uint64_t)s};
-    rng_fill(&r, x, (size_t)(B * per), 0.1, 2.0, false);
-    for (int i = 0; i < B; i++) l[i] = (int32_t)(rng_next(&r) % OUT);
-    CHECK_OK(m->ctx, clg_tensor_set(m->g, m->x, x + first * per, (size_t)(m->batch * per)));
-    CHECK_OK(m->ctx, clg_tensor_set_i32(m->g, m->labels, l + first, (size_t)m->batch));
-}
-
-static size_t params(model *m, float *out)
-{
-    size_t k = 0;
-    for (int p = 0; p < m->np; p++) {
-        CHECK_OK(m->ctx, clg_tensor_get(m->g, m->p[p], out + k, numel(m, p)));
-        k += numel(m, p);
-    }
-    return k;
-}
+#include "replica_model.h"
 
 /* n replicas on specs[i] (batch B / n each), STEPS steps; their parameters
- * (checked equal across replicas) into out. */
-static size_t train_replicas(const char *const *specs, int n, bool cnn, float *out)
+ * (checked equal across replicas) into out. bucket: 0 for the default
+ * (one bucket: these models are small), else 1 byte (a bucket per
+ * gradient). */
+static size_t train_replicas(const char *const *specs, int n, bool cnn, size_t bucket, float *out)
 {
     model m[4];
     clg_graph *gs[4];
@@ -118,6 +49,8 @@ static size_t train_replicas(const char *const *specs, int n, bool cnn, float *o
     clg_replicas *r;
     CHECK_OK(m[0].ctx, clg_replicas_create(gs, n, &r));
     assert_int_equal(clg_replicas_count(r), n);
+    if (bucket) CHECK_OK(m[0].ctx, clg_replicas_set_bucket_size(r, bucket));
+    assert_int_equal(clg_replicas_buckets(r), bucket ? m[0].np : 1);
     for (int s = 0; s < STEPS; s++) {
         for (int i = 0; i < n; i++) feed(&m[i], s, i * (B / n), cnn);
         CHECK_OK(m[0].ctx, clg_replicas_step(r));
@@ -134,25 +67,11 @@ static size_t train_replicas(const char *const *specs, int n, bool cnn, float *o
     return k;
 }
 
-static size_t train_one(bool cnn, float *out)
-{
-    model m;
-    build(&m, "reference", B, cnn);
-    init_params(&m, 7);
-    for (int s = 0; s < STEPS; s++) {
-        feed(&m, s, 0, cnn);
-        CHECK_OK(m.ctx, clg_graph_run(m.g, CLG_RUN_ALL));
-    }
-    size_t k = params(&m, out);
-    destroy(&m);
-    return k;
-}
-
 static void check(const char *const *specs, int n, bool cnn)
 {
-    float want[MAXW], got[MAXW], again[MAXW];
+    float want[MAXW], got[MAXW], again[MAXW], split[MAXW];
     const size_t k = train_one(cnn, want);
-    assert_int_equal(train_replicas(specs, n, cnn, got), k);
+    assert_int_equal(train_replicas(specs, n, cnn, 0, got), k);
     char what[160];
     snprintf(what, sizeof what, "%s, %d replicas (%s, %s...) against one graph", cnn ? "cnn" : "mlp", n, specs[0],
              specs[1]);
@@ -167,8 +86,10 @@ static void check(const char *const *specs, int n, bool cnn)
     double moved = 0;
     for (size_t i = 0; i < k; i++) moved += (got[i] - init[i]) * (got[i] - init[i]);
     assert_true(moved > 1e-4);
-    assert_int_equal(train_replicas(specs, n, cnn, again), k);
+    assert_int_equal(train_replicas(specs, n, cnn, 0, again), k);
     if (memcmp(again, got, k * sizeof *got)) fail_msg("%s: two runs differ", what);
+    assert_int_equal(train_replicas(specs, n, cnn, 1, split), k);
+    if (memcmp(split, got, k * sizeof *got)) fail_msg("%s: a bucket per gradient differs from one bucket", what);
 }
 
 static void test_reference_replicas(void **state)
@@ -192,6 +113,257 @@ static void test_device_replicas(void **state)
         check(same, 2, true);
         check(mixed, 2, false);
     }
+}
+
+/* Slices of 6 and 2 rows, weighed by clg_replicas_set_rows, take one
+ * graph's steps; without the weights they do not (the equal average
+ * weighs the 2 rows as much as the 6). */
+static void unequal(const char *spec, bool cnn)
+{
+    float want[MAXW], got[MAXW];
+    const size_t k = train_one(cnn, want);
+    for (int weighed = 1; weighed >= 0; weighed--) {
+        model m[2];
+        const int rows[2] = {6, 2};
+        clg_graph *gs[2];
+        for (int i = 0; i < 2; i++) {
+            build(&m[i], i ? spec : "reference", rows[i], cnn);
+            init_params(&m[i], 7);
+            gs[i] = m[i].g;
+        }
+        clg_replicas *r;
+        CHECK_OK(m[0].ctx, clg_replicas_create(gs, 2, &r));
+        const int64_t rr[2] = {rows[0], rows[1]}, zero[2] = {6, 0};
+        assert_int_equal(clg_replicas_set_rows(r, zero), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(m[0].ctx, "replica 1 has 0 rows");
+        if (weighed) CHECK_OK(m[0].ctx, clg_replicas_set_rows(r, rr));
+        for (int s = 0; s < STEPS; s++) {
+            feed(&m[0], s, 0, cnn);
+            feed(&m[1], s, rows[0], cnn);
+            CHECK_OK(m[0].ctx, clg_replicas_step(r));
+        }
+        assert_int_equal(params(&m[0], got), k);
+        char what[128];
+        snprintf(what, sizeof what, "%s, 6 rows on the reference and 2 on %s, weighed", cnn ? "cnn" : "mlp", spec);
+        if (weighed) {
+            assert_close_scaled(got, want, k, 1e-5, 1e-6, what);
+        } else {
+            double d = 0;
+            for (size_t j = 0; j < k; j++) d = fmax(d, fabs(got[j] - want[j]));
+            assert_true(d > 1e-3);
+        }
+        clg_replicas_destroy(r);
+        for (int i = 0; i < 2; i++) destroy(&m[i]);
+    }
+}
+
+static void test_unequal_rows(void **state)
+{
+    (void)state;
+    unequal("reference", false);
+    unequal("reference", true);
+    char specs[8][32];
+    const int nd = test_opencl_devices(specs, 8);
+    for (int d = 0; d < nd; d++) unequal(specs[d], false);
+}
+
+/* ---- processes through a reducer ---- */
+
+enum { PROCS = 2, LOCAL = 2, MAXB = 8 };
+
+/* What the processes share: each bucket's sums, one pointer per process. */
+typedef struct {
+    pthread_barrier_t bar;
+    double *slot[PROCS][MAXB];
+    size_t count[PROCS][MAXB];
+} exchange;
+
+typedef struct {
+    exchange *x;
+    int rank;
+    int started, waited, released;
+    int fail_start, fail_wait; /* the bucket that fails (-1: none); no peer then */
+} peer;
+
+static int ex_start(void *user, int b, double *data, size_t count, char *err, size_t len)
+{
+    peer *p = user;
+    if (b == p->fail_start) {
+        snprintf(err, len, "process 1 hung up");
+        return 1;
+    }
+    p->started++;
+    if (!p->x) return 0;
+    if (b >= MAXB) {
+        snprintf(err, len, "more than %d buckets", MAXB);
+        return 1;
+    }
+    p->x->slot[p->rank][b] = data;
+    p->x->count[p->rank][b] = count;
+    return 0;
+}
+
+/* Every process has started b (first barrier), each sums the slots in
+ * process order, and none overwrites its data before all have read it
+ * (second barrier). */
+static int ex_wait(void *user, int b, char *err, size_t len)
+{
+    peer *p = user;
+    p->waited++;
+    if (b == p->fail_wait) {
+        snprintf(err, len, "no answer from process 1 in 30 s");
+        return 1;
+    }
+    if (!p->x) return 0;
+    exchange *x = p->x;
+    pthread_barrier_wait(&x->bar);
+    const size_t c = x->count[p->rank][b];
+    double *t = malloc((c ? c : 1) * sizeof *t);
+    bool same = true;
+    for (int q = 0; q < PROCS; q++) same &= x->count[q][b] == c;
+    for (size_t j = 0; t && same && j < c; j++) {
+        t[j] = 0;
+        for (int q = 0; q < PROCS; q++) t[j] += x->slot[q][b][j];
+    }
+    pthread_barrier_wait(&x->bar);
+    if (t && same) memcpy(x->slot[p->rank][b], t, c * sizeof *t);
+    free(t);
+    if (!same || !t) snprintf(err, len, "bucket %d: %s", b, !same ? "sizes differ between processes" : "no memory");
+    return !same || !t;
+}
+
+static void ex_release(void *user) { ((peer *)user)->released++; }
+
+typedef struct {
+    clg_replicas *r;
+    model *m; /* LOCAL of them */
+    int rank;
+    bool cnn;
+    clg_status status;
+} process;
+
+static void *run_process(void *arg)
+{
+    process *pr = arg;
+    const int per = B / (PROCS * LOCAL);
+    for (int s = 0; s < STEPS && pr->status == CLG_OK; s++) {
+        for (int i = 0; i < LOCAL && pr->status == CLG_OK; i++)
+            pr->status = feed_status(&pr->m[i], s, (pr->rank * LOCAL + i) * per, pr->cnn);
+        if (pr->status == CLG_OK) pr->status = clg_replicas_step(pr->r);
+    }
+    return NULL;
+}
+
+static void processes(const char *spec, bool cnn)
+{
+    model m[PROCS][LOCAL];
+    exchange x;
+    memset(&x, 0, sizeof x);
+    assert_int_equal(pthread_barrier_init(&x.bar, NULL, PROCS), 0);
+    peer peers[PROCS];
+    process pr[PROCS];
+    for (int p = 0; p < PROCS; p++) {
+        clg_graph *gs[LOCAL];
+        for (int i = 0; i < LOCAL; i++) {
+            build(&m[p][i], spec, B / (PROCS * LOCAL), cnn);
+            init_params(&m[p][i], 7); /* the same everywhere, as a broadcast from rank 0 would make them */
+            gs[i] = m[p][i].g;
+        }
+        peers[p] = (peer){&x, p, 0, 0, 0, -1, -1};
+        pr[p] = (process){NULL, m[p], p, cnn, CLG_OK};
+        CHECK_OK(m[p][0].ctx, clg_replicas_create(gs, LOCAL, &pr[p].r));
+        CHECK_OK(m[p][0].ctx, clg_replicas_set_bucket_size(pr[p].r, 1));
+        clg_reducer red = {PROCS, &peers[p], ex_start, ex_wait, ex_release};
+        CHECK_OK(m[p][0].ctx, clg_replicas_set_reducer(pr[p].r, &red));
+    }
+    pthread_t t[PROCS];
+    for (int p = 0; p < PROCS; p++) assert_int_equal(pthread_create(&t[p], NULL, run_process, &pr[p]), 0);
+    for (int p = 0; p < PROCS; p++) pthread_join(t[p], NULL);
+    for (int p = 0; p < PROCS; p++) {
+        if (pr[p].status != CLG_OK) fail_msg("process %d: %s", p, clg_context_errmsg(m[p][0].ctx));
+        assert_int_equal(peers[p].started, STEPS * m[p][0].np);
+        assert_int_equal(peers[p].waited, STEPS * m[p][0].np);
+    }
+    float want[MAXW], got[PROCS][MAXW];
+    const size_t k = train_one(cnn, want);
+    for (int p = 0; p < PROCS; p++) {
+        assert_int_equal(params(&m[p][0], got[p]), k);
+        if (p && memcmp(got[p], got[0], k * sizeof **got)) fail_msg("process %d differs from process 0 on %s", p, spec);
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s, %d processes x %d replicas on %s against one graph", cnn ? "cnn" : "mlp", PROCS,
+             LOCAL, spec);
+    assert_close_scaled(got[0], want, k, 1e-5, 1e-6, what);
+    for (int p = 0; p < PROCS; p++) {
+        clg_replicas_destroy(pr[p].r);
+        assert_int_equal(peers[p].released, 1);
+        for (int i = 0; i < LOCAL; i++) destroy(&m[p][i]);
+    }
+    pthread_barrier_destroy(&x.bar);
+}
+
+static void test_processes(void **state)
+{
+    (void)state;
+    processes("reference", false);
+    processes("reference", true);
+    char specs[8][32];
+    const int nd = test_opencl_devices(specs, 8);
+    for (int d = 0; d < nd; d++) processes(specs[d], true);
+}
+
+/* A reducer that fails: CLG_ERR_PEER with its message and the bucket;
+ * every bucket it started is waited for; the replicas step again once it
+ * is gone. */
+static void test_peer_failure(void **state)
+{
+    (void)state;
+    model m[2];
+    clg_graph *gs[2];
+    for (int i = 0; i < 2; i++) {
+        build(&m[i], "reference", B / 2, false);
+        init_params(&m[i], 7);
+        gs[i] = m[i].g;
+        feed(&m[i], 0, i * (B / 2), false);
+    }
+    clg_replicas *r;
+    CHECK_OK(m[0].ctx, clg_replicas_create(gs, 2, &r));
+    CHECK_OK(m[0].ctx, clg_replicas_set_bucket_size(r, 1));
+    peer p = {NULL, 0, 0, 0, 0, 1, -1};
+    clg_reducer red = {2, &p, ex_start, ex_wait, ex_release};
+    CHECK_OK(m[0].ctx, clg_replicas_set_reducer(r, &red));
+    assert_int_equal(clg_replicas_step(r), CLG_ERR_PEER);
+    ASSERT_MSG_HAS(m[0].ctx, "clg_replicas_step: starting to sum bucket 1 of 4");
+    ASSERT_MSG_HAS(m[0].ctx, "across 2 processes: process 1 hung up");
+    assert_int_equal(p.started, 1);
+    assert_int_equal(p.waited, 1);
+
+    peer q = {NULL, 0, 0, 0, 0, -1, 2};
+    clg_reducer red2 = {2, &q, ex_start, ex_wait, ex_release};
+    CHECK_OK(m[0].ctx, clg_replicas_set_reducer(r, &red2));
+    assert_int_equal(p.released, 1); /* replaced */
+    assert_int_equal(clg_replicas_step(r), CLG_ERR_PEER);
+    ASSERT_MSG_HAS(m[0].ctx, "summing bucket 2 of 4");
+    ASSERT_MSG_HAS(m[0].ctx, "no answer from process 1 in 30 s");
+    assert_int_equal(q.started, 4);
+    assert_int_equal(q.waited, 4);
+
+    clg_reducer bad = {0, NULL, NULL, NULL, NULL};
+    assert_int_equal(clg_replicas_set_reducer(r, &bad), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(m[0].ctx, "processes is 0");
+    bad.processes = 2;
+    assert_int_equal(clg_replicas_set_reducer(r, &bad), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(q.released, 0); /* a refused reducer leaves the one set */
+    assert_int_equal(clg_replicas_set_bucket_size(r, 0), CLG_ERR_INVALID_ARGUMENT);
+    CHECK_OK(m[0].ctx, clg_replicas_set_reducer(r, NULL));
+    assert_int_equal(q.released, 1);
+    assert_int_equal(clg_replicas_set_reducer(NULL, &red), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_replicas_set_bucket_size(NULL, 1), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_replicas_set_rows(NULL, NULL), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_replicas_buckets(NULL), 0);
+    CHECK_OK(m[0].ctx, clg_replicas_step(r));
+    clg_replicas_destroy(r);
+    for (int i = 0; i < 2; i++) destroy(&m[i]);
 }
 
 /* Refused: nothing changes (the parameters of replica 1 stay its own). */
@@ -262,6 +434,9 @@ int main(void)
         cmocka_unit_test(test_reference_replicas),
         cmocka_unit_test(test_device_replicas),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_unequal_rows),
+        cmocka_unit_test(test_processes),
+        cmocka_unit_test(test_peer_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
