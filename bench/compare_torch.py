@@ -139,6 +139,13 @@ TORCH_OPS = {
     "clamp": lambda x: torch.clamp(x, -1.0, 1.5),
     "pow": lambda x: torch.pow(x, 1.5),
     "softplus beta 2 threshold 3": lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+    # the learnable forms: a float zero point, rounded as clgrad rounds it
+    "fake quantize int8 per tensor": lambda x, s, z: torch._fake_quantize_learnable_per_tensor_affine(
+        x, s, z, -128, 127, 1.0),
+    "fake quantize uint8 per channel, learnable": lambda x, s, z: torch._fake_quantize_learnable_per_channel_affine(
+        x, s, z, 1, 0, 255, 0.5),
+    "fake quantize 4-bit symmetric, learnable scale": lambda x, s, z: torch._fake_quantize_learnable_per_tensor_affine(
+        x, s, z, -8, 7, 1.0),
     "sum": lambda x: torch.sum(x),
     "mean": lambda x: torch.mean(x),
     "mse loss": lambda a, b: F.mse_loss(a, b),

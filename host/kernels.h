@@ -31,7 +31,7 @@
     /* act */                                                                                      \
     X(leaky_relu) X(leaky_relu_backward) X(gelu) X(gelu_backward) X(silu) X(silu_backward)       \
     X(softplus) X(softplus_backward) X(gelu_erf) X(gelu_erf_backward) X(abs_forward)              \
-    X(abs_backward) X(clamp_forward) X(clamp_backward) X(pow_forward) X(pow_backward)            \
+    X(abs_backward) X(clamp_forward) X(clamp_backward) X(pow_forward) X(pow_backward) X(fake_quant_forward) X(fake_quant_backward)            \
     X(softplus_beta_forward) X(softplus_beta_backward)                                           \
     /* softmax */                                                                                  \
     X(softmax_fwd_rows) X(softmax_fwd_group) X(softmax_bwd_rows) X(softmax_bwd_group)            \

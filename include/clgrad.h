@@ -491,6 +491,34 @@ CLG_API clg_tensor clg_pow(clg_graph *g, clg_tensor x, float p);
  * beyond the threshold. */
 CLG_API clg_tensor clg_softplus_beta(clg_graph *g, clg_tensor x, float beta, float threshold);
 
+/*
+ * Fake quantization, for quantization-aware training, as PyTorch defines
+ * it (fake_quantize_per_tensor_affine, fake_quantize_per_channel_affine,
+ * and their learnable forms _fake_quantize_learnable_*):
+ *   zp = clamp(nearbyint(zero_point), quant_min, quant_max)
+ *   q  = clamp(nearbyint(x * (1 / scale)) + zp, quant_min, quant_max)
+ *   y  = (q - zp) * scale
+ * in float, rounding half to even, the reciprocal rounded to float first
+ * (PyTorch's inv_scale). scale and zero_point are tensors, so that
+ * observers or the optimizer update them on the device: one element each
+ * (0-d or [1]) quantizes per tensor (axis ignored); 1-D of x's extent along
+ * axis (negative counts from the end), per channel. Any integer range with
+ * quant_min < quant_max within [-32768, 65535]: 2 to 16 bits, affine or
+ * symmetric (the zero point says which). scale must be positive (0 or
+ * less gives inf or NaN, as in PyTorch).
+ * Gradients, PyTorch's: x's is straight-through, dy where
+ * nearbyint(x / scale) + zp lies in [quant_min, quant_max], else 0. Where
+ * scale and zero_point are parameters (learnable, LSQ), their gradients
+ * are grad_factor times, summed over each channel's elements,
+ *   scale:      dy (nearbyint(x / s) - x / s) inside, dy (quant_min - zp)
+ *               below, dy (quant_max - zp) above;
+ *   zero point: 0 inside, -dy scale outside.
+ * grad_factor: PyTorch's (1 for plain LSQ; 1 / sqrt(elements x quant_max)
+ * in the LSQ paper); finite. Added in 0.3.1.
+ */
+CLG_API clg_tensor clg_fake_quantize(clg_graph *g, clg_tensor x, clg_tensor scale, clg_tensor zero_point, int axis,
+                                     int quant_min, int quant_max, float grad_factor);
+
 /* softmax */
 
 /* Softmax and log-softmax along one axis (negative counts from the end),

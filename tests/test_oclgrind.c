@@ -156,6 +156,29 @@ static void test_elementwise(void **state)
         }
 }
 
+/* fake quantization per channel along the middle axis, learnable scale and
+ * zero point (uint8, zero points 100..150, x / scale up to 100: both sides
+ * clip), then per tensor with one-element parameters */
+static clg_tensor fake_quant_op(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    return clg_fake_quantize(g, in[0], in[1], in[2], arg ? 1 : 0, 0, 255, 0.5f);
+}
+
+static void test_fake_quantize(void **state)
+{
+    (void)state;
+    for (int per_channel = 1; per_channel >= 0; per_channel--) {
+        const int64_t c = per_channel ? 3 : 1;
+        gc_input in[3] = {{.ndim = 3, .shape = {2, 3, 5}, .param = true, .lo = 0.05, .hi = 4},
+                          {.ndim = 1, .shape = {c}, .param = true, .lo = 0.04, .hi = 0.08, .positive = true},
+                          {.ndim = 1, .shape = {c}, .param = true, .lo = 100, .hi = 150, .positive = true}};
+        gc_tol tol = gc_default_tol;
+        tol.grad_atol_of_max = 30 * U; /* scale's gradient sums 10 or 30 terms */
+        gc_check_devices(per_channel ? "fake_quantize per channel" : "fake_quantize per tensor", fake_quant_op,
+                         per_channel ? (void *)1 : NULL, in, 3, &tol, 300 + per_channel);
+    }
+}
+
 /* ---- ranks past 4 ---- */
 
 static clg_tensor permute6(clg_graph *g, clg_tensor x)
@@ -879,6 +902,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_devices_are_oclgrind),
         cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_fake_quantize),
         cmocka_unit_test(test_high_rank),
         cmocka_unit_test(test_axis_reductions),
         cmocka_unit_test(test_softmax),
