@@ -392,7 +392,7 @@ static clg_status sum_bucket(clg_replicas *r, int b)
     clg_status s = wait_reads(r, r->bk[b].first, r->bk[b].count, &failed);
     if (s != CLG_OK) return replica_failed(r, failed, s, "reading a gradient");
     const bucket *bk = &r->bk[b];
-    double *sum = r->sum + bk->offset;
+    double *sum = r->sum ? r->sum + bk->offset : NULL; /* NULL without a reducer: the average goes to staging */
     /* in blocks whose sums stay in L1: each gradient read once, the sum
      * written once (doubles, for the reducer) or the average at once
      * (floats, into replica 0's staging, which is read no more) */
