@@ -105,6 +105,26 @@ def gemm_case(dev, timer, repeat, group, m, n, k, ta, tb, ceiling):
 # fails when it misses a case). Where clgrad materialises a result that
 # PyTorch would leave a view (permute, transpose, slice), .contiguous()
 # makes PyTorch do the same copy.
+_OBSERVED = {}
+
+
+def observed_fake_quant(x, per_channel):
+    """PyTorch's FakeQuantize module, as clg_fake_quantize_observed: an
+    observer (moving-average per-channel symmetric int8, or min/max per-tensor
+    affine uint8) then fake quantization with its qparams. One module per
+    case and shape, made once."""
+    key = (per_channel, tuple(x.shape))
+    if key not in _OBSERVED:
+        q = torch.ao.quantization
+        if per_channel:
+            _OBSERVED[key] = q.FakeQuantize(observer=q.MovingAveragePerChannelMinMaxObserver, quant_min=-128,
+                                            quant_max=127, dtype=torch.qint8, qscheme=torch.per_channel_symmetric,
+                                            ch_axis=0)
+        else:
+            _OBSERVED[key] = q.FakeQuantize(observer=q.MinMaxObserver, quant_min=0, quant_max=255, dtype=torch.quint8)
+    return _OBSERVED[key](x)
+
+
 TORCH_OPS = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -146,6 +166,8 @@ TORCH_OPS = {
         x, s, z, 1, 0, 255, 0.5),
     "fake quantize 4-bit symmetric, learnable scale": lambda x, s, z: torch._fake_quantize_learnable_per_tensor_affine(
         x, s, z, -8, 7, 1.0),
+    "observed fake quant int8 sym per channel": lambda x: observed_fake_quant(x, True),
+    "observed fake quant uint8 per tensor": lambda x: observed_fake_quant(x, False),
     "sum": lambda x: torch.sum(x),
     "mean": lambda x: torch.mean(x),
     "mse loss": lambda a, b: F.mse_loss(a, b),

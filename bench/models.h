@@ -8,6 +8,12 @@
 #include <stdint.h>
 
 #define MODEL_MAX_BN 32
+#define MODEL_MAX_OBS 64
+
+/* Quantization-aware training (--qat): none; int8 fake quantization of the
+ * weights and activations; or the activations alone (the evaluation of
+ * int8 weights given as dequantized values). */
+enum { QAT_NONE = 0, QAT_INT8 = 1, QAT_ACTIVATIONS = 2 };
 
 typedef struct model {
     clg_graph *g;
@@ -26,6 +32,14 @@ typedef struct model {
      * ones a weight decay usually leaves alone */
     int nflat;
     clg_tensor flat[2 * MODEL_MAX_BN + 8];
+    /* QAT: every observer, its state named "<prefix>.min_val" and
+     * ".max_val"; weight the weight it quantizes (else CLG_NO_TENSOR),
+     * qparams its scales and zero points (clg_observer), kept for reading */
+    int qat, nobs;
+    struct {
+        char prefix[48];
+        clg_tensor weight, qparams;
+    } obs[MODEL_MAX_OBS];
 } model;
 
 /* kind "mlp": 784-256-128-10 with ReLU. kind "cnn": two blocks of conv 3x3
@@ -47,11 +61,36 @@ typedef struct model {
  * clg_softmax_cross_entropy). Records forward and backward; the caller
  * adds the optimizer. */
 clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, int augment,
-                       float label_smoothing, model *m);
+                       float label_smoothing, int qat, model *m);
+/* qat QAT_INT8: PyTorch's default QAT configuration (get_default_qat_qconfig,
+ * without reduce_range): every weight fake-quantized to int8 per output
+ * channel (symmetric, moving-average min/max observer), the input and
+ * every layer's output (after its ReLU) to uint8 per tensor (affine,
+ * moving-average min/max). Observers are named PyTorch's way:
+ * "<layer>.weight_fake_quant", "<layer>.activation_post_process",
+ * "quant.activation_post_process" for the input. Batch norm is not folded
+ * into the convolutions' weights (PyTorch's ConvBnReLU2d folds it). */
+
 /* The same network's forward pass at another batch size, in evaluation
- * mode, sharing train's parameters and batch norm statistics (no copies:
- * it follows train as it trains). */
+ * mode, sharing train's parameters, batch norm statistics and observers
+ * (no copies: it follows train as it trains). */
 clg_status model_build_eval(clg_context *ctx, const char *kind, int batch, int width, const model *train, model *m);
+/* As model_build_eval for a QAT model, but its weights are its own, not
+ * fake-quantized, and set from the int8 values q, scales and zero points
+ * of model_int8_weights ((q - zero point) scale): the deployed model. */
+clg_status model_build_int8_eval(clg_context *ctx, const char *kind, int batch, int width, const model *train,
+                                 model *m);
+
+/* QAT: the derived tensors a deployment reads, from an evaluation graph
+ * that has run (its observers frozen): for every observer
+ * "<prefix>.scale" (F32) and "<prefix>.zero_point" (I32), and for every
+ * weight "<weight>_int8" (I8, its shape), q = clamp(round(w / s) + zp),
+ * as the fake quantization rounds. *n arrays (at most 3 MODEL_MAX_OBS) and
+ * names; free with model_derived_free. */
+clg_status model_derived(const model *eval, int *n, char names[][64], clg_array **arrays);
+void model_derived_free(int n, clg_array **arrays);
+/* Sets the int8 evaluation graph's weights from the derived arrays. */
+clg_status model_set_int8_weights(model *m, int n, char names[][64], clg_array *const *arrays);
 
 
 #endif

@@ -62,6 +62,9 @@ static const cli_option cli_options[] = {
     {"label-smoothing", "F", "cross-entropy's label smoothing, from 0 to 1 (below 1); default 0"},
     {"augment", "NAME", "none, or crop-flip: random crop with padding 2 and horizontal flip on the device; "
                         "default none"},
+    {"qat", "NAME", "none, or int8: quantization-aware training (weights int8 per channel, activations uint8 per "
+                    "tensor, moving-average observers); checkpoints then also hold the int8 weights with every "
+                    "scale and zero point, and the summary the accuracy with the int8 weights; default none"},
     {"epochs", "N", "from 1 to 100000; default 10"},
     {"batch", "N", "from 1 to 65536; default 64"},
     {"width", "N", "hidden width (mlp) or first channels (cnn, resnet), from 1 to 1024; default 32"},
@@ -82,12 +85,12 @@ static const cli_option cli_options[] = {
     {"target-accuracy", "A", "stop after the first epoch whose test accuracy reaches A (0 to 1), and report the time "
                              "to it (clgrad-bench's tta group); --epochs is the cap"},
 };
-enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_WEIGHT_DECAY, O_LABEL_SMOOTHING, O_AUGMENT, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SPLIT, O_TIMEOUT, O_SEED, O_DATA,
+enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_WEIGHT_DECAY, O_LABEL_SMOOTHING, O_AUGMENT, O_QAT, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SPLIT, O_TIMEOUT, O_SEED, O_DATA,
        O_LIMIT, O_SAVE, O_RESUME, O_JSON, O_STOP_AFTER, O_TARGET };
 static const unsigned recorded[] = {
     [O_MODEL] = GIVEN_MODEL, [O_OPTIMIZER] = GIVEN_OPTIMIZER, [O_LR] = GIVEN_LR,         [O_SCHEDULE] = GIVEN_SCHEDULE,
     [O_WARMUP] = GIVEN_WARMUP, [O_WEIGHT_DECAY] = GIVEN_WEIGHT_DECAY, [O_AUGMENT] = GIVEN_AUGMENT,
-    [O_LABEL_SMOOTHING] = GIVEN_LABEL_SMOOTHING,
+    [O_LABEL_SMOOTHING] = GIVEN_LABEL_SMOOTHING, [O_QAT] = GIVEN_QAT,
     [O_EPOCHS] = GIVEN_EPOCHS,     [O_BATCH] = GIVEN_BATCH,   [O_WIDTH] = GIVEN_WIDTH,
     [O_SEED] = GIVEN_SEED,     [O_LIMIT] = GIVEN_LIMIT,       [O_STOP_AFTER] = 0,        [O_TARGET] = 0,
 };
@@ -95,7 +98,7 @@ static const unsigned recorded[] = {
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.model = "mlp", .optimizer = "adam", .schedule = "constant", .data = DEFAULT_DATA, .lr = -1,
-                   .epochs = 10, .batch = 64, .width = 32, .seed = 1, .augment = "none", .weight_decay = -1,
+                   .epochs = 10, .batch = 64, .width = 32, .seed = 1, .augment = "none", .qat = "none", .weight_decay = -1,
                    .split = "even", .timeout = 300, .ranks = ranks};
     cli c;
     cli_init(&c, "clgrad-train", NULL,
@@ -104,6 +107,7 @@ static int parse(int argc, char **argv, options *o)
              cli_options, sizeof cli_options / sizeof cli_options[0]);
     static const char *const models[] = {"mlp", "cnn", "resnet", NULL};
     static const char *const augments[] = {"none", "crop-flip", NULL};
+    static const char *const qats[] = {"none", "int8", NULL};
     static const char *const optimizers[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", NULL};
     static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
     static const char *const splits[] = {"even", "speed", NULL};
@@ -128,6 +132,7 @@ static int parse(int argc, char **argv, options *o)
             break;
         }
         case O_AUGMENT: ok = cli_choice(&c, "augment", v, augments) >= 0, o->augment = v; break;
+        case O_QAT: ok = cli_choice(&c, "qat", v, qats) >= 0, o->qat = v; break;
         case O_LABEL_SMOOTHING: {
             double e;
             ok = cli_double(&c, "label-smoothing", v, 0, 0.999999, "from 0 to below 1", &e);
@@ -338,7 +343,7 @@ static int evaluate(clg_context *ctx, model *m, const split *test, const float *
     return rc;
 }
 
-static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loader *l, int devices)
+static int save_checkpoint(clg_context *ctx, model *m, const model *ev, const options *o, clg_loader *l, int devices)
 {
     int64_t step, epoch, batch;
     clg_meta *meta = NULL;
@@ -357,9 +362,21 @@ static int save_checkpoint(clg_context *ctx, model *m, const options *o, clg_loa
                     clg_meta_set(meta, "augment", o->augment) || clg_meta_set_f64(meta, "weight_decay", o->weight_decay) ||
                     clg_meta_set_f64(meta, "label_smoothing", o->label_smoothing) ||
                     clg_meta_set_u64(meta, "rng_counter", rng) || clg_meta_set_i64(meta, "ranks", ranks) ||
-                    clg_meta_set_i64(meta, "devices", devices)))
+                    clg_meta_set_i64(meta, "devices", devices) || clg_meta_set(meta, "qat", o->qat)))
         rc = die("out of memory", NULL, NULL);
-    if (rc == 0) rc = check(ctx, clg_checkpoint_save_meta(m->g, o->save, meta));
+    if (rc == 0 && m->qat == QAT_NONE) rc = check(ctx, clg_checkpoint_save_meta(m->g, o->save, meta));
+    if (rc == 0 && m->qat != QAT_NONE) {
+        /* the deployment's tensors, from the evaluation graph that has just run */
+        static char names[3 * MODEL_MAX_OBS][64];
+        clg_array *arrays[3 * MODEL_MAX_OBS];
+        const char *nm[3 * MODEL_MAX_OBS];
+        int n = 0;
+        rc = check(ctx, model_derived(ev, &n, names, arrays));
+        for (int i = 0; i < n; i++) nm[i] = names[i];
+        if (rc == 0)
+            rc = check(ctx, clg_checkpoint_save_derived(m->g, o->save, meta, n, nm, (const clg_array *const *)arrays));
+        model_derived_free(n, arrays);
+    }
     clg_meta_destroy(meta);
     return rc;
 }
@@ -450,7 +467,8 @@ static int train(int argc, char **argv, void *comm)
     clg_optimizer_config cfg;
     if ((rc = optimizer_config(&o, steps_per_epoch, &cfg))) goto done;
     fleet_spec fs = {o.model, o.batch, o.width, !strcmp(o.augment, "crop-flip"), o.seed, (float)o.label_smoothing,
-                     &cfg, o.devices, o.ndevices, !strcmp(o.split, "speed"), rank, ranks, comm, o.timeout};
+                     &cfg, o.devices, o.ndevices, !strcmp(o.split, "speed"), rank, ranks, comm, o.timeout,
+                     !strcmp(o.qat, "int8") ? QAT_INT8 : QAT_NONE};
     if ((rc = fleet_build(&fl, &fs))) goto done;
     ctx = fl.ctx[0];
     if (model_build_eval(ctx, o.model, EVAL_BATCH, o.width, m, &ev) != CLG_OK) {
@@ -473,9 +491,9 @@ static int train(int argc, char **argv, void *comm)
         snprintf(where + at, sizeof where - (size_t)at, " (rank 0 of %d ranks)", ranks);
     if (lead) {
         printf("clgrad-train: %s (%lld parameters), %s, lr %g, weight decay %g, %s schedule, batch %d, augment %s, "
-               "label smoothing %g, on %s\n",
+               "label smoothing %g,%s on %s\n",
                o.model, (long long)m->nparams, o.optimizer, (double)cfg.lr, (double)cfg.weight_decay, o.schedule,
-               o.batch, o.augment, o.label_smoothing, where);
+               o.batch, o.augment, o.label_smoothing, m->qat ? " quantization-aware (int8)," : "", where);
         if (fl.n > 1 || ranks > 1) {
             printf("data parallel: %d rank%s x %d device%s; rows per batch on this rank:", ranks, ranks > 1 ? "s" : "",
                    fl.n, fl.n > 1 ? "s" : "");
@@ -554,7 +572,7 @@ static int train(int argc, char **argv, void *comm)
                           "\"loss_last_tenth\": %.6g, \"test_accuracy\": %.6g, \"seconds\": %.4g, \"samples_per_s\": %.6g}",
                     e > first_epoch ? "," : "", e + 1, st.train_loss, st.loss_first, st.loss_last, st.test_accuracy,
                     st.seconds, st.samples_per_s);
-        if (lead && o.save && (rc = save_checkpoint(ctx, m, &o, loader, fl.n))) goto done;
+        if (lead && o.save && (rc = save_checkpoint(ctx, m, &ev, &o, loader, fl.n))) goto done;
         epochs_run = e + 1;
         to_target += st.seconds;
         /* rank 0's accuracy decides for every rank */
@@ -571,6 +589,25 @@ static int train(int argc, char **argv, void *comm)
     }
     if (lead && o.target > 0 && !reached)
         printf("target: test accuracy %.4g not reached in %d epochs (final %.4f)\n", o.target, epochs_run, final_acc);
+    /* QAT: the deployed model, its weights the int8 values of the
+     * checkpoint (dequantized) and the activations fake-quantized as trained */
+    double int8_acc = -1;
+    if (lead && m->qat != QAT_NONE) {
+        static char names[3 * MODEL_MAX_OBS][64];
+        clg_array *arrays[3 * MODEL_MAX_OBS];
+        int n = 0;
+        model q = {0};
+        rc = check(ctx, model_build_int8_eval(ctx, o.model, EVAL_BATCH, o.width, m, &q));
+        if (rc == 0) rc = check(ctx, model_derived(&ev, &n, names, arrays));
+        if (rc == 0) rc = check(ctx, model_set_int8_weights(&q, n, names, arrays));
+        if (rc == 0) rc = evaluate(ctx, &q, &test, mean, std, &int8_acc);
+        model_derived_free(n, arrays);
+        clg_graph_destroy(q.g);
+        if (rc) goto done;
+        printf("int8 weights (dequantized) and the trained activation ranges: test accuracy %.4f (the QAT model: "
+               "%.4f)\n",
+               int8_acc, final_acc);
+    }
     double total = now_seconds() - t_start;
     if (lead)
         printf("summary: device %s; model %s; optimizer %s; epochs %d; final test accuracy %.4f; %.0f samples/s; "
@@ -587,6 +624,7 @@ static int train(int argc, char **argv, void *comm)
                       "\"final_test_accuracy\": %.6g, \"samples_per_s\": %.6g, \"seconds\": %.4g",
                 fl.n, ranks, o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
                 train_seconds > 0 ? (double)samples / train_seconds : 0, total);
+        if (int8_acc >= 0) fprintf(json, ", \"int8_test_accuracy\": %.6g", int8_acc);
         if (o.target > 0) {
             fprintf(json, ", \"target_accuracy\": %.6g, \"reached_epoch\": %d, \"seconds_to_target\": ", o.target,
                     reached);

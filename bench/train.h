@@ -22,10 +22,11 @@ enum {
     GIVEN_WEIGHT_DECAY = 1 << 10,
     GIVEN_AUGMENT = 1 << 11,
     GIVEN_LABEL_SMOOTHING = 1 << 12,
+    GIVEN_QAT = 1 << 13,
 };
 
 typedef struct options {
-    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json, *augment;
+    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json, *augment, *qat;
     double weight_decay; /* on the weights; 1-D parameters are left out (a parameter group) */
     double label_smoothing;
     double lr; /* <= 0: the optimizer's default */

@@ -19,8 +19,9 @@
     X(CONV, conv)       /* conv2d, max/avg pool */                                                 \
     X(SHAPE, shape)     /* reshape, permute, slice, concat */                                      \
     X(AXIS, axis)       /* sum/mean/max/argmax along an axis */                                           \
-    X(ACT, act)         /* leaky relu, gelu (both forms), silu, softplus, abs, clamp, pow, fake quantize */ \
+    X(ACT, act)         /* leaky relu, gelu (both forms), silu, softplus, abs, clamp, pow */ \
     X(SOFTMAX, softmax) /* softmax, log-softmax, cross-entropy, bce with logits, one-hot */         \
+    X(QUANT, quant)     /* fake quantization, observers */                                     \
     X(NORM, norm)       /* batch norm */                                                           \
     X(RANDOM, random)   /* philox, dropout, crop/flip, initialisers */                                        \
     X(OPTIM, optim)     /* optimizer updates (beyond plain sgd) */
@@ -115,12 +116,19 @@ typedef enum clg_family {
     X(SOFTPLUS_BETA, "softplus_beta", 1, ACT) /* f[0] = beta, f[1] = threshold */                  \
     X(SOFTPLUS_BETA_GRAD, "softplus_beta_backward", 2, ACT)                                        \
     /* fake quantization: (x, scale, zero_point); i[0] = axis or -1 (per tensor), i[1] = quant_min, \
-     * i[2] = quant_max, i[3] = channels, i[4] = elements after the axis, f[0] = grad_factor */    \
-    X(FAKE_QUANT, "fake_quantize", 3, ACT)                                                         \
+     * i[2] = quant_max, i[3] = channels, i[4] = elements after the axis, f[0] = grad_factor;      \
+     * i[7]: packed, scale and zero_point both an observer's [2, C] (zero points at channels) */    \
+    X(FAKE_QUANT, "fake_quantize", 3, QUANT)                                                         \
     /* (x, scale, zero_point, dy), the forward's i and f; i[5]: 0 dx, 1 dscale's terms, 2 the      \
      * zero point's (x's shape: summed to the parameter's by REDUCE_TO); i[6]: learnable (scale or \
      * zero point a parameter: PyTorch's learnable ops' backward) */                               \
-    X(FAKE_QUANT_GRAD, "fake_quantize_backward", 4, ACT)                                           \
+    X(FAKE_QUANT_GRAD, "fake_quantize_backward", 4, QUANT)                                           \
+    /* observer: (x, min_val, max_val) -> [2, C], scales in row 0, zero points in row 1 (C = 1   \
+     * per tensor); in training mode it first updates min_val and max_val (leaves, in place) from \
+     * x. i[0] = axis or -1, i[1] = quant_min, i[2] = quant_max, i[3] = C, i[4] = elements after   \
+     * the axis, i[5]: moving average, i[6]: symmetric, i[7] = symmetric zero point; f[0] = the    \
+     * averaging constant, f[1] = eps */                                                          \
+    X(OBSERVE, "observe", 3, QUANT)                                                                \
     /* softmax and losses: i[0] = axis */                                                          \
     X(SOFTMAX, "softmax", 1, SOFTMAX)                                                              \
     X(SOFTMAX_GRAD, "softmax_backward", 2, SOFTMAX)         /* (y, dy) */                          \

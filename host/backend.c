@@ -320,7 +320,11 @@ static bool cl_supports_op(const clg_backend *be, const clg_node *nodes, const c
 static bool cl_workspaces(const clg_backend *be, const clg_node *nodes, const clg_node *n,
                           int64_t counts[CLG_MAX_AUX], uint8_t *scratch)
 {
-    return clg_op_family(n->op) != CLG_FAM_CONV || clg_cl_conv_workspaces(CLB(be), nodes, n, counts, scratch);
+    switch (clg_op_family(n->op)) {
+    case CLG_FAM_CONV: return clg_cl_conv_workspaces(CLB(be), nodes, n, counts, scratch);
+    case CLG_FAM_QUANT: return clg_cl_quant_workspaces(CLB(be), nodes, n, counts, scratch);
+    default: return true;
+    }
 }
 
 static const clg_backend_vtable cl_vtable = {

@@ -36,31 +36,8 @@ static clg_status run_two_constants(clg_cl_backend *b, int kf, int kb, const clg
     return clg_cl_launch(b, kb, args, 6, items, 0);
 }
 
-/* fake quantization: (x, scale, zero point[, dy]); per tensor CLG_VW
- * elements a work-item, per channel one (the channel's reciprocal is
- * taken per element) */
-static clg_status run_fake_quant(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
-{
-    cl_mem x = MEM(nodes[n->src[0]].buf), s = MEM(nodes[n->src[1]].buf), z = MEM(nodes[n->src[2]].buf);
-    cl_mem out = MEM(n->buf);
-    cl_long count = n->numel, channels = n->i[3], inner = n->i[4];
-    cl_int per_tensor = n->i[0] < 0, which = (cl_int)n->i[5], learnable = (cl_int)n->i[6];
-    float qmin = (float)n->i[1], qmax = (float)n->i[2], gf = n->f[0];
-    const size_t items = per_tensor ? clg_cl_vector_items(b, count) : (size_t)count;
-    if (n->op == CLG_OP_FAKE_QUANT) {
-        clg_karg args[] = {ARG(x), ARG(s), ARG(z), ARG(out), ARG(count), ARG(channels), ARG(inner), ARG(per_tensor),
-                           ARG(qmin), ARG(qmax)};
-        return clg_cl_launch(b, K_fake_quant_forward, args, 10, items, 0);
-    }
-    cl_mem dy = MEM(nodes[n->src[3]].buf);
-    clg_karg args[] = {ARG(x), ARG(s), ARG(z), ARG(dy), ARG(out), ARG(count), ARG(channels), ARG(inner),
-                       ARG(per_tensor), ARG(qmin), ARG(qmax), ARG(gf), ARG(which), ARG(learnable)};
-    return clg_cl_launch(b, K_fake_quant_backward, args, 14, items, 0);
-}
-
 clg_status clg_cl_act(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
-    if (n->op == CLG_OP_FAKE_QUANT || n->op == CLG_OP_FAKE_QUANT_GRAD) return run_fake_quant(b, nodes, n);
     const clg_node *x = &nodes[n->src[0]];
     const clg_node *dy = n->src[1] >= 0 ? &nodes[n->src[1]] : NULL;
     switch (n->op) {

@@ -138,6 +138,9 @@ clg_status clg_cl_final(clg_cl_backend *b, int k, clg_karg *args, int nargs);
 /* Convolution's workspaces (vtable workspaces, host/cl_conv.c). */
 bool clg_cl_conv_workspaces(const struct clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
                             int64_t counts[CLG_MAX_AUX], uint8_t *scratch);
+/* the observers' partial minima and maxima (host/cl_quant.c) */
+bool clg_cl_quant_workspaces(const struct clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
+                             int64_t counts[CLG_MAX_AUX], uint8_t *scratch);
 
 /* Work-items of an elementwise kernel over n floats, CLG_VW per item. */
 static inline size_t clg_cl_vector_items(const clg_cl_backend *b, int64_t n)

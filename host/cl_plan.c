@@ -68,10 +68,10 @@ static void key_of(const clg_node *nodes, const clg_node *n, node_key *k)
     k->bufs[0] = n->buf;
     for (int a = 0; a < CLG_MAX_AUX; a++) k->bufs[1 + a] = n->aux[a];
     for (int s = 0; s < CLG_MAX_SRC; s++) k->bufs[1 + CLG_MAX_AUX + s] = n->src[s] >= 0 ? nodes[n->src[s]].buf : NULL;
-    /* only batch norm and dropout launch differently in evaluation: a graph
+    /* only batch norm, dropout and observers launch differently in evaluation: a graph
      * switched to it records and runs the rest (fused groups too) as before */
     const clg_family fam = clg_op_family(n->op);
-    k->training = (fam == CLG_FAM_NORM || fam == CLG_FAM_RANDOM) && n->training;
+    k->training = (fam == CLG_FAM_NORM || fam == CLG_FAM_RANDOM || n->op == CLG_OP_OBSERVE) && n->training;
 }
 
 static void release_launches(clg_cl_node_plan *np, int from)

@@ -31,13 +31,15 @@
     /* act */                                                                                      \
     X(leaky_relu) X(leaky_relu_backward) X(gelu) X(gelu_backward) X(silu) X(silu_backward)       \
     X(softplus) X(softplus_backward) X(gelu_erf) X(gelu_erf_backward) X(abs_forward)              \
-    X(abs_backward) X(clamp_forward) X(clamp_backward) X(pow_forward) X(pow_backward) X(fake_quant_forward) X(fake_quant_backward)            \
+    X(abs_backward) X(clamp_forward) X(clamp_backward) X(pow_forward) X(pow_backward)            \
     X(softplus_beta_forward) X(softplus_beta_backward)                                           \
     /* softmax */                                                                                  \
     X(softmax_fwd_rows) X(softmax_fwd_group) X(softmax_bwd_rows) X(softmax_bwd_group)            \
     X(softmax_ce_forward) X(softmax_ce_small) X(softmax_ce_rows) X(softmax_ce_backward)          \
     X(bce_logits_partial)                                                                        \
     X(bce_logits_backward) X(one_hot)                                                            \
+    /* quant */                                                                                    \
+    X(fake_quant_forward) X(fake_quant_backward) X(observe_minmax) X(observe_update)             \
     /* norm */                                                                                     \
     X(bn_forward) X(bn_backward_reduce) X(bn_backward_input)                                     \
     /* random */                                                                                   \

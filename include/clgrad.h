@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 3
-#define CLG_VERSION_PATCH 1
+#define CLG_VERSION_PATCH 2
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 /* Tensors have 0 (a scalar) to CLG_MAX_DIMS dimensions (4 before 0.3). */
@@ -518,6 +518,77 @@ CLG_API clg_tensor clg_softplus_beta(clg_graph *g, clg_tensor x, float beta, flo
  */
 CLG_API clg_tensor clg_fake_quantize(clg_graph *g, clg_tensor x, clg_tensor scale, clg_tensor zero_point, int axis,
                                      int quant_min, int quant_max, float grad_factor);
+
+/*
+ * Observers: the scale and zero point that quantize x, from the range of
+ * the values seen so far, as PyTorch's observers compute them
+ * (torch.ao.quantization's MinMaxObserver, MovingAverageMinMaxObserver and
+ * their PerChannel forms; fields named as their arguments).
+ *
+ * State: min_val and max_val, 0-d per tensor or [C] per channel (C = x's
+ * extent along axis), +inf and -inf until the first observation. In
+ * training mode (clg_graph_set_training) each forward run first updates
+ * them from x's minimum m and maximum M (per channel: over all elements
+ * but the axis; a NaN propagates, as torch.aminmax):
+ *   min/max:        min_val = min(min_val, m), max_val = max(max_val, M)
+ *   moving average: min_val = min_val + c (m - min_val) (each step rounded
+ *                   to float, no fma), max_val likewise; the first
+ *                   observation sets them to m and M.
+ * In evaluation they are frozen. Then, from the state, with
+ * lo = min(min_val, 0), hi = max(max_val, 0):
+ *   affine:    scale = max((hi - lo) / (quant_max - quant_min), eps),
+ *              zero_point = clamp(quant_min - round(lo / scale), quant_min,
+ *              quant_max) (round half to even)
+ *   symmetric: scale = max(max(-lo, hi) / ((quant_max - quant_min) / 2), eps),
+ *              zero_point = 0 for a signed range (quant_min < 0); for an
+ *              unsigned one 128 when it is [0, 255], else
+ *              floor((quant_min + quant_max) / 2) (PyTorch's quint8 without
+ *              and with a customised range)
+ * in float, divisions rounded to nearest; scale 1 and zero point 0 while
+ * nothing was observed. Not differentiable: x is observed detached.
+ */
+typedef struct clg_observer_options {
+    size_t size;              /* sizeof, set by clg_observer_options_init; 0: this version's layout */
+    int moving_average;       /* 0: min/max; nonzero: moving average */
+    float averaging_constant; /* 0.01, in (0, 1] */
+    int per_channel;          /* 0: one scale and zero point for x; nonzero: one per index of axis */
+    int axis;                 /* 0 (PyTorch's ch_axis); negative counts from the end */
+    int symmetric;            /* 0: affine (per_*_affine); nonzero: per_*_symmetric */
+    int quant_min, quant_max; /* 0, 255 (quint8); quant_min < quant_max within [-32768, 65535] */
+    float eps;                /* FLT_EPSILON (torch.finfo(torch.float32).eps); positive, finite */
+} clg_observer_options;
+CLG_API clg_status clg_observer_options_init(clg_observer_options *opt, size_t size);
+static inline clg_observer_options clg_observer_defaults(void)
+{
+    clg_observer_options o;
+    clg_observer_options_init(&o, sizeof o);
+    return o;
+}
+/* An observer's tensors: scale and zero_point, float [C] ([1] per tensor),
+ * ready for clg_fake_quantize (clg_tensor_keep them to read them after a
+ * run); its state min_val and max_val: leaves read and written with
+ * clg_tensor_get/set, saved by checkpoints when named; qparams, float
+ * [2, C], the observer's own output: the scales in row 0, the zero points
+ * in row 1 (scale and zero_point are its rows). */
+typedef struct clg_observer {
+    clg_tensor scale, zero_point;
+    clg_tensor min_val, max_val;
+    clg_tensor qparams;
+} clg_observer;
+/* Records an observer of x (opt NULL: the defaults). With prefix, its
+ * state is named "<prefix>.min_val" and "<prefix>.max_val" (PyTorch's
+ * names within the observer module). Added in 0.3.2. */
+CLG_API clg_status clg_observe(clg_graph *g, clg_tensor x, const clg_observer_options *opt, const char *prefix,
+                               clg_observer *out);
+/* PyTorch's FakeQuantize module: an observer of x (as clg_observe; opt
+ * NULL: the defaults) whose scale and zero point fake-quantize x
+ * (clg_fake_quantize, quant_min and quant_max the observer's, axis its own
+ * per channel, grad_factor 1), read straight from the observer's qparams.
+ * obs (may be NULL) receives the observer, its scale and zero_point
+ * CLG_NO_TENSOR (they are qparams' rows, not recorded apart). Added in
+ * 0.3.2. */
+CLG_API clg_tensor clg_fake_quantize_observed(clg_graph *g, clg_tensor x, const clg_observer_options *opt,
+                                              const char *prefix, clg_observer *obs);
 
 /* softmax */
 
@@ -998,6 +1069,16 @@ CLG_API clg_status clg_loader_stats(const clg_loader *l, float *mean, float *std
 CLG_API clg_status clg_checkpoint_save(clg_graph *g, const char *path, const char *const *meta_keys,
                                        const char *const *meta_values, int nmeta);
 CLG_API clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, const clg_meta *meta);
+/* As clg_checkpoint_save_meta, plus n host arrays of any dtype saved beside
+ * the graph's tensors: values derived from the model for other tools (a
+ * deployment's int8 weights, scales and zero points). Their names go in
+ * the metadata key "clgrad.derived" (comma-separated), and
+ * clg_checkpoint_load and _load_model skip exactly those tensors: the graph
+ * that loads the file need not hold them. Each name is non-empty, unique,
+ * no graph tensor's, without a comma; meta (may be NULL) must not hold
+ * "clgrad.derived". Added in 0.3.2. */
+CLG_API clg_status clg_checkpoint_save_derived(clg_graph *g, const char *path, const clg_meta *meta, int n,
+                                               const char *const *names, const clg_array *const *arrays);
 /* Loads a checkpoint into g's named tensors. The file must hold exactly the
  * graph's named tensors, each with the same shape and dtype; it is read
  * and checked whole before any tensor is written, so a bad file changes
@@ -1010,7 +1091,8 @@ CLG_API clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta 
  * state of one of the graph's named parameters ("fc.weight.exp_avg", ...)
  * are skipped, and *skipped (if not NULL) says how many; everything else
  * is as strict (every named tensor of the graph, shapes, dtypes, nothing
- * unknown). */
+ * unknown); the derived tensors of clg_checkpoint_save_derived are skipped by
+ * both loaders. */
 CLG_API clg_status clg_checkpoint_load_model(clg_graph *g, const char *path, clg_meta **meta, int *skipped);
 
 /* ---- Autodiff and updates ------------------------------------------------ */

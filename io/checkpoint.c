@@ -7,6 +7,8 @@
 
 #define ERRLEN 1024
 
+static bool graph_has_name(const clg_graph *g, const char *name);
+
 /* a tensor's shape is copied into an array's */
 _Static_assert(CLG_MAX_DIMS <= CLG_ARRAY_MAX_DIMS, "a tensor of CLG_MAX_DIMS must fit a clg_array");
 
@@ -92,6 +94,88 @@ clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, const clg_me
     }
     named_free(&set);
     return s;
+}
+
+#define DERIVED_KEY "clgrad.derived"
+
+clg_status clg_checkpoint_save_derived(clg_graph *g, const char *path, const clg_meta *meta, int n,
+                                       const char *const *names, const clg_array *const *arrays)
+{
+    const char *func = "clg_checkpoint_save_derived";
+    clg_status s = clg_graph_check(g, func);
+    if (s != CLG_OK) return s;
+    if (!path || !*path) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: path is empty", func);
+    if (n < 0 || (n > 0 && (!names || !arrays)))
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %d derived tensors with names %s and arrays %s", func, n,
+                         names ? "given" : "NULL", arrays ? "given" : "NULL");
+    if (meta && clg_meta_get(meta, DERIVED_KEY))
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: the metadata already holds '" DERIVED_KEY "'", func);
+    size_t len = 1;
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !*names[i] || strchr(names[i], ',') || !arrays[i])
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "%s: derived tensor %d: a name (non-empty, without commas) and an array are needed", func,
+                             i);
+        if (graph_has_name(g, names[i]))
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: derived tensor '%s' is a graph tensor's name", func,
+                             names[i]);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j]))
+                return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: derived tensor '%s' is given twice", func,
+                                 names[i]);
+        len += strlen(names[i]) + 1;
+    }
+    clg_meta *all = NULL;
+    char *list = malloc(len);
+    named_set set = {0};
+    s = list && clg_meta_create(&all) == CLG_OK ? CLG_OK : CLG_ERR_OUT_OF_MEMORY;
+    if (s == CLG_OK) {
+        list[0] = '\0';
+        for (int i = 0; i < n; i++) {
+            if (i) strcat(list, ",");
+            strcat(list, names[i]);
+        }
+        for (int i = 0; meta && i < clg_meta_count(meta) && s == CLG_OK; i++)
+            s = clg_meta_set(all, clg_meta_key(meta, i), clg_meta_value(meta, i));
+        if (s == CLG_OK) s = clg_meta_set(all, DERIVED_KEY, list);
+    }
+    if (s != CLG_OK) clg_error(g->ctx, s, "%s: out of host memory", func);
+    if (s == CLG_OK) s = collect_named(g, &set, func);
+    if (s == CLG_OK) s = download(g, &set, func);
+    const char **nm = NULL;
+    const clg_array **ar = NULL;
+    if (s == CLG_OK) {
+        nm = malloc((size_t)(set.n + n + 1) * sizeof *nm);
+        ar = malloc((size_t)(set.n + n + 1) * sizeof *ar);
+        if (!nm || !ar) s = clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+    }
+    if (s == CLG_OK) {
+        for (int i = 0; i < set.n; i++) nm[i] = set.names[i], ar[i] = set.ptrs[i];
+        for (int i = 0; i < n; i++) nm[set.n + i] = names[i], ar[set.n + i] = arrays[i];
+        char err[ERRLEN];
+        s = clg_safetensors_write(path, set.n + n, nm, ar, all, err, sizeof err);
+        if (s != CLG_OK) clg_error(g->ctx, s, "%s: %s", func, err + (strncmp(err, "clg_safetensors_write: ", 23) ? 0 : 23));
+    }
+    free(nm);
+    free(ar);
+    named_free(&set);
+    clg_meta_destroy(all);
+    free(list);
+    return s;
+}
+
+/* Whether the file lists name among its derived tensors (clg_checkpoint_save_derived). */
+static bool derived(const clg_safetensors *st, const char *name)
+{
+    const char *list = clg_meta_get(clg_safetensors_meta(st), DERIVED_KEY);
+    const size_t len = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        const size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l == len && !strncmp(p, name, len)) return true;
+        p = end ? end + 1 : p + l;
+    }
+    return false;
 }
 
 clg_status clg_checkpoint_save(clg_graph *g, const char *path, const char *const *meta_keys,
@@ -185,7 +269,7 @@ static clg_status validate(clg_graph *g, const clg_safetensors *st, const char *
     if (named != clg_safetensors_count(st))
         for (int k = 0; k < clg_safetensors_count(st); k++) {
             const char *name = clg_safetensors_name(st, k);
-            if (graph_has_name(g, name)) continue;
+            if (graph_has_name(g, name) || derived(st, name)) continue;
             if (model_only && optimizer_state_of_param(g, name)) {
                 ++*skipped;
                 continue;

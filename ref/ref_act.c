@@ -67,54 +67,8 @@ static real softplus_grad(real x)
 static real phi_cdf(real x) { return (real)0.5 * erfc(-x * SQRT1_2); }
 static real gelu_erf_grad(real x) { return phi_cdf(x) + x * INV_SQRT_2PI * exp((real)-0.5 * x * x); }
 
-/*
- * Fake quantization and its gradients (clgrad.h, core/ops.h's FAKE_QUANT):
- *   zp = clamp(rint(zero_point), qmin, qmax), y = (clamp(rint(x (1/s)) + zp,
- *   qmin, qmax) - zp) s.
- * x's gradient, as fake_quantize_per_*_affine: dy where rint(x (1/s)) + zp
- * lies in [qmin, qmax], else 0. Learnable (scale or zero point a
- * parameter), as _fake_quantize_learnable_*'s backward, which rounds
- * x (1/s) + zp as one: xq = rint(x (1/s) + zp); inside, dx = dy, scale's
- * term dy (xfq - x) (1/s) gf with xfq = (xq - zp) s, the zero point's 0;
- * below (above), dx = 0, scale's dy (qmin - zp) gf (dy (qmax - zp) gf),
- * the zero point's -dy s gf. PyTorch's expressions, in its order.
- * In float whatever real is: PyTorch defines it in float arithmetic (the
- * rounding boundaries are those of a float product), so the double
- * reference must follow it, not refine it.
- */
-static void fake_quant(const clg_node *nodes, const clg_node *n)
-{
-    const real *x = ref_data(&nodes[n->src[0]]), *sc = ref_data(&nodes[n->src[1]]), *zpt = ref_data(&nodes[n->src[2]]);
-    const real *dy = n->op == CLG_OP_FAKE_QUANT_GRAD ? ref_data(&nodes[n->src[3]]) : NULL;
-    real *y = ref_data(n);
-    const float qmin = (float)n->i[1], qmax = (float)n->i[2], gf = n->f[0];
-    const int64_t channels = n->i[3], inner = n->i[4];
-    const bool learnable = dy && n->i[6];
-    for (int64_t i = 0; i < n->numel; i++) {
-        const int64_t c = n->i[0] < 0 ? 0 : (i / inner) % channels;
-        const float s = (float)sc[c], inv = 1.0f / s;
-        const float zp = fminf(fmaxf(nearbyintf((float)zpt[c]), qmin), qmax);
-        const float xi = (float)x[i], xs = xi * inv;
-        if (!dy) {
-            y[i] = (fminf(fmaxf(nearbyintf(xs) + zp, qmin), qmax) - zp) * s;
-            continue;
-        }
-        const float t = xs + zp, xq = learnable ? nearbyintf(t) : nearbyintf(xs) + zp, d = (float)dy[i];
-        const bool below = xq < qmin, above = xq > qmax;
-        switch (n->i[5]) {
-        case 0: y[i] = below || above ? 0.0f : d; break;
-        case 1: y[i] = below ? d * (qmin - zp) * gf : above ? d * (qmax - zp) * gf : d * ((xq - zp) * s - xi) * inv * gf; break;
-        default: y[i] = below || above ? d * -1.0f * s * gf : 0.0f; break;
-        }
-    }
-}
-
 clg_status REF(clg_ref_act)(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
-    if (n->op == CLG_OP_FAKE_QUANT || n->op == CLG_OP_FAKE_QUANT_GRAD) {
-        fake_quant(nodes, n);
-        return CLG_OK;
-    }
     const real *x = ref_data(&nodes[n->src[0]]);
     const real *dy = n->src[1] >= 0 ? ref_data(&nodes[n->src[1]]) : NULL;
     real *y = ref_data(n), slope = (real)n->f[0], hi = (real)n->f[1];

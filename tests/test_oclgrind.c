@@ -179,6 +179,31 @@ static void test_fake_quantize(void **state)
     }
 }
 
+/* Observed fake quantization: the observers' two-launch reduction (local
+ * memory, barriers in a group-stride loop) per channel over [3, 5, 7]
+ * along axis 1, and per tensor over 192 elements (more would split the
+ * loss's sum over work-groups: see test_high_rank; several parts per
+ * channel are covered on PoCL by tests/test_quant.c, with launches capped
+ * too) */
+static clg_tensor observed_op(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    clg_observer_options o = clg_observer_defaults();
+    o.per_channel = arg != NULL;
+    o.axis = 1;
+    o.moving_average = 1;
+    o.symmetric = arg != NULL;
+    return clg_fake_quantize_observed(g, in[0], &o, NULL, NULL);
+}
+
+static void test_observer(void **state)
+{
+    (void)state;
+    gc_input ch = {.ndim = 3, .shape = {3, 5, 7}, .param = true, .lo = 0.05, .hi = 4};
+    gc_check_devices("observed fake quantize per channel", observed_op, (void *)1, &ch, 1, &gc_default_tol, 310);
+    gc_input t = {.ndim = 2, .shape = {2, 96}, .param = true, .lo = 0.05, .hi = 4};
+    gc_check_devices("observed fake quantize per tensor", observed_op, NULL, &t, 1, &gc_default_tol, 311);
+}
+
 /* ---- ranks past 4 ---- */
 
 static clg_tensor permute6(clg_graph *g, clg_tensor x)
@@ -903,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_devices_are_oclgrind),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_fake_quantize),
+        cmocka_unit_test(test_observer),
         cmocka_unit_test(test_high_rank),
         cmocka_unit_test(test_axis_reductions),
         cmocka_unit_test(test_softmax),

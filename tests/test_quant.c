@@ -14,17 +14,28 @@
  *   parameters: outputs and x's gradient exactly, scale's and the zero
  *   point's gradients (sums over a channel's elements) within 1e-5
  *   relative plus 1e-6 of the largest;
- * - refusals, naming what is wrong.
- * The op cases (tests/cases/act.c) compare the devices with the reference
+ * - refusals, naming what is wrong;
+ * and the observers (clg_observe, clg_fake_quantize_observed) on every
+ * device: against PyTorch 1.13's MinMaxObserver, MovingAverageMinMaxObserver
+ * and their per-channel forms (hard-coded outputs: affine and symmetric,
+ * signed, unsigned and customised ranges, all-positive and all-zero
+ * inputs), against this file's own implementation on random inputs large
+ * enough to split a channel into parts (state and qparams exactly, frozen
+ * in evaluation, the fake-quantized output exactly), and their state
+ * (names, before any observation, written, through a checkpoint) and
+ * refusals (nothing recorded).
+ * The op cases (tests/cases/quant.c) compare the devices with the reference
  * on odd sizes and benchmark it; finite differences do not apply (the
  * straight-through gradient is a definition).
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include "util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     float y, dx, ds, dz; /* ds, dz: this element's terms, grad_factor included */
@@ -271,6 +282,361 @@ static void test_random(void **state)
     for_each_device(random_runs);
 }
 
+/* ---- observers ---- */
+
+/* An observer on device spec: x of shape, options o; run k feeds xs[k]
+ * (training, or evaluation from run `eval_from` on) and reads the state
+ * and the qparams (C each) into lo, hi, sc, zp + k * C. */
+typedef struct {
+    const char *spec;
+    int ndim;
+    int64_t shape[4];
+    clg_observer_options o;
+    int runs, eval_from;
+    const float *const *xs;
+} obs_run;
+
+static void observe_device(const obs_run *r, int64_t C, float *lo, float *hi, float *sc, float *zp, float *y)
+{
+    clg_context *ctx = open_ctx(r->spec);
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    clg_tensor x = clg_input(g, r->ndim, r->shape);
+    clg_observer ob;
+    clg_tensor fq = clg_fake_quantize_observed(g, x, &r->o, "obs", &ob);
+    assert_true(fq.id >= 0);
+    assert_true(ob.scale.id < 0 && ob.zero_point.id < 0); /* the fused form records no slices */
+    CHECK_OK(ctx, clg_tensor_keep(g, ob.qparams));
+    CHECK_OK(ctx, clg_tensor_keep(g, fq));
+    float *qp = malloc((size_t)(2 * C) * sizeof *qp);
+    assert_non_null(qp);
+    const int64_t n = numel_of(r->ndim, r->shape);
+    for (int k = 0; k < r->runs; k++) {
+        if (k == r->eval_from) CHECK_OK(ctx, clg_graph_set_training(g, 0));
+        CHECK_OK(ctx, clg_tensor_set(g, x, r->xs[k], (size_t)n));
+        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+        CHECK_OK(ctx, clg_tensor_get(g, ob.min_val, lo + k * C, (size_t)C));
+        CHECK_OK(ctx, clg_tensor_get(g, ob.max_val, hi + k * C, (size_t)C));
+        CHECK_OK(ctx, clg_tensor_get(g, ob.qparams, qp, (size_t)(2 * C)));
+        memcpy(sc + k * C, qp, (size_t)C * sizeof *qp);
+        memcpy(zp + k * C, qp + C, (size_t)C * sizeof *qp);
+        if (y) CHECK_OK(ctx, clg_tensor_get(g, fq, y + k * n, (size_t)n));
+    }
+    free(qp);
+    clg_graph_destroy(g);
+    clg_context_destroy(ctx);
+}
+
+/* PyTorch's observers written again (torch/ao/quantization/observer.py,
+ * 1.13), in float: the state update, then _calculate_qparams */
+static float nmin(float a, float b) { return isnan(a) || a < b ? a : b; }
+static float nmax(float a, float b) { return isnan(a) || a > b ? a : b; }
+static void observe_oracle(const obs_run *r, int64_t C, float *lo, float *hi, float *sc, float *zp)
+{
+    const clg_observer_options *o = &r->o;
+    const int64_t n = numel_of(r->ndim, r->shape);
+    int axis = o->axis < 0 ? o->axis + r->ndim : o->axis;
+    int64_t inner = 1;
+    for (int d = axis + 1; o->per_channel && d < r->ndim; d++) inner *= r->shape[d];
+    float mn[64], mx[64];
+    for (int64_t c = 0; c < C; c++) mn[c] = INFINITY, mx[c] = -INFINITY;
+    for (int k = 0; k < r->runs; k++) {
+        for (int64_t c = 0; c < C && k < r->eval_from; c++) {
+            float m = INFINITY, M = -INFINITY;
+            for (int64_t i = 0; i < n; i++)
+                if (!o->per_channel || (i / inner) % C == c) m = nmin(m, r->xs[k][i]), M = nmax(M, r->xs[k][i]);
+            if (!o->moving_average) {
+                mn[c] = nmin(mn[c], m), mx[c] = nmax(mx[c], M);
+            } else if (mn[c] == INFINITY && mx[c] == -INFINITY) {
+                mn[c] = m, mx[c] = M;
+            } else {
+                volatile float d = m - mn[c]; /* PyTorch's three tensor ops, each rounded */
+                d = o->averaging_constant * d;
+                mn[c] = mn[c] + d;
+                d = M - mx[c];
+                d = o->averaging_constant * d;
+                mx[c] = mx[c] + d;
+            }
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const float qmin = (float)o->quant_min, qmax = (float)o->quant_max;
+            const float neg = nmin(mn[c], 0), pos = nmax(mx[c], 0);
+            float s, z;
+            if (o->symmetric) {
+                s = nmax(nmax(-neg, pos) / ((qmax - qmin) / 2), o->eps);
+                z = o->quant_min < 0 ? 0 : o->quant_min == 0 && o->quant_max == 255 ? 128 : (float)((o->quant_min + o->quant_max) / 2);
+            } else {
+                s = nmax((pos - neg) / (qmax - qmin), o->eps);
+                z = fminf(fmaxf(qmin - nearbyintf(neg / s), qmin), qmax);
+            }
+            lo[k * C + c] = mn[c], hi[k * C + c] = mx[c], sc[k * C + c] = s, zp[k * C + c] = z;
+        }
+    }
+}
+
+static void obs_pytorch(const char *spec)
+{
+    float lo[12], hi[12], sc[12], zp[12];
+    static const float x1[4] = {-1.5f, 0.3f, 2.25f, 0.7f}, x2[4] = {3.1f, -0.2f, 1.0f, 0.5f};
+    static const float x3[4] = {0.9f, -2.7f, 0.1f, 0.05f};
+    const float *p123[3] = {x1, x2, x3};
+    clg_observer_options o = clg_observer_defaults();
+    /* P1: MinMaxObserver(dtype=torch.quint8), two batches */
+    obs_run p1 = {spec, 1, {4}, o, 2, 99, p123};
+    observe_device(&p1, 1, lo, hi, sc, zp, NULL);
+    assert_close_ulp(lo, (const float[]){-1.5f, -1.5f}, 2, 0, "P1 min_val");
+    assert_close_ulp(hi, (const float[]){2.25f, 3.0999999f}, 2, 0, "P1 max_val");
+    assert_close_ulp(sc, (const float[]){0.0147058824f, 0.0180392154f}, 2, 0, "P1 scale");
+    assert_close_ulp(zp, (const float[]){102, 83}, 2, 0, "P1 zero point");
+    /* P2: MovingAverageMinMaxObserver(averaging_constant=0.25, dtype=torch.quint8) */
+    obs_run p2 = p1;
+    p2.runs = 3;
+    p2.o.moving_average = 1;
+    p2.o.averaging_constant = 0.25f;
+    observe_device(&p2, 1, lo, hi, sc, zp, NULL);
+    assert_close_ulp(lo, (const float[]){-1.5f, -1.17499995f, -1.55624998f}, 3, 0, "P2 min_val");
+    assert_close_ulp(hi, (const float[]){2.25f, 2.4625001f, 2.0718751f}, 3, 0, "P2 max_val");
+    assert_close_ulp(sc, (const float[]){0.0147058824f, 0.0142647065f, 0.0142279416f}, 3, 0, "P2 scale");
+    assert_close_ulp(zp, (const float[]){102, 82, 109}, 3, 0, "P2 zero point");
+    /* P3: MovingAveragePerChannelMinMaxObserver(averaging_constant=0.5,
+     * ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric) */
+    static const float a1[12] = {0.5f, -1.25f, 0.75f, 2.0f, -3.3f, 0.1f, 0.2f, 0.3f, 0.01f, 0.02f, 0.03f, 0.04f};
+    static const float a2[12] = {1.5f, -0.25f, 0.7f, 0.2f, -1.1f, 4.1f, 0.2f, 0.3f, -0.01f, 0.05f, 0.03f, 0.04f};
+    const float *pa[2] = {a1, a2};
+    obs_run p3 = {spec, 2, {3, 4}, o, 2, 99, pa};
+    p3.o.moving_average = p3.o.per_channel = p3.o.symmetric = 1;
+    p3.o.averaging_constant = 0.5f;
+    p3.o.quant_min = -128;
+    p3.o.quant_max = 127;
+    observe_device(&p3, 3, lo, hi, sc, zp, NULL);
+    assert_close_ulp(lo, (const float[]){-1.25f, -3.29999995f, 0.00999999978f, -0.75f, -2.20000005f, 0}, 6, 0, "P3 min_val");
+    assert_close_ulp(hi, (const float[]){2, 0.300000012f, 0.0399999991f, 1.75f, 2.20000005f, 0.0450000018f}, 6, 0,
+                     "P3 max_val");
+    assert_close_ulp(sc,
+                     (const float[]){0.0156862754f, 0.0258823521f, 0.000313725497f, 0.0137254903f, 0.017254902f,
+                                     0.000352941192f},
+                     6, 0, "P3 scale");
+    assert_close_ulp(zp, (const float[]){0, 0, 0, 0, 0, 0}, 6, 0, "P3 zero point");
+    /* P4: PerChannelMinMaxObserver(ch_axis=1, dtype=torch.quint8,
+     * qscheme=torch.per_channel_symmetric, quant_min=0, quant_max=15) on [2, 3, 2] */
+    static const float b1[12] = {0.4f, -0.6f, 1.7f, 0.2f, -0.05f, 0.9f, 2.5f, 0.3f, -1.2f, 0.8f, 0.1f, 0.15f};
+    const float *pb[1] = {b1};
+    obs_run p4 = {spec, 3, {2, 3, 2}, o, 1, 99, pb};
+    p4.o.per_channel = p4.o.symmetric = 1;
+    p4.o.axis = 1;
+    p4.o.quant_max = 15;
+    observe_device(&p4, 3, lo, hi, sc, zp, NULL);
+    assert_close_ulp(lo, (const float[]){-0.600000024f, -1.20000005f, -0.0500000007f}, 3, 0, "P4 min_val");
+    assert_close_ulp(hi, (const float[]){2.5f, 1.70000005f, 0.899999976f}, 3, 0, "P4 max_val");
+    assert_close_ulp(sc, (const float[]){0.333333343f, 0.226666674f, 0.119999997f}, 3, 0, "P4 scale");
+    assert_close_ulp(zp, (const float[]){7, 7, 7}, 3, 0, "P4 zero point (customised unsigned range)");
+    /* P5 all positive, P6 qint8 affine, P7 all zeros (scale eps), P8 quint8 symmetric */
+    static const float x5[3] = {0.25f, 0.5f, 3.0f}, x6[3] = {-0.3f, 5.0f, 1.0f}, x7[3] = {0, 0, 0};
+    const float *p5x[1] = {x5}, *p6x[1] = {x6}, *p7x[1] = {x7};
+    obs_run p5 = {spec, 1, {3}, o, 1, 99, p5x};
+    observe_device(&p5, 1, lo, hi, sc, zp, NULL);
+    assert_close_ulp(sc, (const float[]){0.0117647061f}, 1, 0, "P5 scale");
+    assert_close_ulp(zp, (const float[]){0}, 1, 0, "P5 zero point");
+    obs_run p6 = {spec, 1, {3}, o, 1, 99, p6x};
+    p6.o.quant_min = -128;
+    p6.o.quant_max = 127;
+    observe_device(&p6, 1, lo, hi, sc, zp, NULL);
+    assert_close_ulp(sc, (const float[]){0.0207843147f}, 1, 0, "P6 scale");
+    assert_close_ulp(zp, (const float[]){-114}, 1, 0, "P6 zero point");
+    obs_run p7 = {spec, 1, {3}, o, 1, 99, p7x};
+    observe_device(&p7, 1, lo, hi, sc, zp, NULL);
+    assert_close_ulp(sc, (const float[]){1.1920929e-07f}, 1, 0, "P7 scale (eps)");
+    assert_close_ulp(zp, (const float[]){0}, 1, 0, "P7 zero point");
+    obs_run p8 = {spec, 1, {4}, o, 1, 99, p123};
+    p8.o.symmetric = 1;
+    observe_device(&p8, 1, lo, hi, sc, zp, NULL);
+    assert_close_ulp(sc, (const float[]){0.0176470596f}, 1, 0, "P8 scale");
+    assert_close_ulp(zp, (const float[]){128}, 1, 0, "P8 zero point (quint8 symmetric)");
+}
+
+static void test_observer_pytorch_values(void **state)
+{
+    (void)state;
+    for_each_device(obs_pytorch);
+}
+
+/* Random inputs, sizes that split a channel into several parts and leave
+ * a remainder, against observe_oracle; three training runs then two in
+ * evaluation (the state and qparams frozen); the fake-quantized output
+ * against the oracle's fake quantization with the oracle's qparams. */
+static void obs_random(const char *spec)
+{
+    enum { N = 100003 };
+    static float xb[5][N], y[5 * N];
+    static float lo[5 * 64], hi[5 * 64], sc[5 * 64], zp[5 * 64], wlo[5 * 64], whi[5 * 64], wsc[5 * 64], wzp[5 * 64];
+    rng_t rng = {0xab5e};
+    static const struct {
+        int ndim;
+        int64_t shape[4];
+        int per_channel, axis, moving, symmetric, qmin, qmax;
+        const char *what;
+    } cases[] = {
+        {1, {100003}, 0, 0, 1, 0, 0, 255, "uint8 affine per tensor, moving average, 100003 elements"},
+        {2, {7, 3001}, 1, 0, 0, 1, -128, 127, "int8 symmetric per channel, axis 0, min/max"},
+        {3, {33, 17, 5}, 1, 1, 1, 0, 0, 15, "4-bit affine per channel, axis 1, moving average"},
+        {3, {9, 2, 61}, 1, -1, 0, 0, -8, 7, "4-bit signed affine per channel, axis -1"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        obs_run r = {spec, cases[k].ndim, {0}, clg_observer_defaults(), 5, 3, NULL};
+        memcpy(r.shape, cases[k].shape, sizeof r.shape);
+        r.o.per_channel = cases[k].per_channel;
+        r.o.axis = cases[k].axis;
+        r.o.moving_average = cases[k].moving;
+        r.o.averaging_constant = 0.1f;
+        r.o.symmetric = cases[k].symmetric;
+        r.o.quant_min = cases[k].qmin;
+        r.o.quant_max = cases[k].qmax;
+        const int64_t n = numel_of(r.ndim, r.shape);
+        const int axis = r.o.axis < 0 ? r.o.axis + r.ndim : r.o.axis;
+        const int64_t C = r.o.per_channel ? r.shape[axis] : 1;
+        const float *xs[5];
+        for (int j = 0; j < 5; j++) {
+            /* a range that moves from run to run, so that each update matters */
+            const double shift = rng_uniform(&rng, -1, 1), width = rng_uniform(&rng, 0.5, 4);
+            for (int64_t i = 0; i < n; i++) xb[j][i] = (float)(shift + rng_uniform(&rng, -width, width));
+            xs[j] = xb[j];
+        }
+        r.xs = xs;
+        observe_device(&r, C, lo, hi, sc, zp, y);
+        observe_oracle(&r, C, wlo, whi, wsc, wzp);
+        char what[160];
+        snprintf(what, sizeof what, "%s (%s): min_val", cases[k].what, spec);
+        assert_close_ulp(lo, wlo, (size_t)(5 * C), 0, what);
+        snprintf(what, sizeof what, "%s (%s): max_val", cases[k].what, spec);
+        assert_close_ulp(hi, whi, (size_t)(5 * C), 0, what);
+        snprintf(what, sizeof what, "%s (%s): scale", cases[k].what, spec);
+        assert_close_ulp(sc, wsc, (size_t)(5 * C), 0, what);
+        snprintf(what, sizeof what, "%s (%s): zero point", cases[k].what, spec);
+        assert_close_ulp(zp, wzp, (size_t)(5 * C), 0, what);
+        /* frozen in evaluation: runs 3 and 4 equal run 2 */
+        assert_memory_equal(lo + 3 * C, lo + 2 * C, (size_t)C * sizeof *lo);
+        assert_memory_equal(sc + 4 * C, sc + 2 * C, (size_t)C * sizeof *sc);
+        int64_t inner = 1;
+        for (int d = axis + 1; r.o.per_channel && d < r.ndim; d++) inner *= r.shape[d];
+        for (int j = 0; j < 5; j++) {
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t c = r.o.per_channel ? (i / inner) % C : 0;
+                const fq_point p = oracle(xs[j][i], wsc[j * C + c], wzp[j * C + c], (float)r.o.quant_min,
+                                          (float)r.o.quant_max, 1, 1, false);
+                if (y[j * n + i] != p.y) {
+                    snprintf(what, sizeof what, "%s (%s): run %d, element %lld: %.9g, want %.9g", cases[k].what, spec,
+                             j, (long long)i, (double)y[j * n + i], (double)p.y);
+                    fail_msg("%s", what);
+                }
+            }
+        }
+    }
+}
+
+static void test_observer_random(void **state)
+{
+    (void)state;
+    for_each_device(obs_random);
+}
+
+/* State: named, +-inf (scale 1, zero point 0) before an observation,
+ * written by clg_tensor_set and used as it is in evaluation, carried by a
+ * checkpoint; refusals change nothing. */
+static void test_observer_state(void **state)
+{
+    (void)state;
+    clg_context *ctx = open_ctx("reference");
+    clg_graph *g;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t xs[2] = {3, 4};
+    clg_tensor x = clg_input(g, 2, xs);
+    clg_observer_options o = clg_observer_defaults();
+    o.per_channel = 1;
+    clg_observer ob;
+    CHECK_OK(ctx, clg_observe(g, x, &o, "fc1.act", &ob));
+    assert_string_equal(clg_tensor_name(g, ob.min_val), "fc1.act.min_val");
+    assert_string_equal(clg_tensor_name(g, ob.max_val), "fc1.act.max_val");
+    assert_int_equal(clg_tensor_numel(g, ob.scale), 3);
+    CHECK_OK(ctx, clg_tensor_keep(g, ob.scale));
+    CHECK_OK(ctx, clg_tensor_keep(g, ob.zero_point));
+    float v[3], z[3], lo[3];
+    CHECK_OK(ctx, clg_tensor_get(g, ob.min_val, lo, 3));
+    assert_true(isinf(lo[0]) && lo[0] > 0);
+    CHECK_OK(ctx, clg_graph_set_training(g, 0));
+    CHECK_OK(ctx, clg_tensor_fill(g, x, 1.0f));
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_tensor_get(g, ob.scale, v, 3));
+    CHECK_OK(ctx, clg_tensor_get(g, ob.zero_point, z, 3));
+    assert_close_ulp(v, (const float[]){1, 1, 1}, 3, 0, "scale before any observation");
+    assert_close_ulp(z, (const float[]){0, 0, 0}, 3, 0, "zero point before any observation");
+    CHECK_OK(ctx, clg_tensor_set(g, ob.min_val, (const float[]){-1.0f, 0.5f, -2.55f}, 3));
+    CHECK_OK(ctx, clg_tensor_set(g, ob.max_val, (const float[]){1.55f, 2.0f, 0.0f}, 3));
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_tensor_get(g, ob.scale, v, 3));
+    assert_close_ulp(v, (const float[]){2.55f / 255, 2.0f / 255, 2.55f / 255}, 3, 0, "scale from a state written");
+    float both[6];
+    CHECK_OK(ctx, clg_tensor_keep(g, ob.qparams)); /* kept after planning: its own buffer from the next run */
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_tensor_get(g, ob.qparams, both, 6));
+    CHECK_OK(ctx, clg_tensor_get(g, ob.zero_point, z, 3));
+    assert_memory_equal(both, v, sizeof v);
+    assert_memory_equal(both + 3, z, sizeof z);
+    char path[] = "/tmp/clgrad_obs_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    CHECK_OK(ctx, clg_checkpoint_save(g, path, NULL, NULL, 0));
+    CHECK_OK(ctx, clg_tensor_fill(g, ob.min_val, 0.0f));
+    CHECK_OK(ctx, clg_checkpoint_load(g, path, NULL));
+    CHECK_OK(ctx, clg_tensor_get(g, ob.min_val, lo, 3));
+    assert_close_ulp(lo, (const float[]){-1.0f, 0.5f, -2.55f}, 3, 0, "min_val through a checkpoint");
+    remove(path);
+
+    /* refusals: nothing recorded, clg_graph_status untouched */
+    const int32_t before = clg_graph_tensor_count(g);
+    struct {
+        void (*edit)(clg_observer_options *o);
+        const char *prefix, *msg;
+    } bad[] = {
+        {NULL, "fc1.act", "is already named 'fc1.act.min_val'"},
+        {NULL, "", "prefix '' makes a name outside 1 to 63 characters"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        assert_int_equal(clg_observe(g, x, &o, bad[k].prefix, &ob), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(ctx, bad[k].msg);
+        assert_int_equal(clg_graph_tensor_count(g), before);
+    }
+    clg_observer_options b = o;
+    b.averaging_constant = 0;
+    b.moving_average = 1;
+    assert_int_equal(clg_observe(g, x, &b, NULL, &ob), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "averaging_constant 0 is not in (0, 1]");
+    b = o;
+    b.quant_min = 7;
+    b.quant_max = 7;
+    assert_int_equal(clg_observe(g, x, &b, NULL, &ob), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "quant_min 7 and quant_max 7");
+    b = o;
+    b.eps = 0;
+    assert_int_equal(clg_observe(g, x, &b, NULL, &ob), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "eps 0 is not positive");
+    b = o;
+    b.axis = 2;
+    assert_int_not_equal(clg_observe(g, x, &b, NULL, &ob), CLG_OK);
+    ASSERT_MSG_HAS(ctx, "axis 2 is out of range for shape [3,4]");
+    b.size = 4;
+    assert_int_equal(clg_observe(g, x, &b, NULL, &ob), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "opt->size is 4");
+    assert_int_equal(clg_graph_tensor_count(g), before);
+    assert_int_equal(clg_graph_status(g), CLG_OK);
+    /* the fused form refuses as an op: a failed tensor, the graph's status */
+    assert_true(clg_fake_quantize_observed(g, x, &b, NULL, NULL).id < 0);
+    assert_int_equal(clg_graph_status(g), CLG_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clg_graph_tensor_count(g), before);
+    clg_graph_destroy(g);
+    clg_context_destroy(ctx);
+}
+
 /* ---- refusals ---- */
 
 static void test_refusals(void **state)
@@ -313,6 +679,9 @@ int main(void)
         cmocka_unit_test(test_pytorch_values),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_observer_pytorch_values),
+        cmocka_unit_test(test_observer_random),
+        cmocka_unit_test(test_observer_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 {
     const char *kind = argv[1]; int batch = atoi(argv[2]), reps = argc > 3 ? atoi(argv[3]) : 20;
     clg_context *ctx; model m;
-    if (clg_context_create("0:0", &ctx) || model_build(ctx, kind, batch, 32, 1234, 0, 0, &m)) { printf("fail %s\n", clg_context_errmsg(ctx)); return 1; }
+    if (clg_context_create("0:0", &ctx) || model_build(ctx, kind, batch, 32, 1234, 0, 0, QAT_NONE, &m)) { printf("fail %s\n", clg_context_errmsg(ctx)); return 1; }
     clg_optimizer_config cfg = clg_optimizer_defaults(CLG_OPTIM_ADAM);
     clg_optimizer(m.g, &cfg);
     int64_t nx = clg_tensor_numel(m.g, m.x);

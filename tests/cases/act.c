@@ -44,72 +44,6 @@ static clg_tensor b_pow(clg_graph *g, const clg_tensor *in) { return clg_pow(g, 
 /* beta 2, threshold 3: both sides for |x| in [0.05, 4] (the switch at x = 1.5) */
 static clg_tensor b_softplus_beta(clg_graph *g, const clg_tensor *in) { return clg_softplus_beta(g, in[0], 2.0f, 3.0f); }
 
-/*
- * Fake quantization: |x| in [0.05, 4] and scales in [0.02, 0.05] (x / scale
- * up to 200), so that int8's and uint8's ranges clip on both sides as well
- * as rounding inside; zero points of either sign per tensor, 100 to 150
- * per channel (an affine uint8 range), 0 for the 4-bit symmetric one. The
- * forward is exact against the reference (the same float operations, the
- * reciprocal rounded to nearest on every device); scale's and the zero
- * point's gradients sum over each channel's elements (tol_sum).
- */
-static int in_fq(int64_t n, bool aligned, case_input *in, bool per_channel, bool learnable)
-{
-    in[0] = per_channel ? case_img(n, aligned) : case_vec(n);
-    in[0].lo = 0.05;
-    in[0].hi = 4;
-    const int64_t c[1] = {per_channel ? in[0].shape[1] : 1};
-    in[1] = in[2] = case_with_shape(in[0], 1, c);
-    in[1].positive = true;
-    in[1].lo = 0.02;
-    in[1].hi = 0.05;
-    in[2].lo = per_channel ? 100 : 0.1;
-    in[2].hi = per_channel ? 150 : 3;
-    in[2].positive = per_channel;
-    in[1].param = in[2].param = learnable;
-    return 3;
-}
-static int in_fq_tensor(int64_t n, bool aligned, case_input *in) { return in_fq(n, aligned, in, false, false); }
-static int in_fq_channel(int64_t n, bool aligned, case_input *in) { return in_fq(n, aligned, in, true, true); }
-/* 4-bit symmetric, a learnable scale in [0.3, 0.6] (x / scale up to 13,
- * beyond [-8, 7]), the zero point a constant 0 */
-static int in_fq_4bit(int64_t n, bool aligned, case_input *in)
-{
-    in_fq(n, aligned, in, false, false);
-    in[1].param = true;
-    in[1].lo = 0.3;
-    in[1].hi = 0.6;
-    in[2].lo = in[2].hi = 0;
-    in[2].positive = true;
-    return 3;
-}
-/* x in, y out; backward: x and dy in, dx (and the scale's terms) out */
-static void w_fq(const case_input *in, case_work *w)
-{
-    const double e = 4.0 * (double)case_numel(&in[0]);
-    *w = (case_work){{2 * e, 3 * e}, {0, 0}, false};
-}
-static void tol_fq(const case_input *in, case_tol *t)
-{
-    const double k = (double)case_numel(&in[0]) / (double)case_numel(&in[1]);
-    tol_sum(t, 0, k);
-}
-static clg_tensor b_fq_tensor(clg_graph *g, const clg_tensor *in)
-{
-    return clg_fake_quantize(g, in[0], in[1], in[2], 0, -128, 127, 1.0f);
-}
-static clg_tensor b_fq_channel(clg_graph *g, const clg_tensor *in)
-{
-    return clg_fake_quantize(g, in[0], in[1], in[2], 1, 0, 255, 0.5f);
-}
-static clg_tensor b_fq_4bit(clg_graph *g, const clg_tensor *in)
-{
-    return clg_fake_quantize(g, in[0], in[1], in[2], 0, -8, 7, 1.0f);
-}
-#define FQ_NO_FD                                                                                               \
-    "the straight-through gradient is a definition, not a derivative (the true one is 0 almost everywhere); " \
-    "tests/test_quant.c checks it against PyTorch's formulas"
-
 const op_case act_cases[] = {
     {"leaky relu", "clg_leaky_relu", in_x, b_leaky, w_act, NULL, NULL},
     {"gelu", "clg_gelu", in_x, b_gelu, w_act, NULL, NULL},
@@ -120,10 +54,5 @@ const op_case act_cases[] = {
     {"clamp", "clg_clamp", in_x, b_clamp, w_act, NULL, NULL},
     {"pow", "clg_pow", in_pos, b_pow, w_act, NULL, NULL},
     {"softplus beta 2 threshold 3", "clg_softplus_beta", in_x, b_softplus_beta, w_act, NULL, NULL},
-    {"fake quantize int8 per tensor", "clg_fake_quantize", in_fq_tensor, b_fq_tensor, w_fq, tol_fq, FQ_NO_FD},
-    {"fake quantize uint8 per channel, learnable", "clg_fake_quantize", in_fq_channel, b_fq_channel, w_fq, tol_fq,
-     FQ_NO_FD},
-    {"fake quantize 4-bit symmetric, learnable scale", "clg_fake_quantize", in_fq_4bit, b_fq_4bit, w_fq, tol_fq,
-     FQ_NO_FD},
 };
 const size_t act_ncases = sizeof act_cases / sizeof act_cases[0];
