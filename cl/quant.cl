@@ -141,9 +141,68 @@ __kernel void fake_quant_backward(__global const float *X, __global const float 
 inline float nan_min(float a, float b) { return isnan(a) || a < b ? a : b; }
 inline float nan_max(float a, float b) { return isnan(a) || a > b ? a : b; }
 
+/* a / b rounded to nearest: OpenCL 1.2 lets a division be 2.5 ulp off. A
+ * correction step, then the neighbours' exact residuals a - q b (fma)
+ * say which is nearest (a quotient is never halfway between two floats). */
+inline float div_nearest(float a, float b)
+{
+    float q = a / b;
+    if (!isfinite(q) || q == 0.0f) return q;
+    q = fma(fma(-q, b, a), 1.0f / b, q);
+    const float lo = nextafter(q, -INFINITY), hi = nextafter(q, INFINITY);
+    const float e = fabs(fma(-q, b, a)), el = fabs(fma(-lo, b, a)), eh = fabs(fma(-hi, b, a));
+    return el < e && el <= eh ? lo : (eh < e ? hi : q);
+}
+
+/* Channel c of an observer, its minimum m and maximum M over this run
+ * (training only): the state updated, then scale and zero point. */
+inline void observe_channel(__global float *MIN, __global float *MAX, __global float *OUT, long C, long c, float m,
+                            float M, int training, int moving, int symmetric, float qmin, float qmax, float avg,
+                            float eps, float sym_zp)
+{
+    float mn = MIN[c], mx = MAX[c];
+    if (training) {
+        if (!moving) {
+            mn = nan_min(mn, m);
+            mx = nan_max(mx, M);
+        } else if (mn == INFINITY && mx == -INFINITY) {
+            mn = m;
+            mx = M;
+        } else { /* separate statements: no fma contraction */
+            float d = m - mn;
+            d = avg * d;
+            mn = mn + d;
+            d = M - mx;
+            d = avg * d;
+            mx = mx + d;
+        }
+        MIN[c] = mn;
+        MAX[c] = mx;
+    }
+    float scale = 1.0f, zp = 0.0f;
+    if (!(mn == INFINITY && mx == -INFINITY)) {
+        const float neg = nan_min(mn, 0.0f), pos = nan_max(mx, 0.0f);
+        if (symmetric) {
+            const float mid = (qmax - qmin) / 2.0f; /* exact: an integer or a half below 2^17 */
+            scale = nan_max(div_nearest(nan_max(-neg, pos), mid), eps);
+            zp = sym_zp;
+        } else {
+            const float width = pos - neg;
+            scale = nan_max(div_nearest(width, qmax - qmin), eps);
+            zp = clamp(qmin - rint(div_nearest(neg, scale)), qmin, qmax);
+        }
+    }
+    OUT[c] = scale;
+    OUT[C + c] = zp;
+}
+
 #define OBS_LOCAL 64
 
-__kernel void observe_minmax(__global const float *X, __global float *PART, long C, long inner, long M, long P)
+/* P == 1 (one part a channel): the group finishes its channel itself
+ * (observe_channel), and observe_update is not launched. */
+__kernel void observe_minmax(__global const float *X, __global float *PART, long C, long inner, long M, long P,
+                             __global float *MIN, __global float *MAX, __global float *OUT, int moving,
+                             int symmetric, float qmin, float qmax, float avg, float eps, float sym_zp)
 {
     __local float lmin[OBS_LOCAL], lmax[OBS_LOCAL];
     const int l = (int)get_local_id(0), L = (int)get_local_size(0); /* a power of two <= OBS_LOCAL */
@@ -167,7 +226,10 @@ __kernel void observe_minmax(__global const float *X, __global float *PART, long
             }
             barrier(CLK_LOCAL_MEM_FENCE);
         }
-        if (l == 0) {
+        if (l == 0 && P == 1)
+            observe_channel(MIN, MAX, OUT, C, c, lmin[0], lmax[0], 1, moving, symmetric, qmin, qmax, avg, eps,
+                            sym_zp);
+        else if (l == 0) {
             PART[2 * gi] = lmin[0];
             PART[2 * gi + 1] = lmax[0];
         }
@@ -175,62 +237,16 @@ __kernel void observe_minmax(__global const float *X, __global float *PART, long
     }
 }
 
-/* a / b rounded to nearest: OpenCL 1.2 lets a division be 2.5 ulp off. A
- * correction step, then the neighbours' exact residuals a - q b (fma)
- * say which is nearest (a quotient is never halfway between two floats). */
-inline float div_nearest(float a, float b)
-{
-    float q = a / b;
-    if (!isfinite(q) || q == 0.0f) return q;
-    q = fma(fma(-q, b, a), 1.0f / b, q);
-    const float lo = nextafter(q, -INFINITY), hi = nextafter(q, INFINITY);
-    const float e = fabs(fma(-q, b, a)), el = fabs(fma(-lo, b, a)), eh = fabs(fma(-hi, b, a));
-    return el < e && el <= eh ? lo : (eh < e ? hi : q);
-}
-
 __kernel void observe_update(__global const float *PART, __global float *MIN, __global float *MAX,
                              __global float *OUT, long C, long P, int training, int moving, int symmetric,
                              float qmin, float qmax, float avg, float eps, float sym_zp)
 {
     for (long c = get_global_id(0); c < C; c += get_global_size(0)) {
-        float mn = MIN[c], mx = MAX[c];
-        if (training) {
-            float m = INFINITY, M = -INFINITY;
-            for (long p = 0; p < P; p++) {
-                m = nan_min(m, PART[2 * (c * P + p)]);
-                M = nan_max(M, PART[2 * (c * P + p) + 1]);
-            }
-            if (!moving) {
-                mn = nan_min(mn, m);
-                mx = nan_max(mx, M);
-            } else if (mn == INFINITY && mx == -INFINITY) {
-                mn = m;
-                mx = M;
-            } else { /* separate statements: no fma contraction */
-                float d = m - mn;
-                d = avg * d;
-                mn = mn + d;
-                d = M - mx;
-                d = avg * d;
-                mx = mx + d;
-            }
-            MIN[c] = mn;
-            MAX[c] = mx;
+        float m = INFINITY, M = -INFINITY;
+        for (long p = 0; training && p < P; p++) {
+            m = nan_min(m, PART[2 * (c * P + p)]);
+            M = nan_max(M, PART[2 * (c * P + p) + 1]);
         }
-        float scale = 1.0f, zp = 0.0f;
-        if (!(mn == INFINITY && mx == -INFINITY)) {
-            const float neg = nan_min(mn, 0.0f), pos = nan_max(mx, 0.0f);
-            if (symmetric) {
-                const float mid = (qmax - qmin) / 2.0f; /* exact: an integer or a half below 2^17 */
-                scale = nan_max(div_nearest(nan_max(-neg, pos), mid), eps);
-                zp = sym_zp;
-            } else {
-                const float width = pos - neg;
-                scale = nan_max(div_nearest(width, qmax - qmin), eps);
-                zp = clamp(qmin - rint(div_nearest(neg, scale)), qmin, qmax);
-            }
-        }
-        OUT[c] = scale;
-        OUT[C + c] = zp;
+        observe_channel(MIN, MAX, OUT, C, c, m, M, training, moving, symmetric, qmin, qmax, avg, eps, sym_zp);
     }
 }

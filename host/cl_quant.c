@@ -25,11 +25,13 @@ static clg_status run_fake_quant(clg_cl_backend *b, const clg_node *nodes, const
 }
 
 /* Observers: parts per channel of observe_minmax, from the shapes alone
- * (workspaces and the launch must agree): about 1024 elements a part, and
- * up to 512 groups over all channels. */
+ * (workspaces and the launch must agree): one when the whole tensor is
+ * small (a launch saved: the groups finish their channels), else about
+ * 1024 elements a part and up to 512 groups over all channels. */
 static int64_t observe_parts(const clg_node *x, const clg_node *n)
 {
     const int64_t C = n->i[3], M = x->numel / C;
+    if (x->numel <= 65536) return 1;
     int64_t P = (M + 1023) / 1024, cap = 512 / C;
     if (cap < 1) cap = 1;
     return P < cap ? P : cap;
@@ -46,7 +48,8 @@ bool clg_cl_quant_workspaces(const clg_cl_backend *b, const clg_node *nodes, con
 }
 
 /* observe_minmax in training (groups of a power of two up to 64, the
- * kernel's local arrays), then observe_update */
+ * kernel's local arrays), then observe_update (in training only when a
+ * channel has several parts) */
 static clg_status run_observe(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     const clg_node *X = &nodes[n->src[0]];
@@ -55,12 +58,14 @@ static clg_status run_observe(clg_cl_backend *b, const clg_node *nodes, const cl
     cl_long C = n->i[3], inner = n->i[4], M = X->numel / C, P = observe_parts(X, n);
     cl_int training = n->training, moving = (cl_int)n->i[5], symmetric = (cl_int)n->i[6];
     float qmin = (float)n->i[1], qmax = (float)n->i[2], avg = n->f[0], eps = n->f[1], sym_zp = (float)n->i[7];
-    if (training) {
+    if (training) { /* one part a channel: this launch does it all */
         size_t local = 64;
         while (local > b->kwg[K_observe_minmax]) local /= 2;
-        clg_karg args[] = {ARG(x), ARG(part), ARG(C), ARG(inner), ARG(M), ARG(P)};
-        clg_status s = clg_cl_launch(b, K_observe_minmax, args, 6, (size_t)(C * P) * local, local);
-        if (s != CLG_OK) return s;
+        clg_karg args[] = {ARG(x),    ARG(part),      ARG(C),    ARG(inner), ARG(M),   ARG(P),   ARG(lo),   ARG(hi),
+                           ARG(out),  ARG(moving),    ARG(symmetric), ARG(qmin), ARG(qmax), ARG(avg), ARG(eps),
+                           ARG(sym_zp)};
+        clg_status s = clg_cl_launch(b, K_observe_minmax, args, 16, (size_t)(C * P) * local, local);
+        if (s != CLG_OK || P == 1) return s;
     }
     clg_karg args[] = {ARG(part), ARG(lo),   ARG(hi),   ARG(out), ARG(C),   ARG(P),   ARG(training),
                        ARG(moving), ARG(symmetric), ARG(qmin), ARG(qmax), ARG(avg), ARG(eps), ARG(sym_zp)};

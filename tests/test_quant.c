@@ -460,8 +460,9 @@ static void test_observer_pytorch_values(void **state)
     for_each_device(obs_pytorch);
 }
 
-/* Random inputs, sizes that split a channel into several parts and leave
- * a remainder, against observe_oracle; three training runs then two in
+/* Random inputs against observe_oracle, small tensors (one launch: a part
+ * a channel) and large ones whose channels split into several parts, the
+ * last partial; three training runs then two in
  * evaluation (the state and qparams frozen); the fake-quantized output
  * against the oracle's fake quantization with the oracle's qparams. */
 static void obs_random(const char *spec)
@@ -480,6 +481,7 @@ static void obs_random(const char *spec)
         {2, {7, 3001}, 1, 0, 0, 1, -128, 127, "int8 symmetric per channel, axis 0, min/max"},
         {3, {33, 17, 5}, 1, 1, 1, 0, 0, 15, "4-bit affine per channel, axis 1, moving average"},
         {3, {9, 2, 61}, 1, -1, 0, 0, -8, 7, "4-bit signed affine per channel, axis -1"},
+        {2, {3, 33001}, 1, 0, 1, 0, 0, 255, "uint8 affine per channel, axis 0, several parts a channel"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         obs_run r = {spec, cases[k].ndim, {0}, clg_observer_defaults(), 5, 3, NULL};
