@@ -141,6 +141,7 @@ static int32_t observer_leaf(clg_graph *g, int64_t C, bool per_channel, float va
         s = clg_tensor_set_name(g, clg_tref(g, id), name);
     }
     if (s != CLG_OK) {
+        clg_error_wrap(g->ctx, s, "clg_observe: state '%s'", suffix);
         clg_graph_fail(g, s);
         return -1;
     }

@@ -78,37 +78,20 @@ static clg_status download(clg_graph *g, named_set *s, const char *func)
     return CLG_OK;
 }
 
-clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, const clg_meta *meta)
-{
-    const char *func = "clg_checkpoint_save";
-    clg_status s = clg_graph_check(g, func);
-    if (s != CLG_OK) return s;
-    if (!path || !*path) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: path is empty", func);
-    named_set set;
-    s = collect_named(g, &set, func);
-    if (s == CLG_OK) s = download(g, &set, func);
-    if (s == CLG_OK) {
-        char err[ERRLEN];
-        s = clg_safetensors_write(path, set.n, set.names, set.ptrs, meta, err, sizeof err);
-        if (s != CLG_OK) clg_error(g->ctx, s, "%s: %s", func, err + (strncmp(err, "clg_safetensors_write: ", 23) ? 0 : 23));
-    }
-    named_free(&set);
-    return s;
-}
-
 #define DERIVED_KEY "clgrad.derived"
 
-clg_status clg_checkpoint_save_derived(clg_graph *g, const char *path, const clg_meta *meta, int n,
-                                       const char *const *names, const clg_array *const *arrays)
+/* The graph's named tensors and n derived arrays (listed under DERIVED_KEY
+ * in the metadata when n > 0), written atomically. */
+static clg_status save(clg_graph *g, const char *path, const clg_meta *meta, int n, const char *const *names,
+                       const clg_array *const *arrays, const char *func)
 {
-    const char *func = "clg_checkpoint_save_derived";
     clg_status s = clg_graph_check(g, func);
     if (s != CLG_OK) return s;
     if (!path || !*path) return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: path is empty", func);
     if (n < 0 || (n > 0 && (!names || !arrays)))
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: %d derived tensors with names %s and arrays %s", func, n,
                          names ? "given" : "NULL", arrays ? "given" : "NULL");
-    if (meta && clg_meta_get(meta, DERIVED_KEY))
+    if (n > 0 && meta && clg_meta_get(meta, DERIVED_KEY))
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: the metadata already holds '" DERIVED_KEY "'", func);
     size_t len = 1;
     for (int i = 0; i < n; i++) {
@@ -117,43 +100,46 @@ clg_status clg_checkpoint_save_derived(clg_graph *g, const char *path, const clg
                              "%s: derived tensor %d: a name (non-empty, without commas) and an array are needed", func,
                              i);
         if (graph_has_name(g, names[i]))
-            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: derived tensor '%s' is a graph tensor's name", func,
-                             names[i]);
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: derived tensor '%s' is a graph tensor's name",
+                             func, names[i]);
         for (int j = 0; j < i; j++)
             if (!strcmp(names[i], names[j]))
                 return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: derived tensor '%s' is given twice", func,
                                  names[i]);
         len += strlen(names[i]) + 1;
     }
-    clg_meta *all = NULL;
-    char *list = malloc(len);
+    clg_meta *all = NULL; /* meta, and the list of derived tensors */
+    char *list = n > 0 ? malloc(len) : NULL;
     named_set set = {0};
-    s = list && clg_meta_create(&all) == CLG_OK ? CLG_OK : CLG_ERR_OUT_OF_MEMORY;
-    if (s == CLG_OK) {
-        list[0] = '\0';
-        for (int i = 0; i < n; i++) {
+    const char **nm = NULL;
+    const clg_array **ar = NULL;
+    if (n > 0) {
+        s = list && clg_meta_create(&all) == CLG_OK ? CLG_OK : CLG_ERR_OUT_OF_MEMORY;
+        for (int i = 0; s == CLG_OK && i < n; i++) {
             if (i) strcat(list, ",");
+            else list[0] = '\0';
             strcat(list, names[i]);
         }
         for (int i = 0; meta && i < clg_meta_count(meta) && s == CLG_OK; i++)
             s = clg_meta_set(all, clg_meta_key(meta, i), clg_meta_value(meta, i));
         if (s == CLG_OK) s = clg_meta_set(all, DERIVED_KEY, list);
+        if (s != CLG_OK) clg_error(g->ctx, s, "%s: out of host memory", func);
     }
-    if (s != CLG_OK) clg_error(g->ctx, s, "%s: out of host memory", func);
     if (s == CLG_OK) s = collect_named(g, &set, func);
     if (s == CLG_OK) s = download(g, &set, func);
-    const char **nm = NULL;
-    const clg_array **ar = NULL;
-    if (s == CLG_OK) {
-        nm = malloc((size_t)(set.n + n + 1) * sizeof *nm);
-        ar = malloc((size_t)(set.n + n + 1) * sizeof *ar);
+    if (s == CLG_OK && n > 0) {
+        nm = malloc((size_t)(set.n + n) * sizeof *nm);
+        ar = malloc((size_t)(set.n + n) * sizeof *ar);
         if (!nm || !ar) s = clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory", func);
+        for (int i = 0; s == CLG_OK && i < set.n + n; i++) {
+            nm[i] = i < set.n ? set.names[i] : names[i - set.n];
+            ar[i] = i < set.n ? set.ptrs[i] : arrays[i - set.n];
+        }
     }
     if (s == CLG_OK) {
-        for (int i = 0; i < set.n; i++) nm[i] = set.names[i], ar[i] = set.ptrs[i];
-        for (int i = 0; i < n; i++) nm[set.n + i] = names[i], ar[set.n + i] = arrays[i];
         char err[ERRLEN];
-        s = clg_safetensors_write(path, set.n + n, nm, ar, all, err, sizeof err);
+        s = n > 0 ? clg_safetensors_write(path, set.n + n, nm, ar, all, err, sizeof err)
+                  : clg_safetensors_write(path, set.n, set.names, set.ptrs, meta, err, sizeof err);
         if (s != CLG_OK) clg_error(g->ctx, s, "%s: %s", func, err + (strncmp(err, "clg_safetensors_write: ", 23) ? 0 : 23));
     }
     free(nm);
@@ -162,6 +148,17 @@ clg_status clg_checkpoint_save_derived(clg_graph *g, const char *path, const clg
     clg_meta_destroy(all);
     free(list);
     return s;
+}
+
+clg_status clg_checkpoint_save_meta(clg_graph *g, const char *path, const clg_meta *meta)
+{
+    return save(g, path, meta, 0, NULL, NULL, "clg_checkpoint_save");
+}
+
+clg_status clg_checkpoint_save_derived(clg_graph *g, const char *path, const clg_meta *meta, int n,
+                                       const char *const *names, const clg_array *const *arrays)
+{
+    return save(g, path, meta, n, names, arrays, "clg_checkpoint_save_derived");
 }
 
 /* Whether the file lists name among its derived tensors (clg_checkpoint_save_derived). */

@@ -1,7 +1,8 @@
 /* Checkpoints: named tensors to safetensors and back, on the reference
  * backend and every OpenCL device; files as PyTorch's safetensors writes
  * them; every mismatch refused before anything changes; metadata for
- * optimizer state; the atomic-write guarantee. */
+ * optimizer state; the atomic-write guarantee; derived tensors beside the
+ * graph's (clg_checkpoint_save_derived). */
 #define _XOPEN_SOURCE 700
 #include "data_util.h"
 
@@ -289,6 +290,89 @@ static void test_save_errors(void **state)
     scratch_remove(dir);
 }
 
+/* Derived tensors (clg_checkpoint_save_derived): any dtype, saved beside
+ * the graph's, listed in the metadata, skipped by both loaders; a file
+ * with an unlisted extra tensor is still refused; bad names refused with
+ * the file untouched. */
+static void test_derived(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    scratch_make(dir, sizeof dir);
+    path_in(path, sizeof path, dir, "ck.safetensors");
+    clg_context *ctx = open_ctx("reference");
+    model m = make_model(ctx, 6);
+    values before = get_values(ctx, &m);
+    char err[256];
+    const int64_t s34[2] = {3, 4}, s3[1] = {3};
+    clg_array *q, *sc;
+    assert_int_equal(clg_array_create(CLG_ELEM_I8, 2, s34, &q, err, sizeof err), CLG_OK);
+    assert_int_equal(clg_array_create(CLG_ELEM_F32, 1, s3, &sc, err, sizeof err), CLG_OK);
+    for (int i = 0; i < 12; i++) ((int8_t *)q->data)[i] = (int8_t)(i * 23 - 128);
+    for (int i = 0; i < 3; i++) ((float *)sc->data)[i] = 0.5f + (float)i;
+    const char *names[2] = {"fc.weight_int8", "fc.weight_scale"};
+    const clg_array *arrays[2] = {q, sc};
+    clg_meta *meta;
+    assert_int_equal(clg_meta_create(&meta), CLG_OK);
+    assert_int_equal(clg_meta_set(meta, "format", "test"), CLG_OK);
+    CHECK_OK(ctx, clg_checkpoint_save_derived(m.g, path, meta, 2, names, arrays));
+    clg_safetensors *st;
+    assert_int_equal(clg_safetensors_read(path, &st, err, sizeof err), CLG_OK);
+    assert_int_equal(clg_safetensors_count(st), 5);
+    const clg_array *rq = clg_safetensors_find(st, "fc.weight_int8");
+    assert_non_null(rq);
+    assert_int_equal(rq->type, CLG_ELEM_I8);
+    assert_memory_equal(rq->data, q->data, 12);
+    assert_string_equal(clg_meta_get(clg_safetensors_meta(st), "clgrad.derived"), "fc.weight_int8,fc.weight_scale");
+    assert_string_equal(clg_meta_get(clg_safetensors_meta(st), "format"), "test");
+    clg_safetensors_destroy(st);
+    /* both loaders skip them; the graph's tensors come back */
+    CHECK_OK(ctx, clg_tensor_fill(m.g, m.w, 0.0f));
+    CHECK_OK(ctx, clg_checkpoint_load(m.g, path, NULL));
+    values after = get_values(ctx, &m);
+    assert_memory_equal(after.w, before.w, sizeof before.w);
+    int skipped = -1;
+    CHECK_OK(ctx, clg_checkpoint_load_model(m.g, path, NULL, &skipped));
+    assert_int_equal(skipped, 0);
+    /* refusals, the file untouched */
+    size_t old_len, len;
+    unsigned char *old = read_bytes(path, &old_len);
+    const char *clash[1] = {"fc.weight"}, *comma[1] = {"a,b"}, *twice[2] = {"x", "x"};
+    const clg_array *one[1] = {sc}, *two[2] = {sc, sc};
+    assert_int_equal(clg_checkpoint_save_derived(m.g, path, NULL, 1, clash, one), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, "derived tensor 'fc.weight' is a graph tensor's name");
+    assert_int_equal(clg_checkpoint_save_derived(m.g, path, NULL, 1, comma, one), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, "without commas");
+    assert_int_equal(clg_checkpoint_save_derived(m.g, path, NULL, 2, twice, two), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, "derived tensor 'x' is given twice");
+    assert_int_equal(clg_meta_set(meta, "clgrad.derived", "y"), CLG_OK);
+    assert_int_equal(clg_checkpoint_save_derived(m.g, path, meta, 1, twice, one), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, "the metadata already holds 'clgrad.derived'");
+    assert_int_equal(clg_checkpoint_save_derived(m.g, path, NULL, -1, NULL, NULL), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, "-1 derived tensors");
+    unsigned char *now = read_bytes(path, &len);
+    assert_int_equal(len, old_len);
+    assert_memory_equal(now, old, len);
+    free(now);
+    free(old);
+    /* an extra tensor the metadata does not list is still refused */
+    CHECK_OK(ctx, clg_checkpoint_save_derived(m.g, path, NULL, 2, names, arrays));
+    clg_graph *g2;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g2));
+    const int64_t s4[1] = {4};
+    clg_tensor b2 = clg_param(g2, 1, s4);
+    CHECK_OK(ctx, clg_tensor_set_name(g2, b2, "fc.bias"));
+    assert_int_equal(clg_checkpoint_load(g2, path, NULL), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_CTX_HAS(ctx, "the file has tensor 'fc.weight'");
+    clg_graph_destroy(g2);
+    clg_meta_destroy(meta);
+    clg_array_destroy(q);
+    clg_array_destroy(sc);
+    clg_graph_destroy(m.g);
+    clg_context_destroy(ctx);
+    scratch_remove(dir);
+}
+
 /* What an optimizer stores: step count, schedule position, generator
  * state, through the typed metadata calls. */
 static void test_optimizer_metadata(void **state)
@@ -444,7 +528,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_pytorch_file),
         cmocka_unit_test(test_load_errors),      cmocka_unit_test(test_save_errors),
         cmocka_unit_test(test_optimizer_metadata), cmocka_unit_test(test_python_roundtrip),
-        cmocka_unit_test(test_model_only),
+        cmocka_unit_test(test_model_only),       cmocka_unit_test(test_derived),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
