@@ -168,6 +168,12 @@ TORCH_OPS = {
         x, s, z, -8, 7, 1.0),
     "observed fake quant int8 sym per channel": lambda x: observed_fake_quant(x, True),
     "observed fake quant uint8 per tensor": lambda x: observed_fake_quant(x, False),
+    # clgrad's 16-bit operands are read widened to float32 (the same math as
+    # these); PyTorch 1.13 has no float16 matmul on the CPU
+    "cast float16 round trip": lambda x: x.half().float(),
+    "cast bfloat16 round trip": lambda x: x.bfloat16().float(),
+    "matmul bfloat16 operands": lambda a, b: a.bfloat16().float() @ b.bfloat16().float(),
+    "matmul float16 by float32": lambda a, b: a.half().float() @ b,
     "sum": lambda x: torch.sum(x),
     "mean": lambda x: torch.mean(x),
     "mse loss": lambda a, b: F.mse_loss(a, b),

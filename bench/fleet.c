@@ -43,7 +43,8 @@ static int build_model(fleet *f, const fleet_spec *s, int i, int rows)
     model *m = &f->m[i];
     clg_optimizer_config flat = *s->cfg;
     flat.weight_decay = 0;
-    if (model_build(f->ctx[i], s->kind, rows, s->width, s->seed, s->augment, s->label_smoothing, s->qat, m) != CLG_OK ||
+    if (model_build(f->ctx[i], s->kind, rows, s->width, s->seed, s->augment, s->label_smoothing, s->qat,
+                    s->precision, m) != CLG_OK ||
         clg_optimizer_groups(m->g, s->cfg, s->cfg->weight_decay > 0 && m->nflat > 0,
                              &(clg_optimizer_group){&flat, m->nflat, m->flat}) != CLG_OK)
         return fail(f, i, "building the model", clg_context_errmsg(f->ctx[i]));

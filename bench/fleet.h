@@ -34,6 +34,7 @@ typedef struct fleet_spec {
     void *comm;
     double timeout;                    /* seconds a rank waits for the others (MPI) */
     int qat;                           /* QAT_* (bench/models.h) */
+    int precision;                     /* PRECISION_* (bench/models.h) */
 } fleet_spec;
 
 /* Contexts, models with optimizers, the split, the replicas. On an error

@@ -140,7 +140,7 @@ static bool model_set(const char *spec, const char *kind, int n, size_t bucket, 
         s->n = i + 1;
         clg_optimizer_config cfg = clg_optimizer_defaults(CLG_OPTIM_ADAM);
         ok = clg_context_create(spec, &s->ctx[i]) == CLG_OK &&
-             model_build(s->ctx[i], kind, rows, 32, 1234, 0, 0, QAT_NONE, &m[i]) == CLG_OK &&
+             model_build(s->ctx[i], kind, rows, 32, 1234, 0, 0, QAT_NONE, PRECISION_F32, &m[i]) == CLG_OK &&
              clg_optimizer(m[i].g, &cfg) == CLG_OK &&
              clg_tensor_set(m[i].g, m[i].x, x + (size_t)i * rows * 784, (size_t)rows * 784) == CLG_OK &&
              clg_tensor_set_i32(m[i].g, m[i].labels, y + i * rows, (size_t)rows) == CLG_OK;

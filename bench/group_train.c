@@ -136,7 +136,7 @@ static double first_loss(const char *spec, const char *kind, int batch, const fl
     clg_context *ctx = NULL;
     model m;
     double loss = NAN;
-    if (clg_context_create(spec, &ctx) != CLG_OK || model_build(ctx, kind, batch, 32, 1234, 0, 0, QAT_NONE, &m) != CLG_OK) goto fail;
+    if (clg_context_create(spec, &ctx) != CLG_OK || model_build(ctx, kind, batch, 32, 1234, 0, 0, QAT_NONE, PRECISION_F32, &m) != CLG_OK) goto fail;
     clg_optimizer_config cfg = clg_optimizer_defaults(CLG_OPTIM_ADAM);
     int64_t nx = clg_tensor_numel(m.g, m.x);
     float l;

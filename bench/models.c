@@ -77,6 +77,14 @@ static clg_tensor act_quant(builder *b, const char *layer, clg_tensor x)
     return fake_quant(b, prefix, x, false);
 }
 
+/* --precision: an operand of a matrix product or convolution as the op
+ * reads it (bench/models.h) */
+static clg_tensor lowp(builder *b, clg_tensor x)
+{
+    if (b->m->precision == PRECISION_F32 || x.id < 0) return x;
+    return clg_cast(b->g, x, b->m->precision == PRECISION_BF16 ? CLG_ELEM_BF16 : CLG_ELEM_F16);
+}
+
 /* PyTorch's default for Linear and Conv2d: weight and bias uniform in
  * +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)). */
 static clg_tensor param(builder *b, const char *name, int ndim, const int64_t *shape, double bound)
@@ -111,7 +119,7 @@ static clg_tensor linear(builder *b, const char *name, clg_tensor x, int64_t in,
     clg_tensor w = used_weight(b, n, param(b, n, 2, ws, bound));
     snprintf(n, sizeof n, "%s.bias", name);
     clg_tensor bias = param(b, n, 1, &out, bound);
-    return clg_linear(b->g, x, w, bias);
+    return clg_linear(b->g, lowp(b, x), lowp(b, w), bias);
 }
 
 /* conv 3x3 (padding 1, no bias: batch norm follows) + batch norm + ReLU + max-pool 2x2 */
@@ -121,7 +129,7 @@ static clg_tensor block(builder *b, int index, clg_tensor x, int64_t cin, int64_
     const int64_t ws[4] = {cout, cin, 3, 3};
     snprintf(n, sizeof n, "conv%d.weight", index);
     clg_tensor w = used_weight(b, n, param(b, n, 4, ws, 1.0 / sqrt((double)(cin * 9))));
-    clg_tensor y = clg_conv2d(b->g, x, w, CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
+    clg_tensor y = clg_conv2d(b->g, lowp(b, x), lowp(b, w), CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
     snprintf(n, sizeof n, "bn%d.weight", index);
     clg_tensor gamma = filled(b, n, cout, 1.0f);
     snprintf(n, sizeof n, "bn%d.bias", index);
@@ -176,7 +184,7 @@ static clg_tensor conv_he(builder *b, const char *name, clg_tensor x, int64_t ci
     if (s != CLG_OK) return failed(b, s);
     w = used_weight(b, n, w);
     const int64_t pad = k / 2;
-    return clg_conv2d(b->g, x, w, CLG_NO_TENSOR, stride, stride, pad, pad, 1, 1);
+    return clg_conv2d(b->g, lowp(b, x), lowp(b, w), CLG_NO_TENSOR, stride, stride, pad, pad, 1, 1);
 }
 
 /* torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)),
@@ -222,11 +230,12 @@ static clg_tensor resnet(builder *b, clg_tensor x, int64_t B, int64_t width)
 
 /* The forward pass, parameters named and initialised; train adds the loss's backward. */
 static clg_status build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, bool train,
-                        int augment, float label_smoothing, int qat, model *m)
+                        int augment, float label_smoothing, int qat, int precision, model *m)
 {
     memset(m, 0, sizeof *m);
     m->batch = batch;
     m->qat = qat;
+    m->precision = precision;
     clg_status s = clg_graph_create(ctx, &m->g);
     if (s != CLG_OK) return s;
     builder b = {m, m->g, seed, 0};
@@ -273,9 +282,9 @@ static clg_status build(clg_context *ctx, const char *kind, int batch, int width
 }
 
 clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, int augment,
-                       float label_smoothing, int qat, model *m)
+                       float label_smoothing, int qat, int precision, model *m)
 {
-    return build(ctx, kind, batch, width, seed, true, augment, label_smoothing, qat, m);
+    return build(ctx, kind, batch, width, seed, true, augment, label_smoothing, qat, precision, m);
 }
 
 /* Whether name is one of train's fake-quantized weights. */
@@ -289,7 +298,7 @@ static bool quantized_weight(const model *train, const char *name)
 static clg_status build_eval(clg_context *ctx, const char *kind, int batch, int width, const model *train, int qat,
                              model *m)
 {
-    clg_status s = build(ctx, kind, batch, width, 0, false, 0, 0, qat, m);
+    clg_status s = build(ctx, kind, batch, width, 0, false, 0, 0, qat, train->precision, m);
     /* every parameter (found by name), observer and batch norm statistic is
      * the training graph's; the int8 evaluation's weights are its own */
     for (int32_t i = 0; s == CLG_OK && i < clg_graph_tensor_count(m->g); i++) {

@@ -14,6 +14,13 @@
  * weights and activations; or the activations alone (the evaluation of
  * int8 weights given as dequantized values). */
 enum { QAT_NONE = 0, QAT_INT8 = 1, QAT_ACTIVATIONS = 2 };
+/* Mixed precision (--precision): float32 throughout; or the operands of
+ * every matrix product and convolution (inputs and weights) cast to
+ * bfloat16 or float16, as autocast does (the products accumulate and
+ * return float32; gradients are float32, rounded to the 16-bit type where
+ * they reach a cast). Weights and optimizer state stay float32 (the
+ * masters). */
+enum { PRECISION_F32 = 0, PRECISION_BF16 = 1, PRECISION_F16 = 2 };
 
 typedef struct model {
     clg_graph *g;
@@ -36,6 +43,7 @@ typedef struct model {
      * ".max_val"; weight the weight it quantizes (else CLG_NO_TENSOR),
      * qparams its scales and zero points (clg_observer), kept for reading */
     int qat, nobs;
+    int precision; /* PRECISION_* */
     struct {
         char prefix[48];
         clg_tensor weight, qparams;
@@ -61,7 +69,7 @@ typedef struct model {
  * clg_softmax_cross_entropy). Records forward and backward; the caller
  * adds the optimizer. */
 clg_status model_build(clg_context *ctx, const char *kind, int batch, int width, uint64_t seed, int augment,
-                       float label_smoothing, int qat, model *m);
+                       float label_smoothing, int qat, int precision, model *m);
 /* qat QAT_INT8: PyTorch's default QAT configuration (get_default_qat_qconfig,
  * without reduce_range): every weight fake-quantized to int8 per output
  * channel (symmetric, moving-average min/max observer), the input and
@@ -72,8 +80,8 @@ clg_status model_build(clg_context *ctx, const char *kind, int batch, int width,
  * into the convolutions' weights (PyTorch's ConvBnReLU2d folds it). */
 
 /* The same network's forward pass at another batch size, in evaluation
- * mode, sharing train's parameters, batch norm statistics and observers
- * (no copies: it follows train as it trains). */
+ * mode and train's precision, sharing train's parameters, batch norm
+ * statistics and observers (no copies: it follows train as it trains). */
 clg_status model_build_eval(clg_context *ctx, const char *kind, int batch, int width, const model *train, model *m);
 /* As model_build_eval for a QAT model, but its weights are its own, not
  * fake-quantized, and set from the int8 values q, scales and zero points

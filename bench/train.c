@@ -65,6 +65,9 @@ static const cli_option cli_options[] = {
     {"qat", "NAME", "none, or int8: quantization-aware training (weights int8 per channel, activations uint8 per "
                     "tensor, moving-average observers); checkpoints then also hold the int8 weights with every "
                     "scale and zero point, and the summary the accuracy with the int8 weights; default none"},
+    {"precision", "NAME", "f32, bf16 or fp16: mixed precision as autocast does it (every matrix product's and "
+                          "convolution's inputs and weights cast to the 16-bit type, products accumulated in "
+                          "float32; float32 master weights, optimizer state and gradients); default f32"},
     {"epochs", "N", "from 1 to 100000; default 10"},
     {"batch", "N", "from 1 to 65536; default 64"},
     {"width", "N", "hidden width (mlp) or first channels (cnn, resnet), from 1 to 1024; default 32"},
@@ -85,12 +88,12 @@ static const cli_option cli_options[] = {
     {"target-accuracy", "A", "stop after the first epoch whose test accuracy reaches A (0 to 1), and report the time "
                              "to it (clgrad-bench's tta group); --epochs is the cap"},
 };
-enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_WEIGHT_DECAY, O_LABEL_SMOOTHING, O_AUGMENT, O_QAT, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SPLIT, O_TIMEOUT, O_SEED, O_DATA,
+enum { O_MODEL, O_OPTIMIZER, O_LR, O_SCHEDULE, O_WARMUP, O_WEIGHT_DECAY, O_LABEL_SMOOTHING, O_AUGMENT, O_QAT, O_PRECISION, O_EPOCHS, O_BATCH, O_WIDTH, O_DEVICE, O_SPLIT, O_TIMEOUT, O_SEED, O_DATA,
        O_LIMIT, O_SAVE, O_RESUME, O_JSON, O_STOP_AFTER, O_TARGET };
 static const unsigned recorded[] = {
     [O_MODEL] = GIVEN_MODEL, [O_OPTIMIZER] = GIVEN_OPTIMIZER, [O_LR] = GIVEN_LR,         [O_SCHEDULE] = GIVEN_SCHEDULE,
     [O_WARMUP] = GIVEN_WARMUP, [O_WEIGHT_DECAY] = GIVEN_WEIGHT_DECAY, [O_AUGMENT] = GIVEN_AUGMENT,
-    [O_LABEL_SMOOTHING] = GIVEN_LABEL_SMOOTHING, [O_QAT] = GIVEN_QAT,
+    [O_LABEL_SMOOTHING] = GIVEN_LABEL_SMOOTHING, [O_QAT] = GIVEN_QAT, [O_PRECISION] = GIVEN_PRECISION,
     [O_EPOCHS] = GIVEN_EPOCHS,     [O_BATCH] = GIVEN_BATCH,   [O_WIDTH] = GIVEN_WIDTH,
     [O_SEED] = GIVEN_SEED,     [O_LIMIT] = GIVEN_LIMIT,       [O_STOP_AFTER] = 0,        [O_TARGET] = 0,
 };
@@ -98,7 +101,7 @@ static const unsigned recorded[] = {
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.model = "mlp", .optimizer = "adam", .schedule = "constant", .data = DEFAULT_DATA, .lr = -1,
-                   .epochs = 10, .batch = 64, .width = 32, .seed = 1, .augment = "none", .qat = "none", .weight_decay = -1,
+                   .epochs = 10, .batch = 64, .width = 32, .seed = 1, .augment = "none", .qat = "none", .precision = "f32", .weight_decay = -1,
                    .split = "even", .timeout = 300, .ranks = ranks};
     cli c;
     cli_init(&c, "clgrad-train", NULL,
@@ -108,6 +111,7 @@ static int parse(int argc, char **argv, options *o)
     static const char *const models[] = {"mlp", "cnn", "resnet", NULL};
     static const char *const augments[] = {"none", "crop-flip", NULL};
     static const char *const qats[] = {"none", "int8", NULL};
+    static const char *const precisions[] = {"f32", "bf16", "fp16", NULL};
     static const char *const optimizers[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", NULL};
     static const char *const schedules[] = {"constant", "step", "exponential", "cosine", NULL};
     static const char *const splits[] = {"even", "speed", NULL};
@@ -133,6 +137,7 @@ static int parse(int argc, char **argv, options *o)
         }
         case O_AUGMENT: ok = cli_choice(&c, "augment", v, augments) >= 0, o->augment = v; break;
         case O_QAT: ok = cli_choice(&c, "qat", v, qats) >= 0, o->qat = v; break;
+        case O_PRECISION: ok = cli_choice(&c, "precision", v, precisions) >= 0, o->precision = v; break;
         case O_LABEL_SMOOTHING: {
             double e;
             ok = cli_double(&c, "label-smoothing", v, 0, 0.999999, "from 0 to below 1", &e);
@@ -173,6 +178,11 @@ static int parse(int argc, char **argv, options *o)
         if (!ok) return 2;
     }
     if (k != CLI_END) return k == CLI_EXIT_OK ? -1 : 2;
+    if (strcmp(o->qat, "none") && strcmp(o->precision, "f32")) {
+        fprintf(stderr, "clgrad-train: --qat %s and --precision %s: quantization-aware training runs in f32; give "
+                        "one of them\n", o->qat, o->precision);
+        return 2;
+    }
     if (o->ndevices == 0) o->devices[o->ndevices++] = NULL; /* the default device */
     o->device = o->devices[0];
     return 0;
@@ -362,7 +372,8 @@ static int save_checkpoint(clg_context *ctx, model *m, const model *ev, const op
                     clg_meta_set(meta, "augment", o->augment) || clg_meta_set_f64(meta, "weight_decay", o->weight_decay) ||
                     clg_meta_set_f64(meta, "label_smoothing", o->label_smoothing) ||
                     clg_meta_set_u64(meta, "rng_counter", rng) || clg_meta_set_i64(meta, "ranks", ranks) ||
-                    clg_meta_set_i64(meta, "devices", devices) || clg_meta_set(meta, "qat", o->qat)))
+                    clg_meta_set_i64(meta, "devices", devices) || clg_meta_set(meta, "qat", o->qat) ||
+                    clg_meta_set(meta, "precision", o->precision)))
         rc = die("out of memory", NULL, NULL);
     if (rc == 0 && m->qat == QAT_NONE) rc = check(ctx, clg_checkpoint_save_meta(m->g, o->save, meta));
     if (rc == 0 && m->qat != QAT_NONE) {
@@ -468,7 +479,9 @@ static int train(int argc, char **argv, void *comm)
     if ((rc = optimizer_config(&o, steps_per_epoch, &cfg))) goto done;
     fleet_spec fs = {o.model, o.batch, o.width, !strcmp(o.augment, "crop-flip"), o.seed, (float)o.label_smoothing,
                      &cfg, o.devices, o.ndevices, !strcmp(o.split, "speed"), rank, ranks, comm, o.timeout,
-                     !strcmp(o.qat, "int8") ? QAT_INT8 : QAT_NONE};
+                     !strcmp(o.qat, "int8") ? QAT_INT8 : QAT_NONE,
+                     !strcmp(o.precision, "bf16") ? PRECISION_BF16 : !strcmp(o.precision, "fp16") ? PRECISION_F16
+                                                                                                 : PRECISION_F32};
     if ((rc = fleet_build(&fl, &fs))) goto done;
     ctx = fl.ctx[0];
     if (model_build_eval(ctx, o.model, EVAL_BATCH, o.width, m, &ev) != CLG_OK) {
@@ -491,9 +504,9 @@ static int train(int argc, char **argv, void *comm)
         snprintf(where + at, sizeof where - (size_t)at, " (rank 0 of %d ranks)", ranks);
     if (lead) {
         printf("clgrad-train: %s (%lld parameters), %s, lr %g, weight decay %g, %s schedule, batch %d, augment %s, "
-               "label smoothing %g,%s on %s\n",
+               "label smoothing %g, precision %s,%s on %s\n",
                o.model, (long long)m->nparams, o.optimizer, (double)cfg.lr, (double)cfg.weight_decay, o.schedule,
-               o.batch, o.augment, o.label_smoothing, m->qat ? " quantization-aware (int8)," : "", where);
+               o.batch, o.augment, o.label_smoothing, o.precision, m->qat ? " quantization-aware (int8)," : "", where);
         if (fl.n > 1 || ranks > 1) {
             printf("data parallel: %d rank%s x %d device%s; rows per batch on this rank:", ranks, ranks > 1 ? "s" : "",
                    fl.n, fl.n > 1 ? "s" : "");
@@ -624,6 +637,7 @@ static int train(int argc, char **argv, void *comm)
                       "\"final_test_accuracy\": %.6g, \"samples_per_s\": %.6g, \"seconds\": %.4g",
                 fl.n, ranks, o.model, o.optimizer, epochs_run ? epochs_run : o.epochs, final_acc,
                 train_seconds > 0 ? (double)samples / train_seconds : 0, total);
+        fprintf(json, ", \"precision\": \"%s\"", o.precision);
         if (int8_acc >= 0) fprintf(json, ", \"int8_test_accuracy\": %.6g", int8_acc);
         if (o.target > 0) {
             fprintf(json, ", \"target_accuracy\": %.6g, \"reached_epoch\": %d, \"seconds_to_target\": ", o.target,

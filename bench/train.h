@@ -23,10 +23,11 @@ enum {
     GIVEN_AUGMENT = 1 << 11,
     GIVEN_LABEL_SMOOTHING = 1 << 12,
     GIVEN_QAT = 1 << 13,
+    GIVEN_PRECISION = 1 << 14,
 };
 
 typedef struct options {
-    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json, *augment, *qat;
+    const char *model, *optimizer, *schedule, *device, *data, *save, *resume, *json, *augment, *qat, *precision;
     double weight_decay; /* on the weights; 1-D parameters are left out (a parameter group) */
     double label_smoothing;
     double lr; /* <= 0: the optimizer's default */

@@ -125,7 +125,7 @@ static int take_float(const clg_meta *meta, const char *key, unsigned bit, optio
 
 int resume_options(options *o, double (*default_lr)(const char *optimizer))
 {
-    static char model[64], optimizer[64], schedule[64], augment[64], qat[64];
+    static char model[64], optimizer[64], schedule[64], augment[64], qat[64], precision[64];
     clg_safetensors *st = NULL;
     char err[512];
     if (clg_safetensors_read(o->resume, &st, err, sizeof err) != CLG_OK) {
@@ -143,6 +143,9 @@ int resume_options(options *o, double (*default_lr)(const char *optimizer))
         rc = take_string(meta, "augment", GIVEN_AUGMENT, o, &o->augment, augment, sizeof augment);
     /* recorded since 0.3.2; an older checkpoint's run had none */
     if (rc == 0 && clg_meta_get(meta, "qat")) rc = take_string(meta, "qat", GIVEN_QAT, o, &o->qat, qat, sizeof qat);
+    /* recorded since 0.3.3 */
+    if (rc == 0 && clg_meta_get(meta, "precision"))
+        rc = take_string(meta, "precision", GIVEN_PRECISION, o, &o->precision, precision, sizeof precision);
     if (rc == 0) rc = take_float(meta, "weight_decay", GIVEN_WEIGHT_DECAY, o, &o->weight_decay);
     if (rc == 0) rc = take_float(meta, "label_smoothing", GIVEN_LABEL_SMOOTHING, o, &o->label_smoothing);
     long v = 0;

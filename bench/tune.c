@@ -455,7 +455,7 @@ static size_t choose_threshold(const tuner *t)
 static void record(tuner *t, clg_context *ctx, const char *kind, int batch, const char *label)
 {
     model m;
-    if (model_build(ctx, kind, batch, 32, 1, 0, 0, QAT_NONE, &m) != CLG_OK) {
+    if (model_build(ctx, kind, batch, 32, 1, 0, 0, QAT_NONE, PRECISION_F32, &m) != CLG_OK) {
         fprintf(stderr, "clgrad-tune: %s: %s\n", label, clg_context_errmsg(ctx));
         return;
     }

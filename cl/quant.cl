@@ -1,4 +1,4 @@
-/* The quant family: fake quantization and observers. */
+/* The quant family: fake quantization, observers and 16-bit casts. */
 
 /*
  * Fake quantization (clgrad.h; PyTorch's definition, in float):
@@ -248,5 +248,70 @@ __kernel void observe_update(__global const float *PART, __global float *MIN, __
             M = nan_max(M, PART[2 * (c * P + p) + 1]);
         }
         observe_channel(MIN, MAX, OUT, C, c, m, M, training, moving, symmetric, qmin, qmax, avg, eps, sym_zp);
+    }
+}
+
+/*
+ * Casts between float32, float16 and bfloat16 (core/ops.h's CAST; dtype
+ * codes as core/backend.h's clg_dtype). Float32 to 16 bits rounds to
+ * nearest, ties to even, through the subnormals, overflowing to infinity;
+ * NaN becomes fp16's quiet NaN of its sign, bf16's 0x7fc0. All by integer
+ * arithmetic on the bits, so that no device's float conversion (vstore_half
+ * flushing subnormals, a float load flushing a float32 subnormal) can
+ * change a result; core/half.h computes the same by a different method.
+ * 16-bit values are ushorts, element i at byte 2 i.
+ */
+#define CAST_F32 0
+#define CAST_F16 2
+#define CAST_BF16 3
+
+inline uint f16_bits(uint x)
+{
+    const uint sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00u;   /* NaN */
+    if (a >= 0x477ff000u) return sign | 0x7c00u;  /* >= 65520 (the midpoint above 65504): infinity */
+    if (a < 0x38800000u) {                        /* below 2^-14: a subnormal, 2^-24 units */
+        if (a <= 0x33000000u) return sign;        /* up to 2^-25, half a unit: zero (the tie is even) */
+        const uint shift = 126u - (a >> 23), m = (a & 0x7fffffu) | 0x800000u;
+        const uint r = m >> shift, rem = m & ((1u << shift) - 1u), mid = 1u << (shift - 1u);
+        return sign | (r + (rem > mid || (rem == mid && (r & 1u))));
+    }
+    const uint r = (a - 0x38000000u) >> 13, rem = a & 0x1fffu; /* exponent rebiased by 127 - 15 */
+    return sign | (r + (rem > 0x1000u || (rem == 0x1000u && (r & 1u)))); /* a carry moves up a binade */
+}
+
+inline uint f16_to_f32_bits(uint h)
+{
+    const uint sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0x1fu) return sign | 0x7f800000u | (m ? 0x400000u : 0u) | (m << 13); /* a NaN made quiet */
+    if (e) return sign | ((e + 112u) << 23) | (m << 13);
+    if (!m) return sign;
+    const uint s = clz(m) - 21u; /* shifts bringing m's top bit to bit 10 */
+    return sign | ((113u - s) << 23) | (((m << s) & 0x3ffu) << 13);
+}
+
+inline uint bf16_bits(uint x)
+{
+    if ((x & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;
+    return (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+}
+
+__kernel void cast_convert(__global const uchar *src, __global uchar *dst, long n, int from, int to, int through)
+{
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    uint x;
+    if (from == CAST_F32) {
+        x = ((__global const uint *)src)[i];
+    } else {
+        const uint h = ((__global const ushort *)src)[i];
+        x = from == CAST_F16 ? f16_to_f32_bits(h) : h << 16;
+    }
+    if (to == CAST_F32) {
+        if (through == CAST_F16) x = f16_to_f32_bits(f16_bits(x));
+        else if (through == CAST_BF16) x = bf16_bits(x) << 16;
+        ((__global uint *)dst)[i] = x;
+    } else {
+        ((__global ushort *)dst)[i] = (ushort)(to == CAST_F16 ? f16_bits(x) : bf16_bits(x));
     }
 }

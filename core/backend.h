@@ -35,7 +35,10 @@ typedef struct clg_backend clg_backend;
 #define CLG_MAX_AUX 2
 
 /* One recorded op (or leaf). Sizes are fixed when it is recorded. */
-typedef enum clg_dtype { CLG_F32 = 0, CLG_I32 = 1 } clg_dtype;
+/* F16 and BF16 nodes hold their values' bits two to a 4-byte element
+ * (element i at byte 2 i): their buffers hold clg_node_words() elements,
+ * and only the cast op (core/quant.c) reads or writes them. */
+typedef enum clg_dtype { CLG_F32 = 0, CLG_I32 = 1, CLG_F16 = 2, CLG_BF16 = 3 } clg_dtype;
 
 enum { CLG_ROLE_ACT = 0, CLG_ROLE_PARAM, CLG_ROLE_STATE, CLG_ROLE_INPUT };
 
@@ -80,11 +83,21 @@ typedef struct clg_node {
     char name[64];    /* optional; names what checkpoints save */
 } clg_node;
 
+static inline bool clg_dtype_16(clg_dtype d) { return d == CLG_F16 || d == CLG_BF16; }
+/* The 4-byte elements a node's buffer holds. */
+static inline int64_t clg_node_words(const clg_node *n)
+{
+    return clg_dtype_16(n->dtype) ? (n->numel + 1) / 2 : n->numel;
+}
+/* "float32", "int32 labels", "float16", "bfloat16" */
+const char *clg_dtype_name(clg_dtype d);
+
 typedef struct clg_backend_vtable {
     const char *kind; /* "reference", "opencl" */
     void (*destroy)(clg_backend *be);
-    /* Buffers hold count 4-byte elements (f32 or i32); offsets and
-     * counts are in elements. */
+    /* Buffers hold count 4-byte elements (f32, i32, or two 16-bit
+     * values); offsets and counts are in elements. buffer_read/write with
+     * CLG_I32 copy the elements' bytes unchanged (16-bit nodes' too). */
     clg_status (*buffer_alloc)(clg_backend *be, size_t count, clg_buffer **out);
     void (*buffer_free)(clg_backend *be, clg_buffer *buf);
     /* A buffer that is elements [offset, offset + count) of parent, freed

@@ -144,8 +144,15 @@ static clg_tensor conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bi
 clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
                       int pad_h, int pad_w, int dilation_h, int dilation_w)
 {
-    if (clg_graph_check(g, clg_op_name(CLG_OP_CONV2D)) != CLG_OK) return invalid();
-    clg_txn txn = clg_txn_begin(g); /* the node and its workspaces */
+    const char *op = clg_op_name(CLG_OP_CONV2D);
+    if (clg_graph_check(g, op) != CLG_OK) return invalid();
+    clg_txn txn = clg_txn_begin(g); /* the widening casts, the node and its workspaces */
+    /* 16-bit operands: widened here; the backward ops read the widened
+     * copies (kept from forward to backward, unlike matmul's) */
+    if (!clg_tensor_ok_float(g, x, op) || !clg_tensor_ok_float(g, w, op)) return clg_txn_end_tensor(g, txn, invalid());
+    x = clg_widen(g, x);
+    w = x.id >= 0 ? clg_widen(g, w) : x;
+    if (w.id < 0) return clg_txn_end_tensor(g, txn, invalid());
     return clg_txn_end_tensor(g, txn, conv2d(g, x, w, bias, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w));
 }
 

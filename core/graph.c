@@ -1,5 +1,6 @@
 /* Graphs: recording nodes, leaves, tensor data, and running. */
 #include "internal.h"
+#include "half.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -170,8 +171,9 @@ bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype d
     }
     if (clg_tensor_in(g, t)) {
         if (g->nodes[t.id].dtype == dtype) return true;
-        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s, the op needs %s", op, (int)t.id,
-                  g->nodes[t.id].dtype == CLG_I32 ? "int32 labels" : "float32", dtype == CLG_I32 ? "int32 labels" : "float32");
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s, the op needs %s%s", op, (int)t.id,
+                  clg_dtype_name(g->nodes[t.id].dtype), clg_dtype_name(dtype),
+                  clg_dtype_16(g->nodes[t.id].dtype) ? " (clg_cast it to float32 first)" : "");
         clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
         return false;
     }
@@ -189,6 +191,23 @@ bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype d
 bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op)
 {
     return clg_tensor_ok_dtype(g, t, op, CLG_F32);
+}
+
+bool clg_tensor_ok_float(clg_graph *g, clg_tensor t, const char *op)
+{
+    const bool f16 = clg_tensor_in(g, t) && clg_dtype_16(g->nodes[t.id].dtype);
+    return clg_tensor_ok_dtype(g, t, op, f16 ? g->nodes[t.id].dtype : CLG_F32);
+}
+
+const char *clg_dtype_name(clg_dtype d)
+{
+    switch (d) {
+    case CLG_F32: return "float32";
+    case CLG_I32: return "int32 labels";
+    case CLG_F16: return "float16";
+    case CLG_BF16: return "bfloat16";
+    }
+    return "?";
 }
 
 clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count)
@@ -291,12 +310,12 @@ int32_t clg_graph_add_node(clg_graph *g, const clg_node *proto, bool alloc)
     g->prepared = false;
     if (alloc) {
         clg_backend *be = g->ctx->be;
-        clg_status s = be->vt->buffer_alloc(be, (size_t)n->numel, &n->buf);
+        clg_status s = be->vt->buffer_alloc(be, (size_t)clg_node_words(n), &n->buf);
         if (s != CLG_OK) {
             char d[256];
             clg_node_describe(g->nodes, n, d, sizeof d);
             clg_error_wrap(g->ctx, s, "%s: could not allocate %lld bytes", d,
-                           (long long)(n->numel * 4));
+                           (long long)(clg_node_words(n) * 4));
             clg_graph_fail(g, s);
             return -1;
         }
@@ -383,9 +402,9 @@ static clg_node *data_node(clg_graph *g, clg_tensor t, size_t count, const void 
     if (clg_graph_check(g, func) != CLG_OK) return NULL;
     if (clg_tensor_check(g, t, func) != CLG_OK) return NULL;
     clg_node *n = &g->nodes[t.id];
-    if (n->dtype != dtype) {
+    if (n->dtype != dtype && !(dtype == CLG_F32 && clg_dtype_16(n->dtype))) {
         clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: tensor %d holds %s", func, (int)t.id,
-                  n->dtype == CLG_I32 ? "int32 labels (use clg_tensor_set_i32/get_i32)" : "float32 values");
+                  n->dtype == CLG_I32 ? "int32 labels (use clg_tensor_set_i32/get_i32)" : "float values");
         return NULL;
     }
     if (!ptr) {
@@ -427,6 +446,29 @@ clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func)
                      func, (int)id, d);
 }
 
+/* A 16-bit tensor's values as floats: its words copied as they are, the
+ * halves converted on the host (core/half.h; writing rounds). */
+static clg_status transfer_16(clg_graph *g, clg_node *n, void *data, size_t count, bool write)
+{
+    clg_backend *be = g->ctx->be;
+    const size_t words = (size_t)clg_node_words(n);
+    uint16_t *bits = calloc(words ? 2 * words : 1, sizeof *bits);
+    if (!bits)
+        return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory converting %zu values",
+                         write ? "clg_tensor_set" : "clg_tensor_get", count);
+    const bool bf = n->dtype == CLG_BF16;
+    float *f = data;
+    clg_status s;
+    if (write) {
+        for (size_t i = 0; i < count; i++) bits[i] = bf ? clg_float_to_bf16(f[i]) : clg_float_to_f16(f[i]);
+        s = be->vt->buffer_write(be, n->buf, 0, bits, words, CLG_I32);
+    } else if ((s = be->vt->buffer_read(be, n->buf, 0, bits, words, CLG_I32)) == CLG_OK) {
+        for (size_t i = 0; i < count; i++) f[i] = bf ? clg_bf16_to_float(bits[i]) : clg_f16_to_float(bits[i]);
+    }
+    free(bits);
+    return s;
+}
+
 static clg_status transfer(clg_graph *g, clg_tensor t, void *data, size_t count, bool write, clg_dtype dtype,
                            const char *func)
 {
@@ -436,6 +478,7 @@ static clg_status transfer(clg_graph *g, clg_tensor t, void *data, size_t count,
     clg_status s = clg_node_storage(g, t.id, func);
     if (s != CLG_OK) return s;
     clg_backend *be = g->ctx->be;
+    if (clg_dtype_16(n->dtype)) return transfer_16(g, n, data, count, write);
     return write ? be->vt->buffer_write(be, n->buf, 0, data, count, dtype)
                  : be->vt->buffer_read(be, n->buf, 0, data, count, dtype);
 }
@@ -469,7 +512,8 @@ clg_status clg_tensor_fill(clg_graph *g, clg_tensor t, float value)
     if ((s = clg_tensor_check(g, t, "clg_tensor_fill")) != CLG_OK) return s;
     clg_node *n = &g->nodes[t.id];
     if (n->dtype != CLG_F32)
-        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor %d holds int32 labels", (int)t.id);
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_tensor_fill: tensor %d holds %s", (int)t.id,
+                         clg_dtype_name(n->dtype));
     if ((s = clg_node_storage(g, t.id, "clg_tensor_fill")) != CLG_OK) return s;
     clg_backend *be = g->ctx->be;
     return be->vt->buffer_fill(be, n->buf, value, (size_t)n->numel);
@@ -708,8 +752,7 @@ clg_status clg_tensor_share(clg_graph *g, clg_tensor t, clg_graph *src, clg_tens
         clg_shape_string(nt->ndim, nt->shape, a, sizeof a);
         clg_shape_string(ns->ndim, ns->shape, b, sizeof b);
         return clg_error(g->ctx, CLG_ERR_SHAPE, "%s: tensor %d %s (%s) and source tensor %d %s (%s) differ", func,
-                         (int)t.id, a, nt->dtype == CLG_I32 ? "int32" : "float32", (int)s.id, b,
-                         ns->dtype == CLG_I32 ? "int32" : "float32");
+                         (int)t.id, a, clg_dtype_name(nt->dtype), (int)s.id, b, clg_dtype_name(ns->dtype));
     }
     clg_backend *be = g->ctx->be;
     if (!be->vt->buffer_retain)

@@ -109,6 +109,15 @@ clg_tensor clg_txn_end_tensor(clg_graph *g, clg_txn t, clg_tensor y);
  * records the error on g. */
 bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op);
 bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype dtype);
+/* float32, float16 or bfloat16 (ops that take 16-bit operands) */
+bool clg_tensor_ok_float(clg_graph *g, clg_tensor t, const char *op);
+/* Ops that take 16-bit operands (core/quant.c): clg_widen records x
+ * widened to float32 (x itself when it is float32), marked so that a
+ * backward rule reading the operand calls clg_saved_operand, which widens
+ * the 16-bit tensor again there instead of keeping the float32 copy alive
+ * from forward to backward (any other node: itself). */
+clg_tensor clg_widen(clg_graph *g, clg_tensor x);
+clg_tensor clg_saved_operand(clg_graph *g, int32_t id);
 /* Allocates aux buffer `slot` of node id (count 4-byte elements). */
 clg_status clg_node_alloc_aux(clg_graph *g, int32_t id, int slot, int64_t count);
 /* Gives node id the workspaces its backend asks for (vtable workspaces),

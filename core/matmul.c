@@ -80,7 +80,15 @@ static clg_tensor mm_record(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b,
 
 clg_tensor clg_matmul(clg_graph *g, clg_tensor a, clg_tensor b, int transpose_a, int transpose_b)
 {
-    return mm_record(g, CLG_OP_MATMUL, a, b, transpose_a, transpose_b);
+    const char *name = "matmul";
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok_float(g, a, name) || !clg_tensor_ok_float(g, b, name)) return CLG_FAILED;
+    if (!clg_dtype_16(g->nodes[a.id].dtype) && !clg_dtype_16(g->nodes[b.id].dtype))
+        return mm_record(g, CLG_OP_MATMUL, a, b, transpose_a, transpose_b);
+    clg_txn txn = clg_txn_begin(g); /* the widening casts and the product */
+    a = clg_widen(g, a);
+    b = a.id >= 0 ? clg_widen(g, b) : CLG_FAILED;
+    return clg_txn_end_tensor(g, txn, b.id >= 0 ? mm_record(g, CLG_OP_MATMUL, a, b, transpose_a, transpose_b) : b);
 }
 
 static clg_tensor linear_error(clg_graph *g, const clg_node *x, const clg_node *w, const clg_node *bias,
@@ -97,7 +105,7 @@ static clg_tensor linear_error(clg_graph *g, const clg_node *x, const clg_node *
 static clg_tensor linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias)
 {
     if (clg_graph_check(g, "linear") != CLG_OK) return CLG_FAILED;
-    if (!clg_tensor_ok(g, x, "linear") || !clg_tensor_ok(g, w, "linear")) return CLG_FAILED;
+    if (!clg_tensor_ok_float(g, x, "linear") || !clg_tensor_ok_float(g, w, "linear")) return CLG_FAILED;
     bool has_bias = !(bias.id < 0 && bias.graph == 0); /* CLG_NO_TENSOR: none */
     if (has_bias && !clg_tensor_ok(g, bias, "linear")) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id], *nw = &g->nodes[w.id], *nb = bias.id >= 0 ? &g->nodes[bias.id] : NULL;
@@ -131,15 +139,18 @@ clg_status clg_backward_matmul(clg_graph *g, int32_t *grads, int32_t i)
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
     clg_tensor gy = clg_tref(g, grads[i]), a = clg_tref(g, n.src[0]), b = clg_tref(g, n.src[1]);
     int ta = (int)n.i[CLG_MM_TA], tb = (int)n.i[CLG_MM_TB];
+    /* a 16-bit operand widened again here (core/quant.c), each once */
+    const bool da = g->nodes[a.id].requires_grad, db = g->nodes[b.id].requires_grad;
+    clg_tensor sa = db ? clg_saved_operand(g, a.id) : a, sb = da ? clg_saved_operand(g, b.id) : b;
     /* C = op(A) op(B) (per batch item, or summed over it) with upstream G:
      * d op(A) = G op(B)^T and d op(B) = op(A)^T G; an operand stored
      * transposed takes the transpose of that, (X Y)^T = Y^T X^T. */
-    if (g->nodes[a.id].requires_grad) {
-        clg_tensor ca = ta ? grad_mm(g, a.id, b, gy, tb, 1) : grad_mm(g, a.id, gy, b, 0, !tb);
+    if (da) {
+        clg_tensor ca = ta ? grad_mm(g, a.id, sb, gy, tb, 1) : grad_mm(g, a.id, gy, sb, 0, !tb);
         clg_grad_accumulate(g, grads, a.id, ca);
     }
-    if (g->nodes[b.id].requires_grad) {
-        clg_tensor cb = tb ? grad_mm(g, b.id, gy, a, 1, ta) : grad_mm(g, b.id, a, gy, !ta, 0);
+    if (db) {
+        clg_tensor cb = tb ? grad_mm(g, b.id, gy, sa, 1, ta) : grad_mm(g, b.id, sa, gy, !ta, 0);
         clg_grad_accumulate(g, grads, b.id, cb);
     }
     return g->status;

@@ -21,7 +21,7 @@
     X(AXIS, axis)       /* sum/mean/max/argmax along an axis */                                           \
     X(ACT, act)         /* leaky relu, gelu (both forms), silu, softplus, abs, clamp, pow */ \
     X(SOFTMAX, softmax) /* softmax, log-softmax, cross-entropy, bce with logits, one-hot */         \
-    X(QUANT, quant)     /* fake quantization, observers */                                     \
+    X(QUANT, quant)     /* fake quantization, observers, 16-bit casts */                                     \
     X(NORM, norm)       /* batch norm */                                                           \
     X(RANDOM, random)   /* philox, dropout, crop/flip, initialisers */                                        \
     X(OPTIM, optim)     /* optimizer updates (beyond plain sgd) */
@@ -129,6 +129,10 @@ typedef enum clg_family {
      * the axis, i[5]: moving average, i[6]: symmetric, i[7] = symmetric zero point; f[0] = the    \
      * averaging constant, f[1] = eps */                                                          \
     X(OBSERVE, "observe", 3, QUANT)                                                                \
+    /* cast between float32, float16 and bfloat16 (the node's dtype; core/half.h's rounding);      \
+     * float32 to float32 rounds through i[0] (CLG_F16 or CLG_BF16): a 16-bit tensor's gradient.   \
+     * i[1]: recorded by an op that takes 16-bit operands, recorded again in backward */          \
+    X(CAST, "cast", 1, QUANT)                                                                      \
     /* softmax and losses: i[0] = axis */                                                          \
     X(SOFTMAX, "softmax", 1, SOFTMAX)                                                              \
     X(SOFTMAX_GRAD, "softmax_backward", 2, SOFTMAX)         /* (y, dy) */                          \

@@ -205,7 +205,7 @@ static int64_t sweep(const clg_graph *g, const int32_t *last, const bool *own, b
         if (!nd->deferred) continue;
         int32_t until = last[i] >= 0 ? last[i] : i;
         if (owner_of(g, i) == i && !own[i]) {
-            int k = take_slot(p, i, until, nd->numel, true, grow_largest);
+            int k = take_slot(p, i, until, clg_node_words(nd), true, grow_largest);
             if (k < 0) return -1;
             where[i * (CLG_MAX_AUX + 1)] = k;
         }
@@ -325,7 +325,7 @@ static int64_t arena_sweep(const clg_graph *g, const int32_t *last, const bool *
         if (!nd->deferred) continue;
         int32_t until = last[i] >= 0 ? last[i] : i;
         if (owner_of(g, i) == i && !own[i]) {
-            int64_t off = arena_take(&a, (nd->numel + align - 1) / align * align, until);
+            int64_t off = arena_take(&a, (clg_node_words(nd) + align - 1) / align * align, until);
             if (off < 0) goto done;
             where[i * (CLG_MAX_AUX + 1)] = off;
         }
@@ -412,7 +412,7 @@ static clg_status place_arena(clg_graph *g, const int64_t *offs, int64_t total, 
         for (int a = 0; a <= CLG_MAX_AUX; a++) {
             int64_t off = offs[i * (CLG_MAX_AUX + 1) + a];
             if (off < 0) continue;
-            size_t count = (size_t)(a == 0 ? nd->numel : nd->aux_count[a - 1]);
+            size_t count = (size_t)(a == 0 ? clg_node_words(nd) : nd->aux_count[a - 1]);
             clg_buffer *v;
             s = be->vt->buffer_view(be, g->pool[0], (size_t)off, count, &v);
             if (s != CLG_OK) {
@@ -462,7 +462,7 @@ clg_status clg_plan_prepare(clg_graph *g)
     for (int32_t i = 0; i < n; i++) {
         clg_node *nd = &g->nodes[i];
         if (!nd->deferred || !own[i] || nd->owns_buf || owner_of(g, i) != i) continue;
-        s = be->vt->buffer_alloc(be, (size_t)nd->numel, &nd->buf);
+        s = be->vt->buffer_alloc(be, (size_t)clg_node_words(nd), &nd->buf);
         failed_at = i;
         if (s != CLG_OK) goto fail_node;
         nd->owns_buf = true;
@@ -584,7 +584,7 @@ clg_status clg_graph_memory_sized(clg_graph *g, clg_memory *given, size_t size)
     memset(out, 0, sizeof *out);
     for (int32_t i = 0; i < g->n; i++) {
         const clg_node *n = &g->nodes[i];
-        uint64_t own = n->owns_buf ? (uint64_t)n->numel * 4 : 0;
+        uint64_t own = n->owns_buf ? (uint64_t)clg_node_words(n) * 4 : 0;
         uint64_t aux_own = 0, aux_all = 0;
         for (int a = 0; a < CLG_MAX_AUX; a++) {
             aux_all += (uint64_t)n->aux_count[a] * 4;
@@ -598,7 +598,7 @@ clg_status clg_graph_memory_sized(clg_graph *g, clg_memory *given, size_t size)
         }
         out->workspaces += aux_own;
         /* every tensor with a buffer of its own: what the graph took unplanned */
-        if (n->owns_buf || (n->deferred && owner_of(g, i) == i)) out->unplanned_total += (uint64_t)n->numel * 4;
+        if (n->owns_buf || (n->deferred && owner_of(g, i) == i)) out->unplanned_total += (uint64_t)clg_node_words(n) * 4;
         out->unplanned_total += aux_all;
     }
     out->activations += g->pool_act;

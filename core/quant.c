@@ -1,7 +1,7 @@
 /* The quant family: fake quantization (PyTorch's fake_quantize_* ops, with
- * their learnable forms) and observers (PyTorch's MinMaxObserver and
- * MovingAverageMinMaxObserver, per tensor and per channel): constructors
- * and backward rules. */
+ * their learnable forms), observers (PyTorch's MinMaxObserver and
+ * MovingAverageMinMaxObserver, per tensor and per channel) and casts to
+ * and from 16-bit floats: constructors and backward rules. */
 #include "internal.h"
 
 #include <float.h>
@@ -90,11 +90,65 @@ static void fake_quant_backward(clg_graph *g, int32_t *grads, const clg_node *n,
     }
 }
 
+/* ---- 16-bit casts ---- */
+
+static clg_tensor record_cast(clg_graph *g, clg_tensor x, clg_dtype to, clg_dtype through, bool again)
+{
+    const clg_node *nx = &g->nodes[x.id];
+    clg_node proto = {.op = CLG_OP_CAST, .dtype = to, .src = {x.id}, .ndim = nx->ndim, .i = {through, again}};
+    memcpy(proto.shape, nx->shape, sizeof proto.shape);
+    return clg_record(g, &proto, 1);
+}
+
+clg_tensor clg_cast(clg_graph *g, clg_tensor x, clg_elem to)
+{
+    const char *name = "clg_cast";
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    if (!clg_tensor_ok_float(g, x, name)) return CLG_FAILED;
+    const clg_dtype d = to == CLG_ELEM_F32 ? CLG_F32 : to == CLG_ELEM_F16 ? CLG_F16 : to == CLG_ELEM_BF16 ? CLG_BF16
+                                                                                                      : CLG_I32;
+    if (d == CLG_I32) {
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_cast: to %d (%s) is not CLG_ELEM_F32, _F16 or _BF16",
+                  (int)to, clg_elem_name(to));
+        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+    }
+    if (g->nodes[x.id].dtype == d) return x;
+    return record_cast(g, x, d, CLG_F32, false);
+}
+
+clg_tensor clg_widen(clg_graph *g, clg_tensor x)
+{
+    if (!clg_dtype_16(g->nodes[x.id].dtype)) return x;
+    return record_cast(g, x, CLG_F32, CLG_F32, true);
+}
+
+clg_tensor clg_saved_operand(clg_graph *g, int32_t id)
+{
+    const clg_node *n = &g->nodes[id];
+    if (n->op != CLG_OP_CAST || !n->i[1]) return clg_tref(g, id);
+    return record_cast(g, clg_tref(g, n->src[0]), CLG_F32, CLG_F32, true);
+}
+
+/* PyTorch's gradient of a cast, with float32 gradients: a narrowing cast
+ * (to 16 bits, or float32 rounded through them) passes dy rounded to its
+ * 16-bit type, as dy's 16-bit tensor would hold it; a widening one passes
+ * dy unchanged. */
+static void cast_backward(clg_graph *g, int32_t *grads, const clg_node *n, clg_tensor dy)
+{
+    const clg_dtype narrow = clg_dtype_16(n->dtype) ? n->dtype : (clg_dtype)n->i[0];
+    clg_tensor dx = clg_dtype_16(narrow) ? record_cast(g, dy, CLG_F32, narrow, false) : dy;
+    clg_grad_accumulate(g, grads, n->src[0], dx);
+}
+
 clg_status clg_backward_quant(clg_graph *g, int32_t *grads, int32_t i)
 {
     const clg_node n = g->nodes[i]; /* a copy: recording may move the array */
     if (n.op == CLG_OP_FAKE_QUANT) {
         fake_quant_backward(g, grads, &n, clg_tref(g, grads[i]));
+        return g->status;
+    }
+    if (n.op == CLG_OP_CAST) {
+        cast_backward(g, grads, &n, clg_tref(g, grads[i]));
         return g->status;
     }
     /* the backward ops, and observers (never requires_grad: x is detached) */

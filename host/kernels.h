@@ -39,7 +39,7 @@
     X(bce_logits_partial)                                                                        \
     X(bce_logits_backward) X(one_hot)                                                            \
     /* quant */                                                                                    \
-    X(fake_quant_forward) X(fake_quant_backward) X(observe_minmax) X(observe_update)             \
+    X(fake_quant_forward) X(fake_quant_backward) X(observe_minmax) X(observe_update) X(cast_convert) \
     /* norm */                                                                                     \
     X(bn_forward) X(bn_backward_reduce) X(bn_backward_input)                                     \
     /* random */                                                                                   \

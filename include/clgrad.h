@@ -49,8 +49,16 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 3
-#define CLG_VERSION_PATCH 2
+#define CLG_VERSION_PATCH 3
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
+
+/* Element types of host arrays and data files (below), and clg_cast's
+ * targets. */
+typedef enum clg_elem {
+    CLG_ELEM_U8, CLG_ELEM_I8, CLG_ELEM_U16, CLG_ELEM_I16, CLG_ELEM_U32, CLG_ELEM_I32,
+    CLG_ELEM_U64, CLG_ELEM_I64, CLG_ELEM_F16, CLG_ELEM_BF16, CLG_ELEM_F32, CLG_ELEM_F64,
+    CLG_ELEM_BOOL
+} clg_elem;
 
 /* Tensors have 0 (a scalar) to CLG_MAX_DIMS dimensions (4 before 0.3). */
 #define CLG_MAX_DIMS 8
@@ -294,10 +302,14 @@ CLG_API clg_tensor clg_smooth_l1_loss(clg_graph *g, clg_tensor pred, clg_tensor 
  *   [B,m,k] x [k,n]   -> [B,m,n]   (b shared by the batch: a weight)
  *   [m,k]   x [B,k,n] -> [B,m,n]   (a shared)
  * (shapes before transposing). CLG_ERR_SHAPE names both shapes and the
- * transposes when they do not fit. */
+ * transposes when they do not fit. An operand may be float16 or bfloat16
+ * (clg_cast; since 0.3.3): the product reads it widened to float32 and
+ * accumulates in float32, keeping only the 16-bit tensor for backward (it
+ * is widened again there); C is float32. */
 CLG_API clg_tensor clg_matmul(clg_graph *g, clg_tensor a, clg_tensor b, int transpose_a, int transpose_b);
 /* y = x w^T + bias: x [..., in] (2-D or 3-D), w [out, in], bias [out] or
- * CLG_NO_TENSOR for none (a failed tensor fails the op). */
+ * CLG_NO_TENSOR for none (a failed tensor fails the op); x and w may be
+ * 16-bit as for clg_matmul, bias is float32. */
 CLG_API clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias);
 
 /* conv */
@@ -311,7 +323,9 @@ CLG_API clg_tensor clg_linear(clg_graph *g, clg_tensor x, clg_tensor w, clg_tens
  * paddings >= 0, and the dilated kernel must fit the padded input.
  * Memory: besides y, the op keeps (C*KH*KW + OC) * N*OH*OW floats (the
  * im2col matrix and a scratch; every backend allocates them), and the
- * gradient of x C*KH*KW * N*OH*OW more.
+ * gradient of x C*KH*KW * N*OH*OW more. x and w may be float16 or
+ * bfloat16 (clg_cast; since 0.3.3): the convolution reads them widened to
+ * float32, and keeps the widened copies for backward.
  */
 CLG_API clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias, int stride_h, int stride_w,
                               int pad_h, int pad_w, int dilation_h, int dilation_w);
@@ -589,6 +603,17 @@ CLG_API clg_status clg_observe(clg_graph *g, clg_tensor x, const clg_observer_op
  * 0.3.2. */
 CLG_API clg_tensor clg_fake_quantize_observed(clg_graph *g, clg_tensor x, const clg_observer_options *opt,
                                               const char *prefix, clg_observer *obs);
+
+/* x as another float type: to is CLG_ELEM_F32, CLG_ELEM_F16 (IEEE
+ * binary16) or CLG_ELEM_BF16 (bfloat16); x itself when it already is one.
+ * Narrowing rounds to nearest, ties to even, keeps subnormals, overflows
+ * to infinity and keeps NaN a NaN, as PyTorch's x.half() / x.bfloat16(); a
+ * 16-bit tensor's storage takes two bytes an element. Ops take 16-bit
+ * tensors where their comment says so (clg_matmul, clg_linear); others
+ * refuse them, and clg_tensor_get/set convert (set rounds). The gradient
+ * is PyTorch's: narrowing passes dy rounded to the 16-bit type, widening
+ * passes it unchanged (gradients are float32 tensors). Added in 0.3.3. */
+CLG_API clg_tensor clg_cast(clg_graph *g, clg_tensor x, clg_elem to);
 
 /* softmax */
 
@@ -923,11 +948,7 @@ CLG_API clg_status clg_zero_grads(clg_graph *g);
  * NUL-terminated when errlen > 0; err may be NULL). A reader never
  * allocates more than its input holds, and a failed call changes nothing.
  */
-typedef enum clg_elem {
-    CLG_ELEM_U8, CLG_ELEM_I8, CLG_ELEM_U16, CLG_ELEM_I16, CLG_ELEM_U32, CLG_ELEM_I32,
-    CLG_ELEM_U64, CLG_ELEM_I64, CLG_ELEM_F16, CLG_ELEM_BF16, CLG_ELEM_F32, CLG_ELEM_F64,
-    CLG_ELEM_BOOL
-} clg_elem;
+/* clg_elem (element types) is defined near the top: clg_cast takes one. */
 CLG_API size_t clg_elem_size(clg_elem e);      /* bytes; 0 for a value not in the enum */
 CLG_API const char *clg_elem_name(clg_elem e); /* "u8", "f32", ...; "?" if unknown */
 

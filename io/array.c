@@ -1,5 +1,6 @@
 /* Host arrays: element types, allocation, conversion; helpers of the data files. */
 #include "data.h"
+#include "../core/half.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -205,36 +206,6 @@ typedef struct num {
     uint64_t u;
 } num;
 
-static float f16_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | man << 13;
-    } else if (exp) {
-        bits = sign | (exp + 112) << 23 | man << 13;
-    } else if (man) { /* subnormal: normalise */
-        exp = 113;
-        while (!(man & 0x400)) {
-            man <<= 1;
-            exp--;
-        }
-        bits = sign | exp << 23 | (man & 0x3ff) << 13;
-    } else {
-        bits = sign;
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static float bf16_to_float(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 static num load_num(const unsigned char *p, clg_elem t)
 {
     num v = {0};
@@ -257,8 +228,8 @@ static num load_num(const unsigned char *p, clg_elem t)
         v.huge = x.u64 > (uint64_t)INT64_MAX;
         v.i = v.huge ? 0 : (int64_t)x.u64;
         break;
-    case CLG_ELEM_F16: v.is_float = true; v.f = f16_to_float(x.u16); break;
-    case CLG_ELEM_BF16: v.is_float = true; v.f = bf16_to_float(x.u16); break;
+    case CLG_ELEM_F16: v.is_float = true; v.f = clg_f16_to_float(x.u16); break;
+    case CLG_ELEM_BF16: v.is_float = true; v.f = clg_bf16_to_float(x.u16); break;
     case CLG_ELEM_F32: v.is_float = true; v.f = x.f32; break;
     case CLG_ELEM_F64: v.is_float = true; v.f = x.f64; break;
     }

@@ -1,5 +1,6 @@
 /* Reference implementation of the quant family. */
 #include "ref_real.h"
+#include "../core/half.h"
 
 /*
  * Fake quantization and its gradients (clgrad.h, core/ops.h's FAKE_QUANT):
@@ -106,10 +107,38 @@ static void observe(const clg_node *nodes, const clg_node *n)
     }
 }
 
+/*
+ * Casts (core/ops.h's CAST): float32 values as floats (the double
+ * reference's too: the 16-bit formats are defined on floats), 16-bit ones
+ * as their bits, two to an element (core/backend.h); conversions as
+ * core/half.h's.
+ */
+static float cast_load(const clg_node *x, int64_t i)
+{
+    if (x->dtype == CLG_F16) return clg_f16_to_float(((const uint16_t *)(const void *)ref_data(x))[i]);
+    if (x->dtype == CLG_BF16) return clg_bf16_to_float(((const uint16_t *)(const void *)ref_data(x))[i]);
+    return (float)ref_data(x)[i];
+}
+
+static uint16_t narrow(clg_dtype d, float v) { return d == CLG_F16 ? clg_float_to_f16(v) : clg_float_to_bf16(v); }
+static float widen(clg_dtype d, uint16_t h) { return d == CLG_F16 ? clg_f16_to_float(h) : clg_bf16_to_float(h); }
+
+static void cast(const clg_node *nodes, const clg_node *n)
+{
+    const clg_node *x = &nodes[n->src[0]];
+    const clg_dtype through = (clg_dtype)n->i[0];
+    for (int64_t i = 0; i < n->numel; i++) {
+        const float v = cast_load(x, i);
+        if (clg_dtype_16(n->dtype)) ((uint16_t *)(void *)ref_data(n))[i] = narrow(n->dtype, v);
+        else ref_data(n)[i] = clg_dtype_16(through) ? widen(through, narrow(through, v)) : v;
+    }
+}
+
 clg_status REF(clg_ref_quant)(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
     (void)be;
-    if (n->op == CLG_OP_OBSERVE) observe(nodes, n);
+    if (n->op == CLG_OP_CAST) cast(nodes, n);
+    else if (n->op == CLG_OP_OBSERVE) observe(nodes, n);
     else fake_quant(nodes, n);
     return CLG_OK;
 }

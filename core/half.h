@@ -1,0 +1,73 @@
+/*
+ * 16-bit floats on the host: IEEE binary16 (fp16) and bfloat16, as bit
+ * patterns. float to 16 bits rounds to nearest, ties to even, through the
+ * subnormals, and overflows to infinity; a NaN becomes the quiet NaN of its
+ * sign (fp16 0x7e00 / 0xfe00, PyTorch's) or bf16 0x7fc0 (c10's scalar
+ * conversion; PyTorch 1.13's vectorised one writes 0xffff, also a NaN).
+ * 16 bits to float is exact. The reference backend and the core (tensor
+ * reads and writes) use these; the OpenCL kernels (cl/quant.cl) compute
+ * the same bits by integer arithmetic, a different method on purpose, and
+ * tests/test_cast.c holds both to PyTorch's bits.
+ */
+#ifndef CLG_HALF_H
+#define CLG_HALF_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t clg_float_bits(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+static inline float clg_bits_float(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+/* |f| finite, in units of the format's spacing at its binade: the
+ * significand rounded to nearest even (exact in double: a power-of-two
+ * scaling), plus the biased exponent from the binade. mant bits of
+ * fraction, exponent bias, smallest normal exponent emin. */
+static inline uint16_t clg_round_16(float f, int mant, int bias, double overflow)
+{
+    const uint16_t sign = (uint16_t)((clg_float_bits(f) >> 16) & 0x8000u);
+    const double a = fabs((double)f);
+    if (isnan(f)) return (uint16_t)(mant == 10 ? sign | 0x7e00u : 0x7fc0u);
+    const uint16_t inf = (uint16_t)(((1u << (15 - mant)) - 1u) << mant);
+    if (a >= overflow) return (uint16_t)(sign | inf); /* infinities too */
+    const int emin = 1 - bias;
+    int e;
+    frexp(a, &e);
+    e -= 1; /* a in [2^e, 2^(e+1)) */
+    if (a == 0.0 || e < emin) e = emin; /* subnormal: the spacing of the smallest binade */
+    const double m = nearbyint(ldexp(a, mant - e)); /* in [0, 2^(mant+1)] */
+    /* (e + bias) << mant is the binade's base; m's implicit bit adds 1 to it
+     * for normals (and a rounding up to 2^(mant+1) carries into the next
+     * binade). A subnormal has biased exponent 0, its m < 2^mant. */
+    const uint32_t base = a == 0.0 || ldexp(1.0, e) > a ? 0u : (uint32_t)(e + bias - 1) << mant;
+    return (uint16_t)(sign | (base + (uint32_t)m));
+}
+
+static inline uint16_t clg_float_to_f16(float f) { return clg_round_16(f, 10, 15, 65520.0); }
+static inline uint16_t clg_float_to_bf16(float f)
+{
+    return clg_round_16(f, 7, 127, ldexp(2.0 - ldexp(1.0, -8), 127));
+}
+
+static inline float clg_f16_to_float(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    if (exp == 0x1f) return clg_bits_float(sign | 0x7f800000u | (man ? 0x400000u : 0u) | man << 13);
+    const double v = exp ? ldexp(1024.0 + man, (int)exp - 25) : ldexp((double)man, -24);
+    return sign ? -(float)v : (float)v;
+}
+
+static inline float clg_bf16_to_float(uint16_t h) { return clg_bits_float((uint32_t)h << 16); }
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * 16-bit floats (clg_cast, 16-bit operands of clg_matmul) on every device:
+ * - conversions bit for bit against PyTorch 1.13's (x.half(), x.bfloat16()
+ *   and back to float, printed by torch and written here): ties rounding to
+ *   even, subnormals of both formats (and float32 subnormals into bf16),
+ *   overflow to infinity at the first midpoint past the largest finite
+ *   value, infinities, signed zeros and NaN (fp16's NaN of its sign;
+ *   bf16's is any NaN: PyTorch's vectorised conversion writes 0xffff, its
+ *   scalar one and clgrad 0x7fc0). Read both as the device widens them and
+ *   as clg_tensor_get converts the stored bits on the host;
+ * - the gradient of a cast as PyTorch defines it (dy rounded to the 16-bit
+ *   type) on the same bits;
+ * - random values over both formats' whole ranges, and exact midpoints,
+ *   against the reference conversion (core/half.h, a different method from
+ *   the kernels': float arithmetic, not integer);
+ * - products of 16-bit operands against this file's own double product
+ *   of the rounded operands, and their gradients rounded to the type;
+ * - refusals: ops that do not take 16-bit tensors name the dtype and the
+ *   remedy; clg_cast to a non-float type; nothing recorded.
+ */
+#include "util.h"
+#include "half.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* float32 bits; PyTorch's float16 and bfloat16 bits; those widened again */
+typedef struct {
+    uint32_t f32;
+    uint16_t f16, bf16;
+    uint32_t f16_f32, bf16_f32;
+} bits_row;
+
+static const bits_row torch_rows[] = {
+    {0x3f800000u, 0x3c00, 0x3f80, 0x3f800000u, 0x3f800000u}, /* 1.0 */
+    {0xc0200000u, 0xc100, 0xc020, 0xc0200000u, 0xc0200000u}, /* -2.5 */
+    {0x3f801000u, 0x3c00, 0x3f80, 0x3f800000u, 0x3f800000u}, /* 1 + 2^-11: a tie, to even (down) */
+    {0x3f803000u, 0x3c02, 0x3f80, 0x3f804000u, 0x3f800000u}, /* 1 + 3 2^-11: a tie, to even (up) */
+    {0x3f801001u, 0x3c01, 0x3f80, 0x3f802000u, 0x3f800000u}, /* just past the tie */
+    {0x477fe000u, 0x7bff, 0x4780, 0x477fe000u, 0x47800000u}, /* 65504, fp16's largest */
+    {0x477fefffu, 0x7bff, 0x4780, 0x477fe000u, 0x47800000u}, /* just below the midpoint to 65536 */
+    {0x477ff000u, 0x7c00, 0x4780, 0x7f800000u, 0x47800000u}, /* 65520, the midpoint: infinity */
+    {0x4788b800u, 0x7c00, 0x4789, 0x7f800000u, 0x47890000u}, /* 70000 */
+    {0x33800000u, 0x0001, 0x3380, 0x33800000u, 0x33800000u}, /* 2^-24, fp16's smallest subnormal */
+    {0x33000000u, 0x0000, 0x3300, 0x00000000u, 0x33000000u}, /* 2^-25: a tie, to zero */
+    {0x33000001u, 0x0001, 0x3300, 0x33800000u, 0x33000000u}, /* just past it */
+    {0x33c00000u, 0x0002, 0x33c0, 0x34000000u, 0x33c00000u}, /* 1.5 2^-24: a tie, to 2 */
+    {0x38800000u, 0x0400, 0x3880, 0x38800000u, 0x38800000u}, /* 2^-14, fp16's smallest normal */
+    {0x387fe000u, 0x0400, 0x3880, 0x38800000u, 0x38800000u}, /* a subnormal rounding up to it */
+    {0x322bcc77u, 0x0000, 0x322c, 0x00000000u, 0x322c0000u}, /* 1e-8 */
+    {0x80000000u, 0x8000, 0x8000, 0x80000000u, 0x80000000u}, /* -0 */
+    {0x7f800000u, 0x7c00, 0x7f80, 0x7f800000u, 0x7f800000u}, /* inf */
+    {0xff800000u, 0xfc00, 0xff80, 0xff800000u, 0xff800000u}, /* -inf */
+    {0x7fc00000u, 0x7e00, 0xffff, 0x7fc00000u, 0xffff0000u}, /* nan */
+    {0xffc00000u, 0xfe00, 0xffff, 0xffc00000u, 0xffff0000u}, /* -nan */
+    {0x00000001u, 0x0000, 0x0000, 0x00000000u, 0x00000000u}, /* float32's smallest subnormal */
+    {0x007fffffu, 0x0000, 0x0080, 0x00000000u, 0x00800000u}, /* its largest: up to bf16's smallest normal */
+    {0x000116c2u, 0x0000, 0x0001, 0x00000000u, 0x00010000u}, /* 1e-40: a bf16 subnormal */
+    {0x7f61b1e6u, 0x7c00, 0x7f62, 0x7f800000u, 0x7f620000u}, /* 3e38 */
+    {0x7f7f7fffu, 0x7c00, 0x7f7f, 0x7f800000u, 0x7f7f0000u}, /* below bf16's overflow midpoint */
+    {0x7f7f8000u, 0x7c00, 0x7f80, 0x7f800000u, 0x7f800000u}, /* the midpoint: infinity */
+    {0x7f7fffffu, 0x7c00, 0x7f80, 0x7f800000u, 0x7f800000u}, /* FLT_MAX */
+    {0x3f808000u, 0x3c04, 0x3f80, 0x3f808000u, 0x3f800000u}, /* 1 + 2^-8: a bf16 tie, to even (down) */
+    {0x3f818000u, 0x3c0c, 0x3f82, 0x3f818000u, 0x3f820000u}, /* 1 + 3 2^-8: a bf16 tie, to even (up) */
+    {0x3dcccccdu, 0x2e66, 0x3dcd, 0x3dccc000u, 0x3dcd0000u}, /* 0.1 */
+    {0xc49a522bu, 0xe4d3, 0xc49a, 0xc49a6000u, 0xc49a0000u}, /* -1234.5678 */
+    {0xb3400000u, 0x8001, 0xb340, 0xb3800000u, 0xb3400000u}, /* -1.5 2^-25 */
+    {0x387fffffu, 0x0400, 0x3880, 0x38800000u, 0x38800000u}, /* just below 2^-14 */
+    {0x38000000u, 0x0200, 0x3800, 0x38000000u, 0x38000000u}, /* 2^-15, a subnormal */
+    {0x3a001000u, 0x1000, 0x3a00, 0x3a000000u, 0x3a000000u}, /* 2^-11 + a tie */
+    {0xc7800000u, 0xfc00, 0xc780, 0xff800000u, 0xc7800000u}, /* -65536 */
+    {0x00800000u, 0x0000, 0x0080, 0x00000000u, 0x00800000u}, /* float32's smallest normal */
+    {0x80400000u, 0x8000, 0x8040, 0x80000000u, 0x80400000u}, /* a negative float32 subnormal */
+    {0x3f7fffffu, 0x3c00, 0x3f80, 0x3f800000u, 0x3f800000u}, /* just below 1 */
+    {0x3f7f8000u, 0x3bfc, 0x3f80, 0x3f7f8000u, 0x3f800000u}, /* 0.998046875 */
+};
+#define NROWS (sizeof torch_rows / sizeof torch_rows[0])
+
+/* want's bits exactly; for bf16 (any_nan) a NaN matches any NaN */
+static void assert_bits(const float *got, const uint32_t *want, size_t n, bool any_nan, const char *what,
+                        const char *spec)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t g = clg_float_bits(got[i]);
+        if (g == want[i] || (any_nan && isnan(got[i]) && isnan(clg_bits_float(want[i])))) continue;
+        fail_msg("%s on %s: row %zu (float32 0x%08x): got 0x%08x, want 0x%08x", what, spec, i,
+                 (unsigned)torch_rows[i].f32, (unsigned)g, (unsigned)want[i]);
+    }
+}
+
+static void pytorch_bits(const char *spec)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g = NULL;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t n = NROWS;
+    float x[NROWS], c[NROWS], got[NROWS];
+    uint32_t want16[NROWS], wantb[NROWS];
+    for (size_t i = 0; i < NROWS; i++) {
+        x[i] = clg_bits_float(torch_rows[i].f32);
+        want16[i] = torch_rows[i].f16_f32;
+        wantb[i] = torch_rows[i].bf16_f32;
+    }
+    /* forward: the casts of x; backward: through a round trip whose
+     * upstream gradient is c = the same values (sum(y c)), so that x's
+     * gradient is c rounded to the type */
+    clg_tensor xi = clg_input(g, 1, &n), cf = clg_input(g, 1, &n), cb = clg_input(g, 1, &n);
+    clg_tensor p16 = clg_param(g, 1, &n), pbf = clg_param(g, 1, &n);
+    clg_tensor h = clg_cast(g, xi, CLG_ELEM_F16), b = clg_cast(g, xi, CLG_ELEM_BF16);
+    clg_tensor hw = clg_cast(g, h, CLG_ELEM_F32), bw = clg_cast(g, b, CLG_ELEM_F32);
+    clg_tensor r16 = clg_cast(g, clg_cast(g, p16, CLG_ELEM_F16), CLG_ELEM_F32);
+    clg_tensor rbf = clg_cast(g, clg_cast(g, pbf, CLG_ELEM_BF16), CLG_ELEM_F32);
+    assert_int_equal(clg_cast(g, hw, CLG_ELEM_F32).id, hw.id); /* already float32: itself */
+    for (clg_tensor keep[4] = {h, b, hw, bw}, *k = keep; k < keep + 4; k++) CHECK_OK(ctx, clg_tensor_keep(g, *k));
+    CHECK_OK(ctx, clg_backward(g, clg_add(g, clg_sum(g, clg_mul(g, r16, cf)), clg_sum(g, clg_mul(g, rbf, cb)))));
+    float ones[NROWS];
+    for (size_t i = 0; i < NROWS; i++) {
+        ones[i] = 1.0f;
+        /* finite upstream values only where the product sum(y c) stays
+         * meaningful; a NaN or infinite c still gives x's gradient c */
+        c[i] = x[i];
+    }
+    CHECK_OK(ctx, clg_tensor_set(g, xi, x, NROWS));
+    CHECK_OK(ctx, clg_tensor_set(g, cf, c, NROWS));
+    CHECK_OK(ctx, clg_tensor_set(g, cb, c, NROWS));
+    CHECK_OK(ctx, clg_tensor_set(g, p16, ones, NROWS));
+    CHECK_OK(ctx, clg_tensor_set(g, pbf, ones, NROWS));
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD));
+    CHECK_OK(ctx, clg_tensor_get(g, h, got, NROWS));
+    assert_bits(got, want16, NROWS, false, "float16 bits, read on the host", spec);
+    CHECK_OK(ctx, clg_tensor_get(g, hw, got, NROWS));
+    assert_bits(got, want16, NROWS, false, "float16 widened on the device", spec);
+    CHECK_OK(ctx, clg_tensor_get(g, b, got, NROWS));
+    assert_bits(got, wantb, NROWS, true, "bfloat16 bits, read on the host", spec);
+    CHECK_OK(ctx, clg_tensor_get(g, bw, got, NROWS));
+    assert_bits(got, wantb, NROWS, true, "bfloat16 widened on the device", spec);
+    /* NaN times 1 is a NaN, whose sign an FPU may not keep: any NaN */
+    CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, p16), got, NROWS));
+    assert_bits(got, want16, NROWS, true, "the gradient through float16", spec);
+    CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, pbf), got, NROWS));
+    assert_bits(got, wantb, NROWS, true, "the gradient through bfloat16", spec);
+
+    /* clg_tensor_set on a 16-bit tensor rounds as the device does */
+    float back[NROWS];
+    CHECK_OK(ctx, clg_tensor_set(g, h, x, NROWS));
+    CHECK_OK(ctx, clg_tensor_get(g, h, back, NROWS));
+    assert_bits(back, want16, NROWS, false, "float16 written by clg_tensor_set", spec);
+    clg_graph_destroy(g);
+    clg_context_destroy(ctx);
+}
+
+static void test_pytorch_bits(void **state)
+{
+    (void)state;
+    for_each_device(pytorch_bits);
+}
+
+/* Random floats over a format's range: sign, exponent in [emin - 12,
+ * emax + 1] (subnormals, underflow to zero, overflow), a random
+ * significand; a quarter of them exact midpoints between two neighbours of
+ * the format (ties) or one float32 ulp beside one. */
+static float random_value(rng_t *r, bool bf)
+{
+    const int lo = bf ? -140 : -27, hi = bf ? 128 : 16;
+    const int e = lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1));
+    float v = ldexpf((float)rng_uniform(r, 1.0, 2.0), e);
+    if (rng_next(r) % 4 == 0) { /* a midpoint: a 16-bit value plus half its spacing */
+        const uint16_t q = bf ? clg_float_to_bf16(v) : clg_float_to_f16(v);
+        const float a = bf ? clg_bf16_to_float(q) : clg_f16_to_float(q);
+        const float next = bf ? clg_bf16_to_float((uint16_t)(q + 1)) : clg_f16_to_float((uint16_t)(q + 1));
+        if (isfinite(a) && isfinite(next)) {
+            v = (float)(((double)a + (double)next) / 2);
+            const uint64_t k = rng_next(r) % 3; /* on it, one ulp below, one above */
+            if (k) v = nextafterf(v, k == 1 ? 0.0f : INFINITY);
+        }
+    }
+    return rng_next(r) & 1 ? -v : v;
+}
+
+static void random_bits(const char *spec)
+{
+    enum { N = 100003 };
+    for (int bf = 0; bf < 2; bf++) {
+        rng_t r = {0x16b17u + (uint64_t)bf};
+        float *x = malloc(N * sizeof *x), *got = malloc(N * sizeof *got);
+        uint32_t *want = malloc(N * sizeof *want);
+        assert_non_null(x);
+        assert_non_null(got);
+        assert_non_null(want);
+        for (int i = 0; i < N; i++) {
+            x[i] = random_value(&r, bf);
+            want[i] = clg_float_bits(bf ? clg_bf16_to_float(clg_float_to_bf16(x[i]))
+                                        : clg_f16_to_float(clg_float_to_f16(x[i])));
+        }
+        clg_context *ctx = open_ctx(spec);
+        clg_graph *g = NULL;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const int64_t n = N;
+        clg_tensor xi = clg_input(g, 1, &n);
+        clg_tensor y = clg_cast(g, clg_cast(g, xi, bf ? CLG_ELEM_BF16 : CLG_ELEM_F16), CLG_ELEM_F32);
+        CHECK_OK(ctx, clg_tensor_keep(g, y));
+        CHECK_OK(ctx, clg_tensor_set(g, xi, x, N));
+        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+        CHECK_OK(ctx, clg_tensor_get(g, y, got, N));
+        for (int i = 0; i < N; i++)
+            if (clg_float_bits(got[i]) != want[i])
+                fail_msg("%s on %s: element %d, 0x%08x (%.9g): got 0x%08x, want 0x%08x",
+                         bf ? "bfloat16" : "float16", spec, i, (unsigned)clg_float_bits(x[i]), (double)x[i],
+                         (unsigned)clg_float_bits(got[i]), (unsigned)want[i]);
+        clg_graph_destroy(g);
+        clg_context_destroy(ctx);
+        free(x);
+        free(got);
+        free(want);
+    }
+}
+
+static void test_random_bits(void **state)
+{
+    (void)state;
+    for_each_device(random_bits);
+}
+
+static float round16(float v, bool bf)
+{
+    return bf ? clg_bf16_to_float(clg_float_to_bf16(v)) : clg_f16_to_float(clg_float_to_f16(v));
+}
+
+/* C = A16 B16 (A [m, k], B [k, n] rounded to the type, as PyTorch's
+ * a.bfloat16().float() @ b.bfloat16().float()), and with upstream D:
+ * dA = round(D B16^T), dB = round(A16^T D), each against this file's
+ * double product: within 1e-5 of its sum of |terms| (float accumulation
+ * over k), and for the gradients one spacing of the type besides (a
+ * result next to a rounding boundary may round either way). */
+static void products(const char *spec)
+{
+    enum { M = 37, K = 29, NN = 13 };
+    for (int bf = 0; bf < 2; bf++) {
+        rng_t r = {0xab16u + (uint64_t)bf};
+        float a[M * K], b[K * NN], d[M * NN], c[M * NN], da[M * K], db[K * NN];
+        rng_fill(&r, a, M * K, 0.01, 3, false);
+        rng_fill(&r, b, K * NN, 0.01, 3, false);
+        rng_fill(&r, d, M * NN, 0.01, 3, false);
+        clg_context *ctx = open_ctx(spec);
+        clg_graph *g = NULL;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const clg_elem t = bf ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+        clg_tensor pa = clg_param(g, 2, (const int64_t[]){M, K}), pb = clg_param(g, 2, (const int64_t[]){K, NN});
+        clg_tensor up = clg_input(g, 2, (const int64_t[]){M, NN});
+        clg_tensor y = clg_matmul(g, clg_cast(g, pa, t), clg_cast(g, pb, t), 0, 0);
+        CHECK_OK(ctx, clg_tensor_keep(g, y));
+        CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_mul(g, y, up))));
+        CHECK_OK(ctx, clg_tensor_set(g, pa, a, M * K));
+        CHECK_OK(ctx, clg_tensor_set(g, pb, b, K * NN));
+        CHECK_OK(ctx, clg_tensor_set(g, up, d, M * NN));
+        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD));
+        CHECK_OK(ctx, clg_tensor_get(g, y, c, M * NN));
+        CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, pa), da, M * K));
+        CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, pb), db, K * NN));
+        const double spacing = bf ? 0x1p-7 : 0x1p-10;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < NN; j++) {
+                double s = 0, abs_s = 0;
+                for (int k = 0; k < K; k++) {
+                    const double p = (double)round16(a[i * K + k], bf) * round16(b[k * NN + j], bf);
+                    s += p;
+                    abs_s += fabs(p);
+                }
+                if (!(fabs(c[i * NN + j] - s) <= 1e-5 * abs_s))
+                    fail_msg("%s product on %s: C[%d,%d] = %.9g, want %.12g", bf ? "bf16" : "f16", spec, i, j,
+                             (double)c[i * NN + j], s);
+            }
+        for (int i = 0; i < M; i++)
+            for (int k = 0; k < K; k++) {
+                double s = 0, abs_s = 0;
+                for (int j = 0; j < NN; j++) {
+                    s += (double)d[i * NN + j] * round16(b[k * NN + j], bf);
+                    abs_s += fabs((double)d[i * NN + j] * round16(b[k * NN + j], bf));
+                }
+                if (!(fabs(da[i * K + k] - s) <= 1e-5 * abs_s + spacing * fabs(s)) ||
+                    round16(da[i * K + k], bf) != da[i * K + k])
+                    fail_msg("%s product on %s: dA[%d,%d] = %.9g, want %.12g rounded to the type", bf ? "bf16" : "f16",
+                             spec, i, k, (double)da[i * K + k], s);
+            }
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < NN; j++) {
+                double s = 0, abs_s = 0;
+                for (int i = 0; i < M; i++) {
+                    s += (double)round16(a[i * K + k], bf) * d[i * NN + j];
+                    abs_s += fabs((double)round16(a[i * K + k], bf) * d[i * NN + j]);
+                }
+                if (!(fabs(db[k * NN + j] - s) <= 1e-5 * abs_s + spacing * fabs(s)) ||
+                    round16(db[k * NN + j], bf) != db[k * NN + j])
+                    fail_msg("%s product on %s: dB[%d,%d] = %.9g, want %.12g rounded to the type", bf ? "bf16" : "f16",
+                             spec, k, j, (double)db[k * NN + j], s);
+            }
+        clg_graph_destroy(g);
+        clg_context_destroy(ctx);
+    }
+}
+
+static void test_products(void **state)
+{
+    (void)state;
+    for_each_device(products);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    clg_context *ctx = open_ctx("reference");
+    clg_graph *g = NULL;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const int64_t n = 5;
+    clg_tensor x = clg_input(g, 1, &n);
+    clg_tensor h = clg_cast(g, x, CLG_ELEM_BF16);
+    assert_true(h.id >= 0);
+    clg_tensor bad = clg_relu(g, h);
+    assert_true(bad.id < 0);
+    ASSERT_MSG_HAS(ctx, "bfloat16");
+    ASSERT_MSG_HAS(ctx, "clg_cast it to float32");
+    clg_graph_clear_status(g);
+    bad = clg_cast(g, x, CLG_ELEM_I32);
+    assert_true(bad.id < 0);
+    ASSERT_MSG_HAS(ctx, "clg_cast: to");
+    ASSERT_MSG_HAS(ctx, "i32");
+    clg_graph_clear_status(g);
+    assert_int_equal(clg_tensor_fill(g, h, 1.0f), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "bfloat16");
+    /* a refused product records nothing: the next tensor takes the next id */
+    clg_tensor w = clg_input(g, 2, (const int64_t[]){5, 3});
+    clg_tensor bad_mm = clg_matmul(g, clg_reshape(g, h, 2, (const int64_t[]){1, 5}), w, 0, 0);
+    assert_true(bad_mm.id < 0); /* reshape does not take 16-bit tensors */
+    clg_graph_clear_status(g);
+    clg_tensor before = clg_scalar(g, 1.0f);
+    bad_mm = clg_matmul(g, clg_cast(g, w, CLG_ELEM_F16), w, 0, 0); /* [5,3] x [5,3]: shapes do not fit */
+    assert_true(bad_mm.id < 0);
+    ASSERT_MSG_HAS(ctx, "inner dimensions");
+    clg_graph_clear_status(g);
+    clg_tensor after = clg_scalar(g, 1.0f);
+    assert_int_equal(after.id, before.id + 2); /* the cast of w, then nothing of the refused product */
+    clg_graph_destroy(g);
+    clg_context_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pytorch_bits),
+        cmocka_unit_test(test_random_bits),
+        cmocka_unit_test(test_products),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
