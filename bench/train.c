@@ -67,7 +67,8 @@ static const cli_option cli_options[] = {
                     "scale and zero point, and the summary the accuracy with the int8 weights; default none"},
     {"precision", "NAME", "f32, bf16 or fp16: mixed precision as autocast does it (every matrix product's and "
                           "convolution's inputs and weights cast to the 16-bit type, products accumulated in "
-                          "float32; float32 master weights, optimizer state and gradients); default f32"},
+                          "float32; float32 master weights, optimizer state and gradients), fp16 with dynamic loss "
+                          "scaling as PyTorch's GradScaler; default f32"},
     {"epochs", "N", "from 1 to 100000; default 10"},
     {"batch", "N", "from 1 to 65536; default 64"},
     {"width", "N", "hidden width (mlp) or first channels (cnn, resnet), from 1 to 1024; default 32"},
@@ -236,6 +237,9 @@ static int optimizer_config(const options *o, int64_t steps_per_epoch, clg_optim
                 return 2;
             }
             cfg->warmup_steps = o->warmup;
+            /* float16: PyTorch's GradScaler and its defaults (bfloat16 has
+             * float32's range and needs none) */
+            if (!strcmp(o->precision, "fp16")) cfg->loss_scale = 65536.0f;
             return 0;
         }
     fprintf(stderr, "clgrad-train: unknown optimizer '%s' (sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad)\n",
@@ -622,6 +626,14 @@ static int train(int argc, char **argv, void *comm)
                int8_acc, final_acc);
     }
     double total = now_seconds() - t_start;
+    /* loss scaling: where the scale ended, and the steps it skipped */
+    clg_tensor sc = clg_tensor_find(m->g, "grad_scaler.scale"), taken = clg_tensor_find(m->g, "grad_scaler.steps");
+    int64_t host_steps = 0;
+    float scale_now = 0, steps_taken = 0;
+    if (lead && sc.id >= 0 && clg_tensor_get(m->g, sc, &scale_now, 1) == CLG_OK &&
+        clg_tensor_get(m->g, taken, &steps_taken, 1) == CLG_OK && clg_optimizer_get_step(m->g, &host_steps) == CLG_OK)
+        printf("loss scaling: scale %g after %lld steps, %lld of them skipped (a gradient not finite)\n",
+               (double)scale_now, (long long)host_steps, (long long)(host_steps - (int64_t)steps_taken));
     if (lead)
         printf("summary: device %s; model %s; optimizer %s; epochs %d; final test accuracy %.4f; %.0f samples/s; "
                "%.1f s\n",

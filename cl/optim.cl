@@ -21,6 +21,7 @@
 #define OPTIM_DECOUPLED 64
 #define OPTIM_CENTERED 128
 #define OPTIM_MAXIMIZE 256
+#define OPTIM_SCALED 512
 
 /* c: the clip coefficient or 1, negated to maximize (the negated gradient
  * enters weight decay and the state, as PyTorch's maximize) */
@@ -28,6 +29,29 @@ inline float optim_clip_scale(__global const float *clip, int flags)
 {
     const float c = (flags & OPTIM_CLIP) ? clip[0] : 1.0f;
     return (flags & OPTIM_MAXIMIZE) ? -c : c;
+}
+
+/*
+ * Loss scaling (OPTIM_SCALED, core/optim.h): clip holds {factor, t}, t this
+ * update's number among those taken, 0 when a gradient was not finite:
+ * returns false, and the kernel changes nothing. Where t is not the host's
+ * step count a7 (a step was skipped before), the step-dependent arguments
+ * again from t, in float: SGD's first step (t == 1), and Adam's
+ * step_size = lr / (1 - b1^t), bc2_sqrt = sqrt(1 - b2^t) with
+ * 1 - b^t = -expm1(t log b) (no cancellation). Where t is the host's, the
+ * host's factors (computed in double) stand: the same bits as unscaled.
+ */
+inline bool optim_scaled_args(__global const float *clip, int *flags, float a0, float b1, float b2,
+                              float *step_size, float *bc2_sqrt, float a7)
+{
+    if (!(*flags & OPTIM_SCALED)) return true;
+    const float t = clip[1];
+    if (t == 0.0f) return false;
+    if (t == a7) return true;
+    *flags = t == 1.0f ? (*flags | OPTIM_FIRST) : (*flags & ~OPTIM_FIRST);
+    *step_size = a0 / -expm1(t * log(b1));
+    *bc2_sqrt = sqrt(-expm1(t * log(b2)));
+    return true;
 }
 
 /* Plain gradient descent: w <- w - lr * grad */
@@ -160,8 +184,10 @@ OPTIM_FUNCTIONS(floatv, _v, VLOAD, VSTORE)
     } while (0)
 
 __kernel void optim_sgd(__global float *W, __global float *G, __global float *B, __global const float *clip, long n,
-                        float lr, float wd, float mu, float damp1, int flags)
+                        float lr, float wd, float mu, float damp1, int flags, float a7)
 {
+    float unused0 = 0.0f, unused1 = 0.0f;
+    if (!optim_scaled_args(clip, &flags, lr, 0.5f, 0.5f, &unused0, &unused1, a7)) return;
     const float c = optim_clip_scale(clip, flags);
     OPTIM_WALK(n, optim_sgd_at_v(W, G, B, i, c, lr, wd, mu, damp1, flags),
                optim_sgd_at(W, G, B, i, c, lr, wd, mu, damp1, flags));
@@ -169,8 +195,9 @@ __kernel void optim_sgd(__global float *W, __global float *G, __global float *B,
 
 __kernel void optim_adam(__global float *W, __global float *G, __global float *M, __global float *V,
                          __global float *VMAX, __global const float *clip, long n, float wd_or_decay, float b1,
-                         float b2, float eps, float step_size, float bc2_sqrt, int flags)
+                         float b2, float eps, float step_size, float bc2_sqrt, int flags, float a0, float a7)
 {
+    if (!optim_scaled_args(clip, &flags, a0, b1, b2, &step_size, &bc2_sqrt, a7)) return;
     const float c = optim_clip_scale(clip, flags);
     OPTIM_WALK(n, optim_adam_at_v(W, G, M, V, VMAX, i, c, wd_or_decay, b1, b2, eps, step_size, bc2_sqrt, flags),
                optim_adam_at(W, G, M, V, VMAX, i, c, wd_or_decay, b1, b2, eps, step_size, bc2_sqrt, flags));
@@ -178,16 +205,20 @@ __kernel void optim_adam(__global float *W, __global float *G, __global float *M
 
 __kernel void optim_rmsprop(__global float *W, __global float *G, __global float *V, __global float *B,
                             __global float *GA, __global const float *clip, long n, float lr, float wd, float alpha,
-                            float eps, float mu, int flags)
+                            float eps, float mu, int flags, float a7)
 {
+    float unused0 = 0.0f, unused1 = 0.0f;
+    if (!optim_scaled_args(clip, &flags, lr, 0.5f, 0.5f, &unused0, &unused1, a7)) return;
     const float c = optim_clip_scale(clip, flags);
     OPTIM_WALK(n, optim_rmsprop_at_v(W, G, V, B, GA, i, c, lr, wd, alpha, eps, mu, flags),
                optim_rmsprop_at(W, G, V, B, GA, i, c, lr, wd, alpha, eps, mu, flags));
 }
 
 __kernel void optim_adagrad(__global float *W, __global float *G, __global float *S, __global const float *clip,
-                            long n, float clr, float wd, float eps, int flags)
+                            long n, float clr, float wd, float eps, int flags, float a7)
 {
+    float unused0 = 0.0f, unused1 = 0.0f;
+    if (!optim_scaled_args(clip, &flags, clr, 0.5f, 0.5f, &unused0, &unused1, a7)) return;
     const float c = optim_clip_scale(clip, flags);
     OPTIM_WALK(n, optim_adagrad_at_v(W, G, S, i, c, clr, wd, eps, flags),
                optim_adagrad_at(W, G, S, i, c, clr, wd, eps, flags));
@@ -219,6 +250,51 @@ __kernel void optim_sqnorm_final(__global const float *partial, int m, __global 
     for (int i = get_local_id(0); i < m; i += get_local_size(0)) acc += partial[i];
     acc = group_sum(acc, tmp);
     if (get_local_id(0) == 0) Y[0] = has_prev ? prev[0] + acc : acc;
+}
+
+/* The count of X's elements that are not finite, as optim_sqnorm_partial
+ * (then optim_sqnorm_final adds the partial counts: exact below 2^24) */
+__kernel void optim_nonfinite_partial(__global const float *X, long n, __global float *partial, __local float *tmp)
+{
+    float acc = 0.0f;
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) acc += isfinite(X[i]) ? 0.0f : 1.0f;
+    acc = group_sum(acc, tmp);
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
+}
+
+/* Loss scaling's update factor {1 / scale times clip_grad_norm_'s
+ * coefficient of the unscaled norm (max_norm 0: none), t} (core/optim.h) */
+__kernel void optim_unscale_coef(__global const float *bad, __global const float *scale, __global const float *steps,
+                                 __global const float *S, int has_clip, float max_norm, __global float *Y)
+{
+    if (get_global_id(0) != 0) return;
+    float c = 1.0f / scale[0];
+    if (has_clip) c *= fmin(1.0f, max_norm / (sqrt(S[0]) / scale[0] + 1e-6f));
+    Y[0] = c;
+    Y[1] = bad[0] > 0.0f ? 0.0f : steps[0] + 1.0f;
+}
+
+/* PyTorch's _amp_update_scale_: after a non-finite gradient the scale
+ * backs off and the tracker restarts; after `interval` good steps in a
+ * row it grows (unless that overflows); good steps are counted in steps */
+__kernel void optim_scaler_update(__global float *scale, __global const float *bad, __global float *tracker,
+                                  __global float *steps, float growth, float backoff, int interval)
+{
+    if (get_global_id(0) != 0) return;
+    if (bad[0] > 0.0f) {
+        scale[0] *= backoff;
+        tracker[0] = 0.0f;
+        return;
+    }
+    steps[0] += 1.0f;
+    const float good = tracker[0] + 1.0f;
+    if (good >= (float)interval) {
+        const float grown = scale[0] * growth;
+        if (grown < 0x1p126f) scale[0] = grown; /* its reciprocal stays a normal float */
+        tracker[0] = 0.0f;
+    } else {
+        tracker[0] = good;
+    }
 }
 
 /* clip_grad_norm_'s coefficient: c = min(1, max_norm / (sqrt(total) + 1e-6)) */

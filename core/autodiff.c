@@ -178,6 +178,7 @@ static clg_status backward(clg_graph *g, clg_tensor loss)
     const int lnd = ln->ndim;
     memcpy(lshape, ln->shape, sizeof lshape);
     grads[loss.id] = clg_constant(g, lnd, lshape, 1.0f).id;
+    g->loss_seed = grads[loss.id] + 1; /* loss scaling makes it the scale (core/optim.c) */
     for (int32_t i = loss.id; i >= 0 && g->status == CLG_OK; i--)
         if (grads[i] >= 0 && g->nodes[i].requires_grad && clg_op_family(g->nodes[i].op) != CLG_FAM_LEAF)
             differentiate(g, grads, i);

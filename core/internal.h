@@ -43,6 +43,7 @@ struct clg_graph {
     uint64_t runs; /* forward runs so far: the RNG counter of dropout */
     bool checked;  /* the backend supports every node (clg_graph_check_support); reset by each new node */
     struct clg_optim *optim; /* clg_optimizer's step count and config (core/optim.h), or NULL */
+    int32_t loss_seed;       /* clg_backward's dloss/dloss constant: its id + 1 (0: none) */
 };
 
 /* A context on a backend the caller makes (the tests' double reference). */

@@ -158,7 +158,9 @@ typedef enum clg_family {
     X(OPTIM_UPDATE, "optimizer_update", 4, OPTIM) /* (grad, state...), in place on a parameter */  \
     X(OPTIM_ACCUM, "grad_accumulate", 2, OPTIM)   /* (accumulator, grad), in place */              \
     X(OPTIM_SQNORM, "grad_sqnorm", 2, OPTIM)      /* (grad, running total or -1) -> [1] */         \
-    X(OPTIM_CLIP, "clip_coefficient", 1, OPTIM)   /* (total sum of squares) -> [1] */
+    X(OPTIM_CLIP, "clip_coefficient", 1, OPTIM)   /* (total sum of squares) -> [1] */              \
+    X(OPTIM_UNSCALE, "loss_scale_coefficient", 4, OPTIM) /* (non-finite count, scale, steps, sum of squares or -1) -> [2] */ \
+    X(OPTIM_SCALER, "loss_scale_update", 4, OPTIM) /* (scale, non-finite count, growth tracker, steps), in place */
 
 typedef enum clg_op {
 #define CLG_OP_ENUM(e, name, nsrc, fam) CLG_OP_##e,

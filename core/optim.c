@@ -28,6 +28,9 @@ static clg_optimizer_config defaults(clg_optimizer_kind kind)
         .gamma = 0.1f,
         .t_max = 1,
         .warmup_start_factor = 1.0f / 3.0f,
+        .scale_growth = 2.0f,
+        .scale_backoff = 0.5f,
+        .scale_interval = 2000,
     };
     if (kind == CLG_OPTIM_ADAMW) c.weight_decay = 1e-2f;
     if (kind == CLG_OPTIM_RMSPROP || kind == CLG_OPTIM_ADAGRAD) c.lr = 1e-2f;
@@ -112,6 +115,9 @@ void clg_optim_begin_update(clg_graph *g)
         clg_node *n = &g->nodes[i];
         float a[OPTIM_NARGS];
         step_args(&o->cfgs[o->group_of[i - o->update_begin]], o->step, a);
+        /* scaled: the host's step count, which the kernel compares with
+         * the device's (optim.h) */
+        if (n->i[1] & OPTIM_F_SCALED) a[7] = (float)o->step;
         for (int k = 0; k < OPTIM_NARGS; k++) optim_set_arg(n, k, a[k]);
         if (o->step == 1) n->i[1] |= OPTIM_F_FIRST;
         else n->i[1] &= ~(int64_t)OPTIM_F_FIRST;
@@ -164,6 +170,18 @@ static clg_status check_config(clg_graph *g, const clg_optimizer_config *c)
     CHECK_RANGE(isfinite(c->lr) && c->lr >= 0, lr, nonneg);
     CHECK_RANGE(isfinite(c->weight_decay) && c->weight_decay >= 0, weight_decay, nonneg);
     CHECK_RANGE(isfinite(c->max_grad_norm) && c->max_grad_norm >= 0, max_grad_norm, "must be finite and >= 0; 0 is off");
+    CHECK_RANGE(c->loss_scale >= 0 && c->loss_scale < 0x1p126f, loss_scale,
+                "must be in [0, 2^126): its reciprocal a normal float; 0 is off");
+    if (c->loss_scale > 0) {
+        CHECK_RANGE(isfinite(c->scale_growth) && c->scale_growth > 1, scale_growth, "must be finite and > 1");
+        CHECK_RANGE(c->scale_backoff > 0 && c->scale_backoff < 1, scale_backoff, "must be in (0, 1)");
+        CHECK_RANGE(c->scale_interval >= 1, scale_interval, "must be at least 1");
+        if (c->kind == CLG_OPTIM_ADAGRAD && c->lr_decay != 0)
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_optimizer: loss scaling with Adagrad's lr_decay (%g) is not supported (a skipped "
+                             "step would have to change the decayed lr on the device)",
+                             (double)c->lr_decay);
+    }
     switch (c->kind) {
     case CLG_OPTIM_SGD:
         CHECK_RANGE(isfinite(c->momentum) && c->momentum >= 0, momentum, nonneg);
@@ -357,11 +375,73 @@ static int32_t record_clip(clg_graph *g, const clg_optimizer_config *c, const pa
     return g->status == CLG_OK ? scalar_op(g, CLG_OP_OPTIM_CLIP, total, -1, c->max_grad_norm) : -1;
 }
 
+/* ---- dynamic loss scaling (optim.h) ---- */
+
+static const char *const scaler_names[3] = {"grad_scaler.scale", "grad_scaler.growth_tracker", "grad_scaler.steps"};
+
+/* A [1] state leaf holding value, named name. */
+static int32_t scalar_state(clg_graph *g, const char *name, float value)
+{
+    clg_node proto = {.op = CLG_OP_INPUT, .dtype = CLG_F32, .phase = CLG_RUN_FORWARD, .ndim = 1, .shape = {1},
+                      .src = {-1, -1, -1, -1}};
+    int32_t id = clg_graph_add_node(g, &proto, true);
+    if (id < 0) return -1;
+    g->nodes[id].role = CLG_ROLE_STATE;
+    clg_backend *be = g->ctx->be;
+    clg_status s = be->vt->buffer_fill(be, g->nodes[id].buf, value, 1);
+    if (s == CLG_OK) s = clg_tensor_set_name(g, clg_tref(g, id), name);
+    if (s != CLG_OK) {
+        clg_error_wrap(g->ctx, s, "clg_optimizer: loss scaling's state '%s'", name);
+        clg_graph_fail(g, s);
+        return -1;
+    }
+    return id;
+}
+
+/* The count of non-finite gradient elements, the update factor {1 / scale
+ * times the clip coefficient, t}, and the scaler's state; *coef the
+ * factor's node. The scale itself is the backward pass's seed (the
+ * constant dloss/dloss), made a state leaf holding cfg.loss_scale last,
+ * when nothing can fail any more. */
+static clg_status record_scaling(clg_graph *g, const clg_optimizer_config *c, const param_rec *p, int np,
+                                 int32_t *coef, int32_t state[3])
+{
+    const int32_t seed = g->loss_seed - 1;
+    if (seed < 0 || g->nodes[seed].op != CLG_OP_CONST || g->nodes[seed].numel != 1)
+        return clg_error(g->ctx, CLG_ERR_STATE, "clg_optimizer: loss scaling needs the graph's clg_backward seed");
+    for (int k = 0; k < 3; k++)
+        if (name_taken(g, scaler_names[k]))
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_optimizer: loss scaling's state name '%s' is taken by another tensor",
+                             scaler_names[k]);
+    state[0] = seed;
+    state[1] = scalar_state(g, scaler_names[1], 0.0f);
+    state[2] = state[1] >= 0 ? scalar_state(g, scaler_names[2], 0.0f) : -1;
+    int32_t bad = -1, total = -1;
+    for (int j = 0; j < np && g->status == CLG_OK; j++) {
+        bad = scalar_op(g, CLG_OP_OPTIM_SQNORM, p[j].gsrc, bad, 0);
+        if (bad >= 0) g->nodes[bad].i[0] = 1; /* count non-finite elements */
+    }
+    for (int j = 0; c->max_grad_norm > 0 && j < np && g->status == CLG_OK; j++)
+        total = scalar_op(g, CLG_OP_OPTIM_SQNORM, p[j].gsrc, total, 0);
+    if (g->status != CLG_OK) return g->status;
+    clg_node proto = {.op = CLG_OP_OPTIM_UNSCALE, .dtype = CLG_F32, .phase = CLG_RUN_UPDATE, .ndim = 1, .shape = {2},
+                      .src = {bad, seed, state[2], total}, .f = {c->max_grad_norm}};
+    *coef = clg_graph_add_node(g, &proto, true); /* not planned: updates read it by i[2] */
+    if (*coef >= 0) g->nodes[*coef].role = CLG_ROLE_STATE;
+    return g->status;
+}
+
 static clg_status record(clg_graph *g, struct clg_optim *o, param_rec *p, int np)
 {
     if (check_names(g, o->cfgs, p, np) != CLG_OK) return g->ctx->status;
     if (record_state(g, o->cfgs, p, np) != CLG_OK) return g->status;
-    int32_t clip = o->cfg.max_grad_norm > 0 ? record_clip(g, &o->cfg, p, np) : -1;
+    const bool scaled = o->cfg.loss_scale > 0;
+    int32_t scaler[3] = {-1, -1, -1}, clip = -1;
+    if (scaled) {
+        clg_status s = record_scaling(g, &o->cfg, p, np, &clip, scaler);
+        if (s != CLG_OK) return s;
+    } else if (o->cfg.max_grad_norm > 0) clip = record_clip(g, &o->cfg, p, np);
     if (g->status != CLG_OK) return g->status;
     o->update_begin = g->n;
     for (int j = 0; j < np && g->status == CLG_OK; j++) {
@@ -372,11 +452,31 @@ static clg_status record(clg_graph *g, struct clg_optim *o, param_rec *p, int np
         o->group_of[j] = p[j].grp;
         clg_node *n = &g->nodes[u];
         n->i[0] = c->kind;
-        n->i[1] = static_flags(c);
+        n->i[1] = static_flags(c) | (scaled ? OPTIM_F_CLIP | OPTIM_F_SCALED : 0);
         n->i[2] = clip;
         n->i[3] = p[j].w;
     }
     o->update_end = g->n;
+    if (!scaled || g->status != CLG_OK) return g->status;
+    /* after every update: the scale, its growth tracker and the steps taken */
+    int32_t u = in_place(g, CLG_OP_OPTIM_SCALER, CLG_RUN_UPDATE, scaler[0],
+                         (int32_t[]){scaler[0], g->nodes[clip].src[0], scaler[1], scaler[2]});
+    if (u < 0) return g->status;
+    g->nodes[u].f[0] = o->cfg.scale_growth;
+    g->nodes[u].f[1] = o->cfg.scale_backoff;
+    g->nodes[u].i[0] = o->cfg.scale_interval;
+    /* the seed becomes the scale: a state leaf, named, holding loss_scale */
+    clg_node *sd = &g->nodes[scaler[0]];
+    clg_backend *be = g->ctx->be;
+    clg_status s = be->vt->buffer_fill(be, sd->buf, o->cfg.loss_scale, 1);
+    if (s != CLG_OK) {
+        clg_graph_fail(g, s);
+        return s;
+    }
+    sd->op = CLG_OP_INPUT;
+    sd->role = CLG_ROLE_STATE;
+    sd->f[0] = 0;
+    snprintf(sd->name, sizeof sd->name, "%s", scaler_names[0]);
     return g->status;
 }
 
@@ -414,10 +514,15 @@ static clg_status check_group(clg_graph *g, const clg_optimizer_config *c, const
     else if (gc->warmup_start_factor != c->warmup_start_factor) field = "warmup_start_factor";
     else if (gc->max_grad_norm != c->max_grad_norm) field = "max_grad_norm";
     else if ((gc->accumulate != 0) != (c->accumulate != 0)) field = "accumulate";
+    else if (gc->loss_scale != c->loss_scale) field = "loss_scale";
+    else if (c->loss_scale > 0 && (gc->scale_growth != c->scale_growth || gc->scale_backoff != c->scale_backoff ||
+                                   gc->scale_interval != c->scale_interval))
+        field = "loss scaling's scale_growth, scale_backoff or scale_interval";
     if (!field) return CLG_OK;
     return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
                      "clg_optimizer: group %d's %s differs from the config's (one optimizer shares its kind, "
-                     "schedule, clipping and accumulation; lr, weight decay and the kind's own options may differ)",
+                     "schedule, clipping, accumulation and loss scaling; lr, weight decay and the kind's own options "
+                     "may differ)",
                      k, field);
 }
 

@@ -17,8 +17,26 @@
  *   count (optim_arg: f[0..3], then the float bits in i[4..7]); see
  *   optim_step_args in core/optim.c for what each kind puts there.
  * OPTIM_ACCUM (accumulator, grad), in place on the accumulator: acc += grad.
- * OPTIM_SQNORM (grad, running total or -1) -> [1]: total + sum(grad^2).
+ * OPTIM_SQNORM (grad, running total or -1) -> [1]: total + sum(grad^2);
+ *   i[0] = 1: total + the count of grad's elements that are not finite.
  * OPTIM_CLIP (total) -> [1]: min(1, f[0] / (sqrt(total) + 1e-6)).
+ * Dynamic loss scaling (cfg.loss_scale > 0, PyTorch's GradScaler): the
+ * backward pass starts from the scale instead of 1 (the seed constant
+ * becomes the state leaf "grad_scaler.scale"), so every gradient is the
+ * scale times the true one, then:
+ * OPTIM_UNSCALE (non-finite count, scale, steps, sum of squares or -1)
+ *   -> [2]: [0] = the factor updates multiply gradients by, 1 / scale
+ *   times clipping's coefficient of the unscaled norm (f[0] = max norm,
+ *   0: none); [1] = t, the number of this update among those taken
+ *   (steps + 1), 0 when a gradient is not finite: the update is skipped.
+ *   Updates read it through i[2] with OPTIM_F_CLIP | OPTIM_F_SCALED.
+ * OPTIM_SCALER (scale, non-finite count, growth tracker, steps), in place
+ *   on the scale after every update: PyTorch's _amp_update_scale_, f[0]
+ *   growth, f[1] backoff, i[0] the growth interval; steps counts the
+ *   updates taken.
+ * A scaled update recomputes its step-dependent factors from t where t
+ * differs from the host's step count (optim arg 7, written each step):
+ * after a skipped step, as PyTorch's optimizer, whose step was not called.
  */
 #ifndef CLG_OPTIM_H
 #define CLG_OPTIM_H
@@ -37,7 +55,8 @@ enum {
     OPTIM_F_AMSGRAD = 32,   /* Adam(W) */
     OPTIM_F_DECOUPLED = 64, /* AdamW: f-argument 1 is the decay factor 1 - lr wd */
     OPTIM_F_CENTERED = 128, /* RMSProp */
-    OPTIM_F_MAXIMIZE = 256  /* the gradient negated first (cfg->maximize) */
+    OPTIM_F_MAXIMIZE = 256, /* the gradient negated first (cfg->maximize) */
+    OPTIM_F_SCALED = 512    /* loss scaling: the coefficient node holds {factor, t} (skip when t is 0) */
 };
 
 #define OPTIM_NARGS 8

@@ -957,7 +957,12 @@ static int generate_update(text *t, int gi, const clg_node *nodes, int32_t first
     const clg_node *f = &nodes[first];
     args[nargs++] = f->i[2] >= 0 ? MEM(nodes[f->i[2]].buf) : MEM(f->buf); /* clip coefficient, if any */
     put(t, ", __global const float *clip, float a0, float a1, float a2, float a3, float a4, float a5, float a6, "
-           "float a7, int flags)\n{\n    const float c = optim_clip_scale(clip, flags);\n");
+           "float a7, int flags)\n{\n");
+    /* loss scaling: skip, or the step's factors from the device's count (cl/optim.cl) */
+    const bool adam = kind == CLG_OPTIM_ADAM || kind == CLG_OPTIM_ADAMW;
+    put(t, "    float u0_ = 0.0f, u1_ = 0.0f;\n    if (!optim_scaled_args(clip, &flags, a0, %s, %s, %s, a7)) return;\n",
+        adam ? "a2" : "0.5f", adam ? "a3" : "0.5f", adam ? "&a5, &a6" : "&u0_, &u1_");
+    put(t, "    const float c = optim_clip_scale(clip, flags);\n");
     int64_t most = 0;
     for (int32_t i = first; i <= last; i++)
         if (nodes[i].numel > most) most = nodes[i].numel;

@@ -20,24 +20,25 @@ static clg_status run_update(clg_cl_backend *b, const clg_node *nodes, const clg
     for (int k = 0; k < OPTIM_NARGS; k++) a[k] = optim_arg(n, k);
     switch ((clg_optimizer_kind)n->i[0]) {
     case CLG_OPTIM_SGD: {
-        clg_karg args[] = {ARG(w), ARG(gr), ARG(s0), ARG(clip), ARG(cnt), ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(a[3]),
-                           ARG(flags)};
-        return clg_cl_launch(b, K_optim_sgd, args, 10, clg_cl_vector_items(b, cnt), 0);
+        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(clip),  ARG(cnt), ARG(a[0]),
+                           ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(flags), ARG(a[7])};
+        return clg_cl_launch(b, K_optim_sgd, args, 11, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OPTIM_ADAM:
     case CLG_OPTIM_ADAMW: {
-        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),  ARG(cnt),
-                           ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(a[5]), ARG(a[6]), ARG(flags)};
-        return clg_cl_launch(b, K_optim_adam, args, 14, clg_cl_vector_items(b, cnt), 0);
+        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),  ARG(cnt),   ARG(a[1]),
+                           ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(a[5]), ARG(a[6]), ARG(flags), ARG(a[0]), ARG(a[7])};
+        return clg_cl_launch(b, K_optim_adam, args, 16, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OPTIM_RMSPROP: {
-        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),
-                           ARG(cnt),  ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(flags)};
-        return clg_cl_launch(b, K_optim_rmsprop, args, 13, clg_cl_vector_items(b, cnt), 0);
+        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(s1),   ARG(s2),   ARG(clip),  ARG(cnt),
+                           ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(a[3]), ARG(a[4]), ARG(flags), ARG(a[7])};
+        return clg_cl_launch(b, K_optim_rmsprop, args, 14, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OPTIM_ADAGRAD: {
-        clg_karg args[] = {ARG(w), ARG(gr), ARG(s0), ARG(clip), ARG(cnt), ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(flags)};
-        return clg_cl_launch(b, K_optim_adagrad, args, 9, clg_cl_vector_items(b, cnt), 0);
+        clg_karg args[] = {ARG(w),    ARG(gr),   ARG(s0),   ARG(clip),  ARG(cnt),
+                           ARG(a[0]), ARG(a[1]), ARG(a[2]), ARG(flags), ARG(a[7])};
+        return clg_cl_launch(b, K_optim_adagrad, args, 10, clg_cl_vector_items(b, cnt), 0);
     }
     default: return clg_cl_unsupported(b, n);
     }
@@ -53,7 +54,8 @@ static clg_status run_sqnorm(clg_cl_backend *b, const clg_node *nodes, const clg
     cl_int has_prev = n->src[1] >= 0;
     cl_int m;
     clg_karg pass1[] = {ARG(xm), ARG(cnt), {0}, {0}};
-    clg_status s = clg_cl_partials(b, K_optim_sqnorm_partial, pass1, 4, cnt, &m);
+    const int k = n->i[0] ? K_optim_nonfinite_partial : K_optim_sqnorm_partial;
+    clg_status s = clg_cl_partials(b, k, pass1, 4, cnt, &m);
     if (s != CLG_OK) return s;
     clg_karg pass2[] = {ARG(b->partials), ARG(m), ARG(prev), ARG(has_prev), ARG(y), {0}};
     return clg_cl_final(b, K_optim_sqnorm_final, pass2, 6);
@@ -70,6 +72,22 @@ clg_status clg_cl_optim(clg_cl_backend *b, const clg_node *nodes, const clg_node
         return clg_cl_launch(b, K_optim_accumulate, args, 3, clg_cl_vector_items(b, cnt), 0);
     }
     case CLG_OP_OPTIM_SQNORM: return run_sqnorm(b, nodes, n);
+    case CLG_OP_OPTIM_UNSCALE: {
+        cl_mem bad = MEM(nodes[n->src[0]].buf), scale = MEM(nodes[n->src[1]].buf), steps = MEM(nodes[n->src[2]].buf);
+        cl_mem total = src_or(nodes, n->src[3], bad), y = MEM(n->buf);
+        cl_int has_clip = n->src[3] >= 0;
+        float max_norm = n->f[0];
+        clg_karg args[] = {ARG(bad), ARG(scale), ARG(steps), ARG(total), ARG(has_clip), ARG(max_norm), ARG(y)};
+        return clg_cl_launch(b, K_optim_unscale_coef, args, 7, 1, 0);
+    }
+    case CLG_OP_OPTIM_SCALER: {
+        cl_mem scale = MEM(n->buf), bad = MEM(nodes[n->src[1]].buf), tracker = MEM(nodes[n->src[2]].buf);
+        cl_mem steps = MEM(nodes[n->src[3]].buf);
+        float growth = n->f[0], backoff = n->f[1];
+        cl_int interval = (cl_int)n->i[0];
+        clg_karg args[] = {ARG(scale), ARG(bad), ARG(tracker), ARG(steps), ARG(growth), ARG(backoff), ARG(interval)};
+        return clg_cl_launch(b, K_optim_scaler_update, args, 7, 1, 0);
+    }
     case CLG_OP_OPTIM_CLIP: {
         cl_mem total = MEM(nodes[n->src[0]].buf), y = MEM(n->buf);
         float max_norm = n->f[0];

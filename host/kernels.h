@@ -46,7 +46,8 @@
     X(rng_fill) X(dropout_forward) X(dropout_backward) X(crop_flip_forward) X(crop_flip_backward) \
     /* optim */                                                                                    \
     X(optim_sgd) X(optim_adam) X(optim_rmsprop) X(optim_adagrad) X(optim_accumulate)             \
-    X(optim_sqnorm_partial) X(optim_sqnorm_final) X(optim_clip_coef)
+    X(optim_sqnorm_partial) X(optim_sqnorm_final) X(optim_clip_coef) X(optim_nonfinite_partial)   \
+    X(optim_unscale_coef) X(optim_scaler_update)
 
 enum {
 #define CLG_K_ENUM(k) K_##k,

@@ -884,6 +884,27 @@ typedef struct clg_optimizer_config {
      * it equals minimizing -loss. Added in 0.2.1; a smaller struct (size)
      * leaves it 0. */
     int maximize; /* 0 */
+    /* > 0: dynamic loss scaling on the device, as PyTorch's GradScaler
+     * (for float16 training, where small gradients would round to zero):
+     * backward starts from the scale instead of 1, so the gradients
+     * clg_grad reads are scaled; the update first counts non-finite
+     * gradient elements, then skips the step entirely (parameters and
+     * state unchanged, the step not counted by Adam's bias corrections or
+     * SGD's first momentum step) and multiplies the scale by
+     * scale_backoff when there are any, else unscales (and clips the
+     * unscaled norm) and steps, and multiplies the scale by scale_growth
+     * after scale_interval good steps in a row (never to 2^126 or more, so
+     * that its reciprocal is a normal float: PyTorch stops at infinity). The
+     * host never waits for the decision. The learning-rate schedule counts
+     * every step, skipped or not (as PyTorch's schedulers). State leaves
+     * "grad_scaler.scale", "grad_scaler.growth_tracker" and
+     * "grad_scaler.steps" (the updates taken) go into checkpoints. Not
+     * with Adagrad's lr_decay. Added in 0.3.3; a smaller struct leaves
+     * it off. */
+    float loss_scale;    /* 0 (off), below 2^126; PyTorch's init_scale is 65536 */
+    float scale_growth;  /* 2, > 1 */
+    float scale_backoff; /* 0.5, in (0, 1) */
+    int scale_interval;  /* 2000, >= 1 */
 } clg_optimizer_config;
 
 /* Fills the first size bytes of *cfg with kind's defaults and sets
@@ -906,7 +927,9 @@ static inline clg_optimizer_config clg_optimizer_defaults(clg_optimizer_kind kin
  * is grad_accum), so checkpoints save them: name parameters first.
  * Each run of CLG_RUN_UPDATE is one step: the step count lives on the host
  * and the learning rate and bias corrections go to the kernels as
- * arguments; nothing is read back from the device.
+ * arguments; nothing is read back from the device (with loss scaling, a
+ * kernel recomputes the bias corrections from the device's count of steps
+ * taken once a step was skipped: in float, within a few ulp of the host's).
  */
 CLG_API clg_status clg_optimizer(clg_graph *g, const clg_optimizer_config *cfg);
 /* Parameter groups, as torch.optim's: the parameters a group lists are
@@ -1110,7 +1133,8 @@ CLG_API clg_status clg_checkpoint_load(clg_graph *g, const char *path, clg_meta 
 /* As clg_checkpoint_load, for a graph holding the model alone (evaluation
  * or inference: no optimizer): the file's tensors that are an optimizer's
  * state of one of the graph's named parameters ("fc.weight.exp_avg", ...)
- * are skipped, and *skipped (if not NULL) says how many; everything else
+ * or loss scaling's ("grad_scaler.scale", ...; since 0.3.3) are skipped,
+ * and *skipped (if not NULL) says how many; everything else
  * is as strict (every named tensor of the graph, shapes, dtypes, nothing
  * unknown); the derived tensors of clg_checkpoint_save_derived are skipped by
  * both loaders. */

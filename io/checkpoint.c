@@ -229,9 +229,11 @@ static bool graph_has_name(const clg_graph *g, const char *name)
     return false;
 }
 
-/* Whether name is "<a parameter of g>.<an optimizer state's suffix>". */
+/* Whether name is "<a parameter of g>.<an optimizer state's suffix>", or
+ * loss scaling's state ("grad_scaler.scale", ...) where g has none. */
 static bool optimizer_state_of_param(const clg_graph *g, const char *name)
 {
+    if (!strncmp(name, "grad_scaler.", 12) && clg_tensor_find(g, name).id < 0) return true;
     const char *dot = strrchr(name, '.');
     if (!dot || !clg_optim_is_state_name(dot + 1)) return false;
     for (int32_t i = 0; i < g->n; i++) {

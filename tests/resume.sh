@@ -6,6 +6,8 @@
 # on-device augmentation (its crops follow the graph's RNG counter, which
 # the checkpoint carries) and Nesterov SGD with weight decay off for its
 # 1-D parameters (a parameter group), and label smoothing (cross_entropy).
+# The MLP runs again in float16 mixed precision: its loss scaler's state
+# (scale, growth tracker, steps taken) is in the checkpoint too.
 # Usage: resume.sh CLGRAD_TRAIN DATA_DIR
 set -eu
 train=$1
@@ -16,9 +18,12 @@ if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for model in mlp cnn resnet; do
+for run in mlp cnn resnet mlp-fp16; do
+  model=${run%-fp16}
   set -- --model "$model" --width 4 --limit 1200 --batch 50 --data "$data" --schedule cosine --warmup 5 --epochs 2
-  if [ "$model" = resnet ]; then
+  if [ "$run" = mlp-fp16 ]; then
+    set -- "$@" --optimizer adam --precision fp16
+  elif [ "$model" = resnet ]; then
     set -- "$@" --optimizer nesterov --lr 0.05 --weight-decay 5e-4 --augment crop-flip --label-smoothing 0.1
   else
     set -- "$@" --optimizer adamw
@@ -27,13 +32,13 @@ for model in mlp cnn resnet; do
   "$train" "$@" --stop-after 1 --save "$out/first.st" >/dev/null
   "$train" "$@" --resume "$out/first.st" --save "$out/resumed.st" >/dev/null
   if cmp -s "$out/straight.st" "$out/resumed.st"; then
-    echo "$model: the resumed run's checkpoint is identical to the uninterrupted one's ($(wc -c <"$out/straight.st") bytes)"
+    echo "$run: the resumed run's checkpoint is identical to the uninterrupted one's ($(wc -c <"$out/straight.st") bytes)"
   else
-    echo "$model: the resumed run differs from the uninterrupted one" >&2
+    echo "$run: the resumed run differs from the uninterrupted one" >&2
     exit 1
   fi
   if cmp -s "$out/first.st" "$out/straight.st"; then
-    echo "$model: the checkpoint after one epoch equals the final one: the test proves nothing" >&2
+    echo "$run: the checkpoint after one epoch equals the final one: the test proves nothing" >&2
     exit 1
   fi
 done

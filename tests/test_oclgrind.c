@@ -204,6 +204,39 @@ static void test_observer(void **state)
     gc_check_devices("observed fake quantize per tensor", observed_op, NULL, &t, 1, &gc_default_tol, 311);
 }
 
+/* 16-bit casts: an odd count of 16-bit elements (the last 4-byte word
+ * half used), the round-trip gradient rounded through the type, and a
+ * product of 16-bit operands widened forward and again in backward;
+ * rounding is exact against the reference (core/half.h), the product's
+ * gradient may round either way at a boundary: one bf16 spacing */
+static clg_tensor cast_trip(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    const clg_elem t = arg ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+    return clg_cast(g, clg_cast(g, in[0], t), CLG_ELEM_F32);
+}
+
+static clg_tensor cast_product(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    (void)arg;
+    return clg_matmul(g, clg_cast(g, in[0], CLG_ELEM_BF16), clg_cast(g, in[1], CLG_ELEM_BF16), 0, 1);
+}
+
+static void test_cast(void **state)
+{
+    (void)state;
+    const gc_input x = {.ndim = 2, .shape = {5, 7}, .param = true, .lo = 1e-6, .hi = 100};
+    gc_tol exact = gc_default_tol;
+    exact.fwd_rtol = exact.fwd_atol_of_max = exact.grad_rtol = exact.grad_atol_of_max = 0;
+    gc_check_devices("cast float16 round trip", cast_trip, NULL, &x, 1, &exact, 320);
+    gc_check_devices("cast bfloat16 round trip", cast_trip, (void *)1, &x, 1, &exact, 321);
+    const gc_input ab[2] = {{.ndim = 2, .shape = {5, 9}, .param = true, .lo = 0.1, .hi = 2},
+                            {.ndim = 2, .shape = {3, 9}, .param = true, .lo = 0.1, .hi = 2}};
+    gc_tol tol = gc_default_tol;
+    tol.fwd_atol_of_max = 9 * U;
+    tol.grad_rtol = 0x1p-7; /* one bf16 spacing */
+    gc_check_devices("matmul of bfloat16 operands", cast_product, NULL, ab, 2, &tol, 322);
+}
+
 /* ---- ranks past 4 ---- */
 
 static clg_tensor permute6(clg_graph *g, clg_tensor x)
@@ -929,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_fake_quantize),
         cmocka_unit_test(test_observer),
+        cmocka_unit_test(test_cast),
         cmocka_unit_test(test_high_rank),
         cmocka_unit_test(test_axis_reductions),
         cmocka_unit_test(test_softmax),
