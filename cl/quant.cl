@@ -260,58 +260,106 @@ __kernel void observe_update(__global const float *PART, __global float *MIN, __
  * flushing subnormals, a float load flushing a float32 subnormal) can
  * change a result; core/half.h computes the same by a different method.
  * 16-bit values are ushorts, element i at byte 2 i.
+ *
+ * Written once for uint and for CLG_VW-uint vectors (CAST_FUNCTIONS),
+ * without branches (every case computed, one chosen by select: for a
+ * scalar select takes c != 0, for a vector each lane's sign bit, and
+ * comparisons give 1 and -1 to match), so that a work-item converts a
+ * vector of CLG_VW elements: PoCL runs the branchy one-element form at a
+ * quarter of the bandwidth.
+ *
+ * float32 bits x to float16, |x| = a:
+ *   a NaN: sign | 0x7e00;  a >= 65520 (the midpoint past 65504): infinity;
+ *   a >= 2^-14: exponent rebiased (a - (112 << 23)) >> 13, rounded on
+ *     the 13 bits dropped (a carry moves up a binade, to infinity too);
+ *   below: a subnormal, m >> (126 - e) units of 2^-24 (m the significand
+ *     with its implicit bit, e the biased exponent), rounded on the bits
+ *     dropped; shifts capped at 25 (everything up to 2^-25 goes to 0).
+ * float16 to float32: exponent + 112, the significand << 13; a subnormal
+ * normalised (clz); infinity and NaN (made quiet) kept.
+ * float32 to bfloat16: the top half, rounded on the bottom half; NaN 0x7fc0.
  */
 #define CAST_F32 0
 #define CAST_F16 2
 #define CAST_BF16 3
 
-inline uint f16_bits(uint x)
-{
-    const uint sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
-    if (a > 0x7f800000u) return sign | 0x7e00u;   /* NaN */
-    if (a >= 0x477ff000u) return sign | 0x7c00u;  /* >= 65520 (the midpoint above 65504): infinity */
-    if (a < 0x38800000u) {                        /* below 2^-14: a subnormal, 2^-24 units */
-        if (a <= 0x33000000u) return sign;        /* up to 2^-25, half a unit: zero (the tie is even) */
-        const uint shift = 126u - (a >> 23), m = (a & 0x7fffffu) | 0x800000u;
-        const uint r = m >> shift, rem = m & ((1u << shift) - 1u), mid = 1u << (shift - 1u);
-        return sign | (r + (rem > mid || (rem == mid && (r & 1u))));
-    }
-    const uint r = (a - 0x38000000u) >> 13, rem = a & 0x1fffu; /* exponent rebiased by 127 - 15 */
-    return sign | (r + (rem > 0x1000u || (rem == 0x1000u && (r & 1u)))); /* a carry moves up a binade */
-}
+#define CAST_FUNCTIONS(U, I, sfx, AS_I, AS_U)                                                                       \
+    inline U cast_round_up##sfx(U r, U rem, U mid)                                                          \
+    {                                                                                                        \
+        return r + select((U)0u, (U)1u, (rem > mid) | ((rem == mid) & ((r & 1u) != 0u)));                    \
+    }                                                                                                        \
+    inline U f16_bits##sfx(U x)                                                                              \
+    {                                                                                                        \
+        const U sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;                                              \
+        const U normal = cast_round_up##sfx((a - 0x38000000u) >> 13, a & 0x1fffu, (U)0x1000u);              \
+        const U sh = AS_U(clamp((I)126 - AS_I(a >> 23), (I)14, (I)25));                                     \
+        const U m = (a & 0x7fffffu) | 0x800000u;                                                             \
+        const U sub = cast_round_up##sfx(m >> sh, m & (((U)1u << sh) - 1u), (U)1u << (sh - 1u));              \
+        U r = select(normal, sub, a < 0x38800000u);                                                          \
+        r = select(r, (U)0x7c00u, a >= 0x477ff000u);                                                         \
+        r = select(r, (U)0x7e00u, a > 0x7f800000u);                                                          \
+        return sign | r;                                                                                     \
+    }                                                                                                        \
+    inline U f16_to_f32_bits##sfx(U h)                                                                       \
+    {                                                                                                        \
+        const U sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;                            \
+        const U s = clz(m) - 21u; /* shifts bringing a subnormal's top bit to bit 10 */                      \
+        U r = sign | ((e + 112u) << 23) | (m << 13);                                                         \
+        r = select(r, sign | ((113u - s) << 23) | (((m << s) & 0x3ffu) << 13), e == 0u);                      \
+        r = select(r, sign, (e == 0u) & (m == 0u));                                                          \
+        r = select(r, sign | 0x7f800000u | select((U)0u, (U)0x400000u, m != 0u) | (m << 13), e == 0x1fu);    \
+        return r;                                                                                            \
+    }                                                                                                        \
+    inline U bf16_bits##sfx(U x)                                                                             \
+    {                                                                                                        \
+        return select((x + 0x7fffu + ((x >> 16) & 1u)) >> 16, (U)0x7fc0u, (x & 0x7fffffffu) > 0x7f800000u);  \
+    }                                                                                                        \
+    /* float32 bits x to `to` (a 16-bit code), or to float32 rounded through `through` */                    \
+    inline U cast_from_f32##sfx(U x, int to, int through)                                                    \
+    {                                                                                                        \
+        if (to == CAST_F16) return f16_bits##sfx(x);                                                         \
+        if (to == CAST_BF16) return bf16_bits##sfx(x);                                                       \
+        if (through == CAST_F16) return f16_to_f32_bits##sfx(f16_bits##sfx(x));                              \
+        if (through == CAST_BF16) return bf16_bits##sfx(x) << 16;                                            \
+        return x;                                                                                            \
+    }                                                                                                        \
+    inline U cast_to_f32##sfx(U h, int from) { return from == CAST_F16 ? f16_to_f32_bits##sfx(h) : h << 16; }
 
-inline uint f16_to_f32_bits(uint h)
-{
-    const uint sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    if (e == 0x1fu) return sign | 0x7f800000u | (m ? 0x400000u : 0u) | (m << 13); /* a NaN made quiet */
-    if (e) return sign | ((e + 112u) << 23) | (m << 13);
-    if (!m) return sign;
-    const uint s = clz(m) - 21u; /* shifts bringing m's top bit to bit 10 */
-    return sign | ((113u - s) << 23) | (((m << s) & 0x3ffu) << 13);
-}
+#define CAST_AS_INT(x) as_int(x)
+#define CAST_AS_UINT(x) as_uint(x)
+CAST_FUNCTIONS(uint, int, , CAST_AS_INT, CAST_AS_UINT)
+#if CLG_VW > 1
+typedef CLG_CAT(uint, CLG_VW) uintv;
+typedef CLG_CAT(int, CLG_VW) intv;
+#define CAST_AS_INTV(x) CLG_CAT(as_int, CLG_VW)(x)
+#define CAST_AS_UINTV(x) CLG_CAT(as_uint, CLG_VW)(x)
+CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV)
+#define CAST_LOAD32(q, p) CLG_CAT(vload, CLG_VW)(q, p)
+#define CAST_LOAD16(q, p) CLG_CAT(convert_uint, CLG_VW)(CLG_CAT(vload, CLG_VW)(q, p))
+#define CAST_STORE32(v, q, p) CLG_CAT(vstore, CLG_VW)(v, q, p)
+#define CAST_STORE16(v, q, p) CLG_CAT(vstore, CLG_VW)(CLG_CAT(convert_ushort, CLG_VW)(v), q, p)
+#endif
 
-inline uint bf16_bits(uint x)
-{
-    if ((x & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;
-    return (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-}
-
+/* Elements below n / CLG_VW * CLG_VW a vector a work-item, the rest one a work-item. */
 __kernel void cast_convert(__global const uchar *src, __global uchar *dst, long n, int from, int to, int through)
 {
-    const long i = get_global_id(0);
-    if (i >= n) return;
-    uint x;
-    if (from == CAST_F32) {
-        x = ((__global const uint *)src)[i];
-    } else {
-        const uint h = ((__global const ushort *)src)[i];
-        x = from == CAST_F16 ? f16_to_f32_bits(h) : h << 16;
+    __global const uint *s32 = (__global const uint *)src;
+    __global const ushort *s16 = (__global const ushort *)src;
+    __global uint *d32 = (__global uint *)dst;
+    __global ushort *d16 = (__global ushort *)dst;
+    const long nv = CLG_VW > 1 ? n / CLG_VW : 0; /* CLG_VW 1: the float loop alone */
+#if CLG_VW > 1
+    for (long i = get_global_id(0); i < nv; i += get_global_size(0)) {
+        uintv x = from == CAST_F32 ? CAST_LOAD32(i, s32) : cast_to_f32_v(CAST_LOAD16(i, s16), from);
+        x = cast_from_f32_v(x, to, through);
+        if (to == CAST_F32) CAST_STORE32(x, i, d32);
+        else CAST_STORE16(x, i, d16);
     }
-    if (to == CAST_F32) {
-        if (through == CAST_F16) x = f16_to_f32_bits(f16_bits(x));
-        else if (through == CAST_BF16) x = bf16_bits(x) << 16;
-        ((__global uint *)dst)[i] = x;
-    } else {
-        ((__global ushort *)dst)[i] = (ushort)(to == CAST_F16 ? f16_bits(x) : bf16_bits(x));
+#endif
+    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {
+        uint x = from == CAST_F32 ? s32[i] : cast_to_f32((uint)s16[i], from);
+        x = cast_from_f32(x, to, through);
+        if (to == CAST_F32) d32[i] = x;
+        else d16[i] = (ushort)x;
     }
 }

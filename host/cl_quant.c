@@ -72,7 +72,7 @@ static clg_status run_observe(clg_cl_backend *b, const clg_node *nodes, const cl
     return clg_cl_launch(b, K_observe_update, args, 14, (size_t)C, 0);
 }
 
-/* casts: one element a work-item (cl/quant.cl) */
+/* casts: CLG_VW elements a work-item (cl/quant.cl) */
 static clg_status run_cast(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     const clg_node *x = &nodes[n->src[0]];
@@ -80,7 +80,7 @@ static clg_status run_cast(clg_cl_backend *b, const clg_node *nodes, const clg_n
     cl_long count = n->numel;
     cl_int from = (cl_int)x->dtype, to = (cl_int)n->dtype, through = (cl_int)n->i[0];
     clg_karg args[] = {ARG(src), ARG(dst), ARG(count), ARG(from), ARG(to), ARG(through)};
-    return clg_cl_launch(b, K_cast_convert, args, 6, (size_t)count, 0);
+    return clg_cl_launch(b, K_cast_convert, args, 6, clg_cl_vector_items(b, count), 0);
 }
 
 clg_status clg_cl_quant(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
