@@ -1107,7 +1107,8 @@ CLG_API clg_status clg_loader_stats(const clg_loader *l, float *mean, float *std
 /* checkpoint */
 
 /* Saves every named tensor of g (clg_tensor_set_name) as safetensors:
- * float32 tensors as F32, int32 ones as I32, with nmeta metadata strings
+ * float32 tensors as F32, int32 ones as I32, 16-bit ones (clg_cast) as F16
+ * or BF16 (since 0.3.3), with nmeta metadata strings
  * (unique keys). Written atomically as clg_safetensors_write. Files are
  * those of PyTorch's safetensors (safetensors.torch.load_file reads them). */
 CLG_API clg_status clg_checkpoint_save(clg_graph *g, const char *path, const char *const *meta_keys,

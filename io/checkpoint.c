@@ -32,7 +32,26 @@ static void named_free(named_set *s)
 
 static clg_elem node_elem(const clg_node *n)
 {
-    return n->dtype == CLG_I32 ? CLG_ELEM_I32 : CLG_ELEM_F32;
+    switch (n->dtype) {
+    case CLG_I32: return CLG_ELEM_I32;
+    case CLG_F16: return CLG_ELEM_F16;
+    case CLG_BF16: return CLG_ELEM_BF16;
+    default: return CLG_ELEM_F32;
+    }
+}
+
+/* A 16-bit tensor from a file's halves: whole words (an odd count's last
+ * half zero), so nothing past the array is read. */
+static clg_status write_16(clg_graph *g, const clg_node *n, const clg_array *a)
+{
+    const size_t words = (size_t)clg_node_words(n);
+    uint16_t *w = calloc(words ? 2 * words : 2, sizeof *w);
+    if (!w) return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "out of host memory for tensor '%s'", n->name);
+    memcpy(w, a->data, (size_t)a->numel * sizeof *w);
+    clg_backend *be = g->ctx->be;
+    clg_status s = be->vt->buffer_write(be, n->buf, 0, w, words, CLG_I32);
+    free(w);
+    return s;
 }
 
 static clg_status collect_named(clg_graph *g, named_set *s, const char *func)
@@ -72,7 +91,10 @@ static clg_status download(clg_graph *g, named_set *s, const char *func)
         if (!a->data)
             return clg_error(g->ctx, CLG_ERR_OUT_OF_MEMORY, "%s: out of host memory for tensor '%s'", func, n->name);
         clg_status st = n->state_of ? clg_state_read(g, s->ids[i], a->data, func) : clg_node_storage(g, s->ids[i], func);
-        if (st == CLG_OK && !n->state_of) st = be->vt->buffer_read(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
+        /* a 16-bit tensor's words as they are: its numel halves (a->data holds 4 bytes an element) */
+        if (st == CLG_OK && !n->state_of)
+            st = clg_dtype_16(n->dtype) ? be->vt->buffer_read(be, n->buf, 0, a->data, (size_t)clg_node_words(n), CLG_I32)
+                                        : be->vt->buffer_read(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
         if (st != CLG_OK) return clg_error_wrap(g->ctx, st, "%s: reading tensor '%s'", func, n->name);
     }
     return CLG_OK;
@@ -313,7 +335,8 @@ static clg_status load(clg_graph *g, const char *path, clg_meta **meta, bool mod
             s = clg_state_write(g, i, a->data, func);
         } else {
             s = clg_node_storage(g, i, func);
-            if (s == CLG_OK) s = be->vt->buffer_write(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
+            if (s == CLG_OK && clg_dtype_16(n->dtype)) s = write_16(g, n, a);
+            else if (s == CLG_OK) s = be->vt->buffer_write(be, n->buf, 0, a->data, (size_t)a->numel, n->dtype);
         }
         if (s != CLG_OK) clg_error_wrap(g->ctx, s, "%s: %s: writing tensor '%s'", func, path, n->name);
     }

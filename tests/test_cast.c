@@ -16,8 +16,10 @@
  * - products of 16-bit operands against this file's own double product
  *   of the rounded operands, and their gradients rounded to the type;
  * - refusals: ops that do not take 16-bit tensors name the dtype and the
- *   remedy; clg_cast to a non-float type; nothing recorded.
+ *   remedy; clg_cast to a non-float type; nothing recorded;
+ * - named 16-bit tensors in checkpoints: F16 / BF16 with the device's bits.
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include "util.h"
 #include "half.h"
 
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* float32 bits; PyTorch's float16 and bfloat16 bits; those widened again */
 typedef struct {
@@ -345,6 +348,58 @@ static void test_refusals(void **state)
     clg_context_destroy(ctx);
 }
 
+/* A named 16-bit tensor goes into a checkpoint as F16 / BF16 (an odd
+ * count: the last word half used), its bits as the device stored them,
+ * and loads back into another graph */
+static void test_checkpoint(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/clgrad-cast-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const int64_t n = NROWS;
+    float x[NROWS], got[NROWS];
+    for (size_t i = 0; i < NROWS; i++) x[i] = clg_bits_float(torch_rows[i].f32);
+    clg_graph *g[2] = {NULL, NULL};
+    clg_tensor h[2], b[2], xi[2];
+    clg_context *ctx = open_ctx("reference");
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(ctx, clg_graph_create(ctx, &g[k]));
+        xi[k] = clg_input(g[k], 1, &n);
+        h[k] = clg_cast(g[k], xi[k], CLG_ELEM_F16);
+        b[k] = clg_cast(g[k], xi[k], CLG_ELEM_BF16);
+        CHECK_OK(ctx, clg_tensor_set_name(g[k], h[k], "h"));
+        CHECK_OK(ctx, clg_tensor_set_name(g[k], b[k], "b"));
+    }
+    CHECK_OK(ctx, clg_tensor_set(g[0], xi[0], x, NROWS));
+    CHECK_OK(ctx, clg_graph_run(g[0], CLG_RUN_FORWARD));
+    CHECK_OK(ctx, clg_checkpoint_save(g[0], path, NULL, NULL, 0));
+    clg_safetensors *st = NULL;
+    char err[256];
+    assert_int_equal(clg_safetensors_read(path, &st, err, sizeof err), CLG_OK);
+    const clg_array *ah = clg_safetensors_find(st, "h"), *ab = clg_safetensors_find(st, "b");
+    assert_non_null(ah);
+    assert_non_null(ab);
+    assert_int_equal(ah->type, CLG_ELEM_F16);
+    assert_int_equal(ab->type, CLG_ELEM_BF16);
+    for (size_t i = 0; i < NROWS; i++) {
+        assert_int_equal(((const uint16_t *)ah->data)[i], torch_rows[i].f16);
+        const uint16_t bb = ((const uint16_t *)ab->data)[i];
+        assert_true(bb == torch_rows[i].bf16 || (isnan(clg_bf16_to_float(bb)) && torch_rows[i].bf16 == 0xffff));
+    }
+    clg_safetensors_destroy(st);
+    CHECK_OK(ctx, clg_checkpoint_load(g[1], path, NULL));
+    CHECK_OK(ctx, clg_tensor_get(g[1], h[1], got, NROWS));
+    uint32_t want[NROWS];
+    for (size_t i = 0; i < NROWS; i++) want[i] = torch_rows[i].f16_f32;
+    assert_bits(got, want, NROWS, false, "float16 through a checkpoint", "reference");
+    unlink(path);
+    clg_graph_destroy(g[0]);
+    clg_graph_destroy(g[1]);
+    clg_context_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_random_bits),
         cmocka_unit_test(test_products),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
