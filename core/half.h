@@ -32,8 +32,9 @@ static inline float clg_bits_float(uint32_t b)
 
 /* |f| finite, in units of the format's spacing at its binade: the
  * significand rounded to nearest even (exact in double: a power-of-two
- * scaling), plus the biased exponent from the binade. mant bits of
- * fraction, exponent bias, smallest normal exponent emin. */
+ * scaling), plus the biased exponent from the binade. mant: the format's
+ * fraction bits; bias: its exponent bias (smallest normal exponent
+ * 1 - bias); overflow: the first magnitude that rounds to infinity. */
 static inline uint16_t clg_round_16(float f, int mant, int bias, double overflow)
 {
     const uint16_t sign = (uint16_t)((clg_float_bits(f) >> 16) & 0x8000u);

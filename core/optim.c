@@ -176,6 +176,10 @@ static clg_status check_config(clg_graph *g, const clg_optimizer_config *c)
         CHECK_RANGE(isfinite(c->scale_growth) && c->scale_growth > 1, scale_growth, "must be finite and > 1");
         CHECK_RANGE(c->scale_backoff > 0 && c->scale_backoff < 1, scale_backoff, "must be in (0, 1)");
         CHECK_RANGE(c->scale_interval >= 1, scale_interval, "must be at least 1");
+        if (c->accumulate)
+            return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                             "clg_optimizer: loss scaling with gradient accumulation (accumulate) is not supported "
+                             "yet (a skipped step must still zero the accumulators)");
         if (c->kind == CLG_OPTIM_ADAGRAD && c->lr_decay != 0)
             return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
                              "clg_optimizer: loss scaling with Adagrad's lr_decay (%g) is not supported (a skipped "

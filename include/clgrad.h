@@ -899,8 +899,8 @@ typedef struct clg_optimizer_config {
      * every step, skipped or not (as PyTorch's schedulers). State leaves
      * "grad_scaler.scale", "grad_scaler.growth_tracker" and
      * "grad_scaler.steps" (the updates taken) go into checkpoints. Not
-     * with Adagrad's lr_decay. Added in 0.3.3; a smaller struct leaves
-     * it off. */
+     * with Adagrad's lr_decay, nor with accumulate (yet). Added in 0.3.3;
+     * a smaller struct leaves it off. */
     float loss_scale;    /* 0 (off), below 2^126; PyTorch's init_scale is 65536 */
     float scale_growth;  /* 2, > 1 */
     float scale_backoff; /* 0.5, in (0, 1) */

@@ -16,9 +16,9 @@
  *   after an interval of good steps and the back-off from an overflowing
  *   initial scale (2^125 with inputs a hundred times larger: the scaled
  *   gradients are infinite until the scale has halved several times);
- * - refusals name the field; state names taken are refused; nothing is
- *   recorded; the state goes through a checkpoint, and a model-only load
- *   skips it.
+ * - refusals name the field (accumulation, Adagrad's lr_decay too); state
+ *   names taken are refused; nothing is recorded; the state goes through a
+ *   checkpoint, and a model-only load skips it.
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include "util.h"
@@ -275,6 +275,24 @@ static void test_refusals_and_state(void **state)
         assert_int_equal(clg_graph_tensor_count(g), before);
         clg_graph_destroy(g);
         clg_context_destroy(ctx);
+    }
+    /* gradient accumulation (a skipped step would leave the accumulators
+     * full: refused until it zeroes them) */
+    {
+        clg_context *cx = open_ctx("reference");
+        clg_graph *ga = NULL;
+        CHECK_OK(cx, clg_graph_create(cx, &ga));
+        clg_tensor wa = clg_param(ga, 1, (const int64_t[]){3});
+        CHECK_OK(cx, clg_backward(ga, clg_sum(ga, clg_square(ga, wa))));
+        const int32_t count = clg_graph_tensor_count(ga);
+        clg_optimizer_config ca = clg_optimizer_defaults(CLG_OPTIM_SGD);
+        ca.loss_scale = 1024;
+        ca.accumulate = 1;
+        assert_int_equal(clg_optimizer(ga, &ca), CLG_ERR_INVALID_ARGUMENT);
+        ASSERT_MSG_HAS(cx, "accumulat");
+        assert_int_equal(clg_graph_tensor_count(ga), count);
+        clg_graph_destroy(ga);
+        clg_context_destroy(cx);
     }
     /* Adagrad's lr_decay; a state name taken */
     clg_context *ctx = open_ctx("reference");
