@@ -391,6 +391,19 @@ def load_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+def fashion_mnist(data_dir):
+    """Fashion-MNIST as clgrad-train sees it: [N, 784] float images normalised
+    per pixel by the training set's mean and std (a constant pixel: std 1),
+    int64 labels; (train images, train labels, test images, test labels)."""
+    xs = torch.tensor(load_idx(f"{data_dir}/train-images-idx3-ubyte.gz"), dtype=torch.float32).reshape(-1, 784)
+    ys = torch.tensor(load_idx(f"{data_dir}/train-labels-idx1-ubyte.gz"), dtype=torch.int64)
+    xt = torch.tensor(load_idx(f"{data_dir}/t10k-images-idx3-ubyte.gz"), dtype=torch.float32).reshape(-1, 784)
+    yt = torch.tensor(load_idx(f"{data_dir}/t10k-labels-idx1-ubyte.gz"), dtype=torch.int64)
+    mean, std = xs.double().mean(0).float(), xs.double().std(0, unbiased=False).float()
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return (xs - mean) / std, ys, (xt - mean) / std, yt
+
+
 def tta(dev, data_dir, out):
     """clgrad-bench's tta group: train to a test accuracy (0.88 MLP, 0.91 CNN)
     with clgrad-train's recipe (Adam 1e-3, batch 64, per-pixel normalisation by
@@ -398,14 +411,7 @@ def tta(dev, data_dir, out):
     a per-step cosine schedule over the 10-epoch cap; PyTorch's default init),
     evaluating after every epoch; the time is training plus evaluation up to
     the first epoch that reaches it."""
-    xs = torch.tensor(load_idx(f"{data_dir}/train-images-idx3-ubyte.gz"), dtype=torch.float32).reshape(-1, 784)
-    ys = torch.tensor(load_idx(f"{data_dir}/train-labels-idx1-ubyte.gz"), dtype=torch.int64)
-    xt = torch.tensor(load_idx(f"{data_dir}/t10k-images-idx3-ubyte.gz"), dtype=torch.float32).reshape(-1, 784)
-    yt = torch.tensor(load_idx(f"{data_dir}/t10k-labels-idx1-ubyte.gz"), dtype=torch.int64)
-    mean, std = xs.double().mean(0).float(), xs.double().std(0, unbiased=False).float()
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    xs, xt = ((xs - mean) / std).to(dev), ((xt - mean) / std).to(dev)
-    ys, yt = ys.to(dev), yt.to(dev)
+    xs, ys, xt, yt = (t.to(dev) for t in fashion_mnist(data_dir))
     for kind, schedule, target, cap in (("mlp", "constant", 0.88, 10), ("cnn", "cosine", 0.91, 10)):
         torch.manual_seed(1)
         net = model(kind).to(dev)

@@ -247,6 +247,18 @@ static void test_skipping(void **state)
     for_each_device(skipping);
 }
 
+/* A graph of sum(w^2), w [3] (named name if not NULL), with its backward:
+ * what the refusals are tried on */
+static clg_graph *small_graph(clg_context *ctx, const char *name)
+{
+    clg_graph *g = NULL;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    clg_tensor w = clg_param(g, 1, (const int64_t[]){3});
+    if (name) CHECK_OK(ctx, clg_tensor_set_name(g, w, name));
+    CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_square(g, w))));
+    return g;
+}
+
 static void test_refusals_and_state(void **state)
 {
     (void)state;
@@ -260,10 +272,7 @@ static void test_refusals_and_state(void **state)
                {1024, 2, 0, 10, "scale_backoff"}, {1024, 2, 0.5f, 0, "scale_interval"}};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         clg_context *ctx = open_ctx("reference");
-        clg_graph *g = NULL;
-        CHECK_OK(ctx, clg_graph_create(ctx, &g));
-        clg_tensor w = clg_param(g, 1, (const int64_t[]){3});
-        CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_square(g, w))));
+        clg_graph *g = small_graph(ctx, NULL);
         const int32_t before = clg_graph_tensor_count(g);
         clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_ADAM);
         c.loss_scale = bad[k].scale;
@@ -280,10 +289,7 @@ static void test_refusals_and_state(void **state)
      * full: refused until it zeroes them) */
     {
         clg_context *cx = open_ctx("reference");
-        clg_graph *ga = NULL;
-        CHECK_OK(cx, clg_graph_create(cx, &ga));
-        clg_tensor wa = clg_param(ga, 1, (const int64_t[]){3});
-        CHECK_OK(cx, clg_backward(ga, clg_sum(ga, clg_square(ga, wa))));
+        clg_graph *ga = small_graph(cx, NULL);
         const int32_t count = clg_graph_tensor_count(ga);
         clg_optimizer_config ca = clg_optimizer_defaults(CLG_OPTIM_SGD);
         ca.loss_scale = 1024;
@@ -296,11 +302,7 @@ static void test_refusals_and_state(void **state)
     }
     /* Adagrad's lr_decay; a state name taken */
     clg_context *ctx = open_ctx("reference");
-    clg_graph *g = NULL;
-    CHECK_OK(ctx, clg_graph_create(ctx, &g));
-    clg_tensor w = clg_param(g, 1, (const int64_t[]){3});
-    CHECK_OK(ctx, clg_tensor_set_name(g, w, "grad_scaler.steps"));
-    CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_square(g, w))));
+    clg_graph *g = small_graph(ctx, "grad_scaler.steps");
     const int32_t before = clg_graph_tensor_count(g);
     clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_ADAGRAD);
     c.lr_decay = 0.1f;

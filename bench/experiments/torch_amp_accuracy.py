@@ -15,7 +15,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import compare_torch  # noqa: E402
-from compare_torch import load_idx, model  # noqa: E402
+from compare_torch import fashion_mnist, model  # noqa: E402
 
 compare_torch.torch = torch  # it imports torch in its main()
 
@@ -51,13 +51,7 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    xs = torch.tensor(load_idx(f"{a.data}/train-images-idx3-ubyte.gz"), dtype=torch.float32).reshape(-1, 784)
-    ys = torch.tensor(load_idx(f"{a.data}/train-labels-idx1-ubyte.gz"), dtype=torch.int64)
-    xt = torch.tensor(load_idx(f"{a.data}/t10k-images-idx3-ubyte.gz"), dtype=torch.float32).reshape(-1, 784)
-    yt = torch.tensor(load_idx(f"{a.data}/t10k-labels-idx1-ubyte.gz"), dtype=torch.int64)
-    mean, std = xs.double().mean(0).float(), xs.double().std(0, unbiased=False).float()
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    xs, xt = (xs - mean) / std, (xt - mean) / std
+    xs, ys, xt, yt = fashion_mnist(a.data)
     final, last3 = {False: [], True: []}, {False: [], True: []}
     for seed in range(1, a.seeds + 1):
         for amp in (False, True):
