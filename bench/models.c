@@ -248,8 +248,8 @@ static clg_status build(clg_context *ctx, const char *kind, int batch, int width
         if (augment && train)
             in = clg_reshape(m->g, clg_random_crop_flip(m->g, clg_reshape(m->g, in, 4, img), 2, 1, seed ^ 0xa5a5), 2, xs);
         in = act_quant(&b, "quant", in);
-        clg_tensor h = act_quant(&b, "fc1", clg_relu(m->g, linear(&b, "fc1", in, 784, 256)));
-        h = act_quant(&b, "fc2", clg_relu(m->g, linear(&b, "fc2", h, 256, 128)));
+        clg_tensor h = act_quant(&b, "fc1", clg_relu(m->g, lowp(&b, linear(&b, "fc1", in, 784, 256))));
+        h = act_quant(&b, "fc2", clg_relu(m->g, lowp(&b, linear(&b, "fc2", h, 256, 128))));
         m->logits = act_quant(&b, "fc3", linear(&b, "fc3", h, 128, 10));
     } else if (!strcmp(kind, "cnn")) {
         m->x = clg_input(m->g, 4, img);

@@ -16,10 +16,12 @@
 enum { QAT_NONE = 0, QAT_INT8 = 1, QAT_ACTIVATIONS = 2 };
 /* Mixed precision (--precision): float32 throughout; or the operands of
  * every matrix product and convolution (inputs and weights) cast to
- * bfloat16 or float16, as autocast does (the products accumulate and
- * return float32; gradients are float32, rounded to the 16-bit type where
- * they reach a cast). Weights and optimizer state stay float32 (the
- * masters). */
+ * bfloat16 or float16, as autocast does (the products accumulate in
+ * float32), and the MLP's hidden layers' outputs too (bias added in float32,
+ * then rounded: ReLU and what backward keeps of them are 16-bit, as
+ * autocast's are); the logits and the loss float32. Gradients are float32,
+ * rounded to the 16-bit type where they reach a cast. Weights and optimizer
+ * state stay float32 (the masters). */
 enum { PRECISION_F32 = 0, PRECISION_BF16 = 1, PRECISION_F16 = 2 };
 
 typedef struct model {

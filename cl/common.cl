@@ -272,6 +272,146 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 #define VSPLAT(x) ((floatv)(x))
 
 /*
+ * Conversions between float32, float16 and bfloat16: the casts' kernel
+ * (core/ops.h's CAST, cl/quant.cl) and the fused kernels' 16-bit loads and
+ * stores (host/cl_fuse.c); dtype codes as core/backend.h's clg_dtype. Float32 to 16 bits rounds to
+ * nearest, ties to even, through the subnormals, overflowing to infinity;
+ * NaN becomes fp16's quiet NaN of its sign, bf16's 0x7fc0. All by integer
+ * arithmetic on the bits, so that no device's float conversion (vstore_half
+ * flushing subnormals, a float load flushing a float32 subnormal) can
+ * change a result; core/half.h computes the same by a different method.
+ * 16-bit values are ushorts, element i at byte 2 i.
+ *
+ * Written once for uint and for CLG_VW-uint vectors (CAST_FUNCTIONS),
+ * without branches (every case computed, one chosen by select: for a
+ * scalar select takes c != 0, for a vector each lane's sign bit, and
+ * comparisons give 1 and -1 to match), so that a work-item converts a
+ * vector of CLG_VW elements: PoCL runs the branchy one-element form at a
+ * quarter of the bandwidth.
+ *
+ * float32 bits x to float16, |x| = a:
+ *   a NaN: sign | 0x7e00;  a >= 65520 (the midpoint past 65504): infinity;
+ *   a >= 2^-14: exponent rebiased (a - (112 << 23)) >> 13, rounded on
+ *     the 13 bits dropped (a carry moves up a binade, to infinity too);
+ *   below: a subnormal, m >> (126 - e) units of 2^-24 (m the significand
+ *     with its implicit bit, e the biased exponent), rounded on the bits
+ *     dropped; shifts capped at 25 (everything up to 2^-25 goes to 0).
+ * float16 to float32: exponent + 112, the significand << 13; a subnormal
+ * normalised (clz); infinity and NaN (made quiet) kept.
+ * float32 to bfloat16: the top half, rounded on the bottom half; NaN 0x7fc0.
+ */
+#define CAST_F32 0
+#define CAST_F16 2
+#define CAST_BF16 3
+
+#define CAST_FUNCTIONS(U, I, sfx, AS_I, AS_U)                                                                       \
+    inline U cast_round_up##sfx(U r, U rem, U mid)                                                          \
+    {                                                                                                        \
+        return r + select((U)0u, (U)1u, (rem > mid) | ((rem == mid) & ((r & 1u) != 0u)));                    \
+    }                                                                                                        \
+    inline U f16_bits##sfx(U x)                                                                              \
+    {                                                                                                        \
+        const U sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;                                              \
+        const U normal = cast_round_up##sfx((a - 0x38000000u) >> 13, a & 0x1fffu, (U)0x1000u);              \
+        const U sh = AS_U(clamp((I)126 - AS_I(a >> 23), (I)14, (I)25));                                     \
+        const U m = (a & 0x7fffffu) | 0x800000u;                                                             \
+        const U sub = cast_round_up##sfx(m >> sh, m & (((U)1u << sh) - 1u), (U)1u << (sh - 1u));              \
+        U r = select(normal, sub, a < 0x38800000u);                                                          \
+        r = select(r, (U)0x7c00u, a >= 0x477ff000u);                                                         \
+        r = select(r, (U)0x7e00u, a > 0x7f800000u);                                                          \
+        return sign | r;                                                                                     \
+    }                                                                                                        \
+    inline U f16_to_f32_bits##sfx(U h)                                                                       \
+    {                                                                                                        \
+        const U sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;                            \
+        const U s = clz(m) - 21u; /* shifts bringing a subnormal's top bit to bit 10 */                      \
+        U r = sign | ((e + 112u) << 23) | (m << 13);                                                         \
+        r = select(r, sign | ((113u - s) << 23) | (((m << s) & 0x3ffu) << 13), e == 0u);                      \
+        r = select(r, sign, (e == 0u) & (m == 0u));                                                          \
+        r = select(r, sign | 0x7f800000u | select((U)0u, (U)0x400000u, m != 0u) | (m << 13), e == 0x1fu);    \
+        return r;                                                                                            \
+    }                                                                                                        \
+    inline U bf16_bits##sfx(U x)                                                                             \
+    {                                                                                                        \
+        return select((x + 0x7fffu + ((x >> 16) & 1u)) >> 16, (U)0x7fc0u, (x & 0x7fffffffu) > 0x7f800000u);  \
+    }                                                                                                        \
+    /* float32 bits x to `to` (a 16-bit code), or to float32 rounded through `through` */                    \
+    inline U cast_from_f32##sfx(U x, int to, int through)                                                    \
+    {                                                                                                        \
+        if (to == CAST_F16) return f16_bits##sfx(x);                                                         \
+        if (to == CAST_BF16) return bf16_bits##sfx(x);                                                       \
+        if (through == CAST_F16) return f16_to_f32_bits##sfx(f16_bits##sfx(x));                              \
+        if (through == CAST_BF16) return bf16_bits##sfx(x) << 16;                                            \
+        return x;                                                                                            \
+    }                                                                                                        \
+    inline U cast_to_f32##sfx(U h, int from) { return from == CAST_F16 ? f16_to_f32_bits##sfx(h) : h << 16; }
+
+#define CAST_AS_INT(x) as_int(x)
+#define CAST_AS_UINT(x) as_uint(x)
+CAST_FUNCTIONS(uint, int, , CAST_AS_INT, CAST_AS_UINT)
+#if CLG_VW > 1
+typedef CLG_CAT(uint, CLG_VW) uintv;
+typedef CLG_CAT(int, CLG_VW) intv;
+#define CAST_AS_INTV(x) CLG_CAT(as_int, CLG_VW)(x)
+#define CAST_AS_UINTV(x) CLG_CAT(as_uint, CLG_VW)(x)
+CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV)
+#define CAST_LOAD32(q, p) CLG_CAT(vload, CLG_VW)(q, p)
+#define CAST_LOAD16(q, p) CLG_CAT(convert_uint, CLG_VW)(CLG_CAT(vload, CLG_VW)(q, p))
+#define CAST_STORE32(v, q, p) CLG_CAT(vstore, CLG_VW)(v, q, p)
+#define CAST_STORE16(v, q, p) CLG_CAT(vstore, CLG_VW)(CLG_CAT(convert_ushort, CLG_VW)(v), q, p)
+#endif
+
+/* 16-bit tensors in the fused kernels (host/cl_fuse.c): element i of
+ * ushort buffer p as a float, float v stored. */
+#define LOAD16(p, i, from) as_float(cast_to_f32((uint)(p)[i], from))
+#define STORE16(v, p, i, to) ((p)[i] = (ushort)cast_from_f32(as_uint(v), to, CAST_F32))
+#if CLG_VW == 1
+#define VLOAD16(q, p, from) LOAD16(p, q, from)
+#define VSTORE16(v, q, p, to) STORE16(v, p, q, to)
+#else
+#define VLOAD16(q, p, from) CLG_CAT(as_float, CLG_VW)(cast_to_f32_v(CAST_LOAD16(q, p), from))
+#define VSTORE16(v, q, p, to) CAST_STORE16(cast_from_f32_v(CLG_CAT(as_uint, CLG_VW)(v), to, CAST_F32), q, p)
+#endif
+
+/*
+ * A member's float v rounded through a 16-bit type in registers (its node
+ * is 16-bit: the value its stored result reads back), equal bit for bit to
+ * a store and a load above, in fewer operations than the two (a fused
+ * kernel of dozens of members compiles in seconds, not minutes):
+ *   bfloat16: x rounded at bit 16 (a carry moves up a binade, to infinity
+ *     too), NaN 0x7fc00000;
+ *   float16: at bit 13 in its normal range; below 2^-14, to a multiple of
+ *     2^-24 (rint(v 2^24) 2^-24: exact scalings, rint ties to even; a
+ *     float32 subnormal flushed on the way is a 0 either way); from the
+ *     midpoint 65520 infinity; NaN its sign | 0x7fc00000.
+ * For uint/float and CLG_VW vectors (U, F, AS_U, AS_F).
+ */
+#define ROUND16_FUNCTIONS(U, F, sfx, AS_U, AS_F)                                                            \
+    inline F round_bf16##sfx(F v)                                                                          \
+    {                                                                                                      \
+        const U x = AS_U(v);                                                                               \
+        const U r = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;                                        \
+        return AS_F(select(r, (x & 0x80000000u) | 0x7fc00000u, (x & 0x7fffffffu) > 0x7f800000u));         \
+    }                                                                                                      \
+    inline F round_f16##sfx(F v)                                                                           \
+    {                                                                                                      \
+        const U x = AS_U(v), a = x & 0x7fffffffu, sign = x & 0x80000000u;                                  \
+        U r = (x + 0xfffu + ((x >> 13) & 1u)) & 0xffffe000u;                                               \
+        r = select(r, AS_U(rint(v * 0x1p24f) * 0x1p-24f), a < 0x38800000u);                                \
+        r = select(r, sign | 0x7f800000u, a >= 0x477ff000u);                                               \
+        r = select(r, sign | 0x7fc00000u, a > 0x7f800000u);                                                \
+        return AS_F(r);                                                                                    \
+    }
+ROUND16_FUNCTIONS(uint, float, , as_uint, as_float)
+#define ROUND16(v, through) ((through) == CAST_F16 ? round_f16(v) : round_bf16(v))
+#if CLG_VW == 1
+#define VROUND16(v, through) ROUND16(v, through)
+#else
+ROUND16_FUNCTIONS(uintv, floatv, _v, CLG_CAT(as_uint, CLG_VW), CLG_CAT(as_float, CLG_VW))
+#define VROUND16(v, through) ((through) == CAST_F16 ? round_f16_v(v) : round_bf16_v(v))
+#endif
+
+/*
  * Batch norm sees x as [N, C, inner]; channel c owns M = N * inner values,
  * N planes of inner consecutive floats. Its work-group walks them either
  * as values m = lid, lid + ls, ... (bn_index: the offset of value m), or,

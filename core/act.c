@@ -12,7 +12,7 @@ static clg_tensor act_unary2(clg_graph *g, clg_op op, clg_tensor x, float f0, fl
 {
     const char *name = clg_op_name(op);
     if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
-    if (!clg_tensor_ok(g, x, name)) return CLG_FAILED;
+    if (!clg_tensor_ok_for(g, x, op)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     if (why) {
         char sh[96];
@@ -69,7 +69,7 @@ clg_tensor clg_pow(clg_graph *g, clg_tensor x, float p)
 /* The backward op of an activation: (x, dy) -> dx, x's shape, same f[0]. */
 static clg_tensor act_grad(clg_graph *g, clg_op op, const clg_node *fwd, clg_tensor dy)
 {
-    if (!clg_tensor_ok(g, dy, clg_op_name(op))) return CLG_FAILED;
+    if (!clg_tensor_ok_for(g, dy, op)) return CLG_FAILED;
     const clg_node *x = &g->nodes[fwd->src[0]];
     clg_node proto = {.op = op, .src = {fwd->src[0], dy.id}, .ndim = x->ndim, .f = {fwd->f[0], fwd->f[1]}};
     memcpy(proto.shape, x->shape, sizeof proto.shape);

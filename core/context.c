@@ -258,6 +258,17 @@ int clg_op_nsrc(clg_op op)
     return (unsigned)op < CLG_OP_COUNT ? op_nsrc[op] : 0;
 }
 
+bool clg_op_elementwise(clg_op op)
+{
+    switch (op) {
+#define CLG_EW_CASE(e) case CLG_OP_##e:
+        CLG_ELEMENTWISE_LIST(CLG_EW_CASE)
+#undef CLG_EW_CASE
+        return true;
+    default: return false;
+    }
+}
+
 void clg_shape_string(int ndim, const int64_t *shape, char *buf, size_t size)
 {
     size_t k = 0;

@@ -21,32 +21,35 @@ static clg_tensor mm_error(clg_graph *g, const char *op, const clg_node *a, cons
 static int64_t op_rows(const clg_node *x, int t) { return x->shape[x->ndim - (t ? 1 : 2)]; }
 static int64_t op_cols(const clg_node *x, int t) { return x->shape[x->ndim - (t ? 2 : 1)]; }
 
-/* Records C = op(a) op(b) (CLG_OP_MATMUL) or sum_p op(a_p) op(b_p)
- * (CLG_OP_MATMUL_BATCH_SUM) with the GEMM that computes it (core/matmul.h). */
-static clg_tensor mm_record(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, int ta, int tb)
+/* The node of C = op(a) op(b) (CLG_OP_MATMUL) or sum_p op(a_p) op(b_p)
+ * (CLG_OP_MATMUL_BATCH_SUM) with the GEMM that computes it (core/matmul.h),
+ * into *out; false (the error recorded) when the operands do not fit. */
+static bool mm_node(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, int ta, int tb, clg_node *out)
 {
     const char *name = clg_op_name(op);
-    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
-    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return CLG_FAILED;
+    if (clg_graph_check(g, name) != CLG_OK) return false;
+    if (!clg_tensor_ok_float(g, a, name) || !clg_tensor_ok_float(g, b, name)) return false;
     const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
     ta = ta != 0;
     tb = tb != 0;
     if (na->ndim < 2 || na->ndim > 3 || nb->ndim < 2 || nb->ndim > 3)
-        return mm_error(g, name, na, nb, ta, tb, "operands must be 2-D or 3-D (a batch of matrices)");
+        return mm_error(g, name, na, nb, ta, tb, "operands must be 2-D or 3-D (a batch of matrices)"), false;
     int64_t m = op_rows(na, ta), k = op_cols(na, ta), kb = op_rows(nb, tb), n = op_cols(nb, tb);
     if (k != kb)
         return mm_error(g, name, na, nb, ta, tb, "the inner dimensions differ (%lld and %lld)", (long long)k,
-                        (long long)kb);
+                        (long long)kb),
+               false;
     bool a3 = na->ndim == 3, b3 = nb->ndim == 3;
     if (a3 && b3 && na->shape[0] != nb->shape[0])
         return mm_error(g, name, na, nb, ta, tb, "the batch sizes differ (%lld and %lld)", (long long)na->shape[0],
-                        (long long)nb->shape[0]);
+                        (long long)nb->shape[0]),
+               false;
     int64_t batch = a3 ? na->shape[0] : b3 ? nb->shape[0] : 1;
     int64_t a_stride = a3 ? m * k : 0, b_stride = b3 ? k * n : 0;
 
     clg_node p = {.op = op, .src = {a.id, b.id}};
     if (op == CLG_OP_MATMUL_BATCH_SUM) {
-        if (!a3 || !b3) return mm_error(g, name, na, nb, ta, tb, "a sum over the batch needs two 3-D operands");
+        if (!a3 || !b3) return mm_error(g, name, na, nb, ta, tb, "a sum over the batch needs two 3-D operands"), false;
         p.ndim = 2;
         p.shape[0] = m;
         p.shape[1] = n;
@@ -75,7 +78,30 @@ static clg_tensor mm_record(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b,
     p.i[CLG_MM_K] = k;
     p.i[CLG_MM_A_STRIDE] = a_stride;
     p.i[CLG_MM_B_STRIDE] = b_stride;
-    return clg_record(g, &p, 2);
+    *out = p;
+    return true;
+}
+
+/* The product recorded; a 16-bit operand read as it is where the backend
+ * multiplies 16-bit operands so (supports_op), else widened to float32
+ * first (core/quant.c: backward widens it again, keeping only the 16-bit
+ * tensor). */
+static clg_tensor mm_record(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, int ta, int tb)
+{
+    clg_node p;
+    if (!mm_node(g, op, a, b, ta, tb, &p)) return CLG_FAILED;
+    if (!clg_dtype_16(g->nodes[a.id].dtype) && !clg_dtype_16(g->nodes[b.id].dtype)) return clg_record(g, &p, 2);
+    clg_backend *be = g->ctx->be;
+    for (int k = 2; k < CLG_MAX_SRC; k++) p.src[k] = -1;
+    p.numel = 1;
+    for (int d = 0; d < p.ndim; d++) p.numel *= p.shape[d];
+    if (be->vt->supports_op(be, g->nodes, &p)) return clg_record(g, &p, 2);
+    clg_txn txn = clg_txn_begin(g); /* the widening casts and the product */
+    a = clg_widen(g, a);
+    b = a.id >= 0 ? clg_widen(g, b) : CLG_FAILED;
+    if (b.id >= 0 && mm_node(g, op, a, b, ta, tb, &p)) b = clg_record(g, &p, 2);
+    else b = CLG_FAILED;
+    return clg_txn_end_tensor(g, txn, b);
 }
 
 clg_tensor clg_matmul(clg_graph *g, clg_tensor a, clg_tensor b, int transpose_a, int transpose_b)
@@ -83,12 +109,7 @@ clg_tensor clg_matmul(clg_graph *g, clg_tensor a, clg_tensor b, int transpose_a,
     const char *name = "matmul";
     if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
     if (!clg_tensor_ok_float(g, a, name) || !clg_tensor_ok_float(g, b, name)) return CLG_FAILED;
-    if (!clg_dtype_16(g->nodes[a.id].dtype) && !clg_dtype_16(g->nodes[b.id].dtype))
-        return mm_record(g, CLG_OP_MATMUL, a, b, transpose_a, transpose_b);
-    clg_txn txn = clg_txn_begin(g); /* the widening casts and the product */
-    a = clg_widen(g, a);
-    b = a.id >= 0 ? clg_widen(g, b) : CLG_FAILED;
-    return clg_txn_end_tensor(g, txn, b.id >= 0 ? mm_record(g, CLG_OP_MATMUL, a, b, transpose_a, transpose_b) : b);
+    return mm_record(g, CLG_OP_MATMUL, a, b, transpose_a, transpose_b);
 }
 
 static clg_tensor linear_error(clg_graph *g, const clg_node *x, const clg_node *w, const clg_node *bias,

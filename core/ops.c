@@ -17,8 +17,29 @@ static bool begin(clg_graph *g, const char *op)
     return clg_graph_check(g, op) == CLG_OK;
 }
 
+/* An elementwise op's dtype, as PyTorch promotes: its sources' 16-bit type
+ * when they share one, else float32. */
+static clg_dtype promoted(const clg_graph *g, const clg_node *proto, int nsrc)
+{
+    clg_dtype d = CLG_F32;
+    for (int i = 0; i < nsrc; i++) {
+        if (proto->src[i] < 0) continue;
+        const clg_dtype s = g->nodes[proto->src[i]].dtype;
+        if (!clg_dtype_16(s) || (i > 0 && s != d)) return CLG_F32;
+        d = s;
+    }
+    return d;
+}
+
+bool clg_tensor_ok_for(clg_graph *g, clg_tensor t, clg_op op)
+{
+    const char *name = clg_op_name(op);
+    return clg_op_elementwise(op) ? clg_tensor_ok_float(g, t, name) : clg_tensor_ok(g, t, name);
+}
+
 clg_tensor clg_record(clg_graph *g, clg_node *proto, int nsrc)
 {
+    if (clg_op_elementwise(proto->op)) proto->dtype = promoted(g, proto, nsrc);
     proto->phase = g->phase;
     for (int i = 0; i < nsrc; i++) {
         if (proto->src[i] < 0) continue;
@@ -58,7 +79,7 @@ clg_tensor clg_op_binary(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b)
 {
     const char *name = clg_op_name(op);
     if (!begin(g, name)) return CLG_FAILED;
-    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return CLG_FAILED;
+    if (!clg_tensor_ok_for(g, a, op) || !clg_tensor_ok_for(g, b, op)) return CLG_FAILED;
     const clg_node *na = &g->nodes[a.id], *nb = &g->nodes[b.id];
     clg_node proto = {.op = op, .src = {a.id, b.id}};
 
@@ -75,7 +96,7 @@ clg_tensor clg_op_unary(clg_graph *g, clg_op op, clg_tensor x, float c)
 {
     const char *name = clg_op_name(op);
     if (!begin(g, name)) return CLG_FAILED;
-    if (!clg_tensor_ok(g, x, name)) return CLG_FAILED;
+    if (!clg_tensor_ok_for(g, x, op)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     clg_node proto = {.op = op, .src = {x.id}, .f = {c}};
     if (op == CLG_OP_SUM || op == CLG_OP_MEAN) {
@@ -92,7 +113,7 @@ clg_tensor clg_op_shaped(clg_graph *g, clg_op op, clg_tensor x, int ndim, const 
 {
     const char *name = clg_op_name(op);
     if (!begin(g, name)) return CLG_FAILED;
-    if (!clg_tensor_ok(g, x, name)) return CLG_FAILED;
+    if (!clg_tensor_ok_for(g, x, op)) return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id];
     clg_node proto = {.op = op, .src = {x.id}, .ndim = ndim};
     memcpy(proto.shape, shape, (size_t)ndim * sizeof *shape);
@@ -110,10 +131,9 @@ clg_tensor clg_op_shaped(clg_graph *g, clg_op op, clg_tensor x, int ndim, const 
  * one-element dloss): the output takes the first source's shape. */
 static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor a, clg_tensor b, clg_tensor c)
 {
-    const char *name = clg_op_name(op);
     int nsrc = clg_op_nsrc(op);
-    if (!clg_tensor_ok(g, a, name) || !clg_tensor_ok(g, b, name)) return CLG_FAILED;
-    if (nsrc > 2 && !clg_tensor_ok(g, c, name)) return CLG_FAILED;
+    if (!clg_tensor_ok_for(g, a, op) || !clg_tensor_ok_for(g, b, op)) return CLG_FAILED;
+    if (nsrc > 2 && !clg_tensor_ok_for(g, c, op)) return CLG_FAILED;
     const clg_node *na = &g->nodes[a.id];
     clg_node proto = {.op = op, .src = {a.id, b.id, c.id}, .ndim = na->ndim};
     memcpy(proto.shape, na->shape, sizeof proto.shape);

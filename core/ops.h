@@ -12,6 +12,8 @@
 #ifndef CLG_OPS_H
 #define CLG_OPS_H
 
+#include <stdbool.h>
+
 #define CLG_FAMILY_LIST(X)                                                                        \
     X(LEAF, leaf)                                                                                  \
     X(BASIC, basic)     /* elementwise, sum/mean, mse, expand, reduce_to, sgd */                   \
@@ -172,5 +174,21 @@ typedef enum clg_op {
 const char *clg_op_name(clg_op op);
 int clg_op_nsrc(clg_op op);
 clg_family clg_op_family(clg_op op);
+
+/*
+ * The elementwise ops: element i of the output from element i of each
+ * (broadcast) source alone. They take 16-bit tensors (computing in float32
+ * and rounding the result to the node's dtype: the sources' 16-bit type
+ * when they share one, float32 when any is float32, as PyTorch promotes),
+ * and backends fuse them (host/cl_fuse.c: each has EW_<NAME> in
+ * cl/common.cl).
+ */
+#define CLG_ELEMENTWISE_LIST(X)                                                                    \
+    X(ADD) X(SUB) X(MUL) X(DIV) X(NEG) X(SCALE) X(SQUARE) X(EXP) X(LOG) X(SQRT) X(EXPAND) X(RELU) \
+    X(RELU_GRAD) X(SIGMOID) X(SIGMOID_GRAD) X(TANH) X(TANH_GRAD) X(LEAKY_RELU) X(LEAKY_RELU_GRAD) \
+    X(GELU) X(GELU_GRAD) X(SILU) X(SILU_GRAD) X(SOFTPLUS) X(SOFTPLUS_GRAD) X(GELU_ERF) X(GELU_ERF_GRAD) \
+    X(ABS) X(ABS_GRAD) X(POW) X(POW_GRAD) X(MAXIMUM) X(MINIMUM) X(TIE_WEIGHT) X(COMPARE)
+
+bool clg_op_elementwise(clg_op op);
 
 #endif

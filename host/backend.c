@@ -307,6 +307,12 @@ static const cl_family_fn families[CLG_FAM_COUNT] = {
 
 clg_status clg_cl_run_node(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
+    /* the plan runs it in its group's kernel, built on the node's fields:
+     * here when they changed since (elementwise ops' never do) */
+    if (clg_cl_generated_only(nodes, n))
+        return clg_error(be->ctx, CLG_ERR_UNSUPPORTED,
+                         "%s on 16-bit tensors runs only in its graph's generated kernel, which was built on other "
+                         "constants or buffers", clg_op_name(n->op));
     return families[clg_op_family(n->op)](CLB(be), nodes, n);
 }
 
@@ -314,7 +320,9 @@ clg_status clg_cl_run_node(clg_backend *be, const clg_node *nodes, const clg_nod
  * reports a missing kernel when the op runs instead). */
 static bool cl_supports_op(const clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
-    return (unsigned)n->op < CLG_OP_COUNT;
+    if ((unsigned)n->op >= CLG_OP_COUNT) return false;
+    if (clg_op_family(n->op) == CLG_FAM_MATMUL) return clg_cl_matmul_supports(CLB(be), nodes, n);
+    return true;
 }
 
 static bool cl_workspaces(const clg_backend *be, const clg_node *nodes, const clg_node *n,

@@ -44,16 +44,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The ops that fuse: each has EW_<NAME>(a, b, c) in cl/common.cl. */
-#define CLG_FUSABLE_LIST(X)                                                                        \
-    X(ADD) X(SUB) X(MUL) X(DIV) X(NEG) X(SCALE) X(SQUARE) X(EXP) X(LOG) X(SQRT) X(EXPAND) X(RELU) \
-    X(RELU_GRAD) X(SIGMOID) X(SIGMOID_GRAD) X(TANH) X(TANH_GRAD) X(LEAKY_RELU) X(LEAKY_RELU_GRAD) \
-    X(GELU) X(GELU_GRAD) X(SILU) X(SILU_GRAD) X(SOFTPLUS) X(SOFTPLUS_GRAD) X(GELU_ERF) X(GELU_ERF_GRAD) \
-    X(ABS) X(ABS_GRAD) X(POW) X(POW_GRAD) X(MAXIMUM) X(MINIMUM) X(TIE_WEIGHT) X(COMPARE)
-
+/* The ops that fuse: core/ops.h's elementwise ops, and casts. */
 static const char *const ew_macro[CLG_OP_COUNT] = {
 #define EW_NAME(op) [CLG_OP_##op] = "EW_" #op,
-    CLG_FUSABLE_LIST(EW_NAME)
+    CLG_ELEMENTWISE_LIST(EW_NAME)
 #undef EW_NAME
 };
 
@@ -73,11 +67,36 @@ static bool all_f32(const clg_node *nodes, const clg_node *n)
     return true;
 }
 
-/* An elementwise op of float tensors (the core asks before buffers exist). */
+static bool all_float(const clg_node *nodes, const clg_node *n)
+{
+    if (n->dtype == CLG_I32) return false;
+    for (int k = 0; k < clg_op_nsrc(n->op); k++)
+        if (n->src[k] >= 0 && nodes[n->src[k]].dtype == CLG_I32) return false;
+    return true;
+}
+
+static bool touches_16(const clg_node *nodes, const clg_node *n)
+{
+    bool any = clg_dtype_16(n->dtype);
+    for (int k = 0; k < clg_op_nsrc(n->op); k++) any |= n->src[k] >= 0 && clg_dtype_16(nodes[n->src[k]].dtype);
+    return any;
+}
+
+/* An elementwise op or a cast, of float tensors of any width (the core asks
+ * before buffers exist). */
 static bool fusable_op(const clg_node *nodes, const clg_node *n)
 {
-    return (unsigned)n->op < CLG_OP_COUNT && ew_macro[n->op] && all_f32(nodes, n);
+    return (unsigned)n->op < CLG_OP_COUNT && (ew_macro[n->op] || n->op == CLG_OP_CAST) && all_float(nodes, n);
 }
+
+/* An elementwise op on 16-bit tensors has no op kernel: it runs in a
+ * generated one, alone if need be (fusion off too). */
+static bool generated_only(const clg_node *nodes, const clg_node *n)
+{
+    return n->op != CLG_OP_CAST && fusable_op(nodes, n) && touches_16(nodes, n);
+}
+
+bool clg_cl_generated_only(const clg_node *nodes, const clg_node *n) { return generated_only(nodes, n); }
 
 /* A member that computes element i by gathering: max pooling's input
  * gradient (pool_max_grad_at), softmax cross-entropy's (ce_grad_at), both
@@ -119,7 +138,8 @@ static bool rounds_alike(const clg_cl_backend *b, const clg_node *nodes, const c
     case CLG_OP_MAXIMUM:
     case CLG_OP_MINIMUM:
     case CLG_OP_TIE_WEIGHT:
-    case CLG_OP_COMPARE: return true;
+    case CLG_OP_COMPARE:
+    case CLG_OP_CAST: /* integer arithmetic */ return true;
     default: return false;
     }
 }
@@ -250,6 +270,10 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
     }
     int used = ptr_cost(f), size = 1;
     bool gather = gathers(nodes, f), alike = bn_head || rounds_alike(b, nodes, f);
+    /* A group built on batch norm's mode runs its members one by one when
+     * the mode changes (host/cl_plan.c): one that has no kernel of its own
+     * (16-bit) stays out of it. */
+    bool gen16 = generated_only(nodes, f);
     for (int32_t k = next_node(nodes, count, j); k < count && size < CLG_FUSED_MAX_NODES; k = next_node(nodes, count, j)) {
         const clg_node *n = &nodes[k];
         if (n->phase != f->phase || !member_op(nodes, n) || !same_shape(n, f) || used + ptr_cost(n) > b->fuse_max_ptrs)
@@ -260,6 +284,8 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
         const bool na = rounds_alike(b, nodes, n);
         if ((gather || (bn_head && !bn_vec)) && !na) break;
         if (gathers(nodes, n) && (bn_head || !alike)) break;
+        if (bn_head && generated_only(nodes, n)) break;
+        gen16 |= generated_only(nodes, n);
         gather |= gathers(nodes, n);
         alike &= na;
         used += ptr_cost(n);
@@ -290,7 +316,7 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
             *kind = CLG_FG_CE;
             return ci;
         }
-        if (bn_sum(nodes, c) && used + 3 <= b->fuse_max_ptrs) {
+        if (bn_sum(nodes, c) && !gen16 && used + 3 <= b->fuse_max_ptrs) {
             const int32_t di = next_node(nodes, count, ci);
             const clg_node *d = di < count ? &nodes[di] : NULL;
             *kind = CLG_FG_BN_SUMS;
@@ -305,7 +331,8 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
     /* alone, a node with a broadcast source runs as a group too: on
      * vectors, where its op's kernel computes each element's offsets */
     if (j == i) {
-        if (fusable_op(nodes, f) && broadcasts(nodes, f)) *kind = CLG_FG_EW;
+        if (fusable_op(nodes, f) && f->op != CLG_OP_CAST && (broadcasts(nodes, f) || generated_only(nodes, f)))
+            *kind = CLG_FG_EW;
         return i;
     }
     *kind = bn_head ? CLG_FG_BN_FORWARD : gather ? CLG_FG_EW_SCALAR : CLG_FG_EW;
@@ -402,17 +429,36 @@ static void put_axes(text *t, const char *pad, const char *name, int id, const i
     put(t, "}};\n");
 }
 
+/* A buffer's element type in a generated kernel: 16-bit values as ushorts. */
+static const char *ctype(const clg_node *n) { return clg_dtype_16(n->dtype) ? "ushort" : "float"; }
+
+/* in<id>'s element at idx as a float, into t */
+static void put_elem(text *t, const clg_node *in, int id, const char *idx)
+{
+    if (clg_dtype_16(in->dtype)) put(t, "LOAD16(in%d, %s, %d)", id, idx, (int)in->dtype);
+    else put(t, "in%d[%s]", id, idx);
+}
+
 /* Loads input `in` at the element (vec: the vector at q, i0 in scope;
- * else the float at i) of a group whose members have `shape`, as x<id>. */
+ * else the float at i) of a group whose members have `shape`, as x<id>
+ * (16-bit inputs widened: cl/common.cl's LOAD16). */
 static void emit_load(text *t, const char *pad, const clg_node *in, int id, const clg_node *shape, int vw, bool vec)
 {
+    const bool h = clg_dtype_16(in->dtype);
     if (same_shape(in, shape)) {
-        if (vec) put(t, "%sconst floatv x%d = VLOAD(q, in%d);\n", pad, id, id);
-        else put(t, "%sconst float x%d = in%d[i];\n", pad, id, id);
+        if (vec && h) put(t, "%sconst floatv x%d = VLOAD16(q, in%d, %d);\n", pad, id, id, (int)in->dtype);
+        else if (vec) put(t, "%sconst floatv x%d = VLOAD(q, in%d);\n", pad, id, id);
+        else {
+            put(t, "%sconst float x%d = ", pad, id);
+            put_elem(t, in, id, "i");
+            put(t, ";\n");
+        }
         return;
     }
     if (in->numel == 1) {
-        put(t, "%sconst %s x%d = %s(in%d[0]);\n", pad, vec ? "floatv" : "float", id, vec ? "VSPLAT" : "", id);
+        put(t, "%sconst %s x%d = %s(", pad, vec ? "floatv" : "float", id, vec ? "VSPLAT" : "");
+        put_elem(t, in, id, "0");
+        put(t, ");\n");
         return;
     }
     int64_t dims[CLG_MAX_DIMS], st[CLG_MAX_DIMS];
@@ -421,23 +467,53 @@ static void emit_load(text *t, const char *pad, const clg_node *in, int id, cons
     clg_collapse_axes(dims, 1, (int64_t *const[]){st});
     put_axes(t, pad, "dims", id, dims);
     put_axes(t, pad, "st", id, st);
-    char bc[40];
+    char bc[40], idx[96];
     snprintf(bc, sizeof bc, "dims%d, st%d", id, id);
     const int in_ax = CLG_MAX_DIMS - 1;
-    if (!vec) {
-        put(t, "%sconst float x%d = in%d[bcast_offset(i, %s)];\n", pad, id, id, bc);
-    } else if (vw == 1) {
-        put(t, "%sconst floatv x%d = in%d[bcast_offset(i0, %s)];\n", pad, id, id, bc);
+    if (!vec || vw == 1) {
+        snprintf(idx, sizeof idx, "bcast_offset(%s, %s)", vec ? "i0" : "i", bc);
+        put(t, "%sconst %s x%d = ", pad, vec ? "floatv" : "float", id);
+        put_elem(t, in, id, idx);
+        put(t, ";\n");
     } else if (dims[in_ax] % vw == 0 && (st[in_ax] == 1 || st[in_ax] == 0)) {
         /* a vector's lanes lie in one innermost row: consecutive in the
          * source (a row bias), or one value (a column) */
-        if (st[in_ax] == 1) put(t, "%sconst floatv x%d = VLOAD(0, in%d + bcast_offset(i0, %s));\n", pad, id, id, bc);
-        else put(t, "%sconst floatv x%d = VSPLAT(in%d[bcast_offset(i0, %s)]);\n", pad, id, id, bc);
+        if (st[in_ax] == 1 && h)
+            put(t, "%sconst floatv x%d = VLOAD16(0, in%d + bcast_offset(i0, %s), %d);\n", pad, id, id, bc, (int)in->dtype);
+        else if (st[in_ax] == 1)
+            put(t, "%sconst floatv x%d = VLOAD(0, in%d + bcast_offset(i0, %s));\n", pad, id, id, bc);
+        else {
+            snprintf(idx, sizeof idx, "bcast_offset(i0, %s)", bc);
+            put(t, "%sconst floatv x%d = VSPLAT(", pad, id);
+            put_elem(t, in, id, idx);
+            put(t, ");\n");
+        }
     } else { /* gathered lane by lane */
         put(t, "%sconst floatv x%d = (floatv)(", pad, id);
-        for (int l = 0; l < vw; l++) put(t, "%sin%d[bcast_offset(i0 + %d, %s)]", l ? ", " : "", id, l, bc);
+        for (int l = 0; l < vw; l++) {
+            snprintf(idx, sizeof idx, "bcast_offset(i0 + %d, %s)", l, bc);
+            put(t, "%s", l ? ", " : "");
+            put_elem(t, in, id, idx);
+        }
         put(t, ");\n");
     }
+}
+
+/* After member n's value v<id> is computed: rounded through its 16-bit
+ * type, as its op kernel's stored result reads back (a cast to float32
+ * through one: its i[0]), so that a group equals its nodes run alone. */
+static void emit_round(text *t, const char *pad, const clg_node *n, int id, bool vec)
+{
+    const clg_dtype through = clg_dtype_16(n->dtype) ? n->dtype : n->op == CLG_OP_CAST ? (clg_dtype)n->i[0] : CLG_F32;
+    if (clg_dtype_16(through)) put(t, "%sv%d = %s(v%d, %d);\n", pad, id, vec ? "VROUND16" : "ROUND16", id, (int)through);
+}
+
+/* Stores member n's v<id> into out<id>. */
+static void emit_store(text *t, const char *pad, const clg_node *n, int id, bool vec)
+{
+    if (clg_dtype_16(n->dtype)) put(t, "%s%s(v%d, %s, out%d, %d);\n", pad, vec ? "VSTORE16" : "STORE16", id, vec ? "q" : "i", id, (int)n->dtype);
+    else if (vec) put(t, "%sVSTORE(v%d, q, out%d);\n", pad, id, id);
+    else put(t, "%sout%d[i] = v%d;\n", pad, id, id);
 }
 
 /* The loads, statements and stores of one vector (vec: q and i0 in scope)
@@ -458,16 +534,18 @@ static void emit_body(text *t, const clg_node *nodes, int32_t count, int32_t fir
             int32_t sid = n->src[k];
             snprintf(k ? bb : a, k ? sizeof bb : sizeof a, "%c%d", inside(nodes, sid, first, pend) ? 'v' : 'x', (int)sid);
         }
-        put(t, "%s/* node %d: %s */\n%sconst %s v%d = %s%s(%s, %s, ", pad, (int)i, clg_op_name(n->op), pad, ty, (int)i,
-            vec ? "EWV_" : "EW_", ew_macro[n->op] + 3, a, bb);
-        put_float(t, n->f[0]);
-        put(t, ");\n");
+        put(t, "%s/* node %d: %s */\n%s%s v%d = ", pad, (int)i, clg_op_name(n->op), pad, ty, (int)i);
+        if (n->op == CLG_OP_CAST) {
+            put(t, "%s;\n", a);
+        } else {
+            put(t, "%s%s(%s, %s, ", vec ? "EWV_" : "EW_", ew_macro[n->op] + 3, a, bb);
+            put_float(t, n->f[0]);
+            put(t, ");\n");
+        }
+        emit_round(t, pad, n, (int)i, vec);
     }
     for (int32_t i = first; i <= pend; i++)
-        if (!leaf(&nodes[i]) && read_outside(nodes, count, i, first, last)) {
-            if (vec) put(t, "%sVSTORE(v%d, q, out%d);\n", pad, (int)i, (int)i);
-            else put(t, "%sout%d[i] = v%d;\n", pad, (int)i, (int)i);
-        }
+        if (!leaf(&nodes[i]) && read_outside(nodes, count, i, first, last)) emit_store(t, pad, &nodes[i], (int)i, vec);
 }
 
 /* Whether a reduce_to of the members' shape to r sums over leading axes
@@ -512,12 +590,12 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
         }
     put(t, "\n/* group %d: nodes %d to %d */\n__kernel void clg_fused_%d(", gi, (int)first, (int)last, gi);
     for (int e = 0; e < next && nargs < max_args; e++) {
-        put(t, "%s__global const float *in%d", e ? ", " : "", (int)ext[e]);
+        put(t, "%s__global const %s *in%d", e ? ", " : "", ctype(&nodes[ext[e]]), (int)ext[e]);
         args[nargs++] = MEM(nodes[ext[e]].buf);
     }
     for (int32_t i = first; i <= pend; i++) {
         if (leaf(&nodes[i]) || !read_outside(nodes, count, i, first, last) || nargs >= max_args) continue;
-        put(t, "%s__global float *out%d", nargs ? ", " : "", (int)i);
+        put(t, "%s__global %s *out%d", nargs ? ", " : "", ctype(&nodes[i]), (int)i);
         args[nargs++] = MEM(nodes[i].buf);
     }
     if (pend < last) {
@@ -620,7 +698,8 @@ static void declare(gen *g, bool bn_head)
         } else
             for (int k = 0; k < clg_op_nsrc(n->op); k++) add_ext(g, n->src[k]);
     }
-    for (int e = 0; e < g->next; e++) add_arg(g, MEM(nodes[g->ext[e]].buf), "__global const float *in%d", (int)g->ext[e]);
+    for (int e = 0; e < g->next; e++)
+        add_arg(g, MEM(nodes[g->ext[e]].buf), "__global const %s *in%d", ctype(&nodes[g->ext[e]]), (int)g->ext[e]);
     bool saved = false;
     for (int32_t i = g->first; i <= g->last; i++) {
         const clg_node *n = &nodes[i];
@@ -667,7 +746,7 @@ static void declare(gen *g, bool bn_head)
     }
     for (int32_t i = g->first; i <= g->last; i++)
         if (!leaf(&nodes[i]) && (i > g->pend || written(g, i)))
-            add_arg(g, MEM(nodes[i].buf), "__global float *out%d", (int)i);
+            add_arg(g, MEM(nodes[i].buf), "__global %s *out%d", ctype(&nodes[i]), (int)i);
 }
 
 /* The loads of element i, the members' statements, the stores of what is read outside. */
@@ -684,9 +763,11 @@ static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec, boo
         const clg_node *n = &nodes[i];
         if (leaf(n)) continue;
         char a[24], bb[24];
-        put(t, "%s/* node %d: %s */\n%sconst %s v%d = ", pad, (int)i, clg_op_name(n->op), pad, vec ? "floatv" : "float",
+        put(t, "%s/* node %d: %s */\n%s%s v%d = ", pad, (int)i, clg_op_name(n->op), pad, vec ? "floatv" : "float",
             (int)i);
-        if (i == g->first && bn_head) {
+        if (n->op == CLG_OP_CAST) {
+            put(t, "%s;\n", ref(g, n->src[0], a, sizeof a));
+        } else if (i == g->first && bn_head) {
             put(t, "BN_APPLY(%s, mean, k, shift);\n", ref(g, n->src[0], a, sizeof a));
         } else if (n->op == CLG_OP_SOFTMAX_CE_GRAD) { /* never on vectors (group_at) */
             const clg_node *z = &nodes[nodes[n->src[0]].src[0]];
@@ -712,12 +793,10 @@ static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec, boo
             put_float(t, n->f[0]);
             put(t, ");\n");
         }
+        emit_round(t, pad, n, (int)i, vec);
     }
     for (int32_t i = g->first; i <= g->pend && store; i++)
-        if (!leaf(&nodes[i]) && written(g, i)) {
-            if (vec) put(t, "%sVSTORE(v%d, q, out%d);\n", pad, (int)i, (int)i);
-            else put(t, "%sout%d[i] = v%d;\n", pad, (int)i, (int)i);
-        }
+        if (!leaf(&nodes[i]) && written(g, i)) emit_store(t, pad, &nodes[i], (int)i, vec);
 }
 
 /* Each max pooling member's sizes, as its op's kernel gets them. */
@@ -1049,7 +1128,7 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
     int ngroups = 0;
     for (int32_t i = 0; i < count; i = end[i] + 1) {
         end[i] = b->fuse ? group_at(b, nodes, count, i, &kind[i]) : i;
-        if (!b->fuse) kind[i] = CLG_FG_NONE;
+        if (!b->fuse) kind[i] = generated_only(nodes, &nodes[i]) ? CLG_FG_EW : CLG_FG_NONE;
         if (kind[i] != CLG_FG_NONE && has_buffers(nodes, i, end[i])) ngroups++;
         else kind[i] = CLG_FG_NONE;
     }

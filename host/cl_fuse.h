@@ -46,6 +46,9 @@ typedef struct clg_cl_fused {
 /* The groups of nodes[0, count): end[i] is the last node of i's group (i
  * when alone). The same for the core's memory plan (vtable fusion, before
  * buffers exist) and for clg_cl_fuse_build. */
+/* Whether node n runs only in a generated kernel: an elementwise op on
+ * 16-bit tensors (the op kernels read and write float32). */
+bool clg_cl_generated_only(const clg_node *nodes, const clg_node *n);
 void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t *end);
 void clg_cl_fusion(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end);
 /* Generates, builds and binds the groups' kernels (on the graph's buffers). */

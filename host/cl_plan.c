@@ -137,6 +137,12 @@ clg_status clg_cl_record_launch(clg_cl_backend *b, int k, const clg_karg *args, 
 /* Records node n into np (again: its kernel objects are reused). */
 static clg_status record(clg_cl_backend *b, clg_cl_node_plan *np, const clg_node *nodes, const clg_node *n)
 {
+    if (clg_cl_generated_only(nodes, n)) { /* its group's kernel runs it */
+        release_launches(np, 0);
+        np->opaque = false;
+        key_of(nodes, n, &np->key);
+        return CLG_OK;
+    }
     b->rec = np;
     b->rec_opaque = false;
     np->used = 0;
@@ -209,7 +215,7 @@ clg_status clg_cl_plan_build(clg_backend *be, const clg_node *nodes, int32_t cou
 static clg_status run_recorded(clg_cl_backend *b, clg_cl_node_plan *np, const clg_node *nodes, const clg_node *n)
 {
     clg_status s = CLG_OK;
-    if (np->opaque) return clg_cl_run_node(&b->base, nodes, n);
+    if (np->opaque || clg_cl_generated_only(nodes, n)) return clg_cl_run_node(&b->base, nodes, n);
     node_key k;
     key_of(nodes, n, &k);
     if (memcmp(&k, &np->key, sizeof k) != 0) s = record(b, np, nodes, n);

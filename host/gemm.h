@@ -27,6 +27,19 @@ clg_status clg_cl_gemm_native(clg_cl_backend *b, bool ta, bool tb, size_t m, siz
                               cl_mem A, size_t a_off, size_t lda, size_t a_stride, cl_mem B, size_t b_off, size_t ldb,
                               size_t b_stride, float beta, cl_mem C, size_t c_off, size_t ldc, size_t c_stride,
                               size_t batch);
+/* C = op(A) op(B) (beta 0) through the host's BLAS, A and B each float32
+ * or 16-bit (a clg_dtype), a 16-bit one widened to float32 as the native
+ * kernel reads it (host memory for one operand of one batch item, held
+ * while the kernel runs). */
+clg_status clg_cl_gemm_native_16(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, size_t k, cl_mem A,
+                                 int a_dtype, size_t lda, size_t a_stride, cl_mem B, int b_dtype, size_t ldb,
+                                 size_t b_stride, cl_mem C, size_t ldc, size_t c_stride, size_t batch);
+/* Whether clg_cl_gemm_native_16 can run here (a BLAS, native kernels). */
+bool clg_cl_native_gemm_16(const clg_cl_backend *b);
+/* Whether the backend multiplies node n (the matmul family) with its
+ * operands' dtypes as they are (host/cl_matmul.c). */
+bool clg_cl_matmul_supports(const clg_cl_backend *b, const clg_node *nodes, const clg_node *n);
+
 /* Sets b->gemm_native from the device and CLGRAD_GEMM (auto, clblast or
  * native), and applies the device's tuning (host/tune.h): CLBlast's
  * parameters, and the path of each tuned shape (unless CLGRAD_GEMM names

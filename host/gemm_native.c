@@ -12,8 +12,11 @@
  */
 #include "gemm.h"
 
+#include "../core/half.h"
+
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #ifdef CLG_HAVE_BLAS
 #include <cblas.h>
@@ -71,7 +74,107 @@ clg_status clg_cl_gemm_native(clg_cl_backend *b, bool ta, bool tb, size_t m, siz
     return clg_cl_native_enqueue(b, run_native_gemm, &g, sizeof g, g.slot, list, count, what);
 }
 
+/* The 16-bit form: an operand whose dtype is 16-bit is widened, one batch
+ * item at a time, into host memory allocated at enqueue and freed by the
+ * kernel (the native kernel's arguments are copied, the pointers with
+ * them). OpenBLAS's sbgemm would read bfloat16 itself, but Debian 12's
+ * build leaves it out (its header declares it; the library does not
+ * export it). */
+typedef struct native_gemm16 {
+    void *slot[3];
+    const void *X[2]; /* A, B: float or 16-bit values */
+    float *C;
+    float *tmp[2]; /* the widened operand of one item, or NULL (float32) */
+    int dtype[2];
+    unsigned char t[2];
+    size_t m, n, k, batch;
+    size_t ld[3], stride[3], count[2];
+} native_gemm16;
+
+static void widen_16(float *dst, const uint16_t *src, size_t count, int dtype)
+{
+    if (dtype == CLG_BF16)
+        for (size_t i = 0; i < count; i++) dst[i] = clg_bf16_to_float(src[i]);
+    else
+        for (size_t i = 0; i < count; i++) dst[i] = clg_f16_to_float_int(src[i]);
+}
+
+static void CL_CALLBACK run_native_gemm16(void *p)
+{
+    native_gemm16 *g = p;
+    for (size_t i = 0; i < g->batch; i++) {
+        const float *op[2];
+        for (int o = 0; o < 2; o++) {
+            if (!g->tmp[o]) {
+                op[o] = (const float *)g->X[o] + i * g->stride[o];
+                continue;
+            }
+            /* a shared operand (stride 0) is widened once */
+            if (i == 0 || g->stride[o]) widen_16(g->tmp[o], (const uint16_t *)g->X[o] + i * g->stride[o], g->count[o], g->dtype[o]);
+            op[o] = g->tmp[o];
+        }
+        cblas_sgemm(CblasRowMajor, g->t[0] ? CblasTrans : CblasNoTrans, g->t[1] ? CblasTrans : CblasNoTrans, (int)g->m,
+                    (int)g->n, (int)g->k, 1.0f, op[0], (int)g->ld[0], op[1], (int)g->ld[1], 0.0f,
+                    g->C + i * g->stride[2], (int)g->ld[2]);
+    }
+    free(g->tmp[0]);
+    free(g->tmp[1]);
+}
+
+bool clg_cl_native_gemm_16(const clg_cl_backend *b) { return b->natives; }
+
+clg_status clg_cl_gemm_native_16(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, size_t k, cl_mem A,
+                                 int a_dtype, size_t lda, size_t a_stride, cl_mem B, int b_dtype, size_t ldb,
+                                 size_t b_stride, cl_mem C, size_t ldc, size_t c_stride, size_t batch)
+{
+    const size_t a_cols = ta ? m : k, b_cols = tb ? k : n;
+    if (m == 0 || n == 0 || k == 0 || batch == 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX ||
+        lda < a_cols || ldb < b_cols || ldc < n || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
+        return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "native GEMM of 16-bit operands (m %zu, n %zu, k %zu, batch %zu): sizes out of BLAS's range",
+                         m, n, k, batch);
+    native_gemm16 g = {.t = {ta, tb}, .m = m, .n = n, .k = k, .batch = batch, .dtype = {a_dtype, b_dtype},
+                       .ld = {lda, ldb, ldc}, .stride = {a_stride, b_stride, c_stride},
+                       .count = {(ta ? k : m) * lda, (tb ? n : k) * ldb}};
+    const cl_mem ops[3] = {A, B, C};
+    cl_mem list[3];
+    float *ptr[3];
+    cl_uint count;
+    clg_status s = clg_cl_native_buffers(b, ops, 3, ptr, list, &count);
+    if (s != CLG_OK) return s;
+    g.X[0] = ptr[0];
+    g.X[1] = ptr[1];
+    g.C = ptr[2];
+    for (int o = 0; o < 2; o++) {
+        if (!clg_dtype_16((clg_dtype)g.dtype[o])) continue;
+        g.tmp[o] = malloc(g.count[o] * sizeof(float));
+        if (!g.tmp[o]) {
+            free(g.tmp[0]);
+            return clg_error(b->base.ctx, CLG_ERR_OUT_OF_MEMORY,
+                             "native GEMM of 16-bit operands: out of host memory widening %zu values", g.count[o]);
+        }
+    }
+    char what[128];
+    snprintf(what, sizeof what, "GEMM of 16-bit operands by the host's BLAS: m %zu, n %zu, k %zu, batch %zu", m, n,
+             k, batch);
+    s = clg_cl_native_enqueue(b, run_native_gemm16, &g, sizeof g, g.slot, list, count, what);
+    if (s != CLG_OK) { /* never enqueued: the kernel does not free them */
+        free(g.tmp[0]);
+        free(g.tmp[1]);
+    }
+    return s;
+}
+
 #else
+
+bool clg_cl_native_gemm_16(const clg_cl_backend *b) { return false; }
+
+clg_status clg_cl_gemm_native_16(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, size_t k, cl_mem A,
+                                 int a_dtype, size_t lda, size_t a_stride, cl_mem B, int b_dtype, size_t ldb,
+                                 size_t b_stride, cl_mem C, size_t ldc, size_t c_stride, size_t batch)
+{
+    return clg_error(b->base.ctx, CLG_ERR_UNSUPPORTED, "native GEMM: clgrad was built without a BLAS");
+}
 
 clg_status clg_cl_gemm_native(clg_cl_backend *b, bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
                               cl_mem A, size_t a_off, size_t lda, size_t a_stride, cl_mem B, size_t b_off, size_t ldb,

@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 3
-#define CLG_VERSION_PATCH 3
+#define CLG_VERSION_PATCH 4
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 /* Element types of host arrays and data files (below), and clg_cast's
@@ -304,8 +304,10 @@ CLG_API clg_tensor clg_smooth_l1_loss(clg_graph *g, clg_tensor pred, clg_tensor 
  * (shapes before transposing). CLG_ERR_SHAPE names both shapes and the
  * transposes when they do not fit. An operand may be float16 or bfloat16
  * (clg_cast; since 0.3.3): the product reads it widened to float32 and
- * accumulates in float32, keeping only the 16-bit tensor for backward (it
- * is widened again there); C is float32. */
+ * accumulates in float32, keeping only the 16-bit tensor for backward; C
+ * is float32. Where the backend's GEMM reads 16-bit operands (a CPU
+ * device's host BLAS, since 0.3.4) no float32 copy is stored; elsewhere a
+ * widened copy lives while the product runs (made again in backward). */
 CLG_API clg_tensor clg_matmul(clg_graph *g, clg_tensor a, clg_tensor b, int transpose_a, int transpose_b);
 /* y = x w^T + bias: x [..., in] (2-D or 3-D), w [out, in], bias [out] or
  * CLG_NO_TENSOR for none (a failed tensor fails the op); x and w may be
@@ -609,10 +611,19 @@ CLG_API clg_tensor clg_fake_quantize_observed(clg_graph *g, clg_tensor x, const 
  * Narrowing rounds to nearest, ties to even, keeps subnormals, overflows
  * to infinity and keeps NaN a NaN, as PyTorch's x.half() / x.bfloat16(); a
  * 16-bit tensor's storage takes two bytes an element. Ops take 16-bit
- * tensors where their comment says so (clg_matmul, clg_linear); others
- * refuse them, and clg_tensor_get/set convert (set rounds). The gradient
- * is PyTorch's: narrowing passes dy rounded to the 16-bit type, widening
- * passes it unchanged (gradients are float32 tensors). Added in 0.3.3. */
+ * tensors where their comment says so (clg_matmul, clg_linear,
+ * clg_conv2d), and so do the elementwise ops (since 0.3.4): clg_add, _sub,
+ * _mul, _div, _neg, _scale, _square, _exp, _log, _sqrt, _relu, _sigmoid,
+ * _tanh, _leaky_relu, _gelu, _gelu_erf, _silu, _softplus, _abs, _pow,
+ * _maximum, _minimum, _compare: they compute in float32 and
+ * round the result to their sources' 16-bit type when the sources share
+ * one, else return float32 (PyTorch's promotion), so a chain of them on a
+ * bfloat16 tensor stays bfloat16 (and a device fuses it into one kernel
+ * that reads and writes 16 bits). Others refuse 16-bit tensors, and
+ * clg_tensor_get/set convert (set rounds). The gradient is PyTorch's:
+ * narrowing passes dy rounded to the 16-bit type, widening passes it
+ * unchanged; gradients are float32 tensors, also those of 16-bit
+ * results (PyTorch's would be 16-bit). Added in 0.3.3. */
 CLG_API clg_tensor clg_cast(clg_graph *g, clg_tensor x, clg_elem to);
 
 /* softmax */

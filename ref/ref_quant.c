@@ -1,6 +1,5 @@
 /* Reference implementation of the quant family. */
 #include "ref_real.h"
-#include "../core/half.h"
 
 /*
  * Fake quantization and its gradients (clgrad.h, core/ops.h's FAKE_QUANT):
@@ -113,24 +112,14 @@ static void observe(const clg_node *nodes, const clg_node *n)
  * as their bits, two to an element (core/backend.h); conversions as
  * core/half.h's.
  */
-static float cast_load(const clg_node *x, int64_t i)
-{
-    if (x->dtype == CLG_F16) return clg_f16_to_float(((const uint16_t *)(const void *)ref_data(x))[i]);
-    if (x->dtype == CLG_BF16) return clg_bf16_to_float(((const uint16_t *)(const void *)ref_data(x))[i]);
-    return (float)ref_data(x)[i];
-}
-
-static uint16_t narrow(clg_dtype d, float v) { return d == CLG_F16 ? clg_float_to_f16(v) : clg_float_to_bf16(v); }
-static float widen(clg_dtype d, uint16_t h) { return d == CLG_F16 ? clg_f16_to_float(h) : clg_bf16_to_float(h); }
-
 static void cast(const clg_node *nodes, const clg_node *n)
 {
     const clg_node *x = &nodes[n->src[0]];
     const clg_dtype through = (clg_dtype)n->i[0];
     for (int64_t i = 0; i < n->numel; i++) {
-        const float v = cast_load(x, i);
-        if (clg_dtype_16(n->dtype)) ((uint16_t *)(void *)ref_data(n))[i] = narrow(n->dtype, v);
-        else ref_data(n)[i] = clg_dtype_16(through) ? widen(through, narrow(through, v)) : v;
+        const float v = ref_load_float(x, i);
+        if (clg_dtype_16(n->dtype)) ref_data16(n)[i] = ref_narrow16(n->dtype, v);
+        else ref_data(n)[i] = clg_dtype_16(through) ? ref_widen16(through, ref_narrow16(through, v)) : v;
     }
 }
 

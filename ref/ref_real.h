@@ -9,6 +9,7 @@
 #ifndef CLG_REF_REAL_H
 #define CLG_REF_REAL_H
 
+#include "../core/half.h"
 #include "../core/internal.h"
 
 #include <stdint.h>
@@ -34,6 +35,23 @@ static inline real *ref_data(const clg_node *n) { return n->buf->data; }
 static inline int32_t *ref_i32(const clg_node *n) { return (int32_t *)(void *)n->buf->data; }
 static inline real *ref_aux(const clg_node *n, int k) { return n->aux[k]->data; }
 static inline int32_t *ref_aux_i32(const clg_node *n, int k) { return (int32_t *)(void *)n->aux[k]->data; }
+
+/* 16-bit values are their bits, two to an element (core/backend.h);
+ * conversions as core/half.h's. */
+static inline uint16_t *ref_data16(const clg_node *n) { return (uint16_t *)(void *)n->buf->data; }
+static inline float ref_widen16(clg_dtype d, uint16_t h)
+{
+    return d == CLG_F16 ? clg_f16_to_float(h) : clg_bf16_to_float(h);
+}
+static inline uint16_t ref_narrow16(clg_dtype d, float v)
+{
+    return d == CLG_F16 ? clg_float_to_f16(v) : clg_float_to_bf16(v);
+}
+/* element i of a float tensor of any width, as a float */
+static inline float ref_load_float(const clg_node *x, int64_t i)
+{
+    return clg_dtype_16(x->dtype) ? ref_widen16(x->dtype, ref_data16(x)[i]) : (float)ref_data(x)[i];
+}
 
 /* Offset into a broadcast source for linear output index i. */
 static inline int64_t ref_bcast_offset(int64_t i, const int64_t dims[CLG_MAX_DIMS],

@@ -110,9 +110,51 @@ static const ref_family_fn families[CLG_FAM_COUNT] = {
 #undef CLG_REF_ENTRY
 };
 
+/* An elementwise op with 16-bit sources or result (core/ops.h), or a
+ * product of 16-bit operands, as a device computes it in float32 inside its
+ * kernel: the op run on float copies of its sources (the 16-bit ones
+ * widened), a 16-bit result rounded into the node's buffer. (The double
+ * reference rounds through float.) */
+static clg_status ref_run_16(clg_backend *be, const clg_node *nodes, const clg_node *n)
+{
+    const int nsrc = clg_op_nsrc(n->op);
+    clg_node loc[CLG_MAX_SRC + 1];
+    clg_buffer *tmp[CLG_MAX_SRC + 1] = {0};
+    clg_status s = CLG_OK;
+    loc[nsrc] = *n;
+    for (int k = 0; k <= nsrc && s == CLG_OK; k++) {
+        const clg_node *x = k < nsrc ? &nodes[n->src[k]] : n;
+        if (k < nsrc) {
+            loc[k] = *x;
+            loc[nsrc].src[k] = k;
+        }
+        if (!clg_dtype_16(x->dtype)) continue;
+        s = ref_alloc(be, (size_t)x->numel, &tmp[k]);
+        if (s != CLG_OK) break;
+        for (int64_t i = 0; k < nsrc && i < x->numel; i++) tmp[k]->data[i] = (real)ref_load_float(x, i);
+        loc[k].buf = tmp[k];
+        loc[k].dtype = CLG_F32;
+    }
+    if (s == CLG_OK) s = families[clg_op_family(n->op)](be, loc, &loc[nsrc]);
+    if (s == CLG_OK && tmp[nsrc])
+        for (int64_t i = 0; i < n->numel; i++) ref_data16(n)[i] = ref_narrow16(n->dtype, (float)tmp[nsrc]->data[i]);
+    for (int k = 0; k <= nsrc; k++)
+        if (tmp[k]) free(tmp[k]);
+    return s;
+}
+
+static bool touches_16(const clg_node *nodes, const clg_node *n)
+{
+    bool any = clg_dtype_16(n->dtype);
+    for (int k = 0; k < clg_op_nsrc(n->op); k++) any |= n->src[k] >= 0 && clg_dtype_16(nodes[n->src[k]].dtype);
+    return any;
+}
+
 static clg_status ref_run(clg_backend *be, const clg_node *nodes, const clg_node *n)
 {
     be->launches++;
+    if ((clg_op_elementwise(n->op) || clg_op_family(n->op) == CLG_FAM_MATMUL) && touches_16(nodes, n))
+        return ref_run_16(be, nodes, n);
     return families[clg_op_family(n->op)](be, nodes, n);
 }
 

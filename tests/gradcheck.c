@@ -1,5 +1,6 @@
 #include "gradcheck.h"
 
+#include "half.h"
 #include "internal.h"
 
 #include <math.h>
@@ -134,6 +135,24 @@ static double *widen(const float *v, int64_t n)
     return d;
 }
 
+/* Each parameter input's gradient on D against R's; label says which run. */
+static void compare_grads(gc_graph *R, gc_graph *D, const gc_input *in, int nin, const char *label, double rtol,
+                          double atol_of_max)
+{
+    char what[1200];
+    for (int i = 0; i < nin; i++) {
+        if (!in[i].param) continue;
+        int64_t n = numel_of(in[i].ndim, in[i].shape);
+        float *rg = get_grad(R, i, n), *dg = get_grad(D, i, n);
+        double *rgd = widen(rg, n);
+        snprintf(what, sizeof what, "%s: gradient of input %d", label, i);
+        compare(what, dg, rgd, n, rtol, atol_of_max);
+        free(rg);
+        free(dg);
+        free(rgd);
+    }
+}
+
 void gc_check_devices(const char *name, gc_build_fn f, void *arg, const gc_input *in, int nin, const gc_tol *tol,
                       uint64_t seed)
 {
@@ -155,18 +174,8 @@ void gc_check_devices(const char *name, gc_build_fn f, void *arg, const gc_input
         snprintf(what, sizeof what, "%s forward on %s vs reference (seed %llu)", name, specs[d], (unsigned long long)seed);
         compare(what, dy, ryd, R.ny, tol->fwd_rtol, tol->fwd_atol_of_max);
         free(dy);
-        for (int i = 0; i < nin; i++) {
-            if (!in[i].param) continue;
-            int64_t n = numel_of(in[i].ndim, in[i].shape);
-            float *rg = get_grad(&R, i, n), *dg = get_grad(&D, i, n);
-            double *rgd = widen(rg, n);
-            snprintf(what, sizeof what, "%s gradient of input %d on %s vs reference (seed %llu)", name, i, specs[d],
-                     (unsigned long long)seed);
-            compare(what, dg, rgd, n, tol->grad_rtol, tol->grad_atol_of_max);
-            free(rg);
-            free(dg);
-            free(rgd);
-        }
+        snprintf(what, sizeof what, "%s on %s vs reference (seed %llu)", name, specs[d], (unsigned long long)seed);
+        compare_grads(&R, &D, in, nin, what, tol->grad_rtol, tol->grad_atol_of_max);
         clg_context_destroy(D.ctx);
     }
     free(ry);
@@ -273,4 +282,61 @@ float *gc_eval(const char *spec, gc_build_fn f, void *arg, const gc_input *in, i
     *count = G.ny;
     clg_context_destroy(G.ctx);
     return y;
+}
+
+/* Op nodes of g that round to 16 bits (casts aside). */
+static int roundings_16(const clg_graph *g)
+{
+    int k = 0;
+    for (int32_t i = 0; i < g->n; i++) {
+        const clg_node *n = &g->nodes[i];
+        k += clg_dtype_16(n->dtype) && n->op != CLG_OP_CAST && clg_op_family(n->op) != CLG_FAM_LEAF;
+    }
+    return k;
+}
+
+int gc_check_16(const char *name, gc_build_fn f16, gc_build_fn f32, void *arg, bool bf16, const gc_input *in, int nin,
+                const gc_tol *tol, uint64_t seed)
+{
+    char specs[17][32] = {"reference"};
+    int ndev = 1 + test_opencl_devices(specs + 1, 16);
+    float *values[GC_MAX_IN];
+    gc_make_inputs(in, nin, seed, values);
+    gc_graph R;
+    build(&R, "reference", f32, arg, in, nin, values, seed, true);
+    run(&R, R.any_param ? CLG_RUN_FORWARD | CLG_RUN_BACKWARD : CLG_RUN_FORWARD);
+    float *ry = get_y(&R);
+    double *ryd = widen(ry, R.ny);
+    const double u = bf16 ? 1.0 / 256 : 1.0 / 2048; /* unit roundoff: 2^-8, 2^-11 */
+    char what[1024];
+    int k = 0;
+    for (int d = 0; d < ndev; d++) {
+        gc_graph D;
+        build(&D, specs[d], f16, arg, in, nin, values, seed, true);
+        run(&D, D.any_param ? CLG_RUN_FORWARD | CLG_RUN_BACKWARD : CLG_RUN_FORWARD);
+        k = roundings_16(D.g);
+        float *dy = get_y(&D);
+        /* one rounding: the float32 result rounded, bit for bit, on the
+         * reference (a device's float32 result may differ by its ulps) */
+        const bool exact = k == 1 && d == 0 && clg_dtype_16(D.g->nodes[D.y.id].dtype);
+        for (int64_t j = 0; exact && j < R.ny; j++) {
+            const float want = bf16 ? clg_bf16_to_float(clg_float_to_bf16(ry[j])) : clg_f16_to_float(clg_float_to_f16(ry[j]));
+            if (memcmp(&dy[j], &want, sizeof want) != 0 && !(isnan(dy[j]) && isnan(want)))
+                fail_msg("%s in %s on the reference: element %lld: %.9g, the float32 path's %.9g rounded is %.9g", name,
+                         bf16 ? "bfloat16" : "float16", (long long)j, (double)dy[j], (double)ry[j], (double)want);
+        }
+        snprintf(what, sizeof what, "%s in %s (%d roundings) forward on %s vs the float32 path (seed %llu)", name,
+                 bf16 ? "bfloat16" : "float16", k, specs[d], (unsigned long long)seed);
+        compare(what, dy, ryd, R.ny, tol->fwd_rtol + 2 * k * u, tol->fwd_atol_of_max + 2 * k * u);
+        free(dy);
+        snprintf(what, sizeof what, "%s in %s (%d roundings) on %s vs the float32 path (seed %llu)", name,
+                 bf16 ? "bfloat16" : "float16", k, specs[d], (unsigned long long)seed);
+        compare_grads(&R, &D, in, nin, what, tol->grad_rtol + 2 * (k + 1) * u, tol->grad_atol_of_max + 2 * (k + 1) * u);
+        clg_context_destroy(D.ctx);
+    }
+    free(ry);
+    free(ryd);
+    clg_context_destroy(R.ctx);
+    for (int i = 0; i < nin; i++) free(values[i]);
+    return k;
 }

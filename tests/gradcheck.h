@@ -33,6 +33,16 @@ void gc_check_devices(const char *name, gc_build_fn f, void *arg, const gc_input
 void gc_check_fd(const char *name, gc_build_fn f, void *arg, const gc_input *in, int nin, const gc_tol *tol,
                  uint64_t seed);
 
+/* A graph's 16-bit path against its float32 path: f16 builds it on inputs
+ * cast to bfloat16 (bf16) or float16, f32 on the same inputs rounded
+ * through that type but float32; each device's (the reference's too)
+ * output and gradients of f16 against the reference's of f32, within tol
+ * plus 2 k u (k: the ops that round to 16 bits, u the type's unit roundoff;
+ * gradients 2 (k + 1) u); with k = 1 the reference's output must be the
+ * float32 path's rounded, bit for bit. Returns k. */
+int gc_check_16(const char *name, gc_build_fn f16, gc_build_fn f32, void *arg, bool bf16, const gc_input *in, int nin,
+                const gc_tol *tol, uint64_t seed);
+
 /* When set, called with each OpenCL device's context as gc_check_devices
  * opens it, before any graph: for tests that change a backend setting. */
 extern void (*gc_device_hook)(clg_context *ctx);

@@ -69,6 +69,76 @@ static bool listed(const char *list, const char *w)
     return false;
 }
 
+/*
+ * The 16-bit path of every case whose ops take 16-bit tensors (the
+ * elementwise ones, core/ops.h): its float inputs cast to bfloat16 and to
+ * float16, against the same inputs rounded but float32 (gc_check_16 states
+ * the bound). A case an op of which refuses 16-bit tensors is skipped,
+ * after checking that the refusal says so.
+ */
+typedef struct {
+    const op_case *c;
+    clg_elem to;
+    bool f32; /* the float32 path */
+} half_arg;
+
+static clg_tensor build_half(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    const half_arg *h = arg;
+    case_input ci[CASE_MAX_IN];
+    const int nin = h->c->inputs(64, false, ci);
+    clg_tensor x[CASE_MAX_IN];
+    for (int k = 0; k < nin; k++) {
+        x[k] = in[k];
+        if (ci[k].label_max > 0) continue;
+        x[k] = clg_cast(g, in[k], h->to);
+        if (h->f32) x[k] = clg_cast(g, x[k], CLG_ELEM_F32);
+    }
+    return h->c->build(g, x);
+}
+
+static clg_tensor build_half_f32(clg_graph *g, const clg_tensor *in, void *arg)
+{
+    half_arg h = *(const half_arg *)arg;
+    h.f32 = true;
+    return build_half(g, in, &h);
+}
+
+static void test_half(void **state)
+{
+    const op_case *c = *state;
+    if (listed(c->ops, "clg_cast")) skip(); /* the casts' own cases: their inputs are chosen bits */
+    /* does it take 16-bit tensors? */
+    clg_context *ctx = open_ctx("reference");
+    clg_graph *g = NULL;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    case_input in[CASE_MAX_IN];
+    int nin = c->inputs(64, false, in);
+    clg_tensor t[CASE_MAX_IN];
+    for (int k = 0; k < nin; k++)
+        t[k] = in[k].label_max > 0 ? clg_labels(g, in[k].ndim, in[k].shape) : clg_input(g, in[k].ndim, in[k].shape);
+    half_arg h = {c, CLG_ELEM_BF16, false};
+    build_half(g, t, &h);
+    const bool refused = clg_graph_status(g) != CLG_OK;
+    if (refused) ASSERT_MSG_HAS(ctx, "clg_cast it to float32 first");
+    clg_context_destroy(ctx);
+    if (refused) skip();
+    /* both odd: vectors and a tail; the larger in one type, for time */
+    static const clg_elem types[] = {CLG_ELEM_BF16, CLG_ELEM_F16};
+    static const int64_t sizes[] = {1001, 70001};
+    for (int ty = 0; ty < 2; ty++) {
+        for (size_t s = 0; s < 2 - (size_t)ty; s++) {
+            nin = c->inputs(sizes[s], false, in);
+            case_tol tol = tol_of(c, in);
+            char name[160];
+            snprintf(name, sizeof name, "%s at n = %lld", c->name, (long long)sizes[s]);
+            half_arg a = {c, types[ty], false};
+            gc_check_16(name, build_half, build_half_f32, &a, types[ty] == CLG_ELEM_BF16, in, nin, &tol,
+                        case_seed(c->name, 20 + (int)s));
+        }
+    }
+}
+
 /* Public functions returning a tensor that are not ops, or that compose
  * ops which have cases: why each needs none of its own. */
 static const char *const not_ops[][2] = {
@@ -166,13 +236,23 @@ int main(int argc, char **argv)
     header_path = argv[1];
     if (argc > 2) cmocka_set_test_filter(argv[2]);
     const size_t n = case_count();
-    struct CMUnitTest *tests = calloc(n + 1, sizeof *tests);
-    if (!tests) return 1;
+    struct CMUnitTest *tests = calloc(2 * n + 1, sizeof *tests);
+    char **names = calloc(n + 1, sizeof *names);
+    if (!tests || !names) return 1;
     tests[0] = (struct CMUnitTest)cmocka_unit_test(test_every_op_has_a_case);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         tests[i + 1] = (struct CMUnitTest){.name = case_at(i)->name, .test_func = test_devices,
                                            .initial_state = (void *)case_at(i)};
-    int failed = _cmocka_run_group_tests("cases", tests, n + 1, NULL, NULL);
+        size_t len = strlen(case_at(i)->name) + 16;
+        names[i] = malloc(len);
+        if (!names[i]) return 1;
+        snprintf(names[i], len, "16-bit %s", case_at(i)->name);
+        tests[n + i + 1] = (struct CMUnitTest){.name = names[i], .test_func = test_half,
+                                               .initial_state = (void *)case_at(i)};
+    }
+    int failed = _cmocka_run_group_tests("cases", tests, 2 * n + 1, NULL, NULL);
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
     free(tests);
     return failed;
 }

@@ -53,6 +53,7 @@ typedef struct {
     clg_tensor loss;
     clg_tensor kept[4];
     int nkept;
+    clg_elem lowp; /* random_dag: x and the parameters cast to this first (0: float32) */
 } fgraph;
 
 typedef clg_tensor (*build_fn)(fgraph *f, void *arg);
@@ -68,9 +69,12 @@ static clg_context *ctx_with_fusion(const char *spec, bool fused)
 /* opt NULL: Adam when adam, else clg_sgd; else that optimizer */
 static const clg_optimizer_config *opt_for_next_build;
 
+static clg_elem lowp_for_next_build;
+
 static void fbuild(fgraph *f, clg_context *ctx, build_fn body, void *arg, bool adam)
 {
     memset(f, 0, sizeof *f);
+    f->lowp = lowp_for_next_build;
     f->ctx = ctx;
     CHECK_OK(ctx, clg_graph_create(ctx, &f->g));
     const int64_t rc[2] = {R, C}, c1 = C, r1[2] = {R, 1}, one = 1;
@@ -279,22 +283,31 @@ static clg_tensor random_dag(fgraph *f, void *arg)
     uint64_t seed = *(const uint64_t *)arg;
     rng_t q = {seed};
     clg_graph *g = f->g;
+    /* in 16 bits: every op rounds its result, the groups in registers,
+     * and so must equal the ops run alone (each its own kernel) */
+    clg_tensor x = f->x, p[NPARAM];
+    for (int i = 0; i < NPARAM; i++) p[i] = f->p[i];
+    if (f->lowp) {
+        x = clg_cast(g, x, f->lowp);
+        for (int i = 0; i < NPARAM; i++) p[i] = clg_cast(g, p[i], f->lowp);
+    }
     clg_tensor t[96];
     int nt = 0;
-    t[nt++] = clg_add(g, f->x, f->p[0]);
-    t[nt++] = clg_mul(g, f->x, f->p[1]);
-    t[nt++] = clg_sigmoid(g, f->p[2]);
-    int nops = 20 + (int)(rng_next(&q) % 60);
+    t[nt++] = clg_add(g, x, p[0]);
+    t[nt++] = clg_mul(g, x, p[1]);
+    t[nt++] = clg_sigmoid(g, p[2]);
+    /* 16-bit: fewer, as unfused each is a kernel PoCL compiles on first use */
+    int nops = f->lowp ? 8 + (int)(rng_next(&q) % 8) : 20 + (int)(rng_next(&q) % 60);
     for (int k = 0; k < nops && nt < 96; k++) {
         /* mostly the newest tensors (long chains), sometimes old ones
          * (tensors read inside and outside a group) or a parameter */
         clg_tensor a = t[rng_next(&q) % 3 ? nt - 1 - (int)(rng_next(&q) % (nt < 3 ? nt : 3)) : (int)(rng_next(&q) % nt)];
-        clg_tensor b = rng_next(&q) % 4 ? t[rng_next(&q) % nt] : f->p[1 + rng_next(&q) % 3];
+        clg_tensor b = rng_next(&q) % 4 ? t[rng_next(&q) % nt] : p[1 + rng_next(&q) % 3];
         /* bounded: every unbounded op is followed by a squashing one */
         int op = (int)(rng_next(&q) % F_COUNT);
         /* positive and bounded, however training moves p3 */
-        if (op == F_EXP || op == F_LOG || op == F_SQRT || op == F_DIV) a = clg_add(g, clg_sigmoid(g, a), clg_sigmoid(g, f->p[3]));
-        if (op == F_DIV) b = clg_add(g, clg_sigmoid(g, b), clg_sigmoid(g, f->p[3]));
+        if (op == F_EXP || op == F_LOG || op == F_SQRT || op == F_DIV) a = clg_add(g, clg_sigmoid(g, a), clg_sigmoid(g, p[3]));
+        if (op == F_DIV) b = clg_add(g, clg_sigmoid(g, b), clg_sigmoid(g, p[3]));
         clg_tensor y = clg_tanh(g, apply(g, op, a, b));
         if (y.id >= 0) t[nt++] = y;
         if (rng_next(&q) % 16 == 0 && f->nkept < 4) {
@@ -302,8 +315,8 @@ static clg_tensor random_dag(fgraph *f, void *arg)
             CHECK_OK(f->ctx, clg_tensor_keep(g, y));
         }
     }
-    clg_tensor loss = clg_mean(g, t[nt - 1]);
-    for (int k = 0; k < 6; k++) loss = clg_add(g, loss, clg_sum(g, t[rng_next(&q) % nt]));
+    clg_tensor loss = clg_mean(g, clg_cast(g, t[nt - 1], CLG_ELEM_F32));
+    for (int k = 0; k < 6; k++) loss = clg_add(g, loss, clg_sum(g, clg_cast(g, t[rng_next(&q) % nt], CLG_ELEM_F32)));
     return loss;
 }
 
@@ -313,6 +326,21 @@ static void dags_on(const char *spec)
         char what[64];
         snprintf(what, sizeof what, "random elementwise DAG %llu", (unsigned long long)seed);
         compare_on(spec, what, random_dag, &seed, seed % 2 == 0, seed, NULL, NULL);
+    }
+    /* one in bfloat16, one in float16 (fusion off: each op alone in its
+     * generated kernel, which PoCL compiles on first use: few, for time) */
+    static const clg_elem types[] = {CLG_ELEM_BF16, CLG_ELEM_F16};
+    for (int ty = 0; ty < 2; ty++) {
+        uint64_t seed = 1 + (uint64_t)ty;
+        char what[64];
+        snprintf(what, sizeof what, "random elementwise DAG %llu in %s", (unsigned long long)seed,
+                 ty ? "float16" : "bfloat16");
+        lowp_for_next_build = types[ty];
+        uint64_t lf, lu;
+        compare_on(spec, what, random_dag, &seed, seed % 2 == 0, seed, &lf, &lu);
+        lowp_for_next_build = 0;
+        if (!(lf < lu)) fail_msg("%s on %s: %llu kernels fused, %llu unfused", what, spec, (unsigned long long)lf,
+                                 (unsigned long long)lu);
     }
 }
 

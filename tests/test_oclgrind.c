@@ -221,9 +221,36 @@ static clg_tensor cast_product(clg_graph *g, const clg_tensor *in, void *arg)
     return clg_matmul(g, clg_cast(g, in[0], CLG_ELEM_BF16), clg_cast(g, in[1], CLG_ELEM_BF16), 0, 1);
 }
 
+/* sigmoid(x) * y + a row, then its GELU, on 16-bit tensors (arg: bfloat16,
+ * else float16): one generated kernel reading and writing 16 bits forward,
+ * more backward; f32 the same on values rounded to the type but float32 */
+static clg_tensor chain16(clg_graph *g, const clg_tensor *in, void *arg, bool f32)
+{
+    const clg_elem t = arg ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+    clg_tensor v[3];
+    for (int k = 0; k < 3; k++) v[k] = f32 ? clg_cast(g, clg_cast(g, in[k], t), CLG_ELEM_F32) : clg_cast(g, in[k], t);
+    return clg_gelu(g, clg_add(g, clg_mul(g, clg_sigmoid(g, v[0]), v[1]), v[2]));
+}
+static clg_tensor chain16_h(clg_graph *g, const clg_tensor *in, void *arg) { return chain16(g, in, arg, false); }
+static clg_tensor chain16_f(clg_graph *g, const clg_tensor *in, void *arg) { return chain16(g, in, arg, true); }
+
 static void test_cast(void **state)
 {
     (void)state;
+    /* 16-bit loads and stores in generated kernels, a float at a time and
+     * on vectors of 4 (5x7: a tail; the row bias read as a vector) */
+    const gc_input xyz[3] = {{.ndim = 2, .shape = {5, 8}, .param = true, .lo = 0.1, .hi = 2},
+                             {.ndim = 2, .shape = {5, 8}, .param = true, .lo = 0.1, .hi = 2},
+                             {.ndim = 1, .shape = {8}, .param = true, .lo = 0.1, .hi = 2}};
+    const gc_input odd[3] = {{.ndim = 2, .shape = {5, 7}, .param = true, .lo = 0.1, .hi = 2},
+                             {.ndim = 2, .shape = {5, 7}, .param = true, .lo = 0.1, .hi = 2},
+                             {.ndim = 1, .shape = {7}, .param = true, .lo = 0.1, .hi = 2}};
+    for (int w = 0; w < 2; w++) {
+        if (w) setenv("CLGRAD_VECTOR_WIDTH", "4", 1);
+        gc_check_16("chain 5x8", chain16_h, chain16_f, (void *)1, true, xyz, 3, &gc_default_tol, 323);
+        gc_check_16("chain 5x7", chain16_h, chain16_f, NULL, false, odd, 3, &gc_default_tol, 324);
+        unsetenv("CLGRAD_VECTOR_WIDTH");
+    }
     const gc_input x = {.ndim = 2, .shape = {5, 7}, .param = true, .lo = 1e-6, .hi = 100};
     gc_tol exact = gc_default_tol;
     exact.fwd_rtol = exact.fwd_atol_of_max = exact.grad_rtol = exact.grad_atol_of_max = 0;
