@@ -33,6 +33,20 @@ typedef struct native_gemm {
     float alpha, beta;
 } native_gemm;
 
+/* BLAS reports bad sizes by printing (xerbla): refused here instead. */
+static clg_status blas_sizes(clg_cl_backend *b, const char *what, bool ta, bool tb, size_t m, size_t n, size_t k,
+                             size_t batch, size_t lda, size_t ldb, size_t ldc)
+{
+    const size_t a_cols = ta ? m : k, b_cols = tb ? k : n;
+    if (m == 0 || n == 0 || k == 0 || batch == 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX ||
+        lda < a_cols || ldb < b_cols || ldc < n || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
+        return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "native GEMM%s (m %zu, n %zu, k %zu, batch %zu, lda %zu, ldb %zu, ldc %zu): sizes out of "
+                         "BLAS's range",
+                         what, m, n, k, batch, lda, ldb, ldc);
+    return CLG_OK;
+}
+
 static void CL_CALLBACK run_native_gemm(void *p)
 {
     const native_gemm *g = p;
@@ -50,21 +64,15 @@ clg_status clg_cl_gemm_native(clg_cl_backend *b, bool ta, bool tb, size_t m, siz
                               size_t b_stride, float beta, cl_mem C, size_t c_off, size_t ldc, size_t c_stride,
                               size_t batch)
 {
-    /* BLAS reports bad sizes by printing (xerbla): refused here instead */
-    const size_t a_cols = ta ? m : k, b_cols = tb ? k : n;
-    if (m == 0 || n == 0 || k == 0 || batch == 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX ||
-        lda < a_cols || ldb < b_cols || ldc < n || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
-        return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
-                         "native GEMM (m %zu, n %zu, k %zu, batch %zu, lda %zu, ldb %zu, ldc %zu): sizes out of "
-                         "BLAS's range",
-                         m, n, k, batch, lda, ldb, ldc);
+    clg_status s = blas_sizes(b, "", ta, tb, m, n, k, batch, lda, ldb, ldc);
+    if (s != CLG_OK) return s;
     native_gemm g = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .batch = batch, .alpha = alpha, .beta = beta,
                      .ld = {lda, ldb, ldc}, .stride = {a_stride, b_stride, c_stride}};
     const cl_mem ops[3] = {A, B, C};
     cl_mem list[3];
     float *ptr[3];
     cl_uint count;
-    clg_status s = clg_cl_native_buffers(b, ops, 3, ptr, list, &count);
+    s = clg_cl_native_buffers(b, ops, 3, ptr, list, &count);
     if (s != CLG_OK) return s;
     g.A = ptr[0] + a_off;
     g.B = ptr[1] + b_off;
@@ -127,12 +135,8 @@ clg_status clg_cl_gemm_native_16(clg_cl_backend *b, bool ta, bool tb, size_t m, 
                                  int a_dtype, size_t lda, size_t a_stride, cl_mem B, int b_dtype, size_t ldb,
                                  size_t b_stride, cl_mem C, size_t ldc, size_t c_stride, size_t batch)
 {
-    const size_t a_cols = ta ? m : k, b_cols = tb ? k : n;
-    if (m == 0 || n == 0 || k == 0 || batch == 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX ||
-        lda < a_cols || ldb < b_cols || ldc < n || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
-        return clg_error(b->base.ctx, CLG_ERR_INVALID_ARGUMENT,
-                         "native GEMM of 16-bit operands (m %zu, n %zu, k %zu, batch %zu): sizes out of BLAS's range",
-                         m, n, k, batch);
+    clg_status s = blas_sizes(b, " of 16-bit operands", ta, tb, m, n, k, batch, lda, ldb, ldc);
+    if (s != CLG_OK) return s;
     native_gemm16 g = {.t = {ta, tb}, .m = m, .n = n, .k = k, .batch = batch, .dtype = {a_dtype, b_dtype},
                        .ld = {lda, ldb, ldc}, .stride = {a_stride, b_stride, c_stride},
                        .count = {(ta ? k : m) * lda, (tb ? n : k) * ldb}};
@@ -140,7 +144,7 @@ clg_status clg_cl_gemm_native_16(clg_cl_backend *b, bool ta, bool tb, size_t m, 
     cl_mem list[3];
     float *ptr[3];
     cl_uint count;
-    clg_status s = clg_cl_native_buffers(b, ops, 3, ptr, list, &count);
+    s = clg_cl_native_buffers(b, ops, 3, ptr, list, &count);
     if (s != CLG_OK) return s;
     g.X[0] = ptr[0];
     g.X[1] = ptr[1];
