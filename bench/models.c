@@ -85,6 +85,16 @@ static clg_tensor lowp(builder *b, clg_tensor x)
     return clg_cast(b->g, x, b->m->precision == PRECISION_BF16 ? CLG_ELEM_BF16 : CLG_ELEM_F16);
 }
 
+/* The batch: under --precision it is stored in 16 bits (rounded by
+ * clg_tensor_set), since the first product reads it rounded anyway; the
+ * augmentation ops read float32, so with them it stays float32. */
+static clg_tensor batch_input(builder *b, bool augmented, int ndim, const int64_t *shape)
+{
+    const int p = b->m->precision;
+    if (p == PRECISION_F32 || augmented) return clg_input(b->g, ndim, shape);
+    return clg_input_as(b->g, p == PRECISION_BF16 ? CLG_ELEM_BF16 : CLG_ELEM_F16, ndim, shape);
+}
+
 /* PyTorch's default for Linear and Conv2d: weight and bias uniform in
  * +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)). */
 static clg_tensor param(builder *b, const char *name, int ndim, const int64_t *shape, double bound)
@@ -243,7 +253,7 @@ static clg_status build(clg_context *ctx, const char *kind, int batch, int width
     const int64_t img[4] = {B, 1, 28, 28};
     if (!strcmp(kind, "mlp")) {
         const int64_t xs[2] = {B, 784};
-        m->x = clg_input(m->g, 2, xs);
+        m->x = batch_input(&b, augment && train, 2, xs);
         clg_tensor in = m->x;
         if (augment && train)
             in = clg_reshape(m->g, clg_random_crop_flip(m->g, clg_reshape(m->g, in, 4, img), 2, 1, seed ^ 0xa5a5), 2, xs);
@@ -252,7 +262,7 @@ static clg_status build(clg_context *ctx, const char *kind, int batch, int width
         h = act_quant(&b, "fc2", clg_relu(m->g, lowp(&b, linear(&b, "fc2", h, 256, 128))));
         m->logits = act_quant(&b, "fc3", linear(&b, "fc3", h, 128, 10));
     } else if (!strcmp(kind, "cnn")) {
-        m->x = clg_input(m->g, 4, img);
+        m->x = batch_input(&b, augment && train, 4, img);
         clg_tensor in = augment && train ? clg_random_crop_flip(m->g, m->x, 2, 1, seed ^ 0xa5a5) : m->x;
         clg_tensor h = block(&b, 1, act_quant(&b, "quant", in), 1, width);
         h = block(&b, 2, h, width, 2 * width);
@@ -260,7 +270,7 @@ static clg_status build(clg_context *ctx, const char *kind, int batch, int width
         h = clg_reshape(m->g, h, 2, flat);
         m->logits = act_quant(&b, "fc", linear(&b, "fc", h, 2 * width * 7 * 7, 10));
     } else if (!strcmp(kind, "resnet")) {
-        m->x = clg_input(m->g, 4, img);
+        m->x = batch_input(&b, augment && train, 4, img);
         clg_tensor in = augment && train ? clg_random_crop_flip(m->g, m->x, 2, 1, seed ^ 0xa5a5) : m->x;
         m->logits = resnet(&b, act_quant(&b, "quant", in), B, width);
     } else {

@@ -253,12 +253,23 @@ __kernel void optim_sqnorm_final(__global const float *partial, int m, __global 
 }
 
 /* The count of X's elements that are not finite, as optim_sqnorm_partial
- * (then optim_sqnorm_final adds the partial counts: exact below 2^24) */
+ * (then optim_sqnorm_final adds the partial counts: exact below 2^24).
+ * An all-ones exponent on the bits, a vector at a time: the host gives it
+ * few work-groups (host/cl_optim.c), so each item walks many elements. */
 __kernel void optim_nonfinite_partial(__global const float *X, long n, __global float *partial, __local float *tmp)
 {
-    float acc = 0.0f;
-    for (long i = get_global_id(0); i < n; i += get_global_size(0)) acc += isfinite(X[i]) ? 0.0f : 1.0f;
-    acc = group_sum(acc, tmp);
+    uint count = 0;
+    long i = get_global_id(0);
+#if CLG_VW > 1
+    /* a vector comparison is -1 where true: each lane counts down */
+    intv lanes = (intv)(0);
+    const long nv = n / CLG_VW;
+    for (; i < nv; i += get_global_size(0)) lanes += (CAST_AS_UINTV(VLOAD(i, X)) & 0x7f800000u) == 0x7f800000u;
+    count = (uint)(-vsum(CLG_CAT(convert_float, CLG_VW)(lanes)));
+    i = nv * CLG_VW + get_global_id(0);
+#endif
+    for (; i < n; i += get_global_size(0)) count += (as_uint(X[i]) & 0x7f800000u) == 0x7f800000u;
+    float acc = group_sum((float)count, tmp);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = acc;
 }
 

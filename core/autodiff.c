@@ -216,6 +216,11 @@ clg_status clg_tensor_requires_grad(clg_graph *g, clg_tensor input)
     if ((s = clg_tensor_check(g, input, f)) != CLG_OK) return s;
     clg_node *n = &g->nodes[input.id];
     if (n->op == CLG_OP_PARAM) return CLG_OK; /* it has one already */
+    if (n->op == CLG_OP_INPUT && clg_dtype_16(n->dtype))
+        return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
+                         "%s: tensor %d is a %s input, and only float32 inputs have gradients (record it with "
+                         "clg_input and clg_cast it)",
+                         f, (int)input.id, clg_dtype_name(n->dtype));
     if (n->op != CLG_OP_INPUT || n->dtype != CLG_F32)
         return clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT,
                          "%s: tensor %d is %s, not a float input: only inputs and parameters have gradients", f,

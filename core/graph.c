@@ -368,6 +368,31 @@ clg_tensor clg_input(clg_graph *g, int ndim, const int64_t *shape)
     return leaf(g, CLG_OP_INPUT, ndim, shape, "clg_input");
 }
 
+bool clg_float_dtype(clg_graph *g, clg_elem to, const char *func, clg_dtype *out)
+{
+    switch (to) {
+    case CLG_ELEM_F32: *out = CLG_F32; return true;
+    case CLG_ELEM_F16: *out = CLG_F16; return true;
+    case CLG_ELEM_BF16: *out = CLG_BF16; return true;
+    default:
+        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "%s: type %d (%s) is not CLG_ELEM_F32, _F16 or _BF16", func,
+                  (int)to, clg_elem_name(to));
+        clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
+        return false;
+    }
+}
+
+/* A 16-bit input is set from floats, rounded on the host (clg_tensor_set),
+ * so a product reads the batch without a float32 copy and its 16-bit one. */
+clg_tensor clg_input_as(clg_graph *g, clg_elem type, int ndim, const int64_t *shape)
+{
+    const char *name = "clg_input_as";
+    if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
+    clg_dtype d;
+    if (!clg_float_dtype(g, type, name, &d)) return CLG_FAILED;
+    return leaf_dtype(g, CLG_OP_INPUT, ndim, shape, name, d);
+}
+
 clg_tensor clg_param(clg_graph *g, int ndim, const int64_t *shape)
 {
     if (g && g->magic == CLG_GRAPH_LIVE && g->has_backward) {
@@ -447,7 +472,8 @@ clg_status clg_node_storage(clg_graph *g, int32_t id, const char *func)
 }
 
 /* A 16-bit tensor's values as floats: its words copied as they are, the
- * halves converted on the host (core/half.h; writing rounds). */
+ * halves converted on the host (core/half.c's many-value forms; writing
+ * rounds). */
 static clg_status transfer_16(clg_graph *g, clg_node *n, void *data, size_t count, bool write)
 {
     clg_backend *be = g->ctx->be;
@@ -460,10 +486,10 @@ static clg_status transfer_16(clg_graph *g, clg_node *n, void *data, size_t coun
     float *f = data;
     clg_status s;
     if (write) {
-        for (size_t i = 0; i < count; i++) bits[i] = bf ? clg_float_to_bf16(f[i]) : clg_float_to_f16(f[i]);
+        (bf ? clg_bf16_narrow : clg_f16_narrow)(bits, f, count);
         s = be->vt->buffer_write(be, n->buf, 0, bits, words, CLG_I32);
     } else if ((s = be->vt->buffer_read(be, n->buf, 0, bits, words, CLG_I32)) == CLG_OK) {
-        for (size_t i = 0; i < count; i++) f[i] = bf ? clg_bf16_to_float(bits[i]) : clg_f16_to_float(bits[i]);
+        (bf ? clg_bf16_widen : clg_f16_widen)(f, bits, count);
     }
     free(bits);
     return s;

@@ -13,6 +13,8 @@
 #define CLG_HALF_H
 
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -84,5 +86,17 @@ static inline float clg_f16_to_float_int(uint16_t h)
     const uint32_t s = (uint32_t)__builtin_clz(m) - 21u;
     return clg_bits_float(sign | (113u - s) << 23 | ((m << s) & 0x3ffu) << 13);
 }
+
+/* Many values at once (core/half.c), each exactly as the functions above:
+ * clg_f16_widen as clg_f16_to_float_int, by F16C where the CPU has it
+ * (clg_f16_vector; clg_f16_widen_int never uses it, for the tests),
+ * clg_f16_narrow as clg_float_to_f16 (F16C too), clg_bf16_narrow as
+ * clg_float_to_bf16, clg_bf16_widen as clg_bf16_to_float. */
+void clg_f16_widen(float *dst, const uint16_t *src, size_t count);
+void clg_f16_widen_int(float *dst, const uint16_t *src, size_t count);
+void clg_f16_narrow(uint16_t *dst, const float *src, size_t count);
+void clg_bf16_narrow(uint16_t *dst, const float *src, size_t count);
+void clg_bf16_widen(float *dst, const uint16_t *src, size_t count);
+bool clg_f16_vector(void);
 
 #endif

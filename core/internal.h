@@ -112,6 +112,9 @@ bool clg_tensor_ok(clg_graph *g, clg_tensor t, const char *op);
 bool clg_tensor_ok_dtype(clg_graph *g, clg_tensor t, const char *op, clg_dtype dtype);
 /* float32, float16 or bfloat16 (ops that take 16-bit operands) */
 bool clg_tensor_ok_float(clg_graph *g, clg_tensor t, const char *op);
+/* The float dtype of to (CLG_ELEM_F32, _F16, _BF16); otherwise an error
+ * naming func, the graph failed, and false. */
+bool clg_float_dtype(clg_graph *g, clg_elem to, const char *func, clg_dtype *out);
 /* As op takes it: 16-bit too for the elementwise ops (core/ops.h), else float32. */
 bool clg_tensor_ok_for(clg_graph *g, clg_tensor t, clg_op op);
 /* Ops that take 16-bit operands (core/quant.c): clg_widen records x

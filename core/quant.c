@@ -105,13 +105,8 @@ clg_tensor clg_cast(clg_graph *g, clg_tensor x, clg_elem to)
     const char *name = "clg_cast";
     if (clg_graph_check(g, name) != CLG_OK) return CLG_FAILED;
     if (!clg_tensor_ok_float(g, x, name)) return CLG_FAILED;
-    const clg_dtype d = to == CLG_ELEM_F32 ? CLG_F32 : to == CLG_ELEM_F16 ? CLG_F16 : to == CLG_ELEM_BF16 ? CLG_BF16
-                                                                                                      : CLG_I32;
-    if (d == CLG_I32) {
-        clg_error(g->ctx, CLG_ERR_INVALID_ARGUMENT, "clg_cast: to %d (%s) is not CLG_ELEM_F32, _F16 or _BF16",
-                  (int)to, clg_elem_name(to));
-        return clg_graph_fail(g, CLG_ERR_INVALID_ARGUMENT);
-    }
+    clg_dtype d;
+    if (!clg_float_dtype(g, to, name, &d)) return CLG_FAILED;
     if (g->nodes[x.id].dtype == d) return x;
     return record_cast(g, x, d, CLG_F32, false);
 }

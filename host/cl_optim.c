@@ -55,7 +55,17 @@ static clg_status run_sqnorm(clg_cl_backend *b, const clg_node *nodes, const clg
     cl_int m;
     clg_karg pass1[] = {ARG(xm), ARG(cnt), {0}, {0}};
     const int k = n->i[0] ? K_optim_nonfinite_partial : K_optim_sqnorm_partial;
-    clg_status s = clg_cl_partials(b, k, pass1, 4, cnt, &m);
+    /* A count is exact in any order, so it takes a few work-groups a
+     * compute unit, each item counting many elements: one group per 256
+     * elements paid group_sum's barriers (a loop over the group each, on
+     * PoCL) so often that the count took 18% of an fp16 MLP step. The
+     * norm keeps reduce.cl's partition, and so its sums. */
+    cl_long span = cnt;
+    cl_uint units = 1;
+    if (n->i[0] && clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL) == CL_SUCCESS &&
+        units > 0 && span > (cl_long)b->kwg[k] * 8 * units)
+        span = (cl_long)b->kwg[k] * 8 * units;
+    clg_status s = clg_cl_partials(b, k, pass1, 4, span, &m);
     if (s != CLG_OK) return s;
     clg_karg pass2[] = {ARG(b->partials), ARG(m), ARG(prev), ARG(has_prev), ARG(y), {0}};
     return clg_cl_final(b, K_optim_sqnorm_final, pass2, 6);

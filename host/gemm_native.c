@@ -99,14 +99,6 @@ typedef struct native_gemm16 {
     size_t ld[3], stride[3], count[2];
 } native_gemm16;
 
-static void widen_16(float *dst, const uint16_t *src, size_t count, int dtype)
-{
-    if (dtype == CLG_BF16)
-        for (size_t i = 0; i < count; i++) dst[i] = clg_bf16_to_float(src[i]);
-    else
-        for (size_t i = 0; i < count; i++) dst[i] = clg_f16_to_float_int(src[i]);
-}
-
 static void CL_CALLBACK run_native_gemm16(void *p)
 {
     native_gemm16 *g = p;
@@ -118,7 +110,9 @@ static void CL_CALLBACK run_native_gemm16(void *p)
                 continue;
             }
             /* a shared operand (stride 0) is widened once */
-            if (i == 0 || g->stride[o]) widen_16(g->tmp[o], (const uint16_t *)g->X[o] + i * g->stride[o], g->count[o], g->dtype[o]);
+            if (i == 0 || g->stride[o])
+                (g->dtype[o] == CLG_BF16 ? clg_bf16_widen : clg_f16_widen)(
+                    g->tmp[o], (const uint16_t *)g->X[o] + i * g->stride[o], g->count[o]);
             op[o] = g->tmp[o];
         }
         cblas_sgemm(CblasRowMajor, g->t[0] ? CblasTrans : CblasNoTrans, g->t[1] ? CblasTrans : CblasNoTrans, (int)g->m,

@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 3
-#define CLG_VERSION_PATCH 4
+#define CLG_VERSION_PATCH 5
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 /* Element types of host arrays and data files (below), and clg_cast's
@@ -230,6 +230,13 @@ CLG_API clg_tensor clg_tensor_find(const clg_graph *g, const char *name);
 /* Leaves of the graph: ndim 0 (a scalar; shape may be NULL) to
  * CLG_MAX_DIMS, each extent 1..2^40. */
 CLG_API clg_tensor clg_input(clg_graph *g, int ndim, const int64_t *shape);
+/* An input of type CLG_ELEM_F32 (as clg_input), CLG_ELEM_BF16 or
+ * CLG_ELEM_F16 (see clg_cast): clg_tensor_set rounds the floats it is
+ * given on the host, so a 16-bit batch crosses to the device and is
+ * stored in two bytes a value, and the ops that take 16-bit tensors read
+ * it without a float32 copy. A 16-bit input has no gradient
+ * (clg_tensor_requires_grad refuses it). Added in 0.3.5. */
+CLG_API clg_tensor clg_input_as(clg_graph *g, clg_elem type, int ndim, const int64_t *shape);
 CLG_API clg_tensor clg_param(clg_graph *g, int ndim, const int64_t *shape);
 CLG_API clg_tensor clg_constant(clg_graph *g, int ndim, const int64_t *shape, float value);
 CLG_API clg_tensor clg_scalar(clg_graph *g, float value); /* a 0-d constant */

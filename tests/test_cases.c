@@ -145,6 +145,7 @@ static const char *const not_ops[][2] = {
     {"clg_graph_tensor", "looks a tensor up by index"},
     {"clg_tensor_find", "looks a tensor up by name"},
     {"clg_input", "a leaf"},
+    {"clg_input_as", "a leaf (test_cast: 16-bit inputs against float32 ones cast)"},
     {"clg_param", "a leaf"},
     {"clg_constant", "a leaf"},
     {"clg_scalar", "a leaf"},

@@ -28,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h> /* MXCSR, for test_host_16 */
+#endif
 
 /* float32 bits; PyTorch's float16 and bfloat16 bits; those widened again */
 typedef struct {
@@ -240,6 +243,88 @@ static void test_random_bits(void **state)
     }
 }
 
+/* core/half.c's many-value conversions against core/half.h's per-value
+ * ones: widening every float16 (at lengths that leave each tail size of
+ * the 8-wide steps), narrowing float32 patterns around every rounding
+ * boundary of both types (each upper half with low bits at, below and
+ * above the ties, and random ones). The many-value forms run again with
+ * MXCSR's denormals-are-zero and flush-to-zero set, as a driver's thread
+ * may have them, and must give the same bits (the per-value forms, by
+ * float arithmetic, would not: they run with the flags clear). */
+enum { LOWS = 12, NF = 0x10000 * LOWS - 3 /* a tail for the 8-wide steps */ };
+typedef struct host16 {
+    uint16_t h[0x10000], narrow[2][0x10000 * LOWS];
+    float f[0x10000 * LOWS], wide[3][0x10000]; /* widened: many-value f16, integer f16, bf16 */
+} host16;
+
+/* What the many-value forms give; under the flags when daz (restored
+ * before returning, so a failed check cannot leave them set). */
+static void host16_run(host16 *t, bool daz)
+{
+#if defined(__x86_64__)
+    const unsigned csr = _mm_getcsr();
+    if (daz) _mm_setcsr(csr | 0x8040u);
+#else
+    (void)daz;
+#endif
+    memset(t->wide, 0xff, sizeof t->wide);
+    memset(t->narrow, 0xff, sizeof t->narrow);
+    clg_f16_widen(t->wide[0], t->h + 5, 0x10000u - 5);
+    clg_f16_widen_int(t->wide[1], t->h + 5, 0x10000u - 5);
+    clg_bf16_widen(t->wide[2], t->h, 0x10000u);
+    clg_f16_narrow(t->narrow[0], t->f, NF);
+    clg_bf16_narrow(t->narrow[1], t->f, NF);
+#if defined(__x86_64__)
+    _mm_setcsr(csr);
+#endif
+}
+
+static void host16_check(const host16 *t, const char *mode)
+{
+    for (size_t i = 0; i < 0x10000u - 5; i++) {
+        const uint32_t want = clg_float_bits(clg_f16_to_float(t->h[i + 5]));
+        for (int form = 0; form < 2; form++)
+            if (clg_float_bits(t->wide[form][i]) != want)
+                fail_msg("%s float16 widening, %s: 0x%04x gave 0x%08x, want 0x%08x", form ? "integer" : "many-value",
+                         mode, (unsigned)t->h[i + 5], (unsigned)clg_float_bits(t->wide[form][i]), (unsigned)want);
+    }
+    for (int form = 0; form < 2; form++) assert_int_equal(clg_float_bits(t->wide[form][0x10000u - 5]), 0xffffffffu);
+    for (size_t i = 0; i < 0x10000u; i++) assert_int_equal(clg_float_bits(t->wide[2][i]), (uint32_t)t->h[i] << 16);
+    for (int bf = 0; bf < 2; bf++) {
+        for (size_t i = 0; i < NF; i++) {
+            const uint16_t want = bf ? clg_float_to_bf16(t->f[i]) : clg_float_to_f16(t->f[i]);
+            if (t->narrow[bf][i] != want)
+                fail_msg("%s narrowing, %s: 0x%08x gave 0x%04x, want 0x%04x", bf ? "bfloat16" : "float16", mode,
+                         (unsigned)clg_float_bits(t->f[i]), (unsigned)t->narrow[bf][i], (unsigned)want);
+        }
+        assert_int_equal(t->narrow[bf][NF], 0xffffu); /* wrote no further */
+    }
+}
+
+static void test_host_16(void **state)
+{
+    (void)state;
+    print_message("float16 conversion by %s\n", clg_f16_vector() ? "F16C" : "the per-value forms");
+    static host16 t;
+    uint64_t r = 0x9e3779b97f4a7c15u;
+    for (uint32_t i = 0; i < 0x10000u; i++) t.h[i] = (uint16_t)(i * 40503u); /* a permutation of all values */
+    /* float16 ties sit at bit 12 of a normal (higher for its subnormals, which
+     * the upper halves cover through their own bits), bfloat16's at bit 15 */
+    const uint16_t lows[LOWS - 2] = {0x0000, 0x0fff, 0x1000, 0x1001, 0x2fff, 0x3000, 0x7fff, 0x8000, 0x8001, 0xffff};
+    for (uint32_t u = 0; u < 0x10000u; u++)
+        for (int k = 0; k < LOWS; k++) {
+            r = r * 6364136223846793005u + 1442695040888963407u;
+            const uint32_t low = k < LOWS - 2 ? lows[k] : (uint32_t)(r >> 48);
+            t.f[u * LOWS + (unsigned)k] = clg_bits_float(u << 16 | low);
+        }
+    host16_run(&t, false);
+    host16_check(&t, "DAZ/FTZ off");
+#if defined(__x86_64__)
+    host16_run(&t, true);
+    host16_check(&t, "DAZ/FTZ on");
+#endif
+}
+
 static float round16(float v, bool bf)
 {
     return bf ? clg_bf16_to_float(clg_float_to_bf16(v)) : clg_f16_to_float(clg_float_to_f16(v));
@@ -324,6 +409,82 @@ static void test_products(void **state)
     for_each_device(products);
 }
 
+/* A 16-bit input (clg_input_as) against a float32 input cast to the same
+ * type, on one device: the same floats set into both give the same bits
+ * stored (the host's rounding equals the kernel's), and the graphs on them
+ * (a product, a fused elementwise chain, their gradients) agree bit for
+ * bit; the 16-bit input's graph plans less memory (no float32 batch). */
+enum { IM = 33, IK = 19, IN = 7 };
+typedef struct input16_run {
+    float x[IM * IK], y[IM * IN], e[IM * IK], dw[IK * IN];
+    uint64_t bytes;
+} input16_run;
+
+static void input16_graph(const char *spec, bool bf, bool leaf, const float *x, const float *w, input16_run *out)
+{
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g = NULL;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const clg_elem t = bf ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+    const int64_t xs[2] = {IM, IK};
+    clg_tensor xin = leaf ? clg_input_as(g, t, 2, xs) : clg_input(g, 2, xs);
+    clg_tensor x16 = clg_cast(g, xin, t); /* xin itself for the 16-bit input */
+    clg_tensor pw = clg_param(g, 2, (const int64_t[]){IK, IN});
+    clg_tensor y = clg_matmul(g, x16, clg_cast(g, pw, t), 0, 0);
+    clg_tensor e = clg_tanh(g, clg_mul(g, clg_relu(g, x16), x16)); /* stays 16-bit, one generated kernel */
+    CHECK_OK(ctx, clg_tensor_keep(g, x16));
+    CHECK_OK(ctx, clg_tensor_keep(g, y));
+    CHECK_OK(ctx, clg_tensor_keep(g, e));
+    CHECK_OK(ctx, clg_backward(g, clg_add(g, clg_sum(g, clg_cast(g, y, CLG_ELEM_F32)),
+                                          clg_sum(g, clg_cast(g, e, CLG_ELEM_F32)))));
+    CHECK_OK(ctx, clg_tensor_set(g, xin, x, IM * IK));
+    CHECK_OK(ctx, clg_tensor_set(g, pw, w, IK * IN));
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD));
+    CHECK_OK(ctx, clg_tensor_get(g, x16, out->x, IM * IK));
+    CHECK_OK(ctx, clg_tensor_get(g, y, out->y, IM * IN));
+    CHECK_OK(ctx, clg_tensor_get(g, e, out->e, IM * IK));
+    CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, pw), out->dw, IK * IN));
+    clg_memory mem;
+    CHECK_OK(ctx, clg_graph_memory(g, &mem));
+    out->bytes = mem.total;
+    clg_graph_destroy(g);
+    clg_context_destroy(ctx);
+}
+
+static void inputs16(const char *spec)
+{
+    for (int bf = 0; bf < 2; bf++) {
+        rng_t r = {0x1b16u + (uint64_t)bf};
+        float x[IM * IK], w[IK * IN];
+        rng_fill(&r, x, IM * IK, 0.001, 3, false);
+        rng_fill(&r, w, IK * IN, 0.01, 1, false);
+        x[0] = 1e-6f;     /* an fp16 subnormal */
+        x[1] = 70000.0f;  /* fp16 overflows to infinity; bf16 rounds */
+        x[2] = -x[2];     /* both signs */
+        static input16_run run[2];
+        for (int leaf = 0; leaf < 2; leaf++) input16_graph(spec, bf, leaf, x, w, &run[leaf]);
+        for (int i = 0; i < IM * IK; i++) {
+            assert_int_equal(clg_float_bits(run[1].x[i]), clg_float_bits(round16(x[i], bf)));
+            assert_int_equal(clg_float_bits(run[1].x[i]), clg_float_bits(run[0].x[i]));
+            assert_int_equal(clg_float_bits(run[1].e[i]), clg_float_bits(run[0].e[i]));
+        }
+        if (!bf) { /* the infinity makes a row of y non-finite: compare the bits all the same */
+            assert_true(isinf(run[1].x[1]));
+        }
+        for (int i = 0; i < IM * IN; i++) assert_int_equal(clg_float_bits(run[1].y[i]), clg_float_bits(run[0].y[i]));
+        for (int i = 0; i < IK * IN; i++) assert_int_equal(clg_float_bits(run[1].dw[i]), clg_float_bits(run[0].dw[i]));
+        if (run[1].bytes >= run[0].bytes)
+            fail_msg("%s %s: a 16-bit input plans %llu bytes, a float32 input cast %llu", spec, bf ? "bf16" : "fp16",
+                     (unsigned long long)run[1].bytes, (unsigned long long)run[0].bytes);
+    }
+}
+
+static void test_inputs16(void **state)
+{
+    (void)state;
+    for_each_device(inputs16);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -342,9 +503,21 @@ static void test_refusals(void **state)
     clg_graph_clear_status(g);
     bad = clg_cast(g, x, CLG_ELEM_I32);
     assert_true(bad.id < 0);
-    ASSERT_MSG_HAS(ctx, "clg_cast: to");
+    ASSERT_MSG_HAS(ctx, "clg_cast: type");
     ASSERT_MSG_HAS(ctx, "i32");
     clg_graph_clear_status(g);
+    /* a 16-bit input: only the float types, and no gradient */
+    const int32_t next = clg_graph_tensor_count(g);
+    assert_true(clg_input_as(g, CLG_ELEM_U8, 1, &n).id < 0);
+    ASSERT_MSG_HAS(ctx, "clg_input_as: type");
+    ASSERT_MSG_HAS(ctx, "u8");
+    clg_graph_clear_status(g);
+    assert_int_equal(clg_graph_tensor_count(g), next);
+    clg_tensor x16 = clg_input_as(g, CLG_ELEM_F16, 1, &n);
+    assert_true(x16.id >= 0);
+    assert_int_equal(clg_tensor_requires_grad(g, x16), CLG_ERR_INVALID_ARGUMENT);
+    ASSERT_MSG_HAS(ctx, "float16 input");
+    assert_true(clg_input_as(g, CLG_ELEM_F32, 1, &n).id >= 0); /* clg_input */
     assert_int_equal(clg_tensor_fill(g, h, 1.0f), CLG_ERR_INVALID_ARGUMENT);
     ASSERT_MSG_HAS(ctx, "bfloat16");
     /* a refused product records nothing: the next tensor takes the next id */
@@ -475,7 +648,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pytorch_bits),
         cmocka_unit_test(test_random_bits),
+        cmocka_unit_test(test_host_16),
         cmocka_unit_test(test_products),
+        cmocka_unit_test(test_inputs16),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_batch_norm_modes),
         cmocka_unit_test(test_checkpoint),

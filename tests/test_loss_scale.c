@@ -241,6 +241,55 @@ static void skipping(const char *spec)
     assert_true(moved);
 }
 
+/* A gradient large enough that the non-finite count runs in few
+ * work-groups, each item counting many elements (host/cl_optim.c): one
+ * NaN or infinity anywhere in it (first, middle, last element) skips the
+ * step and halves the scale; without one the step is taken. */
+static void large_count(const char *spec)
+{
+    enum { N = 100003 };
+    static float x[N], w0[N], w1[N];
+    const long where[] = {-1, 0, N / 2, N - 1};
+    for (size_t t = 0; t < sizeof where / sizeof where[0]; t++) {
+        clg_context *ctx = open_ctx(spec);
+        clg_graph *g = NULL;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const int64_t n = N;
+        clg_tensor w = clg_param(g, 1, &n), in = clg_input(g, 1, &n);
+        CHECK_OK(ctx, clg_backward(g, clg_sum(g, clg_mul(g, w, in)))); /* the gradient is the input */
+        clg_optimizer_config c = clg_optimizer_defaults(CLG_OPTIM_SGD);
+        c.lr = 0.1f;
+        c.loss_scale = 1024;
+        CHECK_OK(ctx, clg_optimizer(g, &c));
+        rng_t r = {4242 + t};
+        rng_fill(&r, x, N, 0.01, 1, false);
+        rng_fill(&r, w0, N, 0.01, 1, false);
+        if (where[t] >= 0) x[where[t]] = t % 2 ? NAN : -INFINITY;
+        CHECK_OK(ctx, clg_tensor_set(g, w, w0, N));
+        CHECK_OK(ctx, clg_tensor_set(g, in, x, N));
+        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_ALL));
+        CHECK_OK(ctx, clg_tensor_get(g, w, w1, N));
+        float scale;
+        CHECK_OK(ctx, clg_tensor_get(g, clg_tensor_find(g, "grad_scaler.scale"), &scale, 1));
+        if (where[t] >= 0) {
+            if (memcmp(w0, w1, sizeof w0) || scale != 512)
+                fail_msg("on %s, a non-finite gradient element at %ld of %d: the step was taken (scale %g)", spec,
+                         where[t], (int)N, (double)scale);
+        } else {
+            assert_true(scale == 1024);
+            for (int i = 0; i < N; i++) assert_true(w1[i] == w1[i] && w1[i] != w0[i]);
+        }
+        clg_graph_destroy(g);
+        clg_context_destroy(ctx);
+    }
+}
+
+static void test_large_count(void **state)
+{
+    (void)state;
+    for_each_device(large_count);
+}
+
 static void test_skipping(void **state)
 {
     (void)state;
@@ -364,6 +413,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_scaling),
         cmocka_unit_test(test_skipping),
+        cmocka_unit_test(test_large_count),
         cmocka_unit_test(test_refusals_and_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -707,6 +707,9 @@ static void test_optimizers(void **state)
     c = CASE("adagrad lr_decay, initial accumulator, clipped");
     *c = clg_optimizer_defaults(CLG_OPTIM_ADAGRAD);
     c->lr_decay = 0.1f, c->initial_accumulator_value = 0.5f, c->weight_decay = 0.01f, c->max_grad_norm = 1.0f;
+    c = CASE("adam, loss scaled (the non-finite count), clipped");
+    *c = clg_optimizer_defaults(CLG_OPTIM_ADAM);
+    c->lr = 0.05f, c->loss_scale = 1024.0f, c->max_grad_norm = 1.0f;
 #undef CASE
     char specs[4][32];
     int ndev = test_opencl_devices(specs, 4);
