@@ -297,14 +297,14 @@ typedef CLG_CAT(float, CLG_VW) floatv;
  *     with its implicit bit, e the biased exponent), rounded on the bits
  *     dropped; shifts capped at 25 (everything up to 2^-25 goes to 0).
  * float16 to float32: exponent + 112, the significand << 13; a subnormal
- * normalised (clz); infinity and NaN (made quiet) kept.
+ * m 2^-24 computed in float (exact); infinity and NaN (made quiet) kept.
  * float32 to bfloat16: the top half, rounded on the bottom half; NaN 0x7fc0.
  */
 #define CAST_F32 0
 #define CAST_F16 2
 #define CAST_BF16 3
 
-#define CAST_FUNCTIONS(U, I, sfx, AS_I, AS_U)                                                                       \
+#define CAST_FUNCTIONS(U, I, sfx, AS_I, AS_U, CONV_F)                                                                       \
     inline U cast_round_up##sfx(U r, U rem, U mid)                                                          \
     {                                                                                                        \
         return r + select((U)0u, (U)1u, (rem > mid) | ((rem == mid) & ((r & 1u) != 0u)));                    \
@@ -324,9 +324,9 @@ typedef CLG_CAT(float, CLG_VW) floatv;
     inline U f16_to_f32_bits##sfx(U h)                                                                       \
     {                                                                                                        \
         const U sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;                            \
-        const U s = clz(m) - 21u; /* shifts bringing a subnormal's top bit to bit 10 */                      \
+        /* a subnormal is m 2^-24, a normal float32: exact through a float (no clz, which AVX2 lacks) */    \
         U r = sign | ((e + 112u) << 23) | (m << 13);                                                         \
-        r = select(r, sign | ((113u - s) << 23) | (((m << s) & 0x3ffu) << 13), e == 0u);                      \
+        r = select(r, sign | AS_U(CONV_F(m) * 0x1p-24f), e == 0u);                                            \
         r = select(r, sign, (e == 0u) & (m == 0u));                                                          \
         r = select(r, sign | 0x7f800000u | select((U)0u, (U)0x400000u, m != 0u) | (m << 13), e == 0x1fu);    \
         return r;                                                                                            \
@@ -348,13 +348,13 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 
 #define CAST_AS_INT(x) as_int(x)
 #define CAST_AS_UINT(x) as_uint(x)
-CAST_FUNCTIONS(uint, int, , CAST_AS_INT, CAST_AS_UINT)
+CAST_FUNCTIONS(uint, int, , CAST_AS_INT, CAST_AS_UINT, convert_float)
 #if CLG_VW > 1
 typedef CLG_CAT(uint, CLG_VW) uintv;
 typedef CLG_CAT(int, CLG_VW) intv;
 #define CAST_AS_INTV(x) CLG_CAT(as_int, CLG_VW)(x)
 #define CAST_AS_UINTV(x) CLG_CAT(as_uint, CLG_VW)(x)
-CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV)
+CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV, CLG_CAT(convert_float, CLG_VW))
 #define CAST_LOAD32(q, p) CLG_CAT(vload, CLG_VW)(q, p)
 #define CAST_LOAD16(q, p) CLG_CAT(convert_uint, CLG_VW)(CLG_CAT(vload, CLG_VW)(q, p))
 #define CAST_STORE32(v, q, p) CLG_CAT(vstore, CLG_VW)(v, q, p)

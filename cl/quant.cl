@@ -251,8 +251,42 @@ __kernel void observe_update(__global const float *PART, __global float *MIN, __
     }
 }
 
-/* Casts: the conversions are cl/common.cl's (the fused kernels' too). */
-/* Elements below n / CLG_VW * CLG_VW a vector a work-item, the rest one a work-item. */
+/* Casts: the conversions are cl/common.cl's (the fused kernels' too).
+ * Elements below n / CLG_VW * CLG_VW a vector a work-item, the rest one a
+ * work-item. The loop is written out for each of the casts graphs record
+ * (narrowing, widening, float32 rounded through 16 bits), each calling
+ * its conversion directly: with from, to and through left to run time in
+ * one loop PoCL (AVX2) kept cast_from_f32_v an out-of-line call taking
+ * its vector through memory, 12% of an fp16 MLP step (perf). Any other
+ * combination takes the general loop. */
+#if CLG_VW > 1
+#define CAST_LOOP(LOADV, CONVV, STOREV, LOAD, CONV, STORE)                                                    \
+    for (long i = get_global_id(0); i < nv; i += get_global_size(0)) {                                      \
+        const uintv x = LOADV;                                                                               \
+        STOREV(CONVV);                                                                                       \
+    }                                                                                                        \
+    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {                         \
+        const uint x = LOAD;                                                                                 \
+        STORE(CONV);                                                                                         \
+    }
+#define CAST_STORE_V32(v) CAST_STORE32(v, i, d32)
+#define CAST_STORE_V16(v) CAST_STORE16(v, i, d16)
+#define CAST_STORE_VANY(v)                                                                                   \
+    if (to == CAST_F32) CAST_STORE_V32(v);                                                                   \
+    else CAST_STORE_V16(v)
+#else
+#define CAST_LOOP(LOADV, CONVV, STOREV, LOAD, CONV, STORE)                                                    \
+    for (long i = get_global_id(0); i < n; i += get_global_size(0)) {                                       \
+        const uint x = LOAD;                                                                                 \
+        STORE(CONV);                                                                                         \
+    }
+#endif
+#define CAST_STORE_32(v) (d32[i] = (v))
+#define CAST_STORE_16(v) (d16[i] = (ushort)(v))
+#define CAST_STORE_ANY(v)                                                                                    \
+    if (to == CAST_F32) CAST_STORE_32(v);                                                                    \
+    else CAST_STORE_16(v)
+
 __kernel void cast_convert(__global const uchar *src, __global uchar *dst, long n, int from, int to, int through)
 {
     __global const uint *s32 = (__global const uint *)src;
@@ -260,18 +294,25 @@ __kernel void cast_convert(__global const uchar *src, __global uchar *dst, long 
     __global uint *d32 = (__global uint *)dst;
     __global ushort *d16 = (__global ushort *)dst;
     const long nv = CLG_VW > 1 ? n / CLG_VW : 0; /* CLG_VW 1: the float loop alone */
-#if CLG_VW > 1
-    for (long i = get_global_id(0); i < nv; i += get_global_size(0)) {
-        uintv x = from == CAST_F32 ? CAST_LOAD32(i, s32) : cast_to_f32_v(CAST_LOAD16(i, s16), from);
-        x = cast_from_f32_v(x, to, through);
-        if (to == CAST_F32) CAST_STORE32(x, i, d32);
-        else CAST_STORE16(x, i, d16);
-    }
-#endif
-    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {
-        uint x = from == CAST_F32 ? s32[i] : cast_to_f32((uint)s16[i], from);
-        x = cast_from_f32(x, to, through);
-        if (to == CAST_F32) d32[i] = x;
-        else d16[i] = (ushort)x;
+    (void)nv;
+    if (from == CAST_F32 && to == CAST_F16) {
+        CAST_LOOP(CAST_LOAD32(i, s32), f16_bits_v(x), CAST_STORE_V16, s32[i], f16_bits(x), CAST_STORE_16)
+    } else if (from == CAST_F32 && to == CAST_BF16) {
+        CAST_LOOP(CAST_LOAD32(i, s32), bf16_bits_v(x), CAST_STORE_V16, s32[i], bf16_bits(x), CAST_STORE_16)
+    } else if (from == CAST_F16 && to == CAST_F32) {
+        CAST_LOOP(CAST_LOAD16(i, s16), f16_to_f32_bits_v(x), CAST_STORE_V32, (uint)s16[i], f16_to_f32_bits(x),
+                  CAST_STORE_32)
+    } else if (from == CAST_BF16 && to == CAST_F32) {
+        CAST_LOOP(CAST_LOAD16(i, s16), x << 16, CAST_STORE_V32, (uint)s16[i], x << 16, CAST_STORE_32)
+    } else if (from == CAST_F32 && to == CAST_F32 && through == CAST_F16) {
+        CAST_LOOP(CAST_LOAD32(i, s32), f16_to_f32_bits_v(f16_bits_v(x)), CAST_STORE_V32, s32[i],
+                  f16_to_f32_bits(f16_bits(x)), CAST_STORE_32)
+    } else if (from == CAST_F32 && to == CAST_F32 && through == CAST_BF16) {
+        CAST_LOOP(CAST_LOAD32(i, s32), bf16_bits_v(x) << 16, CAST_STORE_V32, s32[i], bf16_bits(x) << 16,
+                  CAST_STORE_32)
+    } else {
+        CAST_LOOP(from == CAST_F32 ? CAST_LOAD32(i, s32) : cast_to_f32_v(CAST_LOAD16(i, s16), from),
+                  cast_from_f32_v(x, to, through), CAST_STORE_VANY,
+                  from == CAST_F32 ? s32[i] : cast_to_f32((uint)s16[i], from), cast_from_f32(x, to, through), CAST_STORE_ANY)
     }
 }
