@@ -263,7 +263,7 @@ static void lin_build_groups(clg_context *ctx, lin_graph *L, const clg_optimizer
     for (int k = 0; k < NP; k++) {
         L->w[k] = clg_param(L->g, param_ndim[k], param_shape[k]);
         L->c[k] = clg_input(L->g, param_ndim[k], param_shape[k]);
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "p%d", k);
         CHECK_OK(ctx, clg_tensor_set_name(L->g, L->w[k], name));
         clg_tensor term = clg_sum(L->g, clg_mul(L->g, L->w[k], L->c[k]));
