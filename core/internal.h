@@ -29,6 +29,7 @@ struct clg_graph {
     int txn_depth;
     /* memory planning (core/plan.c) */
     bool plan_on;    /* op outputs get their buffers at prepare */
+    int plan_packing; /* 0: the smallest plan; 1, 2: the arena in run order, by size (tests) */
     bool prepared;   /* the plan matches the nodes */
     bool replan;     /* a pooled tensor was kept: plan again at the next forward run */
     void *be_plan;   /* the backend's compiled plan (plan_build), or NULL */

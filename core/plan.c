@@ -20,9 +20,11 @@
  * Two packings, the smaller wins: slots (whole buffers, best fit, a free
  * slot too small is grown; a few greedy variants), and, where the backend
  * makes views of a buffer (vtable buffer_view), one arena in which each
- * tensor gets an offset, best fit among the freed ranges (merged with their
- * neighbours), else at the top. The arena packs closer to the peak of live
- * bytes; it must fit the device's largest buffer.
+ * tensor gets an offset: in run order, best fit among the freed ranges
+ * (merged with their neighbours), else at the top; or largest first, each
+ * in the smallest gap its overlapping blocks leave (arena_by_size). The
+ * arena packs closer to the peak of live bytes; it must fit the device's
+ * largest buffer.
  *
  * Recording another node invalidates the plan; the next run prepares again,
  * and the backend then compiles the graph on its buffers (plan_build).
@@ -345,6 +347,90 @@ done:
     return result;
 }
 
+/* ---- one arena, offsets greedy by size ----
+ * The sweep above places each tensor when its node runs, before it knows
+ * what comes later: the large activations of a convolutional network's
+ * first layers, saved for backward, leave the early offsets fragmented by
+ * smaller tensors placed between them. Here every block (a pooled output
+ * or workspace, live from its node to its last reader) is known first and
+ * placed largest first, each in the smallest gap that fits among the
+ * blocks already placed whose lifetimes overlap its own, else above them
+ * (greedy by size: Pisarchyk and Lee, "Efficient Memory Management for
+ * Deep Neural Net Inference", 2020, as TensorFlow Lite plans). Neither
+ * packing is always the smaller; clg_plan_prepare keeps the smaller. */
+typedef struct {
+    int64_t size, off;
+    int32_t from, until; /* live at nodes from..until */
+    int32_t at;          /* its index in where[] */
+} sized;
+
+static int larger_first(const void *pa, const void *pb)
+{
+    const sized *a = pa, *b = pb;
+    if (a->size != b->size) return a->size > b->size ? -1 : 1;
+    if (a->from != b->from) return a->from < b->from ? -1 : 1;
+    return a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* As arena_sweep: offsets into where[], the arena's elements, or -1 out
+ * of host memory. */
+static int64_t arena_by_size(const clg_graph *g, const int32_t *last, const bool *own, int64_t align, bool with_aux,
+                             int64_t *where)
+{
+    const int32_t n = g->n;
+    size_t cap = 0;
+    for (int32_t i = 0; i < n * (CLG_MAX_AUX + 1); i++) where[i] = -1;
+    for (int32_t i = 0; i < n; i++) cap += CLG_MAX_AUX + 1;
+    sized *b = malloc((cap ? cap : 1) * sizeof *b);
+    int32_t *order = malloc((cap ? cap : 1) * sizeof *order); /* placed blocks by offset */
+    int64_t total = -1;
+    if (!b || !order) goto done;
+    size_t nb = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const clg_node *nd = &g->nodes[i];
+        if (!nd->deferred) continue;
+        if (owner_of(g, i) == i && !own[i])
+            b[nb++] = (sized){(clg_node_words(nd) + align - 1) / align * align, 0, i, last[i] >= 0 ? last[i] : i,
+                              i * (CLG_MAX_AUX + 1)};
+        for (int k = 0; with_aux && k < CLG_MAX_AUX; k++) {
+            if (!nd->aux_count[k] || nd->aux[k]) continue;
+            const int32_t auntil = last[n + i] >= 0 ? last[n + i] : i;
+            b[nb++] = (sized){(nd->aux_count[k] + align - 1) / align * align, 0, i,
+                              nd->aux_scratch & (1u << k) ? i : auntil, i * (CLG_MAX_AUX + 1) + 1 + k};
+        }
+    }
+    qsort(b, nb, sizeof *b, larger_first);
+    total = 0;
+    size_t placed = 0;
+    for (size_t j = 0; j < nb; j++) {
+        /* the gaps between the placed blocks it overlaps in time, by offset */
+        int64_t end = 0, best = -1, best_gap = 0;
+        for (size_t q = 0; q < placed; q++) {
+            const sized *p = &b[order[q]];
+            if (p->from > b[j].until || b[j].from > p->until) continue;
+            const int64_t gap = p->off - end;
+            if (gap >= b[j].size && (best < 0 || gap < best_gap)) {
+                best = end;
+                best_gap = gap;
+            }
+            if (p->off + p->size > end) end = p->off + p->size;
+        }
+        b[j].off = best >= 0 ? best : end;
+        if (b[j].off + b[j].size > total) total = b[j].off + b[j].size;
+        size_t q = placed++;
+        while (q > 0 && b[order[q - 1]].off > b[j].off) {
+            order[q] = order[q - 1];
+            q--;
+        }
+        order[q] = (int32_t)j;
+        where[b[j].at] = b[j].off;
+    }
+done:
+    free(b);
+    free(order);
+    return total;
+}
+
 static clg_status pool_arrays(clg_graph *g, int n)
 {
     g->pool = calloc((size_t)(n ? n : 1), sizeof *g->pool);
@@ -491,15 +577,21 @@ clg_status clg_plan_prepare(clg_graph *g)
     if (be->vt->buffer_view) {
         int64_t align = be->view_align ? be->view_align : 1;
         uint64_t max_elems = be->max_buffer_bytes ? be->max_buffer_bytes / 4 : (uint64_t)INT64_MAX;
-        for (int v = 0; v < 2; v++) {
-            liveness(g, v == 1, gend, last);
-            int64_t total = arena_sweep(g, last, own, align, true, offs_try);
+        for (int v = 0; v < 4; v++) {
+            liveness(g, v % 2 == 1, gend, last);
+            const bool sweep_order = v < 2;
+            if (g->plan_packing && sweep_order != (g->plan_packing == 1)) continue;
+            int64_t total = sweep_order ? arena_sweep(g, last, own, align, true, offs_try)
+                                        : arena_by_size(g, last, own, align, true, offs_try);
             if (total < 0) goto oom;
-            if (total >= best || (uint64_t)total > max_elems || (arena_total >= 0 && total >= arena_total)) continue;
+            if ((total >= best && !g->plan_packing) || (uint64_t)total > max_elems ||
+                (arena_total >= 0 && total >= arena_total))
+                continue;
             arena_total = total;
             memcpy(offs, offs_try, nw * sizeof *offs);
             /* what the outputs alone would take: the rest is the workspaces' */
-            arena_act = arena_sweep(g, last, own, align, false, offs_try);
+            arena_act = sweep_order ? arena_sweep(g, last, own, align, false, offs_try)
+                                    : arena_by_size(g, last, own, align, false, offs_try);
             if (arena_act < 0) goto oom;
         }
     }
