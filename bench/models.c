@@ -139,7 +139,9 @@ static clg_tensor block(builder *b, int index, clg_tensor x, int64_t cin, int64_
     const int64_t ws[4] = {cout, cin, 3, 3};
     snprintf(n, sizeof n, "conv%d.weight", index);
     clg_tensor w = used_weight(b, n, param(b, n, 4, ws, 1.0 / sqrt((double)(cin * 9))));
-    clg_tensor y = clg_conv2d(b->g, lowp(b, x), lowp(b, w), CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1);
+    /* under --precision the convolution's output is 16-bit, as autocast's,
+     * and so is what batch norm keeps of it for backward */
+    clg_tensor y = lowp(b, clg_conv2d(b->g, lowp(b, x), lowp(b, w), CLG_NO_TENSOR, 1, 1, 1, 1, 1, 1));
     snprintf(n, sizeof n, "bn%d.weight", index);
     clg_tensor gamma = filled(b, n, cout, 1.0f);
     snprintf(n, sizeof n, "bn%d.bias", index);
@@ -154,7 +156,10 @@ static clg_tensor block(builder *b, int index, clg_tensor x, int64_t cin, int64_
         m->bn[m->nbn++] = y;
     }
     snprintf(n, sizeof n, "bn%d", index);
-    return clg_max_pool2d(b->g, act_quant(b, n, clg_relu(b->g, y)), 2, 2, 2, 2, 0, 0);
+    /* the ReLU on batch norm's output rounded to 16 bits (autocast's
+     * batch norm returns its input's type): what its gradient keeps is
+     * 16-bit, and so is max pooling's output */
+    return clg_max_pool2d(b->g, act_quant(b, n, clg_relu(b->g, lowp(b, y))), 2, 2, 2, 2, 0, 0);
 }
 
 /* batch norm with PyTorch's defaults, its running statistics named
@@ -267,7 +272,8 @@ static clg_status build(clg_context *ctx, const char *kind, int batch, int width
         clg_tensor h = block(&b, 1, act_quant(&b, "quant", in), 1, width);
         h = block(&b, 2, h, width, 2 * width);
         const int64_t flat[2] = {B, 2 * width * 7 * 7};
-        h = clg_reshape(m->g, h, 2, flat);
+        /* (under --precision h is 16-bit, which clg_reshape refuses: widened, exact) */
+        h = clg_reshape(m->g, clg_cast(m->g, h, CLG_ELEM_F32), 2, flat);
         m->logits = act_quant(&b, "fc", linear(&b, "fc", h, 2 * width * 7 * 7, 10));
     } else if (!strcmp(kind, "resnet")) {
         m->x = batch_input(&b, augment && train, 4, img);

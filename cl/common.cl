@@ -428,6 +428,22 @@ inline long bn_index(long m, long c, long C, long inner)
     return (n * C + c) * inner + (m - n * inner);
 }
 
+/* Element i (the CLG_VW elements from i) of an op's input that may be
+ * float32 or 16-bit (xfrom CAST_F32, CAST_F16 or CAST_BF16): batch norm's
+ * and max pooling's x, read as the 16-bit tensor it is, never a widened
+ * copy, so that a 16-bit activation saved for the backward pass takes half
+ * the memory. xfrom is uniform: one branch every item takes alike, folded
+ * away where it is a constant (the fused kernels pass x's type). */
+inline float load_any(__global const void *X, long i, int xfrom)
+{
+    return xfrom == CAST_F32 ? ((__global const float *)X)[i] : LOAD16((__global const ushort *)X, i, xfrom);
+}
+inline floatv vload_any(__global const void *X, long i, int xfrom)
+{
+    return xfrom == CAST_F32 ? VLOAD(0, (__global const float *)X + i)
+                             : VLOAD16(0, (__global const ushort *)X + i, xfrom);
+}
+
 /* y of x, with k = gamma invstd and b = beta (bn_forward, fused kernels) */
 #define BN_APPLY(x, mean, k, b) ((k) * ((x) - (mean)) + (b))
 /* dgamma's term: dy x^, x^ = (x - mean) invstd (bn_backward_reduce, fused
@@ -479,8 +495,9 @@ inline float vsum(floatv v)
  * eval:     mean, var = the running averages;
  * invstd = 1 / sqrt(var + eps); saved = (mean[C], invstd[C]) for the backward.
  */
-inline float2 bn_channel_stats(__global const float *X, __global float *saved, __global float *running, long c, long C,
-                               long inner, long M, int training, float mom, float eps, __local float *tmp)
+inline float2 bn_channel_stats(__global const void *X, int xfrom, __global float *saved, __global float *running,
+                               long c, long C, long inner, long M, int training, float mom, float eps,
+                               __local float *tmp)
 {
     const int lid = get_local_id(0), ls = get_local_size(0);
     /* the barriers of group_sum stay outside any branch (PoCL mishandles
@@ -490,10 +507,10 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
     if (BN_PLANES(inner)) {
         floatv a = VSPLAT(0.0f);
         for (long n = lid; training && n < N; n += ls)
-            for (long s = 0; s < inner; s += CLG_VW) a += VLOAD(0, X + (n * C + c) * inner + s);
+            for (long s = 0; s < inner; s += CLG_VW) a += vload_any(X, (n * C + c) * inner + s, xfrom);
         acc = vsum(a);
     } else {
-        for (long m = lid; training && m < M; m += ls) acc += X[bn_index(m, c, C, inner)];
+        for (long m = lid; training && m < M; m += ls) acc += load_any(X, bn_index(m, c, C, inner), xfrom);
     }
     const float bmean = group_sum(acc, tmp) / (float)M;
     acc = 0.0f;
@@ -501,13 +518,13 @@ inline float2 bn_channel_stats(__global const float *X, __global float *saved, _
         floatv a = VSPLAT(0.0f);
         for (long n = lid; training && n < N; n += ls)
             for (long s = 0; s < inner; s += CLG_VW) {
-                const floatv d = VLOAD(0, X + (n * C + c) * inner + s) - bmean;
+                const floatv d = vload_any(X, (n * C + c) * inner + s, xfrom) - bmean;
                 a += d * d;
             }
         acc = vsum(a);
     } else {
         for (long m = lid; training && m < M; m += ls) {
-            const float d = X[bn_index(m, c, C, inner)] - bmean;
+            const float d = load_any(X, bn_index(m, c, C, inner), xfrom) - bmean;
             acc += d * d;
         }
     }

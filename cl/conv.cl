@@ -288,6 +288,15 @@ inline float pool_avg_divisor(int i, int l, const conv_geom *g)
 /* The first tap of a window starting at o (taps o + t d) at or after 0. */
 inline int pool_first_tap(int o, int d) { return o >= 0 ? o : o + (-o + d - 1) / d * d; }
 
+/* Max pooling's y[o] = best, in x's type (xfrom, as load_any): exact in 16
+ * bits, best being a cell of x (or -inf, a window with no cell); a NaN
+ * made quiet as the casts make it */
+inline void pool_store(__global void *Y, long o, float best, int xfrom)
+{
+    if (xfrom == CAST_F32) ((__global float *)Y)[o] = best;
+    else ((__global ushort *)Y)[o] = xfrom == CAST_F16 ? (ushort)f16_bits(as_uint(best)) : (ushort)bf16_bits(as_uint(best));
+}
+
 /*
  * Max pooling over the window's cells inside x (padding never wins), taps
  * h0 + p dh, v0 + q dw, in row-major order: the first maximum wins, a NaN
@@ -295,7 +304,7 @@ inline int pool_first_tap(int o, int d) { return o >= 0 ? o : o + (-o + d - 1) /
  * (dilation and padding can make one) gives -inf and no arg-max.
  *   y[n,c,i,l] = x[n,c,h*,v*],  arg[n,c,i,l] = h* W + v* (or -1)
  */
-__kernel void pool_max_forward(__global const float *X, __global float *Y, __global int *ARG, int16 geom)
+__kernel void pool_max_forward(__global const void *X, __global void *Y, __global int *ARG, int16 geom, int xfrom)
 {
     /* a work-item per output row (n, c, i), walking its l in order: no
      * division per output (they were most of this kernel's time on PoCL) */
@@ -305,29 +314,28 @@ __kernel void pool_max_forward(__global const float *X, __global float *Y, __glo
         const long nc = r / g.oh;
         const int i = (int)(r - nc * g.oh), h0 = i * g.sh - g.ph;
         const int hs = max(h0, 0), he = min(h0 + g.kh, g.h);
-        __global const float *x = X + nc * g.h * g.w;
-        __global float *y = Y + r * g.ow;
+        const long x0 = nc * g.h * g.w;
         __global int *arg = ARG + r * g.ow;
         for (int l = 0; l < g.ow; l++) {
             const int v0 = l * g.sw - g.pw, vs = max(v0, 0), ve = min(v0 + g.kw, g.w);
-            float best = x[hs * g.w + vs];
+            float best = load_any(X, x0 + hs * g.w + vs, xfrom);
             int at = hs * g.w + vs;
             for (int h = hs; h < he; h++)
                 for (int v = vs; v < ve; v++) {
-                    const float val = x[h * g.w + v];
+                    const float val = load_any(X, x0 + h * g.w + v, xfrom);
                     if (val > best || (isnan(val) && !isnan(best))) {
                         best = val;
                         at = h * g.w + v;
                     }
                 }
-            y[l] = best;
+            pool_store(Y, r * g.ow + l, best, xfrom);
             arg[l] = at;
         }
     }
 }
 /* The same with dilated taps, a kernel of its own: the undilated one above
  * lost 4-8% on PoCL to any dilation in its loops (measured, three forms) */
-__kernel void pool_max_forward_dil(__global const float *X, __global float *Y, __global int *ARG, int16 geom)
+__kernel void pool_max_forward_dil(__global const void *X, __global void *Y, __global int *ARG, int16 geom, int xfrom)
 {
     const conv_geom g = conv_unpack(geom);
     const long rows = (long)g.n * g.c * g.oh;
@@ -335,20 +343,20 @@ __kernel void pool_max_forward_dil(__global const float *X, __global float *Y, _
         const long nc = r / g.oh;
         const int i = (int)(r - nc * g.oh), h0 = i * g.sh - g.ph;
         const int hs = pool_first_tap(h0, g.dh), he = min(h0 + (g.kh - 1) * g.dh + 1, g.h);
-        __global const float *x = X + nc * g.h * g.w;
+        const long x0 = nc * g.h * g.w;
         for (int l = 0; l < g.ow; l++) {
             const int v0 = l * g.sw - g.pw, vs = pool_first_tap(v0, g.dw), ve = min(v0 + (g.kw - 1) * g.dw + 1, g.w);
             float best = -INFINITY;
             int at = -1;
             for (int h = hs; h < he; h += g.dh)
                 for (int v = vs; v < ve; v += g.dw) {
-                    const float val = x[h * g.w + v];
+                    const float val = load_any(X, x0 + h * g.w + v, xfrom);
                     if (at < 0 || val > best || (isnan(val) && !isnan(best))) {
                         best = val;
                         at = h * g.w + v;
                     }
                 }
-            Y[r * g.ow + l] = best;
+            pool_store(Y, r * g.ow + l, best, xfrom);
             ARG[r * g.ow + l] = at;
         }
     }

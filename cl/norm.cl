@@ -1,7 +1,9 @@
 /*
  * Batch norm. x is seen as [N, C, inner] (inner = H*W, or 1 for [N, C]);
  * channel c owns M = N * inner values. The per-channel reductions run one
- * work-group per channel, summing in local memory (group_sum).
+ * work-group per channel, summing in local memory (group_sum). x may be
+ * 16-bit (xfrom: load_any in common.cl); statistics, y and the gradients are
+ * float32, as PyTorch's batch norm keeps them for a 16-bit input.
  */
 
 /*
@@ -9,7 +11,7 @@
  * bn_channel_stats (common.cl: batch statistics in training, the running
  * averages in evaluation; saved = (mean[C], invstd[C]) for the backward).
  */
-__kernel void bn_forward(__global const float *X, __global const float *G, __global const float *B,
+__kernel void bn_forward(__global const void *X, int xfrom, __global const float *G, __global const float *B,
                          __global float *Y, __global float *saved, __global float *running, long C, long inner,
                          long M, int training, float mom, float eps, __local float *tmp)
 {
@@ -17,26 +19,26 @@ __kernel void bn_forward(__global const float *X, __global const float *G, __glo
     /* channels grid-stride over the work-groups: a launch never needs more
      * groups than the device runs at once */
     for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
-        const float2 st = bn_channel_stats(X, saved, running, c, C, inner, M, training, mom, eps, tmp);
+        const float2 st = bn_channel_stats(X, xfrom, saved, running, c, C, inner, M, training, mom, eps, tmp);
         const float mean = st.x, invstd = st.y;
         const float k = G[c] * invstd, b = B[c];
         if (BN_PLANES(inner)) {
             for (long n = lid; n < M / inner; n += ls)
                 for (long i = (n * C + c) * inner, e = i + inner; i < e; i += CLG_VW)
-                    VSTORE(BN_APPLY(VLOAD(0, X + i), mean, k, b), 0, Y + i);
+                    VSTORE(BN_APPLY(vload_any(X, i, xfrom), mean, k, b), 0, Y + i);
         } else {
             for (long m = lid; m < M; m += ls) {
                 const long i = bn_index(m, c, C, inner);
-                Y[i] = BN_APPLY(X[i], mean, k, b);
+                Y[i] = BN_APPLY(load_any(X, i, xfrom), mean, k, b);
             }
         }
     }
 }
 
 /* out[c] = sum dy x^ (dgamma, with_xhat) or sum dy (dbeta); x^ = (x - mean) invstd */
-__kernel void bn_backward_reduce(__global const float *DY, __global const float *X, __global const float *saved,
-                                 __global float *out, long C, long inner, long M, int with_xhat,
-                                 __local float *tmp)
+__kernel void bn_backward_reduce(__global const float *DY, __global const void *X, int xfrom,
+                                 __global const float *saved, __global float *out, long C, long inner, long M,
+                                 int with_xhat, __local float *tmp)
 {
     const int lid = get_local_id(0), ls = get_local_size(0);
     for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
@@ -47,13 +49,13 @@ __kernel void bn_backward_reduce(__global const float *DY, __global const float 
             for (long n = lid; n < M / inner; n += ls)
                 for (long i = (n * C + c) * inner, e = i + inner; i < e; i += CLG_VW) {
                     const floatv dy = VLOAD(0, DY + i);
-                    a += with_xhat ? bn_dgamma_term_v(dy, VLOAD(0, X + i), mean, invstd) : dy;
+                    a += with_xhat ? bn_dgamma_term_v(dy, vload_any(X, i, xfrom), mean, invstd) : dy;
                 }
             acc = vsum(a);
         } else {
             for (long m = lid; m < M; m += ls) {
                 const long i = bn_index(m, c, C, inner);
-                acc += with_xhat ? bn_dgamma_term(DY[i], X[i], mean, invstd) : DY[i];
+                acc += with_xhat ? bn_dgamma_term(DY[i], load_any(X, i, xfrom), mean, invstd) : DY[i];
             }
         }
         acc = group_sum(acc, tmp);
@@ -65,7 +67,7 @@ __kernel void bn_backward_reduce(__global const float *DY, __global const float 
  * training: dx = gamma invstd / M (M dy - dbeta - x^ dgamma)   (bn_dx)
  * eval:     dx = gamma invstd dy
  */
-__kernel void bn_backward_input(__global const float *DY, __global const float *X, __global const float *G,
+__kernel void bn_backward_input(__global const float *DY, __global const void *X, int xfrom, __global const float *G,
                                 __global const float *saved, __global const float *DG, __global const float *DB,
                                 __global float *DX, long n, long C, long inner, long M, int training)
 {
@@ -75,7 +77,7 @@ __kernel void bn_backward_input(__global const float *DY, __global const float *
         const long i = q * CLG_VW, c = (i / inner) % C;
         const float invstd = saved[C + c], k = G[c] * invstd;
         if (training) {
-            VSTORE(bn_dx_v(VLOAD(q, DY), VLOAD(q, X), saved[c], invstd, k, (float)M, DB[c], DG[c]), q, DX);
+            VSTORE(bn_dx_v(VLOAD(q, DY), vload_any(X, i, xfrom), saved[c], invstd, k, (float)M, DB[c], DG[c]), q, DX);
         } else {
             VSTORE(k * VLOAD(q, DY), q, DX);
         }
@@ -84,7 +86,7 @@ __kernel void bn_backward_input(__global const float *DY, __global const float *
         const long c = (i / inner) % C;
         const float invstd = saved[C + c], k = G[c] * invstd;
         if (training) {
-            DX[i] = bn_dx(DY[i], X[i], saved[c], invstd, k, (float)M, DB[c], DG[c]);
+            DX[i] = bn_dx(DY[i], load_any(X, i, xfrom), saved[c], invstd, k, (float)M, DB[c], DG[c]);
         } else {
             DX[i] = k * DY[i];
         }

@@ -220,7 +220,9 @@ static clg_tensor pool2d_record(clg_graph *g, clg_op opc, clg_tensor x, const in
 {
     const char *op = clg_op_name(opc);
     if (clg_graph_check(g, op) != CLG_OK) return invalid();
-    if (!clg_tensor_ok(g, x, op)) return invalid();
+    /* max pooling takes a 16-bit x and gives y in its type (each y is a
+     * cell of x: exact), as PyTorch's; average pooling sums, in float32 */
+    if (!(opc == CLG_OP_MAXPOOL2D ? clg_tensor_ok_float(g, x, op) : clg_tensor_ok(g, x, op))) return invalid();
     const clg_node *nx = &g->nodes[x.id];
     const int kh = p[0], kw = p[1], sh = p[2], sw = p[3], ph = p[4], pw = p[5], dh = p[6], dw = p[7];
     if (nx->ndim != 4) return clg_shape_error(g, op, nx, NULL, "must be 4-D (x [N,C,H,W])");
@@ -250,6 +252,7 @@ static clg_tensor pool2d_record(clg_graph *g, clg_op opc, clg_tensor x, const in
 
     clg_node proto = {.op = opc,
                       .src = {x.id},
+                      .dtype = nx->dtype,
                       .ndim = 4,
                       .shape = {nx->shape[0], nx->shape[1], oh, ow},
                       .i = {kh, kw, sh, sw, ph, pw, dh, dw},

@@ -41,7 +41,10 @@ static clg_tensor batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_t
 {
     const char *op = "batch_norm";
     if (clg_graph_check(g, op) != CLG_OK) return CLG_FAILED;
-    if (!clg_tensor_ok(g, x, op) || !clg_tensor_ok(g, gamma, op) || !clg_tensor_ok(g, beta, op))
+    /* x may be 16-bit (a convolution's output under mixed precision): read
+     * as it is, its statistics, y and gradients float32, as PyTorch's batch
+     * norm does for a 16-bit input with float32 parameters */
+    if (!clg_tensor_ok_float(g, x, op) || !clg_tensor_ok(g, gamma, op) || !clg_tensor_ok(g, beta, op))
         return CLG_FAILED;
     const clg_node *nx = &g->nodes[x.id], *ng = &g->nodes[gamma.id], *nb = &g->nodes[beta.id];
     if (nx->ndim < 2)

@@ -405,7 +405,12 @@ clg_status clg_cl_conv(clg_cl_backend *b, const clg_node *nodes, const clg_node 
     case CLG_OP_MAXPOOL2D: {
         clg_conv_geom g = clg_conv_geom_of(nodes, n);
         const int k = g.dh == 1 && g.dw == 1 ? K_pool_max_forward : K_pool_max_forward_dil;
-        return pool(b, k, s0, y, MEM(n->aux[0]), &g, g.n * g.c * g.oh); /* a row each */
+        /* x and y float32, or both 16-bit (core/conv.c); a row each */
+        cl_mem arg = MEM(n->aux[0]);
+        cl_int16 g16 = clg_cl_geom16(&g);
+        cl_int from = (cl_int)nodes[n->src[0]].dtype; /* CAST_* in cl/common.cl */
+        clg_karg args[] = {ARG(s0), ARG(y), ARG(arg), ARG(g16), ARG(from)};
+        return clg_cl_launch(b, k, args, 5, (size_t)(g.n * g.c * g.oh), 0);
     }
     case CLG_OP_AVGPOOL2D: {
         clg_conv_geom g = clg_conv_geom_of(nodes, n);

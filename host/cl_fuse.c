@@ -144,6 +144,15 @@ static bool rounds_alike(const clg_cl_backend *b, const clg_node *nodes, const c
     }
 }
 
+/* A batch norm on float32 but for its x, which may be 16-bit: the group
+ * reads it as it reads any 16-bit source (emit_load; bn_channel_stats's
+ * xfrom). */
+static bool bn_floats(const clg_node *nodes, const clg_node *n)
+{
+    return n->dtype == CLG_F32 && nodes[n->src[1]].dtype == CLG_F32 && nodes[n->src[2]].dtype == CLG_F32 &&
+           nodes[n->src[0]].dtype != CLG_I32;
+}
+
 static bool bn_sum(const clg_node *nodes, const clg_node *n)
 {
     return (n->op == CLG_OP_BATCHNORM_GRAD_GAMMA || n->op == CLG_OP_BATCHNORM_GRAD_BETA) && all_f32(nodes, n);
@@ -258,7 +267,7 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
         }
         return i;
     }
-    const bool bn_head = f->op == CLG_OP_BATCHNORM && all_f32(nodes, f);
+    const bool bn_head = f->op == CLG_OP_BATCHNORM && bn_floats(nodes, f);
     if (!bn_head && !member_op(nodes, f)) return i;
     /* batch norm's planes in vectors (BN_PLANES): its members run on
      * vectors as their op kernels do, whatever their math */
@@ -964,8 +973,8 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         clg_cl_bn_dims(&nodes[bn->src[0]], &C, &inner, &M);
         put(t, ", __local float *tmp)\n{\n    const int lid = get_local_id(0), ls = get_local_size(0);\n");
         put(t, "    for (long c = get_group_id(0); c < %lldL; c += get_num_groups(0)) {\n", (long long)C);
-        put(t, "        const float2 st = bn_channel_stats(in%d, saved%d, running%d, c, %lldL, %lldL, %lldL, %d, ",
-            (int)bn->src[0], (int)first, (int)first, (long long)C, (long long)inner, (long long)M, bn->training ? 1 : 0);
+        put(t, "        const float2 st = bn_channel_stats(in%d, %d, saved%d, running%d, c, %lldL, %lldL, %lldL, %d, ",
+            (int)bn->src[0], (int)nodes[bn->src[0]].dtype, (int)first, (int)first, (long long)C, (long long)inner, (long long)M, bn->training ? 1 : 0);
         put_float(t, bn->f[0]);
         put(t, ", ");
         put_float(t, bn->f[1]);

@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 3
-#define CLG_VERSION_PATCH 5
+#define CLG_VERSION_PATCH 6
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 /* Element types of host arrays and data files (below), and clg_cast's
@@ -368,7 +368,9 @@ CLG_API clg_tensor clg_conv_transpose2d(clg_graph *g, clg_tensor x, clg_tensor w
  * holds at least one cell of x. Max pooling: padding cells never win; the
  * gradient goes to the first maximum of each window in row-major order.
  * Average pooling counts the padding cells (PyTorch's default
- * count_include_pad=True): every window divides by kh * kw.
+ * count_include_pad=True): every window divides by kh * kw. Max pooling
+ * takes a 16-bit x (clg_cast) and gives y in its type (each y is a cell of
+ * x: exact), as PyTorch's; its gradient is float32 (since 0.3.6).
  */
 CLG_API clg_tensor clg_max_pool2d(clg_graph *g, clg_tensor x, int kh, int kw, int stride_h, int stride_w, int pad_h,
                                   int pad_w);
@@ -619,7 +621,7 @@ CLG_API clg_tensor clg_fake_quantize_observed(clg_graph *g, clg_tensor x, const 
  * to infinity and keeps NaN a NaN, as PyTorch's x.half() / x.bfloat16(); a
  * 16-bit tensor's storage takes two bytes an element. Ops take 16-bit
  * tensors where their comment says so (clg_matmul, clg_linear,
- * clg_conv2d), and so do the elementwise ops (since 0.3.4): clg_add, _sub,
+ * clg_conv2d, clg_batch_norm's x, clg_max_pool2d), and so do the elementwise ops (since 0.3.4): clg_add, _sub,
  * _mul, _div, _neg, _scale, _square, _exp, _log, _sqrt, _relu, _sigmoid,
  * _tanh, _leaky_relu, _gelu, _gelu_erf, _silu, _softplus, _abs, _pow,
  * _maximum, _minimum, _compare: they compute in float32 and
@@ -712,7 +714,9 @@ CLG_API clg_tensor clg_cross_entropy(clg_graph *g, clg_tensor logits, clg_tensor
  * the variance's from the unbiased batch variance (var M / (M - 1)); they
  * start at mean 0, variance 1. Evaluation mode normalises with the
  * running averages. Training needs M > 1: running otherwise fails with
- * CLG_ERR_SHAPE. PyTorch's defaults are momentum 0.1, eps 1e-5. */
+ * CLG_ERR_SHAPE. PyTorch's defaults are momentum 0.1, eps 1e-5. x may be
+ * 16-bit (clg_cast; since 0.3.6): read as it is (backward keeps the 16-bit
+ * x), statistics, y and gradients float32, gamma and beta float32. */
 CLG_API clg_tensor clg_batch_norm(clg_graph *g, clg_tensor x, clg_tensor gamma, clg_tensor beta, float momentum,
                                   float eps);
 /* Layer norm over the last dimension (PyTorch's F.layer_norm(x, [D],

@@ -12,6 +12,8 @@
 #include "../core/conv_geom.h"
 #include "ref_real.h"
 
+#include <stdlib.h>
+
 
 /* Index of x[n,c,h,w] in a [N,C,H,W] tensor; the same for y with oc, oh, ow. */
 static int64_t at4(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W)
@@ -231,7 +233,23 @@ clg_status REF(clg_ref_conv)(clg_backend *be, const clg_node *nodes, const clg_n
     case CLG_OP_CONV2D_GRAD_BIAS: conv_grad_bias(s0, ref_data(n)); return CLG_OK;
     case CLG_OP_MAXPOOL2D: {
         clg_conv_geom g = clg_conv_geom_of(nodes, n);
-        max_pool_forward(&g, ref_data(s0), ref_data(n), ref_aux_i32(n, 0));
+        if (!clg_dtype_16(n->dtype)) {
+            max_pool_forward(&g, ref_data(s0), ref_data(n), ref_aux_i32(n, 0));
+            return CLG_OK;
+        }
+        /* 16-bit x and y: the same on x widened, y narrowed (exact: each y
+         * is a cell of x, or -inf) */
+        real *x = malloc((size_t)s0->numel * sizeof *x), *y = malloc((size_t)n->numel * sizeof *y);
+        if (!x || !y) {
+            free(x);
+            free(y);
+            return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "reference: max_pool2d: out of host memory");
+        }
+        for (int64_t i = 0; i < s0->numel; i++) x[i] = (real)ref_load_float(s0, i);
+        max_pool_forward(&g, x, y, ref_aux_i32(n, 0));
+        for (int64_t i = 0; i < n->numel; i++) ref_data16(n)[i] = ref_narrow16(n->dtype, (float)y[i]);
+        free(x);
+        free(y);
         return CLG_OK;
     }
     case CLG_OP_AVGPOOL2D: {

@@ -15,6 +15,13 @@ static bn_dims dims_of(const clg_node *x)
     return d;
 }
 
+/* Element i of x, which may be 16-bit (in real, not through float: the
+ * double reference keeps a float32 x exact) */
+static double x_at(const clg_node *x, int64_t i)
+{
+    return clg_dtype_16(x->dtype) ? (double)ref_widen16(x->dtype, ref_data16(x)[i]) : (double)ref_data(x)[i];
+}
+
 /* Offset of value m of channel c. */
 static int64_t at(const bn_dims *d, int64_t c, int64_t m)
 {
@@ -45,18 +52,18 @@ static clg_status forward(clg_backend *be, const clg_node *nodes, const clg_node
     const bn_dims d = dims_of(xn);
     clg_status s = check_batch(be, nodes, n, &d);
     if (s != CLG_OK) return s;
-    const real *x = ref_data(xn), *gamma = ref_data(&nodes[n->src[1]]), *beta = ref_data(&nodes[n->src[2]]);
+    const real *gamma = ref_data(&nodes[n->src[1]]), *beta = ref_data(&nodes[n->src[2]]);
     real *y = ref_data(n), *saved = ref_aux(n, 0), *run = ref_aux(n, 1);
     const double mom = n->f[0], eps = n->f[1];
     for (int64_t c = 0; c < d.C; c++) {
         double mean, var;
         if (n->training) {
             double acc = 0.0;
-            for (int64_t m = 0; m < d.M; m++) acc += x[at(&d, c, m)];
+            for (int64_t m = 0; m < d.M; m++) acc += x_at(xn, at(&d, c, m));
             mean = acc / (double)d.M;
             acc = 0.0;
             for (int64_t m = 0; m < d.M; m++) {
-                double dev = x[at(&d, c, m)] - mean;
+                double dev = x_at(xn, at(&d, c, m)) - mean;
                 acc += dev * dev;
             }
             var = acc / (double)d.M;
@@ -71,7 +78,7 @@ static clg_status forward(clg_backend *be, const clg_node *nodes, const clg_node
         saved[d.C + c] = (real)invstd;
         for (int64_t m = 0; m < d.M; m++) {
             int64_t i = at(&d, c, m);
-            y[i] = (real)(gamma[c] * (x[i] - mean) * invstd + beta[c]);
+            y[i] = (real)(gamma[c] * (x_at(xn, i) - mean) * invstd + beta[c]);
         }
     }
     return CLG_OK;
@@ -82,13 +89,13 @@ static void channel_sums(const clg_node *nodes, const clg_node *n, bool with_xha
 {
     const clg_node *bn = &nodes[n->src[1]], *xn = &nodes[bn->src[0]];
     const bn_dims d = dims_of(xn);
-    const real *dy = ref_data(&nodes[n->src[0]]), *x = ref_data(xn), *saved = ref_aux(bn, 0);
+    const real *dy = ref_data(&nodes[n->src[0]]), *saved = ref_aux(bn, 0);
     real *out = ref_data(n);
     for (int64_t c = 0; c < d.C; c++) {
         double acc = 0.0;
         for (int64_t m = 0; m < d.M; m++) {
             int64_t i = at(&d, c, m);
-            acc += with_xhat ? (double)dy[i] * ((double)x[i] - saved[c]) * saved[d.C + c] : dy[i];
+            acc += with_xhat ? (double)dy[i] * (x_at(xn, i) - saved[c]) * saved[d.C + c] : dy[i];
         }
         out[c] = (real)acc;
     }
@@ -101,7 +108,7 @@ static clg_status input_grad(clg_backend *be, const clg_node *nodes, const clg_n
     const bn_dims d = dims_of(xn);
     clg_status s = check_batch(be, nodes, bn, &d);
     if (s != CLG_OK) return s;
-    const real *dy = ref_data(&nodes[n->src[0]]), *x = ref_data(xn), *gamma = ref_data(&nodes[bn->src[1]]);
+    const real *dy = ref_data(&nodes[n->src[0]]), *gamma = ref_data(&nodes[bn->src[1]]);
     const real *saved = ref_aux(bn, 0), *dgamma = ref_data(&nodes[n->src[2]]), *dbeta = ref_data(&nodes[n->src[3]]);
     real *dx = ref_data(n);
     const double M = (double)d.M;
@@ -109,7 +116,7 @@ static clg_status input_grad(clg_backend *be, const clg_node *nodes, const clg_n
         const double mean = saved[c], invstd = saved[d.C + c], k = gamma[c] * invstd;
         for (int64_t m = 0; m < d.M; m++) {
             int64_t i = at(&d, c, m);
-            double xhat = (x[i] - mean) * invstd;
+            double xhat = (x_at(xn, i) - mean) * invstd;
             dx[i] = (real)(bn->training ? k / M * (M * dy[i] - dbeta[c] - xhat * dgamma[c]) : k * dy[i]);
         }
     }

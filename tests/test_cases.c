@@ -73,13 +73,16 @@ static bool listed(const char *list, const char *w)
  * The 16-bit path of every case whose ops take 16-bit tensors (the
  * elementwise ones, core/ops.h): its float inputs cast to bfloat16 and to
  * float16, against the same inputs rounded but float32 (gc_check_16 states
- * the bound). A case an op of which refuses 16-bit tensors is skipped,
- * after checking that the refusal says so.
+ * the bound). An op that takes only its first input in 16 bits (batch
+ * norm's x; its parameters stay float32) has that one cast. A case an op
+ * of which refuses 16-bit tensors is skipped, after checking that the
+ * refusal says so.
  */
 typedef struct {
     const op_case *c;
     clg_elem to;
-    bool f32; /* the float32 path */
+    bool f32;   /* the float32 path */
+    bool first; /* only the first float input in 16 bits */
 } half_arg;
 
 static clg_tensor build_half(clg_graph *g, const clg_tensor *in, void *arg)
@@ -88,9 +91,11 @@ static clg_tensor build_half(clg_graph *g, const clg_tensor *in, void *arg)
     case_input ci[CASE_MAX_IN];
     const int nin = h->c->inputs(64, false, ci);
     clg_tensor x[CASE_MAX_IN];
+    bool cast_one = false;
     for (int k = 0; k < nin; k++) {
         x[k] = in[k];
-        if (ci[k].label_max > 0) continue;
+        if (ci[k].label_max > 0 || (h->first && cast_one)) continue;
+        cast_one = true;
         x[k] = clg_cast(g, in[k], h->to);
         if (h->f32) x[k] = clg_cast(g, x[k], CLG_ELEM_F32);
     }
@@ -110,32 +115,40 @@ static void test_half(void **state)
     if (listed(c->ops, "clg_cast")) skip(); /* the casts' own cases: their inputs are chosen bits */
     /* does it take 16-bit tensors? */
     clg_context *ctx = open_ctx("reference");
-    clg_graph *g = NULL;
-    CHECK_OK(ctx, clg_graph_create(ctx, &g));
     case_input in[CASE_MAX_IN];
     int nin = c->inputs(64, false, in);
-    clg_tensor t[CASE_MAX_IN];
-    for (int k = 0; k < nin; k++)
-        t[k] = in[k].label_max > 0 ? clg_labels(g, in[k].ndim, in[k].shape) : clg_input(g, in[k].ndim, in[k].shape);
-    half_arg h = {c, CLG_ELEM_BF16, false};
-    build_half(g, t, &h);
-    const bool refused = clg_graph_status(g) != CLG_OK;
-    if (refused) ASSERT_MSG_HAS(ctx, "clg_cast it to float32 first");
+    bool refused = true, first = false;
+    for (int only_first = 0; refused && only_first < 2; only_first++) {
+        clg_graph *g = NULL;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        clg_tensor t[CASE_MAX_IN];
+        for (int k = 0; k < nin; k++)
+            t[k] = in[k].label_max > 0 ? clg_labels(g, in[k].ndim, in[k].shape) : clg_input(g, in[k].ndim, in[k].shape);
+        half_arg h = {c, CLG_ELEM_BF16, false, only_first};
+        build_half(g, t, &h);
+        refused = clg_graph_status(g) != CLG_OK;
+        if (refused) ASSERT_MSG_HAS(ctx, "clg_cast it to float32 first");
+        first = only_first;
+        clg_graph_destroy(g);
+    }
     clg_context_destroy(ctx);
     if (refused) skip();
-    /* both odd: vectors and a tail; the larger in one type, for time */
-    static const clg_elem types[] = {CLG_ELEM_BF16, CLG_ELEM_F16};
-    static const int64_t sizes[] = {1001, 70001};
-    for (int ty = 0; ty < 2; ty++) {
-        for (size_t s = 0; s < 2 - (size_t)ty; s++) {
-            nin = c->inputs(sizes[s], false, in);
-            case_tol tol = tol_of(c, in);
-            char name[160];
-            snprintf(name, sizeof name, "%s at n = %lld", c->name, (long long)sizes[s]);
-            half_arg a = {c, types[ty], false};
-            gc_check_16(name, build_half, build_half_f32, &a, types[ty] == CLG_ELEM_BF16, in, nin, &tol,
-                        case_seed(c->name, 20 + (int)s));
-        }
+    /* odd shapes: vectors and a tail; the larger in one type, for time;
+     * aligned ones too (batch norm's planes in vectors, BN_PLANES) */
+    static const struct {
+        clg_elem to;
+        int64_t n;
+        bool aligned;
+    } runs[] = {{CLG_ELEM_BF16, 1001, false}, {CLG_ELEM_BF16, 70001, false}, {CLG_ELEM_F16, 1001, false},
+                {CLG_ELEM_BF16, 1001, true},  {CLG_ELEM_F16, 1001, true}};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        nin = c->inputs(runs[r].n, runs[r].aligned, in);
+        case_tol tol = tol_of(c, in);
+        char name[160];
+        snprintf(name, sizeof name, "%s at n = %lld%s", c->name, (long long)runs[r].n, runs[r].aligned ? ", aligned" : "");
+        half_arg a = {c, runs[r].to, false, first};
+        gc_check_16(name, build_half, build_half_f32, &a, runs[r].to == CLG_ELEM_BF16, in, nin, &tol,
+                    case_seed(c->name, 20 + (int)r));
     }
 }
 

@@ -234,6 +234,17 @@ static clg_tensor chain16(clg_graph *g, const clg_tensor *in, void *arg, bool f3
 static clg_tensor chain16_h(clg_graph *g, const clg_tensor *in, void *arg) { return chain16(g, in, arg, false); }
 static clg_tensor chain16_f(clg_graph *g, const clg_tensor *in, void *arg) { return chain16(g, in, arg, true); }
 
+/* relu(batch norm(x)) of a 16-bit x (a convolution's output under mixed
+ * precision; arg: bfloat16, else float16), gamma and beta float32 */
+static clg_tensor bn16(clg_graph *g, const clg_tensor *in, void *arg, bool f32)
+{
+    const clg_elem t = arg ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+    clg_tensor x = f32 ? clg_cast(g, clg_cast(g, in[0], t), CLG_ELEM_F32) : clg_cast(g, in[0], t);
+    return clg_relu(g, clg_batch_norm(g, x, in[1], in[2], 0.1f, 1e-5f));
+}
+static clg_tensor bn16_h(clg_graph *g, const clg_tensor *in, void *arg) { return bn16(g, in, arg, false); }
+static clg_tensor bn16_f(clg_graph *g, const clg_tensor *in, void *arg) { return bn16(g, in, arg, true); }
+
 static void test_cast(void **state)
 {
     (void)state;
@@ -262,6 +273,32 @@ static void test_cast(void **state)
     tol.fwd_atol_of_max = 9 * U;
     tol.grad_rtol = 0x1p-7; /* one bf16 spacing */
     gc_check_devices("matmul of bfloat16 operands", cast_product, NULL, ab, 2, &tol, 322);
+}
+
+/* Batch norm reading 16 bits: its op kernels (fusion off) and the
+ * generated ones, on planes of whole vectors of 4 (BN_PLANES) and not.
+ * Not under the uninitialised-value checks: Oclgrind 21.10's plugin
+ * crashes (a SIGSEGV in a memcpy of Uninitialized::instructionExecuted) on
+ * batch norm's kernels, float32 ones too, before this change as after
+ * (checked by running them with the earlier cl/ sources). */
+static void test_batch_norm_16(void **state)
+{
+    (void)state;
+    if (getenv("OCLGRIND_UNINITIALIZED")) skip();
+    const gc_input bn_even[3] = {{.ndim = 4, .shape = {2, 3, 2, 4}, .param = true, .lo = 0.1, .hi = 2},
+                                 {.ndim = 1, .shape = {3}, .param = true, .lo = 0.5, .hi = 2},
+                                 {.ndim = 1, .shape = {3}, .param = true, .lo = -1, .hi = 1}};
+    const gc_input bn_odd[3] = {{.ndim = 4, .shape = {2, 3, 1, 3}, .param = true, .lo = 0.1, .hi = 2},
+                                {.ndim = 1, .shape = {3}, .param = true, .lo = 0.5, .hi = 2},
+                                {.ndim = 1, .shape = {3}, .param = true, .lo = -1, .hi = 1}};
+    setenv("CLGRAD_VECTOR_WIDTH", "4", 1);
+    for (int fused = 0; fused < 2; fused++) {
+        if (!fused) setenv("CLGRAD_FUSION", "off", 1);
+        gc_check_16("batch norm 2x3x2x4", bn16_h, bn16_f, (void *)1, true, bn_even, 3, &gc_default_tol, 325);
+        gc_check_16("batch norm 2x3x1x3", bn16_h, bn16_f, NULL, false, bn_odd, 3, &gc_default_tol, 326);
+        unsetenv("CLGRAD_FUSION");
+    }
+    unsetenv("CLGRAD_VECTOR_WIDTH");
 }
 
 /* ---- ranks past 4 ---- */
@@ -993,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_fake_quantize),
         cmocka_unit_test(test_observer),
         cmocka_unit_test(test_cast),
+        cmocka_unit_test(test_batch_norm_16),
         cmocka_unit_test(test_high_rank),
         cmocka_unit_test(test_axis_reductions),
         cmocka_unit_test(test_softmax),
