@@ -378,9 +378,8 @@ static int64_t arena_by_size(const clg_graph *g, const int32_t *last, const bool
                              int64_t *where)
 {
     const int32_t n = g->n;
-    size_t cap = 0;
-    for (int32_t i = 0; i < n * (CLG_MAX_AUX + 1); i++) where[i] = -1;
-    for (int32_t i = 0; i < n; i++) cap += CLG_MAX_AUX + 1;
+    const size_t cap = (size_t)n * (CLG_MAX_AUX + 1); /* every output and workspace at most */
+    for (size_t i = 0; i < cap; i++) where[i] = -1;
     sized *b = malloc((cap ? cap : 1) * sizeof *b);
     int32_t *order = malloc((cap ? cap : 1) * sizeof *order); /* placed blocks by offset */
     int64_t total = -1;
