@@ -80,6 +80,10 @@ clg_status clg_cl_run_node(clg_backend *be, const clg_node *nodes, const clg_nod
 
 /* Kernel arguments as (size, pointer) pairs; LOCAL_ARG reserves local memory. */
 typedef struct { size_t size; const void *ptr; } clg_karg;
+/* A tensor's element type as kernels take it (CAST_F32, CAST_F16, CAST_BF16
+ * in cl/common.cl): clgrad's dtype codes themselves */
+static inline cl_int clg_cl_type_code(const clg_node *t) { return (cl_int)t->dtype; }
+
 #define ARG(x) {sizeof(x), &(x)}
 #define LOCAL_ARG(bytes) {(bytes), NULL}
 

@@ -408,7 +408,7 @@ clg_status clg_cl_conv(clg_cl_backend *b, const clg_node *nodes, const clg_node 
         /* x and y float32, or both 16-bit (core/conv.c); a row each */
         cl_mem arg = MEM(n->aux[0]);
         cl_int16 g16 = clg_cl_geom16(&g);
-        cl_int from = (cl_int)nodes[n->src[0]].dtype; /* CAST_* in cl/common.cl */
+        cl_int from = clg_cl_type_code(&nodes[n->src[0]]);
         clg_karg args[] = {ARG(s0), ARG(y), ARG(arg), ARG(g16), ARG(from)};
         return clg_cl_launch(b, k, args, 5, (size_t)(g.n * g.c * g.oh), 0);
     }

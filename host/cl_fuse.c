@@ -974,7 +974,7 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
         put(t, ", __local float *tmp)\n{\n    const int lid = get_local_id(0), ls = get_local_size(0);\n");
         put(t, "    for (long c = get_group_id(0); c < %lldL; c += get_num_groups(0)) {\n", (long long)C);
         put(t, "        const float2 st = bn_channel_stats(in%d, %d, saved%d, running%d, c, %lldL, %lldL, %lldL, %d, ",
-            (int)bn->src[0], (int)nodes[bn->src[0]].dtype, (int)first, (int)first, (long long)C, (long long)inner, (long long)M, bn->training ? 1 : 0);
+            (int)bn->src[0], (int)clg_cl_type_code(&nodes[bn->src[0]]), (int)first, (int)first, (long long)C, (long long)inner, (long long)M, bn->training ? 1 : 0);
         put_float(t, bn->f[0]);
         put(t, ", ");
         put_float(t, bn->f[1]);

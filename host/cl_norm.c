@@ -13,10 +13,6 @@ void clg_cl_bn_dims(const clg_node *x, int64_t *C, int64_t *inner, int64_t *M)
     *M = x->shape[0] * *inner;
 }
 
-/* x's element type as the kernels read it: CAST_F32, CAST_F16 or CAST_BF16
- * (cl/common.cl), clgrad's dtype codes */
-static cl_int x_from(const clg_node *x) { return (cl_int)x->dtype; }
-
 static bn_dims dims_of(const clg_node *x)
 {
     int64_t C, inner, M;
@@ -45,7 +41,7 @@ static clg_status forward(clg_cl_backend *b, const clg_node *nodes, const clg_no
     cl_mem y = MEM(n->buf), saved = MEM(n->aux[0]), running = MEM(n->aux[1]);
     cl_int training = n->training;
     float mom = n->f[0], eps = n->f[1];
-    cl_int from = x_from(xn);
+    cl_int from = clg_cl_type_code(xn);
     clg_karg args[] = {ARG(x),       ARG(from),    ARG(gamma),   ARG(beta), ARG(y),
                        ARG(saved),   ARG(running), ARG(d.C),     ARG(d.inner), ARG(d.M),
                        ARG(training), ARG(mom),    ARG(eps),     LOCAL_ARG(b->kwg[K_bn_forward] * sizeof(float))};
@@ -57,7 +53,7 @@ static clg_status channel_sums(clg_cl_backend *b, const clg_node *nodes, const c
     const clg_node *bn = &nodes[n->src[1]], *xn = &nodes[bn->src[0]];
     bn_dims d = dims_of(xn);
     cl_mem dy = MEM(nodes[n->src[0]].buf), x = MEM(xn->buf), saved = MEM(bn->aux[0]), out = MEM(n->buf);
-    cl_int from = x_from(xn);
+    cl_int from = clg_cl_type_code(xn);
     clg_karg args[] = {ARG(dy),  ARG(x),      ARG(from),     ARG(saved), ARG(out),
                        ARG(d.C), ARG(d.inner), ARG(d.M),     ARG(with_xhat),
                        LOCAL_ARG(b->kwg[K_bn_backward_reduce] * sizeof(float))};
@@ -75,7 +71,7 @@ static clg_status input_grad(clg_cl_backend *b, const clg_node *nodes, const clg
     cl_mem saved = MEM(bn->aux[0]), dgamma = MEM(nodes[n->src[2]].buf), dbeta = MEM(nodes[n->src[3]].buf);
     cl_mem dx = MEM(n->buf);
     cl_long count = n->numel;
-    cl_int training = bn->training, from = x_from(xn);
+    cl_int training = bn->training, from = clg_cl_type_code(xn);
     clg_karg args[] = {ARG(dy),   ARG(x),   ARG(from), ARG(gamma),   ARG(saved), ARG(dgamma), ARG(dbeta),
                        ARG(dx),   ARG(count), ARG(d.C), ARG(d.inner), ARG(d.M),  ARG(training)};
     /* on vectors where a plane holds whole ones (BN_PLANES in cl/common.cl) */

@@ -78,7 +78,7 @@ static clg_status run_cast(clg_cl_backend *b, const clg_node *nodes, const clg_n
     const clg_node *x = &nodes[n->src[0]];
     cl_mem src = MEM(x->buf), dst = MEM(n->buf);
     cl_long count = n->numel;
-    cl_int from = (cl_int)x->dtype, to = (cl_int)n->dtype, through = (cl_int)n->i[0];
+    cl_int from = clg_cl_type_code(x), to = clg_cl_type_code(n), through = (cl_int)n->i[0];
     clg_karg args[] = {ARG(src), ARG(dst), ARG(count), ARG(from), ARG(to), ARG(through)};
     return clg_cl_launch(b, K_cast_convert, args, 6, clg_cl_vector_items(b, count), 0);
 }
