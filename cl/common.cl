@@ -293,9 +293,10 @@ typedef CLG_CAT(float, CLG_VW) floatv;
  *   a NaN: sign | 0x7e00;  a >= 65520 (the midpoint past 65504): infinity;
  *   a >= 2^-14: exponent rebiased (a - (112 << 23)) >> 13, rounded on
  *     the 13 bits dropped (a carry moves up a binade, to infinity too);
- *   below: a subnormal, m >> (126 - e) units of 2^-24 (m the significand
- *     with its implicit bit, e the biased exponent), rounded on the bits
- *     dropped; shifts capped at 25 (everything up to 2^-25 goes to 0).
+ *   below: a subnormal, a rounded to units of 2^-24 by adding 0.5 in
+ *     float (0.5's spacing is 2^-24; normal operands and sum, so no
+ *     device's flushing of subnormals touches it; everything up to 2^-25
+ *     goes to 0).
  * float16 to float32: exponent + 112, the significand << 13; a subnormal
  * m 2^-24 computed in float (exact); infinity and NaN (made quiet) kept.
  * float32 to bfloat16: the top half, rounded on the bottom half; NaN 0x7fc0.
@@ -304,7 +305,7 @@ typedef CLG_CAT(float, CLG_VW) floatv;
 #define CAST_F16 2
 #define CAST_BF16 3
 
-#define CAST_FUNCTIONS(U, I, sfx, AS_I, AS_U, CONV_F)                                                                       \
+#define CAST_FUNCTIONS(U, sfx, AS_U, AS_F, CONV_F)                                                         \
     inline U cast_round_up##sfx(U r, U rem, U mid)                                                          \
     {                                                                                                        \
         return r + select((U)0u, (U)1u, (rem > mid) | ((rem == mid) & ((r & 1u) != 0u)));                    \
@@ -313,9 +314,10 @@ typedef CLG_CAT(float, CLG_VW) floatv;
     {                                                                                                        \
         const U sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;                                              \
         const U normal = cast_round_up##sfx((a - 0x38000000u) >> 13, a & 0x1fffu, (U)0x1000u);              \
-        const U sh = AS_U(clamp((I)126 - AS_I(a >> 23), (I)14, (I)25));                                     \
-        const U m = (a & 0x7fffffu) | 0x800000u;                                                             \
-        const U sub = cast_round_up##sfx(m >> sh, m & (((U)1u << sh) - 1u), (U)1u << (sh - 1u));              \
+        /* below 2^-14: a + 0.5 rounds a to a multiple of 2^-24 (0.5's spacing), ties to even, in the        \
+         * float adder; its bits past 0.5's count those units (2^-14 itself carrying to 0x0400). Both         \
+         * operands and the sum are normal (a float32 subnormal flushed gives the same 0). */                \
+        const U sub = AS_U(AS_F(a) + 0.5f) - 0x3f000000u;                                                    \
         U r = select(normal, sub, a < 0x38800000u);                                                          \
         r = select(r, (U)0x7c00u, a >= 0x477ff000u);                                                         \
         r = select(r, (U)0x7e00u, a > 0x7f800000u);                                                          \
@@ -346,15 +348,13 @@ typedef CLG_CAT(float, CLG_VW) floatv;
     }                                                                                                        \
     inline U cast_to_f32##sfx(U h, int from) { return from == CAST_F16 ? f16_to_f32_bits##sfx(h) : h << 16; }
 
-#define CAST_AS_INT(x) as_int(x)
 #define CAST_AS_UINT(x) as_uint(x)
-CAST_FUNCTIONS(uint, int, , CAST_AS_INT, CAST_AS_UINT, convert_float)
+CAST_FUNCTIONS(uint, , CAST_AS_UINT, as_float, convert_float)
 #if CLG_VW > 1
 typedef CLG_CAT(uint, CLG_VW) uintv;
 typedef CLG_CAT(int, CLG_VW) intv;
-#define CAST_AS_INTV(x) CLG_CAT(as_int, CLG_VW)(x)
 #define CAST_AS_UINTV(x) CLG_CAT(as_uint, CLG_VW)(x)
-CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV, CLG_CAT(convert_float, CLG_VW))
+CAST_FUNCTIONS(uintv, _v, CAST_AS_UINTV, CLG_CAT(as_float, CLG_VW), CLG_CAT(convert_float, CLG_VW))
 #define CAST_LOAD32(q, p) CLG_CAT(vload, CLG_VW)(q, p)
 #define CAST_LOAD16(q, p) CLG_CAT(convert_uint, CLG_VW)(CLG_CAT(vload, CLG_VW)(q, p))
 #define CAST_STORE32(v, q, p) CLG_CAT(vstore, CLG_VW)(v, q, p)
@@ -363,13 +363,16 @@ CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV, CLG_CAT(convert_flo
 
 /* 16-bit tensors in the fused kernels (host/cl_fuse.c): element i of
  * ushort buffer p as a float, float v stored. */
-#define LOAD16(p, i, from) as_float(cast_to_f32((uint)(p)[i], from))
+#define LOAD16(p, i, from) \
+    ((from) == CAST_F16 ? vload_half(i, (__global const half *)(p)) : as_float((uint)(p)[i] << 16))
 #define STORE16(v, p, i, to) ((p)[i] = (ushort)cast_from_f32(as_uint(v), to, CAST_F32))
 #if CLG_VW == 1
 #define VLOAD16(q, p, from) LOAD16(p, q, from)
 #define VSTORE16(v, q, p, to) STORE16(v, p, q, to)
 #else
-#define VLOAD16(q, p, from) CLG_CAT(as_float, CLG_VW)(cast_to_f32_v(CAST_LOAD16(q, p), from))
+#define VLOAD16(q, p, from)                                                  \
+    ((from) == CAST_F16 ? CLG_CAT(vload_half, CLG_VW)(q, (__global const half *)(p)) \
+                        : CLG_CAT(as_float, CLG_VW)(CAST_LOAD16(q, p) << 16))
 #define VSTORE16(v, q, p, to) CAST_STORE16(cast_from_f32_v(CLG_CAT(as_uint, CLG_VW)(v), to, CAST_F32), q, p)
 #endif
 
@@ -381,9 +384,11 @@ CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV, CLG_CAT(convert_flo
  *   bfloat16: x rounded at bit 16 (a carry moves up a binade, to infinity
  *     too), NaN 0x7fc00000;
  *   float16: at bit 13 in its normal range; below 2^-14, to a multiple of
- *     2^-24 (rint(v 2^24) 2^-24: exact scalings, rint ties to even; a
- *     float32 subnormal flushed on the way is a 0 either way); from the
- *     midpoint 65520 infinity; NaN its sign | 0x7fc00000.
+ *     2^-24 ((|v| + 0.5) - 0.5: the adder rounds to 0.5's spacing, 2^-24,
+ *     ties to even, and the subtraction is exact; as f16_bits, and cheaper
+ *     than rint, which PoCL calls out of line; a float32 subnormal flushed
+ *     on the way is a 0 either way); from the midpoint 65520 infinity; NaN
+ *     its sign | 0x7fc00000.
  * For uint/float and CLG_VW vectors (U, F, AS_U, AS_F).
  */
 #define ROUND16_FUNCTIONS(U, F, sfx, AS_U, AS_F)                                                            \
@@ -397,7 +402,7 @@ CAST_FUNCTIONS(uintv, intv, _v, CAST_AS_INTV, CAST_AS_UINTV, CLG_CAT(convert_flo
     {                                                                                                      \
         const U x = AS_U(v), a = x & 0x7fffffffu, sign = x & 0x80000000u;                                  \
         U r = (x + 0xfffu + ((x >> 13) & 1u)) & 0xffffe000u;                                               \
-        r = select(r, AS_U(rint(v * 0x1p24f) * 0x1p-24f), a < 0x38800000u);                                \
+        r = select(r, sign | AS_U((AS_F(a) + 0.5f) - 0.5f), a < 0x38800000u);                              \
         r = select(r, sign | 0x7f800000u, a >= 0x477ff000u);                                               \
         r = select(r, sign | 0x7fc00000u, a > 0x7f800000u);                                                \
         return AS_F(r);                                                                                    \

@@ -288,13 +288,21 @@ inline float pool_avg_divisor(int i, int l, const conv_geom *g)
 /* The first tap of a window starting at o (taps o + t d) at or after 0. */
 inline int pool_first_tap(int o, int d) { return o >= 0 ? o : o + (-o + d - 1) / d * d; }
 
-/* Max pooling's y[o] = best, in x's type (xfrom, as load_any): exact in 16
- * bits, best being a cell of x (or -inf, a window with no cell); a NaN
- * made quiet as the casts make it */
-inline void pool_store(__global void *Y, long o, float best, int xfrom)
+/* Max pooling's y[o] = best, in x's type (xfrom, as load_any): exact, best
+ * being cell `at` of x (x0 + at; at -1 for a window with no cell: -inf),
+ * so a 16-bit y copies that cell's bits, no narrowing (which was most of
+ * the 16-bit kernel's time on PoCL); a NaN made quiet as the casts make it */
+inline void pool_store(__global void *Y, long o, float best, __global const void *X, long x0, int at, int xfrom)
 {
-    if (xfrom == CAST_F32) ((__global float *)Y)[o] = best;
-    else ((__global ushort *)Y)[o] = xfrom == CAST_F16 ? (ushort)f16_bits(as_uint(best)) : (ushort)bf16_bits(as_uint(best));
+    if (xfrom == CAST_F32) {
+        ((__global float *)Y)[o] = best;
+        return;
+    }
+    const ushort raw = at < 0 ? (ushort)0xfc00u : ((__global const ushort *)X)[x0 + at];
+    ushort y = raw;
+    if (xfrom == CAST_F16) y = isnan(best) ? (ushort)((raw & 0x8000u) | 0x7e00u) : raw;
+    else y = at < 0 ? (ushort)0xff80u : isnan(best) ? (ushort)0x7fc0u : raw;
+    ((__global ushort *)Y)[o] = y;
 }
 
 /*
@@ -328,7 +336,7 @@ __kernel void pool_max_forward(__global const void *X, __global void *Y, __globa
                         at = h * g.w + v;
                     }
                 }
-            pool_store(Y, r * g.ow + l, best, xfrom);
+            pool_store(Y, r * g.ow + l, best, X, x0, at, xfrom);
             arg[l] = at;
         }
     }
@@ -356,7 +364,7 @@ __kernel void pool_max_forward_dil(__global const void *X, __global void *Y, __g
                         at = h * g.w + v;
                     }
                 }
-            pool_store(Y, r * g.ow + l, best, xfrom);
+            pool_store(Y, r * g.ow + l, best, X, x0, at, xfrom);
             ARG[r * g.ow + l] = at;
         }
     }

@@ -257,6 +257,73 @@ typedef struct host16 {
     float f[0x10000 * LOWS], wide[3][0x10000]; /* widened: many-value f16, integer f16, bf16 */
 } host16;
 
+static float round16(float v, bool bf)
+{
+    return bf ? clg_bf16_to_float(clg_float_to_bf16(v)) : clg_f16_to_float(clg_float_to_f16(v));
+}
+
+/* Every float32 upper half with LOWS lower halves: at, below and above
+ * the ties, and random ones (NF of them: the last ones left off). */
+static void boundary_floats(float *f)
+{
+    /* float16 ties sit at bit 12 of a normal (higher for its subnormals, which
+     * the upper halves cover through their own bits), bfloat16's at bit 15 */
+    const uint16_t lows[LOWS - 2] = {0x0000, 0x0fff, 0x1000, 0x1001, 0x2fff, 0x3000, 0x7fff, 0x8000, 0x8001, 0xffff};
+    uint64_t r = 0x9e3779b97f4a7c15u;
+    for (uint32_t u = 0; u < 0x10000u; u++)
+        for (int k = 0; k < LOWS; k++) {
+            r = r * 6364136223846793005u + 1442695040888963407u;
+            const uint32_t low = k < LOWS - 2 ? lows[k] : (uint32_t)(r >> 48);
+            if (u * LOWS + (unsigned)k < NF) f[u * LOWS + (unsigned)k] = clg_bits_float(u << 16 | low);
+        }
+}
+
+/* The device's narrowing of the same patterns (cl/common.cl's f16_bits and
+ * bf16_bits in the cast kernel; round_f16/round_bf16 and the 16-bit store
+ * of a generated kernel: the cast scaled by 1, stored 16-bit) against
+ * core/half.h's, bit for bit: every rounding boundary of both types, where
+ * random_bits samples them. */
+static void every_boundary(const char *spec)
+{
+    float *x = malloc(NF * sizeof *x), *got = malloc(NF * sizeof *got);
+    assert_non_null(x);
+    assert_non_null(got);
+    boundary_floats(x);
+    for (int bf = 0; bf < 2; bf++) {
+        clg_context *ctx = open_ctx(spec);
+        clg_graph *g = NULL;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const int64_t n = NF;
+        const clg_elem t = bf ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+        clg_tensor xi = clg_input(g, 1, &n);
+        clg_tensor y = clg_cast(g, xi, t), y2 = clg_scale(g, clg_cast(g, xi, t), 1.0f);
+        CHECK_OK(ctx, clg_tensor_keep(g, y));
+        CHECK_OK(ctx, clg_tensor_keep(g, y2));
+        CHECK_OK(ctx, clg_tensor_set(g, xi, x, NF));
+        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+        for (int k = 0; k < 2; k++) {
+            CHECK_OK(ctx, clg_tensor_get(g, k ? y2 : y, got, NF));
+            for (size_t i = 0; i < NF; i++) {
+                const uint32_t want = clg_float_bits(round16(x[i], bf));
+                if (clg_float_bits(got[i]) != want)
+                    fail_msg("%s narrowing%s on %s: 0x%08x gave 0x%08x, want 0x%08x", bf ? "bfloat16" : "float16",
+                             k ? " (scaled by 1, generated kernel)" : "", spec, (unsigned)clg_float_bits(x[i]),
+                             (unsigned)clg_float_bits(got[i]), (unsigned)want);
+            }
+        }
+        clg_graph_destroy(g);
+        clg_context_destroy(ctx);
+    }
+    free(x);
+    free(got);
+}
+
+static void test_every_boundary(void **state)
+{
+    (void)state;
+    for_each_device(every_boundary);
+}
+
 /* What the many-value forms give; under the flags when daz (restored
  * before returning, so a failed check cannot leave them set). */
 static void host16_run(host16 *t, bool daz)
@@ -306,28 +373,14 @@ static void test_host_16(void **state)
     (void)state;
     print_message("float16 conversion by %s\n", clg_f16_vector() ? "F16C" : "the per-value forms");
     static host16 t;
-    uint64_t r = 0x9e3779b97f4a7c15u;
     for (uint32_t i = 0; i < 0x10000u; i++) t.h[i] = (uint16_t)(i * 40503u); /* a permutation of all values */
-    /* float16 ties sit at bit 12 of a normal (higher for its subnormals, which
-     * the upper halves cover through their own bits), bfloat16's at bit 15 */
-    const uint16_t lows[LOWS - 2] = {0x0000, 0x0fff, 0x1000, 0x1001, 0x2fff, 0x3000, 0x7fff, 0x8000, 0x8001, 0xffff};
-    for (uint32_t u = 0; u < 0x10000u; u++)
-        for (int k = 0; k < LOWS; k++) {
-            r = r * 6364136223846793005u + 1442695040888963407u;
-            const uint32_t low = k < LOWS - 2 ? lows[k] : (uint32_t)(r >> 48);
-            t.f[u * LOWS + (unsigned)k] = clg_bits_float(u << 16 | low);
-        }
+    boundary_floats(t.f);
     host16_run(&t, false);
     host16_check(&t, "DAZ/FTZ off");
 #if defined(__x86_64__)
     host16_run(&t, true);
     host16_check(&t, "DAZ/FTZ on");
 #endif
-}
-
-static float round16(float v, bool bf)
-{
-    return bf ? clg_bf16_to_float(clg_float_to_bf16(v)) : clg_f16_to_float(clg_float_to_f16(v));
 }
 
 /* C = A16 B16 (A [m, k], B [k, n] rounded to the type, as PyTorch's
@@ -649,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_pytorch_bits),
         cmocka_unit_test(test_random_bits),
         cmocka_unit_test(test_host_16),
+        cmocka_unit_test(test_every_boundary),
         cmocka_unit_test(test_products),
         cmocka_unit_test(test_inputs16),
         cmocka_unit_test(test_refusals),

@@ -423,6 +423,75 @@ static void test_max_pool_known_values(void **state)
     }
 }
 
+/* Max pooling of the values a comparison can get wrong, stored as float32,
+ * float16 and bfloat16 (clg_input_as): y is that window's winning cell bit
+ * for bit (a 16-bit y copies the cell, never narrows it again). x is 4x6,
+ * 2x2 windows, stride 2; per window, in row-major order of its cells:
+ *   {1, NaN, 3, -NaN}: the first NaN;  {-inf x4}: -inf;
+ *   {-0, +0, -1, -2}: -0 (a tie: the first);  {2^-20, 0, -5, 2^-21}: 2^-20
+ *   (float16's subnormal range);  {-NaN, 7, inf, 1}: -NaN;
+ *   {57344, -3, 0.375, 57344}: 57344 (the first of equal maxima).
+ * A NaN as the casts make it: float16 keeps its sign (0x7e00 | sign),
+ * bfloat16 is 0x7fc0. The dilated kernel (dilation 2, stride 1: windows of
+ * cells two apart) on the same x against the reference backend, bit for bit. */
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static void test_max_pool_special_values(void **state)
+{
+    char specs[16][32];
+    int ns = specs_all(specs, 16);
+    const int64_t sx[4] = {1, 1, 4, 6};
+    const float t = 0x1p-20f, q = 0x1p-21f;
+    /* window w (0..5: row w / 3, column w % 3) holds x[2 (w/3) + a][2 (w%3) + b] */
+    const float win[6][4] = {{1, NAN, 3, -NAN},           {-INFINITY, -INFINITY, -INFINITY, -INFINITY},
+                             {-0.0f, 0.0f, -1, -2},       {t, 0, -5, q},
+                             {-NAN, 7, INFINITY, 1},      {57344, -3, 0.375f, 57344}};
+    float x[24];
+    for (int w = 0; w < 6; w++)
+        for (int k = 0; k < 4; k++) x[(2 * (w / 3) + k / 2) * 6 + 2 * (w % 3) + k % 2] = win[w][k];
+    const clg_elem types[3] = {CLG_ELEM_F32, CLG_ELEM_F16, CLG_ELEM_BF16};
+    const char *tname[3] = {"float32", "float16", "bfloat16"};
+    for (int ty = 0; ty < 3; ty++) {
+        const uint32_t neg_nan = types[ty] == CLG_ELEM_BF16 ? 0x7fc00000u : 0xffc00000u;
+        const uint32_t want[6] = {0x7fc00000u, bits_of(-INFINITY), 0x80000000u, bits_of(t), neg_nan, bits_of(57344)};
+        float dil_ref[8];
+        for (int s = 0; s < ns; s++) {
+            env_t e = env_open(specs[s]);
+            clg_tensor tx = clg_input_as(e.g, types[ty], 4, sx);
+            clg_tensor ty2 = clg_max_pool2d(e.g, tx, 2, 2, 2, 2, 0, 0);
+            clg_pool_options opt;
+            CHECK_OK(e.ctx, clg_pool_options_init(&opt, sizeof opt));
+            opt.dilation_h = opt.dilation_w = 2;
+            clg_tensor td = clg_max_pool2d_opt(e.g, tx, 2, 2, 1, 1, 0, 0, &opt);
+            assert_true(ty2.id >= 0 && td.id >= 0);
+            clg_tensor_keep(e.g, ty2);
+            clg_tensor_keep(e.g, td);
+            CHECK_OK(e.ctx, clg_tensor_set(e.g, tx, x, 24));
+            CHECK_OK(e.ctx, clg_graph_run(e.g, CLG_RUN_FORWARD));
+            float y[6], d[8];
+            assert_int_equal(clg_tensor_numel(e.g, td), 8); /* 2 x 4 windows */
+            CHECK_OK(e.ctx, clg_tensor_get(e.g, ty2, y, 6));
+            CHECK_OK(e.ctx, clg_tensor_get(e.g, td, d, 8));
+            for (int w = 0; w < 6; w++)
+                if (bits_of(y[w]) != want[w])
+                    fail_msg("max pool of %s on %s: window %d gives %08x, want %08x", tname[ty], specs[s], w,
+                             (unsigned)bits_of(y[w]), (unsigned)want[w]);
+            for (int w = 0; w < 8; w++) {
+                if (s == 0) dil_ref[w] = d[w];
+                else if (bits_of(d[w]) != bits_of(dil_ref[w]))
+                    fail_msg("dilated max pool of %s on %s: window %d gives %08x, the reference %08x", tname[ty],
+                             specs[s], w, (unsigned)bits_of(d[w]), (unsigned)bits_of(dil_ref[w]));
+            }
+            clg_context_destroy(e.ctx);
+        }
+    }
+}
+
 /* x = ones (4x4), 3x3 stride 2 padding 1: a corner window holds 4 cells of
  * x, an edge window 6, and each divides by 9 (count_include_pad). */
 static void test_avg_pool_counts_padding(void **state)
@@ -664,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_conv_input_gradient_in_chunks),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_max_pool_known_values),
+        cmocka_unit_test(test_max_pool_special_values),
         cmocka_unit_test(test_avg_pool_counts_padding),
         cmocka_unit_test(test_network),
         cmocka_unit_test(test_rerun_same),
