@@ -199,35 +199,39 @@ static clg_tensor conv_he(builder *b, const char *name, clg_tensor x, int64_t ci
     if (s != CLG_OK) return failed(b, s);
     w = used_weight(b, n, w);
     const int64_t pad = k / 2;
-    return clg_conv2d(b->g, lowp(b, x), lowp(b, w), CLG_NO_TENSOR, stride, stride, pad, pad, 1, 1);
+    /* 16-bit under --precision, as block's: batch norm keeps it so */
+    return lowp(b, clg_conv2d(b->g, lowp(b, x), lowp(b, w), CLG_NO_TENSOR, stride, stride, pad, pad, 1, 1));
 }
 
 /* torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)),
- * the shortcut a 1x1 strided conv + batch norm where the shape changes */
+ * the shortcut a 1x1 strided conv + batch norm where the shape changes.
+ * Under --precision every batch norm's output is rounded to 16 bits
+ * (autocast's batch norm returns its input's type), so the sum, the ReLUs
+ * and the block's output are 16-bit. */
 static clg_tensor basic_block(builder *b, const char *name, clg_tensor x, int64_t cin, int64_t cout, int64_t stride)
 {
     char n[96];
     snprintf(n, sizeof n, "%s.conv1", name);
     clg_tensor h = conv_he(b, n, x, cin, cout, 3, stride);
     snprintf(n, sizeof n, "%s.bn1", name);
-    h = act_quant(b, n, clg_relu(b->g, norm(b, n, h, cout)));
+    h = act_quant(b, n, clg_relu(b->g, lowp(b, norm(b, n, h, cout))));
     snprintf(n, sizeof n, "%s.conv2", name);
     h = conv_he(b, n, h, cout, cout, 3, 1);
     snprintf(n, sizeof n, "%s.bn2", name);
-    h = norm(b, n, h, cout);
+    h = lowp(b, norm(b, n, h, cout));
     clg_tensor shortcut = x;
     if (stride != 1 || cin != cout) {
         snprintf(n, sizeof n, "%s.downsample.0", name);
         shortcut = conv_he(b, n, x, cin, cout, 1, stride);
         snprintf(n, sizeof n, "%s.downsample.1", name);
-        shortcut = norm(b, n, shortcut, cout);
+        shortcut = lowp(b, norm(b, n, shortcut, cout));
     }
     return act_quant(b, name, clg_relu(b->g, clg_add(b->g, h, shortcut)));
 }
 
 static clg_tensor resnet(builder *b, clg_tensor x, int64_t B, int64_t width)
 {
-    clg_tensor h = act_quant(b, "bn1", clg_relu(b->g, norm(b, "bn1", conv_he(b, "conv1", x, 1, width, 3, 1), width)));
+    clg_tensor h = act_quant(b, "bn1", clg_relu(b->g, lowp(b, norm(b, "bn1", conv_he(b, "conv1", x, 1, width, 3, 1), width))));
     int64_t c = width;
     for (int stage = 1; stage <= 3; stage++) {
         const int64_t out = width << (stage - 1);
@@ -238,7 +242,8 @@ static clg_tensor resnet(builder *b, clg_tensor x, int64_t B, int64_t width)
             c = out;
         }
     }
-    h = clg_adaptive_avg_pool2d(b->g, h, 1, 1);
+    /* (under --precision h is 16-bit, which the pooling's mean refuses: widened, exact) */
+    h = clg_adaptive_avg_pool2d(b->g, clg_cast(b->g, h, CLG_ELEM_F32), 1, 1);
     const int64_t flat[2] = {B, c};
     return act_quant(b, "fc", linear(b, "fc", clg_reshape(b->g, h, 2, flat), c, 10));
 }
@@ -272,8 +277,7 @@ static clg_status build(clg_context *ctx, const char *kind, int batch, int width
         clg_tensor h = block(&b, 1, act_quant(&b, "quant", in), 1, width);
         h = block(&b, 2, h, width, 2 * width);
         const int64_t flat[2] = {B, 2 * width * 7 * 7};
-        /* (under --precision h is 16-bit, which clg_reshape refuses: widened, exact) */
-        h = clg_reshape(m->g, clg_cast(m->g, h, CLG_ELEM_F32), 2, flat);
+        h = clg_reshape(m->g, h, 2, flat); /* 16-bit under --precision: the product reads it so */
         m->logits = act_quant(&b, "fc", linear(&b, "fc", h, 2 * width * 7 * 7, 10));
     } else if (!strcmp(kind, "resnet")) {
         m->x = batch_input(&b, augment && train, 4, img);

@@ -19,9 +19,11 @@ enum { QAT_NONE = 0, QAT_INT8 = 1, QAT_ACTIVATIONS = 2 };
  * bfloat16 or float16, as autocast does (the products accumulate in
  * float32), and the MLP's hidden layers' outputs too (bias added in float32,
  * then rounded: ReLU and what backward keeps of them are 16-bit, as
- * autocast's are); the CNN's convolution outputs (which batch norm reads
- * and keeps as they are), batch norm's outputs rounded, its ReLUs and max
- * pooling 16-bit likewise; the logits and the loss float32. Gradients are
+ * autocast's are); the CNN's and the ResNet's convolution outputs (which
+ * batch norm reads and keeps as they are), batch norm's outputs rounded,
+ * the ReLUs, max pooling, the residual sums and the flattened features
+ * 16-bit likewise (the ResNet widens before its global average pooling);
+ * the logits and the loss float32. Gradients are
  * float32, rounded to the 16-bit type where they reach a cast. Weights and
  * optimizer state stay float32 (the masters). */
 enum { PRECISION_F32 = 0, PRECISION_BF16 = 1, PRECISION_F16 = 2 };

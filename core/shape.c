@@ -108,9 +108,10 @@ clg_tensor clg_reshape(clg_graph *g, clg_tensor x, int ndim, const int64_t *shap
 {
     const char *op = clg_op_name(CLG_OP_RESHAPE);
     if (clg_graph_check(g, op) != CLG_OK) return CLG_FAILED;
-    /* a view copies nothing, so int32 labels may be reshaped too */
+    /* a view copies nothing, so int32 labels and 16-bit tensors may be
+     * reshaped too (the view keeps the dtype; its gradient is float32) */
     bool labels = clg_tensor_in(g, x) && g->nodes[x.id].dtype == CLG_I32;
-    if (!clg_tensor_ok_dtype(g, x, op, labels ? CLG_I32 : CLG_F32)) return CLG_FAILED;
+    if (!(labels ? clg_tensor_ok_dtype(g, x, op, CLG_I32) : clg_tensor_ok_float(g, x, op))) return CLG_FAILED;
     clg_node proto = {.op = CLG_OP_RESHAPE, .ndim = ndim};
     if (!resolve_shape(g, &g->nodes[x.id], ndim, shape, proto.shape)) return CLG_FAILED;
     return record_view(g, &proto, x.id);

@@ -49,7 +49,7 @@ extern "C" {
  */
 #define CLG_VERSION_MAJOR 0
 #define CLG_VERSION_MINOR 3
-#define CLG_VERSION_PATCH 6
+#define CLG_VERSION_PATCH 7
 #define CLG_VERSION_NUMBER (CLG_VERSION_MAJOR * 10000 + CLG_VERSION_MINOR * 100 + CLG_VERSION_PATCH)
 
 /* Element types of host arrays and data files (below), and clg_cast's
@@ -456,8 +456,10 @@ CLG_API clg_tensor clg_batch_norm_layer(clg_graph *g, clg_tensor x, const char *
 
 /* A view of x with another shape and the same elements in the same
  * (row-major) order: it shares x's data and runs nothing. One extent may
- * be -1, inferred from the element count. Int32 labels may be reshaped.
- * ndim 0 (shape may be NULL) makes a one-element x a 0-d scalar. */
+ * be -1, inferred from the element count. Int32 labels may be reshaped,
+ * and 16-bit tensors (since 0.3.7: the view keeps x's type; its gradient
+ * is float32, as every gradient). ndim 0 (shape may be NULL) makes a
+ * one-element x a 0-d scalar. */
 CLG_API clg_tensor clg_reshape(clg_graph *g, clg_tensor x, int ndim, const int64_t *shape);
 /* Output axis d is x's axis perm[d] (perm holds ndim entries, a
  * permutation of 0..ndim-1; NULL for a 0-d x). A copy. */
@@ -621,7 +623,7 @@ CLG_API clg_tensor clg_fake_quantize_observed(clg_graph *g, clg_tensor x, const 
  * to infinity and keeps NaN a NaN, as PyTorch's x.half() / x.bfloat16(); a
  * 16-bit tensor's storage takes two bytes an element. Ops take 16-bit
  * tensors where their comment says so (clg_matmul, clg_linear,
- * clg_conv2d, clg_batch_norm's x, clg_max_pool2d), and so do the elementwise ops (since 0.3.4): clg_add, _sub,
+ * clg_conv2d, clg_batch_norm's x, clg_max_pool2d, clg_reshape), and so do the elementwise ops (since 0.3.4): clg_add, _sub,
  * _mul, _div, _neg, _scale, _square, _exp, _log, _sqrt, _relu, _sigmoid,
  * _tanh, _leaky_relu, _gelu, _gelu_erf, _silu, _softplus, _abs, _pow,
  * _maximum, _minimum, _compare: they compute in float32 and

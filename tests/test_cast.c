@@ -383,6 +383,78 @@ static void test_host_16(void **state)
 #endif
 }
 
+/* A 16-bit tensor reshaped (a view that keeps the dtype, since 0.3.7) and
+ * read by a generated kernel (relu) and a product, against the same graph
+ * widened to float32 before the reshape: the values are the same (widening
+ * is exact), so relu's are equal bit for bit; the product and the
+ * gradients, whose kernels may sum in another order, within 1e-5 of the
+ * largest. x [5, 3, 7] as [5, 21], w [21, 6]. */
+static void reshape16(const char *spec)
+{
+    enum { B = 5, F = 21, O = 6 };
+    for (int bf = 0; bf < 2; bf++) {
+        rng_t r = {0x5e5a9eu + (uint64_t)bf};
+        float x[B * F], w[F * O];
+        rng_fill(&r, x, B * F, 0.01, 3, false);
+        rng_fill(&r, w, F * O, 0.01, 1, false);
+        clg_context *ctx = open_ctx(spec);
+        clg_graph *g = NULL;
+        CHECK_OK(ctx, clg_graph_create(ctx, &g));
+        const int64_t sx[3] = {B, 3, 7}, flat[2] = {B, F}, sw[2] = {F, O};
+        const clg_elem t = bf ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+        clg_tensor xp[2], wp[2], y[2], z[2];
+        clg_tensor loss = CLG_NO_TENSOR;
+        for (int k = 0; k < 2; k++) {
+            xp[k] = clg_param(g, 3, sx);
+            wp[k] = clg_param(g, 2, sw);
+            clg_tensor h = clg_cast(g, xp[k], t);
+            if (k) h = clg_cast(g, h, CLG_ELEM_F32); /* the float32 path */
+            clg_tensor v = clg_reshape(g, h, 2, flat);
+            assert_true(v.id >= 0);
+            y[k] = clg_relu(g, v);
+            z[k] = clg_matmul(g, v, wp[k], 0, 0);
+            CHECK_OK(ctx, clg_tensor_keep(g, y[k]));
+            CHECK_OK(ctx, clg_tensor_keep(g, z[k]));
+            clg_tensor l = clg_add(g, clg_sum(g, clg_cast(g, y[k], CLG_ELEM_F32)), clg_sum(g, z[k]));
+            loss = k ? clg_add(g, loss, l) : l;
+        }
+        CHECK_OK(ctx, clg_backward(g, loss));
+        for (int k = 0; k < 2; k++) {
+            CHECK_OK(ctx, clg_tensor_set(g, xp[k], x, B * F));
+            CHECK_OK(ctx, clg_tensor_set(g, wp[k], w, F * O));
+        }
+        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD | CLG_RUN_BACKWARD));
+        float a[B * F], b[B * F], za[B * O], zb[B * O], ga[F * O], gb[F * O];
+        char what[96];
+        CHECK_OK(ctx, clg_tensor_get(g, y[0], a, B * F));
+        CHECK_OK(ctx, clg_tensor_get(g, y[1], b, B * F));
+        for (int i = 0; i < B * F; i++)
+            if (clg_float_bits(a[i]) != clg_float_bits(b[i]))
+                fail_msg("relu of a reshaped %s on %s: element %d %.9g, float32 path %.9g", bf ? "bfloat16" : "float16",
+                         spec, i, (double)a[i], (double)b[i]);
+        snprintf(what, sizeof what, "product of a reshaped %s on %s", bf ? "bfloat16" : "float16", spec);
+        CHECK_OK(ctx, clg_tensor_get(g, z[0], za, B * O));
+        CHECK_OK(ctx, clg_tensor_get(g, z[1], zb, B * O));
+        assert_close_scaled(za, zb, B * O, 1e-5, 1e-5, what);
+        snprintf(what, sizeof what, "gradient of x through a reshaped %s on %s", bf ? "bfloat16" : "float16", spec);
+        CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, xp[0]), a, B * F));
+        CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, xp[1]), b, B * F));
+        assert_close_scaled(a, b, B * F, 1e-5, 1e-5, what);
+        snprintf(what, sizeof what, "gradient of w beside a reshaped %s on %s", bf ? "bfloat16" : "float16", spec);
+        CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, wp[0]), ga, F * O));
+        CHECK_OK(ctx, clg_tensor_get(g, clg_grad(g, wp[1]), gb, F * O));
+        assert_close_scaled(ga, gb, F * O, 1e-5, 1e-5, what);
+        clg_graph_destroy(g);
+        clg_context_destroy(ctx);
+    }
+}
+
+static void test_reshape16(void **state)
+{
+    (void)state;
+    for_each_device(reshape16);
+}
+
 /* C = A16 B16 (A [m, k], B [k, n] rounded to the type, as PyTorch's
  * a.bfloat16().float() @ b.bfloat16().float()), and with upstream D:
  * dA = round(D B16^T), dB = round(A16^T D), each against this file's
@@ -575,8 +647,9 @@ static void test_refusals(void **state)
     ASSERT_MSG_HAS(ctx, "bfloat16");
     /* a refused product records nothing: the next tensor takes the next id */
     clg_tensor w = clg_input(g, 2, (const int64_t[]){5, 3});
-    clg_tensor bad_mm = clg_matmul(g, clg_reshape(g, h, 2, (const int64_t[]){1, 5}), w, 0, 0);
-    assert_true(bad_mm.id < 0); /* reshape does not take 16-bit tensors */
+    clg_tensor bad_mm = clg_matmul(g, clg_transpose(g, clg_reshape(g, h, 2, (const int64_t[]){5, 1}), 0, 1), w, 0, 0);
+    assert_true(bad_mm.id < 0); /* transpose does not take 16-bit tensors (reshape does, since 0.3.7) */
+    ASSERT_MSG_HAS(ctx, "bfloat16");
     clg_graph_clear_status(g);
     clg_tensor before = clg_scalar(g, 1.0f);
     bad_mm = clg_matmul(g, clg_cast(g, w, CLG_ELEM_F16), w, 0, 0); /* [5,3] x [5,3]: shapes do not fit */
@@ -705,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_every_boundary),
         cmocka_unit_test(test_products),
         cmocka_unit_test(test_inputs16),
+        cmocka_unit_test(test_reshape16),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_batch_norm_modes),
         cmocka_unit_test(test_checkpoint),
