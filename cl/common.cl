@@ -362,7 +362,14 @@ CAST_FUNCTIONS(uintv, _v, CAST_AS_UINTV, CLG_CAT(as_float, CLG_VW), CLG_CAT(conv
 #endif
 
 /* 16-bit tensors in the fused kernels (host/cl_fuse.c): element i of
- * ushort buffer p as a float, float v stored. */
+ * ushort buffer p as a float, float v stored. float16 is read with
+ * OpenCL's core vload_half(n) (no extension needed; PoCL's 4- to 16-wide
+ * forms are F16C's vcvtph2ps, and no device may flush a subnormal there):
+ * the integer widening above was one of the select chains behind the fp16
+ * CNN's slowness on PoCL (bench/RESULTS.md, nineteenth session).
+ * clgrad itself stores only quiet 16-bit NaNs (the casts'); a signalling
+ * one an application wrote into a shared buffer may widen quiet or not,
+ * which the spec leaves open (cast_to_f32 always quiets it). */
 #define LOAD16(p, i, from) \
     ((from) == CAST_F16 ? vload_half(i, (__global const half *)(p)) : as_float((uint)(p)[i] << 16))
 #define STORE16(v, p, i, to) ((p)[i] = (ushort)cast_from_f32(as_uint(v), to, CAST_F32))
@@ -396,7 +403,7 @@ CAST_FUNCTIONS(uintv, _v, CAST_AS_UINTV, CLG_CAT(as_float, CLG_VW), CLG_CAT(conv
     {                                                                                                      \
         const U x = AS_U(v);                                                                               \
         const U r = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;                                        \
-        return AS_F(select(r, (x & 0x80000000u) | 0x7fc00000u, (x & 0x7fffffffu) > 0x7f800000u));         \
+        return AS_F(select(r, (U)0x7fc00000u, (x & 0x7fffffffu) > 0x7f800000u));                         \
     }                                                                                                      \
     inline F round_f16##sfx(F v)                                                                           \
     {                                                                                                      \

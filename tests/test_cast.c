@@ -185,51 +185,61 @@ static float random_value(rng_t *r, bool bf)
     return rng_next(r) & 1 ? -v : v;
 }
 
+static float round16(float v, bool bf)
+{
+    return bf ? clg_bf16_to_float(clg_float_to_bf16(v)) : clg_f16_to_float(clg_float_to_f16(v));
+}
+
+/* x's n values narrowed on the device four ways, each against core/half.h
+ * bit for bit: by the cast kernel (cl/common.cl's f16_bits, bf16_bits),
+ * stored 16-bit and also widened again; and with an elementwise op between
+ * (scaled by 1), so that on OpenCL one generated kernel rounds in registers
+ * (round_f16, round_bf16) and stores 16 bits, also widened again. */
+static void narrowing_on(const char *spec, const float *x, int64_t n, bool bf)
+{
+    float *got = malloc((size_t)n * sizeof *got);
+    assert_non_null(got);
+    clg_context *ctx = open_ctx(spec);
+    clg_graph *g = NULL;
+    CHECK_OK(ctx, clg_graph_create(ctx, &g));
+    const clg_elem t = bf ? CLG_ELEM_BF16 : CLG_ELEM_F16;
+    clg_tensor xi = clg_input(g, 1, &n);
+    clg_tensor y[4];
+    y[0] = clg_cast(g, xi, t);
+    y[1] = clg_cast(g, clg_cast(g, xi, t), CLG_ELEM_F32);
+    y[2] = clg_scale(g, clg_cast(g, xi, t), 1.0f);
+    y[3] = clg_cast(g, clg_scale(g, clg_cast(g, xi, t), 1.0f), CLG_ELEM_F32);
+    static const char *const how[4] = {"cast", "cast and widened", "scaled by 1 (a generated kernel)",
+                                       "scaled by 1 and widened"};
+    for (int k = 0; k < 4; k++) CHECK_OK(ctx, clg_tensor_keep(g, y[k]));
+    CHECK_OK(ctx, clg_tensor_set(g, xi, x, (size_t)n));
+    CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+    for (int k = 0; k < 4; k++) {
+        CHECK_OK(ctx, clg_tensor_get(g, y[k], got, (size_t)n));
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t want = clg_float_bits(round16(x[i], bf));
+            if (clg_float_bits(got[i]) != want)
+                fail_msg("%s, %s, on %s: element %lld, 0x%08x (%.9g): got 0x%08x, want 0x%08x",
+                         bf ? "bfloat16" : "float16", how[k], spec, (long long)i, (unsigned)clg_float_bits(x[i]),
+                         (double)x[i], (unsigned)clg_float_bits(got[i]), (unsigned)want);
+        }
+    }
+    clg_graph_destroy(g);
+    clg_context_destroy(ctx);
+    free(got);
+}
+
 static void random_bits(const char *spec)
 {
     enum { N = 100003 };
+    float *x = malloc(N * sizeof *x);
+    assert_non_null(x);
     for (int bf = 0; bf < 2; bf++) {
         rng_t r = {0x16b17u + (uint64_t)bf};
-        float *x = malloc(N * sizeof *x), *got = malloc(N * sizeof *got);
-        uint32_t *want = malloc(N * sizeof *want);
-        assert_non_null(x);
-        assert_non_null(got);
-        assert_non_null(want);
-        for (int i = 0; i < N; i++) {
-            x[i] = random_value(&r, bf);
-            want[i] = clg_float_bits(bf ? clg_bf16_to_float(clg_float_to_bf16(x[i]))
-                                        : clg_f16_to_float(clg_float_to_f16(x[i])));
-        }
-        clg_context *ctx = open_ctx(spec);
-        clg_graph *g = NULL;
-        CHECK_OK(ctx, clg_graph_create(ctx, &g));
-        const int64_t n = N;
-        clg_tensor xi = clg_input(g, 1, &n);
-        const clg_elem t = bf ? CLG_ELEM_BF16 : CLG_ELEM_F16;
-        clg_tensor y = clg_cast(g, clg_cast(g, xi, t), CLG_ELEM_F32);
-        /* the same with an elementwise op between: on OpenCL one generated
-         * kernel, the casts rounding in registers (cl/common.cl's
-         * round_f16, round_bf16) rather than by the cast kernel */
-        clg_tensor y2 = clg_cast(g, clg_scale(g, clg_cast(g, xi, t), 1.0f), CLG_ELEM_F32);
-        CHECK_OK(ctx, clg_tensor_keep(g, y));
-        CHECK_OK(ctx, clg_tensor_keep(g, y2));
-        CHECK_OK(ctx, clg_tensor_set(g, xi, x, N));
-        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
-        for (int k = 0; k < 2; k++) {
-            CHECK_OK(ctx, clg_tensor_get(g, k ? y2 : y, got, N));
-            for (int i = 0; i < N; i++)
-                if (clg_float_bits(got[i]) != want[i])
-                    fail_msg("%s%s on %s: element %d, 0x%08x (%.9g): got 0x%08x, want 0x%08x",
-                             bf ? "bfloat16" : "float16", k ? " scaled by 1" : "", spec, i,
-                             (unsigned)clg_float_bits(x[i]), (double)x[i], (unsigned)clg_float_bits(got[i]),
-                             (unsigned)want[i]);
-        }
-        clg_graph_destroy(g);
-        clg_context_destroy(ctx);
-        free(x);
-        free(got);
-        free(want);
+        for (int i = 0; i < N; i++) x[i] = random_value(&r, bf);
+        narrowing_on(spec, x, N, bf);
     }
+    free(x);
 }
 
 static void test_random_bits(void **state)
@@ -257,11 +267,6 @@ typedef struct host16 {
     float f[0x10000 * LOWS], wide[3][0x10000]; /* widened: many-value f16, integer f16, bf16 */
 } host16;
 
-static float round16(float v, bool bf)
-{
-    return bf ? clg_bf16_to_float(clg_float_to_bf16(v)) : clg_f16_to_float(clg_float_to_f16(v));
-}
-
 /* Every float32 upper half with LOWS lower halves: at, below and above
  * the ties, and random ones (NF of them: the last ones left off). */
 static void boundary_floats(float *f)
@@ -278,44 +283,16 @@ static void boundary_floats(float *f)
         }
 }
 
-/* The device's narrowing of the same patterns (cl/common.cl's f16_bits and
- * bf16_bits in the cast kernel; round_f16/round_bf16 and the 16-bit store
- * of a generated kernel: the cast scaled by 1, stored 16-bit) against
- * core/half.h's, bit for bit: every rounding boundary of both types, where
- * random_bits samples them. */
+/* The device's narrowing of the same patterns (narrowing_on) against
+ * core/half.h: every rounding boundary of both types, where random_bits
+ * samples them. */
 static void every_boundary(const char *spec)
 {
-    float *x = malloc(NF * sizeof *x), *got = malloc(NF * sizeof *got);
+    float *x = malloc(NF * sizeof *x);
     assert_non_null(x);
-    assert_non_null(got);
     boundary_floats(x);
-    for (int bf = 0; bf < 2; bf++) {
-        clg_context *ctx = open_ctx(spec);
-        clg_graph *g = NULL;
-        CHECK_OK(ctx, clg_graph_create(ctx, &g));
-        const int64_t n = NF;
-        const clg_elem t = bf ? CLG_ELEM_BF16 : CLG_ELEM_F16;
-        clg_tensor xi = clg_input(g, 1, &n);
-        clg_tensor y = clg_cast(g, xi, t), y2 = clg_scale(g, clg_cast(g, xi, t), 1.0f);
-        CHECK_OK(ctx, clg_tensor_keep(g, y));
-        CHECK_OK(ctx, clg_tensor_keep(g, y2));
-        CHECK_OK(ctx, clg_tensor_set(g, xi, x, NF));
-        CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
-        for (int k = 0; k < 2; k++) {
-            CHECK_OK(ctx, clg_tensor_get(g, k ? y2 : y, got, NF));
-            for (size_t i = 0; i < NF; i++) {
-                const uint32_t want = clg_float_bits(round16(x[i], bf));
-                if (clg_float_bits(got[i]) != want)
-                    fail_msg("%s narrowing%s on %s: 0x%08x gave 0x%08x, want 0x%08x", bf ? "bfloat16" : "float16",
-                             k ? " (scaled by 1, generated kernel)" : "", spec, (unsigned)clg_float_bits(x[i]),
-                             (unsigned)clg_float_bits(got[i]), (unsigned)want);
-            }
-        }
-        clg_graph_destroy(g);
-        clg_context_destroy(ctx);
-    }
+    for (int bf = 0; bf < 2; bf++) narrowing_on(spec, x, NF, bf);
     free(x);
-    free(got);
 }
 
 static void test_every_boundary(void **state)
