@@ -84,7 +84,10 @@ clg_status clg_backward_basic(clg_graph *g, int32_t *grads, int32_t i)
     case CLG_OP_EXP: ca = clg_mul(g, gy, y); break;
     case CLG_OP_LOG: ca = clg_div(g, gy, a); break;
     case CLG_OP_SQRT: ca = clg_scale(g, clg_div(g, gy, y), 0.5f); break;
-    case CLG_OP_RELU: ca = clg_op_grad2(g, CLG_OP_RELU_GRAD, a, gy); break;
+    /* from the output, as PyTorch's threshold_backward: y > 0 exactly where
+     * x > 0 (NaN and -0 included), and y is what the next layer reads
+     * anyway, so x (batch norm's output, say) need not outlive the forward */
+    case CLG_OP_RELU: ca = clg_op_grad2(g, CLG_OP_RELU_GRAD, y, gy); break;
     case CLG_OP_SIGMOID: ca = clg_op_grad2(g, CLG_OP_SIGMOID_GRAD, y, gy); break;
     case CLG_OP_TANH: ca = clg_op_grad2(g, CLG_OP_TANH_GRAD, y, gy); break;
     case CLG_OP_SUM:

@@ -153,11 +153,16 @@ typedef struct clg_backend_vtable {
     void (*plan_free)(clg_backend *be, void *plan);
     /* Fusion (NULL: none): end[i] = the last node of the group that node i
      * runs in (i when it runs alone), for the nodes of [0, count); groups
-     * are runs of consecutive nodes, decided from ops, shapes and phases
-     * alone. Asked before the memory plan, which keeps what a group reads
-     * alive until the group's last node; plan_build must form the same
-     * groups. */
-    void (*fusion)(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end);
+     * are runs of consecutive nodes, decided from ops, shapes, types and
+     * phases alone (never from a node's fields, buffers or mode, which may
+     * change after the plan is built). stored (NULL: not asked) gets true
+     * for a member the group's kernel writes to memory and reads back
+     * itself. Asked before the memory plan, which keeps what a group reads
+     * alive until the group's last node, and gives no buffer to a member
+     * read only inside its group and not stored: the group's kernel must
+     * write exactly its members that have a buffer. plan_build must form
+     * the same groups. */
+    void (*fusion)(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end, bool *stored);
     /* Reads without waiting (NULL: the core reads with buffer_read): the
      * read is enqueued after what was enqueued before it, *event set to a
      * handle that read_wait waits for and releases (each exactly once).

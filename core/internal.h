@@ -173,8 +173,9 @@ clg_status clg_graph_run_begin(clg_graph *g, int phases);
 clg_status clg_graph_run_nodes(clg_graph *g, int phases, int32_t from, int32_t to);
 void clg_graph_run_end(clg_graph *g, int phases);
 /* end[i]: the last node of the fused group node i runs in (i alone), as
- * the backend groups g's nodes (g->n entries). */
-void clg_graph_group_ends(const clg_graph *g, int32_t *end);
+ * the backend groups g's nodes (g->n entries); stored (NULL: not asked):
+ * the members the group's kernel stores for itself (vtable fusion). */
+void clg_graph_group_ends(const clg_graph *g, int32_t *end, bool *stored);
 void clg_plan_release(clg_graph *g);
 
 /* Asks the backend whether it supports each of g's nodes (supports_op);

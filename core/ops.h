@@ -56,7 +56,7 @@ typedef enum clg_family {
     X(SUM, "sum", 1, BASIC)                                                                        \
     X(MEAN, "mean", 1, BASIC)                                                                      \
     X(MSE, "mse_loss", 2, BASIC)                                                                   \
-    X(RELU_GRAD, "relu_backward", 2, BASIC)       /* (x, dy) */                                    \
+    X(RELU_GRAD, "relu_backward", 2, BASIC)       /* (x or y, dy) */                                    \
     X(SIGMOID_GRAD, "sigmoid_backward", 2, BASIC) /* (y, dy) */                                    \
     X(TANH_GRAD, "tanh_backward", 2, BASIC)       /* (y, dy) */                                    \
     X(MSE_GRAD, "mse_loss_backward", 3, BASIC)    /* (pred, target, dloss) */                      \

@@ -12,8 +12,11 @@
  * go earlier. Scratch workspaces live while their node runs. A node that
  * nothing reads, that is named, or that the user keeps (clg_tensor_keep,
  * the loss, a gradient handed out by clg_grad) gets a buffer of its own and
- * keeps its values after a run. The rest share the pool, and a node's
- * output never shares memory with anything it reads. Leaves (inputs,
+ * keeps its values after a run. A member of a backend's fused group
+ * (vtable fusion) that only its group reads, and that the group's kernel
+ * does not store for itself, gets no buffer: it lives in registers. The
+ * rest share the pool, and a node's output never shares memory with
+ * anything it reads. Leaves (inputs,
  * parameters, constants, optimizer state) and aux buffers that live across
  * runs (batch norm's running statistics) are allocated when recorded.
  *
@@ -530,11 +533,13 @@ clg_status clg_plan_prepare(clg_graph *g)
     int32_t *gend = malloc((size_t)(n ? n : 1) * sizeof *gend);
     int32_t *where = malloc(nw * sizeof *where), *try_where = malloc(nw * sizeof *try_where);
     int64_t *offs = malloc(nw * sizeof *offs), *offs_try = malloc(nw * sizeof *offs_try);
-    bool *own = calloc((size_t)(n ? n : 1), sizeof *own);
+    /* own: outside the pool (a buffer of its own, or none) */
+    bool *own = calloc((size_t)(n ? n : 1), sizeof *own), *stored = calloc((size_t)(n ? n : 1), sizeof *stored);
+    bool *none = calloc((size_t)(n ? n : 1), sizeof *none);
     slots p = {0}, t = {0};
     int32_t failed_at = 0;
-    if (!last || !gend || !where || !try_where || !offs || !offs_try || !own) goto oom;
-    clg_graph_group_ends(g, gend);
+    if (!last || !gend || !where || !try_where || !offs || !offs_try || !own || !stored || !none) goto oom;
+    clg_graph_group_ends(g, gend, stored);
 
     /* kept tensors (through a view too): a buffer of their own */
     liveness(g, false, gend, last);
@@ -544,9 +549,19 @@ clg_status clg_plan_prepare(clg_graph *g)
         /* a sink: nothing reads it, its output or its state */
         if (nd->deferred && (nd->keep || nd->name[0] || last[n + i] < 0)) own[owner_of(g, i)] = true;
     }
+    /* a fused group's member that only later members read (readers run at
+     * their group's end: one within i's end is in i's group), and that the
+     * group's kernel does not store for itself, stays in registers: no
+     * buffer, as tinygrad's and XLA's fused intermediates */
+    for (int32_t i = 0; i < n; i++) {
+        const clg_node *nd = &g->nodes[i];
+        if (nd->deferred && !own[i] && owner_of(g, i) == i && gend[i] > i && last[i] >= 0 && last[i] <= gend[i] &&
+            !stored[i])
+            none[i] = own[i] = true;
+    }
     for (int32_t i = 0; i < n; i++) {
         clg_node *nd = &g->nodes[i];
-        if (!nd->deferred || !own[i] || nd->owns_buf || owner_of(g, i) != i) continue;
+        if (!nd->deferred || !own[i] || none[i] || nd->owns_buf || owner_of(g, i) != i) continue;
         s = be->vt->buffer_alloc(be, (size_t)clg_node_words(nd), &nd->buf);
         failed_at = i;
         if (s != CLG_OK) goto fail_node;
@@ -634,6 +649,8 @@ done:
     free(offs);
     free(offs_try);
     free(own);
+    free(stored);
+    free(none);
     return s;
 }
 
@@ -700,9 +717,11 @@ clg_status clg_graph_memory_sized(clg_graph *g, clg_memory *given, size_t size)
     return CLG_OK;
 }
 
-void clg_graph_group_ends(const clg_graph *g, int32_t *end)
+void clg_graph_group_ends(const clg_graph *g, int32_t *end, bool *stored)
 {
     clg_backend *be = g->ctx->be;
     for (int32_t i = 0; i < g->n; i++) end[i] = i;
-    if (g->plan_on && be->vt->fusion) be->vt->fusion(be, g->nodes, g->n, end);
+    if (stored)
+        for (int32_t i = 0; i < g->n; i++) stored[i] = false;
+    if (g->plan_on && be->vt->fusion) be->vt->fusion(be, g->nodes, g->n, end, stored);
 }

@@ -302,7 +302,7 @@ static clg_status plan(clg_replicas *r)
     for (int i = 0; i < n && s == CLG_OK; i++) {
         clg_graph *g = r->g[i];
         r->pos[n + i] = g->n;
-        clg_graph_group_ends(g, gend);
+        clg_graph_group_ends(g, gend, NULL);
         int32_t prev = -1;
         for (int b = 0; b < r->nbucket; b++) {
             int32_t c = prev;

@@ -2,7 +2,9 @@
  * Fused kernels: chains of elementwise ops compiled into one generated
  * kernel per chain when the graph is prepared (as tinygrad and XLA do),
  * reading each input once and writing only what is read outside the chain
- * or kept.
+ * or kept: the memory plan gives the other members no buffer at all
+ * (core/backend.h's fusion), so a group always runs as one kernel, made
+ * again for its nodes' fields when they change (evaluation mode).
  *
  * A group is a run of consecutive nodes (in run order) of one phase:
  *  - elementwise members (the EW_ macros of cl/common.cl: arithmetic with
@@ -212,10 +214,12 @@ static int32_t next_node(const clg_node *nodes, int32_t count, int32_t j)
 static bool vector_reduce(const clg_cl_backend *b, const clg_node *shape, const clg_node *r);
 
 /* Batch norm's input gradient right after its two sums (nodes si, sj) of
- * the same dy, in training mode: a second pass over each channel in the
- * sums' kernel, which has both sums in hand, in the walk of the sums (on
- * vectors where the planes hold whole ones, BN_PLANES; else a float at a
- * time, as the op's kernel then runs). Returns its index, or -1. */
+ * the same dy: a second pass over each channel in the sums' kernel, which
+ * has both sums in hand, in the walk of the sums (on vectors where the
+ * planes hold whole ones, BN_PLANES; else a float at a time, as the op's
+ * kernel then runs). In either mode: the kernel is generated for the mode
+ * the graph runs in (the group, and so the memory plan, never depend on
+ * it). Returns its index, or -1. */
 static int32_t bn_input_after(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t si, int32_t sj,
                               int used)
 {
@@ -225,10 +229,9 @@ static int32_t bn_input_after(const clg_cl_backend *b, const clg_node *nodes, in
     if (e->op != CLG_OP_BATCHNORM_GRAD_INPUT || e->phase != s->phase || e->dtype != CLG_F32 || e->src[0] != s->src[0] ||
         e->src[1] != s->src[1] || !((e->src[2] == si && e->src[3] == sj) || (e->src[2] == sj && e->src[3] == si)))
         return -1;
-    const clg_node *bn = &nodes[e->src[1]];
     int64_t C, inner, M;
-    clg_cl_bn_dims(&nodes[bn->src[0]], &C, &inner, &M);
-    return bn->training && M > 1 ? ei : -1;
+    clg_cl_bn_dims(&nodes[nodes[e->src[1]].src[0]], &C, &inner, &M);
+    return M > 1 ? ei : -1;
 }
 
 static bool broadcasts(const clg_node *nodes, const clg_node *n)
@@ -279,9 +282,11 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
     }
     int used = ptr_cost(f), size = 1;
     bool gather = gathers(nodes, f), alike = bn_head || rounds_alike(b, nodes, f);
-    /* A group built on batch norm's mode runs its members one by one when
-     * the mode changes (host/cl_plan.c): one that has no kernel of its own
-     * (16-bit) stays out of it. */
+    /* 16-bit members stay out of batch norm's sums: the sums group's inputs
+     * would live to its second pass (its dy stored where pooling's gradient
+     * is a member): +3.3 MB (16%) on the 16-bit CNN at batch 64, for no
+     * speed measured on PoCL (bench/RESULTS.md, 2026-12-04, twentieth
+     * session) */
     bool gen16 = generated_only(nodes, f);
     for (int32_t k = next_node(nodes, count, j); k < count && size < CLG_FUSED_MAX_NODES; k = next_node(nodes, count, j)) {
         const clg_node *n = &nodes[k];
@@ -293,7 +298,6 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
         const bool na = rounds_alike(b, nodes, n);
         if ((gather || (bn_head && !bn_vec)) && !na) break;
         if (gathers(nodes, n) && (bn_head || !alike)) break;
-        if (bn_head && generated_only(nodes, n)) break;
         gen16 |= generated_only(nodes, n);
         gather |= gathers(nodes, n);
         alike &= na;
@@ -348,7 +352,36 @@ static int32_t group_at(const clg_cl_backend *b, const clg_node *nodes, int32_t 
     return j;
 }
 
-void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t *end)
+/* The last member of a group whose reductions follow its members (the
+ * leaves between too), from its last node. */
+static int32_t members_end(const clg_node *nodes, int32_t first, int32_t last, clg_cl_group_kind kind)
+{
+    int32_t pend = last;
+    if (kind == CLG_FG_REDUCE || kind == CLG_FG_BN_SUMS || kind == CLG_FG_CE || kind == CLG_FG_EW_REDUCE)
+        while (pend >= first && (leaf(&nodes[pend]) || nodes[pend].op == CLG_OP_REDUCE_TO ||
+                                 nodes[pend].op == CLG_OP_SOFTMAX_CE || bn_sum(nodes, &nodes[pend]) ||
+                                 nodes[pend].op == CLG_OP_BATCHNORM_GRAD_INPUT))
+            pend--;
+    return pend;
+}
+
+/* The member a group's kernel stores and reads back itself, or -1: the
+ * logits of a cross-entropy (ce_row reads its row from memory); batch
+ * norm's dy, for the input gradient's second pass over the channel, where
+ * a member gathers (max pooling's gradient costs more than the bytes;
+ * else dy is recomputed from the members). */
+static int32_t stored_member(const clg_node *nodes, int32_t first, int32_t last, clg_cl_group_kind kind)
+{
+    if (kind == CLG_FG_CE) return nodes[last].src[0];
+    if (kind != CLG_FG_BN_SUMS || nodes[last].op != CLG_OP_BATCHNORM_GRAD_INPUT) return -1;
+    const int32_t pend = members_end(nodes, first, last, kind), dy = nodes[last].src[0];
+    if (!inside(nodes, dy, first, pend)) return -1;
+    for (int32_t i = first; i <= pend; i++)
+        if (!leaf(&nodes[i]) && gathers(nodes, &nodes[i])) return dy;
+    return -1;
+}
+
+void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t *end, bool *stored)
 {
     for (int32_t i = 0; i < count; i++) end[i] = i;
     if (!b->fuse) return;
@@ -356,13 +389,15 @@ void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_
         clg_cl_group_kind kind;
         int32_t j = group_at(b, nodes, count, i, &kind);
         for (int32_t k = i; k <= j; k++) end[k] = j;
+        const int32_t st = kind == CLG_FG_NONE ? -1 : stored_member(nodes, i, j, kind);
+        if (stored && st >= 0) stored[st] = true;
         i = j + 1;
     }
 }
 
-void clg_cl_fusion(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end)
+void clg_cl_fusion(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end, bool *stored)
 {
-    clg_cl_fusion_groups((const clg_cl_backend *)be, nodes, count, end);
+    clg_cl_fusion_groups((const clg_cl_backend *)be, nodes, count, end, stored);
 }
 
 /* ---- code generation ---- */
@@ -409,25 +444,11 @@ static void put_float(text *t, float v)
     put(t, "as_float(0x%08xu)", (unsigned)bits);
 }
 
-/* Whether node v's output is read outside [first, last]: by a node outside
- * through its sources, or through its forward node's
- * (clg_op_forward_source), or it is not a pool tensor (kept, named, a sink). */
-static bool read_outside(const clg_node *nodes, int32_t count, int32_t v, int32_t first, int32_t last)
-{
-    if (!nodes[v].pooled) return true;
-    for (int32_t r = 0; r < count; r++) {
-        if (r >= first && r <= last) continue;
-        const int fwd = clg_op_forward_source(nodes[r].op);
-        for (int k = 0; k < CLG_MAX_SRC; k++) {
-            int32_t s = nodes[r].src[k];
-            if (s < 0) continue;
-            if (s == v) return true;
-            for (int m = 0; k == fwd && m < CLG_MAX_SRC; m++)
-                if (nodes[s].src[m] == v) return true;
-        }
-    }
-    return false;
-}
+/* Whether a group's kernel stores member v: the memory plan gave it a
+ * buffer (read outside the group, kept, named, a sink, or stored for the
+ * group itself: stored_member), and none to the rest (core/backend.h's
+ * fusion), so the plan alone says what is written. */
+static bool has_output(const clg_node *nodes, int32_t v) { return nodes[v].buf != NULL; }
 
 /* Declares `const axes8 name = {{v0, ..., v7}};` (cl/common.cl): extents
  * or strides as constants the kernel's compiler folds into bcast_offset. */
@@ -554,7 +575,7 @@ static void emit_body(text *t, const clg_node *nodes, int32_t count, int32_t fir
         emit_round(t, pad, n, (int)i, vec);
     }
     for (int32_t i = first; i <= pend; i++)
-        if (!leaf(&nodes[i]) && read_outside(nodes, count, i, first, last)) emit_store(t, pad, &nodes[i], (int)i, vec);
+        if (!leaf(&nodes[i]) && has_output(nodes, i)) emit_store(t, pad, &nodes[i], (int)i, vec);
 }
 
 /* Whether a reduce_to of the members' shape to r sums over leading axes
@@ -603,7 +624,7 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
         args[nargs++] = MEM(nodes[ext[e]].buf);
     }
     for (int32_t i = first; i <= pend; i++) {
-        if (leaf(&nodes[i]) || !read_outside(nodes, count, i, first, last) || nargs >= max_args) continue;
+        if (leaf(&nodes[i]) || !has_output(nodes, i) || nargs >= max_args) continue;
         put(t, "%s__global %s *out%d", nargs ? ", " : "", ctype(&nodes[i]), (int)i);
         args[nargs++] = MEM(nodes[i].buf);
     }
@@ -680,14 +701,8 @@ static const char *ref(const gen *g, int32_t id, char *buf, size_t size)
     return buf;
 }
 
-/* Whether member i's output is stored: read outside the group, or the
- * logits a cross-entropy reads back. */
-static bool written(const gen *g, int32_t i)
-{
-    const clg_node *last = &g->nodes[g->last];
-    return read_outside(g->nodes, g->count, i, g->first, g->last) || (last->op == CLG_OP_SOFTMAX_CE && last->src[0] == i) ||
-           i == g->keep;
-}
+/* Whether member i's output is stored (has_output; g->keep among them). */
+static bool written(const gen *g, int32_t i) { return has_output(g->nodes, i); }
 
 /* The group's inputs read at element i of the members' shape (the
  * sources of elementwise members, dloss of cross-entropy's gradient, a
@@ -736,10 +751,11 @@ static void declare(gen *g, bool bn_head)
             add_arg(g, MEM(nodes[nodes[n->src[1]].src[1]].buf), "__global const float *gamma%d", (int)i);
         }
     }
-    /* a member reads the batch norm's output (ReLU's gradient after batch
-     * norm + ReLU) while the group reads its x anyway: y = BN_APPLY(x) as
-     * the forward computed it, from the saved statistics, instead of a
-     * second stream (the forward's y stays stored for others) */
+    /* a member reads the batch norm's output (LeakyReLU's gradient after
+     * batch norm + LeakyReLU; ReLU's reads ReLU's output) while the group
+     * reads its x anyway: y = BN_APPLY(x) as the forward computed it, from
+     * the saved statistics, instead of a second stream (the forward's y
+     * stays stored for others) */
     int outs = 0;
     for (int32_t i = g->first; i <= g->last; i++) outs += !leaf(&nodes[i]) && (i > g->pend || written(g, i));
     bool has_y = false, has_x = false;
@@ -843,20 +859,11 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
 {
     gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args,
              .keep = -1, .bn = kind == CLG_FG_BN_SUMS ? nodes[last].src[1] : -1, .remat = -1, .max_ptrs = max_ptrs};
-    /* the members end before the reductions (and the leaves between) */
-    if (kind == CLG_FG_REDUCE || kind == CLG_FG_BN_SUMS || kind == CLG_FG_CE)
-        while (g.pend >= first && (leaf(&nodes[g.pend]) || nodes[g.pend].op == CLG_OP_REDUCE_TO ||
-                                   nodes[g.pend].op == CLG_OP_SOFTMAX_CE || bn_sum(nodes, &nodes[g.pend]) ||
-                                   nodes[g.pend].op == CLG_OP_BATCHNORM_GRAD_INPUT))
-            g.pend--;
+    g.pend = members_end(nodes, first, last, kind);
     const bool bn_head = kind == CLG_FG_BN_FORWARD;
-    /* batch norm's input gradient reads dy again: recomputed from the
-     * members, but stored in the first pass and loaded in the second where
-     * a member gathers (max pooling's gradient costs more than the bytes) */
-    if (kind == CLG_FG_BN_SUMS && nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT &&
-        inside(nodes, nodes[last].src[0], first, g.pend))
-        for (int32_t i = first; i <= g.pend; i++)
-            if (!leaf(&nodes[i]) && gathers(nodes, &nodes[i])) g.keep = nodes[last].src[0];
+    /* batch norm's input gradient reads dy again: stored in the first pass
+     * and loaded in the second, or recomputed (stored_member) */
+    if (kind == CLG_FG_BN_SUMS) g.keep = stored_member(nodes, first, last, kind);
     put(t, "\n/* group %d: nodes %d to %d */\n__kernel void clg_fused_%d(", gi, (int)first, (int)last, gi);
     declare(&g, bn_head);
     const clg_node *shape = &nodes[kind == CLG_FG_BN_SUMS ? nodes[last].src[0] : first];
@@ -930,8 +937,11 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
             } else {
                 element(&g, "            ", false, 1, false, false);
             }
-            put(t, "            out%d[i] = bn_dx(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma);\n        }\n", (int)last, a, x,
-                (long long)M);
+            if (bn->training)
+                put(t, "            out%d[i] = bn_dx(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma);\n        }\n", (int)last,
+                    a, x, (long long)M);
+            else /* evaluation: the statistics are constants (norm.cl's bn_backward_input) */
+                put(t, "            out%d[i] = k * %s;\n        }\n", (int)last, a);
         } else if (nodes[last].op == CLG_OP_BATCHNORM_GRAD_INPUT) {
             put(t, "        for (long n = lid; n < %lldL; n += ls)\n", (long long)(M / inner));
             put(t, "            for (long i0 = (n * %lldL + c) * %lldL, e = i0 + %lldL; i0 < e; i0 += CLG_VW) {\n",
@@ -943,8 +953,11 @@ static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count
             } else {
                 element(&g, "                ", false, vw, true, false);
             }
-            put(t, "                VSTORE(bn_dx_v(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma), q, out%d);\n", a, x,
-                (long long)M, (int)last);
+            if (bn->training)
+                put(t, "                VSTORE(bn_dx_v(%s, %s, mean, invstd, k, %lld.0f, dbeta, dgamma), q, out%d);\n", a, x,
+                    (long long)M, (int)last);
+            else
+                put(t, "                VSTORE(k * %s, q, out%d);\n", a, (int)last);
             put(t, "            }\n");
         }
         put(t, "    }\n}\n");
@@ -1087,15 +1100,26 @@ static bool dump(const char *dir, const char *src, size_t len, char *path, size_
     return fclose(f) == 0 && ok;
 }
 
-/* Whether every buffer the group's kernel binds exists (the plan is built). */
+/* Whether a group's kernel reads source k's output (not only its state
+ * or shapes, as of a forward node that a gradient is given). */
+static bool reads_output(const clg_node *nodes, const clg_node *n, int k)
+{
+    if (k == 1 && (n->op == CLG_OP_MAXPOOL2D_GRAD || bn_sum(nodes, n) || n->op == CLG_OP_BATCHNORM_GRAD_INPUT)) return false;
+    return !(k == 0 && n->op == CLG_OP_SOFTMAX_CE_GRAD);
+}
+
+/* Whether every buffer the group's kernel binds exists (the plan is built):
+ * its inputs from outside and the state it reads; its members have one
+ * where the memory plan gave it (has_output). */
 static bool has_buffers(const clg_node *nodes, int32_t first, int32_t last)
 {
     for (int32_t i = first; i <= last; i++) {
         const clg_node *n = &nodes[i];
         if (leaf(n)) continue;
-        if (!n->buf) return false;
         for (int k = 0; k < clg_op_nsrc(n->op); k++)
-            if (n->src[k] >= 0 && !nodes[n->src[k]].buf) return false;
+            if (n->src[k] >= 0 && reads_output(nodes, n, k) && !inside(nodes, n->src[k], first, last) &&
+                !nodes[n->src[k]].buf)
+                return false;
         if (n->op == CLG_OP_BATCHNORM && (!n->aux[0] || !n->aux[1])) return false;
         if (bn_sum(nodes, n) && (!nodes[n->src[1]].aux[0] || !nodes[nodes[n->src[1]].src[0]].buf)) return false;
         if (n->op == CLG_OP_MAXPOOL2D_GRAD && !nodes[n->src[1]].aux[0]) return false;
@@ -1104,8 +1128,19 @@ static bool has_buffers(const clg_node *nodes, int32_t first, int32_t last)
             const clg_node *ce = &nodes[n->src[0]];
             if (!ce->aux[0] || !nodes[ce->src[0]].buf || !nodes[ce->src[1]].buf) return false;
         }
+        if ((n->op == CLG_OP_REDUCE_TO || n->op == CLG_OP_SOFTMAX_CE || bn_sum(nodes, n) ||
+             n->op == CLG_OP_BATCHNORM_GRAD_INPUT) && !n->buf)
+            return false;
     }
     return true;
+}
+
+/* Whether a member of the group lacks a buffer (it then runs only in the group). */
+static bool has_unbuffered(const clg_node *nodes, int32_t first, int32_t last)
+{
+    for (int32_t i = first; i <= last; i++)
+        if (!leaf(&nodes[i]) && !nodes[i].buf) return true;
+    return false;
 }
 
 /* The local size of a group's kernel: the kernel's own limit, at most
@@ -1123,6 +1158,113 @@ static size_t local_size(const clg_cl_backend *b, cl_kernel kern, size_t want)
     return p2;
 }
 
+/* Group g's kernel, clg_fused_<gi>, into t, from the nodes' current fields:
+ * its buffers into g->args, its work items into g->n. */
+static void generate_group(const clg_cl_backend *b, text *t, int gi, const clg_node *nodes, int32_t count,
+                           clg_cl_fused_group *g)
+{
+    const int32_t i = g->first, last = g->last;
+    if (g->kind == CLG_FG_UPDATE) {
+        g->nargs = generate_update(t, gi, nodes, i, last, g->args, &g->n);
+    } else if (g->kind == CLG_FG_EW) {
+        g->nargs = generate(t, gi, nodes, count, i, last, last, b->vw, g->args, CLG_FUSED_MAX_ARGS);
+        g->n = nodes[i].numel;
+    } else if (g->kind == CLG_FG_EW_REDUCE) {
+        g->nargs = generate(t, gi, nodes, count, i, members_end(nodes, i, last, g->kind), last, b->vw, g->args,
+                            CLG_FUSED_MAX_ARGS);
+        g->n = nodes[last].numel / b->vw;
+    } else {
+        g->nargs = generate_scalar(t, gi, nodes, count, i, last, g->kind, b->vw, b->fuse_max_ptrs, g->args, &g->n);
+    }
+}
+
+/* Builds a program of generated groups (common.cl and, for batched
+ * updates, optim.cl before them), through the on-disk cache. */
+static clg_status build_generated(clg_cl_backend *b, const text *t, bool updates, cl_program *program)
+{
+    clg_backend *be = &b->base;
+    const char *dump_dir = clg_setting(be->ctx, CLG_SET_FUSION_DUMP);
+    char path[512] = "";
+    if (dump_dir && *dump_dir) dump(dump_dir, t->s, t->len, path, sizeof path);
+    const char *options = b->options; /* as clgrad's own program: the same vector width and rounding */
+    const char *sources[3] = {clg_cl_sources[0]};
+    int nsrc = 1;
+    if (updates) sources[nsrc++] = clg_cl_sources[b->optim_source];
+    sources[nsrc++] = t->s;
+    if (clg_cl_cache_load(be->ctx, b->context, b->dev.device, sources, nsrc, options, program)) return CLG_OK;
+    clg_status s = clg_cl_build_program(be->ctx, b->context, b->dev.device, sources, nsrc, options, program);
+    if (s == CLG_OK) {
+        clg_cl_cache_store(be->ctx, *program, b->dev.device, sources, nsrc, options);
+        return CLG_OK;
+    }
+    if (!path[0]) {
+        const char *tmp = getenv("TMPDIR");
+        if (!dump(tmp && *tmp ? tmp : "/tmp", t->s, t->len, path, sizeof path)) snprintf(path, sizeof path, "(not written)");
+    }
+    return clg_error_wrap(be->ctx, s, "building the fused kernels of the graph (source: %s)", path);
+}
+
+/* Group g's kernel clg_fused_<gi> from program, its buffers bound and its
+ * sizes set (an update group's step arguments are set before each run). */
+static clg_status bind_group(clg_cl_backend *b, cl_program program, int gi, clg_cl_fused_group *g)
+{
+    cl_uint compute_units = 1;
+    if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof compute_units, &compute_units, NULL) !=
+            CL_SUCCESS ||
+        compute_units < 1)
+        compute_units = 1;
+    char name[32];
+    snprintf(name, sizeof name, "clg_fused_%d", gi);
+    cl_int err;
+    cl_kernel kern = clCreateKernel(program, name, &err);
+    if (err != CL_SUCCESS) return clg_cl_fail(b, err, "clCreateKernel(a fused kernel)");
+    for (int a = 0; a < g->nargs && err == CL_SUCCESS; a++) err = clSetKernelArg(kern, (cl_uint)a, sizeof(cl_mem), &g->args[a]);
+    size_t items = (size_t)g->n, local;
+    cl_long n = g->n;
+    switch (g->kind) {
+    case CLG_FG_EW: /* the element count follows the buffers */
+        if (err == CL_SUCCESS) err = clSetKernelArg(kern, (cl_uint)g->nargs, sizeof n, &n);
+        local = local_size(b, kern, 256);
+        items = clg_cl_vector_items(b, g->n);
+        break;
+    case CLG_FG_BN_SUMS:
+    case CLG_FG_BN_FORWARD: /* a work-group per channel, with local memory for its sums */
+        local = local_size(b, kern, b->kwg[g->kind == CLG_FG_BN_SUMS ? K_bn_backward_reduce : K_bn_forward]);
+        if (err == CL_SUCCESS) err = clSetKernelArg(kern, (cl_uint)g->nargs, local * sizeof(float), NULL);
+        items = (size_t)g->n * local;
+        break;
+    case CLG_FG_CE: /* one work-group, as host/cl_softmax.c's one-launch path, so that it sums alike */
+        local = clg_cl_ce_small_local(b, g->n, local_size(b, kern, b->kwg[K_softmax_ce_small]));
+        if (err == CL_SUCCESS) err = clSetKernelArg(kern, (cl_uint)g->nargs, local * sizeof(float), NULL);
+        items = local;
+        break;
+    case CLG_FG_REDUCE:
+    case CLG_FG_EW_REDUCE:
+        /* a work-item per output (or vector of outputs), few of them:
+         * small enough work-groups that every compute unit gets some
+         * (on PoCL a work-group is a core's) */
+        local = local_size(b, kern, 256);
+        while (local > 1 && (items + local - 1) / local < compute_units) local /= 2;
+        break;
+    case CLG_FG_UPDATE: /* a work-item per vector of the largest member (OPTIM_WALK) */
+        local = local_size(b, kern, 256);
+        items = clg_cl_vector_items(b, g->n);
+        break;
+    default: local = local_size(b, kern, 256); break;
+    }
+    if (err != CL_SUCCESS) {
+        clReleaseKernel(kern);
+        return clg_cl_fail(b, err, "clSetKernelArg(a fused kernel)");
+    }
+    if (g->kern) clReleaseKernel(g->kern);
+    g->kern = kern;
+    g->local = local;
+    g->global = (items + local - 1) / local * local;
+    if (g->global > b->max_global) g->global = b->max_global / local * local;
+    if (g->global == 0) g->global = local;
+    return CLG_OK;
+}
+
 clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t count, clg_cl_fused *out)
 {
     clg_backend *be = &b->base;
@@ -1138,8 +1280,18 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
     for (int32_t i = 0; i < count; i = end[i] + 1) {
         end[i] = b->fuse ? group_at(b, nodes, count, i, &kind[i]) : i;
         if (!b->fuse) kind[i] = generated_only(nodes, &nodes[i]) ? CLG_FG_EW : CLG_FG_NONE;
-        if (kind[i] != CLG_FG_NONE && has_buffers(nodes, i, end[i])) ngroups++;
-        else kind[i] = CLG_FG_NONE;
+        if (kind[i] != CLG_FG_NONE && has_buffers(nodes, i, end[i])) {
+            ngroups++;
+        } else if (kind[i] != CLG_FG_NONE && has_unbuffered(nodes, i, end[i])) {
+            /* its members without memory could not run alone */
+            const int32_t last = end[i];
+            free(end);
+            free(kind);
+            return clg_error(be->ctx, CLG_ERR_STATE, "fusing the graph: nodes %d to %d: a buffer the group reads is missing",
+                             (int)i, (int)last);
+        } else {
+            kind[i] = CLG_FG_NONE;
+        }
     }
     if (!ngroups) {
         free(end);
@@ -1162,20 +1314,8 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         g->first = i;
         g->last = end[i];
         g->kind = kind[i];
-        if (g->kind == CLG_FG_UPDATE) {
-            g->nargs = generate_update(&t, gi, nodes, i, end[i], g->args, &g->n);
-            updates = true;
-        } else if (g->kind == CLG_FG_EW) {
-            g->nargs = generate(&t, gi, nodes, count, i, end[i], end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS);
-            g->n = nodes[i].numel;
-        } else if (g->kind == CLG_FG_EW_REDUCE) {
-            int32_t pend = end[i] - 1;
-            while (leaf(&nodes[pend])) pend--;
-            g->nargs = generate(&t, gi, nodes, count, i, pend, end[i], b->vw, g->args, CLG_FUSED_MAX_ARGS);
-            g->n = nodes[end[i]].numel / b->vw;
-        } else {
-            g->nargs = generate_scalar(&t, gi, nodes, count, i, end[i], g->kind, b->vw, b->fuse_max_ptrs, g->args, &g->n);
-        }
+        updates |= g->kind == CLG_FG_UPDATE;
+        generate_group(b, &t, gi, nodes, count, g);
         gi++;
     }
     out->count = gi;
@@ -1186,92 +1326,49 @@ clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t c
         clg_cl_fuse_free(out);
         return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "fusing the graph: out of host memory");
     }
-    const char *dump_dir = clg_setting(be->ctx, CLG_SET_FUSION_DUMP);
-    char path[512] = "";
-    if (dump_dir && *dump_dir) dump(dump_dir, t.s, t.len, path, sizeof path);
+    clg_status s = build_generated(b, &t, updates, &out->program);
+    free(t.s);
+    for (int k = 0; s == CLG_OK && k < out->count; k++) s = bind_group(b, out->program, k, &out->group[k]);
+    if (s != CLG_OK) clg_cl_fuse_free(out);
+    return s;
+}
 
-    const char *options = b->options; /* as clgrad's own program: the same vector width and rounding */
-    /* common.cl, optim.cl when updates are batched (its per-element
-     * functions), then the groups */
-    const char *sources[3] = {clg_cl_sources[0]};
-    int nsrc = 1;
-    if (updates) sources[nsrc++] = clg_cl_sources[b->optim_source];
-    sources[nsrc++] = t.s;
+clg_status clg_cl_fuse_regenerate(clg_cl_backend *b, const clg_node *nodes, int32_t count, clg_cl_fused *f, int k)
+{
+    clg_backend *be = &b->base;
+    clg_cl_fused_group *g = &f->group[k];
+    text t = {0};
+    put(&t, "/* clgrad: a fused kernel of one graph, made again for its nodes' fields (host/cl_fuse.c) */\n");
+    clg_cl_fused_group ng = *g;
+    ng.kern = NULL;
+    generate_group(b, &t, k, nodes, count, &ng);
+    if (t.oom) {
+        free(t.s);
+        return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "fusing the graph: out of host memory");
+    }
+    /* a graph switched between training and evaluation asks for the same
+     * sources again: each built once per graph */
+    cl_program program = NULL;
+    for (int v = 0; v < f->nvariants && !program; v++)
+        if (strcmp(f->variant[v].src, t.s) == 0) program = f->variant[v].program;
     clg_status s = CLG_OK;
-    if (!clg_cl_cache_load(be->ctx, b->context, b->dev.device, sources, nsrc, options, &out->program)) {
-        s = clg_cl_build_program(be->ctx, b->context, b->dev.device, sources, nsrc, options, &out->program);
+    if (!program) {
+        clg_cl_variant *w = realloc(f->variant, (size_t)(f->nvariants + 1) * sizeof *w);
+        if (!w) s = clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "fusing the graph: out of host memory");
+        else f->variant = w;
+        if (s == CLG_OK) s = build_generated(b, &t, g->kind == CLG_FG_UPDATE, &program);
         if (s == CLG_OK) {
-            clg_cl_cache_store(be->ctx, out->program, b->dev.device, sources, nsrc, options);
-        } else {
-            if (!path[0]) {
-                const char *tmp = getenv("TMPDIR");
-                if (!dump(tmp && *tmp ? tmp : "/tmp", t.s, t.len, path, sizeof path)) snprintf(path, sizeof path, "(not written)");
-            }
-            clg_error_wrap(be->ctx, s, "building the fused kernels of the graph (source: %s)", path);
+            f->variant[f->nvariants].src = t.s;
+            f->variant[f->nvariants++].program = program;
+            t.s = NULL;
         }
     }
     free(t.s);
-    cl_uint compute_units = 1;
-    if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof compute_units, &compute_units, NULL) !=
-            CL_SUCCESS ||
-        compute_units < 1)
-        compute_units = 1;
-    for (int k = 0; s == CLG_OK && k < out->count; k++) {
-        clg_cl_fused_group *g = &out->group[k];
-        char name[32];
-        snprintf(name, sizeof name, "clg_fused_%d", k);
-        cl_int err;
-        g->kern = clCreateKernel(out->program, name, &err);
-        if (err != CL_SUCCESS) {
-            g->kern = NULL;
-            s = clg_cl_fail(b, err, "clCreateKernel(a fused kernel)");
-            break;
-        }
-        for (int a = 0; a < g->nargs && err == CL_SUCCESS; a++) err = clSetKernelArg(g->kern, (cl_uint)a, sizeof(cl_mem), &g->args[a]);
-        size_t items = (size_t)g->n;
-        cl_long n = g->n;
-        switch (g->kind) {
-        case CLG_FG_EW: /* the element count follows the buffers */
-            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, sizeof n, &n);
-            g->local = local_size(b, g->kern, 256);
-            items = clg_cl_vector_items(b, g->n);
-            break;
-        case CLG_FG_BN_SUMS:
-        case CLG_FG_BN_FORWARD: /* a work-group per channel, with local memory for its sums */
-            g->local = local_size(b, g->kern, b->kwg[g->kind == CLG_FG_BN_SUMS ? K_bn_backward_reduce : K_bn_forward]);
-            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local * sizeof(float), NULL);
-            items = (size_t)g->n * g->local;
-            break;
-        case CLG_FG_CE: /* one work-group, as host/cl_softmax.c's one-launch path, so that it sums alike */
-            g->local = clg_cl_ce_small_local(b, g->n, local_size(b, g->kern, b->kwg[K_softmax_ce_small]));
-            if (err == CL_SUCCESS) err = clSetKernelArg(g->kern, (cl_uint)g->nargs, g->local * sizeof(float), NULL);
-            items = g->local;
-            break;
-        case CLG_FG_REDUCE:
-        case CLG_FG_EW_REDUCE:
-            /* a work-item per output (or vector of outputs), few of them:
-             * small enough work-groups that every compute unit gets some
-             * (on PoCL a work-group is a core's) */
-            g->local = local_size(b, g->kern, 256);
-            while (g->local > 1 && (items + g->local - 1) / g->local < compute_units) g->local /= 2;
-            break;
-        case CLG_FG_UPDATE: /* a work-item per vector of the largest member (OPTIM_WALK) */
-            g->local = local_size(b, g->kern, 256);
-            items = clg_cl_vector_items(b, g->n);
-            break;
-        default: g->local = local_size(b, g->kern, 256); break;
-        }
-        /* an update group's step arguments are set before each run */
-        if (err != CL_SUCCESS) {
-            s = clg_cl_fail(b, err, "clSetKernelArg(a fused kernel)");
-            break;
-        }
-        g->global = (items + g->local - 1) / g->local * g->local;
-        if (g->global > b->max_global) g->global = b->max_global / g->local * g->local;
-        if (g->global == 0) g->global = g->local;
-    }
-    if (s != CLG_OK) clg_cl_fuse_free(out);
-    return s;
+    if (s == CLG_OK) s = bind_group(b, program, k, &ng);
+    if (s != CLG_OK) return clg_error_wrap(be->ctx, s, "fusing nodes %d to %d again for their fields", (int)g->first, (int)g->last);
+    if (g->kern) clReleaseKernel(g->kern); /* a run in flight keeps it: OpenCL retains what it enqueued */
+    *g = ng;
+    return CLG_OK;
 }
 
 void clg_cl_fuse_free(clg_cl_fused *f)
@@ -1279,6 +1376,11 @@ void clg_cl_fuse_free(clg_cl_fused *f)
     for (int k = 0; k < f->count; k++)
         if (f->group[k].kern) clReleaseKernel(f->group[k].kern);
     if (f->program) clReleaseProgram(f->program);
+    for (int v = 0; v < f->nvariants; v++) {
+        clReleaseProgram(f->variant[v].program);
+        free(f->variant[v].src);
+    }
+    free(f->variant);
     free(f->group);
     memset(f, 0, sizeof *f);
 }

@@ -37,10 +37,18 @@ typedef struct clg_cl_fused_group {
     size_t global, local;
 } clg_cl_fused_group;
 
+/* A group's kernel made again for its nodes' current fields, by source. */
+typedef struct clg_cl_variant {
+    char *src;
+    cl_program program;
+} clg_cl_variant;
+
 typedef struct clg_cl_fused {
-    cl_program program; /* every group's kernel */
+    cl_program program; /* every group's kernel as the plan was built */
     clg_cl_fused_group *group;
     int count;
+    clg_cl_variant *variant;
+    int nvariants;
 } clg_cl_fused;
 
 /* The groups of nodes[0, count): end[i] is the last node of i's group (i
@@ -49,10 +57,14 @@ typedef struct clg_cl_fused {
 /* Whether node n runs only in a generated kernel: an elementwise op on
  * 16-bit tensors (the op kernels read and write float32). */
 bool clg_cl_generated_only(const clg_node *nodes, const clg_node *n);
-void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t *end);
-void clg_cl_fusion(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end);
+void clg_cl_fusion_groups(const clg_cl_backend *b, const clg_node *nodes, int32_t count, int32_t *end, bool *stored);
+void clg_cl_fusion(const clg_backend *be, const clg_node *nodes, int32_t count, int32_t *end, bool *stored);
 /* Generates, builds and binds the groups' kernels (on the graph's buffers). */
 clg_status clg_cl_fuse_build(clg_cl_backend *b, const clg_node *nodes, int32_t count, clg_cl_fused *out);
+/* Group k's kernel generated again from its nodes' current fields (the
+ * training flag, a buffer), built once per source; on an error the group
+ * is as it was. */
+clg_status clg_cl_fuse_regenerate(clg_cl_backend *b, const clg_node *nodes, int32_t count, clg_cl_fused *f, int k);
 void clg_cl_fuse_free(clg_cl_fused *f);
 /* The step arguments of update node n, as its kernel takes them. */
 void clg_cl_fused_update_args(const clg_node *n, float a[8], cl_int *flags);

@@ -15,10 +15,12 @@
  * CLBlast (its GEMMs choose and enqueue their own kernels) or enqueues a
  * copy. A node whose fields change after the plan was built (the
  * optimizer's step constants each step, dropout's RNG counter each run,
- * the training flag, a buffer swapped) is recorded again into its own
- * kernel objects before it is enqueued: the plan never runs stale
- * arguments. The core frees the plan, and builds another, whenever the
- * graph's nodes or buffers are planned again.
+ * the training flag) is recorded again into its own kernel objects before
+ * it is enqueued, and a fused group (host/cl_fuse.c) with such a member
+ * gets its kernel generated again for them: the plan never runs stale
+ * arguments. A group's members run only in it (those read only inside
+ * have no memory). The core frees the plan, and builds another, whenever
+ * the graph's nodes or buffers are planned again.
  */
 #include "cl_backend.h"
 #include "cl_fuse.h"
@@ -181,20 +183,6 @@ clg_status clg_cl_plan_build(clg_backend *be, const clg_node *nodes, int32_t cou
         return clg_error(be->ctx, CLG_ERR_OUT_OF_MEMORY, "building the graph's plan: out of host memory");
     }
     p->count = count;
-    for (int32_t i = 0; i < count; i++) {
-        const clg_node *n = &nodes[i];
-        if (clg_op_family(n->op) == CLG_FAM_LEAF) continue;
-        clg_status s = record(b, &p->np[i], nodes, n);
-        if (s != CLG_OK) {
-            char d[256];
-            clg_node_describe(nodes, n, d, sizeof d);
-            clg_error_wrap(be->ctx, s, "building the graph's plan: node %d (%s)", (int)i, d);
-            clg_cl_plan_free(be, p);
-            return s;
-        }
-    }
-    /* every node is recorded on its own too: a group whose members changed
-     * since (see plan_run) runs them one by one */
     clg_status s = clg_cl_fuse_build(b, nodes, count, &p->fused);
     if (s != CLG_OK) {
         clg_error_wrap(be->ctx, s, "building the graph's plan");
@@ -207,6 +195,21 @@ clg_status clg_cl_plan_build(clg_backend *be, const clg_node *nodes, int32_t cou
             p->np[i].fused = 1 + k;
             key_of(nodes, &nodes[i], &p->np[i].fkey);
         }
+    /* the rest recorded, and a batched update's members, which run one by
+     * one while their step arguments differ (run_group) */
+    for (int32_t i = 0; i < count; i++) {
+        const clg_node *n = &nodes[i];
+        if (clg_op_family(n->op) == CLG_FAM_LEAF) continue;
+        if (p->np[i].fused && p->fused.group[p->np[i].fused - 1].kind != CLG_FG_UPDATE) continue;
+        s = record(b, &p->np[i], nodes, n);
+        if (s != CLG_OK) {
+            char d[256];
+            clg_node_describe(nodes, n, d, sizeof d);
+            clg_error_wrap(be->ctx, s, "building the graph's plan: node %d (%s)", (int)i, d);
+            clg_cl_plan_free(be, p);
+            return s;
+        }
+    }
     *plan = p;
     return CLG_OK;
 }
@@ -235,10 +238,6 @@ static clg_status run_recorded(clg_cl_backend *b, clg_cl_node_plan *np, const cl
     return s;
 }
 
-/* A fused group, at its last node: its one kernel, unless a member's
- * fields differ from those the kernel was built on (then each member as
- * recorded, for as long as they differ: a graph switched to evaluation
- * runs its batch norm groups node by node until it trains again). */
 /* A batched update runs as one when its members still have the buffers it
  * was built on and share their step arguments (they change each step,
  * the same for every parameter of one optimizer): those are set now. */
@@ -263,6 +262,7 @@ static bool update_ready(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_group
     return true;
 }
 
+/* A fused group, at its last node: its one kernel. */
 static clg_status run_group(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_group *g, const clg_node *nodes,
                             int32_t *failed)
 {
@@ -281,7 +281,21 @@ static clg_status run_group(clg_cl_backend *b, cl_plan *p, const clg_cl_fused_gr
         key_of(nodes, &nodes[i], &k);
         same = memcmp(&k, &p->np[i].fkey, sizeof k) == 0;
     }
-    if (!same) {
+    if (!same && g->kind != CLG_FG_UPDATE) {
+        /* a member's fields differ from those the kernel was built on (a
+         * graph switched to evaluation): the kernel for them, the same
+         * group (groups never depend on fields), built once per source */
+        clg_status s = clg_cl_fuse_regenerate(b, nodes, p->count, &p->fused,
+                                              (int)(g - p->fused.group));
+        if (s != CLG_OK) {
+            *failed = g->last;
+            return s;
+        }
+        for (int32_t i = g->first; i <= g->last; i++)
+            if (p->np[i].fused) key_of(nodes, &nodes[i], &p->np[i].fkey);
+        same = true;
+    }
+    if (!same) { /* a batched update whose members' step arguments differ: one by one */
         for (int32_t i = g->first; i <= g->last; i++) {
             if (!p->np[i].fused) continue;
             clg_status s = run_recorded(b, &p->np[i], nodes, &nodes[i]);

@@ -569,8 +569,11 @@ static void net_build(net *n, clg_context *ctx, int kind)
     CHECK_OK(ctx, clg_optimizer(g, &c));
 }
 
-/* Three training steps, an evaluation-mode forward, a step more: losses,
- * logits and parameters into out. */
+/* Three training steps, an evaluation-mode forward, a step in evaluation
+ * mode (batch norm frozen: its input gradient from the running statistics),
+ * a training step more: losses, logits and parameters into out. Fused
+ * groups get kernels for each mode (their members have no memory of their
+ * own to run one by one). */
 static size_t net_run(net *n, float *out)
 {
     float x[5 * 3 * 8 * 8];
@@ -581,10 +584,10 @@ static size_t net_run(net *n, float *out)
     CHECK_OK(n->ctx, clg_tensor_set(n->g, n->x, x, (size_t)n->nx));
     CHECK_OK(n->ctx, clg_tensor_set_i32(n->g, n->labels, y, (size_t)n->batch));
     size_t k = 0, nl = (size_t)clg_tensor_numel(n->g, n->logits);
-    for (int s = 0; s < 5; s++) {
-        const bool eval = s == 3;
+    for (int s = 0; s < 6; s++) {
+        const bool eval = s == 3 || s == 4;
         if (eval) CHECK_OK(n->ctx, clg_graph_set_training(n->g, 0));
-        CHECK_OK(n->ctx, clg_graph_run(n->g, eval ? CLG_RUN_FORWARD : CLG_RUN_ALL));
+        CHECK_OK(n->ctx, clg_graph_run(n->g, s == 3 ? CLG_RUN_FORWARD : CLG_RUN_ALL));
         if (eval) CHECK_OK(n->ctx, clg_graph_set_training(n->g, 1));
         CHECK_OK(n->ctx, clg_tensor_get(n->g, n->loss, &out[k++], 1));
         CHECK_OK(n->ctx, clg_tensor_get(n->g, n->logits, &out[k], nl));
@@ -620,7 +623,7 @@ static void networks_on(const char *spec)
         }
         if (!(lf < lu)) fail_msg("%s on %s: %llu kernels fused, %llu unfused", net_names[kind], spec, (unsigned long long)lf,
                                  (unsigned long long)lu);
-        /* in evaluation mode the groups without batch norm still run fused */
+        /* in evaluation mode too the groups run fused */
         CHECK_OK(cf, clg_graph_set_training(nf.g, 0));
         CHECK_OK(cu, clg_graph_set_training(nu.g, 0));
         l0 = clg_context_launches(cf);
@@ -675,6 +678,64 @@ static void hidden_state_on(const char *spec)
 }
 
 static void test_new_inputs_as_a_fresh_graph(void **s) { on_opencl_devices(hidden_state_on); }
+
+/* A fused group's members read only inside it have no memory (the memory
+ * plan asks the backend for its groups), and those read after it or kept
+ * are stored: y = relu(x) 2 + x, loss = sum(y), the product and ReLU in
+ * registers, one of them kept in the second graph. */
+static void no_memory_on(const char *spec)
+{
+    enum { N = 4099 }; /* not whole vectors */
+    static float x[N], want_r[N];
+    rng_t q = {31};
+    rng_fill(&q, x, N, 0.5, 2.0, false);
+    double loss_want = 0;
+    for (int i = 0; i < N; i++) {
+        want_r[i] = x[i] > 0 ? x[i] : 0;
+        loss_want += (double)(want_r[i] * 2.0f + x[i]);
+    }
+    uint64_t act[2][2];
+    for (int fused = 0; fused < 2; fused++)
+        for (int keep = 0; keep < 2; keep++) {
+            clg_context *ctx = ctx_with_fusion(spec, fused);
+            clg_graph *g;
+            CHECK_OK(ctx, clg_graph_create(ctx, &g));
+            const int64_t n = N;
+            clg_tensor xt = clg_input(g, 1, &n);
+            clg_tensor r = clg_relu(g, xt);
+            clg_tensor y = clg_add(g, clg_scale(g, r, 2.0f), xt);
+            clg_tensor loss = clg_sum(g, y);
+            if (keep) CHECK_OK(ctx, clg_tensor_keep(g, r));
+            CHECK_OK(ctx, clg_graph_status(g));
+            CHECK_OK(ctx, clg_tensor_set(g, xt, x, N));
+            CHECK_OK(ctx, clg_graph_run(g, CLG_RUN_FORWARD));
+            float l;
+            CHECK_OK(ctx, clg_tensor_get(g, loss, &l, 1));
+            if (!(fabs(l - loss_want) <= 1e-5 * fabs(loss_want)))
+                fail_msg("%s, fused %d, kept %d: loss %.9g, want %.9g", spec, fused, keep, (double)l, loss_want);
+            static float got[N];
+            if (keep) {
+                CHECK_OK(ctx, clg_tensor_get(g, r, got, N));
+                assert_memory_equal(got, want_r, sizeof got);
+            } else {
+                assert_int_equal(clg_tensor_get(g, r, got, N), CLG_ERR_STATE); /* an intermediate, as ever */
+            }
+            clg_memory m;
+            CHECK_OK(ctx, clg_graph_memory(g, &m));
+            act[fused][keep] = m.activations;
+            clg_graph_destroy(g);
+            clg_context_destroy(ctx);
+        }
+    /* unfused: relu, scale and add each a buffer, two live at once (y may
+     * take relu's); fused: y alone, and relu's own when kept */
+    const uint64_t bytes = 4 * (uint64_t)N;
+    if (!(act[1][0] < bytes + 1024 && act[0][0] >= 2 * bytes && act[1][1] >= 2 * bytes && act[1][1] < 2 * bytes + 2048))
+        fail_msg("%s: activation bytes unfused %llu (kept %llu), fused %llu (kept %llu), for %llu-byte tensors", spec,
+                 (unsigned long long)act[0][0], (unsigned long long)act[0][1], (unsigned long long)act[1][0],
+                 (unsigned long long)act[1][1], (unsigned long long)bytes);
+}
+
+static void test_intermediates_without_memory(void **s) { on_opencl_devices(no_memory_on); }
 
 /* CLGRAD_FUSION_DUMP=DIR: the generated source, one statement per node. */
 static void test_dump(void **s)
@@ -749,8 +810,9 @@ static void test_build_failure(void **s)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) cmocka_set_test_filter(argv[1]); /* e.g. '*networks*' */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_op_in_a_chain),
         cmocka_unit_test(test_random_dags),
@@ -760,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_group_limits),
         cmocka_unit_test(test_networks),
         cmocka_unit_test(test_new_inputs_as_a_fresh_graph),
+        cmocka_unit_test(test_intermediates_without_memory),
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_build_failure),
     };
