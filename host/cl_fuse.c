@@ -1208,11 +1208,6 @@ static clg_status build_generated(clg_cl_backend *b, const text *t, bool updates
  * sizes set (an update group's step arguments are set before each run). */
 static clg_status bind_group(clg_cl_backend *b, cl_program program, int gi, clg_cl_fused_group *g)
 {
-    cl_uint compute_units = 1;
-    if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof compute_units, &compute_units, NULL) !=
-            CL_SUCCESS ||
-        compute_units < 1)
-        compute_units = 1;
     char name[32];
     snprintf(name, sizeof name, "clg_fused_%d", gi);
     cl_int err;
@@ -1239,13 +1234,17 @@ static clg_status bind_group(clg_cl_backend *b, cl_program program, int gi, clg_
         items = local;
         break;
     case CLG_FG_REDUCE:
-    case CLG_FG_EW_REDUCE:
+    case CLG_FG_EW_REDUCE: {
         /* a work-item per output (or vector of outputs), few of them:
          * small enough work-groups that every compute unit gets some
          * (on PoCL a work-group is a core's) */
+        cl_uint units = 1;
+        if (clGetDeviceInfo(b->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units, &units, NULL) != CL_SUCCESS || units < 1)
+            units = 1;
         local = local_size(b, kern, 256);
-        while (local > 1 && (items + local - 1) / local < compute_units) local /= 2;
+        while (local > 1 && (items + local - 1) / local < units) local /= 2;
         break;
+    }
     case CLG_FG_UPDATE: /* a work-item per vector of the largest member (OPTIM_WALK) */
         local = local_size(b, kern, 256);
         items = clg_cl_vector_items(b, g->n);
