@@ -548,8 +548,8 @@ static void emit_store(text *t, const char *pad, const clg_node *n, int id, bool
 
 /* The loads, statements and stores of one vector (vec: q and i0 in scope)
  * or one float (i) of members first..pend of a group ending at last. */
-static void emit_body(text *t, const clg_node *nodes, int32_t count, int32_t first, int32_t pend, int32_t last,
-                      const int32_t *ext, int next, int vw, bool vec, const char *pad)
+static void emit_body(text *t, const clg_node *nodes, int32_t first, int32_t pend, const int32_t *ext, int next, int vw,
+                      bool vec, const char *pad)
 {
     const clg_node *shape = &nodes[first];
     const char *ty = vec ? "floatv" : "float";
@@ -636,7 +636,7 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
         put(t, "    for (long p = get_global_id(0); p < %lldL; p += get_global_size(0)) {\n", mv);
         put(t, "        floatv acc = VSPLAT(0.0f);\n        for (long r = 0; r < %lldL; r++) {\n", (long long)k);
         put(t, "            const long q = r * %lldL + p, i0 = q * CLG_VW;\n", mv);
-        emit_body(t, nodes, count, first, pend, last, ext, next, vw, true, "            ");
+        emit_body(t, nodes, first, pend, ext, next, vw, true, "            ");
         put(t, "            /* node %d: %s */\n            acc += v%d;\n        }\n        VSTORE(acc, p, out%d);\n    }\n}\n",
             (int)last, clg_op_name(r->op), (int)r->src[0], (int)last);
         args[nargs++] = MEM(r->buf);
@@ -645,9 +645,9 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
     put(t, ", long n)\n{\n");
     put(t, "    const long nv = n / CLG_VW;\n    for (long q = get_global_id(0); q < nv; q += get_global_size(0)) {\n"
            "        const long i0 = q * CLG_VW;\n");
-    emit_body(t, nodes, count, first, last, last, ext, next, vw, true, "        ");
+    emit_body(t, nodes, first, last, ext, next, vw, true, "        ");
     put(t, "    }\n    for (long i = nv * CLG_VW + get_global_id(0); i < n; i += get_global_size(0)) {\n");
-    emit_body(t, nodes, count, first, last, last, ext, next, vw, false, "        ");
+    emit_body(t, nodes, first, last, ext, next, vw, false, "        ");
     put(t, "    }\n}\n");
     return nargs;
 }
@@ -659,7 +659,7 @@ static int generate(text *t, int gi, const clg_node *nodes, int32_t count, int32
 typedef struct gen {
     text *t;
     const clg_node *nodes;
-    int32_t count, first, pend, last;
+    int32_t first, pend, last;
     const clg_node *shape; /* of the members' elements */
     int32_t ext[CLG_FUSED_MAX_ARGS]; /* sources read at the element: in<id>, loaded as x<id> */
     int next;
@@ -701,8 +701,6 @@ static const char *ref(const gen *g, int32_t id, char *buf, size_t size)
     return buf;
 }
 
-/* Whether member i's output is stored (has_output; g->keep among them). */
-static bool written(const gen *g, int32_t i) { return has_output(g->nodes, i); }
 
 /* The group's inputs read at element i of the members' shape (the
  * sources of elementwise members, dloss of cross-entropy's gradient, a
@@ -757,7 +755,7 @@ static void declare(gen *g, bool bn_head)
      * the saved statistics, instead of a second stream (the forward's y
      * stays stored for others) */
     int outs = 0;
-    for (int32_t i = g->first; i <= g->last; i++) outs += !leaf(&nodes[i]) && (i > g->pend || written(g, i));
+    for (int32_t i = g->first; i <= g->last; i++) outs += !leaf(&nodes[i]) && (i > g->pend || has_output(nodes, i));
     bool has_y = false, has_x = false;
     for (int e = 0; g->bn >= 0 && e < g->next; e++) {
         has_y |= g->ext[e] == g->bn;
@@ -770,7 +768,7 @@ static void declare(gen *g, bool bn_head)
         g->remat = g->bn;
     }
     for (int32_t i = g->first; i <= g->last; i++)
-        if (!leaf(&nodes[i]) && (i > g->pend || written(g, i)))
+        if (!leaf(&nodes[i]) && (i > g->pend || has_output(nodes, i)))
             add_arg(g, MEM(nodes[i].buf), "__global %s *out%d", ctype(&nodes[i]), (int)i);
 }
 
@@ -821,7 +819,7 @@ static void element(gen *g, const char *pad, bool bn_head, int vw, bool vec, boo
         emit_round(t, pad, n, (int)i, vec);
     }
     for (int32_t i = g->first; i <= g->pend && store; i++)
-        if (!leaf(&nodes[i]) && written(g, i)) emit_store(t, pad, &nodes[i], (int)i, vec);
+        if (!leaf(&nodes[i]) && has_output(nodes, i)) emit_store(t, pad, &nodes[i], (int)i, vec);
 }
 
 /* Each max pooling member's sizes, as its op's kernel gets them. */
@@ -857,7 +855,7 @@ static void pool_geoms(gen *g)
 static int generate_scalar(text *t, int gi, const clg_node *nodes, int32_t count, int32_t first, int32_t last,
                            clg_cl_group_kind kind, int vw, int max_ptrs, cl_mem *args, int64_t *n)
 {
-    gen g = {.t = t, .nodes = nodes, .count = count, .first = first, .pend = last, .last = last, .args = args,
+    gen g = {.t = t, .nodes = nodes, .first = first, .pend = last, .last = last, .args = args,
              .keep = -1, .bn = kind == CLG_FG_BN_SUMS ? nodes[last].src[1] : -1, .remat = -1, .max_ptrs = max_ptrs};
     g.pend = members_end(nodes, first, last, kind);
     const bool bn_head = kind == CLG_FG_BN_FORWARD;
