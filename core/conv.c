@@ -2,14 +2,10 @@
  * The conv family: conv2d, max and average pooling. Constructors (shape
  * and parameter checks, recording) and backward rules.
  *
- * State the OpenCL backend needs, allocated here at record time (the core
- * does not know the backend; the reference ignores the conv buffers):
- *   conv2d          aux[0] col [C*KH*KW, N*OH*OW] (im2col of x, kept for
- *                   the weight gradient); aux[1] [OC, N*OH*OW] scratch: the
- *                   GEMM's output in forward, the permuted dy in backward
- *                   (each gradient node rewrites it before use);
- *   conv2d_backward_input  aux[0] dcol [C*KH*KW, N*OH*OW];
- *   max_pool2d      aux[0] argmax per output element (h * W + w), int32.
+ * The workspaces of a conv and its gradients are the backend's (vtable
+ * workspaces, asked at record time: the OpenCL backend's im2col columns
+ * and Winograd transforms, host/cl_conv.c); max_pool2d keeps aux[0], the
+ * argmax per output element (h * W + w), int32.
  */
 #include "conv_geom.h"
 #include "internal.h"
@@ -147,8 +143,8 @@ clg_tensor clg_conv2d(clg_graph *g, clg_tensor x, clg_tensor w, clg_tensor bias,
     const char *op = clg_op_name(CLG_OP_CONV2D);
     if (clg_graph_check(g, op) != CLG_OK) return invalid();
     clg_txn txn = clg_txn_begin(g); /* the widening casts, the node and its workspaces */
-    /* 16-bit operands: widened here; the backward ops read the widened
-     * copies (kept from forward to backward, unlike matmul's) */
+    /* 16-bit operands: widened here; the weight gradient widens x again
+     * (weight_grad), the input gradient reads the widened weight */
     if (!clg_tensor_ok_float(g, x, op) || !clg_tensor_ok_float(g, w, op)) return clg_txn_end_tensor(g, txn, invalid());
     x = clg_widen(g, x);
     w = x.id >= 0 ? clg_widen(g, w) : x;
@@ -334,17 +330,40 @@ clg_tensor clg_avg_pool2d_opt(clg_graph *g, clg_tensor x, int kh, int kw, int st
 
 /* ---- backward ---- */
 
-/* A gradient op of forward node fwd: shape of node `like`, sources dy and
- * (except for the bias) the forward node, whose sizes it reads. */
-static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, int32_t like)
+/* A gradient op of forward node fwd: shape of node `like`, sources dy,
+ * (except for the bias) the forward node, whose sizes it reads, and for
+ * the weight gradient x (-1: the conv's own input). */
+static clg_tensor grad_op_x(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, int32_t like, int32_t x)
 {
     const clg_node *f = &g->nodes[fwd], *l = &g->nodes[like];
-    clg_node proto = {.op = op, .src = {dy.id, fwd}, .ndim = l->ndim};
+    clg_node proto = {.op = op, .src = {dy.id, fwd, x}, .ndim = l->ndim};
     memcpy(proto.shape, l->shape, sizeof proto.shape);
     memcpy(proto.i, f->i, sizeof proto.i);
     clg_tensor t = clg_record(g, &proto, clg_op_nsrc(op));
     if (t.id >= 0 && clg_node_workspaces(g, t.id) != CLG_OK) return invalid();
     return t;
+}
+
+static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, int32_t like)
+{
+    return grad_op_x(g, op, dy, fwd, like, -1);
+}
+
+/* The weight gradient of conv node i. A 16-bit input is widened for the
+ * conv (clg_conv2d); the weight gradient widens it again, as matmul's
+ * does, so that the float32 copy dies with the forward conv rather than
+ * living to backward beside the 16-bit tensor (twice its bytes). Not where
+ * the backend saved state for it (Winograd's transformed input: workspaces
+ * that are not scratch), which it reads in place of x. */
+static clg_tensor weight_grad(clg_graph *g, clg_tensor dy, int32_t i)
+{
+    const clg_node *n = &g->nodes[i];
+    bool saved = false;
+    for (int k = 0; k < CLG_MAX_AUX; k++) saved |= n->aux_count[k] > 0 && !(n->aux_scratch & (1u << k));
+    const int32_t x = n->src[0], w = n->src[1];
+    clg_tensor again = saved ? clg_tref(g, x) : clg_saved_operand(g, x);
+    if (again.id < 0) return invalid();
+    return grad_op_x(g, CLG_OP_CONV2D_GRAD_WEIGHT, dy, i, w, again.id != x ? again.id : -1);
 }
 
 clg_status clg_backward_conv(clg_graph *g, int32_t *grads, int32_t i)
@@ -357,12 +376,13 @@ clg_status clg_backward_conv(clg_graph *g, int32_t *grads, int32_t i)
     case CLG_OP_CONV2D:
         for (int s = 0; s < 3; s++)
             if (n.src[s] >= 0 && g->nodes[n.src[s]].requires_grad)
-                clg_grad_accumulate(g, grads, n.src[s], grad_op(g, conv_grads[s], gy, i, n.src[s]));
+                clg_grad_accumulate(g, grads, n.src[s],
+                                    s == 1 ? weight_grad(g, gy, i) : grad_op(g, conv_grads[s], gy, i, n.src[s]));
         break;
     case CLG_OP_CONV_TRANSPOSE2D: {
         /* y is the input gradient of conv c(z) = conv2d(z, w): dx = c(dy),
          * and dw is c's weight gradient at input dy with x as its output
-         * gradient (the op recorded below reads c's saved columns) */
+         * gradient (the op recorded below reads c's input, dy) */
         const bool gx = g->nodes[n.src[0]].requires_grad, gw = g->nodes[n.src[1]].requires_grad;
         if (gx || gw) {
             clg_tensor c = conv2d(g, gy, clg_tref(g, n.src[1]), CLG_NO_TENSOR, n.i[0], n.i[1], n.i[2], n.i[3], n.i[4],

@@ -77,7 +77,9 @@ typedef enum clg_family {
     /* conv: i[] = stride h, w, pad h, w, dilation h, w */                                         \
     X(CONV2D, "conv2d", 3, CONV)                      /* (x, w, bias or -1) */                     \
     X(CONV2D_GRAD_INPUT, "conv2d_backward_input", 2, CONV)   /* (dy, conv node) */                 \
-    X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight", 2, CONV) /* (dy, conv node) */                 \
+    /* (dy, conv node, x or -1): x, when given, the conv's input made again for backward (its     \
+     * 16-bit source widened once more), read in place of the conv's src[0] */                    \
+    X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight", 3, CONV)                                       \
     X(CONV2D_GRAD_BIAS, "conv2d_backward_bias", 1, CONV)     /* (dy) */                            \
     /* (x, w [C, OC, KH, KW], bias or -1); i[0..5] as conv2d, i[6..7] output padding */            \
     X(CONV_TRANSPOSE2D, "conv_transpose2d", 3, CONV)                                               \

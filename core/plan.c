@@ -65,10 +65,25 @@ int clg_op_forward_source(clg_op op)
     }
 }
 
+/* Whether node n, whose source k is its forward node (above), reads that
+ * node's source m: the conv's input gradient its weight alone, the weight
+ * gradient its input unless given its own (core/ops.h), every other op
+ * all of them (ref/ and host/ backends alike). */
+static bool reads_input_of_source(const clg_node *n, int k, int m)
+{
+    if (clg_op_forward_source(n->op) != k) return false;
+    switch (n->op) {
+    case CLG_OP_CONV2D_GRAD_INPUT: return m == 1;
+    case CLG_OP_CONV2D_GRAD_WEIGHT: return m == 0 && n->src[2] < 0;
+    default: return true;
+    }
+}
+
 /* Ops given their forward node as src[1] that read its saved state (aux
- * buffers: im2col matrix, arg-max, statistics, dropout mask) and its
- * shapes, never its output (ref/ and host/ backends alike): the output
- * may go once the forward pass is done with it; the state lives on. */
+ * buffers: Winograd's transformed input, arg-max, statistics, dropout
+ * mask) and its shapes, never its output (ref/ and host/ backends alike):
+ * the output may go once the forward pass is done with it; the state
+ * lives on. */
 static bool reads_state_of_source(clg_op op)
 {
     switch (op) {
@@ -179,10 +194,9 @@ static void liveness(const clg_graph *g, bool wide, const int32_t *end, int32_t 
                 if (o != j && last[j] < at) last[j] = at;
             }
             const clg_node *f = &g->nodes[j];
-            bool reads = wide ? g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD
-                              : clg_op_forward_source(g->nodes[i].op) == k;
-            for (int m = 0; reads && m < CLG_MAX_SRC; m++) {
-                if (f->src[m] < 0) continue;
+            const bool wide_reads = wide && g->nodes[i].phase != CLG_RUN_FORWARD && f->phase == CLG_RUN_FORWARD;
+            for (int m = 0; m < CLG_MAX_SRC; m++) {
+                if (f->src[m] < 0 || !(wide_reads || reads_input_of_source(&g->nodes[i], k, m))) continue;
                 int32_t fo = owner_of(g, f->src[m]);
                 if (last[fo] < at) last[fo] = at;
             }

@@ -4,14 +4,18 @@
  * conv2d is im2col + GEMM laid out so that every GEMM is one large call,
  * with the batch folded into the GEMM's n (K = C*KH*KW, NP = N*OH*OW):
  *   forward   col [K, NP] = im2col(x);  Y' [OC, NP] = W . col;  y = swap(Y') + b
- *   weight    dY' = swap(dy);  dW [OC, K] = dY' . col^T        (sums over the batch inside the GEMM)
+ *   weight    col = im2col(x);  dY' = swap(dy);  dW [OC, K] = dY' . col^T   (sums over the batch inside the GEMM)
  *   input     dY' = swap(dy);  dcol [K, NP] = W^T . dY';  dx = col2im(dcol)
- *             (a chunk of the batch at a time, grad_input_chunk: dcol is the
- *             largest workspace of the backward pass)
- * The buffers are the nodes' aux (core/conv.c): col is the conv node's
- * aux[0], kept from the forward pass for the weight gradient; Y' (the conv
- * node's aux[1]), dY' and dcol are each op's own scratch, which the memory
- * plan lets other tensors use between runs of the op.
+ *             (a chunk of the batch at a time, grad_input_chunk)
+ * The buffers are the nodes' aux (core/conv.c), each op's own scratch,
+ * which the memory plan lets other tensors use between runs of the op.
+ * The weight gradient makes the columns again rather than keep the
+ * forward's from forward to backward: they are K = C*KH*KW times x's
+ * size (nine times for 3x3), and every layer's would be held at once at
+ * the start of backward (PyTorch's slow_conv2d and Caffe make them again
+ * too). The price, one im2col more, was a fifth of the ResNet's step on
+ * PoCL (bench/RESULTS.md, 2026-12-04), where clgrad-tune picks other
+ * paths. The weight gradient then also reads x (core/ops.h).
  *
  * Where the products go to the host's BLAS (per_image), one product per
  * image works in the tensors' own layout instead, and no swap runs:
@@ -174,6 +178,16 @@ static clg_status winograd_grad_input(clg_cl_backend *b, const clg_node *nodes, 
     return clg_cl_launch(b, K_winograd_input_adjoint, args, 3, (size_t)(g->n * g->c * bh * bw), 0);
 }
 
+/* col [C*KH*KW, N*OH*OW] = im2col(x) */
+static clg_status im2col(clg_cl_backend *b, cl_mem x, cl_mem col, const clg_conv_geom *g)
+{
+    cl_int16 g16 = clg_cl_geom16(g);
+    cl_int cper = channels_per_item(b, g);
+    clg_karg args[] = {ARG(x), ARG(col), ARG(g16), ARG(cper)};
+    return clg_cl_launch(b, K_conv_im2col, args, 4, (size_t)((g->c + cper - 1) / cper) * (size_t)clg_conv_col_cols(g),
+                         0);
+}
+
 static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
 {
     clg_conv_geom g = clg_conv_geom_of(nodes, n);
@@ -198,10 +212,7 @@ static clg_status conv_forward(clg_cl_backend *b, const clg_node *nodes, const c
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
     cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), col = MEM(n->aux[0]), yp = MEM(n->aux[1]);
     cl_mem bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : NULL;
-    cl_int16 g16 = clg_cl_geom16(&g);
-    cl_int cper = channels_per_item(b, &g);
-    clg_karg args[] = {ARG(x), ARG(col), ARG(g16), ARG(cper)};
-    clg_status s = clg_cl_launch(b, K_conv_im2col, args, 4, (size_t)((g.c + cper - 1) / cper) * np, 0);
+    clg_status s = im2col(b, x, col, &g);
     if (s == CLG_OK && per_image(b)) {
         const size_t p = (size_t)(g.oh * g.ow), oc = (size_t)g.oc;
         cl_mem y = MEM(n->buf);
@@ -231,8 +242,10 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     const int path = clg_cl_conv_path(b, &g);
     if (path == CLG_CONV_WINOGRAD) return winograd_grad_weight(b, nodes, n, &g);
+    /* the conv's input, or the copy made for backward (core/ops.h) */
+    cl_mem x = MEM(nodes[n->src[2] >= 0 ? n->src[2] : conv->src[0]].buf);
     if (path == CLG_CONV_DIRECT) {
-        cl_mem x = MEM(nodes[conv->src[0]].buf), dy = MEM(nodes[n->src[0]].buf), dw = MEM(n->buf);
+        cl_mem dy = MEM(nodes[n->src[0]].buf), dw = MEM(n->buf);
         cl_int16 g16 = clg_cl_geom16(&g);
         const size_t wg = b->kwg[K_conv_direct_weight_grad];
         clg_karg args[] = {ARG(x), ARG(dy), ARG(dw), ARG(g16), LOCAL_ARG(wg * sizeof(float))};
@@ -240,20 +253,22 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
     }
     if (path == CLG_CONV_ONEDNN) {
         bool taken;
-        clg_status s = clg_cl_conv_native(b, CLG_CONV_WEIGHT_GRAD, &g, MEM(nodes[conv->src[0]].buf),
-                                          MEM(nodes[n->src[0]].buf), NULL, MEM(n->buf), &taken);
+        clg_status s = clg_cl_conv_native(b, CLG_CONV_WEIGHT_GRAD, &g, x, MEM(nodes[n->src[0]].buf), NULL,
+                                          MEM(n->buf), &taken);
         if (s != CLG_OK || taken) return s;
     }
     size_t k = (size_t)clg_conv_col_rows(&g), np = (size_t)clg_conv_col_cols(&g);
-    if (per_image(b)) {
+    cl_mem col = MEM(n->aux[1]);
+    clg_status s = im2col(b, x, col, &g);
+    if (s == CLG_OK && per_image(b)) {
         const size_t p = (size_t)(g.oh * g.ow), oc = (size_t)g.oc;
-        return clg_cl_gemm(b, false, true, oc, k, p, 1.0f, MEM(nodes[n->src[0]].buf), 0, p, oc * p,
-                           MEM(conv->aux[0]), 0, np, p, 0.0f, MEM(n->buf), 0, k, 0, (size_t)g.n);
+        return clg_cl_gemm(b, false, true, oc, k, p, 1.0f, MEM(nodes[n->src[0]].buf), 0, p, oc * p, col, 0, np, p,
+                           0.0f, MEM(n->buf), 0, k, 0, (size_t)g.n);
     }
-    clg_status s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[0]), &g);
+    if (s == CLG_OK) s = permute_dy(b, &nodes[n->src[0]], MEM(n->aux[0]), &g);
     if (s != CLG_OK) return s;
-    return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(n->aux[0]), 0, np, 0, MEM(conv->aux[0]), 0,
-                       np, 0, 0.0f, MEM(n->buf), 0, k, 0, 1);
+    return clg_cl_gemm(b, false, true, (size_t)g.oc, k, np, 1.0f, MEM(n->aux[0]), 0, np, 0, col, 0, np, 0, 0.0f,
+                       MEM(n->buf), 0, k, 0, 1);
 }
 
 static clg_status conv_grad_input(clg_cl_backend *b, const clg_node *nodes, const clg_node *n)
@@ -337,10 +352,10 @@ static clg_status conv_grad_bias(clg_cl_backend *b, const clg_node *nodes, const
 }
 
 /* The workspaces of im2col convolution, per node (vtable workspaces):
- * forward, the column matrix [C*KH*KW, N*OH*OW] (saved: the weight
- * gradient reads it) and the GEMM's output before its layout swap; input
- * gradient, the column gradient and dY' in GEMM layout; weight gradient,
- * dY' alone. Those three are used only while the node runs. */
+ * forward, the column matrix [C*KH*KW, N*OH*OW] and the GEMM's output
+ * before its layout swap; input gradient, the column gradient and dY' in
+ * GEMM layout; weight gradient, dY' and the columns made again. All are
+ * used only while the node runs. */
 bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
                             int64_t counts[CLG_MAX_AUX], uint8_t *scratch)
 {
@@ -368,18 +383,17 @@ bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, cons
     case CLG_OP_CONV2D:
         counts[0] = rows * np;
         counts[1] = g.oc * np;
-        *scratch = 1u << 1;
         break;
     case CLG_OP_CONV2D_GRAD_INPUT:
         counts[0] = rows * (grad_input_chunk(&g) * g.oh * g.ow); /* dcol of one chunk of the batch */
         counts[1] = g.oc * np;
-        *scratch = 3;
         break;
     default:
         counts[0] = g.oc * np;
-        *scratch = 1;
+        counts[1] = rows * np;
         break;
     }
+    *scratch = 3;
     return true;
 }
 

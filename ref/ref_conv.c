@@ -215,7 +215,8 @@ clg_status REF(clg_ref_conv)(clg_backend *be, const clg_node *nodes, const clg_n
         if (n->op == CLG_OP_CONV2D_GRAD_INPUT)
             conv_grad_input(&g, ref_data(s0), ref_data(&nodes[conv->src[1]]), ref_data(n));
         else
-            conv_grad_weight(&g, ref_data(s0), ref_data(&nodes[conv->src[0]]), ref_data(n));
+            conv_grad_weight(&g, ref_data(s0), ref_data(&nodes[n->src[2] >= 0 ? n->src[2] : conv->src[0]]),
+                             ref_data(n));
         return CLG_OK;
     }
     case CLG_OP_CONV_TRANSPOSE2D: {
