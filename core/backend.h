@@ -213,9 +213,10 @@ void clg_shape_string(int ndim, const int64_t *shape, char *buf, size_t size);
  * input has extent 1). */
 void clg_padded_shape(const clg_node *n, int64_t out[CLG_MAX_DIMS]);
 /* Ops that read, besides their sources, the sources of the forward node
- * they are given (batch norm's x, cross-entropy's logits and labels,
- * convolution's x and w): which source is that forward node, or -1. The
- * memory plan's liveness and a backend's fusion agree through it. */
+ * they are given (batch norm's x, cross-entropy's logits and labels; the
+ * convolution's w for its input gradient, its x for its weight gradient
+ * unless given a copy, core/ops.h): which source is that forward node, or
+ * -1. The memory plan's liveness follows it (core/plan.c). */
 int clg_op_forward_source(clg_op op);
 void clg_broadcast_strides(const clg_node *in, const clg_node *out, int64_t strides[CLG_MAX_DIMS]);
 /* The same walk in fewer axes: drops extent-1 axes and merges two

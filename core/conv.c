@@ -352,16 +352,11 @@ static clg_tensor grad_op(clg_graph *g, clg_op op, clg_tensor dy, int32_t fwd, i
 /* The weight gradient of conv node i. A 16-bit input is widened for the
  * conv (clg_conv2d); the weight gradient widens it again, as matmul's
  * does, so that the float32 copy dies with the forward conv rather than
- * living to backward beside the 16-bit tensor (twice its bytes). Not where
- * the backend saved state for it (Winograd's transformed input: workspaces
- * that are not scratch), which it reads in place of x. */
+ * living to backward beside the 16-bit tensor (twice its bytes). */
 static clg_tensor weight_grad(clg_graph *g, clg_tensor dy, int32_t i)
 {
-    const clg_node *n = &g->nodes[i];
-    bool saved = false;
-    for (int k = 0; k < CLG_MAX_AUX; k++) saved |= n->aux_count[k] > 0 && !(n->aux_scratch & (1u << k));
-    const int32_t x = n->src[0], w = n->src[1];
-    clg_tensor again = saved ? clg_tref(g, x) : clg_saved_operand(g, x);
+    const int32_t x = g->nodes[i].src[0], w = g->nodes[i].src[1];
+    clg_tensor again = clg_saved_operand(g, x);
     if (again.id < 0) return invalid();
     return grad_op_x(g, CLG_OP_CONV2D_GRAD_WEIGHT, dy, i, w, again.id != x ? again.id : -1);
 }

@@ -80,10 +80,10 @@ static bool reads_input_of_source(const clg_node *n, int k, int m)
 }
 
 /* Ops given their forward node as src[1] that read its saved state (aux
- * buffers: Winograd's transformed input, arg-max, statistics, dropout
- * mask) and its shapes, never its output (ref/ and host/ backends alike):
- * the output may go once the forward pass is done with it; the state
- * lives on. */
+ * buffers: the arg-max, statistics, dropout mask; a backend's workspaces
+ * that are not scratch) and its shapes, never its output (ref/ and host/
+ * backends alike): the output may go once the forward pass is done with
+ * it; the state lives on. */
 static bool reads_state_of_source(clg_op op)
 {
     switch (op) {

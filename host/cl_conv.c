@@ -95,10 +95,11 @@ static cl_int channels_per_item(const clg_cl_backend *b, const clg_conv_geom *g)
 
 /*
  * Winograd (cl/winograd.cl), T tiles of 2x2 outputs, e = 0 .. 15:
- *   forward  aux[0] = [U | V] (kept: the weight gradient reads V), aux[1] = M:
+ *   forward  aux[0] = [U | V], aux[1] = M:
  *            U = G w G^T,  V = B^T x B,  M_e [OC, T] = U_e [OC, C] . V_e [C, T],  y = A^T M A + b
- *   weight   aux[0] = dM, aux[1] = dU:
- *            dM = A dy A^T,  dU_e [OC, C] = dM_e . V_e^T,  dw = G^T dU G
+ *   weight   aux[0] = [dM | V], aux[1] = dU:
+ *            V again (as im2col's columns, above),  dM = A dy A^T,
+ *            dU_e [OC, C] = dM_e . V_e^T,  dw = G^T dU G
  *   input    aux[0] = dV, aux[1] = [U | dM]:
  *            dV_e [C, T] = U_e^T . dM_e,  dx = B dV B^T (gathered over tiles)
  * Each product is one batched call of 16 (the sizes of the 16 match).
@@ -124,16 +125,23 @@ static clg_status wg_output_adjoint(clg_cl_backend *b, cl_mem dy, cl_mem dm, int
     return clg_cl_launch(b, K_winograd_output_adjoint, args, 4, (size_t)(g->oc * wg_tiles(g)), 0);
 }
 
+/* V = B^T x B into v + off (the layout above) */
+static clg_status wg_input(clg_cl_backend *b, cl_mem x, cl_mem v, int64_t off, const clg_conv_geom *g)
+{
+    cl_long coff = off;
+    cl_int16 g16 = clg_cl_geom16(g);
+    clg_karg args[] = {ARG(x), ARG(v), ARG(coff), ARG(g16)};
+    return clg_cl_launch(b, K_winograd_input, args, 4, (size_t)(g->c * wg_tiles(g)), 0);
+}
+
 static clg_status winograd_forward(clg_cl_backend *b, const clg_node *nodes, const clg_node *n, const clg_conv_geom *g)
 {
     const size_t t = (size_t)wg_tiles(g), oc = (size_t)g->oc, c = (size_t)g->c, voff = 16 * oc * c;
     cl_mem x = MEM(nodes[n->src[0]].buf), w = MEM(nodes[n->src[1]].buf), uv = MEM(n->aux[0]), m = MEM(n->aux[1]);
     cl_mem y = MEM(n->buf), bias = n->src[2] >= 0 ? MEM(nodes[n->src[2]].buf) : x; /* never read without one */
     cl_int has_bias = n->src[2] >= 0;
-    cl_long cvoff = (cl_long)voff;
     cl_int16 g16 = clg_cl_geom16(g);
-    clg_karg in_args[] = {ARG(x), ARG(uv), ARG(cvoff), ARG(g16)};
-    clg_status s = clg_cl_launch(b, K_winograd_input, in_args, 4, c * t, 0);
+    clg_status s = wg_input(b, x, uv, (int64_t)voff, g);
     if (s == CLG_OK) s = wg_weight(b, w, uv, g);
     if (s == CLG_OK)
         s = clg_cl_gemm(b, false, false, oc, t, c, 1.0f, uv, 0, c, oc * c, uv, voff, t, c * t, 0.0f, m, 0, t, oc * t,
@@ -143,16 +151,16 @@ static clg_status winograd_forward(clg_cl_backend *b, const clg_node *nodes, con
     return clg_cl_launch(b, K_winograd_output, out_args, 5, oc * t, 0);
 }
 
-static clg_status winograd_grad_weight(clg_cl_backend *b, const clg_node *nodes, const clg_node *n,
+static clg_status winograd_grad_weight(clg_cl_backend *b, cl_mem x, const clg_node *nodes, const clg_node *n,
                                        const clg_conv_geom *g)
 {
-    const clg_node *conv = &nodes[n->src[1]];
-    const size_t t = (size_t)wg_tiles(g), oc = (size_t)g->oc, c = (size_t)g->c;
-    cl_mem dm = MEM(n->aux[0]), du = MEM(n->aux[1]), dw = MEM(n->buf);
-    clg_status s = wg_output_adjoint(b, MEM(nodes[n->src[0]].buf), dm, 0, g);
+    const size_t t = (size_t)wg_tiles(g), oc = (size_t)g->oc, c = (size_t)g->c, voff = 16 * oc * t;
+    cl_mem dmv = MEM(n->aux[0]), du = MEM(n->aux[1]), dw = MEM(n->buf);
+    clg_status s = wg_input(b, x, dmv, (int64_t)voff, g);
+    if (s == CLG_OK) s = wg_output_adjoint(b, MEM(nodes[n->src[0]].buf), dmv, 0, g);
     if (s == CLG_OK)
-        s = clg_cl_gemm(b, false, true, oc, c, t, 1.0f, dm, 0, t, oc * t, MEM(conv->aux[0]), 16 * oc * c, t, c * t,
-                        0.0f, du, 0, c, oc * c, 16);
+        s = clg_cl_gemm(b, false, true, oc, c, t, 1.0f, dmv, 0, t, oc * t, dmv, voff, t, c * t, 0.0f, du, 0, c,
+                        oc * c, 16);
     if (s != CLG_OK) return s;
     cl_int coc = (cl_int)oc, cc = (cl_int)c;
     clg_karg args[] = {ARG(du), ARG(dw), ARG(coc), ARG(cc)};
@@ -241,9 +249,9 @@ static clg_status conv_grad_weight(clg_cl_backend *b, const clg_node *nodes, con
     const clg_node *conv = &nodes[n->src[1]];
     clg_conv_geom g = clg_conv_geom_of(nodes, conv);
     const int path = clg_cl_conv_path(b, &g);
-    if (path == CLG_CONV_WINOGRAD) return winograd_grad_weight(b, nodes, n, &g);
     /* the conv's input, or the copy made for backward (core/ops.h) */
     cl_mem x = MEM(nodes[n->src[2] >= 0 ? n->src[2] : conv->src[0]].buf);
+    if (path == CLG_CONV_WINOGRAD) return winograd_grad_weight(b, x, nodes, n, &g);
     if (path == CLG_CONV_DIRECT) {
         cl_mem dy = MEM(nodes[n->src[0]].buf), dw = MEM(n->buf);
         cl_int16 g16 = clg_cl_geom16(&g);
@@ -370,11 +378,13 @@ bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, cons
         if (t < 1 || g.c > INT64_MAX / 16 / t || g.oc > INT64_MAX / 16 / t || g.oc > INT64_MAX / 16 / g.c) return false;
         const int64_t u = 16 * g.oc * g.c, v = 16 * g.c * t, m = 16 * g.oc * t;
         if (u > INT64_MAX - (v > m ? v : m)) return false;
+        if (v > INT64_MAX - m) return false;
         switch (n->op) {
-        case CLG_OP_CONV2D: counts[0] = u + v, counts[1] = m, *scratch = 1u << 1; break;
-        case CLG_OP_CONV2D_GRAD_INPUT: counts[0] = v, counts[1] = u + m, *scratch = 3; break;
-        default: counts[0] = m, counts[1] = u, *scratch = 3; break;
+        case CLG_OP_CONV2D: counts[0] = u + v, counts[1] = m; break;
+        case CLG_OP_CONV2D_GRAD_INPUT: counts[0] = v, counts[1] = u + m; break;
+        default: counts[0] = m + v, counts[1] = u; break;
         }
+        *scratch = 3;
         return true;
     }
     int64_t rows = clg_conv_col_rows(&g), np = clg_conv_col_cols(&g);

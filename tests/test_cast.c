@@ -592,13 +592,14 @@ static void test_inputs16(void **state)
  * weights, every h' rounded through the type and widened by casts): the
  * outputs and every weight gradient agree bit for bit, so the weight
  * gradient reading x widened again in backward (core/conv.c weight_grad)
- * reads what the forward conv read. And memory, on the direct kernels and
- * through im2col: each layer keeps its 16-bit input for backward (2 bytes
- * an element), not also a float32 copy (4 more) nor im2col's columns (36
- * more, made again by the weight gradient), so the planned activations and
+ * reads what the forward conv read. And memory, on the direct kernels,
+ * through im2col and Winograd: each layer keeps its 16-bit input for
+ * backward (2 bytes an element), not also a float32 copy (4 more) nor
+ * im2col's columns (36 more) or Winograd's transformed input (about 16),
+ * which the weight gradient makes again, so the planned activations and
  * workspaces grow by at most 3/4 of the float32 chain's a layer (measured
- * on PoCL: about half; the float32 chain's as much, and 9 times more
- * through im2col, with what was kept before). */
+ * on PoCL: about half; the float32 chain's as much, and several times
+ * more through im2col and Winograd, with what was kept before). */
 enum { CN = 4, CC = 8, CH = 16, CW = 15, CE = CN * CC * CH * CW, CL = 4 };
 typedef struct conv16_run {
     float y[CE], dw[CL][CC * CC * 9];
@@ -661,7 +662,8 @@ static void conv16(const char *spec)
     static conv16_run run[2], two;
     const char *const plain[] = {NULL};
     const char *const direct[] = {"conv", "direct", NULL}, *const im2col[] = {"conv", "im2col", NULL};
-    const char *const *const paths[2] = {direct, im2col};
+    const char *const winograd[] = {"conv", "winograd", NULL};
+    const char *const *const paths[3] = {direct, im2col, winograd};
     for (int bf = 0; bf < 2; bf++) {
         rng_t r = {0xc016u + (uint64_t)bf};
         rng_fill(&r, x, CE, 0.01, 2, false);
@@ -673,7 +675,7 @@ static void conv16(const char *spec)
         conv16_same(run, what);
         /* planned bytes a layer, (4 layers - 2 layers) / 2, 16-bit and
          * float32, on each path; their values as above */
-        for (int p = 0; p < 2; p++) {
+        for (int p = 0; p < 3; p++) {
             double per_layer[2];
             for (int f32 = 0; f32 < 2; f32++) {
                 conv16_chain(spec, paths[p], bf, f32, 2, x, w, up, &two);
