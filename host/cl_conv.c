@@ -7,7 +7,7 @@
  *   weight    col = im2col(x);  dY' = swap(dy);  dW [OC, K] = dY' . col^T   (sums over the batch inside the GEMM)
  *   input     dY' = swap(dy);  dcol [K, NP] = W^T . dY';  dx = col2im(dcol)
  *             (a chunk of the batch at a time, grad_input_chunk)
- * The buffers are the nodes' aux (core/conv.c), each op's own scratch,
+ * The buffers are the nodes' aux (clg_cl_conv_workspaces), each op's own scratch,
  * which the memory plan lets other tensors use between runs of the op.
  * The weight gradient makes the columns again rather than keep the
  * forward's from forward to backward: they are K = C*KH*KW times x's
