@@ -373,18 +373,17 @@ bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, cons
     const int path = clg_cl_conv_path(b, &g);
     /* the direct kernels need none; oneDNN keeps its own */
     if (path == CLG_CONV_DIRECT || (path == CLG_CONV_ONEDNN && clg_cl_conv_native_takes(b, &g))) return true;
+    *scratch = 3; /* every workspace here: none is kept from forward to backward */
     if (path == CLG_CONV_WINOGRAD) { /* the layouts above winograd_forward */
         const int64_t t = wg_tiles(&g);
         if (t < 1 || g.c > INT64_MAX / 16 / t || g.oc > INT64_MAX / 16 / t || g.oc > INT64_MAX / 16 / g.c) return false;
         const int64_t u = 16 * g.oc * g.c, v = 16 * g.c * t, m = 16 * g.oc * t;
-        if (u > INT64_MAX - (v > m ? v : m)) return false;
-        if (v > INT64_MAX - m) return false;
+        if (u > INT64_MAX - (v > m ? v : m) || v > INT64_MAX - m) return false;
         switch (n->op) {
         case CLG_OP_CONV2D: counts[0] = u + v, counts[1] = m; break;
         case CLG_OP_CONV2D_GRAD_INPUT: counts[0] = v, counts[1] = u + m; break;
         default: counts[0] = m + v, counts[1] = u; break;
         }
-        *scratch = 3;
         return true;
     }
     int64_t rows = clg_conv_col_rows(&g), np = clg_conv_col_cols(&g);
@@ -403,7 +402,6 @@ bool clg_cl_conv_workspaces(const clg_cl_backend *b, const clg_node *nodes, cons
         counts[1] = rows * np;
         break;
     }
-    *scratch = 3;
     return true;
 }
 
